@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("mock-vllm").info("not yet built");

@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("node-scheduler").info("not yet built");

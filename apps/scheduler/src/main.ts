@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("scheduler").info("not yet built");

@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("workloadgen").info("not yet built");

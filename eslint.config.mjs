@@ -1,0 +1,54 @@
+import js from "@eslint/js";
+import tseslint from "typescript-eslint";
+
+export default tseslint.config(
+  {
+    ignores: [
+      "**/node_modules/**",
+      "dist/**",
+      "reports/**",
+      "results/**",
+      ".nx/**",
+      "libs/common/src/gen/**",
+    ],
+  },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: "readonly", console: "readonly", __dirname: "readonly" } },
+    rules: {
+      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_" }],
+    },
+  },
+  {
+    // Domain code knows nothing of transport, logging or generated wire types: it runs the same
+    // live and in virtual-time simulation.
+    files: ["apps/*/src/domain/**/*.ts"],
+    ignores: ["**/*.test.ts"],
+    rules: {
+      "no-restricted-imports": [
+        "error",
+        {
+          paths: [
+            { name: "@grpc/grpc-js", message: "domain code must not depend on transport" },
+            { name: "node:http", message: "domain code must not depend on transport" },
+            { name: "winston", message: "domain code gets no logger; return events instead" },
+            { name: "fastify", message: "domain code must not depend on transport" },
+            { name: "undici", message: "domain code must not depend on transport" },
+          ],
+        },
+      ],
+      "no-restricted-globals": [
+        "error",
+        { name: "setTimeout", message: "use the injected Timers" },
+        { name: "setInterval", message: "use the injected Timers" },
+      ],
+      "no-restricted-properties": [
+        "error",
+        { object: "Date", property: "now", message: "use the injected Timers" },
+        { object: "Math", property: "random", message: "use an injected Rng (rngFor)" },
+        { object: "performance", property: "now", message: "use the injected Timers" },
+      ],
+    },
+  },
+);

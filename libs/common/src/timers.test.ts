@@ -1,0 +1,49 @@
+import { describe, expect, it } from "vitest";
+import { VirtualTimers } from "./timers";
+
+describe("VirtualTimers", () => {
+  it("fires events in time order, equal times in scheduling order", () => {
+    const t = new VirtualTimers();
+    const seen: string[] = [];
+    t.at(30, () => seen.push("c"));
+    t.at(10, () => seen.push("a1"));
+    t.at(10, () => seen.push("a2"));
+    t.at(20, () => seen.push("b"));
+    expect(t.runAll()).toBe(4);
+    expect(seen).toEqual(["a1", "a2", "b", "c"]);
+    expect(t.nowUs()).toBe(30);
+  });
+
+  it("runUntil stops at the bound and advances the clock to it", () => {
+    const t = new VirtualTimers();
+    const seen: number[] = [];
+    for (const at of [5, 15, 25]) t.at(at, () => seen.push(t.nowUs()));
+    expect(t.runUntil(20)).toBe(2);
+    expect(seen).toEqual([5, 15]);
+    expect(t.nowUs()).toBe(20);
+  });
+
+  it("cancelled events never fire; events scheduled in the past fire now", () => {
+    const t = new VirtualTimers();
+    let fired = 0;
+    const h = t.at(10, () => fired++);
+    t.cancel(h);
+    t.runUntil(100);
+    expect(fired).toBe(0);
+    t.at(50, () => expect(t.nowUs()).toBe(100));
+    expect(t.runAll()).toBe(1);
+  });
+
+  it("callbacks can schedule further events (a self-rescheduling loop)", () => {
+    const t = new VirtualTimers();
+    let ticks = 0;
+    const tick = () => {
+      ticks++;
+      if (ticks < 1000) t.at(t.nowUs() + 7, tick);
+    };
+    t.at(0, tick);
+    t.runAll();
+    expect(ticks).toBe(1000);
+    expect(t.nowUs()).toBe(999 * 7);
+  });
+});

@@ -1,0 +1,149 @@
+/**
+ * Time for domain code. Domain modules never call Date.now, performance.now or setTimeout:
+ * they get a Timers, so the same code runs live (RealTimers) and in virtual-time simulation
+ * (VirtualTimers). Times are integer microseconds.
+ */
+export interface Timers {
+  /** Microseconds since this clock's origin. */
+  nowUs(): number;
+  /** Runs `cb` at time `tUs` (or at once, asynchronously, if that is in the past). */
+  at(tUs: number, cb: () => void): TimerHandle;
+  cancel(handle: TimerHandle): void;
+}
+
+export type TimerHandle = { readonly id: number };
+
+/** Wall-clock timers on performance.now/setTimeout. */
+export class RealTimers implements Timers {
+  private nextId = 1;
+  private readonly pending = new Map<number, NodeJS.Timeout>();
+  private readonly originMs = performance.now();
+
+  nowUs(): number {
+    return Math.round((performance.now() - this.originMs) * 1000);
+  }
+
+  at(tUs: number, cb: () => void): TimerHandle {
+    const id = this.nextId++;
+    const delayMs = Math.max(0, (tUs - this.nowUs()) / 1000);
+    const timeout = setTimeout(() => {
+      this.pending.delete(id);
+      cb();
+    }, delayMs);
+    this.pending.set(id, timeout);
+    return { id };
+  }
+
+  cancel(handle: TimerHandle): void {
+    const t = this.pending.get(handle.id);
+    if (t) clearTimeout(t);
+    this.pending.delete(handle.id);
+  }
+
+  /** Cancels every pending timer (shutdown). */
+  cancelAll(): void {
+    for (const t of this.pending.values()) clearTimeout(t);
+    this.pending.clear();
+  }
+}
+
+interface VirtualEvent {
+  tUs: number;
+  seq: number;
+  id: number;
+  cb: () => void;
+}
+
+/**
+ * A discrete-event clock: a binary heap of (time, insertion order) events. Time only moves
+ * when `runUntil`/`runAll` pops the next event, so a simulated hour takes as long as its
+ * events take to process. Equal times fire in scheduling order, which keeps runs deterministic.
+ */
+export class VirtualTimers implements Timers {
+  private now = 0;
+  private seq = 0;
+  private readonly heap: VirtualEvent[] = [];
+  private readonly cancelled = new Set<number>();
+
+  nowUs(): number {
+    return this.now;
+  }
+
+  at(tUs: number, cb: () => void): TimerHandle {
+    const id = ++this.seq;
+    this.push({ tUs: Math.max(tUs, this.now), seq: id, id, cb });
+    return { id };
+  }
+
+  cancel(handle: TimerHandle): void {
+    this.cancelled.add(handle.id);
+  }
+
+  get pendingCount(): number {
+    return this.heap.length - this.cancelled.size;
+  }
+
+  /** Fires events in order up to and including time `tUs`, then sets the clock to `tUs`. */
+  runUntil(tUs: number): number {
+    let fired = 0;
+    while (this.heap.length > 0 && this.heap[0]!.tUs <= tUs) {
+      if (this.step()) fired++;
+    }
+    this.now = Math.max(this.now, tUs);
+    return fired;
+  }
+
+  /** Fires events until none are left (or `maxEvents` fired, a guard against endless loops). */
+  runAll(maxEvents = Number.MAX_SAFE_INTEGER): number {
+    let fired = 0;
+    while (this.heap.length > 0 && fired < maxEvents) {
+      if (this.step()) fired++;
+    }
+    return fired;
+  }
+
+  private step(): boolean {
+    const ev = this.pop();
+    if (this.cancelled.delete(ev.id)) return false;
+    this.now = ev.tUs;
+    ev.cb();
+    return true;
+  }
+
+  private less(a: VirtualEvent, b: VirtualEvent): boolean {
+    return a.tUs < b.tUs || (a.tUs === b.tUs && a.seq < b.seq);
+  }
+
+  private push(ev: VirtualEvent): void {
+    const h = this.heap;
+    h.push(ev);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): VirtualEvent {
+    const h = this.heap;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}

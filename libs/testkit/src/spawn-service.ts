@@ -1,9 +1,17 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 
-export const repoRoot = resolve(__dirname, "../../..");
+/** The repository root: the nearest folder upwards holding nx.json (works from sources and bundles). */
+export const repoRoot = findRepoRoot(__dirname);
+
+function findRepoRoot(start: string): string {
+  for (let dir = resolve(start); ; dir = dirname(dir)) {
+    if (existsSync(join(dir, "nx.json"))) return dir;
+    if (dirname(dir) === dir) return process.cwd();
+  }
+}
 
 /** Path of an app's self-contained bundle (built by `npm run build`). */
 export function bundlePath(app: "workloadgen" | "scheduler" | "node-scheduler" | "mock-vllm"): string {

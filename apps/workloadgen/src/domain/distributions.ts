@@ -1,0 +1,243 @@
+import type { Rng } from "@symphony/common";
+import { z } from "zod";
+
+/**
+ * Random distributions for workload models, configured as in the design's YAML, e.g.
+ * `{ type: LogNormal, mean: 128, sigma: 64, is_int: true, min: 1, max: 4096 }`.
+ *
+ * Parameters describe the SAMPLES (for LogNormal `mean`/`sigma` are the samples' own mean and
+ * standard deviation, not the underlying normal's), so configs read the way people measure
+ * traces. `min`/`max` clamp every sample; `is_int` rounds it to the nearest integer.
+ */
+export interface Distribution {
+  /** One sample, drawing from `rng` only (never Math.random). */
+  sample(rng: Rng): number;
+  /** The config it came from, for plan summaries. */
+  readonly config: DistributionConfig;
+}
+
+const common = {
+  min: z.number().optional(),
+  max: z.number().optional(),
+  is_int: z.boolean().optional(),
+};
+const positive = z.number().positive();
+
+/** Zod schema of one distribution config; `type` selects the family. */
+export const distributionConfigSchema = z
+  .discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("Constant"), value: z.number(), ...common }),
+    z.strictObject({ type: z.literal("Uniform"), low: z.number(), high: z.number(), ...common }),
+    z.strictObject({ type: z.literal("Normal"), mean: z.number(), sigma: z.number().min(0), ...common }),
+    z.strictObject({ type: z.literal("LogNormal"), mean: positive, sigma: z.number().min(0), ...common }),
+    z.strictObject({
+      type: z.literal("Exponential"),
+      mean: positive.optional(),
+      rate: positive.optional(),
+      ...common,
+    }),
+    z.strictObject({
+      type: z.literal("Poisson"),
+      mean: positive.optional(),
+      rate: positive.optional(),
+      ...common,
+    }),
+    z.strictObject({
+      type: z.literal("Gamma"),
+      shape: positive.optional(),
+      scale: positive.optional(),
+      mean: positive.optional(),
+      sigma: positive.optional(),
+      ...common,
+    }),
+    z.strictObject({ type: z.literal("Weibull"), shape: positive, scale: positive, ...common }),
+    z.strictObject({ type: z.literal("Pareto"), shape: positive, scale: positive, ...common }),
+    z.strictObject({
+      type: z.literal("Empirical"),
+      samples: z.array(z.number()).min(1).optional(),
+      histogram: z
+        .strictObject({
+          edges: z.array(z.number()).min(2),
+          counts: z.array(z.number().min(0)).min(1),
+        })
+        .optional(),
+      ...common,
+    }),
+  ])
+  .superRefine((d, ctx) => {
+    const need = (ok: boolean, message: string, path: string[] = []) => {
+      if (!ok) ctx.addIssue({ code: "custom", message, path });
+    };
+    if (d.min !== undefined && d.max !== undefined) need(d.min <= d.max, "min must be <= max", ["min"]);
+    switch (d.type) {
+      case "Uniform":
+        need(d.low <= d.high, "low must be <= high", ["low"]);
+        break;
+      case "Exponential":
+      case "Poisson":
+        need((d.mean === undefined) !== (d.rate === undefined), "give exactly one of mean or rate");
+        break;
+      case "Gamma":
+        need(
+          (d.shape !== undefined && d.scale !== undefined && d.mean === undefined && d.sigma === undefined) ||
+            (d.mean !== undefined && d.sigma !== undefined && d.shape === undefined && d.scale === undefined),
+          "give either shape and scale, or mean and sigma",
+        );
+        break;
+      case "Empirical":
+        need((d.samples === undefined) !== (d.histogram === undefined), "give exactly one of samples or histogram");
+        if (d.histogram) {
+          const { edges, counts } = d.histogram;
+          need(edges.length === counts.length + 1, "histogram.edges must have one more entry than counts", [
+            "histogram",
+          ]);
+          need(
+            edges.every((e, i) => i === 0 || e >= edges[i - 1]!),
+            "histogram.edges must be non-decreasing",
+            ["histogram", "edges"],
+          );
+          need(
+            counts.some((c) => c > 0),
+            "histogram.counts must not all be 0",
+            ["histogram", "counts"],
+          );
+        }
+        break;
+    }
+  });
+
+export type DistributionConfig = z.output<typeof distributionConfigSchema>;
+
+/** Standard normal by Box-Muller (one value per call keeps the stream easy to reason about). */
+export function standardNormal(rng: Rng): number {
+  const u1 = 1 - rng.next(); // (0, 1]: log is finite
+  const u2 = rng.next();
+  return Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+}
+
+/** Exponential with the given mean. */
+function exponential(rng: Rng, mean: number): number {
+  return -mean * Math.log(1 - rng.next());
+}
+
+/** Gamma(shape, scale) by Marsaglia and Tsang (2000); shape < 1 via the boost u^(1/shape). */
+function gamma(rng: Rng, shape: number, scale: number): number {
+  if (shape < 1) return gamma(rng, shape + 1, scale) * Math.pow(1 - rng.next(), 1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      x = standardNormal(rng);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - rng.next();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v * scale;
+  }
+}
+
+/**
+ * Poisson(mean): Knuth's product method for small means; for mean >= 30 the normal
+ * approximation with continuity correction (error in mean/variance well under 1%).
+ */
+function poisson(rng: Rng, mean: number): number {
+  if (mean < 30) {
+    const limit = Math.exp(-mean);
+    let k = 0;
+    let p = rng.next();
+    while (p > limit) {
+      k++;
+      p *= rng.next();
+    }
+    return k;
+  }
+  return Math.max(0, Math.round(mean + Math.sqrt(mean) * standardNormal(rng)));
+}
+
+/** Underlying normal's (mu, sigma) for a LogNormal whose samples have this mean and std dev. */
+export function logNormalParams(mean: number, sd: number): { mu: number; sigma: number } {
+  const sigma2 = Math.log(1 + (sd * sd) / (mean * mean));
+  return { mu: Math.log(mean) - sigma2 / 2, sigma: Math.sqrt(sigma2) };
+}
+
+/** Gamma (shape, scale) from the samples' mean and standard deviation. */
+export function gammaParams(mean: number, sd: number): { shape: number; scale: number } {
+  return { shape: (mean * mean) / (sd * sd), scale: (sd * sd) / mean };
+}
+
+function rawSampler(d: DistributionConfig): (rng: Rng) => number {
+  switch (d.type) {
+    case "Constant":
+      return () => d.value;
+    case "Uniform":
+      return (rng) => d.low + (d.high - d.low) * rng.next();
+    case "Normal":
+      return (rng) => d.mean + d.sigma * standardNormal(rng);
+    case "LogNormal": {
+      const { mu, sigma } = logNormalParams(d.mean, d.sigma);
+      return (rng) => Math.exp(mu + sigma * standardNormal(rng));
+    }
+    case "Exponential": {
+      const mean = d.mean ?? 1 / d.rate!;
+      return (rng) => exponential(rng, mean);
+    }
+    case "Poisson": {
+      const mean = d.mean ?? d.rate!;
+      return (rng) => poisson(rng, mean);
+    }
+    case "Gamma": {
+      const { shape, scale } =
+        d.shape !== undefined ? { shape: d.shape, scale: d.scale! } : gammaParams(d.mean!, d.sigma!);
+      return (rng) => gamma(rng, shape, scale);
+    }
+    case "Weibull":
+      return (rng) => d.scale * Math.pow(-Math.log(1 - rng.next()), 1 / d.shape);
+    case "Pareto":
+      return (rng) => d.scale / Math.pow(1 - rng.next(), 1 / d.shape);
+    case "Empirical": {
+      if (d.samples) {
+        const samples = d.samples;
+        return (rng) => samples[rng.int(0, samples.length - 1)]!;
+      }
+      const { edges, counts } = d.histogram!;
+      const cumulative: number[] = [];
+      let total = 0;
+      for (const c of counts) cumulative.push((total += c));
+      return (rng) => {
+        const target = rng.next() * total;
+        let i = cumulative.findIndex((c) => c > target);
+        if (i < 0) i = counts.length - 1;
+        // Uniform within the chosen bin.
+        return edges[i]! + (edges[i + 1]! - edges[i]!) * rng.next();
+      };
+    }
+  }
+}
+
+/** Builds a sampler from a validated config, applying `min`/`max` clamping and `is_int` rounding. */
+export function makeDistribution(config: DistributionConfig): Distribution {
+  const raw = rawSampler(config);
+  const lo = config.min ?? -Infinity;
+  const hi = config.max ?? Infinity;
+  const isInt = config.is_int ?? false;
+  return {
+    config,
+    sample(rng) {
+      let x = Math.min(hi, Math.max(lo, raw(rng)));
+      if (isInt) x = Math.min(Math.floor(hi), Math.max(Math.ceil(lo), Math.round(x)));
+      return x;
+    },
+  };
+}
+
+/**
+ * An inter-arrival distribution in seconds. `Poisson` here means a Poisson arrival PROCESS of
+ * `rate` requests/s (or one every `mean` seconds), whose gaps are exponential.
+ */
+export function makeInterArrival(config: DistributionConfig): Distribution {
+  if (config.type !== "Poisson") return makeDistribution(config);
+  const { rate, mean, ...rest } = config;
+  return makeDistribution({ ...rest, type: "Exponential", mean: mean ?? 1 / rate! });
+}

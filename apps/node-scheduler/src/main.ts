@@ -1,2 +1,118 @@
-import { createLogger } from "@symphony/common";
-createLogger("node-scheduler").info("not yet built");
+import {
+  createLogger,
+  NodeSchedulerServiceService,
+  onShutdownSignal,
+  RealTimers,
+  runCli,
+  startGrpcServer,
+  startMetricsServer,
+} from "@symphony/common";
+import { collectDefaultMetrics, Registry } from "prom-client";
+import { defaultNodeId, parseConfig } from "./config";
+import { createResidencyPolicy } from "./domain";
+import type { EngineLoad } from "./engine/engine-adapter";
+import { OpenAiHttpAdapter } from "./engine/openai-http-adapter";
+import { NodeService } from "./transport/node-service";
+import { SchedulerRegistration } from "./transport/registration";
+
+async function main(): Promise<void> {
+  const config = parseConfig(process.argv.slice(2));
+  const logger = createLogger("node-scheduler", config.logLevel);
+  const timers = new RealTimers();
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
+
+  const engine = new OpenAiHttpAdapter({
+    engineUrl: config.engineUrl,
+    model: config.model,
+    connections: config.engineConnections,
+    connectTimeoutMs: config.engineConnectTimeoutMs,
+    forwardExpectedResponse: config.forwardExpectedResponse,
+  });
+  let engineLoad: EngineLoad = { kvUsage: -1, waiting: -1, running: -1 };
+  let nodeId = config.nodeId ?? "";
+
+  const service = new NodeService({
+    core: {
+      gpuBudgetTokens: config.kvBudgetTokens,
+      cpuBudgetTokens: config.cpuBudgetTokens,
+      bytesPerToken: config.kvBytesPerToken,
+      offloadGBps: config.offloadGBps,
+      maxRunning: config.maxRunning,
+      maxQueue: config.maxQueue,
+      prefetchMarginUs: config.prefetchMarginMs * 1000,
+      policy: createResidencyPolicy(config.residencyPolicy, { hintStaleAfterUs: config.hintStaleMs * 1000 }),
+    },
+    retry: { retries: config.engineRetries, backoffMs: config.engineRetryBackoffMs },
+    nodeId: () => nodeId,
+    timers,
+    engine,
+    engineLoad: () => engineLoad,
+    registry,
+    logger,
+  });
+
+  const grpcServer = await startGrpcServer(config.host, config.port, (server) =>
+    server.addService(NodeSchedulerServiceService, service.handlers),
+  );
+  if (!nodeId) nodeId = defaultNodeId(grpcServer.port);
+  logger.info("listening", { kind: "grpc", host: config.host, port: grpcServer.port });
+  const metricsServer = await startMetricsServer(registry, config.host, config.metricsPort);
+  logger.info("listening", { kind: "metrics", host: config.host, port: metricsServer.port });
+  logger.info("node-scheduler ready", {
+    nodeId,
+    engineUrl: config.engineUrl,
+    policy: config.residencyPolicy,
+    gpuBudgetTokens: config.kvBudgetTokens,
+    cpuBudgetTokens: config.cpuBudgetTokens,
+  });
+
+  // Model: look it up now so a wrong engine URL shows early; requests retry the lookup if it fails.
+  engine.resolveModel().then(
+    (model) => logger.info("engine model", { model, engineUrl: config.engineUrl }),
+    (err: unknown) =>
+      logger.warn("engine not reachable yet", { engineUrl: config.engineUrl, error: (err as Error).message }),
+  );
+
+  let scrapeTimer: NodeJS.Timeout | undefined;
+  if (config.engineMetricsIntervalMs > 0) {
+    const scrape = () => {
+      void engine
+        .readLoad(AbortSignal.timeout(Math.max(1000, config.engineMetricsIntervalMs)))
+        .then((load) => {
+          engineLoad = load ?? { kvUsage: -1, waiting: -1, running: -1 };
+          scrapeTimer = setTimeout(scrape, config.engineMetricsIntervalMs);
+          scrapeTimer.unref();
+        });
+    };
+    scrape();
+  }
+
+  let registration: SchedulerRegistration | undefined;
+  if (config.scheduler) {
+    registration = new SchedulerRegistration({
+      scheduler: config.scheduler,
+      nodeId,
+      advertiseAddress: config.advertiseAddress ?? `${config.host}:${grpcServer.port}`,
+      retryMs: config.registerRetryMs,
+      status: () => service.status(),
+      logger,
+    });
+    registration.start();
+  }
+
+  onShutdownSignal(async (signal) => {
+    logger.info("shutting down", { signal });
+    if (scrapeTimer) clearTimeout(scrapeTimer);
+    await registration?.stop();
+    const stopping = grpcServer.stop(5000);
+    service.shutdown();
+    await stopping;
+    timers.cancelAll();
+    await metricsServer.close();
+    await engine.close();
+    logger.info("stopped");
+  });
+}
+
+runCli(main);

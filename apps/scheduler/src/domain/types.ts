@@ -36,12 +36,15 @@ export interface NodeSnapshot {
 export interface RouteRequest {
   readonly sessionId: string;
   readonly turnIndex: number;
-  /** The node the session lives on, if it has one and that node is up (else undefined). */
-  readonly currentNodeId: string | undefined;
+  /** The node the session was last assigned to (it may be down now); undefined for a new session. */
+  readonly sessionNodeId: string | undefined;
   /** Estimated prompt length in tokens (0 = unknown). */
   readonly promptTokens: number;
-  /** Chained hashes of the prompt's full blocks (see `prefixBlockHashes`); may be empty. */
-  readonly prefixHashes: readonly string[];
+  /**
+   * Predicted fraction of the prompt already in each node's cache (see PrefixIndex), keyed by
+   * node id. Only filled in for policies with `usesPrefixHits`; otherwise empty.
+   */
+  readonly predictedHitByNode: ReadonlyMap<string, number>;
 }
 
 export interface RouteContext {

@@ -27,7 +27,13 @@ const positive = z.number().positive();
 export const distributionConfigSchema = z
   .discriminatedUnion("type", [
     z.strictObject({ type: z.literal("Constant"), value: z.number(), ...common }),
-    z.strictObject({ type: z.literal("Uniform"), low: z.number(), high: z.number(), ...common }),
+    // Uniform bounds are `low`/`high`; when absent, `min`/`max` double as the bounds.
+    z.strictObject({
+      type: z.literal("Uniform"),
+      low: z.number().optional(),
+      high: z.number().optional(),
+      ...common,
+    }),
     z.strictObject({ type: z.literal("Normal"), mean: z.number(), sigma: z.number().min(0), ...common }),
     z.strictObject({ type: z.literal("LogNormal"), mean: positive, sigma: z.number().min(0), ...common }),
     z.strictObject({
@@ -70,9 +76,13 @@ export const distributionConfigSchema = z
     };
     if (d.min !== undefined && d.max !== undefined) need(d.min <= d.max, "min must be <= max", ["min"]);
     switch (d.type) {
-      case "Uniform":
-        need(d.low <= d.high, "low must be <= high", ["low"]);
+      case "Uniform": {
+        const low = d.low ?? d.min;
+        const high = d.high ?? d.max;
+        need(low !== undefined && high !== undefined, "give low and high (or min and max)");
+        if (low !== undefined && high !== undefined) need(low <= high, "low must be <= high", ["low"]);
         break;
+      }
       case "Exponential":
       case "Poisson":
         need((d.mean === undefined) !== (d.rate === undefined), "give exactly one of mean or rate");
@@ -85,7 +95,10 @@ export const distributionConfigSchema = z
         );
         break;
       case "Empirical":
-        need((d.samples === undefined) !== (d.histogram === undefined), "give exactly one of samples or histogram");
+        need(
+          (d.samples === undefined) !== (d.histogram === undefined),
+          "give exactly one of samples or histogram",
+        );
         if (d.histogram) {
           const { edges, counts } = d.histogram;
           need(edges.length === counts.length + 1, "histogram.edges must have one more entry than counts", [
@@ -171,8 +184,11 @@ function rawSampler(d: DistributionConfig): (rng: Rng) => number {
   switch (d.type) {
     case "Constant":
       return () => d.value;
-    case "Uniform":
-      return (rng) => d.low + (d.high - d.low) * rng.next();
+    case "Uniform": {
+      const low = d.low ?? d.min!;
+      const high = d.high ?? d.max!;
+      return (rng) => low + (high - low) * rng.next();
+    }
     case "Normal":
       return (rng) => d.mean + d.sigma * standardNormal(rng);
     case "LogNormal": {

@@ -1,0 +1,237 @@
+// Streaming throughput benchmark for one mock-vllm process.
+//
+//   npm run bench -w @symphony/mock-vllm -- [--streams 2000] [--duration-s 15] [--warmup-s 5]
+//       [--max-tokens 100] [--client-workers 2] [--time-scale 1] [--mock-arg=--flag=value ...]
+//       [--node-arg=--cpu-prof ...]
+//
+// Starts the built bundle (dist/apps/mock-vllm/main.js) on a free port, keeps `--streams`
+// streaming chat completions open at all times (closed loop: a finished stream is replaced at
+// once) from `--client-workers` worker threads, and after a warm-up measures for `--duration-s`:
+// streamed tokens/s (SSE content chunks received), completed requests/s, client TTFT, the mock's
+// CPU use, and how far the mock's measured inter-token latency is from the latency its own step
+// model predicts (which shows whether the event loop keeps up). Uses only Node built-ins.
+import { spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+
+interface WorkerConfig {
+  port: number;
+  streams: number;
+  maxTokens: number;
+  salt: number;
+}
+
+interface WorkerReport {
+  tokens: number;
+  completed: number;
+  errors: number;
+  ttftMs: number[];
+}
+
+function arg(name: string, fallback: number): number {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const v = Number(process.argv[i + 1]);
+  if (!Number.isFinite(v) || v <= 0) {
+    process.stderr.write(`error: --${name} expects a positive number, got ${process.argv[i + 1]}\n`);
+    process.exit(2);
+  }
+  return v;
+}
+
+/** Client side: `streams` concurrent closed-loop streams; counts `data: ` events per buffer. */
+function runWorker(cfg: WorkerConfig): void {
+  const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
+  let report: WorkerReport = { tokens: 0, completed: 0, errors: 0, ttftMs: [] };
+  let stopping = false;
+  let seq = 0;
+  const one = () => {
+    if (stopping) return;
+    const n = seq++;
+    // Short distinct prompts: the bench measures streaming, not prefill.
+    const body = JSON.stringify({
+      messages: [{ role: "user", content: `bench ${cfg.salt} request ${n}: say something.` }],
+      max_tokens: cfg.maxTokens,
+      ignore_eos: true,
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const t0 = performance.now();
+    let first = true;
+    let carry = "";
+    let mine = 0;
+    const req = http.request(
+      {
+        host: "127.0.0.1",
+        port: cfg.port,
+        path: "/v1/chat/completions",
+        method: "POST",
+        agent,
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          if (report.errors++ < 3) process.stderr.write(`client got HTTP ${res.statusCode}\n`);
+          res.resume();
+          res.on("end", one);
+          return;
+        }
+        res.setEncoding("utf8");
+        res.on("data", (text: string) => {
+          // Count SSE events; "data: " split across buffers is caught by the 5-char carry.
+          const s = carry + text;
+          let count = 0;
+          for (let i = s.indexOf('"content":"'); i >= 0; i = s.indexOf('"content":"', i + 11)) {
+            if (s.charCodeAt(i + 11) !== 34) count++; // skip the role chunk's empty content
+          }
+          carry = s.slice(-10);
+          if (count > 0 && first) {
+            first = false;
+            report.ttftMs.push(performance.now() - t0);
+          }
+          report.tokens += count;
+          mine += count;
+        });
+        res.on("end", () => {
+          if (mine !== cfg.maxTokens && report.errors++ < 3) process.stderr.write(`stream had ${mine} tokens\n`);
+          report.completed++;
+          one();
+        });
+      },
+    );
+    req.on("error", (err) => {
+      if (report.errors++ < 3) process.stderr.write(`client error: ${err.message}\n`);
+      if (!stopping) setTimeout(one, 10);
+    });
+    req.end(body);
+  };
+  for (let i = 0; i < cfg.streams; i++) one();
+  parentPort!.on("message", (msg: string) => {
+    if (msg === "reset") report = { tokens: 0, completed: 0, errors: 0, ttftMs: [] };
+    if (msg === "report") parentPort!.postMessage(report);
+    if (msg === "stop") {
+      stopping = true;
+      agent.destroy();
+      process.exit(0);
+    }
+  });
+}
+
+function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return Number.NaN;
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
+}
+
+/** utime + stime of a process, seconds (Linux /proc). */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+function metric(text: string, name: string): number {
+  const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
+  return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
+}
+
+async function main(): Promise<void> {
+  const streams = arg("streams", 2000);
+  const durationS = arg("duration-s", 15);
+  const warmupS = arg("warmup-s", 5);
+  const maxTokens = arg("max-tokens", 100);
+  const workers = arg("client-workers", 2);
+  const timeScale = arg("time-scale", 1);
+  const extra = process.argv.filter((a) => a.startsWith("--mock-arg=")).flatMap((a) => a.slice(11).split("="));
+  const bundle = resolve(import.meta.dirname, "../../../dist/apps/mock-vllm/main.js");
+  const mockArgs = ["--port", "0", "--max-num-seqs", String(streams), "--time-scale", String(timeScale), ...extra];
+  const nodeArgs = process.argv.filter((a) => a.startsWith("--node-arg=")).map((a) => a.slice(11));
+  const mock = spawn(process.execPath, [...nodeArgs, bundle, ...mockArgs], { stdio: ["ignore", "ignore", "pipe"] });
+  const port = await new Promise<number>((res, rej) => {
+    const timer = setTimeout(() => rej(new Error("mock did not start")), 20_000);
+    createInterface({ input: mock.stderr! }).on("line", (line) => {
+      if (!line.includes('"listening"')) return;
+      clearTimeout(timer);
+      res((JSON.parse(line) as { port: number }).port);
+    });
+    mock.once("exit", (code) => rej(new Error(`mock exited with ${code}`)));
+  });
+  const base = `http://127.0.0.1:${port}`;
+  const scrape = async () => (await fetch(`${base}/metrics`)).text();
+
+  const pool: Worker[] = [];
+  for (let w = 0; w < workers; w++) {
+    const share = Math.floor(streams / workers) + (w < streams % workers ? 1 : 0);
+    pool.push(
+      new Worker(new URL(import.meta.url), {
+        workerData: { port, streams: share, maxTokens, salt: w } satisfies WorkerConfig,
+      }),
+    );
+  }
+  const collect = () =>
+    Promise.all(
+      pool.map(
+        (w) =>
+          new Promise<WorkerReport>((res) => {
+            w.once("message", res);
+            w.postMessage("report");
+          }),
+      ),
+    );
+
+  await new Promise((r) => setTimeout(r, warmupS * 1000));
+  // Two windows, each timed on its own: the client's (reset -> report) and the engine's
+  // (scrape -> scrape). A scrape of a busy server can take a while, so they differ slightly.
+  const tClient0 = performance.now();
+  for (const w of pool) w.postMessage("reset");
+  const m0 = await scrape();
+  const tEngine0 = performance.now();
+  const cpu0 = cpuSeconds(mock.pid!);
+  await new Promise((r) => setTimeout(r, durationS * 1000));
+  const reports = await collect();
+  const elapsedS = (performance.now() - tClient0) / 1000;
+  const cpu1 = cpuSeconds(mock.pid!);
+  const tScrape = performance.now();
+  const m1 = await scrape();
+  const scrapeMs = performance.now() - tScrape;
+  const engineS = (performance.now() - tEngine0) / 1000;
+  for (const w of pool) w.postMessage("stop");
+  mock.kill("SIGTERM");
+
+  const tokens = reports.reduce((a, r) => a + r.tokens, 0);
+  const completed = reports.reduce((a, r) => a + r.completed, 0);
+  const errors = reports.reduce((a, r) => a + r.errors, 0);
+  const ttft = reports.flatMap((r) => r.ttftMs).sort((a, b) => a - b);
+  const itlCount = metric(m1, "vllm:inter_token_latency_seconds_count") - metric(m0, "vllm:inter_token_latency_seconds_count");
+  const itlSum = metric(m1, "vllm:inter_token_latency_seconds_sum") - metric(m0, "vllm:inter_token_latency_seconds_sum");
+  const engineTokens = metric(m1, "vllm:generation_tokens_total") - metric(m0, "vllm:generation_tokens_total");
+  const result = {
+    streams,
+    maxTokens,
+    timeScale,
+    durationS: Number(elapsedS.toFixed(2)),
+    streamedTokensPerS: Math.round(tokens / elapsedS),
+    engineTokensPerS: Math.round(engineTokens / engineS),
+    completedRequestsPerS: Number((completed / elapsedS).toFixed(1)),
+    errors,
+    runningAtEnd: metric(m1, "vllm:num_requests_running"),
+    waitingAtEnd: metric(m1, "vllm:num_requests_waiting"),
+    mockCpuPercent: Math.round(((cpu1 - cpu0) / engineS) * 100),
+    metricsScrapeMs: Math.round(scrapeMs),
+    meanItlMs: Number(((itlSum / itlCount) * 1000).toFixed(2)),
+    clientTtftMsP50: Math.round(percentile(ttft, 50)),
+    clientTtftMsP99: Math.round(percentile(ttft, 99)),
+    mockArgs: mockArgs.join(" "),
+  };
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+}
+
+if (isMainThread) {
+  main().catch((err: unknown) => {
+    process.stderr.write(`bench failed: ${String(err)}\n`);
+    process.exit(1);
+  });
+} else {
+  runWorker(workerData as WorkerConfig);
+}

@@ -1,0 +1,256 @@
+import { Command, Option } from "commander";
+import { parseArg, UsageError, type LogLevel } from "@symphony/common";
+import {
+  coefficientsFor,
+  DEFAULT_PROFILE,
+  deriveNumGpuBlocks,
+  PROFILES,
+  type EngineProfile,
+  type FaultConfig,
+  type StepTimeCoefficients,
+} from "./domain";
+
+/** The effective configuration of one mock vLLM server. */
+export interface Config {
+  /** Interface to bind; loopback by default. */
+  readonly host: string;
+  /** HTTP port (API and /metrics); 0 picks a free one and logs it. */
+  readonly port: number;
+  /** --model: the model path/name vLLM was started with. */
+  readonly model: string;
+  /** Names the API accepts in `model` and lists in /v1/models (vLLM --served-model-name). */
+  readonly servedModelNames: readonly string[];
+  /** Engine profile name (see PROFILES). */
+  readonly profile: EngineProfile;
+  /** Step-time coefficients: the profile's, with any flag overrides applied. */
+  readonly coefficients: StepTimeCoefficients;
+  /** Longest prompt + output, tokens. */
+  readonly maxModelLen: number;
+  readonly maxNumSeqs: number;
+  readonly maxNumBatchedTokens: number;
+  readonly blockSize: number;
+  readonly gpuMemoryUtilization: number;
+  /** KV-cache blocks: the flag, or derived from the profile's GPU memory and model size. */
+  readonly numGpuBlocks: number;
+  readonly enablePrefixCaching: boolean;
+  /** Divides every modelled duration (10 = ten times faster than real time). */
+  readonly timeScale: number;
+  readonly seed: number;
+  /** Mean length of generated (no expected response) outputs before a sampled EOS; 0 = never. */
+  readonly eosMeanTokens: number;
+  readonly faults: FaultConfig;
+  /** On SIGTERM, how long in-flight requests may run before they are cut, ms. */
+  readonly drainTimeoutMs: number;
+  readonly logLevel: LogLevel;
+}
+
+function rate(value: string): number {
+  return parseArg.number(0, 1)(value);
+}
+
+function buildProgram(): Command {
+  const profiles = Object.keys(PROFILES);
+  return new Command("mock-vllm")
+    .description(
+      "A vLLM stand-in: OpenAI-compatible API with vLLM's continuous batching, KV-cache and prefix-cache timing",
+    )
+    .addOption(new Option("--host <host>", "interface to bind").default("127.0.0.1"))
+    .addOption(new Option("--port <port>", "HTTP port (0 = a free port)").default(8000).argParser(parseArg.port))
+    .addOption(
+      new Option("--model <name>", "model name (as vLLM's --model)").default("meta-llama/Llama-3.1-8B-Instruct"),
+    )
+    .addOption(
+      new Option("--served-model-name <names...>", "names accepted in requests (default: --model)"),
+    )
+    .addOption(
+      new Option("--profile <name>", "engine timing/capacity profile").choices(profiles).default(DEFAULT_PROFILE),
+    )
+    .addOption(
+      new Option("--max-model-len <tokens>", "max prompt + output tokens (default: the profile model's)")
+        .argParser(parseArg.int(1)),
+    )
+    .addOption(
+      new Option("--max-num-seqs <n>", "max running requests per step (default: the profile's vLLM default)")
+        .argParser(parseArg.int(1)),
+    )
+    .addOption(
+      new Option("--max-num-batched-tokens <n>", "token budget per step (default: the profile's vLLM default)")
+        .argParser(parseArg.int(1)),
+    )
+    .addOption(new Option("--block-size <tokens>", "KV block size").default(16).argParser(parseArg.int(1, 1024)))
+    .addOption(
+      new Option("--gpu-memory-utilization <f>", "fraction of GPU memory vLLM may use (derives --num-gpu-blocks)")
+        .default(0.9)
+        .argParser(parseArg.number(0.05, 1)),
+    )
+    .addOption(
+      new Option("--num-gpu-blocks <n>", "KV-cache blocks (default: derived from the profile)").argParser(
+        parseArg.int(1),
+      ),
+    )
+    .addOption(new Option("--enable-prefix-caching", "automatic prefix caching").default(true))
+    .addOption(new Option("--no-enable-prefix-caching", "disable automatic prefix caching"))
+    .addOption(
+      new Option("--time-scale <x>", "divide all modelled durations by x (10 = 10x faster)")
+        .default(1)
+        .argParser(parseArg.number(0.001, 1e6)),
+    )
+    .addOption(new Option("--seed <n>", "seed for generated text and faults").default(0).argParser(parseArg.int()))
+    .addOption(
+      new Option("--eos-mean-tokens <n>", "mean generated length before a sampled EOS (0 = run to max_tokens)")
+        .default(256)
+        .argParser(parseArg.int(0)),
+    )
+    .addOption(
+      new Option("--step-overhead-us <us>", "override: fixed cost per step").argParser(parseArg.number(0)),
+    )
+    .addOption(
+      new Option("--per-seq-us <us>", "override: cost per sequence in a step").argParser(parseArg.number(0)),
+    )
+    .addOption(
+      new Option("--weight-read-us <us>", "override: time to read all weights once (decode floor)").argParser(
+        parseArg.number(0),
+      ),
+    )
+    .addOption(
+      new Option("--kv-read-us-per-token <us>", "override: time per KV token read in decode").argParser(
+        parseArg.number(0),
+      ),
+    )
+    .addOption(
+      new Option("--prefill-us-per-token <us>", "override: dense compute time per token").argParser(
+        parseArg.number(0),
+      ),
+    )
+    .addOption(
+      new Option("--attention-us-per-pair <us>", "override: prefill attention time per query-key pair").argParser(
+        parseArg.number(0),
+      ),
+    )
+    .addOption(
+      new Option("--fault-error-rate <p>", "fraction of requests failed with --fault-error-status")
+        .default(0)
+        .argParser(rate),
+    )
+    .addOption(
+      new Option("--fault-error-status <code>", "HTTP status of injected errors").choices(["500", "503"]).default("503"),
+    )
+    .addOption(
+      new Option("--fault-latency-rate <p>", "fraction of requests delayed by --fault-latency-ms")
+        .default(0)
+        .argParser(rate),
+    )
+    .addOption(
+      new Option("--fault-latency-ms <ms>", "injected delay before a request reaches the engine (modelled ms)")
+        .default(1000)
+        .argParser(parseArg.number(0)),
+    )
+    .addOption(
+      new Option("--fault-drop-rate <p>", "fraction of streams cut mid-way (connection destroyed)")
+        .default(0)
+        .argParser(rate),
+    )
+    .addOption(
+      new Option("--drain-timeout-ms <ms>", "on SIGTERM, wait this long for in-flight requests")
+        .default(10_000)
+        .argParser(parseArg.int(0)),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"),
+    )
+    .exitOverride()
+    .showHelpAfterError(false);
+}
+
+interface RawOptions {
+  host: string;
+  port: number;
+  model: string;
+  servedModelName?: string[];
+  profile: string;
+  maxModelLen?: number;
+  maxNumSeqs?: number;
+  maxNumBatchedTokens?: number;
+  blockSize: number;
+  gpuMemoryUtilization: number;
+  numGpuBlocks?: number;
+  enablePrefixCaching: boolean;
+  timeScale: number;
+  seed: number;
+  eosMeanTokens: number;
+  stepOverheadUs?: number;
+  perSeqUs?: number;
+  weightReadUs?: number;
+  kvReadUsPerToken?: number;
+  prefillUsPerToken?: number;
+  attentionUsPerPair?: number;
+  faultErrorRate: number;
+  faultErrorStatus: string;
+  faultLatencyRate: number;
+  faultLatencyMs: number;
+  faultDropRate: number;
+  drainTimeoutMs: number;
+  logLevel: LogLevel;
+}
+
+/**
+ * Parses `argv` (without the node and script entries) into a validated Config. Throws
+ * UsageError for inconsistent values and commander's error for malformed flags.
+ */
+export function parseConfig(argv: readonly string[]): Readonly<Config> {
+  const program = buildProgram();
+  program.parse(argv as string[], { from: "user" });
+  const o = program.opts<RawOptions>();
+  const profile = PROFILES[o.profile]!;
+  const base = coefficientsFor(profile);
+  const coefficients: StepTimeCoefficients = {
+    stepOverheadUs: o.stepOverheadUs ?? base.stepOverheadUs,
+    perSeqUs: o.perSeqUs ?? base.perSeqUs,
+    weightReadUs: o.weightReadUs ?? base.weightReadUs,
+    kvReadUsPerToken: o.kvReadUsPerToken ?? base.kvReadUsPerToken,
+    prefillUsPerToken: o.prefillUsPerToken ?? base.prefillUsPerToken,
+    attentionUsPerPair: o.attentionUsPerPair ?? base.attentionUsPerPair,
+  };
+  const maxModelLen = o.maxModelLen ?? profile.model.maxModelLen;
+  const maxNumSeqs = o.maxNumSeqs ?? profile.defaultMaxNumSeqs;
+  const maxNumBatchedTokens = o.maxNumBatchedTokens ?? profile.defaultMaxNumBatchedTokens;
+  const numGpuBlocks = o.numGpuBlocks ?? deriveNumGpuBlocks(profile, o.blockSize, o.gpuMemoryUtilization);
+  if (numGpuBlocks < 1)
+    throw new UsageError(
+      `--gpu-memory-utilization ${o.gpuMemoryUtilization} leaves no room for the KV cache with profile ` +
+        `${profile.name}: raise it or set --num-gpu-blocks`,
+    );
+  // vLLM refuses to start when one max-length sequence cannot fit in the KV cache.
+  if (maxModelLen > numGpuBlocks * o.blockSize)
+    throw new UsageError(
+      `--max-model-len ${maxModelLen} is larger than the KV cache holds (${numGpuBlocks} blocks x ` +
+        `${o.blockSize} = ${numGpuBlocks * o.blockSize} tokens): lower --max-model-len or raise --num-gpu-blocks`,
+    );
+  return Object.freeze({
+    host: o.host,
+    port: o.port,
+    model: o.model,
+    servedModelNames: Object.freeze(o.servedModelName?.length ? o.servedModelName : [o.model]),
+    profile,
+    coefficients: Object.freeze(coefficients),
+    maxModelLen,
+    maxNumSeqs,
+    maxNumBatchedTokens,
+    blockSize: o.blockSize,
+    gpuMemoryUtilization: o.gpuMemoryUtilization,
+    numGpuBlocks,
+    enablePrefixCaching: o.enablePrefixCaching,
+    timeScale: o.timeScale,
+    seed: o.seed,
+    eosMeanTokens: o.eosMeanTokens,
+    faults: Object.freeze({
+      errorRate: o.faultErrorRate,
+      errorStatus: Number(o.faultErrorStatus) as 500 | 503,
+      latencySpikeRate: o.faultLatencyRate,
+      latencySpikeMs: o.faultLatencyMs,
+      dropStreamRate: o.faultDropRate,
+    }),
+    drainTimeoutMs: o.drainTimeoutMs,
+    logLevel: o.logLevel,
+  });
+}

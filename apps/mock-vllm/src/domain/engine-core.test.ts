@@ -1,0 +1,202 @@
+import { VirtualTimers } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { EngineCore, type EngineConfig, type EngineRequest, type RequestSummary } from "./engine-core";
+import { PROFILES } from "./profiles";
+import { coefficientsFor, StepTimeModel } from "./step-time-model";
+
+const model = new StepTimeModel(coefficientsFor(PROFILES["llama3-8b-h100"]!));
+
+function setup(overrides: Partial<EngineConfig> = {}) {
+  const timers = new VirtualTimers();
+  const config: EngineConfig = {
+    maxNumSeqs: 64,
+    maxNumBatchedTokens: 2048,
+    numGpuBlocks: 1000,
+    blockSize: 16,
+    enablePrefixCaching: true,
+    timeScale: 1,
+    ...overrides,
+  };
+  const ttfts: number[] = [];
+  const engine = new EngineCore(config, model, timers, { onFirstToken: (us) => ttfts.push(us) });
+  return { timers, engine, ttfts };
+}
+
+/** Distinct token ids so unrelated prompts never share a block. */
+function tokens(n: number, salt: number): number[] {
+  return Array.from({ length: n }, (_, i) => (salt * 7919 + i) % 100000);
+}
+
+interface Trace {
+  tokens: { index: number; tokenId: number; tUs: number }[];
+  summary?: RequestSummary;
+}
+
+function submit(engine: EngineCore, timers: VirtualTimers, req: EngineRequest): Trace {
+  const trace: Trace = { tokens: [] };
+  engine.submit(req, {
+    onToken: (index, tokenId) => trace.tokens.push({ index, tokenId, tUs: timers.nowUs() }),
+    onFinish: (s) => (trace.summary = s),
+  });
+  return trace;
+}
+
+function request(id: string, prompt: number[], outputLen: number): EngineRequest {
+  return { id, promptTokenIds: prompt, outputTokenIds: tokens(outputLen, 999), finishReason: "length" };
+}
+
+describe("EngineCore", () => {
+  it("single request -> every output token in order, TTFT = one prefill step, then one token per decode step", () => {
+    const { timers, engine } = setup();
+    const t = submit(engine, timers, request("a", tokens(100, 1), 5));
+    timers.runAll();
+    expect(t.tokens.map((x) => x.index)).toEqual([0, 1, 2, 3, 4]);
+    expect(t.tokens.map((x) => x.tokenId)).toEqual(tokens(5, 999));
+    expect(t.summary).toMatchObject({ finishReason: "length", promptTokens: 100, completionTokens: 5, cachedTokens: 0 });
+    const expectedTtft = model.stepUs({
+      prefillTokens: 100,
+      prefillAttentionPairs: 100 * 50,
+      decodeSeqs: 0,
+      kvTokensRead: 0,
+      numSeqs: 1,
+    });
+    expect(t.tokens[0]!.tUs).toBe(Math.ceil(expectedTtft));
+    const gap = t.tokens[2]!.tUs - t.tokens[1]!.tUs;
+    expect(gap).toBeGreaterThanOrEqual(Math.floor(model.decodeItlUs(1, 101)));
+    expect(gap).toBeLessThanOrEqual(Math.ceil(model.decodeItlUs(1, 103)));
+  });
+
+  it.each([1, 4, 10])("time scale %d -> every duration divided by it", (scale) => {
+    const { timers, engine } = setup({ timeScale: scale });
+    const t = submit(engine, timers, request("a", tokens(500, 1), 20));
+    timers.runAll();
+    const { timers: t1, engine: e1 } = setup({ timeScale: 1 });
+    const ref = submit(e1, t1, request("a", tokens(500, 1), 20));
+    t1.runAll();
+    const end = t.summary!.finishUs;
+    expect(Math.abs(end - ref.summary!.finishUs / scale)).toBeLessThanOrEqual(20);
+  });
+
+  it("second turn extending the first conversation -> cached_tokens covers the old prompt's full blocks, lower TTFT", () => {
+    const { timers, engine, ttfts } = setup();
+    const turn1 = tokens(1000, 1);
+    const out1 = tokens(50, 2);
+    const first = submit(engine, timers, { id: "t1", promptTokenIds: turn1, outputTokenIds: out1, finishReason: "stop" });
+    timers.runAll();
+    // Turn 2 = turn 1's prompt + the answer + a new user message.
+    const turn2 = [...turn1, ...out1, ...tokens(30, 3)];
+    const second = submit(engine, timers, { id: "t2", promptTokenIds: turn2, outputTokenIds: [1], finishReason: "stop" });
+    timers.runAll();
+    // A cold prompt of the same length, nothing shared.
+    const cold = submit(engine, timers, request("cold", tokens(turn2.length, 4), 1));
+    timers.runAll();
+    expect(first.summary!.cachedTokens).toBe(0);
+    // Prompt and generated tokens were cached: all full blocks of turn 1 prompt + 49 computed outputs.
+    expect(second.summary!.cachedTokens).toBe(Math.floor((1000 + 49) / 16) * 16);
+    expect(cold.summary!.cachedTokens).toBe(0);
+    expect(ttfts[1]!).toBeLessThan(ttfts[2]! / 3);
+    expect(engine.stats().prefixCacheHits).toBe(second.summary!.cachedTokens);
+  });
+
+  it("prefix caching disabled -> the second turn reports no cached tokens", () => {
+    const { timers, engine } = setup({ enablePrefixCaching: false });
+    const p = tokens(200, 1);
+    submit(engine, timers, request("a", p, 3));
+    timers.runAll();
+    const again = submit(engine, timers, request("b", [...p, 5, 6], 3));
+    timers.runAll();
+    expect(again.summary!.cachedTokens).toBe(0);
+  });
+
+  it("identical prompt -> the last token is recomputed, so at most prompt-1 tokens (whole blocks) hit", () => {
+    const { timers, engine } = setup();
+    const p = tokens(64, 1);
+    submit(engine, timers, request("a", p, 2));
+    timers.runAll();
+    const again = submit(engine, timers, request("b", p, 2));
+    timers.runAll();
+    expect(again.summary!.cachedTokens).toBe(48);
+  });
+
+  it("more requests than max-num-seqs -> the rest wait, and queueing raises their TTFT", () => {
+    const { timers, engine, ttfts } = setup({ maxNumSeqs: 2 });
+    const traces = Array.from({ length: 6 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(50, i + 1), 10)));
+    // The first submit starts a step at once (idle engine); the rest queue behind it.
+    expect(engine.stats()).toMatchObject({ numRunning: 1, numWaiting: 5 });
+    let maxRunning = 0;
+    while (timers.pendingCount > 0) {
+      timers.runAll(1);
+      maxRunning = Math.max(maxRunning, engine.stats().numRunning);
+    }
+    expect(maxRunning).toBe(2);
+    expect(traces.every((t) => t.summary?.completionTokens === 10)).toBe(true);
+    expect(ttfts[5]!).toBeGreaterThan(ttfts[0]! * 3);
+  });
+
+  it("prompt longer than the token budget -> chunked prefill over several steps, first token after the last chunk", () => {
+    const { timers, engine } = setup({ maxNumBatchedTokens: 256 });
+    const t = submit(engine, timers, request("long", tokens(1000, 1), 2));
+    timers.runAll();
+    expect(engine.stats().steps).toBe(Math.ceil(1000 / 256) + 1);
+    expect(t.summary!.completionTokens).toBe(2);
+  });
+
+  it("KV blocks run out during decode -> preemption by recompute, counted, and every request still completes", () => {
+    // 3 requests of 40 prompt + 60 output tokens need 7 blocks each; 12 blocks hold fewer than 2.
+    const { timers, engine } = setup({ numGpuBlocks: 12, enablePrefixCaching: false });
+    const traces = Array.from({ length: 3 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(40, i + 1), 60)));
+    timers.runAll();
+    expect(engine.stats().numPreemptions).toBeGreaterThan(0);
+    for (const t of traces) {
+      expect(t.summary!.completionTokens).toBe(60);
+      expect(t.tokens.map((x) => x.index)).toEqual(Array.from({ length: 60 }, (_, i) => i));
+    }
+    expect(traces.some((t) => t.summary!.numPreemptions > 0)).toBe(true);
+    expect(engine.stats().kvCacheUsage).toBe(0);
+  });
+
+  it("request that cannot fit yet -> waits for blocks instead of failing", () => {
+    const { timers, engine } = setup({ numGpuBlocks: 10, enablePrefixCaching: false });
+    const a = submit(engine, timers, request("a", tokens(100, 1), 40)); // up to 9 blocks
+    const b = submit(engine, timers, request("b", tokens(100, 2), 2));
+    timers.runAll();
+    expect(a.summary!.completionTokens).toBe(40);
+    expect(b.summary!.completionTokens).toBe(2);
+    expect(b.summary!.firstTokenUs).toBeGreaterThan(a.summary!.firstTokenUs);
+  });
+
+  it("abort mid-stream -> onFinish with abort, blocks freed, no more tokens", () => {
+    const { timers, engine } = setup();
+    const t = submit(engine, timers, request("a", tokens(100, 1), 50));
+    timers.runUntil(Math.ceil(model.coldTtftUs(100)) + 1);
+    expect(t.tokens.length).toBe(1);
+    expect(engine.stats().kvCacheUsage).toBeGreaterThan(0);
+    expect(engine.abort("a")).toBe(true);
+    timers.runAll();
+    expect(t.summary!.finishReason).toBe("abort");
+    expect(t.tokens.length).toBe(1);
+    expect(engine.stats().kvCacheUsage).toBe(0);
+    expect(engine.abort("a")).toBe(false);
+  });
+
+  it.each([
+    ["empty prompt", { promptTokenIds: [], outputTokenIds: [1] }, /empty prompt/],
+    ["no output", { promptTokenIds: [1], outputTokenIds: [] }, /no output/],
+    ["longer than the KV cache", { promptTokenIds: tokens(200, 1), outputTokenIds: [1] }, /exceed the KV cache/],
+  ])("submit, %s -> RangeError", (_name, req, message) => {
+    const { engine } = setup({ numGpuBlocks: 4 });
+    expect(() =>
+      engine.submit({ id: "x", finishReason: "stop", ...req }, { onToken: () => {}, onFinish: () => {} }),
+    ).toThrow(message);
+  });
+
+  it("same workload twice -> identical token timelines (deterministic on virtual time)", () => {
+    const run = () => {
+      const { timers, engine } = setup({ numGpuBlocks: 40, maxNumSeqs: 3 });
+      const traces = Array.from({ length: 8 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(30 + i * 7, i), 20 + i)));
+      timers.runAll();
+      return JSON.stringify(traces);
+    };
+    expect(run()).toBe(run());
+  });
+});

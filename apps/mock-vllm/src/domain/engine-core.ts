@@ -1,0 +1,491 @@
+import type { TimerHandle, Timers } from "@symphony/common";
+import { BlockPool, hashBlock, NO_HASH, type KvBlock } from "./kv-cache";
+import type { StepShape, StepTimeModel } from "./step-time-model";
+
+/** Why a request stopped: EOS ("stop"), max_tokens ("length") or cancelled ("abort"). */
+export type FinishReason = "stop" | "length" | "abort";
+
+/** A generation request as the engine sees it: token ids in, token ids out. */
+export interface EngineRequest {
+  /** Unique among live requests. */
+  readonly id: string;
+  /** The templated prompt's token ids (at least one). */
+  readonly promptTokenIds: readonly number[];
+  /**
+   * Every token the "model" will emit, in order (at least one). The engine streams them one
+   * per decode step; their count is the completion length.
+   */
+  readonly outputTokenIds: readonly number[];
+  /** Reported when the last output token is emitted. */
+  readonly finishReason: "stop" | "length";
+}
+
+/** What a request cost and when things happened (engine clock, µs). */
+export interface RequestSummary {
+  readonly id: string;
+  readonly finishReason: FinishReason;
+  readonly promptTokens: number;
+  /** Output tokens emitted (fewer than planned when aborted). */
+  readonly completionTokens: number;
+  /** Prompt tokens served from the prefix cache when the request was first scheduled. */
+  readonly cachedTokens: number;
+  readonly numPreemptions: number;
+  readonly arrivalUs: number;
+  /** When the request first entered a batch; -1 if it never did. */
+  readonly firstScheduledUs: number;
+  /** When its first token was emitted; -1 if none was. */
+  readonly firstTokenUs: number;
+  readonly finishUs: number;
+}
+
+/** Per-request callbacks, called synchronously from the step loop. They must not throw. */
+export interface EngineListener {
+  /** Output token `index` (0 = first token) with id `tokenId` was just emitted. */
+  onToken(index: number, tokenId: number): void;
+  /** The request finished (or was aborted); no callback follows. */
+  onFinish(summary: RequestSummary): void;
+}
+
+/** Engine-wide hooks for metrics. All durations in engine-clock µs. */
+export interface EngineObserver {
+  onFirstToken?(ttftUs: number): void;
+  onInterToken?(itlUs: number): void;
+  onFinish?(summary: RequestSummary): void;
+  onStep?(shape: StepShape, durationUs: number): void;
+}
+
+/** Scheduler and cache limits, named like vLLM's flags. */
+export interface EngineConfig {
+  /** --max-num-seqs: most requests in the running batch. */
+  readonly maxNumSeqs: number;
+  /** --max-num-batched-tokens: token budget of one step (prefill chunks + decodes). */
+  readonly maxNumBatchedTokens: number;
+  /** --num-gpu-blocks: KV-cache capacity in blocks. */
+  readonly numGpuBlocks: number;
+  /** --block-size: token slots per KV block (vLLM default 16). */
+  readonly blockSize: number;
+  /** --enable-prefix-caching (vLLM v1 default on). */
+  readonly enablePrefixCaching: boolean;
+  /** Modelled durations are divided by this (10 = ten times faster than real time). */
+  readonly timeScale: number;
+  /**
+   * How far (µs) the step chain may trail the clock before it stops catching up. Timers fire
+   * late (setTimeout has 1 ms granularity; a busy event loop adds more), so consecutive steps
+   * are chained on their modelled end times rather than on when the timer fired, and only a
+   * lag beyond this bound is dropped (a stalled process then resumes at the modelled pace instead of
+   * bursting). Default 25000.
+   */
+  readonly maxLagUs?: number;
+}
+
+/** A point-in-time view for metrics and tests. */
+export interface EngineStats {
+  readonly numRunning: number;
+  readonly numWaiting: number;
+  /** Fraction of KV blocks in use, 0..1 (vLLM's kv_cache_usage_perc). */
+  readonly kvCacheUsage: number;
+  readonly numGpuBlocks: number;
+  readonly numFreeBlocks: number;
+  /** Prompt tokens looked up in the prefix cache (vLLM counts tokens, not requests). */
+  readonly prefixCacheQueries: number;
+  /** Of those, tokens found cached. */
+  readonly prefixCacheHits: number;
+  readonly numPreemptions: number;
+  readonly promptTokens: number;
+  readonly generationTokens: number;
+  readonly finished: Readonly<Record<FinishReason, number>>;
+  readonly steps: number;
+}
+
+const enum Status {
+  Waiting,
+  Running,
+  Done,
+}
+
+/** Mutable per-request state; only EngineCore touches it. */
+class RequestState {
+  status = Status.Waiting;
+  /** Tokens whose KV has been computed (and sit in `blocks`). */
+  numComputed = 0;
+  /** Output tokens emitted so far. */
+  numOutput = 0;
+  blocks: KvBlock[] = [];
+  /** Chained hashes of the full blocks of prompt + emitted output, computed lazily. */
+  readonly blockHashes: number[] = [];
+  /** How many of `blocks` are registered in the prefix cache. */
+  numCachedBlocks = 0;
+  /** Tokens this step computes. */
+  scheduledTokens = 0;
+  cachedTokens = -1;
+  numPreemptions = 0;
+  firstScheduledUs = -1;
+  firstTokenUs = -1;
+  lastTokenUs = -1;
+  readonly promptLen: number;
+  readonly tokenAt: (i: number) => number;
+
+  constructor(
+    readonly req: EngineRequest,
+    readonly listener: EngineListener,
+    readonly arrivalUs: number,
+  ) {
+    const prompt = req.promptTokenIds;
+    const output = req.outputTokenIds;
+    const p = prompt.length;
+    this.promptLen = p;
+    this.tokenAt = (i) => (i < p ? prompt[i]! : output[i - p]!);
+  }
+
+  /** Tokens known so far: the prompt plus every output token already sampled. */
+  get numTokens(): number {
+    return this.promptLen + this.numOutput;
+  }
+}
+
+/**
+ * A vLLM v1-style engine core as a discrete-event step machine (vllm/v1/core/sched/scheduler.py).
+ *
+ * Each step the scheduler (1) walks the running requests in order, giving each its next tokens
+ * (one decode token, or the next chunk of an unfinished prefill) within the step's token budget;
+ * when a request needs a KV block and none is free, it preempts the last running request
+ * (freeing its blocks; it is recomputed later), and (2) if nothing was preempted, admits
+ * waiting requests first come first served while the budget, `maxNumSeqs` and free blocks allow,
+ * reusing cached prefix blocks. The step lasts `StepTimeModel.stepUs(shape) / timeScale`; at its
+ * end every request whose KV has caught up with its tokens emits one token.
+ *
+ * One timer drives the whole loop (not one per request), and everything is synchronous, so the
+ * same class runs on RealTimers (live) and VirtualTimers (simulation).
+ */
+export class EngineCore {
+  private readonly pool: BlockPool;
+  private readonly byId = new Map<string, RequestState>();
+  private waiting: RequestState[] = [];
+  private running: RequestState[] = [];
+  private batch: RequestState[] = [];
+  private needsCompaction = false;
+  private timer: TimerHandle | null = null;
+  /** Modelled end of the step in flight (µs, fractional), or NaN when idle. */
+  private stepEndUs = Number.NaN;
+  private readonly maxLagUs: number;
+  private closed = false;
+
+  private numRunning = 0;
+  private numWaiting = 0;
+  private prefixCacheQueries = 0;
+  private prefixCacheHits = 0;
+  private numPreemptions = 0;
+  private promptTokens = 0;
+  private generationTokens = 0;
+  private steps = 0;
+  private readonly finished: Record<FinishReason, number> = { stop: 0, length: 0, abort: 0 };
+
+  constructor(
+    readonly config: EngineConfig,
+    private readonly model: StepTimeModel,
+    private readonly timers: Timers,
+    private readonly observer: EngineObserver = {},
+  ) {
+    if (!(config.timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${config.timeScale}`);
+    if (config.blockSize < 1 || config.maxNumSeqs < 1 || config.maxNumBatchedTokens < 1)
+      throw new RangeError("blockSize, maxNumSeqs and maxNumBatchedTokens must be >= 1");
+    this.pool = new BlockPool(config.numGpuBlocks);
+    this.maxLagUs = config.maxLagUs ?? 25_000;
+  }
+
+  /** Tokens the KV cache holds when full: the longest sequence that can ever run. */
+  get capacityTokens(): number {
+    return this.config.numGpuBlocks * this.config.blockSize;
+  }
+
+  /**
+   * Queues a request. Throws RangeError for an empty prompt/output, a duplicate live id, or a
+   * sequence longer than the whole KV cache (it could never be scheduled).
+   */
+  submit(req: EngineRequest, listener: EngineListener): void {
+    if (this.closed) throw new RangeError("engine is closed");
+    if (req.promptTokenIds.length === 0) throw new RangeError(`request ${req.id}: empty prompt`);
+    if (req.outputTokenIds.length === 0) throw new RangeError(`request ${req.id}: no output tokens`);
+    if (this.byId.has(req.id)) throw new RangeError(`request ${req.id}: id already in use`);
+    const maxLen = req.promptTokenIds.length + req.outputTokenIds.length - 1;
+    if (maxLen > this.capacityTokens)
+      throw new RangeError(
+        `request ${req.id}: ${maxLen} tokens exceed the KV cache (${this.capacityTokens} tokens)`,
+      );
+    const r = new RequestState(req, listener, this.timers.nowUs());
+    this.byId.set(req.id, r);
+    this.waiting.push(r);
+    this.numWaiting++;
+    if (Number.isNaN(this.stepEndUs)) {
+      // Idle engine: the request starts a step at once, as vLLM's busy loop would pick it up.
+      this.startStep(this.timers.nowUs());
+      if (!Number.isNaN(this.stepEndUs)) this.timer = this.timers.at(Math.ceil(this.stepEndUs), this.onTimer);
+    }
+  }
+
+  /** Cancels a live request: frees its blocks and calls its onFinish with "abort". */
+  abort(id: string): boolean {
+    const r = this.byId.get(id);
+    if (!r) return false;
+    this.finish(r, "abort", this.timers.nowUs());
+    return true;
+  }
+
+  /** Aborts everything and stops the step loop (shutdown). */
+  close(): void {
+    this.closed = true;
+    if (this.timer) this.timers.cancel(this.timer);
+    this.timer = null;
+    this.stepEndUs = Number.NaN;
+    for (const id of [...this.byId.keys()]) this.abort(id);
+  }
+
+  stats(): EngineStats {
+    const kv = this.pool.stats();
+    return {
+      numRunning: this.numRunning,
+      numWaiting: this.numWaiting,
+      kvCacheUsage: kv.usage,
+      numGpuBlocks: kv.numBlocks,
+      numFreeBlocks: kv.numFreeBlocks,
+      prefixCacheQueries: this.prefixCacheQueries,
+      prefixCacheHits: this.prefixCacheHits,
+      numPreemptions: this.numPreemptions,
+      promptTokens: this.promptTokens,
+      generationTokens: this.generationTokens,
+      finished: { ...this.finished },
+      steps: this.steps,
+    };
+  }
+
+  /** Drops all cached prefixes (vLLM's POST /reset_prefix_cache). */
+  resetPrefixCache(): void {
+    this.pool.resetPrefixCache();
+    for (const r of this.byId.values()) r.numCachedBlocks = 0;
+  }
+
+  // --- step loop ----------------------------------------------------------------------------
+
+  /** Schedules a batch starting at `startUs`; goes idle when there is nothing to run. */
+  private startStep(startUs: number): void {
+    const shape = this.schedule();
+    if (this.batch.length === 0) {
+      this.stepEndUs = Number.NaN;
+      return;
+    }
+    const durationUs = this.model.stepUs(shape) / this.config.timeScale;
+    this.steps++;
+    this.observer.onStep?.(shape, durationUs);
+    this.stepEndUs = startUs + durationUs;
+  }
+
+  private readonly onTimer = (): void => {
+    this.timer = null;
+    for (let guard = 0; ; guard++) {
+      const endUs = this.stepEndUs;
+      this.completeStep();
+      if (this.closed) return;
+      const now = this.timers.nowUs();
+      this.startStep(Math.max(endUs, now - this.maxLagUs));
+      if (Number.isNaN(this.stepEndUs)) return;
+      // Run steps whose modelled end has already passed in this callback (time scales where a
+      // step is shorter than the timer granularity), but yield to I/O now and then.
+      if (this.stepEndUs > now || guard >= 32) {
+        this.timer = this.timers.at(Math.ceil(this.stepEndUs), this.onTimer);
+        return;
+      }
+    }
+  };
+
+  private schedule(): StepShape {
+    if (this.needsCompaction) this.compact();
+    const { blockSize, maxNumSeqs } = this.config;
+    const batch = this.batch;
+    batch.length = 0;
+    let budget = this.config.maxNumBatchedTokens;
+    let preempted = false;
+    let prefillTokens = 0;
+    let prefillAttentionPairs = 0;
+    let decodeSeqs = 0;
+    let kvTokensRead = 0;
+
+    const add = (r: RequestState, n: number) => {
+      r.scheduledTokens = n;
+      batch.push(r);
+      budget -= n;
+      kvTokensRead += r.numComputed;
+      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.numTokens) decodeSeqs++;
+      else {
+        prefillTokens += n;
+        prefillAttentionPairs += n * (r.numComputed + n / 2);
+      }
+    };
+
+    // 1. Running requests, in order: decodes and unfinished chunked prefills.
+    for (let i = 0; i < this.running.length && budget > 0; ) {
+      const r = this.running[i]!;
+      const n = Math.min(r.numTokens - r.numComputed, budget);
+      let scheduled = true;
+      while (!this.allocateSlots(r, n)) {
+        const victim = this.running.pop()!;
+        this.preempt(victim);
+        preempted = true;
+        if (victim === r) {
+          scheduled = false;
+          break;
+        }
+      }
+      if (!scheduled) break;
+      add(r, n);
+      i++;
+    }
+
+    // 2. Waiting requests, FCFS, unless this step had to preempt (vLLM skips admission then).
+    while (!preempted && this.waiting.length > 0 && budget > 0 && this.running.length < maxNumSeqs) {
+      const r = this.waiting[0]!;
+      const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
+      const numComputed = cached.length * blockSize;
+      const n = Math.min(r.numTokens - numComputed, budget);
+      const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
+      let reclaimed = 0;
+      for (const b of cached) if (b.refCount === 0) reclaimed++;
+      if (newBlocks + reclaimed > this.pool.numFreeBlocks) break; // head-of-line waits for blocks
+      this.pool.touch(cached);
+      r.blocks = cached.concat(this.pool.allocate(newBlocks)!);
+      r.numCachedBlocks = cached.length;
+      r.numComputed = numComputed;
+      if (this.config.enablePrefixCaching) {
+        this.prefixCacheQueries += r.numTokens;
+        this.prefixCacheHits += numComputed;
+      }
+      if (r.cachedTokens < 0) r.cachedTokens = numComputed;
+      if (r.firstScheduledUs < 0) r.firstScheduledUs = this.timers.nowUs();
+      this.waiting.shift();
+      this.numWaiting--;
+      r.status = Status.Running;
+      this.running.push(r);
+      this.numRunning++;
+      add(r, n);
+    }
+    return { prefillTokens, prefillAttentionPairs, decodeSeqs, kvTokensRead, numSeqs: batch.length };
+  }
+
+  /** Ends the step in flight: advances each request's KV and emits the sampled tokens. */
+  private completeStep(): void {
+    const now = this.timers.nowUs();
+    const batch = this.batch.slice();
+    const caching = this.config.enablePrefixCaching;
+    for (const r of batch) {
+      if (r.status !== Status.Running) continue; // aborted during the step
+      r.numComputed += r.scheduledTokens;
+      if (caching) this.cacheFullBlocks(r);
+      if (r.numComputed < r.numTokens) continue; // partial prefill chunk: nothing sampled
+      const index = r.numOutput++;
+      this.generationTokens++;
+      if (index === 0) {
+        r.firstTokenUs = now;
+        this.promptTokens += r.promptLen;
+        this.observer.onFirstToken?.(now - r.arrivalUs);
+      } else {
+        this.observer.onInterToken?.(now - r.lastTokenUs);
+      }
+      r.lastTokenUs = now;
+      r.listener.onToken(index, r.req.outputTokenIds[index]!);
+      if (r.status === Status.Running && r.numOutput === r.req.outputTokenIds.length)
+        this.finish(r, r.req.finishReason, now);
+    }
+  }
+
+  // --- KV blocks ----------------------------------------------------------------------------
+
+  /** Ensures `r` has blocks for its computed tokens plus `n` more; false if the pool is short. */
+  private allocateSlots(r: RequestState, n: number): boolean {
+    const need = Math.ceil((r.numComputed + n) / this.config.blockSize) - r.blocks.length;
+    if (need <= 0) return true;
+    const got = this.pool.allocate(need);
+    if (!got) return false;
+    for (const b of got) r.blocks.push(b);
+    return true;
+  }
+
+  private blockHash(r: RequestState, k: number): number {
+    const hashes = r.blockHashes;
+    const bs = this.config.blockSize;
+    while (hashes.length <= k) {
+      const j = hashes.length;
+      hashes.push(hashBlock(j === 0 ? NO_HASH : hashes[j - 1]!, r.tokenAt, j * bs, bs));
+    }
+    return hashes[k]!;
+  }
+
+  /**
+   * The longest run of cached full blocks matching the request's tokens from the start. At most
+   * numTokens - 1 tokens may hit: the last one is always recomputed to produce logits (vLLM).
+   */
+  private findCachedPrefix(r: RequestState): KvBlock[] {
+    const maxBlocks = Math.floor((r.numTokens - 1) / this.config.blockSize);
+    const out: KvBlock[] = [];
+    for (let k = 0; k < maxBlocks; k++) {
+      const b = this.pool.lookup(this.blockHash(r, k));
+      if (!b) break;
+      out.push(b);
+    }
+    return out;
+  }
+
+  /** Registers the request's newly filled blocks (prompt or output) in the prefix cache. */
+  private cacheFullBlocks(r: RequestState): void {
+    const full = Math.floor(r.numComputed / this.config.blockSize);
+    for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+    if (full > r.numCachedBlocks) r.numCachedBlocks = full;
+  }
+
+  // --- transitions --------------------------------------------------------------------------
+
+  /** Preemption by recompute: free the blocks, forget the progress, go back to the queue head. */
+  private preempt(r: RequestState): void {
+    this.pool.free(r.blocks);
+    r.blocks = [];
+    r.numComputed = 0;
+    r.numCachedBlocks = 0;
+    r.status = Status.Waiting;
+    this.numRunning--;
+    this.waiting.unshift(r);
+    this.numWaiting++;
+    r.numPreemptions++;
+    this.numPreemptions++;
+  }
+
+  private finish(r: RequestState, reason: FinishReason, now: number): void {
+    if (r.status === Status.Running) this.numRunning--;
+    else if (r.status === Status.Waiting) this.numWaiting--;
+    else return;
+    r.status = Status.Done;
+    this.needsCompaction = true;
+    this.pool.free(r.blocks);
+    r.blocks = [];
+    this.byId.delete(r.req.id);
+    this.finished[reason]++;
+    const summary: RequestSummary = {
+      id: r.req.id,
+      finishReason: reason,
+      promptTokens: r.promptLen,
+      completionTokens: r.numOutput,
+      cachedTokens: Math.max(0, r.cachedTokens),
+      numPreemptions: r.numPreemptions,
+      arrivalUs: r.arrivalUs,
+      firstScheduledUs: r.firstScheduledUs,
+      firstTokenUs: r.firstTokenUs,
+      finishUs: now,
+    };
+    this.observer.onFinish?.(summary);
+    r.listener.onFinish(summary);
+  }
+
+  /** Drops finished requests from the queues (done lazily: O(n) once per step, not per finish). */
+  private compact(): void {
+    this.needsCompaction = false;
+    this.running = this.running.filter((r) => r.status === Status.Running);
+    this.waiting = this.waiting.filter((r) => r.status === Status.Waiting);
+  }
+}

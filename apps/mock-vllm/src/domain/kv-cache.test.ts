@@ -1,0 +1,69 @@
+import { describe, expect, it } from "vitest";
+import { BlockPool, hashBlock, NO_HASH } from "./kv-cache";
+
+const at = (arr: number[]) => (i: number) => arr[i]!;
+
+describe("hashBlock", () => {
+  const a = Array.from({ length: 32 }, (_, i) => i);
+  it("same parent and tokens -> same hash; different tokens or parent -> different hash", () => {
+    const h0 = hashBlock(NO_HASH, at(a), 0, 16);
+    expect(hashBlock(NO_HASH, at([...a]), 0, 16)).toBe(h0);
+    const b = [...a];
+    b[5] = 999;
+    expect(hashBlock(NO_HASH, at(b), 0, 16)).not.toBe(h0);
+    const h1 = hashBlock(h0, at(a), 16, 16);
+    expect(hashBlock(h0 + 1, at(a), 16, 16)).not.toBe(h1);
+    expect(hashBlock(NO_HASH, at(a), 16, 16)).not.toBe(h1);
+  });
+  it("output -> a safe integer, never NO_HASH", () => {
+    for (let s = 0; s < 200; s++) {
+      const h = hashBlock(s === 0 ? NO_HASH : s * 1e9, at(a.map((x) => x * s)), 0, 16);
+      expect(Number.isSafeInteger(h)).toBe(true);
+      expect(h).toBeGreaterThanOrEqual(0);
+    }
+  });
+});
+
+describe("BlockPool", () => {
+  it("allocate beyond free -> null, nothing taken", () => {
+    const pool = new BlockPool(4);
+    expect(pool.allocate(5)).toBeNull();
+    expect(pool.numFreeBlocks).toBe(4);
+    expect(pool.allocate(4)).toHaveLength(4);
+    expect(pool.stats().usage).toBe(1);
+  });
+
+  it("freed cached blocks -> still findable until reallocated, evicted in LRU order (tail of a prefix first)", () => {
+    const pool = new BlockPool(4);
+    const blocks = pool.allocate(3)!;
+    blocks.forEach((b, i) => pool.cache(b, 100 + i));
+    pool.free(blocks); // frees in reverse: block 2, 1, 0 join the queue tail in that order
+    expect(pool.lookup(100)).toBe(blocks[0]);
+    expect(pool.stats()).toMatchObject({ numFreeBlocks: 4, numCachedBlocks: 3 });
+    // The never-used block goes first, then the prefix's last block (hash 102).
+    pool.allocate(2);
+    expect(pool.lookup(102)).toBeUndefined();
+    expect(pool.lookup(101)).toBe(blocks[1]);
+    expect(pool.lookup(100)).toBe(blocks[0]);
+  });
+
+  it("touch on a free cached block -> leaves the free queue and survives allocation pressure", () => {
+    const pool = new BlockPool(2);
+    const [b] = pool.allocate(1)!;
+    pool.cache(b!, 7);
+    pool.free([b!]);
+    pool.touch([pool.lookup(7)!]);
+    expect(pool.numFreeBlocks).toBe(1);
+    pool.allocate(1);
+    expect(pool.lookup(7)).toBe(b);
+    expect(pool.allocate(1)).toBeNull();
+  });
+
+  it("resetPrefixCache -> nothing findable", () => {
+    const pool = new BlockPool(2);
+    const [b] = pool.allocate(1)!;
+    pool.cache(b!, 7);
+    pool.resetPrefixCache();
+    expect(pool.lookup(7)).toBeUndefined();
+  });
+});

@@ -1,0 +1,167 @@
+/**
+ * vLLM v1's KV-cache block pool with automatic prefix caching (vllm/v1/core/block_pool.py,
+ * kv_cache_utils.py), reduced to what timing and capacity depend on:
+ *
+ * - The cache is `numBlocks` blocks of `blockSize` token slots.
+ * - A full block is identified by a hash chained over token ids, hash(parentHash, blockTokenIds),
+ *   so a block hit implies the whole prefix before it matches. Partial blocks are never cached.
+ * - Freed blocks keep their hash and stay findable until reused; the free queue is LRU: freed
+ *   blocks join the tail, allocation takes from the head, and a request frees its blocks in
+ *   reverse order so a prefix's tail is evicted before its head.
+ */
+
+/** Marks a block with no cached content. */
+export const NO_HASH = -1;
+
+/** One KV block. `prev`/`next` link it into the free queue while its refCount is 0. */
+export class KvBlock {
+  refCount = 0;
+  hash = NO_HASH;
+  prev: KvBlock | null = null;
+  next: KvBlock | null = null;
+  constructor(readonly id: number) {}
+}
+
+function fmix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/**
+ * Chained block hash of `tokens[start, start + blockSize)` given the parent block's hash
+ * (NO_HASH for the first block): two independent 32-bit murmur-style lanes combined into a
+ * 53-bit integer, so Map lookups stay on numbers. Like vLLM's default builtin hash, a collision
+ * is possible in principle and ignored in practice (~2^-53 per pair).
+ */
+export function hashBlock(parentHash: number, tokenAt: (i: number) => number, start: number, blockSize: number) {
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash % 0x100000000 >>> 0;
+  const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
+  let a = parentLo ^ 0x1b873593;
+  let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
+  for (let i = start; i < start + blockSize; i++) {
+    const t = tokenAt(i);
+    a = Math.imul(a ^ t, 0x01000193);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + t, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  const lo = fmix32(a ^ Math.imul(blockSize, 0x2545f491));
+  const hi = fmix32(b ^ lo) & 0x1fffff; // 21 bits: 21 + 32 = 53-bit safe integer
+  return hi * 0x100000000 + lo;
+}
+
+/** Counters a metrics exporter reads. */
+export interface KvCacheStats {
+  readonly numBlocks: number;
+  readonly numFreeBlocks: number;
+  /** Blocks holding a cached prefix (in use or free-but-findable). */
+  readonly numCachedBlocks: number;
+  /** Fraction of blocks in use by running requests: 1 - free / total (vLLM's kv_cache_usage). */
+  readonly usage: number;
+}
+
+export class BlockPool {
+  private readonly blocks: KvBlock[];
+  /** Sentinels of the doubly linked free queue: head.next is the LRU block. */
+  private readonly head = new KvBlock(-1);
+  private readonly tail = new KvBlock(-2);
+  private freeCount = 0;
+  private readonly cachedByHash = new Map<number, KvBlock>();
+
+  constructor(readonly numBlocks: number) {
+    this.head.next = this.tail;
+    this.tail.prev = this.head;
+    this.blocks = [];
+    for (let i = 0; i < numBlocks; i++) {
+      const b = new KvBlock(i);
+      this.blocks.push(b);
+      this.pushFree(b);
+    }
+  }
+
+  get numFreeBlocks(): number {
+    return this.freeCount;
+  }
+
+  stats(): KvCacheStats {
+    return {
+      numBlocks: this.numBlocks,
+      numFreeBlocks: this.freeCount,
+      numCachedBlocks: this.cachedByHash.size,
+      usage: this.numBlocks === 0 ? 0 : 1 - this.freeCount / this.numBlocks,
+    };
+  }
+
+  /** The block caching `hash`, if any (in use or free). */
+  lookup(hash: number): KvBlock | undefined {
+    return this.cachedByHash.get(hash);
+  }
+
+  /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
+  touch(blocks: readonly KvBlock[]): void {
+    for (const b of blocks) {
+      if (b.refCount === 0) this.unlinkFree(b);
+      b.refCount++;
+    }
+  }
+
+  /** Allocates `n` fresh blocks from the LRU end, evicting their cached content; null if short. */
+  allocate(n: number): KvBlock[] | null {
+    if (n > this.freeCount) return null;
+    const out: KvBlock[] = [];
+    for (let i = 0; i < n; i++) {
+      const b = this.head.next!;
+      this.unlinkFree(b);
+      if (b.hash !== NO_HASH) {
+        if (this.cachedByHash.get(b.hash) === b) this.cachedByHash.delete(b.hash);
+        b.hash = NO_HASH;
+      }
+      b.refCount = 1;
+      out.push(b);
+    }
+    return out;
+  }
+
+  /** Drops one reference on each block, last block first (vLLM frees in reverse order). */
+  free(blocks: readonly KvBlock[]): void {
+    for (let i = blocks.length - 1; i >= 0; i--) {
+      const b = blocks[i]!;
+      b.refCount--;
+      if (b.refCount === 0) this.pushFree(b);
+    }
+  }
+
+  /** Registers a now-full block under `hash` so later requests can reuse it. */
+  cache(block: KvBlock, hash: number): void {
+    if (block.hash !== NO_HASH) return;
+    block.hash = hash;
+    if (!this.cachedByHash.has(hash)) this.cachedByHash.set(hash, block);
+  }
+
+  /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
+  resetPrefixCache(): void {
+    for (const b of this.blocks) b.hash = NO_HASH;
+    this.cachedByHash.clear();
+  }
+
+  private pushFree(b: KvBlock): void {
+    const last = this.tail.prev!;
+    last.next = b;
+    b.prev = last;
+    b.next = this.tail;
+    this.tail.prev = b;
+    this.freeCount++;
+  }
+
+  private unlinkFree(b: KvBlock): void {
+    b.prev!.next = b.next;
+    b.next!.prev = b.prev;
+    b.prev = null;
+    b.next = null;
+    this.freeCount--;
+  }
+}

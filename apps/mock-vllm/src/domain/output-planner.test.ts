@@ -1,0 +1,76 @@
+import { decodeTokens } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { OutputPlanner } from "./output-planner";
+import { streamPieces, TokenCache } from "./tokens";
+
+const tokens = new TokenCache();
+const prompt = [128000, 1, 2, 3];
+
+describe("OutputPlanner", () => {
+  const planner = new OutputPlanner(0, 0, tokens);
+  const text = "The answer is forty-two, of course.";
+  const n = tokens.encode(text).length;
+
+  it.each([
+    ["shorter than max_tokens", { maxTokens: n + 10, minTokens: 0, ignoreEos: false }, n, "stop"],
+    ["exactly max_tokens", { maxTokens: n, minTokens: 0, ignoreEos: false }, n, "length"],
+    ["truncated by max_tokens", { maxTokens: 3, minTokens: 0, ignoreEos: false }, 3, "length"],
+    ["ignore_eos", { maxTokens: n + 10, minTokens: 0, ignoreEos: true }, n + 10, "length"],
+    ["min_tokens past the answer", { maxTokens: n + 10, minTokens: n + 4, ignoreEos: false }, n + 4, "stop"],
+  ])("expected response, %s -> %i tokens, %s", (_name, limits, wantLen, wantReason) => {
+    const plan = planner.plan({ promptTokenIds: prompt, expectedResponse: text, ...limits });
+    expect(plan.tokenIds).toHaveLength(wantLen);
+    expect(plan.finishReason).toBe(wantReason);
+    const got = decodeTokens(plan.tokenIds);
+    if (wantLen >= n) expect(got.startsWith(text)).toBe(true);
+  });
+
+  it("empty expected response -> one text-less end-of-turn token, stop", () => {
+    const plan = planner.plan({ promptTokenIds: prompt, expectedResponse: "", maxTokens: 5, minTokens: 0, ignoreEos: false });
+    expect(plan.tokenIds).toHaveLength(1);
+    expect(streamPieces(plan.tokenIds)).toEqual([""]);
+  });
+
+  it("generated text, no EOS sampling -> max_tokens single-token words", () => {
+    const plan = planner.plan({ promptTokenIds: prompt, maxTokens: 50, minTokens: 0, ignoreEos: false });
+    expect(plan.tokenIds).toHaveLength(50);
+    expect(plan.finishReason).toBe("length");
+    expect(tokens.encode(decodeTokens(plan.tokenIds))).toEqual(plan.tokenIds);
+  });
+
+  it("same seed and prompt -> identical output; other seed or prompt -> different", () => {
+    const input = { promptTokenIds: prompt, maxTokens: 30, minTokens: 0, ignoreEos: false };
+    const a = new OutputPlanner(1, 0, tokens).plan(input).tokenIds;
+    expect(new OutputPlanner(1, 0, tokens).plan(input).tokenIds).toEqual(a);
+    expect(new OutputPlanner(2, 0, tokens).plan(input).tokenIds).not.toEqual(a);
+    expect(new OutputPlanner(1, 0, tokens).plan({ ...input, promptTokenIds: [9, 9] }).tokenIds).not.toEqual(a);
+  });
+
+  it("EOS mean 40 -> mean length near 40 over many prompts, and some stop early", () => {
+    const p = new OutputPlanner(3, 40, tokens);
+    let sum = 0;
+    let stops = 0;
+    const count = 2000;
+    for (let i = 0; i < count; i++) {
+      const plan = p.plan({ promptTokenIds: [i, i + 1], maxTokens: 100000, minTokens: 0, ignoreEos: false });
+      sum += plan.tokenIds.length;
+      if (plan.finishReason === "stop") stops++;
+    }
+    expect(sum / count).toBeGreaterThan(34);
+    expect(sum / count).toBeLessThan(46);
+    expect(stops).toBe(count);
+  });
+});
+
+describe("streamPieces", () => {
+  it.each(["plain ascii words", "Ünïcödé façade", "日本語のテキスト", "emoji 🎉🚀 mix", ""])(
+    "%j -> pieces join to the text, one piece per token",
+    (text) => {
+      const ids = tokens.encode(text);
+      const pieces = streamPieces(ids);
+      expect(pieces).toHaveLength(ids.length);
+      expect(pieces.join("")).toBe(text);
+      expect(pieces.some((p) => p.includes("\uFFFD"))).toBe(false);
+    },
+  );
+});

@@ -1,0 +1,101 @@
+import { rngFor, type Rng } from "@symphony/common";
+import { SPECIAL, type TokenCache } from "./tokens";
+
+/** Common words that are single cl100k tokens with a leading space: generated text is a stream of them. */
+const WORDS = (
+  "the of and to in is that for it as was with be by on not he this are or his from at which but have " +
+  "an they you were her she there been one all we their has would when if so no will more out up into " +
+  "do any your what time can only other new some could these two may first then like our over such " +
+  "model system data request token cache memory server time each after most also made many before must " +
+  "through back years where much your way well down should because long used people work good world " +
+  "point part small number place under still great between light water again state never high every"
+).split(" ");
+
+export interface OutputPlanInput {
+  /** Seeds generated text: the same prompt gives the same output (like temperature 0). */
+  readonly promptTokenIds: readonly number[];
+  /** Text the "model" answers (the Symphony `expected_response` extension), if given. */
+  readonly expectedResponse?: string;
+  /** Upper bound on output tokens (max_tokens, resolved against max-model-len). */
+  readonly maxTokens: number;
+  /** No EOS before this many tokens (vLLM min_tokens). */
+  readonly minTokens: number;
+  /** Keep generating to maxTokens, past any EOS (vLLM ignore_eos). */
+  readonly ignoreEos: boolean;
+}
+
+export interface OutputPlan {
+  readonly tokenIds: number[];
+  readonly finishReason: "stop" | "length";
+}
+
+/**
+ * Decides what a request outputs, deterministically. With an expected response the model says
+ * exactly that (truncated at maxTokens -> "length"; padded with filler words up to minTokens,
+ * or to maxTokens under ignore_eos). Otherwise it says seeded filler words and samples an EOS
+ * after a geometric number of tokens with mean `eosMeanTokens` (0 = never: always maxTokens).
+ */
+export class OutputPlanner {
+  private readonly wordIds: number[];
+
+  constructor(
+    private readonly seed: number,
+    private readonly eosMeanTokens: number,
+    private readonly tokens: TokenCache,
+  ) {
+    this.wordIds = [];
+    for (const w of WORDS) {
+      const ids = tokens.encode(` ${w}`);
+      if (ids.length === 1 && !this.wordIds.includes(ids[0]!)) this.wordIds.push(ids[0]!);
+    }
+  }
+
+  plan(input: OutputPlanInput): OutputPlan {
+    const { maxTokens, minTokens, ignoreEos } = input;
+    let rng: Rng | undefined;
+    const rngForPrompt = () => (rng ??= rngFor(this.seed, `mock-vllm.output:${promptKey(input.promptTokenIds)}`));
+    let base: readonly number[] = [];
+    let naturalLen: number;
+    if (input.expectedResponse !== undefined) {
+      base = this.tokens.encode(input.expectedResponse);
+      naturalLen = base.length;
+    } else if (this.eosMeanTokens > 0) {
+      // Geometric: EOS has probability 1/mean after each token; inverse-CDF sample.
+      const p = 1 / this.eosMeanTokens;
+      const u = rngForPrompt().next();
+      naturalLen = 1 + Math.floor(Math.log1p(-u) / Math.log1p(-p));
+    } else {
+      naturalLen = Number.POSITIVE_INFINITY;
+    }
+    let len: number;
+    let finishReason: "stop" | "length";
+    if (ignoreEos || naturalLen >= maxTokens) {
+      len = maxTokens;
+      finishReason = "length";
+    } else {
+      len = Math.max(naturalLen, minTokens);
+      finishReason = len >= maxTokens ? "length" : "stop";
+      len = Math.min(len, maxTokens);
+    }
+    const out: number[] = new Array<number>(len);
+    const fromBase = Math.min(len, base.length);
+    for (let i = 0; i < fromBase; i++) out[i] = base[i]!;
+    if (len > fromBase) {
+      const r = rngForPrompt();
+      const n = this.wordIds.length;
+      for (let i = fromBase; i < len; i++) out[i] = this.wordIds[r.int(0, n - 1)]!;
+    }
+    if (len === 0) {
+      // An empty answer is still one sampled token: the end-of-turn token, which has no text.
+      out.push(SPECIAL.endOfTurn);
+    }
+    return { tokenIds: out, finishReason };
+  }
+}
+
+/** FNV-1a over the prompt's token ids, as a short seed key. */
+function promptKey(ids: readonly number[]): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < ids.length; i++) h = Math.imul(h ^ ids[i]!, 0x01000193);
+  return `${(h >>> 0).toString(16)}:${ids.length}`;
+}

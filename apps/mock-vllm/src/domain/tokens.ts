@@ -1,0 +1,79 @@
+import { decodeTokens, encodeText } from "@symphony/common";
+
+/**
+ * Llama 3 special token ids. The stack tokenises text with cl100k_base (see @symphony/common),
+ * whose ids stop at 100276, so these ids never collide with text tokens; they only matter for
+ * counting and for prefix-cache hashing.
+ */
+export const SPECIAL = {
+  beginOfText: 128000,
+  startHeader: 128006,
+  endHeader: 128007,
+  endOfTurn: 128009,
+} as const;
+
+const SPECIAL_IDS = new Set<number>(Object.values(SPECIAL));
+
+/** Text of each token id, decoded once (the vocabulary is ~100k entries, so this stays bounded). */
+const pieceCache = new Map<number, string>();
+
+/** The text of one token on its own; special tokens decode to "" (vLLM skip_special_tokens). */
+export function tokenText(id: number): string {
+  let s = pieceCache.get(id);
+  if (s === undefined) {
+    s = SPECIAL_IDS.has(id) ? "" : decodeTokens([id]);
+    pieceCache.set(id, s);
+  }
+  return s;
+}
+
+/**
+ * The text each token adds when streamed one by one, as vLLM's incremental detokenizer emits
+ * it: a character split over several tokens (multi-byte UTF-8) appears with the token that
+ * completes it, and the tokens before it carry "". Joining the pieces gives the full text.
+ */
+export function streamPieces(ids: readonly number[]): string[] {
+  const pieces: string[] = new Array<string>(ids.length);
+  for (let i = 0; i < ids.length; i++) {
+    const single = tokenText(ids[i]!);
+    if (!single.includes("\uFFFD")) {
+      pieces[i] = single;
+      continue;
+    }
+    // Grow the group until it decodes cleanly (a UTF-8 character spans at most 4 tokens).
+    let j = i;
+    let text = single;
+    while (text.includes("\uFFFD") && j + 1 < ids.length && j - i < 3) {
+      j++;
+      text = decodeTokens(ids.slice(i, j + 1) as number[]);
+    }
+    for (let k = i; k < j; k++) pieces[k] = "";
+    pieces[j] = text;
+    i = j;
+  }
+  return pieces;
+}
+
+/** Encodes text, memoising recent strings: chat histories resend the same messages every turn. */
+export class TokenCache {
+  private readonly map = new Map<string, readonly number[]>();
+  constructor(private readonly maxEntries = 20_000) {}
+
+  encode(text: string): readonly number[] {
+    const hit = this.map.get(text);
+    if (hit) {
+      // Refresh recency: Map iteration order is insertion order, so re-insert.
+      this.map.delete(text);
+      this.map.set(text, hit);
+      return hit;
+    }
+    const ids = encodeText(text);
+    this.map.set(text, ids);
+    if (this.map.size > this.maxEntries) this.map.delete(this.map.keys().next().value!);
+    return ids;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

@@ -1,0 +1,165 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { EngineObserver, EngineStats } from "./domain";
+
+// Bucket edges copied from vLLM (vllm/v1/metrics/loggers.py) so dashboards built for vLLM work.
+const TTFT_BUCKETS = [
+  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+  160.0, 640.0, 2560.0,
+];
+const ITL_BUCKETS = [
+  0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0,
+];
+const REQUEST_LATENCY_BUCKETS = [
+  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0,
+  1920.0, 7680.0,
+];
+const TOKEN_COUNT_BUCKETS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000];
+
+/**
+ * vLLM's Prometheus metrics (names as vLLM v1 exports them, all labelled `model_name`) on an
+ * injected registry. Gauges and counters read `engine.stats()` at scrape time; histograms are
+ * fed by the engine observer. Durations are seconds of the engine clock (wall time when live).
+ */
+export function createEngineMetrics(
+  registry: Registry,
+  modelName: string,
+  cacheInfo: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
+  statsOf: () => EngineStats,
+): EngineObserver {
+  const labels = { model_name: modelName };
+  const labelNames = ["model_name"] as const;
+  const registers = [registry];
+
+  const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.set(labels, read(statsOf()));
+      },
+    });
+  const counter = (name: string, help: string, read: (s: EngineStats) => number) =>
+    new Counter({
+      name,
+      help,
+      labelNames,
+      registers,
+      collect() {
+        this.reset();
+        this.inc(labels, read(statsOf()));
+      },
+    });
+
+  gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (s) => s.numRunning);
+  gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (s) => s.numWaiting);
+  gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (s) => s.kvCacheUsage);
+  gauge(
+    "vllm:gpu_cache_usage_perc",
+    "GPU KV-cache usage. 1 means 100 percent usage (deprecated name of kv_cache_usage_perc).",
+    (s) => s.kvCacheUsage,
+  );
+  counter(
+    "vllm:prefix_cache_queries_total",
+    "Prefix cache queries, in terms of number of queried tokens.",
+    (s) => s.prefixCacheQueries,
+  );
+  counter(
+    "vllm:prefix_cache_hits_total",
+    "Prefix cache hits, in terms of number of cached tokens.",
+    (s) => s.prefixCacheHits,
+  );
+  counter(
+    "vllm:gpu_prefix_cache_queries_total",
+    "GPU prefix cache queries, in tokens (deprecated name).",
+    (s) => s.prefixCacheQueries,
+  );
+  counter("vllm:gpu_prefix_cache_hits_total", "GPU prefix cache hits, in tokens (deprecated name).", (s) => s.prefixCacheHits);
+  counter("vllm:num_preemptions_total", "Cumulative number of preemptions from the engine.", (s) => s.numPreemptions);
+  counter("vllm:prompt_tokens_total", "Number of prefill tokens processed.", (s) => s.promptTokens);
+  counter("vllm:generation_tokens_total", "Number of generation tokens processed.", (s) => s.generationTokens);
+  new Counter({
+    name: "vllm:request_success_total",
+    help: "Count of successfully processed requests.",
+    labelNames: ["model_name", "finished_reason"],
+    registers,
+    collect() {
+      this.reset();
+      const f = statsOf().finished;
+      for (const reason of ["stop", "length", "abort"] as const)
+        this.inc({ ...labels, finished_reason: reason }, f[reason]);
+    },
+  });
+  new Gauge({
+    name: "vllm:cache_config_info",
+    help: "Information of the LLMEngine CacheConfig.",
+    labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching"],
+    registers,
+  }).set(
+    {
+      block_size: String(cacheInfo.blockSize),
+      num_gpu_blocks: String(cacheInfo.numGpuBlocks),
+      enable_prefix_caching: String(cacheInfo.enablePrefixCaching),
+    },
+    1,
+  );
+
+  const histogram = (name: string, help: string, buckets: number[]) =>
+    new Histogram({ name, help, labelNames, registers, buckets }).labels(labels);
+  const ttft = histogram("vllm:time_to_first_token_seconds", "Histogram of time to first token in seconds.", TTFT_BUCKETS);
+  const itl = histogram("vllm:inter_token_latency_seconds", "Histogram of inter-token latency in seconds.", ITL_BUCKETS);
+  const tpot = histogram(
+    "vllm:time_per_output_token_seconds",
+    "Histogram of time per output token in seconds (deprecated name of inter_token_latency).",
+    ITL_BUCKETS,
+  );
+  const e2e = histogram(
+    "vllm:e2e_request_latency_seconds",
+    "Histogram of e2e request latency in seconds.",
+    REQUEST_LATENCY_BUCKETS,
+  );
+  const queue = histogram(
+    "vllm:request_queue_time_seconds",
+    "Histogram of time spent in WAITING phase for request.",
+    REQUEST_LATENCY_BUCKETS,
+  );
+  const prefill = histogram(
+    "vllm:request_prefill_time_seconds",
+    "Histogram of time spent in PREFILL phase for request.",
+    REQUEST_LATENCY_BUCKETS,
+  );
+  const decode = histogram(
+    "vllm:request_decode_time_seconds",
+    "Histogram of time spent in DECODE phase for request.",
+    REQUEST_LATENCY_BUCKETS,
+  );
+  const promptTokens = histogram(
+    "vllm:request_prompt_tokens",
+    "Number of prefill tokens processed.",
+    TOKEN_COUNT_BUCKETS,
+  );
+  const generationTokens = histogram(
+    "vllm:request_generation_tokens",
+    "Number of generation tokens processed.",
+    TOKEN_COUNT_BUCKETS,
+  );
+
+  const observer: EngineObserver = {
+    onFirstToken: (us) => ttft.observe(us / 1e6),
+    onInterToken: (us) => {
+      itl.observe(us / 1e6);
+      tpot.observe(us / 1e6);
+    },
+    onFinish: (s) => {
+      if (s.finishReason === "abort") return;
+      e2e.observe((s.finishUs - s.arrivalUs) / 1e6);
+      queue.observe((s.firstScheduledUs - s.arrivalUs) / 1e6);
+      prefill.observe((s.firstTokenUs - s.firstScheduledUs) / 1e6);
+      decode.observe((s.finishUs - s.firstTokenUs) / 1e6);
+      promptTokens.observe(s.promptTokens);
+      generationTokens.observe(s.completionTokens);
+    },
+  };
+  return observer;
+}

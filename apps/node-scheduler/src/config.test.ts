@@ -1,0 +1,52 @@
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "./config";
+
+/** Commander prints its own error line; silence it in tests. */
+function parse(argv: string[]) {
+  const write = process.stderr.write;
+  process.stderr.write = () => true;
+  try {
+    return parseConfig(argv);
+  } finally {
+    process.stderr.write = write;
+  }
+}
+
+describe("parseConfig", () => {
+  it("no flags -> documented defaults", () => {
+    expect(parse([])).toMatchObject({
+      host: "127.0.0.1",
+      port: 50061,
+      engineUrl: "http://127.0.0.1:8000/v1",
+      model: "",
+      forwardExpectedResponse: true,
+      kvBudgetTokens: 262144,
+      kvBytesPerToken: 131072,
+      residencyPolicy: "hint-aware",
+      nodeId: undefined,
+      scheduler: undefined,
+    });
+  });
+
+  it("--kv-budget-bytes -> budget in tokens = bytes / bytes-per-token", () => {
+    expect(parse(["--kv-budget-bytes", String(8 * 2 ** 30)]).kvBudgetTokens).toBe(65536);
+  });
+
+  it("--no-forward-expected-response -> off", () => {
+    expect(parse(["--no-forward-expected-response"]).forwardExpectedResponse).toBe(false);
+  });
+
+  it.each([
+    [["--port", "70000"], /port/],
+    [["--residency-policy", "fifo"], /residency-policy/],
+    [["--kv-budget-tokens", "10", "--kv-budget-bytes", "100"], /cannot be used with/],
+    [["--kv-budget-bytes", "10"], /less than one token/],
+    [["--engine-url", "not a url"], /--engine-url/],
+    [["--engine-url", "ftp://x/v1"], /--engine-url/],
+    [["--scheduler", "nohost"], /--scheduler/],
+    [["--node-id", " "], /--node-id/],
+    [["--offload-gbps", "0"], /offload-gbps/],
+  ])("bad flags %j -> error naming the flag", (argv, pattern) => {
+    expect(() => parse(argv)).toThrow(pattern);
+  });
+});

@@ -1,0 +1,92 @@
+/** gRPC status code names the node reports in TurnError.code. */
+export type GrpcCodeName =
+  | "CANCELLED"
+  | "INVALID_ARGUMENT"
+  | "DEADLINE_EXCEEDED"
+  | "NOT_FOUND"
+  | "PERMISSION_DENIED"
+  | "UNAUTHENTICATED"
+  | "RESOURCE_EXHAUSTED"
+  | "FAILED_PRECONDITION"
+  | "UNIMPLEMENTED"
+  | "INTERNAL"
+  | "UNAVAILABLE";
+
+/** One turn as an engine sees it (OpenAI-style). Exactly one of `messages` / `prompt` is set. */
+export interface EngineRequest {
+  requestId: string;
+  sessionId: string;
+  /** Model name; empty = the adapter resolves the engine's default. */
+  model: string;
+  messages?: { role: "system" | "user" | "assistant" | "tool"; content: string }[];
+  prompt?: string;
+  maxTokens: number;
+  ignoreEos: boolean;
+  /** Response the mock engine should replay (only sent when forwarding is enabled). */
+  expectedResponse?: string;
+  /**
+   * Where the node found the session's KV ("gpu", "cpu", "evicted", "new"). Sent as the header
+   * `x-symphony-kv-tier` so a mock engine could model restore cost; real vLLM ignores it.
+   */
+  kvTier?: string;
+}
+
+export interface EngineUsageReport {
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+}
+
+export interface EngineResult {
+  /** From the engine's final usage chunk; undefined when the engine sent none. */
+  usage?: EngineUsageReport;
+  /** "stop", "length", "abort", ... as the engine reported it ("" if it did not). */
+  finishReason: string;
+  /** Hand-off to first token / last token, µs. */
+  ttftUs: number;
+  e2eUs: number;
+  /** Text pieces streamed (token events). */
+  tokenEvents: number;
+}
+
+/** Receives generated text as it streams. */
+export interface EngineSink {
+  /** `tokenCount`: tokens in `text` (1 per non-empty SSE content chunk: vLLM streams one token per chunk). */
+  onToken(text: string, tokenCount: number): void;
+}
+
+/** A failed engine call, already classified for the client. */
+export class EngineError extends Error {
+  constructor(
+    readonly code: GrpcCodeName,
+    message: string,
+    /** Safe to retry the same turn (here or elsewhere). */
+    readonly retryable: boolean,
+    /** Some output already reached the client: never retried by the node. */
+    readonly streamed = false,
+  ) {
+    super(message);
+    this.name = "EngineError";
+  }
+}
+
+/** Engine load from its metrics endpoint; -1 = unknown. */
+export interface EngineLoad {
+  kvUsage: number;
+  waiting: number;
+  running: number;
+}
+
+/**
+ * A serving engine behind one interface. The OpenAI-HTTP adapter covers vLLM and mock-vllm;
+ * other engines (or an in-process simulated engine) implement the same three calls.
+ */
+export interface EngineAdapter {
+  /** Runs one turn, streaming text into `sink`. Rejects with EngineError; honours `signal`. */
+  generate(req: EngineRequest, sink: EngineSink, signal: AbortSignal): Promise<EngineResult>;
+  /** Model ids the engine serves, default first. */
+  listModels(signal?: AbortSignal): Promise<string[]>;
+  /** Current engine load, or undefined when it cannot be read. */
+  readLoad(signal?: AbortSignal): Promise<EngineLoad | undefined>;
+  close(): Promise<void>;
+}

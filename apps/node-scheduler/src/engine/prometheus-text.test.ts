@@ -1,0 +1,25 @@
+import { describe, expect, it } from "vitest";
+import { engineLoadFromMetrics } from "./prometheus-text";
+
+describe("engineLoadFromMetrics", () => {
+  it("vLLM V1 gauges over two models -> counts summed, KV usage averaged", () => {
+    const text = [
+      "# HELP vllm:num_requests_running Number of requests running",
+      "# TYPE vllm:num_requests_running gauge",
+      'vllm:num_requests_running{engine="0",model_name="a"} 3',
+      'vllm:num_requests_running{engine="1",model_name="b"} 2',
+      'vllm:num_requests_waiting{model_name="a"} 7 1700000000000',
+      'vllm:kv_cache_usage_perc{model_name="a"} 0.5',
+      'vllm:kv_cache_usage_perc{model_name="b"} 0.25',
+    ].join("\n");
+    expect(engineLoadFromMetrics(text)).toEqual({ running: 5, waiting: 7, kvUsage: 0.375 });
+  });
+
+  it("older vLLM (gpu_cache_usage_perc) -> used for KV usage", () => {
+    expect(engineLoadFromMetrics("vllm:gpu_cache_usage_perc 0.9\n").kvUsage).toBeCloseTo(0.9);
+  });
+
+  it("no vLLM gauges -> all -1 (unknown)", () => {
+    expect(engineLoadFromMetrics("process_cpu_seconds_total 12\n")).toEqual({ running: -1, waiting: -1, kvUsage: -1 });
+  });
+});

@@ -1,0 +1,179 @@
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { NodeCore, NodeCoreStats } from "../domain";
+import type { EngineLoad } from "../engine/engine-adapter";
+
+/** Histograms and counters the transport observes directly; the rest is read from the core on scrape. */
+export interface NodeMetrics {
+  queueSeconds: Histogram;
+  restoreSeconds: Histogram;
+  engineTtftSeconds: Histogram;
+  engineE2eSeconds: Histogram;
+  turns: Counter<"outcome">;
+  engineRetries: Counter;
+  hints: Counter<"accepted">;
+}
+
+const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
+
+/**
+ * Registers the node's metrics (prefix `symphony_node_`) on `registry`. Gauges and the
+ * core-owned counters are computed at scrape time from `core.status()` / `core.stats`, so the
+ * domain stays free of prom-client.
+ */
+export function createNodeMetrics(
+  registry: Registry,
+  core: NodeCore,
+  engineLoad: () => EngineLoad,
+): NodeMetrics {
+  const bytesPerToken = core.gpu.bytesPerToken;
+  new Gauge({
+    name: "symphony_node_queue_depth",
+    help: "Turns waiting in the node queue",
+    registers: [registry],
+    collect() {
+      this.set(core.queueDepth);
+    },
+  });
+  new Gauge({
+    name: "symphony_node_running",
+    help: "Turns admitted (restoring KV or running on the engine)",
+    registers: [registry],
+    collect() {
+      this.set(core.running);
+    },
+  });
+  const tierGauge = (
+    name: string,
+    help: string,
+    pick: (t: ReturnType<NodeCore["status"]>["tiers"][number]) => number,
+  ) =>
+    new Gauge({
+      name,
+      help,
+      labelNames: ["tier"],
+      registers: [registry],
+      collect() {
+        for (const t of core.status().tiers) this.set({ tier: t.name }, pick(t));
+      },
+    });
+  tierGauge("symphony_node_kv_used_tokens", "KV tokens held per tier", (t) => t.usedTokens);
+  tierGauge("symphony_node_kv_budget_tokens", "KV token budget per tier", (t) => t.budgetTokens);
+  tierGauge("symphony_node_kv_used_bytes", "KV bytes held per tier", (t) => t.usedBytes);
+  tierGauge("symphony_node_sessions", "Sessions holding KV per tier", (t) => t.sessions);
+  new Gauge({
+    name: "symphony_node_engine_load",
+    help: "Engine load from its /metrics (-1 = unknown): kv_usage fraction, waiting and running requests",
+    labelNames: ["gauge"],
+    registers: [registry],
+    collect() {
+      const l = engineLoad();
+      this.set({ gauge: "kv_usage" }, l.kvUsage);
+      this.set({ gauge: "waiting" }, l.waiting);
+      this.set({ gauge: "running" }, l.running);
+    },
+  });
+
+  // Monotonic counters owned by the core: mirrored at scrape time.
+  const mirror = (name: string, help: string, read: (s: NodeCoreStats) => number) =>
+    new Counter({
+      name,
+      help,
+      registers: [registry],
+      collect() {
+        this.reset();
+        this.inc(read(core.stats));
+      },
+    });
+  new Counter({
+    name: "symphony_node_session_lookups_total",
+    help: "Arriving turns by where their session's KV was: gpu (hit), cpu (hit after restore), miss, new",
+    labelNames: ["result"],
+    registers: [registry],
+    collect() {
+      const s = core.stats;
+      this.reset();
+      this.inc({ result: "gpu" }, s.hitsGpu);
+      this.inc({ result: "cpu" }, s.hitsCpu);
+      this.inc({ result: "miss" }, s.misses);
+      this.inc({ result: "new" }, s.newSessions);
+    },
+  });
+  mirror("symphony_node_offloads_total", "KV offloads started (gpu -> cpu)", (s) => s.offloads);
+  mirror("symphony_node_offload_bytes_total", "KV bytes offloaded", (s) => s.offloadTokens * bytesPerToken);
+  mirror(
+    "symphony_node_offloads_cancelled_total",
+    "Offloads abandoned because the session came back",
+    (s) => s.offloadsCancelled,
+  );
+  mirror("symphony_node_prefetches_total", "Hinted prefetches started (cpu -> gpu)", (s) => s.prefetches);
+  mirror(
+    "symphony_node_prefetch_bytes_total",
+    "KV bytes prefetched",
+    (s) => s.prefetchTokens * bytesPerToken,
+  );
+  mirror(
+    "symphony_node_restores_total",
+    "On-demand restores for arrived turns (cpu -> gpu)",
+    (s) => s.restores,
+  );
+  mirror(
+    "symphony_node_restore_bytes_total",
+    "KV bytes restored on demand",
+    (s) => s.restoreTokens * bytesPerToken,
+  );
+  mirror(
+    "symphony_node_evictions_total",
+    "Sessions whose KV was dropped (must recompute)",
+    (s) => s.evictions,
+  );
+  mirror("symphony_node_evicted_bytes_total", "KV bytes dropped", (s) => s.evictedTokens * bytesPerToken);
+  mirror(
+    "symphony_node_rejected_total",
+    "Turns refused at submit (queue full or larger than the budget)",
+    (s) => s.rejectedQueueFull + s.rejectedTooLarge,
+  );
+
+  return {
+    queueSeconds: new Histogram({
+      name: "symphony_node_queue_seconds",
+      help: "Time from arrival to admission",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    restoreSeconds: new Histogram({
+      name: "symphony_node_kv_restore_seconds",
+      help: "Time from admission to dispatch spent moving the session's KV back to GPU",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    engineTtftSeconds: new Histogram({
+      name: "symphony_node_engine_ttft_seconds",
+      help: "Engine time to first token, from hand-off",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    engineE2eSeconds: new Histogram({
+      name: "symphony_node_engine_e2e_seconds",
+      help: "Engine time to last token, from hand-off",
+      buckets: LATENCY_BUCKETS,
+      registers: [registry],
+    }),
+    turns: new Counter({
+      name: "symphony_node_turns_total",
+      help: "Turns ended, by outcome (finished or the gRPC code name of the error)",
+      labelNames: ["outcome"],
+      registers: [registry],
+    }),
+    engineRetries: new Counter({
+      name: "symphony_node_engine_retries_total",
+      help: "Engine calls retried after a retryable failure",
+      registers: [registry],
+    }),
+    hints: new Counter({
+      name: "symphony_node_hints_total",
+      help: "Advise hints received, by whether the session was known here",
+      labelNames: ["accepted"],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,291 @@
+import * as grpc from "@grpc/grpc-js";
+import type {
+  InferenceEvent,
+  InferenceRequest,
+  Logger,
+  NodeSchedulerServiceServer,
+  NodeStatus,
+  Timers,
+} from "@symphony/common";
+import { NodeCore, type Dispatch, type NodeCoreConfig, type TurnFailure } from "../domain";
+import type { EngineAdapter, EngineLoad, GrpcCodeName } from "../engine/engine-adapter";
+import { toEngineError } from "../engine/error-mapping";
+import { generateWithRetry, type RetryPolicy } from "../engine/retry";
+import type { Registry } from "prom-client";
+import { createNodeMetrics, type NodeMetrics } from "./metrics";
+import {
+  countPromptTokens,
+  priorityClassOf,
+  toEngineRequest,
+  validateInferenceRequest,
+} from "./request-mapping";
+
+export interface NodeServiceDeps {
+  core: Omit<NodeCoreConfig, "policy"> & { policy: NodeCoreConfig["policy"] };
+  retry: RetryPolicy;
+  /** The node id (may be known only after the port is bound). */
+  nodeId: () => string;
+  timers: Timers;
+  engine: EngineAdapter;
+  engineLoad: () => EngineLoad;
+  /** Registry the node's metrics go to. */
+  registry: Registry;
+  logger: Logger;
+}
+
+interface ActiveTurn {
+  req: InferenceRequest;
+  call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>;
+  abort: AbortController;
+  promptTokens: number;
+  /** The stream has been ended (finished, error or cancelled): write nothing more. */
+  ended: boolean;
+}
+
+/**
+ * gRPC face of the node: validates and counts requests, feeds the NodeCore, and runs the engine
+ * call for each turn the core dispatches. Every Submit stream ends with exactly one Finished or
+ * Error event (errors are events, so the stream itself closes with status OK).
+ */
+export class NodeService {
+  readonly core: NodeCore;
+  readonly metrics: NodeMetrics;
+  private readonly turns = new Map<string, ActiveTurn>();
+
+  constructor(private readonly deps: NodeServiceDeps) {
+    this.core = new NodeCore(deps.core, deps.timers, {
+      dispatch: (d) => this.onDispatch(d),
+      fail: (id, failure) => this.onCoreFailure(id, failure),
+    });
+    this.metrics = createNodeMetrics(deps.registry, this.core, deps.engineLoad);
+  }
+
+  readonly handlers: NodeSchedulerServiceServer = {
+    submit: (call) => this.submit(call),
+    advise: (call, callback) => {
+      const hint = call.request;
+      if (!hint.sessionId) {
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: "session_id: required (non-empty)" });
+      }
+      const accepted = this.core.advise(hint);
+      this.metrics.hints.inc({ accepted: String(accepted) });
+      this.deps.logger.debug("hint", {
+        sessionId: hint.sessionId,
+        expectedArrivalMs: hint.expectedArrivalMs,
+        accepted,
+      });
+      callback(null, { accepted, nodeId: this.deps.nodeId() });
+    },
+    closeSession: (call, callback) => {
+      const { sessionId } = call.request;
+      if (!sessionId) {
+        return callback({ code: grpc.status.INVALID_ARGUMENT, details: "session_id: required (non-empty)" });
+      }
+      // Unknown sessions are not an error: released=false (closing twice is harmless).
+      callback(null, this.core.closeSession(sessionId));
+    },
+    status: (_call, callback) => callback(null, this.status()),
+  };
+
+  status(): NodeStatus {
+    const s = this.core.status();
+    const load = this.deps.engineLoad();
+    return {
+      nodeId: this.deps.nodeId(),
+      queueDepth: s.queueDepth,
+      running: s.running,
+      residentSessions: s.residentSessions,
+      kvTiers: s.tiers,
+      engineKvUsage: load.kvUsage,
+      engineWaiting: load.waiting,
+      engineRunning: load.running,
+      sessionHits: s.sessionHits,
+      sessionMisses: s.sessionMisses,
+    };
+  }
+
+  /** Ends every open turn with UNAVAILABLE (node shutting down) and aborts its engine call. */
+  shutdown(): void {
+    for (const turn of [...this.turns.values()]) {
+      this.core.cancel(turn.req.requestId);
+      this.endWithError(turn, "UNAVAILABLE", "node is shutting down", true);
+    }
+  }
+
+  private submit(call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>): void {
+    const req = call.request;
+    const invalid = validateInferenceRequest(req);
+    if (invalid) return this.rejectCall(call, "INVALID_ARGUMENT", invalid, false);
+    if (this.turns.has(req.requestId)) {
+      return this.rejectCall(
+        call,
+        "INVALID_ARGUMENT",
+        `request_id: "${req.requestId}" is already running on this node`,
+        false,
+      );
+    }
+    let deadlineMs = req.deadlineMs > 0 ? req.deadlineMs : undefined;
+    const grpcDeadline = call.getDeadline();
+    const grpcDeadlineMs = grpcDeadline instanceof Date ? grpcDeadline.getTime() : grpcDeadline;
+    if (Number.isFinite(grpcDeadlineMs)) {
+      const left = grpcDeadlineMs - Date.now();
+      deadlineMs = deadlineMs === undefined ? left : Math.min(deadlineMs, left);
+    }
+    if (deadlineMs !== undefined && deadlineMs <= 0) {
+      return this.rejectCall(call, "DEADLINE_EXCEEDED", "deadline already passed on arrival", false);
+    }
+
+    const turn: ActiveTurn = {
+      req,
+      call,
+      abort: new AbortController(),
+      promptTokens: countPromptTokens(req),
+      ended: false,
+    };
+    this.turns.set(req.requestId, turn);
+    call.on("cancelled", () => {
+      if (turn.ended) return;
+      turn.ended = true;
+      turn.abort.abort();
+      this.turns.delete(req.requestId);
+      this.core.cancel(req.requestId);
+      this.metrics.turns.inc({ outcome: "CANCELLED" });
+    });
+
+    const result = this.core.submit({
+      requestId: req.requestId,
+      sessionId: req.sessionId,
+      turnIndex: req.turnIndex,
+      priority: priorityClassOf(req.priority),
+      promptTokens: turn.promptTokens,
+      maxOutputTokens: req.maxOutputTokens,
+      isLast: req.isLast,
+      deadlineUs:
+        deadlineMs === undefined ? undefined : this.deps.timers.nowUs() + Math.round(deadlineMs * 1000),
+    });
+    if (!result.accepted) {
+      this.endWithError(turn, result.failure.code, result.failure.message, result.failure.retryable);
+    }
+  }
+
+  private onDispatch(d: Dispatch): void {
+    const turn = this.turns.get(d.requestId);
+    if (!turn || turn.ended) {
+      this.core.onFailed(d.requestId);
+      return;
+    }
+    this.metrics.queueSeconds.observe(d.queueTimeUs / 1e6);
+    this.metrics.restoreSeconds.observe(d.kvRestoreUs / 1e6);
+    turn.call.write({
+      event: {
+        $case: "started",
+        value: { nodeId: this.deps.nodeId(), queueTimeUs: d.queueTimeUs, kvTier: d.kvTier },
+      },
+    });
+    void this.runTurn(turn, d);
+  }
+
+  private async runTurn(turn: ActiveTurn, d: Dispatch): Promise<void> {
+    const { req } = turn;
+    let bufferedText = "";
+    let tokensSeen = 0;
+    const sink = {
+      onToken: (text: string, tokenCount: number) => {
+        tokensSeen += tokenCount;
+        if (turn.ended) return;
+        if (req.stream) turn.call.write({ event: { $case: "token", value: { text, tokenCount } } });
+        else bufferedText += text;
+      },
+    };
+    try {
+      const result = await generateWithRetry(
+        this.deps.engine,
+        { ...toEngineRequest(req), kvTier: d.kvTier },
+        sink,
+        turn.abort.signal,
+        this.deps.retry,
+        (attempt, err) => {
+          this.metrics.engineRetries.inc();
+          this.deps.logger.warn("engine call retried", {
+            requestId: req.requestId,
+            attempt,
+            code: err.code,
+            error: err.message,
+          });
+        },
+      );
+      if (turn.ended) return;
+      const usage = result.usage ?? {
+        promptTokens: turn.promptTokens,
+        completionTokens: tokensSeen,
+        cachedTokens: 0,
+      };
+      this.core.onFinished(req.requestId, usage);
+      if (!req.stream) {
+        turn.call.write({
+          event: {
+            $case: "token",
+            value: { text: bufferedText, tokenCount: usage.completionTokens || tokensSeen },
+          },
+        });
+      }
+      this.metrics.engineTtftSeconds.observe(result.ttftUs / 1e6);
+      this.metrics.engineE2eSeconds.observe(result.e2eUs / 1e6);
+      this.metrics.turns.inc({ outcome: "finished" });
+      turn.ended = true;
+      this.turns.delete(req.requestId);
+      turn.call.write({
+        event: {
+          $case: "finished",
+          value: {
+            usage,
+            finishReason:
+              result.finishReason || (usage.completionTokens >= req.maxOutputTokens ? "length" : "stop"),
+            timings: {
+              queueTimeUs: d.queueTimeUs,
+              engineTtftUs: result.ttftUs,
+              engineE2eUs: result.e2eUs,
+              kvRestoreUs: d.kvRestoreUs,
+            },
+            nodeId: this.deps.nodeId(),
+          },
+        },
+      });
+      turn.call.end();
+    } catch (raw) {
+      if (turn.ended) return;
+      const err = toEngineError(raw, "", false);
+      this.core.onFailed(req.requestId);
+      this.deps.logger.warn("turn failed", { requestId: req.requestId, code: err.code, error: err.message });
+      this.endWithError(turn, err.code, err.message, err.retryable);
+    }
+  }
+
+  private onCoreFailure(requestId: string, failure: TurnFailure): void {
+    const turn = this.turns.get(requestId);
+    if (!turn || turn.ended) return;
+    turn.abort.abort();
+    this.endWithError(turn, failure.code, failure.message, failure.retryable);
+  }
+
+  private endWithError(turn: ActiveTurn, code: GrpcCodeName, message: string, retryable: boolean): void {
+    if (turn.ended) return;
+    turn.ended = true;
+    this.turns.delete(turn.req.requestId);
+    this.metrics.turns.inc({ outcome: code });
+    turn.abort.abort();
+    turn.call.write({ event: { $case: "error", value: { code, message, retryable } } });
+    turn.call.end();
+  }
+
+  private rejectCall(
+    call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
+    code: GrpcCodeName,
+    message: string,
+    retryable: boolean,
+  ): void {
+    this.metrics.turns.inc({ outcome: code });
+    call.write({ event: { $case: "error", value: { code, message, retryable } } });
+    call.end();
+  }
+}

@@ -1,0 +1,119 @@
+import * as grpc from "@grpc/grpc-js";
+import { grpcClientOptions, SchedulerServiceClient, type Logger, type NodeStatus } from "@symphony/common";
+
+export interface RegistrationOptions {
+  /** host:port of the global scheduler. */
+  scheduler: string;
+  nodeId: string;
+  /** host:port the scheduler should dial for this node. */
+  advertiseAddress: string;
+  /** Wait between attempts while the scheduler is unreachable, ms. */
+  retryMs: number;
+  status: () => NodeStatus;
+  logger: Logger;
+}
+
+/**
+ * Keeps this node registered with the global scheduler: RegisterNode, then a Heartbeat every
+ * `heartbeat_interval_ms` (from the scheduler's answer) carrying NodeStatus. Registers again when
+ * a heartbeat says `known: false`; while the scheduler is down it keeps retrying (logs, never throws).
+ */
+export class SchedulerRegistration {
+  private readonly client: SchedulerServiceClient;
+  private timer?: NodeJS.Timeout;
+  private stopped = false;
+  private registered = false;
+  private intervalMs = 1000;
+  private draining = false;
+
+  constructor(private readonly options: RegistrationOptions) {
+    this.client = new SchedulerServiceClient(
+      options.scheduler,
+      grpc.credentials.createInsecure(),
+      grpcClientOptions,
+    );
+  }
+
+  start(): void {
+    this.tick();
+  }
+
+  /** Sends one last heartbeat with draining=true (best effort), then stops. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    if (this.registered) {
+      this.draining = true;
+      await this.heartbeat().catch(() => undefined);
+    }
+    this.client.close();
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => this.tick(), ms);
+    this.timer.unref();
+  }
+
+  private tick(): void {
+    if (this.stopped) return;
+    const step = this.registered ? this.heartbeat() : this.register();
+    step.then(
+      () => this.schedule(this.registered ? this.intervalMs : this.options.retryMs),
+      (err: unknown) => {
+        this.registered = false;
+        this.options.logger.warn("scheduler unreachable, will retry", {
+          scheduler: this.options.scheduler,
+          error: (err as Error).message,
+          retryMs: this.options.retryMs,
+        });
+        this.schedule(this.options.retryMs);
+      },
+    );
+  }
+
+  private register(): Promise<void> {
+    const { nodeId, advertiseAddress } = this.options;
+    return new Promise((resolve, reject) =>
+      this.client.registerNode(
+        { nodeId, address: advertiseAddress },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err, res) => {
+          if (err) return reject(err);
+          this.registered = true;
+          this.intervalMs = res.heartbeatIntervalMs > 0 ? res.heartbeatIntervalMs : 1000;
+          this.options.logger.info("registered with scheduler", {
+            scheduler: this.options.scheduler,
+            nodeId,
+            address: advertiseAddress,
+            heartbeatIntervalMs: this.intervalMs,
+          });
+          resolve();
+        },
+      ),
+    );
+  }
+
+  private heartbeat(): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.heartbeat(
+        { nodeId: this.options.nodeId, status: this.options.status(), draining: this.draining },
+        new grpc.Metadata(),
+        { deadline: Date.now() + 5000 },
+        (err, res) => {
+          if (err) return reject(err);
+          if (!res.known) {
+            this.options.logger.warn("scheduler forgot this node, registering again", {
+              nodeId: this.options.nodeId,
+            });
+            this.registered = false;
+            this.register().then(resolve, reject);
+            return;
+          }
+          resolve();
+        },
+      ),
+    );
+  }
+}

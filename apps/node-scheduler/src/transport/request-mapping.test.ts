@@ -1,0 +1,74 @@
+import { countTokens, InferenceRequest, Priority, Role } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import {
+  CHAT_TEMPLATE_TOKENS_PER_MESSAGE,
+  countPromptTokens,
+  priorityClassOf,
+  toEngineRequest,
+  validateInferenceRequest,
+} from "./request-mapping";
+
+const valid = InferenceRequest.fromPartial({
+  requestId: "r",
+  sessionId: "s",
+  maxOutputTokens: 8,
+  messages: [{ role: Role.ROLE_USER, content: "hi" }],
+});
+
+describe("validateInferenceRequest", () => {
+  it("valid chat request -> undefined", () => {
+    expect(validateInferenceRequest(valid)).toBeUndefined();
+  });
+
+  it.each<[string, Partial<InferenceRequest>, string]>([
+    ["no request_id", { requestId: "" }, "request_id"],
+    ["no session_id", { sessionId: "" }, "session_id"],
+    ["max_output_tokens 0", { maxOutputTokens: 0 }, "max_output_tokens"],
+    ["messages and prompt", { prompt: "p" }, "got both"],
+    ["neither", { messages: [] }, "got neither"],
+    ["unspecified role", { messages: [{ role: Role.ROLE_UNSPECIFIED, content: "x" }] }, "messages[0].role"],
+    ["unknown priority", { priority: 9 as Priority }, "priority"],
+  ])("%s -> message naming %s", (_name, patch, field) => {
+    expect(validateInferenceRequest({ ...valid, ...patch })).toContain(field);
+  });
+});
+
+describe("request mapping", () => {
+  it.each([
+    [Priority.PRIORITY_UNSPECIFIED, "normal"],
+    [Priority.PRIORITY_HIGH, "high"],
+    [Priority.PRIORITY_NORMAL, "normal"],
+    [Priority.PRIORITY_LOW, "low"],
+  ])("priority %i -> class %s", (p, cls) => {
+    expect(priorityClassOf(p)).toBe(cls);
+  });
+
+  it("chat request -> roles as OpenAI strings, expected_response carried", () => {
+    const req = {
+      ...valid,
+      expectedResponse: "ok",
+      messages: [
+        { role: Role.ROLE_SYSTEM, content: "s" },
+        { role: Role.ROLE_USER, content: "u" },
+        { role: Role.ROLE_ASSISTANT, content: "a" },
+        { role: Role.ROLE_TOOL, content: "t" },
+      ],
+    };
+    const e = toEngineRequest(req);
+    expect(e.messages?.map((m) => m.role)).toEqual(["system", "user", "assistant", "tool"]);
+    expect(e.prompt).toBeUndefined();
+    expect(e.expectedResponse).toBe("ok");
+  });
+
+  it("prompt request -> completion with the prompt, token count of the prompt text", () => {
+    const req = { ...valid, messages: [], prompt: "Once upon a time" };
+    const e = toEngineRequest(req);
+    expect(e.prompt).toBe("Once upon a time");
+    expect(e.messages).toBeUndefined();
+    expect(countPromptTokens(req)).toBe(countTokens("Once upon a time"));
+  });
+
+  it("chat request -> content tokens plus the per-message template allowance", () => {
+    expect(countPromptTokens(valid)).toBe(countTokens("hi") + CHAT_TEMPLATE_TOKENS_PER_MESSAGE);
+  });
+});

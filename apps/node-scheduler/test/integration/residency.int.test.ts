@@ -1,0 +1,129 @@
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeEngine } from "../fake-engine";
+import { nodeClient } from "../grpc-client";
+import { scrapeNode } from "../metrics-scrape";
+import { gpuHitRate, runRoundRobin, type RoundRobinResult } from "../round-robin";
+
+/**
+ * Under a GPU budget that holds only a couple of sessions, 5 sessions visited round-robin must
+ * be offloaded between turns. With hints the node prefetches them back before they return;
+ * without hints they come back to the CPU tier and wait for a restore.
+ */
+const SESSIONS = 5;
+const TURNS = 4;
+const NODE_ARGS = [
+  "--kv-budget-tokens",
+  "900",
+  "--cpu-budget-tokens",
+  "100000",
+  "--offload-gbps",
+  "1",
+  "--residency-policy",
+  "hint-aware",
+  "--prefetch-margin-ms",
+  "50",
+];
+
+async function startNode(name: string, engineUrl: string): Promise<RunningService> {
+  return spawnService(
+    name,
+    bundlePath("node-scheduler"),
+    ["--port", "0", "--metrics-port", "0", "--engine-url", engineUrl, ...NODE_ARGS],
+    ["grpc", "metrics"],
+  );
+}
+
+interface Run {
+  result: RoundRobinResult;
+  metric: (name: string) => number;
+}
+
+async function runScenario(node: RunningService, prefix: string, hints: boolean): Promise<Run> {
+  const client = nodeClient(node.ports.grpc!);
+  try {
+    const result = await runRoundRobin({
+      client,
+      prefix,
+      sessions: SESSIONS,
+      turns: TURNS,
+      hints,
+      maxOutputTokens: 32,
+    });
+    return { result, metric: await scrapeNode(node.ports.metrics!) };
+  } finally {
+    client.close();
+  }
+}
+
+function describeResidency(
+  engineName: string,
+  startEngine: () => Promise<{ url: string; stop: () => Promise<unknown> }>,
+) {
+  describe(`node-scheduler residency under a small budget (${engineName})`, () => {
+    let engine: { url: string; stop: () => Promise<unknown> };
+    let hinted: RunningService;
+    let unhinted: RunningService;
+    let withHints: Run;
+    let withoutHints: Run;
+
+    beforeAll(async () => {
+      engine = await startEngine();
+      [hinted, unhinted] = await Promise.all([
+        startNode("node-hinted", engine.url),
+        startNode("node-unhinted", engine.url),
+      ]);
+      // One after the other: the two runs would otherwise compete for the engine and skew timing.
+      withHints = await runScenario(hinted, "hinted", true);
+      withoutHints = await runScenario(unhinted, "plain", false);
+    }, 120_000);
+
+    afterAll(async () => {
+      await hinted?.stop();
+      await unhinted?.stop();
+      await engine?.stop();
+    });
+
+    it("every turn of every session -> finished, none lost or evicted", () => {
+      for (const run of [withHints, withoutHints]) {
+        expect(run.result.errors).toEqual([]);
+        expect(run.result.finished).toBe(SESSIONS * TURNS);
+        expect(run.result.returning.evicted + run.result.returning.new).toBe(0);
+        expect(run.metric("symphony_node_evictions_total")).toBe(0);
+      }
+    });
+
+    it("budget too small for all sessions -> sessions offloaded in both runs", () => {
+      expect(withHints.metric("symphony_node_offloads_total")).toBeGreaterThan(0);
+      expect(withoutHints.metric("symphony_node_offloads_total")).toBeGreaterThan(0);
+      expect(withoutHints.result.returning.cpu).toBeGreaterThan(0);
+    });
+
+    it("hints sent in time -> prefetches happen and the GPU hit rate beats the run without hints", () => {
+      expect(withHints.result.hintsAccepted).toBe(SESSIONS * (TURNS - 1));
+      expect(withHints.metric("symphony_node_prefetches_total")).toBeGreaterThan(0);
+      expect(withoutHints.metric("symphony_node_prefetches_total")).toBe(0);
+      expect(gpuHitRate(withHints.result)).toBeGreaterThan(gpuHitRate(withoutHints.result));
+      // A prefetched session needs no restore when it comes back.
+      expect(withHints.metric("symphony_node_restores_total")).toBeLessThan(
+        withoutHints.metric("symphony_node_restores_total"),
+      );
+    });
+  });
+}
+
+describeResidency("fake engine", async () => {
+  const fake = await new FakeEngine().start();
+  fake.chunkDelayMs = 4; // ~20 chunks => ~80 ms per turn, so sessions return ~300 ms later
+  return { url: fake.url, stop: () => fake.stop() };
+});
+
+const mockBundle = join(repoRoot, "dist", "apps", "mock-vllm", "main.js");
+describe.runIf(existsSync(mockBundle))("with the built mock-vllm", () => {
+  describeResidency("mock-vllm", async () => {
+    const mock = await spawnService("mock-vllm", mockBundle, ["--port", "0", "--seed", "1"], ["http"]);
+    return { url: `http://127.0.0.1:${mock.ports.http}/v1`, stop: () => mock.stop() };
+  });
+});

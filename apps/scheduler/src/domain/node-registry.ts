@@ -1,0 +1,255 @@
+import type { TimerHandle, Timers } from "@symphony/common";
+import type { NodeSnapshot, NodeState } from "./types";
+
+/** Load a node reports about itself (heartbeat or Status poll). */
+export interface NodeLoad {
+  readonly queueDepth: number;
+  readonly running: number;
+  /** GPU KV tokens in use / budget; 0 when unknown. */
+  readonly kvUsedTokens: number;
+  readonly kvBudgetTokens: number;
+  /** Sessions the node itself holds state for. */
+  readonly residentSessions: number;
+}
+
+export const NO_LOAD: NodeLoad = {
+  queueDepth: 0,
+  running: 0,
+  kvUsedTokens: 0,
+  kvBudgetTokens: 0,
+  residentSessions: 0,
+};
+
+/** How the scheduler learned of a node: `--nodes` (polled) or RegisterNode (sends heartbeats). */
+export type NodeSource = "static" | "registered";
+
+/** Everything the registry knows about one node. Read-only to callers. */
+export interface NodeRecord {
+  readonly nodeId: string;
+  readonly address: string;
+  readonly source: NodeSource;
+  readonly up: boolean;
+  readonly draining: boolean;
+  readonly load: NodeLoad;
+  /** Last report (heartbeat, poll or registration), µs; -1 before the first. */
+  readonly observedAtUs: number;
+  /** Why the node is down ("" when up). */
+  readonly downReason: string;
+  /** Requests the scheduler is relaying to it now. */
+  readonly inFlight: number;
+  /** Times this node went down. */
+  readonly downs: number;
+}
+
+type MutableNodeRecord = { -readonly [K in keyof NodeRecord]: NodeRecord[K] };
+
+export type MembershipEvent =
+  | { readonly kind: "up"; readonly nodeId: string }
+  | { readonly kind: "down"; readonly nodeId: string; readonly reason: string }
+  | { readonly kind: "renamed"; readonly from: string; readonly to: string };
+
+export interface NodeRegistryOptions {
+  /** A node with no report for this long is marked down, µs (> 0). */
+  readonly heartbeatTimeoutUs: number;
+}
+
+/**
+ * Cluster membership. Static nodes (`--nodes`) start down under their address as provisional id
+ * and come up with the first successful poll, which tells their real node id; registered nodes
+ * come up on RegisterNode and stay up while heartbeats arrive. A node is marked down when its
+ * reports stop for `heartbeatTimeoutUs`, when a poll or health check fails, or when a relay to
+ * it fails with UNAVAILABLE; any later successful report brings it back up.
+ *
+ * Synchronous, timer-driven (injected Timers) and transport-free; `onEvent` hears every change.
+ */
+export class NodeRegistry {
+  private readonly nodes = new Map<string, MutableNodeRecord>();
+  private sweepHandle: TimerHandle | undefined;
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly options: NodeRegistryOptions,
+    private readonly onEvent: (event: MembershipEvent) => void = () => {},
+  ) {}
+
+  /** Starts the periodic check for silent nodes. */
+  start(): void {
+    const period = Math.max(1, Math.floor(this.options.heartbeatTimeoutUs / 4));
+    const tick = () => {
+      this.expireSilentNodes();
+      this.sweepHandle = this.timers.at(this.timers.nowUs() + period, tick);
+    };
+    this.sweepHandle = this.timers.at(this.timers.nowUs() + period, tick);
+  }
+
+  stop(): void {
+    if (this.sweepHandle) this.timers.cancel(this.sweepHandle);
+    this.sweepHandle = undefined;
+  }
+
+  /** Adds a `--nodes` entry (down until its first successful poll). Idempotent per address. */
+  addStatic(address: string): void {
+    if (this.byAddress(address)) return;
+    this.nodes.set(address, this.newRecord(address, address, "static", false, "awaiting first status poll"));
+  }
+
+  /** RegisterNode: the node is alive at `address` (a restart may bring a new address). */
+  register(nodeId: string, address: string): void {
+    const existing = this.nodes.get(nodeId) ?? this.byAddress(address);
+    if (existing) {
+      if (existing.nodeId !== nodeId) this.rename(existing, nodeId);
+      existing.address = address;
+      this.markReport(existing, NO_LOAD, existing.draining);
+      return;
+    }
+    const rec = this.newRecord(nodeId, address, "registered", false, "");
+    this.nodes.set(nodeId, rec);
+    this.markReport(rec, NO_LOAD, false);
+  }
+
+  /** Heartbeat from a registered node. Returns false if the node is unknown (it must register). */
+  heartbeat(nodeId: string, load: NodeLoad, draining: boolean): boolean {
+    const rec = this.nodes.get(nodeId);
+    if (!rec) return false;
+    this.markReport(rec, load, draining);
+    return true;
+  }
+
+  /**
+   * A successful Status poll of the node at `address`, which says it is `nodeId`. A static node
+   * takes the reported id (its provisional id was its address).
+   */
+  observePoll(address: string, nodeId: string, load: NodeLoad, draining: boolean): void {
+    const rec = this.byAddress(address);
+    if (!rec) return;
+    if (rec.nodeId !== nodeId) {
+      const other = this.nodes.get(nodeId);
+      if (other && other !== rec) {
+        // The same node also registered itself: keep one record, under its real id.
+        this.nodes.delete(nodeId);
+        rec.inFlight += other.inFlight;
+      }
+      this.rename(rec, nodeId);
+    }
+    this.markReport(rec, load, draining);
+  }
+
+  /** A poll, health check or relay failed: the node is unreachable. No-op if already down. */
+  markDown(nodeId: string, reason: string): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec || !rec.up) return;
+    rec.up = false;
+    rec.downReason = reason;
+    rec.downs++;
+    this.onEvent({ kind: "down", nodeId, reason });
+  }
+
+  /** Same as markDown, for a node known by address (polls of static nodes). */
+  markDownByAddress(address: string, reason: string): void {
+    const rec = this.byAddress(address);
+    if (!rec) return;
+    if (rec.up) this.markDown(rec.nodeId, reason);
+    else rec.downReason = reason;
+  }
+
+  /** The scheduler started (+1) or finished (-1) relaying a request to the node. */
+  adjustInFlight(nodeId: string, delta: number): void {
+    const rec = this.nodes.get(nodeId);
+    if (rec) rec.inFlight = Math.max(0, rec.inFlight + delta);
+  }
+
+  get(nodeId: string): NodeRecord | undefined {
+    return this.nodes.get(nodeId);
+  }
+
+  byAddress(address: string): MutableNodeRecord | undefined {
+    for (const rec of this.nodes.values()) if (rec.address === address) return rec;
+    return undefined;
+  }
+
+  /** Every node, in insertion order. */
+  all(): readonly NodeRecord[] {
+    return [...this.nodes.values()];
+  }
+
+  /** Addresses of static nodes (the ones to poll). */
+  staticAddresses(): string[] {
+    return [...this.nodes.values()].filter((r) => r.source === "static").map((r) => r.address);
+  }
+
+  state(rec: NodeRecord): NodeState {
+    if (!rec.up) return "down";
+    return rec.draining ? "draining" : "up";
+  }
+
+  /** Snapshots for routing policies; `sessionsOf` counts the scheduler's sessions per node. */
+  snapshots(sessionsOf: (nodeId: string) => number): NodeSnapshot[] {
+    return [...this.nodes.values()].map((r) => ({
+      nodeId: r.nodeId,
+      address: r.address,
+      up: r.up,
+      draining: r.draining,
+      queueDepth: r.load.queueDepth,
+      running: r.load.running,
+      inFlight: r.inFlight,
+      kvUsedTokens: r.load.kvUsedTokens,
+      kvBudgetTokens: r.load.kvBudgetTokens,
+      sessions: sessionsOf(r.nodeId),
+      observedAtUs: r.observedAtUs,
+    }));
+  }
+
+  /** Marks down every up node whose last report is older than the heartbeat timeout. */
+  expireSilentNodes(): void {
+    const now = this.timers.nowUs();
+    for (const rec of this.nodes.values()) {
+      if (rec.up && now - rec.observedAtUs > this.options.heartbeatTimeoutUs) {
+        const ms = Math.round((now - rec.observedAtUs) / 1000);
+        this.markDown(rec.nodeId, `no heartbeat or status for ${ms} ms`);
+      }
+    }
+  }
+
+  private newRecord(
+    nodeId: string,
+    address: string,
+    source: NodeSource,
+    up: boolean,
+    downReason: string,
+  ): MutableNodeRecord {
+    return {
+      nodeId,
+      address,
+      source,
+      up,
+      draining: false,
+      load: NO_LOAD,
+      observedAtUs: -1,
+      downReason,
+      inFlight: 0,
+      downs: 0,
+    };
+  }
+
+  private markReport(rec: MutableNodeRecord, load: NodeLoad, draining: boolean): void {
+    rec.load = load;
+    rec.draining = draining;
+    rec.observedAtUs = this.timers.nowUs();
+    if (!rec.up) {
+      rec.up = true;
+      rec.downReason = "";
+      this.onEvent({ kind: "up", nodeId: rec.nodeId });
+    }
+  }
+
+  /** A node answers under a new id (first poll of a static node, or a restart with a new id). */
+  private rename(rec: MutableNodeRecord, to: string): void {
+    const from = rec.nodeId;
+    // Whatever the old id held (sessions, cache) is gone with it.
+    if (rec.up) this.markDown(from, `node now reports id "${to}"`);
+    this.nodes.delete(from);
+    rec.nodeId = to;
+    this.nodes.set(to, rec);
+    this.onEvent({ kind: "renamed", from, to });
+  }
+}

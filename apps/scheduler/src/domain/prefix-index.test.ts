@@ -1,0 +1,57 @@
+import { describe, expect, it } from "vitest";
+import { conversationText, PrefixIndex, prefixBlocks } from "./prefix-index";
+
+describe("prefixBlocks", () => {
+  it("text of 2.5 blocks -> 2 hashes, full length recorded", () => {
+    const b = prefixBlocks("x".repeat(250), 100);
+    expect(b.hashes).toHaveLength(2);
+    expect(b.totalChars).toBe(250);
+  });
+
+  it("same block content at different positions -> different (chained) hashes", () => {
+    const b = prefixBlocks("ab".repeat(100), 100);
+    expect(b.hashes[0]).not.toBe(b.hashes[1]);
+  });
+
+  it("texts sharing a prefix -> share exactly the leading hashes of that prefix", () => {
+    const common = "c".repeat(300);
+    const a = prefixBlocks(common + "A".repeat(200), 100);
+    const b = prefixBlocks(common + "B".repeat(200), 100);
+    expect(a.hashes.slice(0, 3)).toEqual(b.hashes.slice(0, 3));
+    expect(a.hashes[3]).not.toBe(b.hashes[3]);
+  });
+});
+
+describe("PrefixIndex", () => {
+  const conv1 = conversationText([{ role: 2, content: "q".repeat(400) }]);
+  const conv2 = conversationText([
+    { role: 2, content: "q".repeat(400) },
+    { role: 3, content: "r".repeat(400) },
+  ]);
+
+  it("next turn of a conversation sent to one node -> predicted hit there, none elsewhere", () => {
+    const idx = new PrefixIndex(64, 1000);
+    idx.record("a", prefixBlocks(conv1, 64));
+    const hits = idx.predictHits(prefixBlocks(conv2, 64), ["a", "b"]);
+    // Turn 1's full blocks are cached: about half of turn 2's text.
+    expect(hits.get("a")).toBeGreaterThan(0.4);
+    expect(hits.get("a")).toBeLessThan(0.55);
+    expect(hits.get("b")).toBe(0);
+  });
+
+  it("capacity exceeded -> oldest hashes evicted first", () => {
+    const idx = new PrefixIndex(10, 3);
+    idx.record("a", prefixBlocks("a".repeat(30), 10));
+    idx.record("a", prefixBlocks("b".repeat(20), 10));
+    expect(idx.size("a")).toBe(3);
+    expect(idx.predictHits(prefixBlocks("a".repeat(30), 10), ["a"]).get("a")).toBe(0); // first block gone
+  });
+
+  it("forgetNode -> no hits predicted on that node", () => {
+    const idx = new PrefixIndex(10, 100);
+    const b = prefixBlocks("z".repeat(50), 10);
+    idx.record("a", b);
+    idx.forgetNode("a");
+    expect(idx.predictHits(b, ["a"]).get("a")).toBe(0);
+  });
+});

@@ -1,0 +1,144 @@
+import { rngFor, VirtualTimers } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { NO_LOAD } from "./node-registry";
+import { createPolicy, type PolicyName } from "./policies";
+import { prefixBlocks } from "./prefix-index";
+import { DEFAULT_REBALANCE_PARAMS } from "./rebalancer";
+import { Router, type RouterListener } from "./router";
+
+function setup(policy: PolicyName = "session-affinity", listener: RouterListener = {}) {
+  const timers = new VirtualTimers();
+  const router = new Router(timers, rngFor(1, "router-test"), createPolicy(policy), {
+    heartbeatTimeoutUs: 3_000_000,
+    rebalanceIntervalUs: 1_000_000,
+    rebalance: DEFAULT_REBALANCE_PARAMS,
+    sessionTtlUs: 60_000_000,
+    prefixBlockChars: 16,
+    prefixCapacityBlocksPerNode: 1000,
+  });
+  router.setListener(listener);
+  for (const id of ["a", "b", "c"]) router.registry.register(id, `${id}:1`);
+  return { timers, router };
+}
+
+const turnOf = (sessionId: string, text = "") => ({
+  sessionId,
+  turnIndex: 0,
+  promptTokens: 0,
+  blocks: prefixBlocks(text, 16),
+});
+
+function place(router: Router, sessionId: string, text = ""): string {
+  const out = router.route(turnOf(sessionId, text));
+  if (!out.ok) throw new Error(out.message);
+  return out.decision.nodeId;
+}
+
+describe("Router", () => {
+  it("new sessions spread over idle nodes; later turns stick", () => {
+    const { router } = setup();
+    const homes = ["s1", "s2", "s3"].map((s) => place(router, s));
+    expect(new Set(homes).size).toBe(3);
+    expect(["s1", "s2", "s3"].map((s) => place(router, s))).toEqual(homes);
+  });
+
+  it("session's node dies -> next turn elsewhere, reported as failover from that node", () => {
+    const { router } = setup();
+    const home = place(router, "s1");
+    router.nodeUnreachable(home, "connection refused");
+    const out = router.route(turnOf("s1"));
+    expect(out.ok && out.decision.nodeId).not.toBe(home);
+    expect(out.ok && out.failoverFrom).toBe(home);
+    expect(out.ok && out.decision.reason).toBe("failover");
+    const again = router.route(turnOf("s1"));
+    expect(again.ok && again.failoverFrom).toBeUndefined();
+  });
+
+  it("every node down -> not ok, message names each node and why", () => {
+    const { router } = setup();
+    router.nodeUnreachable("a", "connection refused");
+    router.nodeUnreachable("b", "connection refused");
+    router.registry.heartbeat("c", NO_LOAD, true);
+    const out = router.route(turnOf("s1"));
+    expect(out.ok).toBe(false);
+    expect(!out.ok && out.message).toMatch(
+      /no usable node among 3 known: a down \(connection refused\).*c draining/,
+    );
+  });
+
+  it("no nodes at all -> message says how to add some", () => {
+    const timers = new VirtualTimers();
+    const router = new Router(timers, rngFor(1, "x"), createPolicy("round-robin"), {
+      heartbeatTimeoutUs: 1,
+      rebalanceIntervalUs: 0,
+      rebalance: DEFAULT_REBALANCE_PARAMS,
+      sessionTtlUs: 0,
+      prefixBlockChars: 16,
+      prefixCapacityBlocksPerNode: 10,
+    });
+    const out = router.route(turnOf("s1"));
+    expect(!out.ok && out.message).toMatch(/no nodes known/);
+  });
+
+  it("kv-aware, a new session sharing another's prefix -> lands with it", () => {
+    const { router } = setup("kv-aware");
+    const system = "You are a helpful assistant. ".repeat(10);
+    const home = place(router, "s1", system + "first user");
+    expect(place(router, "s2", system + "second user")).toBe(home);
+  });
+
+  it("Advise for an unknown session -> placed now; its first turn goes there", () => {
+    const { router } = setup();
+    place(router, "other");
+    const target = router.nodeForSession("hinted", true);
+    expect(target && "nodeId" in target).toBe(true);
+    expect(place(router, "hinted")).toBe((target as { nodeId: string }).nodeId);
+  });
+
+  it("isLast turn ends -> session forgotten", () => {
+    const { router } = setup();
+    const home = place(router, "s1");
+    router.turnStarted("s1", home, prefixBlocks("", 16));
+    expect(router.registry.get(home)?.inFlight).toBe(1);
+    router.turnEnded("s1", home, 100, true);
+    expect(router.sessions.get("s1")).toBeUndefined();
+    expect(router.registry.get(home)?.inFlight).toBe(0);
+  });
+
+  it("overloaded node at a rebalancing tick -> idle sessions moved and reported", () => {
+    const moved: string[] = [];
+    const { router, timers } = setup("session-affinity", {
+      moved: (ms) => moved.push(...ms.map((m) => m.sessionId)),
+    });
+    router.start();
+    const home = place(router, "s1");
+    router.turnStarted("s1", home, prefixBlocks("", 16));
+    router.turnEnded("s1", home, 5000, false);
+    for (const id of ["a", "b", "c"])
+      router.registry.heartbeat(
+        id,
+        { ...NO_LOAD, kvBudgetTokens: 10_000, kvUsedTokens: id === home ? 9500 : 0 },
+        false,
+      );
+    timers.runUntil(1_000_000);
+    expect(moved).toEqual(["s1"]);
+    expect(router.sessions.get("s1")?.nodeId).not.toBe(home);
+    router.stop();
+  });
+
+  it("idle session past its TTL -> expired and reported", () => {
+    const expired: string[] = [];
+    const { router, timers } = setup("session-affinity", {
+      expired: (ss) => expired.push(...ss.map((s) => s.sessionId)),
+    });
+    router.start();
+    place(router, "s1");
+    // Keep the nodes alive meanwhile.
+    for (let t = 1; t <= 80; t++) {
+      timers.runUntil(t * 1_000_000);
+      for (const id of ["a", "b", "c"]) router.registry.heartbeat(id, NO_LOAD, false);
+    }
+    expect(expired).toEqual(["s1"]);
+    router.stop();
+  });
+});

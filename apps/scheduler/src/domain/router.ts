@@ -1,0 +1,237 @@
+import type { Rng, TimerHandle, Timers } from "@symphony/common";
+import { NodeRegistry, type MembershipEvent, type NodeLoad } from "./node-registry";
+import type { RoutingPolicy } from "./policies";
+import { PrefixIndex, type PromptBlocks } from "./prefix-index";
+import { planRebalance, type RebalanceParams, type SessionMove } from "./rebalancer";
+import { SessionTable } from "./session-table";
+import type { NodeSnapshot, RouteDecision } from "./types";
+
+/** One turn to place, as the transport describes it. */
+export interface TurnToRoute {
+  readonly sessionId: string;
+  readonly turnIndex: number;
+  readonly promptTokens: number;
+  /** The prompt cut into blocks (for kv-aware routing and the prefix index). */
+  readonly blocks: PromptBlocks;
+}
+
+export type RouteOutcome =
+  | {
+      readonly ok: true;
+      readonly decision: RouteDecision;
+      readonly address: string;
+      /** The session's previous node died and this turn lands elsewhere (its KV is recomputed). */
+      readonly failoverFrom: string | undefined;
+    }
+  | { readonly ok: false; readonly message: string };
+
+export interface RouterOptions {
+  readonly heartbeatTimeoutUs: number;
+  /** Period of the rebalancing round, µs (0 = never rebalance). */
+  readonly rebalanceIntervalUs: number;
+  readonly rebalance: RebalanceParams;
+  /** Idle sessions are forgotten after this long without a turn, µs (0 = never). */
+  readonly sessionTtlUs: number;
+  /** Prefix index: characters per block and blocks remembered per node. */
+  readonly prefixBlockChars: number;
+  readonly prefixCapacityBlocksPerNode: number;
+}
+
+/** Things the router did on its own that the transport must carry out or count. */
+export interface RouterListener {
+  /** A node changed membership state. */
+  membership?(event: MembershipEvent, sessionsDetached: number): void;
+  /** Rebalancing moved sessions; the old nodes should be told to release them. */
+  moved?(moves: readonly SessionMove[]): void;
+  /** Idle sessions expired; their nodes may be told to release them. */
+  expired?(sessions: readonly { sessionId: string; nodeId: string | undefined }[]): void;
+}
+
+/**
+ * The scheduler's brain, free of transport: membership (NodeRegistry), session placement
+ * (SessionTable), the prefix index and a routing policy, plus the periodic rebalancing and
+ * session-expiry rounds on injected Timers.
+ */
+export class Router {
+  readonly registry: NodeRegistry;
+  readonly sessions = new SessionTable();
+  readonly prefixIndex: PrefixIndex;
+  private readonly handles: TimerHandle[] = [];
+  private listener: RouterListener = {};
+
+  constructor(
+    private readonly timers: Timers,
+    private readonly rng: Rng,
+    readonly policy: RoutingPolicy,
+    private readonly options: RouterOptions,
+  ) {
+    this.prefixIndex = new PrefixIndex(options.prefixBlockChars, options.prefixCapacityBlocksPerNode);
+    this.registry = new NodeRegistry(timers, { heartbeatTimeoutUs: options.heartbeatTimeoutUs }, (e) =>
+      this.onMembership(e),
+    );
+  }
+
+  setListener(listener: RouterListener): void {
+    this.listener = listener;
+  }
+
+  start(): void {
+    this.registry.start();
+    this.every(this.options.rebalanceIntervalUs, () => this.rebalance());
+    this.every(
+      this.options.sessionTtlUs > 0 ? Math.max(1, Math.floor(this.options.sessionTtlUs / 4)) : 0,
+      () => this.expireSessions(),
+    );
+  }
+
+  stop(): void {
+    this.registry.stop();
+    for (const h of this.handles) this.timers.cancel(h);
+    this.handles.length = 0;
+  }
+
+  snapshots(): NodeSnapshot[] {
+    return this.registry.snapshots((id) => this.sessions.countOn(id));
+  }
+
+  /**
+   * Picks the node for one turn and records the placement (session affinity, prefix index).
+   * Call `turnStarted`/`turnEnded` around the relay.
+   */
+  route(turn: TurnToRoute): RouteOutcome {
+    const nodes = this.snapshots();
+    const session = this.sessions.get(turn.sessionId);
+    const predictedHitByNode = this.policy.usesPrefixHits
+      ? this.prefixIndex.predictHits(
+          turn.blocks,
+          nodes.filter((n) => n.up).map((n) => n.nodeId),
+        )
+      : new Map<string, number>();
+    const decision = this.policy.pick(
+      {
+        sessionId: turn.sessionId,
+        turnIndex: turn.turnIndex,
+        sessionNodeId: session?.nodeId,
+        promptTokens: turn.promptTokens,
+        predictedHitByNode,
+      },
+      nodes,
+      { nowUs: this.timers.nowUs(), rng: this.rng },
+    );
+    if (!decision) return { ok: false, message: this.whyNoNode(nodes) };
+    const node = this.registry.get(decision.nodeId)!;
+    const failoverFrom =
+      session?.lostNodeId !== undefined && session.lostNodeId !== decision.nodeId
+        ? session.lostNodeId
+        : undefined;
+    this.sessions.assign(turn.sessionId, decision.nodeId, this.timers.nowUs());
+    this.prefixIndex.record(decision.nodeId, turn.blocks);
+    return {
+      ok: true,
+      decision: failoverFrom ? { ...decision, reason: "failover" } : decision,
+      address: node.address,
+      failoverFrom,
+    };
+  }
+
+  /** The relay to `nodeId` for this session's turn began. */
+  turnStarted(sessionId: string, nodeId: string, blocks: PromptBlocks): void {
+    this.sessions.beginTurn(sessionId, this.timers.nowUs(), blocks.hashes);
+    this.registry.adjustInFlight(nodeId, +1);
+  }
+
+  /**
+   * The relay ended. `contextTokens` = prompt + completion tokens (0 if unknown); `isLast`
+   * forgets the session (the node releases it on its own).
+   */
+  turnEnded(sessionId: string, nodeId: string, contextTokens: number, isLast: boolean): void {
+    this.registry.adjustInFlight(nodeId, -1);
+    this.sessions.endTurn(sessionId, this.timers.nowUs(), contextTokens);
+    if (isLast) this.sessions.remove(sessionId);
+  }
+
+  /** A relay failed because the node is unreachable: mark it down now rather than waiting for the timeout. */
+  nodeUnreachable(nodeId: string, reason: string): void {
+    this.registry.markDown(nodeId, reason);
+  }
+
+  /**
+   * The node a session-scoped call (Advise, CloseSession) should go to: the session's node if up.
+   * For Advise on an unknown session, `placeIfUnknown` routes it now so its first turn lands
+   * where the hint prepared things.
+   */
+  nodeForSession(
+    sessionId: string,
+    placeIfUnknown: boolean,
+  ): { nodeId: string; address: string } | { message: string } | undefined {
+    const s = this.sessions.get(sessionId);
+    if (s?.nodeId !== undefined) {
+      const node = this.registry.get(s.nodeId);
+      if (node?.up) return { nodeId: node.nodeId, address: node.address };
+    }
+    if (!placeIfUnknown) return undefined;
+    const outcome = this.route({
+      sessionId,
+      turnIndex: 0,
+      promptTokens: 0,
+      blocks: { hashes: [], totalChars: 0 },
+    });
+    if (!outcome.ok) return { message: outcome.message };
+    return { nodeId: outcome.decision.nodeId, address: outcome.address };
+  }
+
+  /** One rebalancing round: plans and applies moves, then tells the listener. */
+  rebalance(): SessionMove[] {
+    const moves = planRebalance(this.snapshots(), (id) => this.sessions.idleOn(id), this.options.rebalance);
+    for (const m of moves) {
+      // The old node releases the session, so stop predicting hits there for its prompt.
+      const s = this.sessions.get(m.sessionId);
+      if (s) this.prefixIndex.forget(m.fromNodeId, s.lastBlockHashes);
+      this.sessions.move(m.sessionId, m.toNodeId);
+    }
+    if (moves.length > 0) this.listener.moved?.(moves);
+    return moves;
+  }
+
+  expireSessions(): void {
+    const expired = this.sessions.expireIdle(this.timers.nowUs() - this.options.sessionTtlUs);
+    if (expired.length > 0) this.listener.expired?.(expired);
+  }
+
+  /** A specific explanation of why no node can take a request. */
+  whyNoNode(nodes: readonly NodeSnapshot[]): string {
+    if (nodes.length === 0)
+      return "no nodes known: pass --nodes host:port or have node-schedulers call RegisterNode";
+    const parts = nodes.map((n) => {
+      const rec = this.registry.get(n.nodeId);
+      if (!n.up) return `${n.nodeId} down (${rec?.downReason || "unreachable"})`;
+      if (n.draining) return `${n.nodeId} draining`;
+      return `${n.nodeId} up`;
+    });
+    return `no usable node among ${nodes.length} known: ${parts.join("; ")}`;
+  }
+
+  private every(periodUs: number, fn: () => void): void {
+    if (periodUs <= 0) return;
+    const index = this.handles.length;
+    const tick = () => {
+      fn();
+      this.handles[index] = this.timers.at(this.timers.nowUs() + periodUs, tick);
+    };
+    this.handles.push(this.timers.at(this.timers.nowUs() + periodUs, tick));
+  }
+
+  private onMembership(event: MembershipEvent): void {
+    let detached = 0;
+    if (event.kind === "down") {
+      detached = this.sessions.detachNode(event.nodeId);
+      this.prefixIndex.forgetNode(event.nodeId);
+    }
+    this.listener.membership?.(event, detached);
+  }
+
+  /** Heartbeat from a registered node (convenience pass-through). */
+  heartbeat(nodeId: string, load: NodeLoad, draining: boolean): boolean {
+    return this.registry.heartbeat(nodeId, load, draining);
+  }
+}

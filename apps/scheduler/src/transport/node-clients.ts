@@ -1,0 +1,46 @@
+import * as grpc from "@grpc/grpc-js";
+import { grpcClientOptions, HealthClient, NodeSchedulerServiceClient } from "@symphony/common";
+
+/** One lazily created gRPC channel per node address, shared by relays, polls and hints. */
+export class NodeClients {
+  private readonly clients = new Map<string, { node: NodeSchedulerServiceClient; health: HealthClient }>();
+
+  private entry(address: string) {
+    let e = this.clients.get(address);
+    if (!e) {
+      const credentials = grpc.credentials.createInsecure();
+      const node = new NodeSchedulerServiceClient(address, credentials, grpcClientOptions);
+      // Same options and address -> grpc-js shares the subchannel between the two clients.
+      const health = new HealthClient(address, credentials, grpcClientOptions);
+      e = { node, health };
+      this.clients.set(address, e);
+    }
+    return e;
+  }
+
+  node(address: string): NodeSchedulerServiceClient {
+    return this.entry(address).node;
+  }
+
+  health(address: string): HealthClient {
+    return this.entry(address).health;
+  }
+
+  closeAll(): void {
+    for (const e of this.clients.values()) {
+      e.node.close();
+      e.health.close();
+    }
+    this.clients.clear();
+  }
+}
+
+/** A gRPC status code's name ("UNAVAILABLE"), as TurnError.code carries it. */
+export function statusName(code: number): string {
+  return grpc.status[code] ?? `CODE_${code}`;
+}
+
+/** Deadline `ms` from now. */
+export function deadlineIn(ms: number): Date {
+  return new Date(Date.now() + ms);
+}

@@ -1,0 +1,73 @@
+import * as grpc from "@grpc/grpc-js";
+import { ServingStatus, type Logger } from "@symphony/common";
+import type { Router } from "../domain";
+import { deadlineIn, type NodeClients } from "./node-clients";
+import { loadFromStatus, type StatusCache } from "./service";
+
+/**
+ * Polls each static (`--nodes`) node every `intervalMs`: grpc health Check and Status, both
+ * with a deadline. Success reports the node's id and load (bringing it up); failure or
+ * NOT_SERVING marks it down. One poll per node at a time.
+ */
+export class StaticNodePoller {
+  private timer: NodeJS.Timeout | undefined;
+  private readonly busy = new Set<string>();
+
+  constructor(
+    private readonly router: Router,
+    private readonly clients: NodeClients,
+    private readonly statuses: StatusCache,
+    private readonly logger: Logger,
+    private readonly intervalMs: number,
+    private readonly callTimeoutMs: number,
+  ) {}
+
+  start(): void {
+    this.pollAll();
+    this.timer = setInterval(() => this.pollAll(), this.intervalMs);
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  pollAll(): void {
+    for (const address of this.router.registry.staticAddresses()) void this.poll(address);
+  }
+
+  async poll(address: string): Promise<void> {
+    if (this.busy.has(address)) return;
+    this.busy.add(address);
+    try {
+      const deadline = deadlineIn(this.callTimeoutMs);
+      const [health, status] = await Promise.all([
+        new Promise<ServingStatus>((resolve, reject) =>
+          this.clients
+            .health(address)
+            .check({ service: "" }, new grpc.Metadata(), { deadline }, (err, res) =>
+              err ? reject(err) : resolve(res.status),
+            ),
+        ),
+        new Promise<import("@symphony/common").NodeStatus>((resolve, reject) =>
+          this.clients
+            .node(address)
+            .status({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),
+        ),
+      ]);
+      if (health !== ServingStatus.SERVING) {
+        this.router.registry.markDownByAddress(address, `health check: ${ServingStatus[health] ?? health}`);
+        return;
+      }
+      const nodeId = status.nodeId || address;
+      this.statuses.set(nodeId, status);
+      const wasUp = this.router.registry.byAddress(address)?.up ?? false;
+      this.router.registry.observePoll(address, nodeId, loadFromStatus(status), false);
+      if (!wasUp) this.logger.info("node up", { nodeId, address });
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      this.router.registry.markDownByAddress(address, `poll failed: ${e.details ?? String(err)}`);
+    } finally {
+      this.busy.delete(address);
+    }
+  }
+}

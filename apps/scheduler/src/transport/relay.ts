@@ -1,0 +1,228 @@
+import * as grpc from "@grpc/grpc-js";
+import type { InferenceEvent, InferenceRequest, Logger } from "@symphony/common";
+import { conversationText, prefixBlocks, type PromptBlocks, type Router } from "../domain";
+import type { SchedulerMetrics } from "./metrics";
+import { deadlineIn, statusName, type NodeClients } from "./node-clients";
+import { validateInferenceRequest } from "./validate";
+
+const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
+
+export interface RelayDeps {
+  readonly router: Router;
+  readonly clients: NodeClients;
+  readonly metrics: SchedulerMetrics;
+  readonly logger: Logger;
+  readonly requestTimeoutMs: number;
+  /** Re-checks a node's health now (after it dropped a call); optional. */
+  readonly probe?: (nodeId: string) => void;
+}
+
+/** A turn whose node fails before sending anything is placed again, at most this many times. */
+const MAX_REDISPATCH = 2;
+
+interface TrackedRelay {
+  abort(reason: string): void;
+  /** performance.now() of the last event from the node (or of the call's start). */
+  lastActivityMs: number;
+}
+
+/**
+ * Relays in flight per node, so a node marked down can fail its stuck turns at once instead of
+ * letting them hang until TCP keepalive notices.
+ */
+export class InFlightRelays {
+  private readonly byNode = new Map<string, Set<TrackedRelay>>();
+
+  add(nodeId: string, abort: (reason: string) => void): { touch(): void; remove(): void } {
+    let set = this.byNode.get(nodeId);
+    if (!set) {
+      set = new Set();
+      this.byNode.set(nodeId, set);
+    }
+    const relay: TrackedRelay = { abort, lastActivityMs: performance.now() };
+    set.add(relay);
+    return {
+      touch: () => void (relay.lastActivityMs = performance.now()),
+      remove: () => void set.delete(relay),
+    };
+  }
+
+  /**
+   * Fails the node's relays that have heard nothing from it for `silentForMs` (0 = all). Relays
+   * still receiving events are left alone: a node whose heartbeats are late but whose streams
+   * flow is alive (a dead node's streams fail on their own when its connection drops).
+   */
+  abortNode(nodeId: string, reason: string, silentForMs = 0): number {
+    const set = this.byNode.get(nodeId);
+    if (!set) return 0;
+    const cutoff = performance.now() - silentForMs;
+    const stale = [...set].filter((r) => silentForMs === 0 || r.lastActivityMs <= cutoff);
+    for (const r of stale) {
+      set.delete(r);
+      r.abort(reason);
+    }
+    return stale.length;
+  }
+}
+
+/** Writes a last event and ends the stream (grpc-js `end()` takes metadata, not a message). */
+function endWith(
+  call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
+  ev: InferenceEvent,
+): void {
+  call.write(ev);
+  call.end();
+}
+
+function errorEvent(code: string, message: string, retryable: boolean): InferenceEvent {
+  return { event: { $case: "error", value: { code, message, retryable } } };
+}
+
+/**
+ * Submit: validate, route, then relay the node's event stream to the client with back-pressure
+ * (the node stream pauses while the client's buffer is full), client cancellation propagated
+ * to the node, and a per-request deadline. Turn failures (no node, node died mid-turn,
+ * deadline) end the stream with a TurnError event; malformed requests get INVALID_ARGUMENT.
+ */
+export function handleSubmit(
+  call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
+  deps: RelayDeps,
+  inFlight: InFlightRelays,
+): void {
+  const receivedAt = performance.now();
+  const req = call.request;
+  const { router, metrics, logger } = deps;
+  const invalid = validateInferenceRequest(req);
+  if (invalid) {
+    metrics.turnErrors.inc({ code: "INVALID_ARGUMENT" });
+    call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: invalid });
+    return;
+  }
+
+  const blocks = router.policy.usesPrefixHits
+    ? prefixBlocks(req.prompt || conversationText(req.messages), router.prefixIndex.blockChars)
+    : EMPTY_BLOCKS;
+
+  // The earliest of our own timeout, the request's deadline_ms and the client's gRPC deadline.
+  let deadlineMs = deps.requestTimeoutMs;
+  if (req.deadlineMs > 0) deadlineMs = Math.min(deadlineMs, req.deadlineMs);
+  const clientDeadline = call.getDeadline();
+  const clientMs =
+    clientDeadline instanceof Date ? clientDeadline.getTime() - Date.now() : Number(clientDeadline);
+  if (Number.isFinite(clientMs) && clientMs > 0) deadlineMs = Math.min(deadlineMs, clientMs);
+  const deadline = deadlineIn(deadlineMs);
+
+  let clientGone = false;
+  let cancelCurrent: (() => void) | undefined;
+  call.on("cancelled", () => {
+    // The client went away: stop the work on the node too.
+    clientGone = true;
+    cancelCurrent?.();
+  });
+
+  const failTurn = (code: string, message: string, retryable: boolean) => {
+    metrics.turnErrors.inc({ code });
+    if (!call.cancelled && !call.writableEnded) endWith(call, errorEvent(code, message, retryable));
+  };
+
+  /** Routes and relays; a node that fails before sending anything is skipped and the turn placed again. */
+  const attempt = (attemptNo: number): void => {
+    const outcome = router.route({
+      sessionId: req.sessionId,
+      turnIndex: req.turnIndex,
+      promptTokens: req.promptTokens,
+      blocks,
+    });
+    if (!outcome.ok) {
+      logger.warn("no node for turn", { sessionId: req.sessionId, reason: outcome.message });
+      failTurn("UNAVAILABLE", outcome.message, true);
+      return;
+    }
+    const { decision, address } = outcome;
+    const nodeId = decision.nodeId;
+    metrics.routed.inc({ node: nodeId, policy: router.policy.name });
+    metrics.decisions.inc({ policy: router.policy.name, reason: decision.reason });
+    if (outcome.failoverFrom !== undefined) {
+      metrics.failovers.inc({ from_node: outcome.failoverFrom });
+      logger.info("session failed over", {
+        sessionId: req.sessionId,
+        from: outcome.failoverFrom,
+        to: nodeId,
+      });
+    }
+
+    router.turnStarted(req.sessionId, nodeId, blocks);
+    metrics.inFlight.inc();
+    const upstream = deps.clients.node(address).submit(req, { deadline });
+    if (attemptNo === 0) metrics.routeOverhead.observe((performance.now() - receivedAt) / 1000);
+
+    let done = false;
+    let firstEventSeen = false;
+    let contextTokens = 0;
+    const finish = () => {
+      if (done) return false;
+      done = true;
+      tracked.remove();
+      cancelCurrent = undefined;
+      metrics.inFlight.dec();
+      router.turnEnded(req.sessionId, nodeId, contextTokens, req.isLast);
+      return true;
+    };
+    const tracked = inFlight.add(nodeId, (reason) => {
+      if (!finish()) return;
+      upstream.cancel();
+      failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
+    });
+    cancelCurrent = () => {
+      if (finish()) upstream.cancel();
+    };
+
+    upstream.on("data", (ev: InferenceEvent) => {
+      if (done) return;
+      tracked.touch();
+      if (!firstEventSeen) {
+        firstEventSeen = true;
+        metrics.firstEvent.observe((performance.now() - receivedAt) / 1000);
+      }
+      if (ev.event?.$case === "finished") {
+        const u = ev.event.value.usage;
+        if (u) contextTokens = u.promptTokens + u.completionTokens;
+      } else if (ev.event?.$case === "error") {
+        metrics.turnErrors.inc({ code: ev.event.value.code || "UNKNOWN" });
+      }
+      if (!call.write(ev)) {
+        // Back-pressure: stop reading from the node until the client drains.
+        upstream.pause();
+        call.once("drain", () => upstream.resume());
+      }
+    });
+    upstream.on("end", () => {
+      if (!finish()) return;
+      if (!call.cancelled && !call.writableEnded) call.end();
+    });
+    upstream.on("error", (err: grpc.ServiceError) => {
+      if (!finish() || clientGone) return; // our own cancel after the client went away
+      const code = statusName(err.code);
+      logger.warn("relay failed", { sessionId: req.sessionId, nodeId, code, details: err.details });
+      // UNAVAILABLE: the connection failed. CANCELLED that we did not ask for: the node dropped
+      // the call (shutting down or crashed). Either way the node is gone for this turn.
+      const nodeGone = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.CANCELLED;
+      if (nodeGone) {
+        if (err.code === grpc.status.UNAVAILABLE)
+          router.nodeUnreachable(nodeId, `relay failed: ${err.details}`);
+        else deps.probe?.(nodeId);
+        if (!firstEventSeen && attemptNo < MAX_REDISPATCH) return attempt(attemptNo + 1);
+        failTurn(
+          "UNAVAILABLE",
+          `node ${nodeId} (${address}) became unavailable during the turn: ${err.details}`,
+          true,
+        );
+      } else if (err.code === grpc.status.DEADLINE_EXCEEDED) {
+        failTurn(code, `turn exceeded its deadline of ${deadlineMs} ms on node ${nodeId}`, false);
+      } else {
+        failTurn(code, `node ${nodeId} (${address}) failed the turn: ${err.details}`, false);
+      }
+    });
+  };
+  attempt(0);
+}

@@ -1,0 +1,369 @@
+import * as grpc from "@grpc/grpc-js";
+import type { ClusterStatusResponse, InferenceEvent, SchedulerServiceClient } from "@symphony/common";
+import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runTurn, schedulerClient, turn } from "../client";
+import { FakeNode } from "../fake-node";
+
+const FAST_MEMBERSHIP = [
+  "--poll-interval-ms",
+  "100",
+  "--heartbeat-interval-ms",
+  "200",
+  "--heartbeat-timeout-ms",
+  "1000",
+];
+
+function clusterStatus(client: SchedulerServiceClient): Promise<ClusterStatusResponse> {
+  return new Promise((resolve, reject) =>
+    client.clusterStatus({}, (err, res) => (err ? reject(err) : resolve(res))),
+  );
+}
+
+/** Polls until `pred` holds (bounded: fails after `timeoutMs`). */
+async function waitFor(
+  what: string,
+  pred: () => Promise<boolean> | boolean,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await pred()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+async function upNodes(client: SchedulerServiceClient): Promise<string[]> {
+  const s = await clusterStatus(client);
+  return s.nodes.filter((n) => n.state === "up").map((n) => n.nodeId);
+}
+
+async function metricsText(svc: RunningService): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${svc.ports.metrics}/metrics`);
+  return res.text();
+}
+
+/** Sum of a counter's samples whose labels contain `labelFilter` (a substring of the label set). */
+function counter(text: string, name: string, labelFilter = ""): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) {
+      if (labelFilter && !line.includes(labelFilter)) continue;
+      sum += Number(line.split(" ").pop());
+    }
+  }
+  return sum;
+}
+
+describe("scheduler with three static nodes", () => {
+  let nodes: FakeNode[];
+  let svc: RunningService;
+  let client: SchedulerServiceClient;
+
+  beforeAll(async () => {
+    nodes = await Promise.all(
+      ["n1", "n2", "n3"].map((nodeId) => FakeNode.start({ nodeId, tokens: 4, tokenDelayMs: 5 })),
+    );
+    svc = await spawnService(
+      "scheduler",
+      bundlePath("scheduler"),
+      [
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--nodes",
+        nodes.map((n) => n.address).join(","),
+        ...FAST_MEMBERSHIP,
+      ],
+      ["grpc", "metrics"],
+    );
+    client = schedulerClient(svc.ports.grpc!);
+    await waitFor("three nodes up", async () => (await upNodes(client)).length === 3);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+  });
+
+  it("turns of a session, several turns -> all stream from the same node and new sessions spread", async () => {
+    const homes = new Map<string, Set<string>>();
+    for (let t = 0; t < 3; t++) {
+      const results = await Promise.all(
+        Array.from({ length: 6 }, (_, s) =>
+          runTurn(client, turn(`sticky-${s}`, t)).then((r) => [s, r] as const),
+        ),
+      );
+      for (const [s, r] of results) {
+        expect(r.status).toBeUndefined();
+        expect(r.error).toBeUndefined();
+        expect(r.text).toBe("t0 t1 t2 t3 ");
+        const set = homes.get(`sticky-${s}`) ?? new Set();
+        set.add(r.nodeId!);
+        homes.set(`sticky-${s}`, set);
+      }
+    }
+    for (const set of homes.values()) expect(set.size).toBe(1);
+    const used = new Set([...homes.values()].map((s) => [...s][0]));
+    expect(used.size).toBe(3);
+  });
+
+  it.each([
+    ["missing session id", { sessionId: "" }, "session_id"],
+    ["zero max_output_tokens", { maxOutputTokens: 0 }, "max_output_tokens"],
+    ["negative max_output_tokens sent as uint32", { maxOutputTokens: 4294967295 }, "max_output_tokens"],
+    ["neither messages nor prompt", { messages: [], prompt: "" }, "messages/prompt"],
+  ])("malformed request, %s -> INVALID_ARGUMENT naming the field", async (_name, patch, field) => {
+    const r = await runTurn(client, turn("bad", 0, patch));
+    expect(r.status?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    expect(r.status?.details).toContain(field);
+  });
+
+  it("client cancels mid-stream -> the node's call is cancelled too", async () => {
+    const slow = await FakeNode.start({ nodeId: "slow", tokens: 200, tokenDelayMs: 20 });
+    // A separate scheduler with just the slow node, so routing is certain.
+    const s2 = await spawnService(
+      "scheduler-cancel",
+      bundlePath("scheduler"),
+      ["--port", "0", "--metrics-port", "0", "--nodes", slow.address, ...FAST_MEMBERSHIP],
+      ["grpc", "metrics"],
+    );
+    const c2 = schedulerClient(s2.ports.grpc!);
+    try {
+      await waitFor("slow node up", async () => (await upNodes(c2)).length === 1);
+      let tokens = 0;
+      const r = await runTurn(c2, turn("cancel-me", 0), {
+        onEvent: (ev, call) => {
+          if (ev.event?.$case === "token" && ++tokens === 2) call.cancel();
+        },
+      });
+      expect(r.status?.code).toBe(grpc.status.CANCELLED);
+      await waitFor("node saw the cancellation", () => slow.cancelled === 1, 5000);
+    } finally {
+      c2.close();
+      await s2.stop();
+      await slow.stop();
+    }
+  });
+
+  it("client stops reading a big stream -> the node is held back (back-pressure), then every token arrives in order", async () => {
+    const tokens = 400;
+    const big = await FakeNode.start({ nodeId: "big", tokens, tokenPadding: 50_000 }); // ~20 MB in all
+    const s2 = await spawnService(
+      "scheduler-backpressure",
+      bundlePath("scheduler"),
+      ["--port", "0", "--metrics-port", "0", "--nodes", big.address, ...FAST_MEMBERSHIP],
+      ["grpc", "metrics"],
+    );
+    const c2 = schedulerClient(s2.ports.grpc!);
+    try {
+      await waitFor("big node up", async () => (await upNodes(c2)).length === 1);
+      const call = c2.submit(turn("big-stream", 0), { deadline: new Date(Date.now() + 30_000) });
+      const received: string[] = [];
+      let paused = false;
+      const ended = new Promise<void>((resolve, reject) => {
+        call.on("data", (ev: InferenceEvent) => {
+          if (ev.event?.$case === "token") received.push(ev.event.value.text.trim());
+          if (!paused) {
+            paused = true;
+            call.pause();
+          }
+        });
+        call.on("end", () => resolve());
+        call.on("error", reject);
+      });
+      await waitFor("the stream to start", () => paused);
+      await new Promise((r) => setTimeout(r, 1000));
+      // Flow-control windows hold a few MB at most; without back-pressure the node would be done.
+      expect(big.tokensWritten).toBeLessThan(tokens);
+      call.resume();
+      await ended;
+      expect(received).toEqual(Array.from({ length: tokens }, (_, i) => `t${i}`));
+    } finally {
+      c2.close();
+      await s2.stop();
+      await big.stop();
+    }
+  });
+
+  it("Advise for an unknown session -> its node gets the hint and the first turn lands there", async () => {
+    const res = await new Promise<{ accepted: boolean; nodeId: string }>((resolve, reject) =>
+      client.advise(
+        {
+          sessionId: "advised",
+          clientId: "t",
+          expectedArrivalMs: 100,
+          expectedPromptTokens: 0,
+          nextTurnIndex: 0,
+        },
+        (err, r) => (err ? reject(err) : resolve(r)),
+      ),
+    );
+    expect(res.accepted).toBe(true);
+    expect(nodes.find((n) => n.nodeId === res.nodeId)?.hints).toContain("advised");
+    const r = await runTurn(client, turn("advised", 0));
+    expect(r.nodeId).toBe(res.nodeId);
+  });
+
+  it("CloseSession -> forwarded to the session's node", async () => {
+    const r = await runTurn(client, turn("to-close", 0));
+    const res = await new Promise<{ released: boolean }>((resolve, reject) =>
+      client.closeSession({ sessionId: "to-close" }, (err, x) => (err ? reject(err) : resolve(x))),
+    );
+    expect(res.released).toBe(true);
+    expect(nodes.find((n) => n.nodeId === r.nodeId)?.closed).toContain("to-close");
+  });
+
+  it("admin port -> /status lists the nodes and /metrics counts routed requests per node", async () => {
+    const status = (await (await fetch(`http://127.0.0.1:${svc.ports.metrics}/status`)).json()) as {
+      nodes: { nodeId: string; state: string }[];
+    };
+    expect(status.nodes.map((n) => n.nodeId).sort()).toEqual(["n1", "n2", "n3"]);
+    const text = await metricsText(svc);
+    for (const n of nodes)
+      expect(counter(text, "scheduler_requests_routed_total", `node="${n.nodeId}"`)).toBeGreaterThan(0);
+    expect(counter(text, "scheduler_route_decisions_total", 'reason="sticky"')).toBeGreaterThan(0);
+  });
+});
+
+describe("failover and rejoin", () => {
+  let nodes: FakeNode[];
+  let svc: RunningService;
+  let client: SchedulerServiceClient;
+
+  beforeAll(async () => {
+    nodes = await Promise.all(
+      ["a", "b", "c"].map((nodeId) => FakeNode.start({ nodeId, tokens: 5, tokenDelayMs: 10 })),
+    );
+    svc = await spawnService(
+      "scheduler",
+      bundlePath("scheduler"),
+      [
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--nodes",
+        nodes.map((n) => n.address).join(","),
+        ...FAST_MEMBERSHIP,
+      ],
+      ["grpc", "metrics"],
+    );
+    client = schedulerClient(svc.ports.grpc!);
+    await waitFor("three nodes up", async () => (await upNodes(client)).length === 3);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+  });
+
+  it("a node dies mid-run -> in-flight turns fail with UNAVAILABLE, later turns succeed elsewhere, a restarted node rejoins", async () => {
+    const sessions = Array.from({ length: 9 }, (_, i) => `fo-${i}`);
+    const first = await Promise.all(sessions.map((s) => runTurn(client, turn(s, 0))));
+    const home = new Map(sessions.map((s, i) => [s, first[i]!.nodeId!]));
+    const victim = nodes[0]!;
+    const victimSessions = sessions.filter((s) => home.get(s) === victim.nodeId);
+    expect(victimSessions.length).toBeGreaterThan(0);
+
+    // Start turn 1 of every session; kill the victim once its turns are streaming.
+    let killed = false;
+    const second = await Promise.all(
+      sessions.map((s) =>
+        runTurn(client, turn(s, 1), {
+          onEvent: (ev) => {
+            if (!killed && home.get(s) === victim.nodeId && ev.event?.$case === "token") {
+              killed = true;
+              victim.kill();
+            }
+          },
+        }),
+      ),
+    );
+    for (const [i, s] of sessions.entries()) {
+      const r = second[i]!;
+      expect(r.status).toBeUndefined(); // never a hang or a bare status: a clear event
+      if (home.get(s) === victim.nodeId && r.error) {
+        expect(r.error.code).toBe("UNAVAILABLE");
+        expect(r.error.message).toContain(victim.nodeId);
+        expect(r.error.retryable).toBe(true);
+      } else {
+        expect(r.error).toBeUndefined();
+      }
+    }
+    expect(second.some((r) => r.error?.code === "UNAVAILABLE")).toBe(true);
+
+    // Every later turn succeeds; the victim's sessions moved to the survivors.
+    for (let t = 2; t < 4; t++) {
+      const results = await Promise.all(sessions.map((s) => runTurn(client, turn(s, t))));
+      for (const [i, s] of sessions.entries()) {
+        const r = results[i]!;
+        expect(r.error).toBeUndefined();
+        expect(r.status).toBeUndefined();
+        expect(r.nodeId).not.toBe(victim.nodeId);
+        if (home.get(s) !== victim.nodeId) expect(r.nodeId).toBe(home.get(s));
+      }
+    }
+    const text = await metricsText(svc);
+    expect(counter(text, "scheduler_failovers_total")).toBe(victimSessions.length);
+
+    // Restart the victim at the same address: it rejoins and receives new sessions.
+    const restarted = await FakeNode.start({ nodeId: victim.nodeId, port: victim.port, tokens: 2 });
+    nodes[0] = restarted;
+    await waitFor("restarted node up", async () => (await upNodes(client)).includes(victim.nodeId));
+    const fresh = await Promise.all(
+      Array.from({ length: 6 }, (_, i) => runTurn(client, turn(`after-restart-${i}`, 0))),
+    );
+    expect(fresh.every((r) => r.error === undefined)).toBe(true);
+    expect(fresh.some((r) => r.nodeId === victim.nodeId)).toBe(true);
+  });
+});
+
+describe("dynamic registration", () => {
+  let svc: RunningService;
+  let client: SchedulerServiceClient;
+  const nodes: FakeNode[] = [];
+
+  beforeAll(async () => {
+    svc = await spawnService(
+      "scheduler",
+      bundlePath("scheduler"),
+      ["--port", "0", "--metrics-port", "0", ...FAST_MEMBERSHIP],
+      ["grpc", "metrics"],
+    );
+    client = schedulerClient(svc.ports.grpc!);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+    await Promise.all(nodes.map((n) => n.stop()));
+  });
+
+  it("no nodes at all -> an UNAVAILABLE error event saying none are known, not a hang", async () => {
+    const r = await runTurn(client, turn("lonely", 0));
+    expect(r.error?.code).toBe("UNAVAILABLE");
+    expect(r.error?.message).toContain("no nodes known");
+  });
+
+  it("registered nodes get sessions; one that stops heartbeating is marked down and its sessions move", async () => {
+    for (const nodeId of ["r1", "r2"]) {
+      const n = await FakeNode.start({ nodeId, tokens: 2 });
+      await n.registerWith(`127.0.0.1:${svc.ports.grpc}`);
+      nodes.push(n);
+    }
+    await waitFor("two registered nodes up", async () => (await upNodes(client)).length === 2);
+    const r = await runTurn(client, turn("dyn", 0));
+    expect(r.error).toBeUndefined();
+    const home = nodes.find((n) => n.nodeId === r.nodeId)!;
+    home.stopHeartbeats(); // alive but silent: the heartbeat timeout must catch it
+    await waitFor("silent node down", async () => !(await upNodes(client)).includes(home.nodeId), 5000);
+    const r2 = await runTurn(client, turn("dyn", 1));
+    expect(r2.error).toBeUndefined();
+    expect(r2.nodeId).not.toBe(home.nodeId);
+  });
+});

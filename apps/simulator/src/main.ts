@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("simulator").info("not yet built");

@@ -1,0 +1,122 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { UsageError } from "@symphony/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { parseConfig } from "./config";
+
+let dir: string;
+beforeAll(() => (dir = mkdtempSync(join(tmpdir(), "wg-config-"))));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const profileYaml = `
+client_profiles:
+  - profile_name: chat
+    weight: 1
+    inter_arrival_time_dist_config: { type: Poisson, rate: 10 }
+    prompt_tokens_dist_config: { type: LogNormal, mean: 128, sigma: 64, is_int: true }
+    max_output_tokens_dist_config: { type: Constant, value: 64 }
+`;
+
+describe("parseConfig", () => {
+  it("no flags -> documented defaults", () => {
+    expect(parseConfig([])).toMatchObject({
+      workload: "closed",
+      target: "127.0.0.1:50051",
+      numClients: 10,
+      readSpeed: 25,
+      typeSpeed: 6,
+      duration: 60,
+      maxRequests: Infinity,
+      timeScale: 1,
+      hints: true,
+      seed: 0,
+    });
+  });
+
+  it.each([
+    [["--target", "grpc://10.0.0.5:7000"], "10.0.0.5:7000"],
+    [["--target", "localhost:81"], "localhost:81"],
+    [["--scheduler-ip", "h", "--scheduler-port", "9"], "h:9"],
+  ])("target flags %j -> %s", (argv, target) => {
+    expect(parseConfig(argv).target).toBe(target);
+  });
+
+  it("--no-hints, --duration 0, --max-requests 5 -> hints off, no time limit, 5 requests", () => {
+    expect(parseConfig(["--no-hints", "--duration", "0", "--max-requests", "5"])).toMatchObject({
+      hints: false,
+      duration: Infinity,
+      maxRequests: 5,
+    });
+  });
+
+  it("config file with client_profiles -> open loop with the file's values", () => {
+    const path = file("open.yaml", `workload:\n  total_duration: 120\n  seed: 9\n${profileYaml}`);
+    const c = parseConfig(["--config", path]);
+    expect(c).toMatchObject({ workload: "open", totalDuration: 120, seed: 9 });
+    expect(c.clientProfiles[0]).toMatchObject({
+      profile_name: "chat",
+      conversational_probability: 0,
+      priority: "normal",
+    });
+  });
+
+  it("flag and file both set -> the flag wins", () => {
+    const path = file(
+      "closed.yaml",
+      "workload:\n  type: closed\n  num_clients: 4\n  seed: 3\n  time_scale: 10\n",
+    );
+    expect(parseConfig(["--config", path, "--num-clients", "7"])).toMatchObject({
+      numClients: 7,
+      seed: 3,
+      timeScale: 10,
+    });
+  });
+
+  it.each([
+    [
+      "bad distribution",
+      `${profileYaml.replace("mean: 128", "mean: -5")}`,
+      /bad\.yaml: client_profiles\[0\]\.prompt_tokens_dist_config\.mean: /,
+    ],
+    ["unknown key", "workload:\n  nmu_clients: 3\n", /bad\.yaml: workload: .*nmu_clients/],
+    [
+      "weight not a number",
+      profileYaml.replace("weight: 1", "weight: heavy"),
+      /bad\.yaml: client_profiles\[0\]\.weight: /,
+    ],
+    ["invalid YAML", "workload: [", /bad\.yaml: invalid YAML/],
+  ])("config with %s -> UsageError naming file and key", (_name, text, pattern) => {
+    const path = file("bad.yaml", text);
+    expect(() => parseConfig(["--config", path])).toThrow(UsageError);
+    expect(() => parseConfig(["--config", path])).toThrow(pattern);
+  });
+
+  it("two problems -> one line each", () => {
+    const path = file(
+      "two.yaml",
+      profileYaml.replace("weight: 1", "weight: -1").replace("value: 64", "value: x"),
+    );
+    try {
+      parseConfig(["--config", path]);
+      expect.unreachable();
+    } catch (err) {
+      expect((err as Error).message.split("\n")).toHaveLength(2);
+    }
+  });
+
+  it.each([
+    [["--workload", "open"], /--workload open needs client_profiles/],
+    [["--workload", "trace"], /--workload trace needs --trace/],
+    [["--target", "http://x"], /--target: expected grpc:\/\/host:port/],
+    [["--config", "/nonexistent/x.yaml"], /x\.yaml: cannot read config: no such file/],
+  ])("%j -> a precise UsageError", (argv, pattern) => {
+    expect(() => parseConfig(argv)).toThrow(pattern);
+  });
+});

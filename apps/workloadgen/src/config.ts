@@ -1,0 +1,261 @@
+import { Command, Option } from "commander";
+import { loadConfigFile, parseArg, UsageError, type LogLevel } from "@symphony/common";
+import { z } from "zod";
+import { clientProfileSchema, type ClientProfileConfig } from "./domain";
+
+export type WorkloadType = "closed" | "open" | "trace";
+
+/** Everything one run needs, validated. Times in seconds unless named otherwise. */
+export interface Config {
+  workload: WorkloadType;
+  /** host:port of the Symphony scheduler. */
+  target: string;
+  /** Dataset path, or undefined for the embedded sample. */
+  dataset: string | undefined;
+  numClients: number;
+  readSpeed: number;
+  typeSpeed: number;
+  speedJitter: number;
+  maxOutputTokens: number;
+  minTurns: number;
+  /** Seconds; Infinity = until max-requests or the plan ends. */
+  duration: number;
+  maxRequests: number;
+  timeScale: number;
+  hints: boolean;
+  stream: boolean;
+  priority: "high" | "normal" | "low";
+  seed: number;
+  out: string | undefined;
+  dryRun: boolean;
+  planSize: number;
+  trace: string | undefined;
+  traceFormat: "auto" | "azure" | "mooncake";
+  blockSize: number;
+  /** Open loop: planned length in seconds (config `workload.total_duration`). */
+  totalDuration: number;
+  clientProfiles: ClientProfileConfig[];
+  requestTimeout: number;
+  connectTimeout: number;
+  progressInterval: number;
+  logLevel: LogLevel;
+  /** Prometheus /metrics port while running; undefined = no metrics server. */
+  metricsPort: number | undefined;
+  metricsHost: string;
+  /** The config file, if any. */
+  configFile: string | undefined;
+}
+
+/** `--config` file: the workload model and its parameters; CLI flags override. */
+export const configFileSchema = z.strictObject({
+  workload: z
+    .strictObject({
+      type: z.enum(["closed", "open", "trace"]).optional(),
+      total_duration: z.number().positive().optional(),
+      seed: z.number().int().optional(),
+      time_scale: z.number().positive().optional(),
+      max_requests: z.number().int().positive().optional(),
+      // closed loop
+      dataset: z.string().optional(),
+      num_clients: z.number().int().positive().optional(),
+      read_speed: z.number().positive().optional(),
+      type_speed: z.number().positive().optional(),
+      speed_jitter: z.number().min(0).optional(),
+      max_output_tokens: z.number().int().positive().optional(),
+      min_turns: z.number().int().positive().optional(),
+      priority: z.enum(["high", "normal", "low"]).optional(),
+      // trace replay
+      trace: z.string().optional(),
+      trace_format: z.enum(["auto", "azure", "mooncake"]).optional(),
+      block_size: z.number().int().positive().optional(),
+    })
+    .optional(),
+  client_profiles: z.array(clientProfileSchema).min(1).optional(),
+});
+export type ConfigFile = z.output<typeof configFileSchema>;
+
+function hostPort(value: string): string {
+  const m = /^(?:grpc:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(value.trim());
+  if (!m || Number(m[2]) > 65535) throw new UsageError(`--target: expected grpc://host:port, got "${value}"`);
+  return `${m[1]}:${m[2]}`;
+}
+
+export function buildProgram(): Command {
+  return new Command("workloadgen")
+    .description(
+      "Generates turn-by-turn LLM workloads (closed-loop chat sessions, open-loop client profiles, " +
+        "trace replay), sends them to the Symphony scheduler over gRPC and measures TTFT/TPOT/ITL/E2EL.",
+    )
+    .addOption(
+      new Option(
+        "--workload <type>",
+        "workload model (closed: dataset chat sessions; open: client profiles; trace: replay)",
+      )
+        .choices(["closed", "open", "trace"])
+        .default("closed"),
+    )
+    .option(
+      "--config <file>",
+      "YAML/JSON file selecting the workload model and its parameters (flags override)",
+    )
+    .option(
+      "--target <url>",
+      "scheduler address grpc://host:port (overrides --scheduler-ip/--scheduler-port)",
+    )
+    .option("--scheduler-ip <host>", "scheduler host", "127.0.0.1")
+    .option("--scheduler-port <port>", "scheduler gRPC port", parseArg.port, 50051)
+    .option(
+      "--dataset <file>",
+      "ShareGPT-style JSON dataset (default: the embedded sample of 12 conversations)",
+    )
+    .option("--num-clients <n>", "closed loop: concurrent sessions kept active", parseArg.int(1, 100_000), 10)
+    .option("--read-speed <cps>", "closed loop: reading speed, chars/s", parseArg.number(1e-6), 25)
+    .option("--type-speed <cps>", "closed loop: typing speed, chars/s", parseArg.number(1e-6), 6)
+    .option(
+      "--speed-jitter <cv>",
+      "closed loop: per-user spread of speeds (LogNormal std/mean; 0 = none)",
+      parseArg.number(0, 10),
+      0,
+    )
+    .option("--max-output-tokens <n>", "cap on max_output_tokens per turn", parseArg.int(1), 2048)
+    .option(
+      "--min-turns <n>",
+      "closed loop: skip conversations with fewer user/assistant pairs",
+      parseArg.int(1),
+      1,
+    )
+    .option(
+      "--duration <s>",
+      "stop starting turns after this many seconds (0 = no limit)",
+      parseArg.number(0),
+      60,
+    )
+    .option(
+      "--max-requests <n>",
+      "stop starting turns after this many requests (0 = no limit)",
+      parseArg.int(0),
+      0,
+    )
+    .option(
+      "--time-scale <x>",
+      "divide think times, delays and trace/plan times by this",
+      parseArg.number(1e-6),
+      1,
+    )
+    .option("--no-hints", "do not send Advise hints before next turns")
+    .option("--no-stream", "closed loop: ask for one Token event instead of streaming")
+    .addOption(
+      new Option("--priority <p>", "closed loop: request priority")
+        .choices(["high", "normal", "low"])
+        .default("normal"),
+    )
+    .option("--seed <n>", "seed for every random stream", parseArg.int(0, 2 ** 31 - 1), 0)
+    .option("--out <dir>", "write summary.json and requests.jsonl (or plan.jsonl with --dry-run) here")
+    .option("--dry-run", "print/write the plan without sending anything", false)
+    .option("--plan-size <n>", "dry run: sessions listed on stdout", parseArg.int(0), 20)
+    .option(
+      "--trace <file>",
+      "trace replay: Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens) or Mooncake JSONL",
+    )
+    .addOption(
+      new Option("--trace-format <f>", "trace format").choices(["auto", "azure", "mooncake"]).default("auto"),
+    )
+    .option("--block-size <tokens>", "trace replay: tokens per Mooncake hash block", parseArg.int(1), 512)
+    .option(
+      "--total-duration <s>",
+      "open loop: planned length in seconds (config workload.total_duration)",
+      parseArg.number(1e-3),
+      60,
+    )
+    .option("--request-timeout <s>", "gRPC deadline per turn in seconds (0 = none)", parseArg.number(0), 600)
+    .option(
+      "--connect-timeout <s>",
+      "wait this long for the scheduler before giving up",
+      parseArg.number(0),
+      10,
+    )
+    .option(
+      "--progress-interval <s>",
+      "seconds between progress log lines when stderr is not a TTY",
+      parseArg.number(0.1),
+      5,
+    )
+    .option(
+      "--metrics-port <port>",
+      "serve client-side Prometheus /metrics on this port while running (0 = a free port; default: off)",
+      parseArg.port,
+    )
+    .option("--metrics-host <host>", "interface for --metrics-port", "127.0.0.1")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["error", "warn", "info", "debug"])
+        .default("info"),
+    )
+    .exitOverride();
+}
+
+/** Parses argv (without node and script) into a validated Config. Throws UsageError on bad input. */
+export function parseConfig(argv: string[]): Readonly<Config> {
+  const program = buildProgram();
+  program.configureOutput({
+    writeErr: (s) => process.stderr.write(s),
+  });
+  program.parse(argv, { from: "user" });
+  const o = program.opts();
+  const fromCli = (name: string) => program.getOptionValueSource(name) === "cli";
+  const file: ConfigFile = o.config ? loadConfigFile(o.config as string, configFileSchema) : {};
+  const w = file.workload ?? {};
+  // A flag given on the command line wins; otherwise the file's value; otherwise the flag's default.
+  const pick = <T>(flag: string, fileValue: T | undefined): T =>
+    fromCli(flag) || fileValue === undefined ? (o[flag] as T) : fileValue;
+
+  // The model: --workload, else the file's workload.type, else implied by what was given.
+  const impliedWorkload: WorkloadType | undefined =
+    w.type ?? (o.trace || w.trace ? "trace" : file.client_profiles ? "open" : undefined);
+  const workload = pick<WorkloadType>("workload", impliedWorkload);
+  const target = o.target
+    ? hostPort(o.target as string)
+    : `${o.schedulerIp as string}:${o.schedulerPort as number}`;
+  const config: Config = {
+    workload,
+    target,
+    dataset: pick<string | undefined>("dataset", w.dataset),
+    numClients: pick("numClients", w.num_clients),
+    readSpeed: pick("readSpeed", w.read_speed),
+    typeSpeed: pick("typeSpeed", w.type_speed),
+    speedJitter: pick("speedJitter", w.speed_jitter),
+    maxOutputTokens: pick("maxOutputTokens", w.max_output_tokens),
+    minTurns: pick("minTurns", w.min_turns),
+    duration: ((d: number) => (d === 0 ? Infinity : d))(o.duration as number),
+    maxRequests: ((n: number) => (n === 0 ? Infinity : n))(pick("maxRequests", w.max_requests)),
+    timeScale: pick("timeScale", w.time_scale),
+    hints: o.hints as boolean,
+    stream: o.stream as boolean,
+    priority: pick("priority", w.priority),
+    seed: pick("seed", w.seed),
+    out: o.out as string | undefined,
+    dryRun: o.dryRun as boolean,
+    planSize: o.planSize as number,
+    trace: pick<string | undefined>("trace", w.trace),
+    traceFormat: pick("traceFormat", w.trace_format),
+    blockSize: pick("blockSize", w.block_size),
+    totalDuration: pick("totalDuration", w.total_duration),
+    clientProfiles: file.client_profiles ?? [],
+    requestTimeout: o.requestTimeout as number,
+    connectTimeout: o.connectTimeout as number,
+    progressInterval: o.progressInterval as number,
+    logLevel: o.logLevel as LogLevel,
+    metricsPort: o.metricsPort as number | undefined,
+    metricsHost: o.metricsHost as string,
+    configFile: o.config as string | undefined,
+  };
+  if (config.workload === "open" && config.clientProfiles.length === 0) {
+    throw new UsageError(
+      "--workload open needs client_profiles: pass --config <file> with a client_profiles list",
+    );
+  }
+  if (config.workload === "trace" && !config.trace) {
+    throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");
+  }
+  return Object.freeze(config);
+}

@@ -1,0 +1,25 @@
+/**
+ * Workload domain: pure, seeded models and the run loop, with no transport. The same classes
+ * drive a live run (RealTimers + gRPC target) and a virtual-time simulation (VirtualTimers + a
+ * simulated target).
+ *
+ * - Sources of sessions (`SessionSource.next()` -> `SessionPlan`):
+ *   `DatasetSessionSource` (closed-loop chat replay), `OpenLoopSource` (client profiles),
+ *   `TraceSessionSource` (Azure/Mooncake traces). Same seed -> same sequence.
+ * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
+ * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
+ * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`.
+ */
+export * from "./distributions";
+export * from "./think-time";
+export * from "./dataset";
+export * from "./chat-session";
+export * from "./stats";
+export * from "./prompt-synth";
+export * from "./plan";
+export * from "./closed-loop";
+export * from "./open-loop";
+export * from "./trace";
+export * from "./target";
+export * from "./load-runner";
+export * from "./plan-summary";

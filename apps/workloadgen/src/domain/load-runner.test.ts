@@ -1,0 +1,261 @@
+import { VirtualTimers } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { DatasetSessionSource } from "./closed-loop";
+import type { Conversation } from "./dataset";
+import { LoadRunner, type LoadRunnerOptions, type RequestRecord } from "./load-runner";
+import { arraySource, type SessionPlan, type SessionSource } from "./plan";
+import { PromptSynthesizer } from "./prompt-synth";
+import type { SessionHint, Target, TurnHandlers, TurnRequest } from "./target";
+import { ThinkTimeModel } from "./think-time";
+
+/** An in-memory Target on virtual time: Started after 1 ms, 4 tokens 5 ms apart, then Finished. */
+class FakeTarget implements Target {
+  readonly submits: { at: number; req: TurnRequest }[] = [];
+  readonly hints: { at: number; hint: SessionHint }[] = [];
+  readonly closes: { at: number; sessionId: string }[] = [];
+  failSessions = new Set<string>();
+  constructor(private readonly timers: VirtualTimers) {}
+
+  static reply(req: TurnRequest): string {
+    return `answer-${req.requestId}`;
+  }
+
+  submit(req: TurnRequest, h: TurnHandlers) {
+    const t = this.timers.nowUs();
+    this.submits.push({ at: t, req });
+    if (this.failSessions.has(req.sessionId)) {
+      this.timers.at(t + 1000, () => h.failed({ code: "UNAVAILABLE", message: "down" }));
+      return { cancel() {} };
+    }
+    this.timers.at(t + 1000, () => h.started({ nodeId: "n1", queueTimeUs: 500, kvTier: "new" }));
+    const text = FakeTarget.reply(req);
+    const chunks = [text.slice(0, 3), text.slice(3, 6), text.slice(6, 9), text.slice(9)];
+    chunks.forEach((c, i) => this.timers.at(t + 10_000 + i * 5_000, () => h.token(c, 1)));
+    this.timers.at(t + 26_000, () =>
+      h.finished({
+        nodeId: "n1",
+        promptTokens: 50,
+        completionTokens: 4,
+        cachedTokens: 10,
+        finishReason: "stop",
+      }),
+    );
+    return { cancel() {} };
+  }
+  advise(hint: SessionHint) {
+    this.hints.push({ at: this.timers.nowUs(), hint });
+  }
+  closeSession(sessionId: string) {
+    this.closes.push({ at: this.timers.nowUs(), sessionId });
+  }
+}
+
+const conversations: Conversation[] = [
+  {
+    id: "a",
+    turns: [
+      { user: "hello there", assistant: "hi" },
+      { user: "how are you doing", assistant: "fine" },
+      { user: "bye", assistant: "ciao" },
+    ],
+  },
+  {
+    id: "b",
+    turns: [
+      { user: "what is two plus two", assistant: "four" },
+      { user: "thanks", assistant: "welcome" },
+    ],
+  },
+];
+const thinkTime = new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 });
+
+function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource) {
+  const timers = new VirtualTimers();
+  const target = new FakeTarget(timers);
+  const records: RequestRecord[] = [];
+  let done = 0;
+  const runner = new LoadRunner(
+    {
+      timers,
+      target,
+      source:
+        source ??
+        new DatasetSessionSource(conversations, thinkTime, {
+          seed: 1,
+          maxOutputTokens: 100,
+          priority: "normal",
+          stream: true,
+          numClients: 3,
+        }),
+      thinkTime,
+      synth: new PromptSynthesizer(1),
+    },
+    {
+      mode: "closed",
+      concurrency: 3,
+      maxRequests: Infinity,
+      durationUs: Infinity,
+      timeScale: 1,
+      hints: true,
+      runId: "r",
+      ...options,
+    },
+    (r) => records.push(r),
+    () => done++,
+  );
+  return { timers, target, records, runner, done: () => done };
+}
+
+describe("LoadRunner, closed loop", () => {
+  it("3 clients -> exactly 3 sessions active whenever sampled, until stopped", () => {
+    const { timers, runner } = setup({ durationUs: 120e6 });
+    runner.start();
+    for (let t = 1e6; t < 119e6; t += 1.7e6) {
+      timers.runUntil(t);
+      expect(runner.activeSessions).toBe(3);
+    }
+    timers.runAll(1e6);
+    expect(runner.activeSessions).toBe(0);
+  });
+
+  it("each turn -> sent at previous end + reading time of the ACTUAL reply + typing time", () => {
+    const { timers, records, runner, target } = setup({ maxRequests: 30, timeScale: 4 });
+    runner.start();
+    timers.runAll(1e6);
+    const byId = new Map(target.submits.map((s) => [s.req.requestId, s.req]));
+    for (const r of records.filter((x) => x.turn_index > 0)) {
+      const prev = records.find((x) => x.session_id === r.session_id && x.turn_index === r.turn_index - 1)!;
+      const req = byId.get(r.request_id)!;
+      const prompt = req.messages!.at(-1)!.content;
+      const thinkMs = (FakeTarget.reply(byId.get(prev.request_id)!).length / 25 + prompt.length / 6) * 1000;
+      expect(r.sent_ms).toBeCloseTo(prev.end_ms + thinkMs / 4, 2);
+      expect(r.schedule_lag_ms).toBe(0);
+    }
+    // First turns wait typing time only.
+    for (const r of records.filter((x) => x.turn_index === 0 && x.session_id < "s000003")) {
+      const prompt = byId.get(r.request_id)!.messages!.at(-1)!.content;
+      expect(r.sent_ms).toBeCloseTo(((prompt.length / 6) * 1000) / 4, 2);
+    }
+  });
+
+  it("each next turn -> one Advise announcing the wait and turn index, before it is sent", () => {
+    const { timers, runner, target } = setup({ maxRequests: 20 });
+    runner.start();
+    timers.runAll(1e6);
+    for (const s of target.submits.filter((x) => x.req.turnIndex > 0)) {
+      const hint = target.hints.find(
+        (h) => h.hint.sessionId === s.req.sessionId && h.hint.nextTurnIndex === s.req.turnIndex,
+      )!;
+      expect(hint).toBeDefined();
+      expect(Math.abs(hint.at / 1000 + hint.hint.expectedArrivalMs - s.at / 1000)).toBeLessThanOrEqual(0.5);
+    }
+  });
+
+  it("hints off -> no Advise", () => {
+    const { timers, runner, target } = setup({ maxRequests: 20, hints: false });
+    runner.start();
+    timers.runAll(1e6);
+    expect(target.hints).toHaveLength(0);
+  });
+
+  it("max requests 10 -> exactly 10 sent and recorded, every session closed once, done once", () => {
+    const { timers, runner, target, records, done } = setup({ maxRequests: 10 });
+    runner.start();
+    timers.runAll(1e6);
+    expect(target.submits).toHaveLength(10);
+    expect(records).toHaveLength(10);
+    expect(done()).toBe(1);
+    const sessions = new Set(target.submits.map((s) => s.req.sessionId));
+    expect(target.closes.map((c) => c.sessionId).sort()).toEqual([...sessions].sort());
+  });
+
+  it("history -> turn k carries the k earlier prompts and the replies actually received", () => {
+    const { timers, runner, target } = setup({ maxRequests: 12 });
+    runner.start();
+    timers.runAll(1e6);
+    for (const { req } of target.submits) {
+      expect(req.messages).toHaveLength(2 * req.turnIndex + 1);
+      const earlier = target.submits.filter(
+        (s) => s.req.sessionId === req.sessionId && s.req.turnIndex < req.turnIndex,
+      );
+      for (const e of earlier)
+        expect(req.messages![2 * e.req.turnIndex + 1]!.content).toBe(FakeTarget.reply(e.req));
+      // Sessions alternate conversations a (3 turns) and b (2 turns).
+      const turns = Number(req.sessionId.slice(1)) % 2 === 0 ? 3 : 2;
+      expect(req.isLast).toBe(req.turnIndex === turns - 1);
+    }
+  });
+
+  it("duration 30 s -> nothing sent after 30 s, in-flight turns finish", () => {
+    const { timers, runner, target, records, done } = setup({ durationUs: 30e6 });
+    runner.start();
+    timers.runAll(1e6);
+    expect(target.submits.length).toBeGreaterThan(0);
+    expect(Math.max(...target.submits.map((s) => s.at))).toBeLessThanOrEqual(30e6);
+    expect(records).toHaveLength(target.submits.length);
+    expect(done()).toBe(1);
+  });
+
+  it("failed turn -> recorded with its error, session closed and replaced", () => {
+    const { timers, runner, target, records } = setup({ maxRequests: 12 });
+    target.failSessions.add("s000001");
+    runner.start();
+    timers.runAll(1e6);
+    const failed = records.filter((r) => r.error !== null);
+    expect(failed).toHaveLength(1);
+    expect(failed[0]).toMatchObject({ session_id: "s000001", error: "UNAVAILABLE: down", ttft_ms: null });
+    expect(target.closes.some((c) => c.sessionId === "s000001")).toBe(true);
+    expect(target.submits.some((s) => s.req.sessionId === "s000003")).toBe(true);
+  });
+
+  it("record -> ttft, e2el, tpot, itl from the token timing", () => {
+    const { timers, runner, records } = setup({ maxRequests: 1 });
+    runner.start();
+    timers.runAll(1e6);
+    expect(records[0]).toMatchObject({
+      ttft_ms: 10,
+      e2el_ms: 26,
+      tpot_ms: 16 / 3,
+      itl_ms: [5, 5, 5],
+      token_count: 4,
+      completion_tokens: 4,
+      cached_tokens: 10,
+      queue_time_ms: 0.5,
+      node_id: "n1",
+    });
+  });
+});
+
+describe("LoadRunner, open loop", () => {
+  const plan = (n: number, startUs: number, turns = 1): SessionPlan => ({
+    sessionId: `s${n}`,
+    clientId: `c${n}`,
+    profile: "p",
+    startUs,
+    priority: "normal",
+    stream: true,
+    ignoreEos: true,
+    mode: turns > 1 ? "chat" : "completion",
+    turns: Array.from({ length: turns }, (_, i) => ({
+      turnIndex: i,
+      promptTokens: 5,
+      maxOutputTokens: 4,
+      delayUs: i === 0 ? 0 : 2e6,
+    })),
+  });
+
+  it("sessions -> sent at startUs / timeScale regardless of responses; follow-ups after their delay", () => {
+    const { timers, runner, target, done } = setup(
+      { mode: "open", timeScale: 2 },
+      arraySource([plan(0, 0), plan(1, 1000), plan(2, 1000, 2), plan(3, 4e6)]),
+    );
+    runner.start();
+    timers.runAll(1e6);
+    const at = (sid: string, turn = 0) =>
+      target.submits.find((s) => s.req.sessionId === sid && s.req.turnIndex === turn)!.at;
+    expect([at("s0"), at("s1"), at("s2"), at("s3")]).toEqual([0, 500, 500, 2e6]);
+    expect(at("s2", 1)).toBe(500 + 26_000 + 1e6);
+    expect(target.submits.find((s) => s.req.sessionId === "s1")!.req.prompt).toMatch(/^( \w+){5}$/);
+    expect(done()).toBe(1);
+  });
+});

@@ -1,0 +1,374 @@
+import type { TimerHandle, Timers } from "@symphony/common";
+import { ChatHistory } from "./chat-session";
+import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
+import type { PromptSynthesizer } from "./prompt-synth";
+import type { FinishedInfo, StartedInfo, Target, TurnRequest } from "./target";
+import type { ThinkTimeModel } from "./think-time";
+
+/** What the run measured for one request. Times are ms since the run started. */
+export interface RequestRecord {
+  request_id: string;
+  client_id: string;
+  session_id: string;
+  turn_index: number;
+  profile: string;
+  node_id: string;
+  kv_tier: string;
+  /** When the schedule said to send it. */
+  scheduled_ms: number;
+  sent_ms: number;
+  /** sent - scheduled: how late the generator was (a saturated client shows here, not as latency). */
+  schedule_lag_ms: number;
+  first_token_ms: number | null;
+  end_ms: number;
+  ttft_ms: number | null;
+  e2el_ms: number;
+  /** (e2el - ttft) / (completion_tokens - 1); null with fewer than 2 tokens. */
+  tpot_ms: number | null;
+  /** Gaps between successive token events (ms). */
+  itl_ms: number[];
+  prompt_tokens: number;
+  completion_tokens: number;
+  cached_tokens: number;
+  /** Sum of Token events' token_count. */
+  token_count: number;
+  queue_time_ms: number | null;
+  finish_reason: string | null;
+  error: string | null;
+}
+
+export interface LoadRunnerOptions {
+  /** "closed": keep `concurrency` sessions active, replacing finished ones at once. "open": start sessions at their `startUs`. */
+  mode: "closed" | "open";
+  concurrency: number;
+  /** Stop starting turns after this many were sent (Infinity = no limit). */
+  maxRequests: number;
+  /** Stop starting turns this long after the start, µs of real (compressed) time (Infinity = none). */
+  durationUs: number;
+  /** User-time waits are divided by this. */
+  timeScale: number;
+  /** Send Advise hints for next turns. */
+  hints: boolean;
+  /** Prefix making request ids unique across runs. */
+  runId: string;
+}
+
+export interface LoadRunnerDeps {
+  timers: Timers;
+  target: Target;
+  source: SessionSource;
+  thinkTime: ThinkTimeModel;
+  synth: PromptSynthesizer;
+}
+
+interface ActiveSession {
+  plan: SessionPlan;
+  slot: number;
+  history: ChatHistory;
+  next: number;
+  lastResponse: string;
+  /** Whole-context tokens after the last completed turn (for hints and estimates). */
+  contextTokens: number;
+  timer?: TimerHandle;
+  inFlight?: { cancel(): void };
+  sentAny: boolean;
+}
+
+/**
+ * The run loop: plays sessions from a SessionSource against a Target on injected Timers, so the
+ * same loop runs live (RealTimers) and in virtual time. Every turn is sent at an absolute
+ * scheduled time; the record keeps scheduled vs actual send time.
+ *
+ * Stop rules: after `maxRequests` sends or `durationUs`, no new turn starts; in-flight turns
+ * finish; waiting sessions are closed. `onDone` fires once nothing is in flight.
+ */
+export class LoadRunner {
+  private readonly active = new Set<ActiveSession>();
+  private startUs = 0;
+  private stopping = false;
+  private finished = false;
+  private requestSeq = 0;
+  private openTimer?: TimerHandle;
+  private durationTimer?: TimerHandle;
+  private exhausted = false;
+
+  sent = 0;
+  completed = 0;
+  failed = 0;
+  inFlight = 0;
+  hintsSent = 0;
+  sessionsStarted = 0;
+  sessionsClosed = 0;
+
+  constructor(
+    private readonly deps: LoadRunnerDeps,
+    private readonly options: LoadRunnerOptions,
+    private readonly onRecord: (record: RequestRecord) => void,
+    private readonly onDone: () => void,
+  ) {}
+
+  /** µs since start (real time). */
+  elapsedUs(): number {
+    return this.deps.timers.nowUs() - this.startUs;
+  }
+
+  start(): void {
+    this.startUs = this.deps.timers.nowUs();
+    if (Number.isFinite(this.options.durationUs)) {
+      this.durationTimer = this.deps.timers.at(this.startUs + this.options.durationUs, () => this.stop());
+    }
+    if (this.options.mode === "closed") {
+      for (let slot = 0; slot < this.options.concurrency && !this.stopping; slot++)
+        this.startNextSession(slot);
+    } else {
+      this.scheduleNextOpenSession();
+    }
+    this.checkDone();
+  }
+
+  /** Stop starting turns; in-flight ones finish. Idempotent. */
+  stop(): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    if (this.openTimer) this.deps.timers.cancel(this.openTimer);
+    for (const s of [...this.active]) {
+      if (s.inFlight) continue;
+      this.endSession(s, false);
+    }
+    this.checkDone();
+  }
+
+  /** Cancels in-flight turns too (second Ctrl-C). */
+  abort(): void {
+    this.stop();
+    for (const s of this.active) s.inFlight?.cancel();
+  }
+
+  get activeSessions(): number {
+    return this.active.size;
+  }
+
+  private scaled(us: number): number {
+    return Math.round(us / this.options.timeScale);
+  }
+
+  private scheduleNextOpenSession(): void {
+    if (this.stopping) return;
+    const plan = this.deps.source.next();
+    if (!plan) {
+      this.exhausted = true;
+      this.checkDone();
+      return;
+    }
+    const at = this.startUs + this.scaled(plan.startUs ?? 0);
+    this.armOpenTimer(plan, at);
+  }
+
+  private armOpenTimer(plan: SessionPlan, at: number): void {
+    this.openTimer = this.deps.timers.at(at, () => {
+      if (this.deps.timers.nowUs() < at) return this.armOpenTimer(plan, at);
+      this.openTimer = undefined;
+      if (this.stopping) return;
+      this.beginSession(plan, -1, at);
+      this.scheduleNextOpenSession();
+    });
+  }
+
+  private startNextSession(slot: number): void {
+    const plan = this.deps.source.next();
+    if (!plan) {
+      this.exhausted = true;
+      return;
+    }
+    // In a closed loop a client is a slot: its next conversation follows its last.
+    this.beginSession({ ...plan, clientId: `client-${slot}` }, slot, this.deps.timers.nowUs());
+  }
+
+  private beginSession(plan: SessionPlan, slot: number, startUs: number): void {
+    this.sessionsStarted++;
+    const session: ActiveSession = {
+      plan,
+      slot,
+      history: new ChatHistory(plan.system),
+      next: 0,
+      lastResponse: "",
+      contextTokens: 0,
+      sentAny: false,
+    };
+    this.active.add(session);
+    const first = plan.turns[0];
+    if (!first) return this.endSession(session, true);
+    this.scheduleTurn(session, startUs + this.scaled(this.turnDelayUs(session, first)));
+  }
+
+  private turnDelayUs(session: ActiveSession, turn: PlannedTurn): number {
+    if (turn.delayUs !== undefined) return turn.delayUs;
+    const speeds = session.plan.speeds;
+    if (!speeds) return 0;
+    const promptChars = turn.text?.length ?? turn.promptTokens * 4;
+    return this.deps.thinkTime.delayUs(speeds, session.lastResponse.length, promptChars);
+  }
+
+  private scheduleTurn(session: ActiveSession, atUs: number): void {
+    session.timer = this.deps.timers.at(atUs, () => {
+      // Wall-clock timers may fire up to ~1 ms early (millisecond loop clock): wait out the rest.
+      if (this.deps.timers.nowUs() < atUs) return this.scheduleTurn(session, atUs);
+      session.timer = undefined;
+      this.sendTurn(session, atUs);
+    });
+  }
+
+  private promptText(session: ActiveSession, turn: PlannedTurn): string {
+    if (turn.text !== undefined) return turn.text;
+    const key = `${session.plan.sessionId}:${turn.turnIndex}`;
+    return turn.hashIds
+      ? this.deps.synth.textWithPrefix(key, turn.promptTokens, turn.hashIds)
+      : this.deps.synth.text(key, turn.promptTokens);
+  }
+
+  private sendTurn(session: ActiveSession, scheduledUs: number): void {
+    if (this.stopping || this.sent >= this.options.maxRequests) {
+      this.stop();
+      return;
+    }
+    const { plan } = session;
+    const turn = plan.turns[session.next]!;
+    const isLast = session.next === plan.turns.length - 1;
+    const text = this.promptText(session, turn);
+    const request: TurnRequest = {
+      requestId: `${this.options.runId}-${++this.requestSeq}`,
+      clientId: plan.clientId,
+      sessionId: plan.sessionId,
+      turnIndex: turn.turnIndex,
+      ...(plan.mode === "chat" ? { messages: session.history.requestMessages(text) } : { prompt: text }),
+      promptTokens: session.contextTokens + turn.promptTokens,
+      maxOutputTokens: turn.maxOutputTokens,
+      stream: plan.stream,
+      priority: plan.priority,
+      isLast,
+      ...(turn.expectedResponse !== undefined ? { expectedResponse: turn.expectedResponse } : {}),
+      ignoreEos: plan.ignoreEos,
+    };
+    const sentUs = this.deps.timers.nowUs();
+    this.sent++;
+    this.inFlight++;
+    session.sentAny = true;
+    if (this.sent >= this.options.maxRequests) this.stopSoon();
+
+    let started: StartedInfo | undefined;
+    let firstTokenUs: number | null = null;
+    let lastTokenUs = 0;
+    const itl: number[] = [];
+    let tokenCount = 0;
+    let response = "";
+    const ms = (us: number) => (us - this.startUs) / 1000;
+    let done = false;
+    const finish = (fin: FinishedInfo | undefined, error: string | null) => {
+      if (done) return;
+      done = true;
+      const endUs = this.deps.timers.nowUs();
+      this.inFlight--;
+      session.inFlight = undefined;
+      const completion = fin ? fin.completionTokens || tokenCount : tokenCount;
+      const ttft = firstTokenUs === null ? null : (firstTokenUs - sentUs) / 1000;
+      const e2el = (endUs - sentUs) / 1000;
+      this.onRecord({
+        request_id: request.requestId,
+        client_id: request.clientId,
+        session_id: request.sessionId,
+        turn_index: request.turnIndex,
+        profile: plan.profile,
+        node_id: fin?.nodeId || started?.nodeId || "",
+        kv_tier: started?.kvTier ?? "",
+        scheduled_ms: ms(scheduledUs),
+        sent_ms: ms(sentUs),
+        schedule_lag_ms: (sentUs - scheduledUs) / 1000,
+        first_token_ms: firstTokenUs === null ? null : ms(firstTokenUs),
+        end_ms: ms(endUs),
+        ttft_ms: ttft,
+        e2el_ms: e2el,
+        tpot_ms: ttft !== null && completion > 1 && !error ? (e2el - ttft) / (completion - 1) : null,
+        itl_ms: itl,
+        prompt_tokens: fin?.promptTokens ?? 0,
+        completion_tokens: completion,
+        cached_tokens: fin?.cachedTokens ?? 0,
+        token_count: tokenCount,
+        queue_time_ms: started ? started.queueTimeUs / 1000 : null,
+        finish_reason: fin?.finishReason ?? null,
+        error,
+      });
+      if (error) {
+        this.failed++;
+        // A user whose turn failed gives up on the conversation.
+        this.endSession(session, true);
+        return;
+      }
+      this.completed++;
+      session.history.recordTurn(text, response);
+      session.lastResponse = response;
+      session.contextTokens = (fin?.promptTokens || request.promptTokens) + completion;
+      session.next++;
+      if (isLast || this.stopping) return this.endSession(session, true);
+      this.afterTurn(session);
+    };
+    const handle = this.deps.target.submit(request, {
+      started: (info) => (started = info),
+      token: (chunk, count) => {
+        const now = this.deps.timers.nowUs();
+        if (firstTokenUs === null) firstTokenUs = now;
+        else itl.push((now - lastTokenUs) / 1000);
+        lastTokenUs = now;
+        tokenCount += count;
+        response += chunk;
+      },
+      finished: (info) => finish(info, null),
+      failed: (e) => finish(undefined, `${e.code}: ${e.message}`),
+    });
+    if (!done) session.inFlight = handle;
+  }
+
+  /** After a completed non-last turn: hint the next turn, then wait for it. */
+  private afterTurn(session: ActiveSession): void {
+    const turn = session.plan.turns[session.next]!;
+    const delayUs = this.scaled(this.turnDelayUs(session, turn));
+    if (this.options.hints) {
+      this.hintsSent++;
+      this.deps.target.advise({
+        sessionId: session.plan.sessionId,
+        clientId: session.plan.clientId,
+        expectedArrivalMs: Math.round(delayUs / 1000),
+        expectedPromptTokens: session.contextTokens + turn.promptTokens,
+        nextTurnIndex: turn.turnIndex,
+      });
+    }
+    this.scheduleTurn(session, this.deps.timers.nowUs() + delayUs);
+  }
+
+  private stopSoon(): void {
+    // The request just sent counts; stop() must not run before it is registered as in flight.
+    this.stopping = true;
+    if (this.openTimer) this.deps.timers.cancel(this.openTimer);
+    for (const s of [...this.active]) if (!s.inFlight && s.timer) this.endSession(s, false);
+  }
+
+  private endSession(session: ActiveSession, replace: boolean): void {
+    if (!this.active.delete(session)) return;
+    if (session.timer) this.deps.timers.cancel(session.timer);
+    session.timer = undefined;
+    if (session.sentAny) {
+      this.sessionsClosed++;
+      this.deps.target.closeSession(session.plan.sessionId, session.plan.clientId);
+    }
+    if (replace && !this.stopping && this.options.mode === "closed") this.startNextSession(session.slot);
+    this.checkDone();
+  }
+
+  private checkDone(): void {
+    if (this.finished || this.inFlight > 0 || this.active.size > 0) return;
+    if (!this.stopping && !this.exhausted) return;
+    this.finished = true;
+    this.stopping = true;
+    if (this.durationTimer) this.deps.timers.cancel(this.durationTimer);
+    this.onDone();
+  }
+}

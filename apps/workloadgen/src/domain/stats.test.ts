@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { percentileSorted, summarize } from "./stats";
+
+describe("percentileSorted", () => {
+  // Reference values: numpy.percentile(values, p) with the default linear method.
+  it.each([
+    [[1, 2, 3, 4], 50, 2.5],
+    [[1, 2, 3, 4], 90, 3.7],
+    [[1, 2, 3, 4], 99, 3.97],
+    [[10], 99, 10],
+    [[0, 10], 25, 2.5],
+    [[1, 2, 3, 4, 5], 0, 1],
+    [[1, 2, 3, 4, 5], 100, 5],
+  ])("%j at p%i -> %d", (values, p, expected) => {
+    expect(percentileSorted(values, p)).toBeCloseTo(expected, 10);
+  });
+
+  it("empty -> NaN", () => expect(percentileSorted([], 50)).toBeNaN());
+});
+
+describe("summarize", () => {
+  it("unsorted values -> mean, std and percentiles of the sorted data", () => {
+    const s = summarize([4, 1, 3, 2]);
+    expect(s).toMatchObject({ count: 4, mean: 2.5, min: 1, max: 4, p50: 2.5 });
+    expect(s.std).toBeCloseTo(Math.sqrt(1.25), 10);
+    expect(s.p90).toBeCloseTo(3.7, 10);
+  });
+
+  it("empty -> count 0, NaN stats", () => {
+    const s = summarize([]);
+    expect(s.count).toBe(0);
+    expect(s.mean).toBeNaN();
+  });
+});

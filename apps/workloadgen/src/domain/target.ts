@@ -1,0 +1,70 @@
+import type { Message } from "./chat-session";
+import type { PriorityName } from "./plan";
+
+/** One turn as the run loop hands it to a Target (transport maps it to the wire). */
+export interface TurnRequest {
+  requestId: string;
+  clientId: string;
+  sessionId: string;
+  turnIndex: number;
+  /** Chat mode: the whole conversation including this turn's prompt. */
+  messages?: Message[];
+  /** Completion mode: the raw prompt. */
+  prompt?: string;
+  /** Client's estimate of the whole prompt in tokens. */
+  promptTokens: number;
+  maxOutputTokens: number;
+  stream: boolean;
+  priority: PriorityName;
+  isLast: boolean;
+  expectedResponse?: string;
+  ignoreEos: boolean;
+}
+
+export interface StartedInfo {
+  nodeId: string;
+  queueTimeUs: number;
+  kvTier: string;
+}
+
+export interface FinishedInfo {
+  nodeId: string;
+  promptTokens: number;
+  completionTokens: number;
+  cachedTokens: number;
+  finishReason: string;
+}
+
+export interface TurnFailure {
+  /** gRPC status code name, or a local reason. */
+  code: string;
+  message: string;
+}
+
+/** Callbacks for one turn. Exactly one of `finished`/`failed` is called, last. */
+export interface TurnHandlers {
+  started(info: StartedInfo): void;
+  token(text: string, tokenCount: number): void;
+  finished(info: FinishedInfo): void;
+  failed(error: TurnFailure): void;
+}
+
+/** "Session S's next turn comes in about N ms." */
+export interface SessionHint {
+  sessionId: string;
+  clientId: string;
+  expectedArrivalMs: number;
+  expectedPromptTokens: number;
+  nextTurnIndex: number;
+}
+
+/**
+ * Where turns go: the Symphony scheduler over gRPC today; an OpenAI-HTTP target can implement
+ * the same interface. Calls return at once; results arrive through callbacks.
+ */
+export interface Target {
+  submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void };
+  /** Advisory; failures are the target's to count and log, never the run's. */
+  advise(hint: SessionHint): void;
+  closeSession(sessionId: string, clientId: string): void;
+}

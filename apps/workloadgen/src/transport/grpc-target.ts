@@ -1,0 +1,163 @@
+import * as grpc from "@grpc/grpc-js";
+import {
+  grpcClientOptions,
+  Priority,
+  Role,
+  SchedulerServiceClient,
+  type InferenceEvent,
+  type Logger,
+} from "@symphony/common";
+import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
+
+const PRIORITY = {
+  high: Priority.PRIORITY_HIGH,
+  normal: Priority.PRIORITY_NORMAL,
+  low: Priority.PRIORITY_LOW,
+};
+const ROLE = { system: Role.ROLE_SYSTEM, user: Role.ROLE_USER, assistant: Role.ROLE_ASSISTANT };
+
+/** Counters of the advisory calls, for the summary. */
+export interface AdviceCounters {
+  hintsAccepted: number;
+  hintsRejected: number;
+  hintErrors: number;
+  closeErrors: number;
+}
+
+/** The Symphony scheduler's SchedulerService as a Target. */
+export class GrpcSchedulerTarget implements Target {
+  private readonly client: SchedulerServiceClient;
+  readonly counters: AdviceCounters = { hintsAccepted: 0, hintsRejected: 0, hintErrors: 0, closeErrors: 0 };
+  private pendingUnary = 0;
+
+  constructor(
+    readonly address: string,
+    private readonly logger: Logger,
+    /** Per-turn gRPC deadline in ms (0 = none). */
+    private readonly requestTimeoutMs: number,
+  ) {
+    this.client = new SchedulerServiceClient(address, grpc.credentials.createInsecure(), grpcClientOptions);
+  }
+
+  /** Resolves once the channel is connected, or rejects after `timeoutMs`. */
+  waitForReady(timeoutMs: number): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.client.waitForReady(Date.now() + timeoutMs, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
+    const options: Partial<grpc.CallOptions> =
+      this.requestTimeoutMs > 0 ? { deadline: Date.now() + this.requestTimeoutMs } : {};
+    const call = this.client.submit(
+      {
+        requestId: turn.requestId,
+        clientId: turn.clientId,
+        sessionId: turn.sessionId,
+        turnIndex: turn.turnIndex,
+        messages: (turn.messages ?? []).map((m) => ({ role: ROLE[m.role], content: m.content })),
+        prompt: turn.prompt ?? "",
+        promptTokens: turn.promptTokens,
+        maxOutputTokens: turn.maxOutputTokens,
+        stream: turn.stream,
+        priority: PRIORITY[turn.priority],
+        isLast: turn.isLast,
+        expectedResponse: turn.expectedResponse,
+        ignoreEos: turn.ignoreEos,
+        deadlineMs: 0,
+        model: "",
+      },
+      options,
+    );
+    let settled = false;
+    const settle = (fn: () => void) => {
+      if (settled) return;
+      settled = true;
+      fn();
+    };
+    call.on("data", (ev: InferenceEvent) => {
+      const e = ev.event;
+      if (!e || settled) return;
+      switch (e.$case) {
+        case "started":
+          handlers.started({
+            nodeId: e.value.nodeId,
+            queueTimeUs: e.value.queueTimeUs,
+            kvTier: e.value.kvTier,
+          });
+          break;
+        case "token":
+          handlers.token(e.value.text, e.value.tokenCount);
+          break;
+        case "finished": {
+          const u = e.value.usage;
+          settle(() =>
+            handlers.finished({
+              nodeId: e.value.nodeId,
+              promptTokens: u?.promptTokens ?? 0,
+              completionTokens: u?.completionTokens ?? 0,
+              cachedTokens: u?.cachedTokens ?? 0,
+              finishReason: e.value.finishReason,
+            }),
+          );
+          break;
+        }
+        case "error":
+          settle(() => handlers.failed({ code: e.value.code, message: e.value.message }));
+          break;
+      }
+    });
+    call.on("error", (err: grpc.ServiceError) =>
+      settle(() =>
+        handlers.failed({ code: grpc.status[err.code] ?? String(err.code), message: err.details }),
+      ),
+    );
+    call.on("end", () =>
+      settle(() => handlers.failed({ code: "INTERNAL", message: "stream ended without Finished" })),
+    );
+    return { cancel: () => call.cancel() };
+  }
+
+  advise(hint: SessionHint): void {
+    this.pendingUnary++;
+    this.client.advise(
+      {
+        sessionId: hint.sessionId,
+        clientId: hint.clientId,
+        expectedArrivalMs: hint.expectedArrivalMs,
+        expectedPromptTokens: hint.expectedPromptTokens,
+        nextTurnIndex: hint.nextTurnIndex,
+      },
+      (err, res) => {
+        this.pendingUnary--;
+        if (err) {
+          this.counters.hintErrors++;
+          this.logger.debug("advise failed", {
+            sessionId: hint.sessionId,
+            code: err.code,
+            details: err.details,
+          });
+        } else if (res.accepted) this.counters.hintsAccepted++;
+        else this.counters.hintsRejected++;
+      },
+    );
+  }
+
+  closeSession(sessionId: string): void {
+    this.pendingUnary++;
+    this.client.closeSession({ sessionId }, (err) => {
+      this.pendingUnary--;
+      if (err) {
+        this.counters.closeErrors++;
+        this.logger.debug("close session failed", { sessionId, code: err.code, details: err.details });
+      }
+    });
+  }
+
+  /** Waits (up to `timeoutMs`) for outstanding Advise/CloseSession calls, then closes the channel. */
+  async close(timeoutMs = 2000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.pendingUnary > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    this.client.close();
+  }
+}

@@ -1,0 +1,114 @@
+import { readTextFile, UsageError } from "@symphony/common";
+import sample from "../data/sample-conversations.json";
+import type { Config } from "./config";
+import {
+  DatasetSessionSource,
+  OpenLoopSource,
+  parseShareGpt,
+  parseTrace,
+  ThinkTimeModel,
+  TraceFormatError,
+  TraceSessionSource,
+  type ParsedDataset,
+  type SessionSource,
+} from "./domain";
+
+export const SAMPLE_DATASET_NAME = "(embedded sample-conversations.json)";
+
+/** Reads and validates a ShareGPT dataset; every problem becomes one UsageError line naming the file. */
+export function loadDataset(path: string | undefined, minTurns: number): ParsedDataset {
+  let value: unknown = sample;
+  const name = path ?? SAMPLE_DATASET_NAME;
+  if (path !== undefined) {
+    const text = readTextFile(path, "dataset");
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      throw new UsageError(`${path}: invalid JSON: ${(err as Error).message}`);
+    }
+  }
+  let parsed: ParsedDataset;
+  try {
+    parsed = parseShareGpt(value, minTurns);
+  } catch (err) {
+    throw new UsageError(`${name}: ${(err as Error).message}`);
+  }
+  if (parsed.conversations.length === 0) {
+    const why = Object.entries(parsed.skipped)
+      .map(([reason, n]) => `${n} ${reason}`)
+      .join(", ");
+    throw new UsageError(
+      `${name}: no usable conversations (${parsed.total} in file; skipped: ${why || "none"})`,
+    );
+  }
+  return parsed;
+}
+
+export interface Workload {
+  source: SessionSource;
+  thinkTime: ThinkTimeModel;
+  /** Facts for the summary (dataset skip counts, trace size...). */
+  info: Record<string, unknown>;
+}
+
+/** Builds the session source the config selects. */
+export function buildWorkload(config: Config): Workload {
+  const thinkTime = new ThinkTimeModel({
+    readCharsPerSec: config.readSpeed,
+    typeCharsPerSec: config.typeSpeed,
+    speedJitter: config.speedJitter,
+  });
+  switch (config.workload) {
+    case "closed": {
+      const dataset = loadDataset(config.dataset, config.minTurns);
+      return {
+        thinkTime,
+        source: new DatasetSessionSource(dataset.conversations, thinkTime, {
+          seed: config.seed,
+          maxOutputTokens: config.maxOutputTokens,
+          priority: config.priority,
+          stream: config.stream,
+          numClients: config.numClients,
+        }),
+        info: {
+          dataset: config.dataset ?? SAMPLE_DATASET_NAME,
+          conversations_total: dataset.total,
+          conversations_used: dataset.conversations.length,
+          conversations_skipped: dataset.skipped,
+        },
+      };
+    }
+    case "open":
+      return {
+        thinkTime,
+        source: new OpenLoopSource(config.clientProfiles, {
+          seed: config.seed,
+          totalDuration: config.totalDuration,
+          maxOutputTokensCap: config.maxOutputTokens,
+        }),
+        info: {
+          profiles: config.clientProfiles.map((p) => p.profile_name),
+          total_duration_s: config.totalDuration,
+        },
+      };
+    case "trace": {
+      const path = config.trace!;
+      let records;
+      try {
+        records = parseTrace(readTextFile(path, "trace"), config.traceFormat);
+      } catch (err) {
+        if (err instanceof TraceFormatError) throw new UsageError(`${path}: ${err.message}`);
+        throw err;
+      }
+      return {
+        thinkTime,
+        source: new TraceSessionSource(records, config.maxOutputTokens),
+        info: {
+          trace: path,
+          trace_requests: records.length,
+          trace_span_s: records[records.length - 1]!.offsetUs / 1e6,
+        },
+      };
+    }
+  }
+}

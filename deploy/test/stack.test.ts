@@ -227,8 +227,8 @@ describe.skipIf(skipReason !== undefined)("compose stack in containers", () => {
     for (const r of failed) {
       // A clear error naming the dead node, as soon as the scheduler notices (heartbeat timeout,
       // 3 s by default), not at the 30 s request deadline.
-      expect(r.error).toMatch(/^UNAVAILABLE: .*node-2/);
-      expect(r.e2el_ms).toBeLessThan(15_000);
+      expect(r.error, JSON.stringify(r)).toMatch(/^UNAVAILABLE: .*node-2/);
+      expect(r.e2el_ms, JSON.stringify(r)).toBeLessThan(15_000);
     }
     // Once the failure has played out, every later turn succeeds, on the surviving node.
     const settledMs = Math.max(0, ...failed.map((r) => r.end_ms));

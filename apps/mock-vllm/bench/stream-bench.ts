@@ -25,6 +25,8 @@ interface WorkerConfig {
 }
 
 interface WorkerReport {
+  /** ms since this worker's counters were reset (each worker times its own window). */
+  elapsedMs: number;
   tokens: number;
   completed: number;
   errors: number;
@@ -45,7 +47,8 @@ function arg(name: string, fallback: number): number {
 /** Client side: `streams` concurrent closed-loop streams; counts `data: ` events per buffer. */
 function runWorker(cfg: WorkerConfig): void {
   const agent = new http.Agent({ keepAlive: true, maxSockets: Infinity });
-  let report: WorkerReport = { tokens: 0, completed: 0, errors: 0, ttftMs: [] };
+  let report: WorkerReport = { elapsedMs: 0, tokens: 0, completed: 0, errors: 0, ttftMs: [] };
+  let resetAt = performance.now();
   let stopping = false;
   let seq = 0;
   const one = () => {
@@ -96,7 +99,8 @@ function runWorker(cfg: WorkerConfig): void {
           mine += count;
         });
         res.on("end", () => {
-          if (mine !== cfg.maxTokens && report.errors++ < 3) process.stderr.write(`stream had ${mine} tokens\n`);
+          if (mine !== cfg.maxTokens && report.errors++ < 3)
+            process.stderr.write(`stream had ${mine} tokens\n`);
           report.completed++;
           one();
         });
@@ -110,8 +114,11 @@ function runWorker(cfg: WorkerConfig): void {
   };
   for (let i = 0; i < cfg.streams; i++) one();
   parentPort!.on("message", (msg: string) => {
-    if (msg === "reset") report = { tokens: 0, completed: 0, errors: 0, ttftMs: [] };
-    if (msg === "report") parentPort!.postMessage(report);
+    if (msg === "reset") {
+      report = { elapsedMs: 0, tokens: 0, completed: 0, errors: 0, ttftMs: [] };
+      resetAt = performance.now();
+    }
+    if (msg === "report") parentPort!.postMessage({ ...report, elapsedMs: performance.now() - resetAt });
     if (msg === "stop") {
       stopping = true;
       agent.destroy();
@@ -143,11 +150,23 @@ async function main(): Promise<void> {
   const maxTokens = arg("max-tokens", 100);
   const workers = arg("client-workers", 2);
   const timeScale = arg("time-scale", 1);
-  const extra = process.argv.filter((a) => a.startsWith("--mock-arg=")).flatMap((a) => a.slice(11).split("="));
+  const extra = process.argv
+    .filter((a) => a.startsWith("--mock-arg="))
+    .flatMap((a) => a.slice(11).split("="));
   const bundle = resolve(import.meta.dirname, "../../../dist/apps/mock-vllm/main.js");
-  const mockArgs = ["--port", "0", "--max-num-seqs", String(streams), "--time-scale", String(timeScale), ...extra];
+  const mockArgs = [
+    "--port",
+    "0",
+    "--max-num-seqs",
+    String(streams),
+    "--time-scale",
+    String(timeScale),
+    ...extra,
+  ];
   const nodeArgs = process.argv.filter((a) => a.startsWith("--node-arg=")).map((a) => a.slice(11));
-  const mock = spawn(process.execPath, [...nodeArgs, bundle, ...mockArgs], { stdio: ["ignore", "ignore", "pipe"] });
+  const mock = spawn(process.execPath, [...nodeArgs, bundle, ...mockArgs], {
+    stdio: ["ignore", "ignore", "pipe"],
+  });
   const port = await new Promise<number>((res, rej) => {
     const timer = setTimeout(() => rej(new Error("mock did not start")), 20_000);
     createInterface({ input: mock.stderr! }).on("line", (line) => {
@@ -199,25 +218,31 @@ async function main(): Promise<void> {
   for (const w of pool) w.postMessage("stop");
   mock.kill("SIGTERM");
 
-  const tokens = reports.reduce((a, r) => a + r.tokens, 0);
-  const completed = reports.reduce((a, r) => a + r.completed, 0);
+  const tokensPerS = reports.reduce((a, r) => a + r.tokens / (r.elapsedMs / 1000), 0);
+  const completedPerS = reports.reduce((a, r) => a + r.completed / (r.elapsedMs / 1000), 0);
   const errors = reports.reduce((a, r) => a + r.errors, 0);
   const ttft = reports.flatMap((r) => r.ttftMs).sort((a, b) => a - b);
-  const itlCount = metric(m1, "vllm:inter_token_latency_seconds_count") - metric(m0, "vllm:inter_token_latency_seconds_count");
-  const itlSum = metric(m1, "vllm:inter_token_latency_seconds_sum") - metric(m0, "vllm:inter_token_latency_seconds_sum");
-  const engineTokens = metric(m1, "vllm:generation_tokens_total") - metric(m0, "vllm:generation_tokens_total");
+  const itlCount =
+    metric(m1, "vllm:inter_token_latency_seconds_count") -
+    metric(m0, "vllm:inter_token_latency_seconds_count");
+  const itlSum =
+    metric(m1, "vllm:inter_token_latency_seconds_sum") - metric(m0, "vllm:inter_token_latency_seconds_sum");
+  const engineTokens =
+    metric(m1, "vllm:generation_tokens_total") - metric(m0, "vllm:generation_tokens_total");
   const result = {
     streams,
     maxTokens,
     timeScale,
     durationS: Number(elapsedS.toFixed(2)),
-    streamedTokensPerS: Math.round(tokens / elapsedS),
+    streamedTokensPerS: Math.round(tokensPerS),
     engineTokensPerS: Math.round(engineTokens / engineS),
-    completedRequestsPerS: Number((completed / elapsedS).toFixed(1)),
+    completedRequestsPerS: Number(completedPerS.toFixed(1)),
     errors,
     runningAtEnd: metric(m1, "vllm:num_requests_running"),
     waitingAtEnd: metric(m1, "vllm:num_requests_waiting"),
     mockCpuPercent: Math.round(((cpu1 - cpu0) / engineS) * 100),
+    // Tokens per second of mock CPU: what one dedicated core would sustain, under contention too.
+    mockTokensPerCpuSecond: Math.round(engineTokens / (cpu1 - cpu0)),
     metricsScrapeMs: Math.round(scrapeMs),
     meanItlMs: Number(((itlSum / itlCount) * 1000).toFixed(2)),
     clientTtftMsP50: Math.round(percentile(ttft, 50)),

@@ -47,7 +47,9 @@ describe("parseConfig", () => {
 
   it("max-model-len beyond the KV cache -> UsageError naming both flags", () => {
     expect(() => parseConfig(["--num-gpu-blocks", "10", "--max-model-len", "1000"])).toThrow(UsageError);
-    expect(() => parseConfig(["--num-gpu-blocks", "10", "--max-model-len", "1000"])).toThrow(/--max-model-len.*--num-gpu-blocks/);
+    expect(() => parseConfig(["--num-gpu-blocks", "10", "--max-model-len", "1000"])).toThrow(
+      /--max-model-len.*--num-gpu-blocks/,
+    );
   });
 
   it.each([

@@ -55,31 +55,46 @@ function buildProgram(): Command {
       "A vLLM stand-in: OpenAI-compatible API with vLLM's continuous batching, KV-cache and prefix-cache timing",
     )
     .addOption(new Option("--host <host>", "interface to bind").default("127.0.0.1"))
-    .addOption(new Option("--port <port>", "HTTP port (0 = a free port)").default(8000).argParser(parseArg.port))
     .addOption(
-      new Option("--model <name>", "model name (as vLLM's --model)").default("meta-llama/Llama-3.1-8B-Instruct"),
+      new Option("--port <port>", "HTTP port (0 = a free port)").default(8000).argParser(parseArg.port),
     )
     .addOption(
-      new Option("--served-model-name <names...>", "names accepted in requests (default: --model)"),
+      new Option("--model <name>", "model name (as vLLM's --model)").default(
+        "meta-llama/Llama-3.1-8B-Instruct",
+      ),
+    )
+    .addOption(new Option("--served-model-name <names...>", "names accepted in requests (default: --model)"))
+    .addOption(
+      new Option("--profile <name>", "engine timing/capacity profile")
+        .choices(profiles)
+        .default(DEFAULT_PROFILE),
     )
     .addOption(
-      new Option("--profile <name>", "engine timing/capacity profile").choices(profiles).default(DEFAULT_PROFILE),
+      new Option(
+        "--max-model-len <tokens>",
+        "max prompt + output tokens (default: the profile model's)",
+      ).argParser(parseArg.int(1)),
     )
     .addOption(
-      new Option("--max-model-len <tokens>", "max prompt + output tokens (default: the profile model's)")
-        .argParser(parseArg.int(1)),
+      new Option(
+        "--max-num-seqs <n>",
+        "max running requests per step (default: the profile's vLLM default)",
+      ).argParser(parseArg.int(1)),
     )
     .addOption(
-      new Option("--max-num-seqs <n>", "max running requests per step (default: the profile's vLLM default)")
-        .argParser(parseArg.int(1)),
+      new Option(
+        "--max-num-batched-tokens <n>",
+        "token budget per step (default: the profile's vLLM default)",
+      ).argParser(parseArg.int(1)),
     )
     .addOption(
-      new Option("--max-num-batched-tokens <n>", "token budget per step (default: the profile's vLLM default)")
-        .argParser(parseArg.int(1)),
+      new Option("--block-size <tokens>", "KV block size").default(16).argParser(parseArg.int(1, 1024)),
     )
-    .addOption(new Option("--block-size <tokens>", "KV block size").default(16).argParser(parseArg.int(1, 1024)))
     .addOption(
-      new Option("--gpu-memory-utilization <f>", "fraction of GPU memory vLLM may use (derives --num-gpu-blocks)")
+      new Option(
+        "--gpu-memory-utilization <f>",
+        "fraction of GPU memory vLLM may use (derives --num-gpu-blocks)",
+      )
         .default(0.9)
         .argParser(parseArg.number(0.05, 1)),
     )
@@ -95,9 +110,14 @@ function buildProgram(): Command {
         .default(1)
         .argParser(parseArg.number(0.001, 1e6)),
     )
-    .addOption(new Option("--seed <n>", "seed for generated text and faults").default(0).argParser(parseArg.int()))
     .addOption(
-      new Option("--eos-mean-tokens <n>", "mean generated length before a sampled EOS (0 = run to max_tokens)")
+      new Option("--seed <n>", "seed for generated text and faults").default(0).argParser(parseArg.int()),
+    )
+    .addOption(
+      new Option(
+        "--eos-mean-tokens <n>",
+        "mean generated length before a sampled EOS (0 = run to max_tokens)",
+      )
         .default(256)
         .argParser(parseArg.int(0)),
     )
@@ -123,9 +143,10 @@ function buildProgram(): Command {
       ),
     )
     .addOption(
-      new Option("--attention-us-per-pair <us>", "override: prefill attention time per query-key pair").argParser(
-        parseArg.number(0),
-      ),
+      new Option(
+        "--attention-us-per-pair <us>",
+        "override: prefill attention time per query-key pair",
+      ).argParser(parseArg.number(0)),
     )
     .addOption(
       new Option("--fault-error-rate <p>", "fraction of requests failed with --fault-error-status")
@@ -133,7 +154,9 @@ function buildProgram(): Command {
         .argParser(rate),
     )
     .addOption(
-      new Option("--fault-error-status <code>", "HTTP status of injected errors").choices(["500", "503"]).default("503"),
+      new Option("--fault-error-status <code>", "HTTP status of injected errors")
+        .choices(["500", "503"])
+        .default("503"),
     )
     .addOption(
       new Option("--fault-latency-rate <p>", "fraction of requests delayed by --fault-latency-ms")
@@ -141,7 +164,10 @@ function buildProgram(): Command {
         .argParser(rate),
     )
     .addOption(
-      new Option("--fault-latency-ms <ms>", "injected delay before a request reaches the engine (modelled ms)")
+      new Option(
+        "--fault-latency-ms <ms>",
+        "injected delay before a request reaches the engine (modelled ms)",
+      )
         .default(1000)
         .argParser(parseArg.number(0)),
     )
@@ -156,7 +182,9 @@ function buildProgram(): Command {
         .argParser(parseArg.int(0)),
     )
     .addOption(
-      new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"),
+      new Option("--log-level <level>", "log level")
+        .choices(["error", "warn", "info", "debug"])
+        .default("info"),
     )
     .exitOverride()
     .showHelpAfterError(false);

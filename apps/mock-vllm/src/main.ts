@@ -25,7 +25,11 @@ runCli(async () => {
   const observer = createEngineMetrics(
     registry,
     config.servedModelNames[0]!,
-    { blockSize: config.blockSize, numGpuBlocks: config.numGpuBlocks, enablePrefixCaching: config.enablePrefixCaching },
+    {
+      blockSize: config.blockSize,
+      numGpuBlocks: config.numGpuBlocks,
+      enablePrefixCaching: config.enablePrefixCaching,
+    },
     () => statsOf(),
   );
   const engine = new EngineCore(

@@ -26,11 +26,13 @@ function run(policy: ResidencyPolicy, turns: number) {
     { dispatch: (d) => running.push(d.requestId), fail: () => undefined },
   );
   const turnOf = new Map<string, number>();
+  const sessionOf = new Map<string, string>();
   const t0 = performance.now();
   for (let i = 0; i < turns; i++) {
     const sessionId = `s${rng.int(0, 999)}`;
     const t = turnOf.get(sessionId) ?? 0;
     turnOf.set(sessionId, t + 1);
+    sessionOf.set(`r${i}`, sessionId);
     core.submit({
       requestId: `r${i}`,
       sessionId,
@@ -40,12 +42,19 @@ function run(policy: ResidencyPolicy, turns: number) {
       maxOutputTokens: 200,
       isLast: false,
     });
-    if (i % 4 === 0) {
-      core.advise({ sessionId, expectedArrivalMs: rng.int(100, 5000), expectedPromptTokens: 0, nextTurnIndex: t + 1 });
-    }
     while (running.length > 32) {
       const id = running.shift()!;
       core.onFinished(id, { promptTokens: 300, completionTokens: 150 });
+      // Half the finished turns announce their session's next turn (not its real arrival: random).
+      const finished = sessionOf.get(id)!;
+      if (rng.next() < 0.5) {
+        core.advise({
+          sessionId: finished,
+          expectedArrivalMs: rng.int(100, 5000),
+          expectedPromptTokens: 0,
+          nextTurnIndex: 0,
+        });
+      }
     }
     timers.runUntil(timers.nowUs() + 2000);
   }

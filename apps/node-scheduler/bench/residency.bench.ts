@@ -47,16 +47,26 @@ it("residency: GPU hit rate with vs without hints", async () => {
   }
   const args = ["--kv-budget-tokens", "1200", "--cpu-budget-tokens", "100000", "--offload-gbps", "1"];
   const rows: string[] = [];
-  for (const [label, policy, hints] of [
-    ["hint-aware + hints", "hint-aware", true],
-    ["hint-aware, no hints", "hint-aware", false],
-    ["lru + hints (ignored)", "lru", true],
+  for (const [label, policy, hints, extra] of [
+    ["hint-aware + hints", "hint-aware", true, []],
+    ["+ --gpu-free-target 0.3", "hint-aware", true, ["--gpu-free-target", "0.3"]],
+    ["hint-aware, no hints", "hint-aware", false, []],
+    ["lru + hints (ignored)", "lru", true, []],
   ] as const) {
-    const n = await node(engineUrl, [...args, "--residency-policy", policy]);
+    const n = await node(engineUrl, [...args, "--residency-policy", policy, ...extra]);
     const client = nodeClient(n.ports.grpc!);
-    const r = await runRoundRobin({ client, prefix: label.replace(/\W+/g, "-"), sessions: 8, turns: 6, hints, maxOutputTokens: 32 });
+    const r = await runRoundRobin({
+      client,
+      prefix: label.replace(/\W+/g, "-"),
+      sessions: 8,
+      turns: 6,
+      hints,
+      maxOutputTokens: 32,
+    });
     client.close();
     const m = await scrapeNode(n.ports.metrics!);
+    const queueMs =
+      (m("symphony_node_queue_seconds_sum") / Math.max(1, m("symphony_node_queue_seconds_count"))) * 1000;
     const sum = m("symphony_node_kv_restore_seconds_sum");
     const count = m("symphony_node_kv_restore_seconds_count");
     rows.push(
@@ -64,11 +74,14 @@ it("residency: GPU hit rate with vs without hints", async () => {
         `(gpu ${r.returning.gpu}, cpu ${r.returning.cpu}, evicted ${r.returning.evicted})  ` +
         `offloads ${m("symphony_node_offloads_total")}, prefetches ${m("symphony_node_prefetches_total")}, ` +
         `restores ${m("symphony_node_restores_total")}, mean restore wait ${((sum / Math.max(1, count)) * 1000).toFixed(1)} ms, ` +
+        `mean queue ${queueMs.toFixed(1)} ms, ` +
         `wall ${(r.wallMs / 1000).toFixed(2)} s, errors ${r.errors.length}`,
     );
     expect(r.errors).toEqual([]);
   }
-  console.info(`[bench] residency on ${engineName}, 8 sessions x 6 turns, GPU budget 1200 tokens:\n${rows.join("\n")}`);
+  console.info(
+    `[bench] residency on ${engineName}, 8 sessions x 6 turns, GPU budget 1200 tokens:\n${rows.join("\n")}`,
+  );
 });
 
 it("overhead: latency the node adds per turn (fake engine, no delay)", async () => {
@@ -89,7 +102,12 @@ it("overhead: latency the node adds per turn (fake engine, no delay)", async () 
     const res = await fetch(`${fake.url}/chat/completions`, {
       method: "POST",
       headers: { "content-type": "application/json" },
-      body: JSON.stringify({ model: "fake-model", messages: [{ role: "user", content: "hi" }], max_tokens: 16, stream: true }),
+      body: JSON.stringify({
+        model: "fake-model",
+        messages: [{ role: "user", content: "hi" }],
+        max_tokens: 16,
+        stream: true,
+      }),
     });
     await res.text();
     direct.push(performance.now() - t0);

@@ -28,6 +28,7 @@ export interface Config {
   residencyPolicy: ResidencyPolicyName;
   prefetchMarginMs: number;
   hintStaleMs: number;
+  gpuFreeTarget: number;
   scheduler?: string;
   /** undefined = `<host>:<bound port>`. */
   advertiseAddress?: string;
@@ -50,11 +51,9 @@ function buildProgram(): Command {
     .option("--host <host>", "address to bind gRPC and metrics on", "127.0.0.1")
     .option("--port <port>", "gRPC port (0 = any free port)", parseArg.port, 50061)
     .option("--metrics-port <port>", "Prometheus /metrics port (0 = any free port)", parseArg.port, 9461)
-    .addOption(
-      new Option("--node-id <id>", "node id reported to clients and the scheduler").default(
-        undefined,
-        "node-<hostname>-<bound port>",
-      ),
+    .option(
+      "--node-id <id>",
+      "node id reported to clients and the scheduler (default: node-<hostname>-<bound port>)",
     )
     .option("--engine-url <url>", "engine OpenAI API base URL", "http://127.0.0.1:8000/v1")
     .addOption(
@@ -213,6 +212,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     residencyPolicy: o.residencyPolicy as ResidencyPolicyName,
     prefetchMarginMs: o.prefetchMarginMs as number,
     hintStaleMs: o.hintStaleMs as number,
+    gpuFreeTarget: o.gpuFreeTarget as number,
     scheduler: hostPort("--scheduler", o.scheduler),
     advertiseAddress: hostPort("--advertise-address", o.advertiseAddress),
     registerRetryMs: o.registerRetryMs as number,

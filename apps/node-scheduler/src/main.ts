@@ -41,6 +41,7 @@ async function main(): Promise<void> {
       maxRunning: config.maxRunning,
       maxQueue: config.maxQueue,
       prefetchMarginUs: config.prefetchMarginMs * 1000,
+      gpuFreeTarget: config.gpuFreeTarget,
       policy: createResidencyPolicy(config.residencyPolicy, { hintStaleAfterUs: config.hintStaleMs * 1000 }),
     },
     retry: { retries: config.engineRetries, backoffMs: config.engineRetryBackoffMs },
@@ -105,7 +106,9 @@ async function main(): Promise<void> {
     logger.info("shutting down", { signal });
     if (scrapeTimer) clearTimeout(scrapeTimer);
     await registration?.stop();
+    // Stop taking calls, let open turns finish for a while, then end the rest as UNAVAILABLE.
     const stopping = grpcServer.stop(5000);
+    await service.drain(4000);
     service.shutdown();
     await stopping;
     timers.cancelAll();

@@ -120,3 +120,13 @@ describe("parseConfig", () => {
     expect(() => parseConfig(argv)).toThrow(pattern);
   });
 });
+
+describe("parseConfig, run length", () => {
+  it.each([
+    [["--workload", "closed"], 60],
+    [["--trace", "t.csv"], Infinity],
+    [["--trace", "t.csv", "--duration", "5"], 5],
+  ])("%j -> duration %d s", (argv, duration) => {
+    expect(parseConfig(argv).duration).toBe(duration);
+  });
+});

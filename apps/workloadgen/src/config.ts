@@ -55,6 +55,7 @@ export const configFileSchema = z.strictObject({
       seed: z.number().int().optional(),
       time_scale: z.number().positive().optional(),
       max_requests: z.number().int().positive().optional(),
+      duration: z.number().min(0).optional(),
       // closed loop
       dataset: z.string().optional(),
       num_clients: z.number().int().positive().optional(),
@@ -126,7 +127,7 @@ export function buildProgram(): Command {
     )
     .option(
       "--duration <s>",
-      "stop starting turns after this many seconds (0 = no limit)",
+      "stop starting turns after this many seconds (0 = no limit; open/trace default: until the plan ends)",
       parseArg.number(0),
       60,
     )
@@ -226,7 +227,12 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     speedJitter: pick("speedJitter", w.speed_jitter),
     maxOutputTokens: pick("maxOutputTokens", w.max_output_tokens),
     minTurns: pick("minTurns", w.min_turns),
-    duration: ((d: number) => (d === 0 ? Infinity : d))(o.duration as number),
+    // Open-loop plans and traces have their own length: there the default is "until the plan ends".
+    duration: ((d: number | undefined) => (d === undefined || d === 0 ? Infinity : d))(
+      fromCli("duration") || w.duration !== undefined || workload === "closed"
+        ? pick<number>("duration", w.duration)
+        : undefined,
+    ),
     maxRequests: ((n: number) => (n === 0 ? Infinity : n))(pick("maxRequests", w.max_requests)),
     timeScale: pick("timeScale", w.time_scale),
     hints: o.hints as boolean,

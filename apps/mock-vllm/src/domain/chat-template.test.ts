@@ -9,12 +9,21 @@ describe("ChatTemplate", () => {
     { role: "system", content: "You are helpful." },
     { role: "user", content: "What is KV caching?" },
   ];
-  const turn2 = [...turn1, { role: "assistant", content: "It stores keys and values." }, { role: "user", content: "Why?" }];
+  const turn2 = [
+    ...turn1,
+    { role: "assistant", content: "It stores keys and values." },
+    { role: "user", content: "Why?" },
+  ];
 
   it("conversation -> starts with BOS, ends with the assistant generation header", () => {
     const ids = template.apply(turn1);
     expect(ids[0]).toBe(SPECIAL.beginOfText);
-    expect(ids.slice(-4)).toEqual([SPECIAL.startHeader, ...tokens.encode("assistant"), SPECIAL.endHeader, ...tokens.encode("\n\n")]);
+    expect(ids.slice(-4)).toEqual([
+      SPECIAL.startHeader,
+      ...tokens.encode("assistant"),
+      SPECIAL.endHeader,
+      ...tokens.encode("\n\n"),
+    ]);
   });
 
   it("next turn -> this turn's prompt + answer is a token prefix of it (what prefix caching needs)", () => {

@@ -57,7 +57,12 @@ export class ChatTemplate {
   private header(role: string): readonly number[] {
     let h = this.headerCache.get(role);
     if (!h) {
-      h = [SPECIAL.startHeader, ...this.tokens.encode(role), SPECIAL.endHeader, ...this.tokens.encode("\n\n")];
+      h = [
+        SPECIAL.startHeader,
+        ...this.tokens.encode(role),
+        SPECIAL.endHeader,
+        ...this.tokens.encode("\n\n"),
+      ];
       if (this.headerCache.size < 64) this.headerCache.set(role, h);
     }
     return h;

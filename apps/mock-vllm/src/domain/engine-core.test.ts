@@ -52,7 +52,12 @@ describe("EngineCore", () => {
     timers.runAll();
     expect(t.tokens.map((x) => x.index)).toEqual([0, 1, 2, 3, 4]);
     expect(t.tokens.map((x) => x.tokenId)).toEqual(tokens(5, 999));
-    expect(t.summary).toMatchObject({ finishReason: "length", promptTokens: 100, completionTokens: 5, cachedTokens: 0 });
+    expect(t.summary).toMatchObject({
+      finishReason: "length",
+      promptTokens: 100,
+      completionTokens: 5,
+      cachedTokens: 0,
+    });
     const expectedTtft = model.stepUs({
       prefillTokens: 100,
       prefillAttentionPairs: 100 * 50,
@@ -81,11 +86,21 @@ describe("EngineCore", () => {
     const { timers, engine, ttfts } = setup();
     const turn1 = tokens(1000, 1);
     const out1 = tokens(50, 2);
-    const first = submit(engine, timers, { id: "t1", promptTokenIds: turn1, outputTokenIds: out1, finishReason: "stop" });
+    const first = submit(engine, timers, {
+      id: "t1",
+      promptTokenIds: turn1,
+      outputTokenIds: out1,
+      finishReason: "stop",
+    });
     timers.runAll();
     // Turn 2 = turn 1's prompt + the answer + a new user message.
     const turn2 = [...turn1, ...out1, ...tokens(30, 3)];
-    const second = submit(engine, timers, { id: "t2", promptTokenIds: turn2, outputTokenIds: [1], finishReason: "stop" });
+    const second = submit(engine, timers, {
+      id: "t2",
+      promptTokenIds: turn2,
+      outputTokenIds: [1],
+      finishReason: "stop",
+    });
     timers.runAll();
     // A cold prompt of the same length, nothing shared.
     const cold = submit(engine, timers, request("cold", tokens(turn2.length, 4), 1));
@@ -120,7 +135,9 @@ describe("EngineCore", () => {
 
   it("more requests than max-num-seqs -> the rest wait, and queueing raises their TTFT", () => {
     const { timers, engine, ttfts } = setup({ maxNumSeqs: 2 });
-    const traces = Array.from({ length: 6 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(50, i + 1), 10)));
+    const traces = Array.from({ length: 6 }, (_, i) =>
+      submit(engine, timers, request(`r${i}`, tokens(50, i + 1), 10)),
+    );
     // The first submit starts a step at once (idle engine); the rest queue behind it.
     expect(engine.stats()).toMatchObject({ numRunning: 1, numWaiting: 5 });
     let maxRunning = 0;
@@ -144,7 +161,9 @@ describe("EngineCore", () => {
   it("KV blocks run out during decode -> preemption by recompute, counted, and every request still completes", () => {
     // 3 requests of 40 prompt + 60 output tokens need 7 blocks each; 12 blocks hold fewer than 2.
     const { timers, engine } = setup({ numGpuBlocks: 12, enablePrefixCaching: false });
-    const traces = Array.from({ length: 3 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(40, i + 1), 60)));
+    const traces = Array.from({ length: 3 }, (_, i) =>
+      submit(engine, timers, request(`r${i}`, tokens(40, i + 1), 60)),
+    );
     timers.runAll();
     expect(engine.stats().numPreemptions).toBeGreaterThan(0);
     for (const t of traces) {
@@ -182,7 +201,11 @@ describe("EngineCore", () => {
   it.each([
     ["empty prompt", { promptTokenIds: [], outputTokenIds: [1] }, /empty prompt/],
     ["no output", { promptTokenIds: [1], outputTokenIds: [] }, /no output/],
-    ["longer than the KV cache", { promptTokenIds: tokens(200, 1), outputTokenIds: [1] }, /exceed the KV cache/],
+    [
+      "longer than the KV cache",
+      { promptTokenIds: tokens(200, 1), outputTokenIds: [1] },
+      /exceed the KV cache/,
+    ],
   ])("submit, %s -> RangeError", (_name, req, message) => {
     const { engine } = setup({ numGpuBlocks: 4 });
     expect(() =>
@@ -193,7 +216,9 @@ describe("EngineCore", () => {
   it("same workload twice -> identical token timelines (deterministic on virtual time)", () => {
     const run = () => {
       const { timers, engine } = setup({ numGpuBlocks: 40, maxNumSeqs: 3 });
-      const traces = Array.from({ length: 8 }, (_, i) => submit(engine, timers, request(`r${i}`, tokens(30 + i * 7, i), 20 + i)));
+      const traces = Array.from({ length: 8 }, (_, i) =>
+        submit(engine, timers, request(`r${i}`, tokens(30 + i * 7, i), 20 + i)),
+      );
       timers.runAll();
       return JSON.stringify(traces);
     };

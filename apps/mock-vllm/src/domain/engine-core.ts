@@ -322,7 +322,7 @@ export class EngineCore {
     };
 
     // 1. Running requests, in order: decodes and unfinished chunked prefills.
-    for (let i = 0; i < this.running.length && budget > 0; ) {
+    for (let i = 0; i < this.running.length && budget > 0;) {
       const r = this.running[i]!;
       const n = Math.min(r.numTokens - r.numComputed, budget);
       let scheduled = true;
@@ -341,8 +341,10 @@ export class EngineCore {
     }
 
     // 2. Waiting requests, FCFS, unless this step had to preempt (vLLM skips admission then).
-    while (!preempted && this.waiting.length > 0 && budget > 0 && this.running.length < maxNumSeqs) {
-      const r = this.waiting[0]!;
+    // Admitted requests are taken from the head and removed with one splice (not shift() each).
+    let admitted = 0;
+    while (!preempted && admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
+      const r = this.waiting[admitted]!;
       const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
       const numComputed = cached.length * blockSize;
       const n = Math.min(r.numTokens - numComputed, budget);
@@ -360,13 +362,14 @@ export class EngineCore {
       }
       if (r.cachedTokens < 0) r.cachedTokens = numComputed;
       if (r.firstScheduledUs < 0) r.firstScheduledUs = this.timers.nowUs();
-      this.waiting.shift();
+      admitted++;
       this.numWaiting--;
       r.status = Status.Running;
       this.running.push(r);
       this.numRunning++;
       add(r, n);
     }
+    if (admitted > 0) this.waiting.splice(0, admitted);
     return { prefillTokens, prefillAttentionPairs, decodeSeqs, kvTokensRead, numSeqs: batch.length };
   }
 

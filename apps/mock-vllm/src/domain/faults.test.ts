@@ -5,7 +5,8 @@ import { FaultInjector, NO_FAULTS } from "./faults";
 describe("FaultInjector", () => {
   it("no rates -> never a fault", () => {
     const f = new FaultInjector(NO_FAULTS, rngFor(0, "t"));
-    for (let i = 0; i < 100; i++) expect(f.decide(10)).toEqual({ errorStatus: 0, extraDelayMs: 0, dropAfterTokens: -1 });
+    for (let i = 0; i < 100; i++)
+      expect(f.decide(10)).toEqual({ errorStatus: 0, extraDelayMs: 0, dropAfterTokens: -1 });
   });
 
   it("all rates 1 -> every request errors, is delayed and is dropped within its output", () => {

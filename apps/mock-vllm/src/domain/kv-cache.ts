@@ -37,8 +37,13 @@ function fmix32(h: number): number {
  * 53-bit integer, so Map lookups stay on numbers. Like vLLM's default builtin hash, a collision
  * is possible in principle and ignored in practice (~2^-53 per pair).
  */
-export function hashBlock(parentHash: number, tokenAt: (i: number) => number, start: number, blockSize: number) {
-  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash % 0x100000000 >>> 0;
+export function hashBlock(
+  parentHash: number,
+  tokenAt: (i: number) => number,
+  start: number,
+  blockSize: number,
+) {
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
   const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
   let a = parentLo ^ 0x1b873593;
   let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;

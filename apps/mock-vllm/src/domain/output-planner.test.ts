@@ -26,7 +26,13 @@ describe("OutputPlanner", () => {
   });
 
   it("empty expected response -> one text-less end-of-turn token, stop", () => {
-    const plan = planner.plan({ promptTokenIds: prompt, expectedResponse: "", maxTokens: 5, minTokens: 0, ignoreEos: false });
+    const plan = planner.plan({
+      promptTokenIds: prompt,
+      expectedResponse: "",
+      maxTokens: 5,
+      minTokens: 0,
+      ignoreEos: false,
+    });
     expect(plan.tokenIds).toHaveLength(1);
     expect(streamPieces(plan.tokenIds)).toEqual([""]);
   });
@@ -43,7 +49,9 @@ describe("OutputPlanner", () => {
     const a = new OutputPlanner(1, 0, tokens).plan(input).tokenIds;
     expect(new OutputPlanner(1, 0, tokens).plan(input).tokenIds).toEqual(a);
     expect(new OutputPlanner(2, 0, tokens).plan(input).tokenIds).not.toEqual(a);
-    expect(new OutputPlanner(1, 0, tokens).plan({ ...input, promptTokenIds: [9, 9] }).tokenIds).not.toEqual(a);
+    expect(new OutputPlanner(1, 0, tokens).plan({ ...input, promptTokenIds: [9, 9] }).tokenIds).not.toEqual(
+      a,
+    );
   });
 
   it("EOS mean 40 -> mean length near 40 over many prompts, and some stop early", () => {

@@ -53,7 +53,8 @@ export class OutputPlanner {
   plan(input: OutputPlanInput): OutputPlan {
     const { maxTokens, minTokens, ignoreEos } = input;
     let rng: Rng | undefined;
-    const rngForPrompt = () => (rng ??= rngFor(this.seed, `mock-vllm.output:${promptKey(input.promptTokenIds)}`));
+    const rngForPrompt = () =>
+      (rng ??= rngFor(this.seed, `mock-vllm.output:${promptKey(input.promptTokenIds)}`));
     let base: readonly number[] = [];
     let naturalLen: number;
     if (input.expectedResponse !== undefined) {

@@ -2,16 +2,22 @@ import { describe, expect, it } from "vitest";
 import { deriveNumGpuBlocks, kvBytesPerToken, PROFILES } from "./profiles";
 import { coefficientsFor, StepTimeModel } from "./step-time-model";
 
-const models = Object.values(PROFILES).map((p) => [p.name, new StepTimeModel(coefficientsFor(p)), p] as const);
+const models = Object.values(PROFILES).map(
+  (p) => [p.name, new StepTimeModel(coefficientsFor(p)), p] as const,
+);
 
 describe("StepTimeModel", () => {
   it.each(models)("%s, empty step -> 0", (_n, m) => {
-    expect(m.stepUs({ prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: 0, kvTokensRead: 0, numSeqs: 0 })).toBe(0);
+    expect(
+      m.stepUs({ prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: 0, kvTokensRead: 0, numSeqs: 0 }),
+    ).toBe(0);
   });
 
   it.each(models)("%s, small decode batch -> bandwidth bound: ITL ≈ weight read + overhead", (_n, m) => {
     const c = m.coefficients;
-    expect(m.decodeItlUs(1, 100)).toBeCloseTo(c.stepOverheadUs + c.perSeqUs + c.weightReadUs + 100 * c.kvReadUsPerToken);
+    expect(m.decodeItlUs(1, 100)).toBeCloseTo(
+      c.stepOverheadUs + c.perSeqUs + c.weightReadUs + 100 * c.kvReadUsPerToken,
+    );
   });
 
   it.each(models)("%s, ITL grows with batch size and context; TTFT grows with prompt length", (_n, m) => {

@@ -20,15 +20,16 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
 
   it("openai SDK, streamed chat with include_usage -> the expected text, usage matching the chunks", async () => {
     const expected = "The quick brown fox jumps over the lazy dog. Ünïcödé 日本語 too.";
-    const stream = await client.chat.completions.create({
+    // expected_response is a Symphony extension: the SDK passes unknown body fields through.
+    const params = {
       model: MODEL,
       messages: [{ role: "user", content: "Say something" }],
       stream: true,
       stream_options: { include_usage: true },
       max_tokens: 100,
-      // @ts-expect-error Symphony extension field
       expected_response: expected,
-    });
+    } as OpenAI.ChatCompletionCreateParamsStreaming;
+    const stream = await client.chat.completions.create(params);
     let text = "";
     let contentChunks = 0;
     let finish: string | null = null;
@@ -61,9 +62,8 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
       model: MODEL,
       messages: [{ role: "user", content: "Count" }],
       max_tokens: 3,
-      // @ts-expect-error Symphony extension field
       expected_response: "one two three four five six",
-    });
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     expect(res.choices[0]!.finish_reason).toBe("length");
     expect(res.choices[0]!.message.content).toBe("one two three");
     expect(res.usage!.completion_tokens).toBe(3);
@@ -86,6 +86,18 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
     expect(r.chunks).toHaveLength(12 + 2);
   });
 
+  it("expected response in the x-expected-response header (percent-encoded) -> streamed verbatim", async () => {
+    const text = "Header text: ça marche, 100%!";
+    const res = await fetch(`${base}/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "x-expected-response": encodeURIComponent(text) },
+      body: JSON.stringify({ messages: [{ role: "user", content: "hdr" }], max_tokens: 100 }),
+    });
+    const json = (await res.json()) as { choices: { message: { content: string }; finish_reason: string }[] };
+    expect(json.choices[0]!.message.content).toBe(text);
+    expect(json.choices[0]!.finish_reason).toBe("stop");
+  });
+
   it("legacy completions, streamed -> text_completion chunks with a token each", async () => {
     const r = await streamRequest(`${base}/v1/completions`, {
       model: MODEL,
@@ -100,7 +112,12 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
   });
 
   it.each([
-    ["prompt + max_tokens over --max-model-len", { messages: [{ role: "user", content: "hi" }], max_tokens: 5000 }, 400, /maximum context length is 4096/],
+    [
+      "prompt + max_tokens over --max-model-len",
+      { messages: [{ role: "user", content: "hi" }], max_tokens: 5000 },
+      400,
+      /maximum context length is 4096/,
+    ],
     ["unknown model", { model: "gpt-9", messages: [{ role: "user", content: "hi" }] }, 404, /does not exist/],
     ["n=2", { messages: [{ role: "user", content: "hi" }], n: 2 }, 400, /n must be 1/],
     ["no messages", { messages: [] }, 400, /messages/],
@@ -161,9 +178,8 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
       model: MODEL,
       messages: [{ role: "user", content: "metrics please" }],
       max_tokens: 7,
-      // @ts-expect-error vLLM extension
       ignore_eos: true,
-    });
+    } as OpenAI.ChatCompletionCreateParamsNonStreaming);
     const after = await (await fetch(`${base}/metrics`)).text();
     expect(metricValue(after, "vllm:generation_tokens_total") - gen0).toBe(7);
     expect(metricValue(after, "vllm:request_success_total") - ok0).toBe(1);

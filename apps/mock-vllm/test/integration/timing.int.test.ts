@@ -15,7 +15,14 @@ describe("mock-vllm timing model (built bundle)", () => {
 
   beforeAll(async () => {
     // The A100 profile has the slowest prefill, which makes cache effects large and robust.
-    ({ svc, base } = await startMock(["--profile", "llama3-8b-a100", "--max-num-seqs", "2", "--time-scale", "2"]));
+    ({ svc, base } = await startMock([
+      "--profile",
+      "llama3-8b-a100",
+      "--max-num-seqs",
+      "2",
+      "--time-scale",
+      "2",
+    ]));
   });
   afterAll(async () => {
     await svc?.stop();
@@ -35,7 +42,10 @@ describe("mock-vllm timing model (built bundle)", () => {
       { role: "user", content: "And then?" },
     ];
     const turn2 = await streamRequest(`${base}/v1/chat/completions`, { messages: history, max_tokens: 5 });
-    const usage2 = turn2.chunks.at(-1)!.usage as { prompt_tokens: number; prompt_tokens_details: { cached_tokens: number } };
+    const usage2 = turn2.chunks.at(-1)!.usage as {
+      prompt_tokens: number;
+      prompt_tokens_details: { cached_tokens: number };
+    };
     // A cold conversation with the same token count: same shape, different words.
     const cold = await streamRequest(`${base}/v1/chat/completions`, {
       messages: [
@@ -50,7 +60,9 @@ describe("mock-vllm timing model (built bundle)", () => {
     expect(usage2.prompt_tokens_details.cached_tokens).toBeGreaterThan(usage2.prompt_tokens * 0.9);
     // Only the template's shared system block (BOS + system header + date preamble) is reused.
     expect(usageCold.prompt_tokens_details.cached_tokens).toBeLessThan(64);
-    expect(Math.abs(usageCold.prompt_tokens - usage2.prompt_tokens)).toBeLessThan(usage2.prompt_tokens * 0.05);
+    expect(Math.abs(usageCold.prompt_tokens - usage2.prompt_tokens)).toBeLessThan(
+      usage2.prompt_tokens * 0.05,
+    );
     expect(turn2.ttftMs).toBeLessThan(cold.ttftMs / 2);
   });
 
@@ -84,20 +96,23 @@ describe("mock-vllm fault injection and CLI errors (built bundle)", () => {
   it.each([
     [500, ["--fault-error-rate", "1", "--fault-error-status", "500"]],
     [503, ["--fault-error-rate", "1"]],
-  ])("error rate 1, status %i -> every request answered with it in vLLM's error shape", async (status, args) => {
-    const { svc, base } = await startMock(args);
-    try {
-      const res = await fetch(`${base}/v1/chat/completions`, {
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 3 }),
-      });
-      expect(res.status).toBe(status);
-      expect(((await res.json()) as { error: { code: number } }).error.code).toBe(status);
-    } finally {
-      await svc.stop();
-    }
-  });
+  ])(
+    "error rate 1, status %i -> every request answered with it in vLLM's error shape",
+    async (status, args) => {
+      const { svc, base } = await startMock(args);
+      try {
+        const res = await fetch(`${base}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ messages: [{ role: "user", content: "hi" }], max_tokens: 3 }),
+        });
+        expect(res.status).toBe(status);
+        expect(((await res.json()) as { error: { code: number } }).error.code).toBe(status);
+      } finally {
+        await svc.stop();
+      }
+    },
+  );
 
   it("--fault-drop-rate 1 -> streams are cut before [DONE], and the server keeps serving", async () => {
     const { svc, base } = await startMock(["--fault-drop-rate", "1", "--time-scale", "10"]);

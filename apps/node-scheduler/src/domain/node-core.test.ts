@@ -1,6 +1,7 @@
 import { rngFor, VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import {
+  HINT_GRACE_US,
   NodeCore,
   type Dispatch,
   type NodeCoreConfig,
@@ -342,6 +343,51 @@ describe("NodeCore residency", () => {
     expect(h.core.queueDepth).toBe(0);
   });
 
+  describe("--gpu-free-target (proactive offload)", () => {
+    /** a and b idle on the GPU (450 each), then time passes beyond the hint grace period. */
+    function idlePair(h: ReturnType<typeof harness>) {
+      h.turn("a0", "a");
+      h.finish("a0", 450);
+      h.turn("b0", "b");
+      h.finish("b0", 450);
+      h.timers.runUntil(HINT_GRACE_US + 1);
+    }
+
+    it("GPU fuller than the target -> idle sessions offloaded before any turn needs the room", () => {
+      const h = harness({ gpuFreeTarget: 0.5 });
+      idlePair(h);
+      h.turn("x0", "x", { promptTokens: 10, maxOutputTokens: 10 });
+      expect(h.core.stats.offloads).toBe(1);
+      h.timers.runAll();
+      expect(h.core.gpu.freeTokens).toBeGreaterThanOrEqual(500);
+    });
+
+    it("session hinted to return soon -> kept, the other one offloaded", () => {
+      const h = harness({ gpuFreeTarget: 0.5, policy: new HintAwarePolicy(1_000_000) });
+      idlePair(h);
+      h.core.advise({ sessionId: "a", expectedArrivalMs: 60_000, expectedPromptTokens: 0, nextTurnIndex: 1 });
+      h.core.advise({ sessionId: "b", expectedArrivalMs: 100, expectedPromptTokens: 0, nextTurnIndex: 1 });
+      h.turn("x0", "x", { promptTokens: 10, maxOutputTokens: 10 });
+      expect(h.session("a")!.transfer?.reason).toBe("offload");
+      expect(h.session("b")!.transfer).toBeUndefined();
+    });
+
+    it("CPU tier full -> nothing evicted to make headroom", () => {
+      const h = harness({ gpuFreeTarget: 0.5, cpuBudgetTokens: 100 });
+      idlePair(h);
+      h.turn("x0", "x", { promptTokens: 10, maxOutputTokens: 10 });
+      expect(h.core.stats.offloads + h.core.stats.evictions).toBe(0);
+    });
+
+    it("session that just finished -> not offloaded during the hint grace period", () => {
+      const h = harness({ gpuFreeTarget: 0.9 });
+      h.turn("a0", "a");
+      h.finish("a0", 450);
+      h.turn("x0", "x", { promptTokens: 10, maxOutputTokens: 10 });
+      expect(h.core.stats.offloads).toBe(0);
+    });
+  });
+
   it("advise for an unknown session -> false", () => {
     const h = harness({ policy: new HintAwarePolicy(0) });
     expect(
@@ -394,66 +440,70 @@ describe("NodeCore session lifecycle", () => {
     expect(h.ids()).toContain("c0");
   });
 
-  it("random mix of turns, hints, failures and closes (seeded) -> accounting consistent at every step, all freed at the end", () => {
-    const rng = rngFor(7, "node-core.fuzz");
-    const h = harness({
-      policy: new HintAwarePolicy(500_000),
-      gpuBudgetTokens: 3000,
-      cpuBudgetTokens: 2000,
-      maxRunning: 4,
-    });
-    const running = new Set<string>();
-    h.core["hooks"].dispatch = (d: Dispatch) => {
-      h.dispatched.push(d);
-      running.add(d.requestId);
-    };
-    const turns = new Map<string, number>();
-    for (let i = 0; i < 2000; i++) {
-      const op = rng.int(0, 9);
-      const sid = `s${rng.int(0, 11)}`;
-      if (op <= 3) {
-        const t = turns.get(sid) ?? 0;
-        turns.set(sid, t + 1);
-        h.turn(`r${i}`, sid, {
-          turnIndex: t,
-          promptTokens: rng.int(10, 600),
-          maxOutputTokens: rng.int(1, 200),
-          priority: (["high", "normal", "low"] as const)[rng.int(0, 2)],
-        });
-      } else if (op <= 6 && running.size > 0) {
-        const id = [...running][rng.int(0, running.size - 1)]!;
-        running.delete(id);
-        if (rng.next() < 0.9)
-          h.core.onFinished(id, { promptTokens: rng.int(10, 700), completionTokens: rng.int(0, 200) });
-        else h.core.onFailed(id);
-      } else if (op === 7) {
-        h.core.advise({
-          sessionId: sid,
-          expectedArrivalMs: rng.int(0, 2000),
-          expectedPromptTokens: 0,
-          nextTurnIndex: 99,
-        });
-      } else if (op === 8 && rng.next() < 0.2) {
-        h.core.closeSession(sid);
+  it.each([0, 0.3])(
+    "random mix of turns, hints, failures and closes (seeded, gpu-free-target %s) -> accounting consistent at every step, all freed at the end",
+    (gpuFreeTarget) => {
+      const rng = rngFor(7, "node-core.fuzz");
+      const h = harness({
+        gpuFreeTarget,
+        policy: new HintAwarePolicy(500_000),
+        gpuBudgetTokens: 3000,
+        cpuBudgetTokens: 2000,
+        maxRunning: 4,
+      });
+      const running = new Set<string>();
+      h.core["hooks"].dispatch = (d: Dispatch) => {
+        h.dispatched.push(d);
+        running.add(d.requestId);
+      };
+      const turns = new Map<string, number>();
+      for (let i = 0; i < 2000; i++) {
+        const op = rng.int(0, 9);
+        const sid = `s${rng.int(0, 11)}`;
+        if (op <= 3) {
+          const t = turns.get(sid) ?? 0;
+          turns.set(sid, t + 1);
+          h.turn(`r${i}`, sid, {
+            turnIndex: t,
+            promptTokens: rng.int(10, 600),
+            maxOutputTokens: rng.int(1, 200),
+            priority: (["high", "normal", "low"] as const)[rng.int(0, 2)],
+          });
+        } else if (op <= 6 && running.size > 0) {
+          const id = [...running][rng.int(0, running.size - 1)]!;
+          running.delete(id);
+          if (rng.next() < 0.9)
+            h.core.onFinished(id, { promptTokens: rng.int(10, 700), completionTokens: rng.int(0, 200) });
+          else h.core.onFailed(id);
+        } else if (op === 7) {
+          h.core.advise({
+            sessionId: sid,
+            expectedArrivalMs: rng.int(0, 2000),
+            expectedPromptTokens: 0,
+            nextTurnIndex: 99,
+          });
+        } else if (op === 8 && rng.next() < 0.2) {
+          h.core.closeSession(sid);
+        }
+        expectConsistentAccounting(h.core);
+        h.timers.runUntil(h.timers.nowUs() + rng.int(0, 200_000));
+        expectConsistentAccounting(h.core);
+        expect(h.core.cpu.usedTokens).toBeLessThanOrEqual(2000);
       }
-      expectConsistentAccounting(h.core);
-      h.timers.runUntil(h.timers.nowUs() + rng.int(0, 200_000));
-      expectConsistentAccounting(h.core);
-      expect(h.core.cpu.usedTokens).toBeLessThanOrEqual(2000);
-    }
-    // Drain: finish everything, then close all sessions.
-    for (let guard = 0; guard < 1000 && (running.size > 0 || h.core.queueDepth > 0); guard++) {
-      for (const id of [...running]) {
-        running.delete(id);
-        h.core.onFinished(id, { promptTokens: 100, completionTokens: 10 });
+      // Drain: finish everything, then close all sessions.
+      for (let guard = 0; guard < 1000 && (running.size > 0 || h.core.queueDepth > 0); guard++) {
+        for (const id of [...running]) {
+          running.delete(id);
+          h.core.onFinished(id, { promptTokens: 100, completionTokens: 10 });
+        }
+        h.timers.runAll();
       }
+      for (let i = 0; i < 12; i++) h.core.closeSession(`s${i}`);
       h.timers.runAll();
-    }
-    for (let i = 0; i < 12; i++) h.core.closeSession(`s${i}`);
-    h.timers.runAll();
-    expect(h.core.running).toBe(0);
-    expect(h.core.gpu.usedTokens).toBe(0);
-    expect(h.core.cpu.usedTokens).toBe(0);
-    expect(h.core.stats.completed).toBeGreaterThan(100);
-  });
+      expect(h.core.running).toBe(0);
+      expect(h.core.gpu.usedTokens).toBe(0);
+      expect(h.core.cpu.usedTokens).toBe(0);
+      expect(h.core.stats.completed).toBeGreaterThan(100);
+    },
+  );
 });

@@ -19,6 +19,12 @@ export interface NodeCoreConfig {
   maxQueue: number;
   /** A prefetch aims to finish this long before the hinted arrival, µs. */
   prefetchMarginUs: number;
+  /**
+   * Fraction of the GPU budget (0..1) to keep free by offloading idle sessions ahead of demand,
+   * so arriving turns need not wait for a copy out. 0 = offload only on demand. Proactive
+   * offloads never evict and never touch a session whose hint says it is needed soon.
+   */
+  gpuFreeTarget?: number;
   policy: ResidencyPolicy;
 }
 
@@ -133,6 +139,9 @@ interface TurnEntry {
   deadlineTimer?: TimerHandle;
 }
 
+/** A just-finished session is not offloaded proactively for this long, so its hint can arrive first (µs). */
+export const HINT_GRACE_US = 100_000;
+
 function emptyStats(): NodeCoreStats {
   return {
     submitted: 0,
@@ -176,6 +185,8 @@ export class NodeCore {
   private readonly transfers: TransferModel;
   private readonly queue: RequestQueue<TurnEntry>;
   private readonly entries = new Map<string, TurnEntry>();
+  /** Admitted turns waiting for their session's KV to land on the GPU, by session id. */
+  private readonly restoring = new Map<string, Set<TurnEntry>>();
   /** Sessions whose prefetch is due but waits for GPU room, in due order. */
   private readonly prefetchWanted = new Set<string>();
   /** GPU tokens that in-flight offloads will free when they complete. */
@@ -399,7 +410,10 @@ export class NodeCore {
           }
         }
         // Waiting turns come first: prefetches only use room nobody queued needs.
-        if (!headBlockedOnKv) this.startWantedPrefetches();
+        if (!headBlockedOnKv) {
+          this.startWantedPrefetches();
+          this.keepGpuHeadroom();
+        }
       } while (this.pumpAgain);
     } finally {
       this.pumping = false;
@@ -435,6 +449,9 @@ export class NodeCore {
     if (restore) this.startToGpu(session, "restore");
     if (session.transfer?.direction === "toGpu") {
       entry.state = "restoring"; // dispatched when the copy lands (onToGpuDone)
+      const waiting = this.restoring.get(session.id) ?? new Set<TurnEntry>();
+      waiting.add(entry);
+      this.restoring.set(session.id, waiting);
     } else {
       this.dispatch(entry);
     }
@@ -462,6 +479,7 @@ export class NodeCore {
       this.queue.remove(entry.req.requestId);
       if (session) session.queued--;
     } else {
+      if (entry.state === "restoring") this.restoring.get(entry.req.sessionId)?.delete(entry);
       this.admittedCount--;
       this.gpu.release(entry.reservedTokens);
       if (session) session.active--;
@@ -515,21 +533,51 @@ export class NodeCore {
     // Sessions with a queued turn are demoted only after all others (their turn would have to
     // restore), and never for a prefetch; without them the node could deadlock with a GPU full
     // of sessions that all wait behind a head that does not fit.
-    const victims = [...this.sessions.inTier("gpu")]
-      .filter(
-        (s) =>
-          s.tier === "gpu" &&
-          s.transfer === undefined &&
-          s.active === 0 &&
-          s.kvTokens > 0 &&
-          s.id !== exceptSessionId &&
-          (below === undefined || (s.queued === 0 && policy.compare(s, below, now) < 0)),
-      )
-      .sort((a, b) => Number(a.queued > 0) - Number(b.queued > 0) || policy.compare(a, b, now));
-    for (const victim of victims) {
-      if (this.gpu.freeTokens + this.pendingGpuRelease >= tokens) break;
-      this.demote(victim);
-    }
+    const victims = [...this.sessions.inTier("gpu")].filter(
+      (s) =>
+        s.tier === "gpu" &&
+        s.transfer === undefined &&
+        s.active === 0 &&
+        s.kvTokens > 0 &&
+        s.id !== exceptSessionId &&
+        (below === undefined || (s.queued === 0 && policy.compare(s, below, now) < 0)),
+    );
+    takeInOrder(
+      victims,
+      (a, b) => Number(a.queued > 0) - Number(b.queued > 0) || policy.compare(a, b, now),
+      () => this.gpu.freeTokens + this.pendingGpuRelease >= tokens,
+      (victim) => this.demote(victim),
+    );
+  }
+
+  /** Offloads idle sessions (policy order) until `gpuFreeTarget` of the budget is free or freeing. */
+  private keepGpuHeadroom(): void {
+    const fraction = this.config.gpuFreeTarget ?? 0;
+    if (fraction <= 0) return;
+    const target = Math.floor(this.gpu.budgetTokens * fraction);
+    if (this.gpu.freeTokens + this.pendingGpuRelease >= target) return;
+    const now = this.timers.nowUs();
+    const policy = this.config.policy;
+    const soonUs = this.config.prefetchMarginUs;
+    const victims = [...this.sessions.inTier("gpu")].filter(
+      (s) =>
+        s.transfer === undefined &&
+        s.active === 0 &&
+        s.queued === 0 &&
+        s.kvTokens > 0 &&
+        // Just finished: give its client time to send the hint for the next turn.
+        now - s.lastUsedUs >= HINT_GRACE_US &&
+        // A session due back within its own copy-out + copy-in time is worth keeping.
+        !policy.neededWithin(s, now, 2 * this.transferUs(s.kvTokens) + soonUs),
+    );
+    takeInOrder(
+      victims,
+      (a, b) => policy.compare(a, b, now),
+      () => this.gpu.freeTokens + this.pendingGpuRelease >= target,
+      (victim) => {
+        if (this.cpu.fits(victim.kvTokens)) this.startOffload(victim);
+      },
+    );
   }
 
   /** Moves an idle GPU session to the CPU tier if it (or room made there) allows, else evicts it. */
@@ -538,20 +586,20 @@ export class NodeCore {
     if (kv <= this.cpu.budgetTokens && !this.cpu.fits(kv)) {
       const now = this.timers.nowUs();
       const policy = this.config.policy;
-      const cpuVictims = [...this.sessions.inTier("cpu")]
-        .filter(
-          (s) =>
-            s.tier === "cpu" &&
-            s.transfer === undefined &&
-            s.active === 0 &&
-            s.queued === 0 &&
-            policy.compare(s, victim, now) < 0,
-        )
-        .sort((a, b) => policy.compare(a, b, now));
-      for (const c of cpuVictims) {
-        if (this.cpu.fits(kv)) break;
-        this.evict(c);
-      }
+      const cpuVictims = [...this.sessions.inTier("cpu")].filter(
+        (s) =>
+          s.tier === "cpu" &&
+          s.transfer === undefined &&
+          s.active === 0 &&
+          s.queued === 0 &&
+          policy.compare(s, victim, now) < 0,
+      );
+      takeInOrder(
+        cpuVictims,
+        (a, b) => policy.compare(a, b, now),
+        () => this.cpu.fits(kv),
+        (c) => this.evict(c),
+      );
     }
     if (this.cpu.fits(kv) && this.cpu.budgetTokens > 0) this.startOffload(victim);
     else this.evict(victim);
@@ -621,9 +669,9 @@ export class NodeCore {
     session.transfer = undefined;
     this.cpu.release(t.tokens);
     this.sessions.setTier(session, "gpu");
-    for (const entry of [...this.entries.values()]) {
-      if (entry.state === "restoring" && entry.req.sessionId === session.id) this.dispatch(entry);
-    }
+    const waiting = this.restoring.get(session.id);
+    this.restoring.delete(session.id);
+    for (const entry of waiting ?? []) this.dispatch(entry);
     this.pump();
   }
 
@@ -679,5 +727,25 @@ export class NodeCore {
     this.clearHint(session);
     this.prefetchWanted.delete(session.id);
     this.sessions.delete(session.id);
+  }
+}
+
+/**
+ * Calls `take` on items in `compare` order until `enough()` holds. Selection instead of a full
+ * sort: usually one or two victims free enough room, so this is O(n * taken), not O(n log n).
+ */
+function takeInOrder<T>(
+  items: T[],
+  compare: (a: T, b: T) => number,
+  enough: () => boolean,
+  take: (item: T) => void,
+): void {
+  while (items.length > 0 && !enough()) {
+    let best = 0;
+    for (let i = 1; i < items.length; i++) if (compare(items[i]!, items[best]!) < 0) best = i;
+    const item = items[best]!;
+    items[best] = items[items.length - 1]!;
+    items.pop();
+    take(item);
   }
 }

@@ -14,6 +14,8 @@ export interface ResidencyPolicy {
   compare(a: SessionState, b: SessionState, nowUs: number): number;
   /** Whether an Advise hint should bring an offloaded session back to the GPU ahead of time. */
   readonly prefetchOnHint: boolean;
+  /** Whether the policy expects the session back within `withinUs` of `nowUs` (keeps it from proactive offload). */
+  neededWithin(s: SessionState, nowUs: number, withinUs: number): boolean;
 }
 
 /** Least recently used first; hints are ignored. The baseline. */
@@ -23,6 +25,10 @@ export class LruPolicy implements ResidencyPolicy {
 
   compare(a: SessionState, b: SessionState): number {
     return a.lastUsedUs - b.lastUsedUs;
+  }
+
+  neededWithin(): boolean {
+    return false;
   }
 }
 
@@ -55,6 +61,11 @@ export class HintAwarePolicy implements ResidencyPolicy {
     if (ea === undefined) return -1;
     if (eb === undefined) return 1;
     return eb - ea; // later arrival => demote first
+  }
+
+  neededWithin(s: SessionState, nowUs: number, withinUs: number): boolean {
+    const e = this.expectedArrivalUs(s, nowUs);
+    return e !== undefined && e - nowUs <= withinUs;
   }
 }
 

@@ -20,8 +20,18 @@ describe("classifyHttpStatus", () => {
 
 describe("toEngineError", () => {
   it.each([
-    ["connection refused", Object.assign(new Error("connect"), { code: "ECONNREFUSED" }), "UNAVAILABLE", true],
-    ["undici socket error", Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }), "UNAVAILABLE", true],
+    [
+      "connection refused",
+      Object.assign(new Error("connect"), { code: "ECONNREFUSED" }),
+      "UNAVAILABLE",
+      true,
+    ],
+    [
+      "undici socket error",
+      Object.assign(new Error("other side closed"), { code: "UND_ERR_SOCKET" }),
+      "UNAVAILABLE",
+      true,
+    ],
     ["abort", Object.assign(new Error("aborted"), { name: "AbortError" }), "CANCELLED", false],
     ["anything else", new Error("boom"), "INTERNAL", false],
   ])("%s -> %s", (_name, err, code, retryable) => {

@@ -20,6 +20,10 @@ describe("engineLoadFromMetrics", () => {
   });
 
   it("no vLLM gauges -> all -1 (unknown)", () => {
-    expect(engineLoadFromMetrics("process_cpu_seconds_total 12\n")).toEqual({ running: -1, waiting: -1, kvUsage: -1 });
+    expect(engineLoadFromMetrics("process_cpu_seconds_total 12\n")).toEqual({
+      running: -1,
+      waiting: -1,
+      kvUsage: -1,
+    });
   });
 });

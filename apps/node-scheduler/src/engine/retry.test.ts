@@ -28,8 +28,13 @@ describe("generateWithRetry", () => {
   it("retryable failures within the budget -> retried until success", async () => {
     const engine = flakyEngine([unavailable(), unavailable()]);
     const retries: number[] = [];
-    const result = await generateWithRetry(engine, req, sink, new AbortController().signal, { retries: 2, backoffMs: 0 }, (a) =>
-      retries.push(a),
+    const result = await generateWithRetry(
+      engine,
+      req,
+      sink,
+      new AbortController().signal,
+      { retries: 2, backoffMs: 0 },
+      (a) => retries.push(a),
     );
     expect(result).toBe(OK);
     expect(engine.calls).toBe(3);
@@ -38,8 +43,14 @@ describe("generateWithRetry", () => {
 
   it("retryable failures beyond the budget -> last error, saying how many attempts", async () => {
     const engine = flakyEngine([unavailable(), unavailable(), unavailable()]);
-    const p = generateWithRetry(engine, req, sink, new AbortController().signal, { retries: 1, backoffMs: 0 });
-    await expect(p).rejects.toMatchObject({ code: "UNAVAILABLE", message: "down (gave up after 2 attempts)" });
+    const p = generateWithRetry(engine, req, sink, new AbortController().signal, {
+      retries: 1,
+      backoffMs: 0,
+    });
+    await expect(p).rejects.toMatchObject({
+      code: "UNAVAILABLE",
+      message: "down (gave up after 2 attempts)",
+    });
     expect(engine.calls).toBe(2);
   });
 
@@ -58,7 +69,9 @@ describe("generateWithRetry", () => {
     const engine = flakyEngine([unavailable()]);
     const ctrl = new AbortController();
     ctrl.abort();
-    await expect(generateWithRetry(engine, req, sink, ctrl.signal, { retries: 3, backoffMs: 0 })).rejects.toMatchObject({
+    await expect(
+      generateWithRetry(engine, req, sink, ctrl.signal, { retries: 3, backoffMs: 0 }),
+    ).rejects.toMatchObject({
       code: "UNAVAILABLE",
     });
     expect(engine.calls).toBe(1);

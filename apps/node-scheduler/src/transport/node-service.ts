@@ -13,15 +13,11 @@ import { toEngineError } from "../engine/error-mapping";
 import { generateWithRetry, type RetryPolicy } from "../engine/retry";
 import type { Registry } from "prom-client";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
-import {
-  countPromptTokens,
-  priorityClassOf,
-  toEngineRequest,
-  validateInferenceRequest,
-} from "./request-mapping";
+import { PromptTokenCounter } from "./prompt-token-counter";
+import { priorityClassOf, toEngineRequest, validateInferenceRequest } from "./request-mapping";
 
 export interface NodeServiceDeps {
-  core: Omit<NodeCoreConfig, "policy"> & { policy: NodeCoreConfig["policy"] };
+  core: NodeCoreConfig;
   retry: RetryPolicy;
   /** The node id (may be known only after the port is bound). */
   nodeId: () => string;
@@ -51,6 +47,7 @@ export class NodeService {
   readonly core: NodeCore;
   readonly metrics: NodeMetrics;
   private readonly turns = new Map<string, ActiveTurn>();
+  private readonly promptCounter = new PromptTokenCounter();
 
   constructor(private readonly deps: NodeServiceDeps) {
     this.core = new NodeCore(deps.core, deps.timers, {
@@ -104,6 +101,12 @@ export class NodeService {
     };
   }
 
+  /** Resolves when no turn is open any more, or after `graceMs`, whichever comes first. */
+  async drain(graceMs: number): Promise<void> {
+    const end = Date.now() + graceMs;
+    while (this.turns.size > 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+  }
+
   /** Ends every open turn with UNAVAILABLE (node shutting down) and aborts its engine call. */
   shutdown(): void {
     for (const turn of [...this.turns.values()]) {
@@ -139,7 +142,7 @@ export class NodeService {
       req,
       call,
       abort: new AbortController(),
-      promptTokens: countPromptTokens(req),
+      promptTokens: this.promptCounter.count(req),
       ended: false,
     };
     this.turns.set(req.requestId, turn);

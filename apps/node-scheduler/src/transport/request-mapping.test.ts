@@ -1,12 +1,6 @@
-import { countTokens, InferenceRequest, Priority, Role } from "@symphony/common";
+import { InferenceRequest, Priority, Role } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import {
-  CHAT_TEMPLATE_TOKENS_PER_MESSAGE,
-  countPromptTokens,
-  priorityClassOf,
-  toEngineRequest,
-  validateInferenceRequest,
-} from "./request-mapping";
+import { priorityClassOf, toEngineRequest, validateInferenceRequest } from "./request-mapping";
 
 const valid = InferenceRequest.fromPartial({
   requestId: "r",
@@ -60,15 +54,10 @@ describe("request mapping", () => {
     expect(e.expectedResponse).toBe("ok");
   });
 
-  it("prompt request -> completion with the prompt, token count of the prompt text", () => {
+  it("prompt request -> completion with the prompt", () => {
     const req = { ...valid, messages: [], prompt: "Once upon a time" };
     const e = toEngineRequest(req);
     expect(e.prompt).toBe("Once upon a time");
     expect(e.messages).toBeUndefined();
-    expect(countPromptTokens(req)).toBe(countTokens("Once upon a time"));
-  });
-
-  it("chat request -> content tokens plus the per-message template allowance", () => {
-    expect(countPromptTokens(valid)).toBe(countTokens("hi") + CHAT_TEMPLATE_TOKENS_PER_MESSAGE);
   });
 });

@@ -1,4 +1,4 @@
-import { countTokens, Priority, Role, type InferenceRequest } from "@symphony/common";
+import { Priority, Role, type InferenceRequest } from "@symphony/common";
 import type { PriorityClass } from "../domain";
 import type { EngineRequest } from "../engine/engine-adapter";
 
@@ -35,20 +35,6 @@ export function priorityClassOf(priority: Priority): PriorityClass {
   if (priority === Priority.PRIORITY_HIGH) return "high";
   if (priority === Priority.PRIORITY_LOW) return "low";
   return "normal";
-}
-
-/**
- * Tokens per chat message spent on the chat template (role markers, separators). An
- * approximation; the engine's usage report is what sizes the session's KV afterwards.
- */
-export const CHAT_TEMPLATE_TOKENS_PER_MESSAGE = 4;
-
-/** The node's own count of a request's prompt tokens (cl100k_base), the whole context. */
-export function countPromptTokens(req: InferenceRequest): number {
-  if (req.messages.length === 0) return countTokens(req.prompt);
-  let n = 0;
-  for (const m of req.messages) n += countTokens(m.content) + CHAT_TEMPLATE_TOKENS_PER_MESSAGE;
-  return n;
 }
 
 /** Wire request -> engine request (chat when it has messages, completion otherwise). */

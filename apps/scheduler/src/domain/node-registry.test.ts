@@ -51,6 +51,22 @@ describe("NodeRegistry", () => {
     reg.stop();
   });
 
+  it("node answering calls while heartbeats are late -> stays up; a down node is not revived by it", () => {
+    const { reg, timers } = setup(1_000_000);
+    reg.start();
+    reg.register("n1", "h:2");
+    reg.register("n2", "h:3");
+    reg.markDown("n2", "refused");
+    for (let t = 1; t <= 5; t++) {
+      timers.runUntil(t * 500_000);
+      reg.noteAlive("n1");
+      reg.noteAlive("n2");
+    }
+    expect(reg.get("n1")?.up).toBe(true);
+    expect(reg.get("n2")?.up).toBe(false);
+    reg.stop();
+  });
+
   it("down node reports again -> up again, down count kept", () => {
     const { reg } = setup();
     reg.register("n1", "h:2");

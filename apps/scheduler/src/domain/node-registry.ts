@@ -152,6 +152,16 @@ export class NodeRegistry {
     else rec.downReason = reason;
   }
 
+  /**
+   * The node just answered a call (e.g. finished a relayed turn): proof of life that keeps an
+   * up node from timing out while its heartbeats or polls are late. Does not bring a down node
+   * up (that takes a real report with load figures).
+   */
+  noteAlive(nodeId: string): void {
+    const rec = this.nodes.get(nodeId);
+    if (rec?.up) rec.observedAtUs = this.timers.nowUs();
+  }
+
   /** The scheduler started (+1) or finished (-1) relaying a request to the node. */
   adjustInFlight(nodeId: string, delta: number): void {
     const rec = this.nodes.get(nodeId);

@@ -1,6 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { grpcClientOptions, HealthClient, NodeSchedulerServiceClient } from "@symphony/common";
 
+/**
+ * Channel options for node calls: the stack's defaults, with grpc-js's transparent retries off.
+ * The relay re-places a failed turn itself (on another node), and grpc-js's retry layer buffers
+ * every message of every call in case of a retry, which costs CPU on the hot path.
+ */
+const nodeChannelOptions: grpc.ClientOptions = { ...grpcClientOptions, "grpc.enable_retries": 0 };
+
 /** One lazily created gRPC channel per node address, shared by relays, polls and hints. */
 export class NodeClients {
   private readonly clients = new Map<string, { node: NodeSchedulerServiceClient; health: HealthClient }>();
@@ -9,9 +16,9 @@ export class NodeClients {
     let e = this.clients.get(address);
     if (!e) {
       const credentials = grpc.credentials.createInsecure();
-      const node = new NodeSchedulerServiceClient(address, credentials, grpcClientOptions);
+      const node = new NodeSchedulerServiceClient(address, credentials, nodeChannelOptions);
       // Same options and address -> grpc-js shares the subchannel between the two clients.
-      const health = new HealthClient(address, credentials, grpcClientOptions);
+      const health = new HealthClient(address, credentials, nodeChannelOptions);
       e = { node, health };
       this.clients.set(address, e);
     }

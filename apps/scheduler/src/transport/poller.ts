@@ -65,6 +65,12 @@ export class StaticNodePoller {
       if (!wasUp) this.logger.info("node up", { nodeId, address });
     } catch (err) {
       const e = err as grpc.ServiceError;
+      // A slow answer is not a dead node (the scheduler or node may just be busy): leave it to
+      // the heartbeat timeout. Refused connections and errors mark it down at once.
+      if (e.code === grpc.status.DEADLINE_EXCEEDED) {
+        this.logger.debug("poll timed out", { address });
+        return;
+      }
       this.router.registry.markDownByAddress(address, `poll failed: ${e.details ?? String(err)}`);
     } finally {
       this.busy.delete(address);

@@ -185,6 +185,7 @@ export function handleSubmit(
         metrics.firstEvent.observe((performance.now() - receivedAt) / 1000);
       }
       if (ev.event?.$case === "finished") {
+        router.registry.noteAlive(nodeId);
         const u = ev.event.value.usage;
         if (u) contextTokens = u.promptTokens + u.completionTokens;
       } else if (ev.event?.$case === "error") {

@@ -189,6 +189,14 @@ describe("scheduler with three static nodes", () => {
     }
   });
 
+  it("request deadline_ms shorter than the turn -> DEADLINE_EXCEEDED error event naming the deadline", async () => {
+    // Each fake node takes >= 4 x 5 ms of token delays per turn.
+    const r = await runTurn(client, turn("hurry", 0, { deadlineMs: 3 }));
+    expect(r.status).toBeUndefined();
+    expect(r.error?.code).toBe("DEADLINE_EXCEEDED");
+    expect(r.error?.message).toContain("3 ms");
+  });
+
   it("Advise for an unknown session -> its node gets the hint and the first turn lands there", async () => {
     const res = await new Promise<{ accepted: boolean; nodeId: string }>((resolve, reject) =>
       client.advise(
@@ -320,6 +328,52 @@ describe("failover and rejoin", () => {
     );
     expect(fresh.every((r) => r.error === undefined)).toBe(true);
     expect(fresh.some((r) => r.nodeId === victim.nodeId)).toBe(true);
+  });
+});
+
+describe("rebalancing", () => {
+  it("a node reports KV overload -> its idle sessions move (counted, old node told to release), next turns land elsewhere", async () => {
+    const hot = await FakeNode.start({ nodeId: "hot", tokens: 2 });
+    const svc = await spawnService(
+      "scheduler-rebalance",
+      bundlePath("scheduler"),
+      [
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--nodes",
+        hot.address,
+        "--rebalance-interval-ms",
+        "200",
+        ...FAST_MEMBERSHIP,
+      ],
+      ["grpc", "metrics"],
+    );
+    const c = schedulerClient(svc.ports.grpc!);
+    let cool: FakeNode | undefined;
+    try {
+      await waitFor("hot node up", async () => (await upNodes(c)).length === 1);
+      const sessions = ["rb-0", "rb-1", "rb-2"];
+      for (const s of sessions) expect((await runTurn(c, turn(s, 0))).nodeId).toBe("hot");
+      // A second node joins, then the first one reports its GPU KV nearly full.
+      cool = await FakeNode.start({ nodeId: "cool", tokens: 2 });
+      await cool.registerWith(`127.0.0.1:${svc.ports.grpc}`);
+      hot.load.kvUsedTokens = 99_000; // of 100,000
+      await waitFor(
+        "sessions moved",
+        async () => counter(await metricsText(svc), "scheduler_sessions_moved_total") >= 1,
+      );
+      await waitFor("hot told to release", () => hot.closed.length >= 1);
+      const moved = hot.closed.filter((s) => sessions.includes(s));
+      expect(moved.length).toBeGreaterThan(0);
+      for (const s of moved) expect((await runTurn(c, turn(s, 1))).nodeId).toBe("cool");
+    } finally {
+      c.close();
+      await svc.stop();
+      await hot.stop();
+      await cool?.stop();
+    }
   });
 });
 

@@ -196,6 +196,20 @@ describe("LoadRunner, closed loop", () => {
     expect(done()).toBe(1);
   });
 
+  it("stop() mid-run (SIGINT) -> in-flight turns finish and are recorded, every session closed, done once", () => {
+    const { timers, runner, target, records, done } = setup({});
+    runner.start();
+    timers.runUntil(1_840_000); // first turns of "hello there" went out at 11 / 6 s and take 26 ms
+    const inFlight = runner.inFlight;
+    expect(inFlight).toBeGreaterThan(0);
+    runner.stop();
+    timers.runAll(1e6);
+    expect(records).toHaveLength(target.submits.length);
+    expect(done()).toBe(1);
+    const sessions = new Set(target.submits.map((s) => s.req.sessionId));
+    expect(new Set(target.closes.map((c) => c.sessionId))).toEqual(sessions);
+  });
+
   it("failed turn -> recorded with its error, session closed and replaced", () => {
     const { timers, runner, target, records } = setup({ maxRequests: 12 });
     target.failSessions.add("s000001");

@@ -228,6 +228,7 @@ export class LoadRunner {
 
   private sendTurn(session: ActiveSession, scheduledUs: number): void {
     if (this.stopping || this.sent >= this.options.maxRequests) {
+      this.endSession(session, false);
       this.stop();
       return;
     }

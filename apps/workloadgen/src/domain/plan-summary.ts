@@ -18,6 +18,15 @@ export interface PlanSummary {
   sessions_by_profile: Record<string, number>;
 }
 
+const round3 = (x: number) => Math.round(x * 1000) / 1000;
+
+function estimateThinkMs(plan: SessionPlan, turn: number): number {
+  const speeds = plan.speeds!;
+  const previousReply = turn > 0 ? (plan.turns[turn - 1]!.expectedResponse?.length ?? 0) : 0;
+  const prompt = plan.turns[turn]!.text?.length ?? 0;
+  return (previousReply / speeds.readCharsPerSec + prompt / speeds.typeCharsPerSec) * 1000;
+}
+
 /** One plan line: the session with times in ms, as written to plan.jsonl. */
 export function planLine(plan: SessionPlan): string {
   return JSON.stringify({
@@ -28,9 +37,16 @@ export function planLine(plan: SessionPlan): string {
     priority: plan.priority,
     stream: plan.stream,
     mode: plan.mode,
-    turns: plan.turns.map((t) => ({
+    ...(plan.speeds
+      ? { read_cps: round3(plan.speeds.readCharsPerSec), type_cps: round3(plan.speeds.typeCharsPerSec) }
+      : {}),
+    turns: plan.turns.map((t, i) => ({
       turn_index: t.turnIndex,
       delay_ms: t.delayUs === undefined ? null : t.delayUs / 1000,
+      // Closed loop: the wait if the reply received equals the dataset's (before --time-scale).
+      ...(t.delayUs === undefined && plan.speeds
+        ? { think_ms_estimate: round3(estimateThinkMs(plan, i)) }
+        : {}),
       prompt_tokens: t.promptTokens,
       max_output_tokens: t.maxOutputTokens,
       ...(t.hashIds ? { hash_ids: t.hashIds } : {}),

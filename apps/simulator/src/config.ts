@@ -1,0 +1,427 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Command, Option } from "commander";
+import {
+  loadConfigFile,
+  parseArg,
+  parseWithSchema,
+  UsageError,
+  type LogLevel,
+} from "@symphony/common";
+import { DEFAULT_PROFILE, deriveNumGpuBlocks, kvBytesPerToken, PROFILES } from "@symphony/mock-vllm/src/domain";
+import { POLICY_NAMES } from "@symphony/scheduler/src/domain";
+import { configFileSchema as workloadFileSchema, parseConfig as parseWorkloadConfig, type Config as WorkloadConfig } from "@symphony/workloadgen/src/config";
+import { z } from "zod";
+import type { ClusterSpec } from "./domain";
+
+const pos = z.number().positive();
+const posInt = z.number().int().positive();
+const nonNegInt = z.number().int().min(0);
+
+const linkSchema = z.strictObject({
+  /** One-way latency, µs. */
+  latency_us: z.number().min(0).default(100),
+  /** Bandwidth, gigabits per second. */
+  bandwidth_gbit_s: pos.default(10),
+});
+
+/**
+ * cluster.yaml: the cluster (nodes, routing, node and engine settings, network) plus the very
+ * same `workload:` / `client_profiles:` sections workloadgen's --config accepts, so a workload
+ * file alone is a valid cluster file (every cluster key has a default).
+ */
+export const clusterFileSchema = z.strictObject({
+  nodes: posInt.max(4096).optional(),
+  policy: z.enum(POLICY_NAMES).optional(),
+  seed: z.number().int().min(0).optional(),
+  /** Seconds of (virtual) traffic: workloadgen's --duration. */
+  duration: z.number().min(0).optional(),
+  policy_params: z
+    .strictObject({
+      queue_weight: z.number().min(0).optional(),
+      kv_weight: z.number().min(0).optional(),
+      prefix_weight: z.number().min(0).optional(),
+      queue_half_score: pos.optional(),
+    })
+    .prefault({}),
+  scheduler: z
+    .strictObject({
+      poll_interval_ms: posInt.default(500),
+      heartbeat_timeout_ms: posInt.default(3000),
+      rebalance_interval_ms: nonNegInt.default(2000),
+      overload_kv_fraction: z.number().min(0.01).max(1).default(0.9),
+      target_kv_fraction: z.number().min(0).max(1).default(0.75),
+      overload_queue: nonNegInt.default(0),
+      max_moves_per_round: nonNegInt.default(8),
+      session_ttl_ms: nonNegInt.default(1_800_000),
+      prefix_block_chars: z.number().int().min(16).default(256),
+    })
+    .prefault({}),
+  engine: z
+    .strictObject({
+      profile: z.enum(Object.keys(PROFILES) as [string, ...string[]]).default(DEFAULT_PROFILE),
+      max_num_seqs: posInt.optional(),
+      max_num_batched_tokens: posInt.optional(),
+      num_gpu_blocks: posInt.optional(),
+      gpu_memory_utilization: z.number().min(0.05).max(1).default(0.9),
+      block_size: posInt.max(1024).default(16),
+      prefix_caching: z.boolean().default(true),
+      max_model_len: posInt.optional(),
+      /** Modelled engine durations are divided by this (mock-vllm --time-scale). */
+      time_scale: pos.default(1),
+      /** Mean generated length before a sampled EOS (mock-vllm --eos-mean-tokens; 0 = never). */
+      eos_mean_tokens: nonNegInt.default(256),
+      seed: nonNegInt.default(0),
+    })
+    .prefault({}),
+  node: z
+    .strictObject({
+      kv_budget_tokens: posInt.default(262144),
+      cpu_budget_tokens: nonNegInt.default(1048576),
+      kv_bytes_per_token: posInt.optional(),
+      residency_policy: z.enum(["lru", "hint-aware"]).default("hint-aware"),
+      offload_gbps: z.number().min(0.001).default(25),
+      max_running: posInt.default(256),
+      max_queue: nonNegInt.default(1024),
+      prefetch_margin_ms: nonNegInt.default(50),
+      hint_stale_ms: nonNegInt.default(10_000),
+    })
+    .prefault({}),
+  network: z
+    .strictObject({
+      client_scheduler: linkSchema.prefault({}),
+      scheduler_node: linkSchema.prefault({}),
+      node_engine: linkSchema.prefault({}),
+    })
+    .prefault({}),
+  workload: workloadFileSchema.shape.workload,
+  client_profiles: workloadFileSchema.shape.client_profiles,
+});
+export type ClusterFile = z.output<typeof clusterFileSchema>;
+
+/** A simulation run, fully resolved. */
+export interface SimConfig {
+  readonly configFile: string | undefined;
+  readonly cluster: ClusterSpec;
+  /** Derived engine facts, for the summary. */
+  readonly engineInfo: { profile: string; numGpuBlocks: number; maxModelLen: number; eosMeanTokens: number; seed: number };
+  readonly workload: WorkloadConfig;
+  readonly seed: number;
+  readonly out: string | undefined;
+  /** `key=v1,v2` assignments; empty = one run. */
+  readonly sweep: readonly SweepAxis[];
+  readonly progressIntervalS: number;
+  readonly logLevel: LogLevel;
+  /** The file as parsed (after flag overrides), for sweeps to re-derive variants. */
+  readonly file: ClusterFile;
+  /** Command-line overrides, kept so a sweep applies its axes on top of them. */
+  readonly overrides: Overrides;
+}
+
+export interface SweepAxis {
+  readonly key: SweepKey;
+  readonly values: readonly string[];
+}
+
+/** Flag overrides; undefined = not given. */
+export interface Overrides {
+  nodes?: number;
+  policy?: string;
+  profile?: string;
+  kvBudgetTokens?: number;
+  duration?: number;
+  seed?: number;
+  numClients?: number;
+  maxRequests?: number;
+  timeScale?: number;
+  residencyPolicy?: string;
+  hints?: boolean;
+}
+
+/** What `--sweep` may vary, and which override each sets. */
+export const SWEEP_KEYS = {
+  nodes: "nodes",
+  policy: "policy",
+  profile: "profile",
+  kv_budget_tokens: "kvBudgetTokens",
+  residency_policy: "residencyPolicy",
+  num_clients: "numClients",
+  seed: "seed",
+  duration: "duration",
+} as const satisfies Record<string, keyof Overrides>;
+export type SweepKey = keyof typeof SWEEP_KEYS;
+
+function buildProgram(): Command {
+  return new Command("simulator")
+    .description(
+      "Runs a Symphony workload against a simulated cluster in virtual time: the real routing policies, node " +
+        "admission/residency code and mock-vllm engine model on a discrete-event clock, no servers or sleeps.",
+    )
+    .option("--config <file>", "cluster.yaml (cluster + workload sections) or a plain workloadgen workload file")
+    .addOption(new Option("--nodes <n>", "simulated nodes (default: config nodes, else 2)").argParser(parseArg.int(1, 4096)))
+    .addOption(new Option("--policy <name>", "routing policy (default: config policy, else session-affinity)").choices([...POLICY_NAMES]))
+    .addOption(
+      new Option("--profile <name>", `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`).choices(
+        Object.keys(PROFILES),
+      ),
+    )
+    .addOption(
+      new Option("--kv-budget-tokens <n>", "node GPU KV budget, tokens (default: config, else 262144)").argParser(
+        parseArg.int(1),
+      ),
+    )
+    .addOption(
+      new Option("--residency-policy <name>", "node residency policy (default: config, else hint-aware)").choices([
+        "lru",
+        "hint-aware",
+      ]),
+    )
+    .addOption(
+      new Option("--duration <s>", "seconds of traffic (default: config duration / workload.duration, else workloadgen's)").argParser(
+        parseArg.number(0),
+      ),
+    )
+    .addOption(new Option("--seed <n>", "seed of the workload and routing (default: config seed, else 0)").argParser(parseArg.int(0, 2 ** 31 - 1)))
+    .addOption(new Option("--num-clients <n>", "closed loop: concurrent sessions (default: workload's)").argParser(parseArg.int(1, 100_000)))
+    .addOption(new Option("--max-requests <n>", "stop after this many requests (default: workload's)").argParser(parseArg.int(0)))
+    .addOption(
+      new Option("--time-scale <x>", "divide think times AND engine durations by x (default: workload's / engine's)").argParser(
+        parseArg.number(1e-6),
+      ),
+    )
+    .option("--no-hints", "do not send Advise hints")
+    .option("--out <dir>", "write summary.json and requests.jsonl here (sweep: one folder per run + sweep.csv/json/svg)")
+    .addOption(
+      new Option(
+        "--sweep <key=v1,v2...>",
+        `vary parameters, one run per combination; keys: ${Object.keys(SWEEP_KEYS).join(", ")}`,
+      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
+    )
+    .addOption(new Option("--progress-interval <s>", "seconds of wall time between progress lines on stderr").default(2).argParser(parseArg.number(0.1)))
+    .addOption(new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"))
+    .exitOverride()
+    .allowExcessArguments(true);
+}
+
+/** Parses `--sweep` assignments into axes; every key and value is checked. */
+export function parseSweep(items: readonly string[]): SweepAxis[] {
+  const axes: SweepAxis[] = [];
+  for (const item of items) {
+    for (const assignment of item.split(/\s+/).filter(Boolean)) {
+      const m = /^([a-z_-]+)=(.+)$/.exec(assignment);
+      if (!m) throw new UsageError(`--sweep: expected key=v1,v2,..., got "${assignment}"`);
+      const key = m[1]!.replaceAll("-", "_");
+      if (!(key in SWEEP_KEYS))
+        throw new UsageError(`--sweep: unknown key "${m[1]}"; valid keys: ${Object.keys(SWEEP_KEYS).join(", ")}`);
+      if (axes.some((a) => a.key === key)) throw new UsageError(`--sweep: key "${key}" given twice`);
+      const values = m[2]!.split(",").map((v) => v.trim()).filter(Boolean);
+      if (values.length === 0) throw new UsageError(`--sweep ${key}: no values`);
+      axes.push({ key: key as SweepKey, values });
+    }
+  }
+  return axes;
+}
+
+/** Applies one sweep value as an override, validating it like the matching flag. */
+export function applySweepValue(overrides: Overrides, key: SweepKey, value: string): Overrides {
+  const flag = `--sweep ${key}`;
+  const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+    try {
+      return parseArg.int(min, max)(value);
+    } catch (err) {
+      throw new UsageError(`${flag}: ${(err as Error).message}`);
+    }
+  };
+  const oneOf = (choices: readonly string[]) => {
+    if (!choices.includes(value)) throw new UsageError(`${flag}: expected one of ${choices.join(", ")}, got "${value}"`);
+    return value;
+  };
+  const next = { ...overrides };
+  switch (key) {
+    case "nodes":
+      next.nodes = int(1, 4096);
+      break;
+    case "policy":
+      next.policy = oneOf(POLICY_NAMES);
+      break;
+    case "profile":
+      next.profile = oneOf(Object.keys(PROFILES));
+      break;
+    case "kv_budget_tokens":
+      next.kvBudgetTokens = int(1);
+      break;
+    case "residency_policy":
+      next.residencyPolicy = oneOf(["lru", "hint-aware"]);
+      break;
+    case "num_clients":
+      next.numClients = int(1, 100_000);
+      break;
+    case "seed":
+      next.seed = int(0, 2 ** 31 - 1);
+      break;
+    case "duration": {
+      const n = Number(value);
+      if (!(n >= 0)) throw new UsageError(`${flag}: expected a number >= 0, got "${value}"`);
+      next.duration = n;
+      break;
+    }
+  }
+  return next;
+}
+
+/** Parses argv (without node and script). Bad flags or files -> UsageError (exit 2). */
+export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
+  const program = buildProgram();
+  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
+  program.parse([...argv], { from: "user" });
+  if (program.args.length > 0) throw new UsageError(`unexpected argument "${program.args[0]}" (flags start with --)`);
+  const o = program.opts<Record<string, unknown>>();
+  const configFile = o.config as string | undefined;
+  const file: ClusterFile = configFile
+    ? loadConfigFile(configFile, clusterFileSchema)
+    : parseWithSchema(clusterFileSchema, {}, "(defaults)");
+  const overrides: Overrides = {
+    nodes: o.nodes as number | undefined,
+    policy: o.policy as string | undefined,
+    profile: o.profile as string | undefined,
+    kvBudgetTokens: o.kvBudgetTokens as number | undefined,
+    residencyPolicy: o.residencyPolicy as string | undefined,
+    duration: o.duration as number | undefined,
+    seed: o.seed as number | undefined,
+    numClients: o.numClients as number | undefined,
+    maxRequests: o.maxRequests as number | undefined,
+    timeScale: o.timeScale as number | undefined,
+    hints: o.hints as boolean,
+  };
+  return resolveConfig(file, overrides, {
+    configFile,
+    out: o.out as string | undefined,
+    sweep: parseSweep((o.sweep as string[] | undefined) ?? []),
+    progressIntervalS: o.progressInterval as number,
+    logLevel: o.logLevel as LogLevel,
+  });
+}
+
+/** Builds the run's configuration from the file and overrides (also used for each sweep point). */
+export function resolveConfig(
+  file: ClusterFile,
+  ov: Overrides,
+  rest: Pick<SimConfig, "configFile" | "out" | "sweep" | "progressIntervalS" | "logLevel">,
+): Readonly<SimConfig> {
+  const seed = ov.seed ?? file.seed ?? file.workload?.seed ?? 0;
+  const e = file.engine;
+  const profileName = ov.profile ?? e.profile;
+  const profile = PROFILES[profileName]!;
+  const blockSize = e.block_size;
+  const numGpuBlocks = e.num_gpu_blocks ?? deriveNumGpuBlocks(profile, blockSize, e.gpu_memory_utilization);
+  if (numGpuBlocks < 1)
+    throw new UsageError(`engine.gpu_memory_utilization ${e.gpu_memory_utilization}: leaves no KV-cache blocks for ${profileName}`);
+  const maxModelLen = e.max_model_len ?? profile.model.maxModelLen;
+  const engineTimeScale = ov.timeScale ?? e.time_scale;
+  const n = file.node;
+  const s = file.scheduler;
+  if (s.target_kv_fraction >= s.overload_kv_fraction)
+    throw new UsageError(
+      `scheduler.target_kv_fraction (${s.target_kv_fraction}) must be below scheduler.overload_kv_fraction (${s.overload_kv_fraction})`,
+    );
+  const link = (l: { latency_us: number; bandwidth_gbit_s: number }) => ({
+    latencyUs: l.latency_us,
+    bandwidthBytesPerSec: (l.bandwidth_gbit_s * 1e9) / 8,
+  });
+  const cluster: ClusterSpec = {
+    nodes: ov.nodes ?? file.nodes ?? 2,
+    routing: {
+      policy: ov.policy ?? file.policy ?? "session-affinity",
+      params: {
+        ...(file.policy_params.queue_weight !== undefined && { queueWeight: file.policy_params.queue_weight }),
+        ...(file.policy_params.kv_weight !== undefined && { kvWeight: file.policy_params.kv_weight }),
+        ...(file.policy_params.prefix_weight !== undefined && { prefixWeight: file.policy_params.prefix_weight }),
+        ...(file.policy_params.queue_half_score !== undefined && {
+          queueHalfScoreRequests: file.policy_params.queue_half_score,
+        }),
+      },
+      router: {
+        heartbeatTimeoutUs: s.heartbeat_timeout_ms * 1000,
+        rebalanceIntervalUs: s.rebalance_interval_ms * 1000,
+        rebalance: {
+          overloadKvFraction: s.overload_kv_fraction,
+          targetKvFraction: s.target_kv_fraction,
+          overloadOutstanding: s.overload_queue,
+          maxMovesPerRound: s.max_moves_per_round,
+        },
+        sessionTtlUs: s.session_ttl_ms * 1000,
+        prefixBlockChars: s.prefix_block_chars,
+        prefixCapacityBlocksPerNode: 200_000,
+      },
+      pollIntervalUs: s.poll_interval_ms * 1000,
+      seed,
+    },
+    node: {
+      gpuBudgetTokens: ov.kvBudgetTokens ?? n.kv_budget_tokens,
+      cpuBudgetTokens: n.cpu_budget_tokens,
+      bytesPerToken: n.kv_bytes_per_token ?? kvBytesPerToken(profile.model),
+      offloadGBps: n.offload_gbps,
+      maxRunning: n.max_running,
+      maxQueue: n.max_queue,
+      prefetchMarginUs: n.prefetch_margin_ms * 1000,
+      residencyPolicy: (ov.residencyPolicy ?? n.residency_policy) as "lru" | "hint-aware",
+      hintStaleAfterUs: n.hint_stale_ms * 1000,
+    },
+    engine: {
+      maxNumSeqs: e.max_num_seqs ?? profile.defaultMaxNumSeqs,
+      maxNumBatchedTokens: e.max_num_batched_tokens ?? profile.defaultMaxNumBatchedTokens,
+      numGpuBlocks,
+      blockSize,
+      enablePrefixCaching: e.prefix_caching,
+      timeScale: engineTimeScale,
+    },
+    network: {
+      clientScheduler: link(file.network.client_scheduler),
+      schedulerNode: link(file.network.scheduler_node),
+      nodeEngine: link(file.network.node_engine),
+    },
+  };
+  return Object.freeze({
+    ...rest,
+    cluster,
+    engineInfo: { profile: profileName, numGpuBlocks, maxModelLen, eosMeanTokens: e.eos_mean_tokens, seed: e.seed },
+    workload: workloadConfigFor(file, ov, seed, rest.configFile),
+    seed,
+    file,
+    overrides: ov,
+  });
+}
+
+/**
+ * The workload as workloadgen itself parses it: its own parser and schema get the file's
+ * `workload`/`client_profiles` sections (through a temporary JSON file, as its --config) and
+ * the overriding flags, so both tools read a workload file identically.
+ */
+function workloadConfigFor(file: ClusterFile, ov: Overrides, seed: number, source: string | undefined): WorkloadConfig {
+  const argv: string[] = ["--seed", String(seed)];
+  const duration = ov.duration ?? file.duration;
+  if (duration !== undefined) argv.push("--duration", String(duration));
+  if (ov.numClients !== undefined) argv.push("--num-clients", String(ov.numClients));
+  if (ov.maxRequests !== undefined) argv.push("--max-requests", String(ov.maxRequests));
+  if (ov.timeScale !== undefined) argv.push("--time-scale", String(ov.timeScale));
+  if (ov.hints === false) argv.push("--no-hints");
+  const section: Record<string, unknown> = {};
+  if (file.workload !== undefined) section.workload = file.workload;
+  if (file.client_profiles !== undefined) section.client_profiles = file.client_profiles;
+  const dir = mkdtempSync(join(tmpdir(), "symphony-sim-"));
+  try {
+    const path = join(dir, "workload.json");
+    writeFileSync(path, JSON.stringify(section));
+    argv.push("--config", path);
+    try {
+      return parseWorkloadConfig(argv);
+    } catch (err) {
+      if (err instanceof UsageError)
+        throw new UsageError(`${source ?? "workload"}: ${err.message.replaceAll(path, "workload")}`);
+      throw err;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,67 @@
+import { encodeText } from "@symphony/common";
+import { TokenCache } from "@symphony/mock-vllm/src/domain";
+
+/** Letters separated by single spaces: the synthetic prompts and the mock's filler output. */
+const WORDS_ONLY = /^ ?[A-Za-z]+(?: [A-Za-z]+)*$/;
+
+/**
+ * The mock engine's TokenCache (same interface, so ChatTemplate and OutputPlanner use it), made
+ * cheap for simulations of hundreds of thousands of requests:
+ *
+ * - Text made only of ASCII words separated by single spaces is encoded word by word. cl100k's
+ *   pre-tokenizer splits such text exactly at " word" pieces and BPE never merges across pieces,
+ *   so the concatenated per-word ids equal the full encoding; each distinct word is encoded
+ *   once. Synthetic prompts (PromptSynthesizer) and generated filler answers are all like this.
+ * - Anything else is encoded with the real tokenizer and memoised per text (bounded, oldest
+ *   entries dropped first), like the mock's own cache.
+ */
+export class FastTokenCache extends TokenCache {
+  private readonly texts = new Map<string, readonly number[]>();
+  /** Ids of " word" (with its leading space) and of "word", by word. */
+  private readonly spacedWords = new Map<string, readonly number[]>();
+  private readonly bareWords = new Map<string, readonly number[]>();
+  /** Texts encoded by the full tokenizer (not the word path), for tests and stats. */
+  fullEncodes = 0;
+
+  constructor(private readonly maxTexts = 50_000) {
+    super(1);
+  }
+
+  override encode(text: string): readonly number[] {
+    const hit = this.texts.get(text);
+    if (hit) return hit;
+    const ids = WORDS_ONLY.test(text) ? this.encodeWords(text) : this.encodeFull(text);
+    this.texts.set(text, ids);
+    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value!);
+    return ids;
+  }
+
+  override get size(): number {
+    return this.texts.size;
+  }
+
+  private encodeFull(text: string): readonly number[] {
+    this.fullEncodes++;
+    return encodeText(text);
+  }
+
+  private encodeWords(text: string): number[] {
+    const out: number[] = [];
+    const words = text.split(" ");
+    // "a b" splits into ["a", "b"]: the first word has no leading space, the others have one;
+    // " a b" splits into ["", "a", "b"] and every word has one.
+    for (let w = 0; w < words.length; w++) {
+      const word = words[w]!;
+      if (word === "") continue;
+      const spaced = w > 0;
+      const cache = spaced ? this.spacedWords : this.bareWords;
+      let ids = cache.get(word);
+      if (!ids) {
+        ids = encodeText(spaced ? ` ${word}` : word);
+        if (cache.size < 200_000) cache.set(word, ids);
+      }
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+    }
+    return out;
+  }
+}

@@ -1,0 +1,264 @@
+import { Role, rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
+import type { EngineConfig, StepTimeModel } from "@symphony/mock-vllm/src/domain";
+import {
+  createResidencyPolicy,
+  type NodeCoreConfig,
+  type ResidencyPolicyName,
+} from "@symphony/node-scheduler/src/domain";
+import {
+  conversationText,
+  createPolicy,
+  prefixBlocks,
+  Router,
+  type PolicyParams,
+  type PromptBlocks,
+  type RouterOptions,
+} from "@symphony/scheduler/src/domain";
+import type { SessionHint, Target, TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
+import { NetworkModel, type NetworkConfig } from "./network-model";
+import { requestWireBytes, SimTurn } from "./sim-turn";
+import { SimulatedNode, type EngineText, type NodeSink } from "./simulated-node";
+
+/** Everything that shapes the simulated cluster (the workload is separate). Times in µs. */
+export interface ClusterSpec {
+  readonly nodes: number;
+  readonly routing: {
+    readonly policy: string;
+    readonly params: Partial<PolicyParams>;
+    readonly router: RouterOptions;
+    /** How often the scheduler learns each node's load (its Status poll period), µs. */
+    readonly pollIntervalUs: number;
+    /** Seed of the scheduler's tie-breaking stream. */
+    readonly seed: number;
+  };
+  readonly node: Omit<NodeCoreConfig, "policy"> & {
+    readonly residencyPolicy: ResidencyPolicyName;
+    readonly hintStaleAfterUs: number;
+  };
+  readonly engine: EngineConfig;
+  readonly network: NetworkConfig;
+}
+
+/** Advisory-call counters, the same shape as workloadgen's gRPC target reports. */
+export interface AdviceCounters {
+  hintsAccepted: number;
+  hintsRejected: number;
+  hintErrors: number;
+  closeErrors: number;
+}
+
+const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
+const ROLE = { system: Role.ROLE_SYSTEM, user: Role.ROLE_USER, assistant: Role.ROLE_ASSISTANT };
+
+/**
+ * The whole Symphony cluster on one virtual clock: the scheduler's real `Router` and routing
+ * policy, N nodes each with the real `NodeCore` and the mock engine's real `EngineCore`, and a
+ * `NetworkModel` delaying every message between client, scheduler, node and engine. Nothing
+ * sleeps and nothing opens a socket: every hop is a timer event on `VirtualTimers`.
+ *
+ * It is a workloadgen `Target`, so workloadgen's own `LoadRunner` and session sources drive it
+ * exactly as they drive the live scheduler over gRPC.
+ */
+export class SimulatedCluster implements Target {
+  readonly router: Router;
+  readonly nodes: SimulatedNode[] = [];
+  readonly net: NetworkModel;
+  readonly counters: AdviceCounters = { hintsAccepted: 0, hintsRejected: 0, hintErrors: 0, closeErrors: 0 };
+  private readonly byId = new Map<string, SimulatedNode>();
+  private pollTimer: TimerHandle | undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly timers: VirtualTimers,
+    readonly spec: ClusterSpec,
+    stepModel: StepTimeModel,
+    text: EngineText,
+  ) {
+    if (!(spec.nodes >= 1)) throw new RangeError(`nodes must be >= 1, got ${spec.nodes}`);
+    this.net = new NetworkModel(spec.network);
+    this.router = new Router(
+      timers,
+      rngFor(spec.routing.seed, "scheduler.routing"),
+      createPolicy(spec.routing.policy, spec.routing.params),
+      spec.routing.router,
+    );
+    this.router.setListener({
+      moved: (moves) => {
+        for (const m of moves) this.releaseOn(m.fromNodeId, m.sessionId);
+      },
+      expired: (sessions) => {
+        for (const s of sessions) this.releaseOn(s.nodeId, s.sessionId);
+      },
+    });
+    const sink: NodeSink = {
+      started: (turn, info) => this.toClient(turn, this.net.eventNodeToClientUs, () => turn.handlers.started(info)),
+      finished: (turn, info, contextTokens) => {
+        this.atSchedulerFromNode(() => this.router.turnEnded(turn.request.sessionId, turn.nodeId, contextTokens, turn.request.isLast));
+        this.toClient(turn, this.net.eventNodeToClientUs, () => {
+          turn.phase = "done";
+          if (!turn.request.stream) turn.handlers.token(turn.pieces!.join(""), info.completionTokens);
+          turn.handlers.finished(info);
+        });
+      },
+      failed: (turn, failure) => {
+        this.atSchedulerFromNode(() => this.router.turnEnded(turn.request.sessionId, turn.nodeId, 0, turn.request.isLast));
+        this.toClient(turn, this.net.eventNodeToClientUs, () => {
+          turn.phase = "done";
+          turn.handlers.failed(failure);
+        });
+      },
+    };
+    const { residencyPolicy, hintStaleAfterUs, ...core } = spec.node;
+    for (let i = 1; i <= spec.nodes; i++) {
+      const nodeId = `node-${i}`;
+      const node = new SimulatedNode(
+        nodeId,
+        timers,
+        { ...core, policy: createResidencyPolicy(residencyPolicy, { hintStaleAfterUs }) },
+        spec.engine,
+        stepModel,
+        text,
+        this.net,
+        sink,
+      );
+      this.nodes.push(node);
+      this.byId.set(nodeId, node);
+      this.router.registry.register(nodeId, `sim:${nodeId}`);
+    }
+  }
+
+  /** Starts the scheduler's periodic rounds and the node load reports. */
+  start(): void {
+    this.router.start();
+    this.reportLoads();
+  }
+
+  /** Stops every periodic timer, so the event queue drains once the last turn ends. */
+  stop(): void {
+    this.stopped = true;
+    this.router.stop();
+    if (this.pollTimer) this.timers.cancel(this.pollTimer);
+    this.pollTimer = undefined;
+  }
+
+  node(nodeId: string): SimulatedNode | undefined {
+    return this.byId.get(nodeId);
+  }
+
+  // ---- Target ------------------------------------------------------------------------------
+
+  submit(request: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
+    const turn = new SimTurn(request, handlers, requestWireBytes(request));
+    this.after(this.net.delayUs("clientScheduler", turn.requestBytes), () => this.route(turn));
+    return {
+      cancel: () => {
+        if (turn.phase === "done" || turn.cancelled) return;
+        turn.cancelled = true;
+        this.after(this.net.delayUs("clientScheduler", 64), () => {
+          if (turn.nodeId) {
+            this.router.turnEnded(request.sessionId, turn.nodeId, 0, false);
+            this.after(this.net.delayUs("schedulerNode", 64), () => this.byId.get(turn.nodeId)?.cancel(turn));
+          }
+        });
+      },
+    };
+  }
+
+  advise(hint: SessionHint): void {
+    this.after(this.net.delayUs("clientScheduler", 96), () => {
+      const target = this.router.nodeForSession(hint.sessionId, true);
+      if (target === undefined || "message" in target) {
+        this.counters.hintErrors++;
+        return;
+      }
+      this.after(this.net.delayUs("schedulerNode", 96), () => {
+        const accepted = this.byId.get(target.nodeId)!.core.advise(hint);
+        if (accepted) this.counters.hintsAccepted++;
+        else this.counters.hintsRejected++;
+      });
+    });
+  }
+
+  closeSession(sessionId: string): void {
+    this.after(this.net.delayUs("clientScheduler", 64), () => {
+      const target = this.router.nodeForSession(sessionId, false);
+      this.router.sessions.remove(sessionId);
+      if (target === undefined || "message" in target) return;
+      this.releaseOn(target.nodeId, sessionId);
+    });
+  }
+
+  // ---- hops ----------------------------------------------------------------------------------
+
+  /** At the scheduler: route, then forward to the chosen node (as the scheduler's relay does). */
+  private route(turn: SimTurn): void {
+    if (turn.cancelled) return;
+    const req = turn.request;
+    const blocks = this.router.policy.usesPrefixHits
+      ? prefixBlocks(
+          req.prompt ?? conversationText((req.messages ?? []).map((m) => ({ role: ROLE[m.role], content: m.content }))),
+          this.router.prefixIndex.blockChars,
+        )
+      : EMPTY_BLOCKS;
+    const outcome = this.router.route({
+      sessionId: req.sessionId,
+      turnIndex: req.turnIndex,
+      promptTokens: req.promptTokens,
+      blocks,
+    });
+    if (!outcome.ok) {
+      this.toClient(turn, this.net.eventSchedulerToClientUs, () => {
+        turn.phase = "done";
+        turn.handlers.failed({ code: "UNAVAILABLE", message: outcome.message });
+      });
+      return;
+    }
+    const nodeId = outcome.decision.nodeId;
+    turn.nodeId = nodeId;
+    turn.blocks = blocks;
+    turn.phase = "to-node";
+    this.router.turnStarted(req.sessionId, nodeId, blocks);
+    this.after(this.net.delayUs("schedulerNode", turn.requestBytes), () => this.byId.get(nodeId)!.receive(turn));
+  }
+
+  private releaseOn(nodeId: string | undefined, sessionId: string): void {
+    const node = nodeId === undefined ? undefined : this.byId.get(nodeId);
+    if (!node) return;
+    this.after(this.net.delayUs("schedulerNode", 64), () => node.core.closeSession(sessionId));
+  }
+
+  /** Each node reports its load to the scheduler every poll period (the live scheduler polls Status). */
+  private reportLoads(): void {
+    if (this.stopped) return;
+    for (const node of this.nodes) {
+      const s = node.core.status();
+      const gpu = s.tiers.find((t) => t.name === "gpu")!;
+      this.router.heartbeat(
+        node.nodeId,
+        {
+          queueDepth: s.queueDepth,
+          running: s.running,
+          kvUsedTokens: gpu.usedTokens,
+          kvBudgetTokens: gpu.budgetTokens,
+          residentSessions: s.residentSessions,
+        },
+        false,
+      );
+    }
+    this.pollTimer = this.timers.at(this.timers.nowUs() + this.spec.routing.pollIntervalUs, () => this.reportLoads());
+  }
+
+  private atSchedulerFromNode(fn: () => void): void {
+    this.after(this.net.eventNodeToSchedulerUs, fn);
+  }
+
+  private toClient(turn: SimTurn, delayUs: number, fn: () => void): void {
+    this.after(delayUs, () => {
+      if (!turn.cancelled && turn.phase !== "done") fn();
+    });
+  }
+
+  private after(delayUs: number, fn: () => void): void {
+    this.timers.at(this.timers.nowUs() + delayUs, fn);
+  }
+}

@@ -1,0 +1,177 @@
+import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
+import { join } from "node:path";
+import { VirtualTimers, type Logger } from "@symphony/common";
+import { ChatTemplate, coefficientsFor, OutputPlanner, PROFILES, StepTimeModel } from "@symphony/mock-vllm/src/domain";
+import { LoadRunner, PromptSynthesizer, type RequestRecord } from "@symphony/workloadgen/src/domain";
+import { SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
+import { buildWorkload } from "@symphony/workloadgen/src/workload";
+import { UsageError } from "@symphony/common";
+import type { SimConfig } from "./config";
+import { FastTokenCache, SimulatedCluster } from "./domain";
+
+/** How the simulation itself went (the "sim stats" of a simulated summary). */
+export interface SimStats {
+  events_processed: number;
+  /** Virtual time from the first to the last event of the run, s. */
+  virtual_duration_s: number;
+  wall_time_s: number;
+  /** virtual / wall: how much faster than real time the run went. */
+  speed_ratio: number;
+  events_per_s: number;
+}
+
+export interface SimResult {
+  summary: RunSummary & { simulated: true; sim: SimStats };
+}
+
+/** Virtual time advanced per slice of the event loop (progress is checked between slices), µs. */
+const SLICE_US = 1_000_000;
+
+/** One line of requests.jsonl, exactly as workloadgen writes it (ITLs summarised as a count). */
+export function recordLine(record: RequestRecord): string {
+  const { itl_ms, ...line } = record;
+  return JSON.stringify({ ...line, itl_count: itl_ms.length });
+}
+
+/**
+ * Runs one simulation: workloadgen's LoadRunner and session source against a SimulatedCluster
+ * on VirtualTimers, in slices of virtual time so progress can be reported. Writes
+ * `requests.jsonl` and `summary.json` to `config.out` when set.
+ */
+export async function runSimulation(config: SimConfig, logger: Logger): Promise<SimResult> {
+  const timers = new VirtualTimers();
+  const tokens = new FastTokenCache();
+  const profile = PROFILES[config.engineInfo.profile]!;
+  const cluster = new SimulatedCluster(timers, config.cluster, new StepTimeModel(coefficientsFor(profile)), {
+    tokens,
+    template: new ChatTemplate(tokens),
+    planner: new OutputPlanner(config.engineInfo.seed, config.engineInfo.eosMeanTokens, tokens),
+    maxModelLen: config.engineInfo.maxModelLen,
+  });
+  const wl = config.workload;
+  const workload = buildWorkload(wl);
+  if (config.out) {
+    try {
+      mkdirSync(config.out, { recursive: true });
+    } catch (err) {
+      throw new UsageError(`--out ${config.out}: cannot create directory: ${(err as Error).message}`);
+    }
+  }
+  const requestsFile: WriteStream | undefined = config.out
+    ? createWriteStream(join(config.out, "requests.jsonl"))
+    : undefined;
+  // Lines are batched: one write per ~1 MB.
+  let batch: string[] = [];
+  let batchChars = 0;
+  const flush = () => {
+    if (batch.length > 0) requestsFile?.write(batch.join(""));
+    batch = [];
+    batchChars = 0;
+  };
+  const results = new SummaryAccumulator(1_000_000, wl.seed);
+  let doneAtUs = -1;
+  const runner = new LoadRunner(
+    {
+      timers,
+      target: cluster,
+      source: workload.source,
+      thinkTime: workload.thinkTime,
+      synth: new PromptSynthesizer(wl.seed, wl.blockSize),
+    },
+    {
+      mode: wl.workload === "closed" ? "closed" : "open",
+      concurrency: wl.numClients,
+      maxRequests: wl.maxRequests,
+      durationUs: wl.duration * 1e6,
+      timeScale: wl.timeScale,
+      hints: wl.hints,
+      // Deterministic ids: the same seed gives byte-identical requests.jsonl.
+      runId: `sim${wl.seed}`,
+    },
+    (record) => {
+      results.add(record);
+      if (requestsFile) {
+        const line = recordLine(record) + "\n";
+        batch.push(line);
+        batchChars += line.length;
+        if (batchChars > 1 << 20) flush();
+      }
+    },
+    () => {
+      doneAtUs = timers.nowUs();
+      cluster.stop();
+    },
+  );
+
+  const t0 = performance.now();
+  let events = 0;
+  let lastProgress = t0;
+  logger.info("simulation started", {
+    nodes: config.cluster.nodes,
+    policy: config.cluster.routing.policy,
+    profile: config.engineInfo.profile,
+    workload: wl.workload,
+    seed: config.seed,
+  });
+  cluster.start();
+  runner.start();
+  while (doneAtUs < 0) {
+    events += timers.runUntil(timers.nowUs() + SLICE_US);
+    const now = performance.now();
+    if (now - lastProgress >= config.progressIntervalS * 1000) {
+      lastProgress = now;
+      logger.info("progress", {
+        virtualS: Math.round(timers.nowUs() / 1e6),
+        sent: runner.sent,
+        completed: runner.completed,
+        failed: runner.failed,
+        inFlight: runner.inFlight,
+        eventsPerS: Math.round(events / ((now - t0) / 1000)),
+      });
+      // Let stdout/stderr drain on long runs.
+      await new Promise((r) => setImmediate(r));
+    }
+    if (timers.pendingCount === 0 && doneAtUs < 0) {
+      throw new Error("simulation stalled: no events left but the run has not finished (a lost turn)");
+    }
+  }
+  // Whatever is still queued (late advisory calls, node transfers) ends with the periodic timers stopped.
+  events += timers.runAll(50_000_000);
+  const wallS = (performance.now() - t0) / 1000;
+  flush();
+  if (requestsFile) await new Promise<void>((r) => requestsFile.end(() => r()));
+
+  const virtualS = doneAtUs / 1e6;
+  const sim: SimStats = {
+    events_processed: events,
+    virtual_duration_s: virtualS,
+    wall_time_s: wallS,
+    speed_ratio: virtualS / wallS,
+    events_per_s: events / wallS,
+  };
+  const nodeStats = Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, { ...n.core.stats, engine_steps: n.engine.stats().steps, engine_preemptions: n.engine.stats().numPreemptions }]));
+  const summary = {
+    ...results.summary(virtualS),
+    simulated: true as const,
+    sim,
+    run_id: `sim${wl.seed}`,
+    hints: cluster.counters,
+    workload_info: workload.info,
+    nodes: nodeStats,
+    cluster: {
+      nodes: config.cluster.nodes,
+      policy: config.cluster.routing.policy,
+      residency_policy: config.cluster.node.residencyPolicy,
+      kv_budget_tokens: config.cluster.node.gpuBudgetTokens,
+      engine: { ...config.engineInfo, ...config.cluster.engine },
+      network: config.cluster.network,
+    },
+    config: {
+      ...wl,
+      duration: Number.isFinite(wl.duration) ? wl.duration : null,
+      maxRequests: Number.isFinite(wl.maxRequests) ? wl.maxRequests : null,
+    },
+  };
+  if (config.out) writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
+  return { summary };
+}

@@ -112,7 +112,8 @@ function runWorker(cfg: WorkerConfig): void {
     });
     req.end(body);
   };
-  for (let i = 0; i < cfg.streams; i++) one();
+  // Ramp up over ~1 s rather than opening thousands of connections in one tick.
+  for (let i = 0; i < cfg.streams; i++) setTimeout(one, Math.floor((i / cfg.streams) * 1000));
   parentPort!.on("message", (msg: string) => {
     if (msg === "reset") {
       report = { elapsedMs: 0, tokens: 0, completed: 0, errors: 0, ttftMs: [] };
@@ -170,6 +171,7 @@ async function main(): Promise<void> {
   const port = await new Promise<number>((res, rej) => {
     const timer = setTimeout(() => rej(new Error("mock did not start")), 20_000);
     createInterface({ input: mock.stderr! }).on("line", (line) => {
+      if (!line.includes('"level":"info"')) process.stderr.write(`mock: ${line}\n`);
       if (!line.includes('"listening"')) return;
       clearTimeout(timer);
       res((JSON.parse(line) as { port: number }).port);
@@ -199,7 +201,9 @@ async function main(): Promise<void> {
       ),
     );
 
+  process.stderr.write(`mock on port ${port}; ${streams} streams from ${workers} workers; warming up ${warmupS} s\n`);
   await new Promise((r) => setTimeout(r, warmupS * 1000));
+  process.stderr.write(`measuring ${durationS} s\n`);
   // Two windows, each timed on its own: the client's (reset -> report) and the engine's
   // (scrape -> scrape). A scrape of a busy server can take a while, so they differ slightly.
   const tClient0 = performance.now();
@@ -209,6 +213,7 @@ async function main(): Promise<void> {
   const cpu0 = cpuSeconds(mock.pid!);
   await new Promise((r) => setTimeout(r, durationS * 1000));
   const reports = await collect();
+  process.stderr.write(`collected client reports\n`);
   const elapsedS = (performance.now() - tClient0) / 1000;
   const cpu1 = cpuSeconds(mock.pid!);
   const tScrape = performance.now();

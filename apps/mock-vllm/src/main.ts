@@ -58,7 +58,9 @@ runCli(async () => {
     planner: new OutputPlanner(config.seed, config.eosMeanTokens, tokens),
     faults: new FaultInjector(config.faults, rngFor(config.seed, "mock-vllm.faults")),
   });
-  await app.listen({ host: config.host, port: config.port });
+  // uvicorn's (and so vLLM's) default accept backlog: a burst of thousands of new streams
+  // should queue, not be reset.
+  await app.listen({ host: config.host, port: config.port, backlog: 2048 });
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info("config", {

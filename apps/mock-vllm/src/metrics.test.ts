@@ -58,6 +58,7 @@ describe("createEngineMetrics", () => {
       { blockSize: 16, numGpuBlocks: 100, enablePrefixCaching: true },
       () => stats,
     );
+    obs.onStep!({ prefillTokens: 100, prefillAttentionPairs: 0, decodeSeqs: 3, kvTokensRead: 0, numSeqs: 4 }, 10);
     obs.onFirstToken!(20_000);
     obs.onInterToken!(7_000);
     obs.onInterToken!(9_000);
@@ -75,6 +76,7 @@ describe("createEngineMetrics", () => {
     });
     const text = await registry.metrics();
     expect(text).toContain('vllm:time_to_first_token_seconds_count{model_name="m"} 1');
+    expect(text).toContain('vllm:iteration_tokens_total_sum{model_name="m"} 103');
     expect(text).toContain('vllm:time_to_first_token_seconds_bucket{model_name="m",le="0.02"} 1');
     expect(text).toContain('vllm:inter_token_latency_seconds_count{model_name="m"} 2');
     expect(text).toContain('vllm:e2e_request_latency_seconds_sum{model_name="m"} 0.036');

@@ -13,6 +13,7 @@ const REQUEST_LATENCY_BUCKETS = [
   0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0,
   960.0, 1920.0, 7680.0,
 ];
+const ITERATION_TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
 const TOKEN_COUNT_BUCKETS = [
   1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
 ];
@@ -221,7 +222,14 @@ export function createEngineMetrics(
     TOKEN_COUNT_BUCKETS,
   );
 
+  const iterationTokens = histogram(
+    "vllm:iteration_tokens_total",
+    "Histogram of number of tokens per engine_step.",
+    ITERATION_TOKEN_BUCKETS,
+  );
+
   const observer: EngineObserver = {
+    onStep: (shape) => iterationTokens.observe(shape.prefillTokens + shape.decodeSeqs),
     onFirstToken: (us) => ttft.observe(us / 1e6),
     onInterToken: (us) => {
       itl.observe(us / 1e6);

@@ -23,6 +23,7 @@ describe("parseConfig", () => {
       kvBudgetTokens: 262144,
       kvBytesPerToken: 131072,
       residencyPolicy: "hint-aware",
+      gpuFreeTarget: 0,
       nodeId: undefined,
       scheduler: undefined,
     });
@@ -46,6 +47,7 @@ describe("parseConfig", () => {
     [["--scheduler", "nohost"], /--scheduler/],
     [["--node-id", " "], /--node-id/],
     [["--offload-gbps", "0"], /offload-gbps/],
+    [["--gpu-free-target", "0.95"], /gpu-free-target/],
   ])("bad flags %j -> error naming the flag", (argv, pattern) => {
     expect(() => parse(argv)).toThrow(pattern);
   });

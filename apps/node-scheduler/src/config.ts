@@ -121,6 +121,12 @@ function buildProgram(): Command {
       50,
     )
     .option(
+      "--gpu-free-target <fraction>",
+      "keep this fraction of the GPU budget free by offloading idle sessions ahead of demand (0 = on demand only)",
+      parseArg.number(0, 0.9),
+      0,
+    )
+    .option(
       "--hint-stale-ms <ms>",
       "a hint still counts this long after its expected arrival",
       int(0),

@@ -78,6 +78,7 @@ function describeResidency(
       // One after the other: the two runs would otherwise compete for the engine and skew timing.
       withHints = await runScenario(hinted, "hinted", true);
       withoutHints = await runScenario(unhinted, "plain", false);
+      console.log("DBG", engineName, JSON.stringify(withHints.result), JSON.stringify(withoutHints.result), withHints.metric("symphony_node_restores_total"), withoutHints.metric("symphony_node_restores_total"));
     }, 120_000);
 
     afterAll(async () => {

@@ -95,6 +95,18 @@ describe("Router", () => {
     expect(place(router, "hinted")).toBe((target as { nodeId: string }).nodeId);
   });
 
+  it("Advise for a session whose node died -> re-placed now and reported as a failover once", () => {
+    const { router } = setup();
+    const home = place(router, "s1");
+    router.nodeUnreachable(home, "gone");
+    const target = router.nodeForSession("s1", true) as { nodeId: string; failoverFrom?: string };
+    expect(target.nodeId).not.toBe(home);
+    expect(target.failoverFrom).toBe(home);
+    const next = router.route(turnOf("s1"));
+    expect(next.ok && next.failoverFrom).toBeUndefined();
+    expect(next.ok && next.decision.nodeId).toBe(target.nodeId);
+  });
+
   it("isLast turn ends -> session forgotten", () => {
     const { router } = setup();
     const home = place(router, "s1");

@@ -157,13 +157,14 @@ export class Router {
 
   /**
    * The node a session-scoped call (Advise, CloseSession) should go to: the session's node if up.
-   * For Advise on an unknown session, `placeIfUnknown` routes it now so its first turn lands
-   * where the hint prepared things.
+   * For Advise on an unknown session (or one whose node died), `placeIfUnknown` routes it now
+   * so its next turn lands where the hint prepared things; `failoverFrom` is then set if the
+   * session lost its node (the caller counts the failover: the Submit that follows will not).
    */
   nodeForSession(
     sessionId: string,
     placeIfUnknown: boolean,
-  ): { nodeId: string; address: string } | { message: string } | undefined {
+  ): { nodeId: string; address: string; failoverFrom?: string } | { message: string } | undefined {
     const s = this.sessions.get(sessionId);
     if (s?.nodeId !== undefined) {
       const node = this.registry.get(s.nodeId);
@@ -177,7 +178,7 @@ export class Router {
       blocks: { hashes: [], totalChars: 0 },
     });
     if (!outcome.ok) return { message: outcome.message };
-    return { nodeId: outcome.decision.nodeId, address: outcome.address };
+    return { nodeId: outcome.decision.nodeId, address: outcome.address, failoverFrom: outcome.failoverFrom };
   }
 
   /** One rebalancing round: plans and applies moves, then tells the listener. */

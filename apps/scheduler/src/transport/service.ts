@@ -53,6 +53,7 @@ export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
       const target = router.nodeForSession(hint.sessionId, true);
       if (target === undefined || "message" in target)
         return callback(fail(grpc.status.UNAVAILABLE, target?.message ?? "no node for session"));
+      if (target.failoverFrom !== undefined) deps.metrics.failovers.inc({ from_node: target.failoverFrom });
       clients
         .node(target.address)
         .advise(hint, new grpc.Metadata(), { deadline: deadlineIn(deps.nodeCallTimeoutMs) }, (err, res) => {

@@ -76,9 +76,9 @@ describe.skipIf(!bundlesBuilt)("real stack: scheduler + 3 node-schedulers + 3 mo
         "--metrics-port",
         "0",
         "--heartbeat-interval-ms",
-        "200",
+        "500",
         "--heartbeat-timeout-ms",
-        "1000",
+        "3000",
       ],
       ["grpc", "metrics"],
     );

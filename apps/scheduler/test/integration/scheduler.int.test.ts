@@ -11,7 +11,7 @@ const FAST_MEMBERSHIP = [
   "--heartbeat-interval-ms",
   "200",
   "--heartbeat-timeout-ms",
-  "1000",
+  "2000",
 ];
 
 function clusterStatus(client: SchedulerServiceClient): Promise<ClusterStatusResponse> {

@@ -76,4 +76,20 @@ describe("run summary", () => {
     expect(table).toMatch(/P99 E2EL \(ms\):\s+69\.80\n/);
     expect(JSON.parse(toJson(buildSummary([], 1))).ttft_ms.mean).toBeNull();
   });
+
+  it("two profiles -> per-profile counts and latencies beside the totals", () => {
+    const mixed = buildSummary(
+      [
+        record({ profile: "a", ttft_ms: 10 }),
+        record({ profile: "b", ttft_ms: 30 }),
+        record({ profile: "b", ttft_ms: 50 }),
+      ],
+      1,
+    );
+    expect(Object.keys(mixed.by_profile!)).toEqual(["a", "b"]);
+    expect(mixed.by_profile!.a).toMatchObject({ completed: 1, ttft_ms: { mean: 10 } });
+    expect(mixed.by_profile!.b).toMatchObject({ completed: 2, ttft_ms: { mean: 40 } });
+    expect(formatSummaryTable(mixed)).toMatch(/Profile b[\s\S]*Mean TTFT \(ms\):\s+40\.00\n/);
+    expect(formatSummaryTable(s)).not.toMatch(/Profile/);
+  });
 });

@@ -18,6 +18,8 @@ export interface RunSummary {
   e2el_ms: MetricSummary;
   schedule_lag_ms: MetricSummary;
   errors: Record<string, number>;
+  /** Per client profile ("dataset" for closed loop, "trace" for replay). */
+  by_profile?: Record<string, ProfileSummary>;
   [extra: string]: unknown;
 }
 
@@ -42,15 +44,27 @@ export class SummaryAccumulator {
   private itlSum = 0;
   private readonly errors: Record<string, number> = {};
   private readonly rng: Rng;
+  /** Per-profile accumulators (open loop mixes), created on first sight; absent in children. */
+  private readonly profiles: Map<string, SummaryAccumulator> | undefined;
 
   constructor(
     private readonly itlReservoirSize = 1_000_000,
-    seed = 0,
+    private readonly seed = 0,
+    byProfile = true,
   ) {
     this.rng = rngFor(seed, "workloadgen.itl-reservoir");
+    this.profiles = byProfile ? new Map() : undefined;
   }
 
   add(r: RequestRecord): void {
+    if (this.profiles) {
+      let child = this.profiles.get(r.profile);
+      if (!child) {
+        child = new SummaryAccumulator(Math.min(this.itlReservoirSize, 100_000), this.seed, false);
+        this.profiles.set(r.profile, child);
+      }
+      child.add(r);
+    }
     this.lag.push(r.schedule_lag_ms);
     if (r.error !== null) {
       this.failed++;
@@ -96,9 +110,40 @@ export class SummaryAccumulator {
       e2el_ms: summarize(this.e2el),
       schedule_lag_ms: summarize(this.lag),
       errors: { ...this.errors },
+      ...(this.profiles ? { by_profile: this.profileSummaries(durationS) } : {}),
     };
   }
+
+  /** Headline figures per client profile (e.g. to compare priorities in one open-loop mix). */
+  private profileSummaries(durationS: number): Record<string, ProfileSummary> {
+    const out: Record<string, ProfileSummary> = {};
+    for (const [name, acc] of [...this.profiles!].sort(([a], [b]) => a.localeCompare(b))) {
+      const s = acc.summary(durationS);
+      out[name] = {
+        completed: s.completed,
+        failed: s.failed,
+        request_throughput: s.request_throughput,
+        output_token_throughput: s.output_token_throughput,
+        ttft_ms: s.ttft_ms,
+        tpot_ms: s.tpot_ms,
+        e2el_ms: s.e2el_ms,
+      };
+    }
+    return out;
+  }
 }
+
+/** The per-profile part of a summary. */
+export type ProfileSummary = Pick<
+  RunSummary,
+  | "completed"
+  | "failed"
+  | "request_throughput"
+  | "output_token_throughput"
+  | "ttft_ms"
+  | "tpot_ms"
+  | "e2el_ms"
+>;
 
 /** Summary of a finished list of records (tests, small runs). */
 export function buildSummary(records: readonly RequestRecord[], durationS: number): RunSummary {
@@ -139,6 +184,16 @@ export function formatSummaryTable(s: RunSummary, title = "Serving Benchmark Res
   metric("Time per Output Token (excl. 1st token)", "TPOT", s.tpot_ms);
   metric("Inter-token Latency", "ITL", s.itl_ms);
   metric("End-to-end Latency", "E2EL", s.e2el_ms);
+  const profiles = Object.entries(s.by_profile ?? {});
+  if (profiles.length > 1) {
+    for (const [name, p] of profiles) {
+      out.push(section(`Profile ${name}`));
+      out.push(line("Successful / failed:", `${p.completed} / ${p.failed}`));
+      out.push(line("Mean TTFT (ms):", f2(p.ttft_ms.mean)));
+      out.push(line("P99 TTFT (ms):", f2(p.ttft_ms.p99)));
+      out.push(line("Mean E2EL (ms):", f2(p.e2el_ms.mean)));
+    }
+  }
   out.push(section("Client"));
   out.push(line("Mean schedule lag (ms):", f2(s.schedule_lag_ms.mean)));
   out.push(line("P99 schedule lag (ms):", f2(s.schedule_lag_ms.p99)));

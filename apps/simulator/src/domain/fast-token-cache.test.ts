@@ -1,0 +1,40 @@
+import { encodeText } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { FastTokenCache } from "./fast-token-cache";
+
+describe("FastTokenCache", () => {
+  it.each([
+    ["words with leading space", " time year people way day thing"],
+    ["words without leading space", "hello world this is a test"],
+    ["mixed case words", "Hello World Tokenizer Stuff"],
+    ["long rare words", "antidisestablishmentarianism supercalifragilistic"],
+    ["punctuation (full tokenizer)", "Hello, world! It's 3 o'clock."],
+    ["double spaces (full tokenizer)", "two  spaces   here"],
+    ["newlines (full tokenizer)", "line one\nline two"],
+    ["unicode (full tokenizer)", "café naïve 日本語"],
+  ])("encode, %s -> exactly the cl100k encoding", (_what, text) => {
+    expect([...new FastTokenCache().encode(text)]).toEqual(encodeText(text));
+  });
+
+  it("word-only text -> never runs the full tokenizer on the whole text", () => {
+    const cache = new FastTokenCache();
+    cache.encode(" time year people");
+    cache.encode("time year people");
+    expect(cache.fullEncodes).toBe(0);
+  });
+
+  it("same text twice -> one full encode (memoised)", () => {
+    const cache = new FastTokenCache();
+    cache.encode("Hello, world!");
+    cache.encode("Hello, world!");
+    expect(cache.fullEncodes).toBe(1);
+  });
+
+  it("more texts than maxTexts -> the oldest is dropped", () => {
+    const cache = new FastTokenCache(2);
+    for (const t of ["a, b", "c, d", "e, f"]) cache.encode(t);
+    expect(cache.size).toBe(2);
+    cache.encode("a, b");
+    expect(cache.fullEncodes).toBe(4);
+  });
+});

@@ -2,12 +2,12 @@ import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "n
 import { join } from "node:path";
 import { VirtualTimers, type Logger } from "@symphony/common";
 import { ChatTemplate, coefficientsFor, OutputPlanner, PROFILES, StepTimeModel } from "@symphony/mock-vllm/src/domain";
-import { LoadRunner, PromptSynthesizer, type RequestRecord } from "@symphony/workloadgen/src/domain";
+import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/src/domain";
 import { SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
 import { buildWorkload } from "@symphony/workloadgen/src/workload";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
-import { FastTokenCache, SimulatedCluster } from "./domain";
+import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";
 
 /** How the simulation itself went (the "sim stats" of a simulated summary). */
 export interface SimStats {
@@ -76,7 +76,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       target: cluster,
       source: workload.source,
       thinkTime: workload.thinkTime,
-      synth: new PromptSynthesizer(wl.seed, wl.blockSize),
+      synth: new TokenAwareSynthesizer(wl.seed, wl.blockSize, tokens),
     },
     {
       mode: wl.workload === "closed" ? "closed" : "open",

@@ -1,14 +1,20 @@
 import { Command, Option } from "commander";
 import { loadConfigFile, parseArg, UsageError, type LogLevel } from "@symphony/common";
 import { z } from "zod";
-import { clientProfileSchema, type ClientProfileConfig } from "./domain";
+import {
+  agentProfileSchema,
+  clientProfileSchema,
+  type AgentProfileConfig,
+  type ClientProfileConfig,
+} from "./domain";
+import { addRunOptions, runOptionsFrom, type RunOptions } from "./run-options";
 
-export type WorkloadType = "closed" | "open" | "trace";
+export type WorkloadType = "closed" | "open" | "trace" | "agent";
 
 /** Everything one run needs, validated. Times in seconds unless named otherwise. */
-export interface Config {
+export interface Config extends RunOptions {
   workload: WorkloadType;
-  /** host:port of the Symphony scheduler. */
+  /** host:port of the Symphony scheduler (targetKind grpc), or the HTTP base URL (targetKind http). */
   target: string;
   /** Dataset path, or undefined for the embedded sample. */
   dataset: string | undefined;
@@ -35,6 +41,10 @@ export interface Config {
   /** Open loop: planned length in seconds (config `workload.total_duration`). */
   totalDuration: number;
   clientProfiles: ClientProfileConfig[];
+  /** Agent workload: profiles from the config file's `agent_profiles` (issue #12). */
+  agentProfiles: AgentProfileConfig[];
+  /** Agent workload: a JSONL agent trace to replay instead of profiles. */
+  agentTrace: string | undefined;
   requestTimeout: number;
   connectTimeout: number;
   progressInterval: number;
@@ -50,7 +60,7 @@ export interface Config {
 export const configFileSchema = z.strictObject({
   workload: z
     .strictObject({
-      type: z.enum(["closed", "open", "trace"]).optional(),
+      type: z.enum(["closed", "open", "trace", "agent"]).optional(),
       total_duration: z.number().positive().optional(),
       seed: z.number().int().optional(),
       time_scale: z.number().positive().optional(),
@@ -69,20 +79,17 @@ export const configFileSchema = z.strictObject({
       trace: z.string().optional(),
       trace_format: z.enum(["auto", "azure", "mooncake"]).optional(),
       block_size: z.number().int().positive().optional(),
+      // agent sessions
+      agent_trace: z.string().optional(),
     })
     .optional(),
   client_profiles: z.array(clientProfileSchema).min(1).optional(),
+  agent_profiles: z.array(agentProfileSchema).min(1).optional(),
 });
 export type ConfigFile = z.output<typeof configFileSchema>;
 
-function hostPort(value: string): string {
-  const m = /^(?:grpc:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(value.trim());
-  if (!m || Number(m[2]) > 65535) throw new UsageError(`--target: expected grpc://host:port, got "${value}"`);
-  return `${m[1]}:${m[2]}`;
-}
-
 export function buildProgram(): Command {
-  return new Command("workloadgen")
+  const program = new Command("workloadgen")
     .description(
       "Generates turn-by-turn LLM workloads (closed-loop chat sessions, open-loop client profiles, " +
         "trace replay), sends them to the Symphony scheduler over gRPC and measures TTFT/TPOT/ITL/E2EL.",
@@ -90,9 +97,9 @@ export function buildProgram(): Command {
     .addOption(
       new Option(
         "--workload <type>",
-        "workload model (closed: dataset chat sessions; open: client profiles; trace: replay)",
+        "workload model (closed: dataset chat sessions; open: client profiles; trace: replay; agent: agent_profiles or --agent-trace)",
       )
-        .choices(["closed", "open", "trace"])
+        .choices(["closed", "open", "trace", "agent"])
         .default("closed"),
     )
     .option(
@@ -101,7 +108,8 @@ export function buildProgram(): Command {
     )
     .option(
       "--target <url>",
-      "scheduler address grpc://host:port (overrides --scheduler-ip/--scheduler-port)",
+      "grpc://host:port (the Symphony scheduler; overrides --scheduler-ip/--scheduler-port) or " +
+        "http://host:port/v1 (any OpenAI-compatible server)",
     )
     .option("--scheduler-ip <host>", "scheduler host", "127.0.0.1")
     .option("--scheduler-port <port>", "scheduler gRPC port", parseArg.port, 50051)
@@ -161,6 +169,10 @@ export function buildProgram(): Command {
     .addOption(
       new Option("--trace-format <f>", "trace format").choices(["auto", "azure", "mooncake"]).default("auto"),
     )
+    .option(
+      "--agent-trace <file>",
+      "agent workload: replay a JSONL agent trace (messages with role user/assistant/tool, tool latency_ms)",
+    )
     .option("--block-size <tokens>", "trace replay: tokens per Mooncake hash block", parseArg.int(1), 512)
     .option(
       "--total-duration <s>",
@@ -193,6 +205,7 @@ export function buildProgram(): Command {
         .default("info"),
     )
     .exitOverride();
+  return addRunOptions(program);
 }
 
 /** Parses argv (without node and script) into a validated Config. Throws UsageError on bad input. */
@@ -212,12 +225,19 @@ export function parseConfig(argv: string[]): Readonly<Config> {
 
   // The model: --workload, else the file's workload.type, else implied by what was given.
   const impliedWorkload: WorkloadType | undefined =
-    w.type ?? (o.trace || w.trace ? "trace" : file.client_profiles ? "open" : undefined);
+    w.type ??
+    (o.trace || w.trace
+      ? "trace"
+      : o.agentTrace || w.agent_trace || file.agent_profiles
+        ? "agent"
+        : file.client_profiles
+          ? "open"
+          : undefined);
   const workload = pick<WorkloadType>("workload", impliedWorkload);
-  const target = o.target
-    ? hostPort(o.target as string)
-    : `${o.schedulerIp as string}:${o.schedulerPort as number}`;
+  const run = runOptionsFrom(o, o.target as string | undefined);
+  const target = run.address ?? `${o.schedulerIp as string}:${o.schedulerPort as number}`;
   const config: Config = {
+    ...run.options,
     workload,
     target,
     dataset: pick<string | undefined>("dataset", w.dataset),
@@ -247,6 +267,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     blockSize: pick("blockSize", w.block_size),
     totalDuration: pick("totalDuration", w.total_duration),
     clientProfiles: file.client_profiles ?? [],
+    agentProfiles: file.agent_profiles ?? [],
+    agentTrace: pick<string | undefined>("agentTrace", w.agent_trace),
     requestTimeout: o.requestTimeout as number,
     connectTimeout: o.connectTimeout as number,
     progressInterval: o.progressInterval as number,
@@ -258,6 +280,11 @@ export function parseConfig(argv: string[]): Readonly<Config> {
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(
       "--workload open needs client_profiles: pass --config <file> with a client_profiles list",
+    );
+  }
+  if (config.workload === "agent" && config.agentProfiles.length === 0 && !config.agentTrace) {
+    throw new UsageError(
+      "--workload agent needs agent_profiles in --config <file>, or --agent-trace <file>",
     );
   }
   if (config.workload === "trace" && !config.trace) {

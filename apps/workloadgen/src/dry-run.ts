@@ -1,7 +1,7 @@
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import type { Config } from "./config";
-import { planLine, summarizePlan } from "./domain";
+import { AgentPlanStats, agentPlanLine, planLine, summarizePlan } from "./domain";
 import { toJson } from "./output/report";
 import type { Workload } from "./workload";
 
@@ -24,8 +24,10 @@ export function dryRun(config: Readonly<Config>, workload: Workload): void {
     batch = [];
     batchChars = 0;
   };
+  const agents = config.workload === "agent" ? new AgentPlanStats() : undefined;
   const summary = summarizePlan(workload.source, limit, (plan, i) => {
-    const line = planLine(plan);
+    agents?.add(plan);
+    const line = agents ? agentPlanLine(plan) : planLine(plan);
     if (planFd !== undefined) {
       batch.push(line + "\n");
       batchChars += line.length + 1;
@@ -35,7 +37,13 @@ export function dryRun(config: Readonly<Config>, workload: Workload): void {
   });
   flush();
   if (planFd !== undefined) closeSync(planFd);
-  const result = { workload: config.workload, seed: config.seed, ...workload.info, plan: summary };
+  const result = {
+    workload: config.workload,
+    seed: config.seed,
+    ...workload.info,
+    plan: summary,
+    ...(agents ? { agents: agents.summary() } : {}),
+  };
   if (config.out) writeFileSync(join(config.out, "plan-summary.json"), toJson(result) + "\n");
   process.stdout.write(shown.join("\n") + (shown.length ? "\n" : "") + toJson(result) + "\n");
 }

@@ -2,8 +2,11 @@ import { readTextFile, UsageError } from "@symphony/common";
 import sample from "../data/sample-conversations.json";
 import type { Config } from "./config";
 import {
+  AgentSessionSource,
+  agentTraceSource,
   DatasetSessionSource,
   OpenLoopSource,
+  parseAgentTrace,
   parseShareGpt,
   parseTrace,
   ThinkTimeModel,
@@ -91,6 +94,40 @@ export function buildWorkload(config: Config): Workload {
           total_duration_s: config.totalDuration,
         },
       };
+    case "agent": {
+      if (config.agentTrace) {
+        const path = config.agentTrace;
+        let trace;
+        try {
+          trace = parseAgentTrace(readTextFile(path, "agent trace"), config.seed);
+        } catch (err) {
+          if (err instanceof TraceFormatError) throw new UsageError(`${path}: ${err.message}`);
+          throw err;
+        }
+        return {
+          thinkTime,
+          source: agentTraceSource(trace),
+          info: {
+            agent_trace: path,
+            agent_sessions: trace.sessions.length,
+            subagent_sessions: trace.subAgentSessions,
+            trace_messages: trace.messages,
+          },
+        };
+      }
+      return {
+        thinkTime,
+        source: new AgentSessionSource(config.agentProfiles, {
+          seed: config.seed,
+          totalDuration: config.totalDuration,
+          maxOutputTokensCap: config.maxOutputTokens,
+        }),
+        info: {
+          agent_profiles: config.agentProfiles.map((p) => p.profile_name),
+          total_duration_s: config.totalDuration,
+        },
+      };
+    }
     case "trace": {
       const path = config.trace!;
       let records;

@@ -92,7 +92,13 @@ export async function spawnService(
     });
     check();
   });
-  await ready;
+  try {
+    await ready;
+  } catch (err) {
+    // Never leave a half-started service behind.
+    if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");
+    throw err;
+  }
 
   const stop = async (graceMs = 5000) => {
     if (child.exitCode !== null || child.signalCode !== null) return child.exitCode;

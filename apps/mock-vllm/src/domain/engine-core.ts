@@ -281,6 +281,7 @@ export class EngineCore {
 
   private readonly onTimer = (): void => {
     this.timer = null;
+    const loopStartUs = this.timers.nowUs();
     for (let guard = 0; ; guard++) {
       const endUs = this.stepEndUs;
       this.completeStep();
@@ -289,8 +290,9 @@ export class EngineCore {
       this.startStep(Math.max(endUs, now - this.maxLagUs));
       if (Number.isNaN(this.stepEndUs)) return;
       // Run steps whose modelled end has already passed in this callback (time scales where a
-      // step is shorter than the timer granularity), but yield to I/O now and then.
-      if (this.stepEndUs > now || guard >= 32) {
+      // step is shorter than the timer granularity, or a process that fell behind), but yield
+      // to I/O after a few ms of work so new requests, aborts and scrapes are still served.
+      if (this.stepEndUs > now || guard >= 32 || now - loopStartUs > 5000) {
         this.timer = this.timers.at(Math.ceil(this.stepEndUs), this.onTimer);
         return;
       }

@@ -11,7 +11,7 @@ const FAST_MEMBERSHIP = [
   "--heartbeat-interval-ms",
   "200",
   "--heartbeat-timeout-ms",
-  "2000",
+  "4000",
 ];
 
 function clusterStatus(client: SchedulerServiceClient): Promise<ClusterStatusResponse> {
@@ -415,7 +415,7 @@ describe("dynamic registration", () => {
     expect(r.error).toBeUndefined();
     const home = nodes.find((n) => n.nodeId === r.nodeId)!;
     home.stopHeartbeats(); // alive but silent: the heartbeat timeout must catch it
-    await waitFor("silent node down", async () => !(await upNodes(client)).includes(home.nodeId), 5000);
+    await waitFor("silent node down", async () => !(await upNodes(client)).includes(home.nodeId), 12_000);
     const r2 = await runTurn(client, turn("dyn", 1));
     expect(r2.error).toBeUndefined();
     expect(r2.nodeId).not.toBe(home.nodeId);

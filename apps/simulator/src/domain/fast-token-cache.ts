@@ -36,6 +36,12 @@ export class FastTokenCache extends TokenCache {
     return ids;
   }
 
+  /** Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by word). */
+  remember(text: string, ids: readonly number[]): void {
+    this.texts.set(text, ids);
+    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value!);
+  }
+
   override get size(): number {
     return this.texts.size;
   }

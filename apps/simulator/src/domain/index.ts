@@ -9,6 +9,7 @@
  */
 export * from "./network-model";
 export * from "./fast-token-cache";
+export * from "./token-aware-synthesizer";
 export * from "./sim-turn";
 export * from "./simulated-node";
 export * from "./simulated-cluster";

@@ -9,6 +9,10 @@
  * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
  * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`.
+ * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
+ *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
+ *   (dry run), `agentReport` (per-kind breakdown, tool waits, fan-out cache hits),
+ *   `ThinkTagSplitter` (reasoning vs content in a stream).
  */
 export * from "./distributions";
 export * from "./think-time";
@@ -23,3 +27,8 @@ export * from "./trace";
 export * from "./target";
 export * from "./load-runner";
 export * from "./plan-summary";
+export * from "./agent";
+export * from "./agent-trace";
+export * from "./agent-plan";
+export * from "./agent-report";
+export * from "./agent-reasoning";

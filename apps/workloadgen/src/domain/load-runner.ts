@@ -1,6 +1,7 @@
 import type { TimerHandle, Timers } from "@symphony/common";
 import { ChatHistory } from "./chat-session";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
+import { ThinkTagSplitter } from "./agent-reasoning";
 import type { PromptSynthesizer } from "./prompt-synth";
 import type { FinishedInfo, StartedInfo, Target, TurnRequest } from "./target";
 import type { ThinkTimeModel } from "./think-time";
@@ -32,9 +33,25 @@ export interface RequestRecord {
   cached_tokens: number;
   /** Sum of Token events' token_count. */
   token_count: number;
+  /** "server": token counts from the server's usage; "client": counted locally (fallback, less exact). */
+  usage_source: "server" | "client";
   queue_time_ms: number | null;
   finish_reason: string | null;
   error: string | null;
+  /** "chat" or "agent" (the plan's kind). Optional only so older record builders still type-check. */
+  session_kind?: "chat" | "agent";
+  /** Sub-agents: the session that spawned this one; null for top-level sessions. */
+  parent_session_id?: string | null;
+  /** Output tokens that were reasoning (server-marked, or inside a leading <think> block). */
+  reasoning_tokens?: number;
+  /** Time to first CONTENT token (ttft_ms counts a token of any kind); null if no content came. */
+  ttfct_ms?: number | null;
+  /** Agents: the tool call's latency this turn waited for (µs-exact, scaled); null if none. */
+  tool_wait_ms?: number | null;
+  /** Agents: time this turn waited for its sub-agents (from the spawn to the last one's end); null if none. */
+  subagent_wait_ms?: number | null;
+  /** Agents: sub-agents joined into this turn (0 if none). */
+  fan_out?: number;
 }
 
 export interface LoadRunnerOptions {
@@ -72,6 +89,16 @@ interface ActiveSession {
   timer?: TimerHandle;
   inFlight?: { cancel(): void };
   sentAny: boolean;
+  /** When the previous turn's response ended (µs), for the waits agents record. */
+  lastEndUs?: number;
+  /** Completed (prompt, response) pairs: sub-agents fork the history from these. */
+  pairs: { prompt: string; response: string }[];
+  /** Sub-agents: the waiting parent and this child's index among its siblings. */
+  parent?: { session: ActiveSession; index: number };
+  /** Fan-out in progress: children still running, their answers, and when they were spawned. */
+  waitingFor: number;
+  childAnswers: string[];
+  spawnedUs: number;
 }
 
 /**
@@ -99,6 +126,8 @@ export class LoadRunner {
   hintsSent = 0;
   sessionsStarted = 0;
   sessionsClosed = 0;
+  /** Sub-agent sessions started (not counted in sessionsStarted). */
+  subAgentsStarted = 0;
 
   constructor(
     private readonly deps: LoadRunnerDeps,
@@ -184,16 +213,30 @@ export class LoadRunner {
     this.beginSession({ ...plan, clientId: `client-${slot}` }, slot, this.deps.timers.nowUs());
   }
 
-  private beginSession(plan: SessionPlan, slot: number, startUs: number): void {
-    this.sessionsStarted++;
+  private beginSession(
+    plan: SessionPlan,
+    slot: number,
+    startUs: number,
+    parent?: { session: ActiveSession; index: number },
+  ): void {
+    if (parent) this.subAgentsStarted++;
+    else this.sessionsStarted++;
+    const history = new ChatHistory(parent ? parent.session.plan.system : plan.system);
+    // A sub-agent starts from its parent's conversation: the same bytes, so the same prefix.
+    for (const p of parent?.session.pairs ?? []) history.recordTurn(p.prompt, p.response);
     const session: ActiveSession = {
       plan,
       slot,
-      history: new ChatHistory(plan.system),
+      history,
       next: 0,
       lastResponse: "",
-      contextTokens: 0,
+      contextTokens: parent?.session.contextTokens ?? 0,
       sentAny: false,
+      pairs: parent ? [...parent.session.pairs] : [],
+      ...(parent ? { parent } : {}),
+      waitingFor: 0,
+      childAnswers: [],
+      spawnedUs: 0,
     };
     this.active.add(session);
     const first = plan.turns[0];
@@ -220,6 +263,11 @@ export class LoadRunner {
 
   private promptText(session: ActiveSession, turn: PlannedTurn): string {
     if (turn.text !== undefined) return turn.text;
+    if (turn.kind === "join") {
+      // The sub-agents' answers as received; synthesized only if none answered.
+      const answers = session.childAnswers.filter((a) => a.length > 0).join("\n\n");
+      if (answers.length > 0) return answers;
+    }
     const key = `${session.plan.sessionId}:${turn.turnIndex}`;
     return turn.hashIds
       ? this.deps.synth.textWithPrefix(key, turn.promptTokens, turn.hashIds)
@@ -235,6 +283,7 @@ export class LoadRunner {
     const { plan } = session;
     const turn = plan.turns[session.next]!;
     const isLast = session.next === plan.turns.length - 1;
+    const previousEndUs = session.lastEndUs;
     const text = this.promptText(session, turn);
     const request: TurnRequest = {
       requestId: `${this.options.runId}-${++this.requestSeq}`,
@@ -262,6 +311,9 @@ export class LoadRunner {
     const itl: number[] = [];
     let tokenCount = 0;
     let response = "";
+    let firstContentUs: number | null = null;
+    let reasoningTokens = 0;
+    const splitter = new ThinkTagSplitter();
     const ms = (us: number) => (us - this.startUs) / 1000;
     let done = false;
     const finish = (fin: FinishedInfo | undefined, error: string | null) => {
@@ -294,9 +346,19 @@ export class LoadRunner {
         completion_tokens: completion,
         cached_tokens: fin?.cachedTokens ?? 0,
         token_count: tokenCount,
+        usage_source: fin?.usageSource ?? (fin && fin.completionTokens > 0 ? "server" : "client"),
         queue_time_ms: started ? started.queueTimeUs / 1000 : null,
         finish_reason: fin?.finishReason ?? null,
         error,
+        session_kind: plan.kind ?? "chat",
+        parent_session_id: plan.parentSessionId ?? null,
+        reasoning_tokens: reasoningTokens,
+        ttfct_ms: firstContentUs === null ? null : (firstContentUs - sentUs) / 1000,
+        tool_wait_ms:
+          turn.kind === "tool" && previousEndUs !== undefined ? (scheduledUs - previousEndUs) / 1000 : null,
+        subagent_wait_ms:
+          turn.kind === "join" && turn.subAgents?.length ? (scheduledUs - session.spawnedUs) / 1000 : null,
+        fan_out: turn.kind === "join" ? (turn.subAgents?.length ?? 0) : 0,
       });
       if (error) {
         this.failed++;
@@ -306,7 +368,9 @@ export class LoadRunner {
       }
       this.completed++;
       session.history.recordTurn(text, response);
+      session.pairs.push({ prompt: text, response });
       session.lastResponse = response;
+      session.lastEndUs = endUs;
       session.contextTokens = (fin?.promptTokens || request.promptTokens) + completion;
       session.next++;
       if (isLast || this.stopping) return this.endSession(session, true);
@@ -314,13 +378,19 @@ export class LoadRunner {
     };
     const handle = this.deps.target.submit(request, {
       started: (info) => (started = info),
-      token: (chunk, count) => {
+      token: (chunk, count, reasoning) => {
         const now = this.deps.timers.nowUs();
         if (firstTokenUs === null) firstTokenUs = now;
         else itl.push((now - lastTokenUs) / 1000);
         lastTokenUs = now;
         tokenCount += count;
-        response += chunk;
+        // Reasoning is not part of the answer: it is counted, never resent in the history.
+        const split: { reasoningTokens: number; content: string } = reasoning
+          ? { reasoningTokens: count, content: "" }
+          : splitter.push(chunk, count);
+        reasoningTokens += split.reasoningTokens;
+        if (firstContentUs === null && split.content.trim().length > 0) firstContentUs = now;
+        response += split.content;
       },
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),
@@ -331,18 +401,45 @@ export class LoadRunner {
   /** After a completed non-last turn: hint the next turn, then wait for it. */
   private afterTurn(session: ActiveSession): void {
     const turn = session.plan.turns[session.next]!;
+    if (turn.subAgents?.length) return this.spawnSubAgents(session, turn.subAgents);
     const delayUs = this.scaled(this.turnDelayUs(session, turn));
     if (this.options.hints) {
       this.hintsSent++;
+      const adviseUs = turn.adviseDelayUs === undefined ? delayUs : this.scaled(turn.adviseDelayUs);
       this.deps.target.advise({
         sessionId: session.plan.sessionId,
         clientId: session.plan.clientId,
-        expectedArrivalMs: Math.round(delayUs / 1000),
+        expectedArrivalMs: Math.round(adviseUs / 1000),
         expectedPromptTokens: session.contextTokens + turn.promptTokens,
         nextTurnIndex: turn.turnIndex,
       });
     }
     this.scheduleTurn(session, this.deps.timers.nowUs() + delayUs);
+  }
+
+  /**
+   * Fan-out: the children start now from this session's context; the parent's next turn waits
+   * for all of them (no hint: how long they take is not known in advance, and their turns keep
+   * the shared prefix warm on the node).
+   */
+  private spawnSubAgents(session: ActiveSession, children: readonly SessionPlan[]): void {
+    const now = this.deps.timers.nowUs();
+    session.waitingFor = children.length;
+    session.childAnswers = children.map(() => "");
+    session.spawnedUs = now;
+    children.forEach((child, index) =>
+      this.beginSession({ ...child, clientId: session.plan.clientId }, -1, now, { session, index }),
+    );
+  }
+
+  /** A sub-agent ended (done, failed or stopped): hand its answer to the parent; the last one resumes it. */
+  private subAgentEnded(child: ActiveSession): void {
+    const { session: parent, index } = child.parent!;
+    parent.childAnswers[index] = child.lastResponse;
+    if (--parent.waitingFor > 0 || !this.active.has(parent)) return;
+    if (this.stopping) return this.endSession(parent, false);
+    const turn = parent.plan.turns[parent.next]!;
+    this.scheduleTurn(parent, this.deps.timers.nowUs() + this.scaled(turn.delayUs ?? 0));
   }
 
   private stopSoon(): void {
@@ -360,7 +457,8 @@ export class LoadRunner {
       this.sessionsClosed++;
       this.deps.target.closeSession(session.plan.sessionId, session.plan.clientId);
     }
-    if (replace && !this.stopping && this.options.mode === "closed") this.startNextSession(session.slot);
+    if (session.parent) this.subAgentEnded(session);
+    else if (replace && !this.stopping && this.options.mode === "closed") this.startNextSession(session.slot);
     this.checkDone();
   }
 

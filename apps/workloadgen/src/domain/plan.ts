@@ -20,6 +20,18 @@ export interface PlannedTurn {
    * the previous response ended. Absent: the ThinkTimeModel derives it from the actual response.
    */
   delayUs?: number;
+  /**
+   * What this turn's new text is (agents): "user" a typed prompt (default), "tool" a tool call's
+   * result after `delayUs` of tool latency, "join" the sub-agents' final answers after they all end.
+   */
+  kind?: "user" | "tool" | "join";
+  /**
+   * Agents: sub-agents spawned when the previous turn ends. Each starts from this session's
+   * context; this turn is sent `delayUs` after the last of them ends, its prompt being their answers.
+   */
+  subAgents?: SessionPlan[];
+  /** The wait announced in the hint, µs of user time (default `delayUs`): the client's estimate. */
+  adviseDelayUs?: number;
 }
 
 /** One session (conversation) the run will play. Pure data: the same plan drives live and simulated runs. */
@@ -40,6 +52,10 @@ export interface SessionPlan {
   /** Closed loop: this user's reading/typing speeds. */
   speeds?: UserSpeeds;
   turns: PlannedTurn[];
+  /** "chat" (default) or "agent", for per-kind reports. */
+  kind?: "chat" | "agent";
+  /** Sub-agents: the session that spawned this one (its context is this session's prefix). */
+  parentSessionId?: string;
 }
 
 /** A pull-based stream of sessions. Open-loop sources yield them in `startUs` order. */

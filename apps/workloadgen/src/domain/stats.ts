@@ -10,6 +10,8 @@ export interface MetricSummary {
   p90: number;
   p95: number;
   p99: number;
+  /** 99.9th percentile (tail latency, as AIPerf/GuideLLM report it). */
+  p999: number;
   max: number;
 }
 
@@ -28,7 +30,18 @@ export function percentileSorted(sorted: readonly number[], p: number): number {
 /** Summary of `values` (any order). Empty input gives count 0 and NaN elsewhere (JSON: null). */
 export function summarize(values: readonly number[]): MetricSummary {
   if (values.length === 0) {
-    return { count: 0, mean: NaN, std: NaN, min: NaN, p50: NaN, p90: NaN, p95: NaN, p99: NaN, max: NaN };
+    return {
+      count: 0,
+      mean: NaN,
+      std: NaN,
+      min: NaN,
+      p50: NaN,
+      p90: NaN,
+      p95: NaN,
+      p99: NaN,
+      p999: NaN,
+      max: NaN,
+    };
   }
   const sorted = [...values].sort((a, b) => a - b);
   return {
@@ -40,6 +53,7 @@ export function summarize(values: readonly number[]): MetricSummary {
     p90: percentileSorted(sorted, 90),
     p95: percentileSorted(sorted, 95),
     p99: percentileSorted(sorted, 99),
+    p999: percentileSorted(sorted, 99.9),
     max: sorted[sorted.length - 1]!,
   };
 }

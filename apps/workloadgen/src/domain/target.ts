@@ -33,6 +33,11 @@ export interface FinishedInfo {
   completionTokens: number;
   cachedTokens: number;
   finishReason: string;
+  /**
+   * Where the token counts come from: the server's usage (default), or the client's own count
+   * with the stack's tokenizer when the server sent none (flagged in every record).
+   */
+  usageSource?: "server" | "client";
 }
 
 export interface TurnFailure {
@@ -44,7 +49,11 @@ export interface TurnFailure {
 /** Callbacks for one turn. Exactly one of `finished`/`failed` is called, last. */
 export interface TurnHandlers {
   started(info: StartedInfo): void;
-  token(text: string, tokenCount: number): void;
+  /**
+   * A chunk of output. `reasoning` = the server marked it as reasoning (vLLM `reasoning_content` /
+   * `reasoning`); absent, the runner still detects a leading `<think>...</think>` block.
+   */
+  token(text: string, tokenCount: number, reasoning?: boolean): void;
   finished(info: FinishedInfo): void;
   failed(error: TurnFailure): void;
 }

@@ -8,6 +8,10 @@ export interface ProgressSnapshot {
   failed: number;
   inFlight: number;
   activeSessions: number;
+  /** Completed requests per second so far. */
+  rate: number;
+  /** Median TTFT so far (approximate), ms; NaN before the first token. */
+  ttftP50Ms: number;
 }
 
 /**
@@ -38,22 +42,40 @@ export class Progress {
     if (!this.tty) return;
     this.bar = new SingleBar({
       format:
-        " {bar} {percentage}% | {elapsed}s | sent {sent} ok {completed} failed {failed} in-flight {inFlight}",
+        " {bar} {percentage}% | {elapsed}s | {rate} req/s | sent {sent} ok {completed} errors {failed} | in-flight {inFlight} | p50 TTFT {ttft} ms",
       stream: process.stderr,
       hideCursor: true,
     });
-    this.bar.start(this.total(), 0, { sent: 0, completed: 0, failed: 0, inFlight: 0, elapsed: 0 });
+    this.bar.start(this.total(), 0, {
+      sent: 0,
+      completed: 0,
+      failed: 0,
+      inFlight: 0,
+      elapsed: 0,
+      rate: "0.0",
+      ttft: "-",
+    });
   }
 
   update(s: ProgressSnapshot): void {
     if (this.bar) {
       const value = Number.isFinite(this.durationS) ? Math.min(this.total(), Math.floor(s.elapsedS)) : s.sent;
-      this.bar.update(value, { ...s, elapsed: s.elapsedS.toFixed(0) });
+      this.bar.update(value, {
+        ...s,
+        elapsed: s.elapsedS.toFixed(0),
+        rate: s.rate.toFixed(1),
+        ttft: Number.isFinite(s.ttftP50Ms) ? s.ttftP50Ms.toFixed(0) : "-",
+      });
       return;
     }
     if (s.elapsedS - this.lastLogS >= this.intervalS) {
       this.lastLogS = s.elapsedS;
-      this.logger.info("progress", { ...s, elapsedS: Number(s.elapsedS.toFixed(1)) });
+      this.logger.info("progress", {
+        ...s,
+        elapsedS: Number(s.elapsedS.toFixed(1)),
+        rate: Number(s.rate.toFixed(2)),
+        ttftP50Ms: Number.isFinite(s.ttftP50Ms) ? Number(s.ttftP50Ms.toFixed(1)) : null,
+      });
     }
   }
 

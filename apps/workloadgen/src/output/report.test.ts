@@ -24,6 +24,7 @@ function record(over: Partial<RequestRecord>): RequestRecord {
     completion_tokens: 5,
     cached_tokens: 20,
     token_count: 5,
+    usage_source: "server",
     queue_time_ms: 1,
     finish_reason: "stop",
     error: null,

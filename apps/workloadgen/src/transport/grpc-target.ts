@@ -22,6 +22,8 @@ export interface AdviceCounters {
   hintsRejected: number;
   hintErrors: number;
   closeErrors: number;
+  /** Hints a target cannot deliver (the HTTP target: OpenAI APIs have no Advise). */
+  hintsUnsupported?: number;
 }
 
 /** The Symphony scheduler's SchedulerService as a Target. */

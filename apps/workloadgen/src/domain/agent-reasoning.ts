@@ -1,0 +1,60 @@
+const OPEN = "<think>";
+const CLOSE = "</think>";
+
+/** How one streamed chunk splits between reasoning and content. */
+export interface ChunkSplit {
+  /** Tokens of the chunk counted as reasoning (the chunk's count split in proportion to characters). */
+  reasoningTokens: number;
+  contentTokens: number;
+  /** The chunk's content text (reasoning text and the think tags removed). */
+  content: string;
+}
+
+/**
+ * Separates a reasoning model's thinking from its answer in a stream, for servers that do not
+ * split it themselves (vLLM without `--reasoning-parser`, or the mock replaying a
+ * `<think>...</think>` reply): output that starts (after whitespace) with `<think>` is reasoning
+ * up to and including `</think>`; everything else is content. Tags may arrive split across
+ * chunks: while the text so far could still become `<think>`, it is held as reasoning.
+ *
+ * Invariant: reasoningTokens + contentTokens of a chunk = the chunk's token count.
+ */
+export class ThinkTagSplitter {
+  private raw = "";
+  /** Where reasoning ends in `raw` (after `</think>`); Infinity while it has not closed; 0 = no reasoning. */
+  private reasoningEnd = Infinity;
+  private decided = false;
+  /** Content characters of `raw` already returned. */
+  private contentEmitted = 0;
+
+  push(text: string, tokenCount: number): ChunkSplit {
+    const from = this.raw.length;
+    this.raw += text;
+    this.classify();
+    const to = this.raw.length;
+    const inReasoning = Math.max(0, Math.min(to, this.reasoningEnd) - from);
+    // Text held back as a possible "<think>" that turned out not to be one is returned now.
+    const content = this.raw.slice(Math.max(this.contentEmitted, Math.min(to, this.reasoningEnd)), to);
+    if (content.length > 0) this.contentEmitted = to;
+    const share = text.length === 0 ? 0 : inReasoning / text.length;
+    const reasoningTokens = Math.round(tokenCount * share);
+    return { reasoningTokens, contentTokens: tokenCount - reasoningTokens, content };
+  }
+
+  private classify(): void {
+    if (!this.decided) {
+      const lead = this.raw.trimStart();
+      if (lead.length >= OPEN.length) {
+        this.decided = true;
+        if (!lead.startsWith(OPEN)) this.reasoningEnd = 0;
+      } else if (!OPEN.startsWith(lead)) {
+        this.decided = true;
+        this.reasoningEnd = 0;
+      }
+    }
+    if (this.decided && this.reasoningEnd === Infinity) {
+      const close = this.raw.indexOf(CLOSE);
+      if (close >= 0) this.reasoningEnd = close + CLOSE.length;
+    }
+  }
+}

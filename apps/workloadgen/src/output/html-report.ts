@@ -1,0 +1,228 @@
+import type { RecordColumns, RunSummary } from "./report";
+import { toJson } from "./report";
+import { UPLOT_CSS, UPLOT_JS } from "./uplot-assets";
+
+/** Points per CDF curve and per scatter series: enough to read, small enough for a 1-hour run. */
+const CDF_POINTS = 400;
+const SCATTER_POINTS = 4000;
+/** Time-series buckets across the run. */
+const MAX_BUCKETS = 300;
+
+/** One chart's data, uPlot's column format: x values, then one array per series. */
+export interface ChartData {
+  id: string;
+  title: string;
+  xLabel: string;
+  yLabel: string;
+  series: string[];
+  /** "line" or "points" (scatter). */
+  kind: "line" | "points";
+  data: number[][];
+}
+
+/** `values`' empirical CDF as (value, percentile) pairs, at most `points` of them. */
+export function cdfPoints(values: readonly number[], points = CDF_POINTS): [number[], number[]] {
+  const sorted = values.filter((v) => Number.isFinite(v)).sort((a, b) => a - b);
+  if (sorted.length === 0) return [[], []];
+  const n = Math.min(points, sorted.length);
+  const xs: number[] = [];
+  const ys: number[] = [];
+  for (let k = 0; k < n; k++) {
+    const i = n === 1 ? sorted.length - 1 : Math.round((k * (sorted.length - 1)) / (n - 1));
+    xs.push(round(sorted[i]!));
+    ys.push(round(((i + 1) / sorted.length) * 100));
+  }
+  return [xs, ys];
+}
+
+const round = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Bucketed time series over the run: throughput (by completion time) and mean concurrency. */
+export function timeSeries(cols: RecordColumns, durationS: number) {
+  const spanS = Math.max(durationS, ...cols.end.map((e) => e / 1000), 1e-3);
+  const bucketS = Math.max(1, Math.ceil(spanS / MAX_BUCKETS));
+  const buckets = Math.ceil(spanS / bucketS);
+  const completed = new Array<number>(buckets).fill(0);
+  const tokens = new Array<number>(buckets).fill(0);
+  const busyMs = new Array<number>(buckets).fill(0);
+  const bucketMs = bucketS * 1000;
+  for (let i = 0; i < cols.sent.length; i++) {
+    const b = Math.min(buckets - 1, Math.floor(cols.end[i]! / bucketMs));
+    if (cols.ok[i]) {
+      completed[b]!++;
+      tokens[b]! += cols.completion[i]!;
+    }
+    // Mean concurrency = request-time spent inside the bucket / bucket length.
+    for (let t = cols.sent[i]!; t < cols.end[i]!; ) {
+      const k = Math.floor(t / bucketMs);
+      if (k >= buckets) break;
+      const next = Math.min((k + 1) * bucketMs, cols.end[i]!);
+      busyMs[k]! += next - t;
+      t = next;
+    }
+  }
+  const x = Array.from({ length: buckets }, (_, k) => k * bucketS);
+  return {
+    bucketS,
+    x,
+    requestsPerS: completed.map((c) => round(c / bucketS)),
+    tokensPerS: tokens.map((c) => round(c / bucketS)),
+    concurrency: busyMs.map((ms) => round(ms / bucketMs)),
+  };
+}
+
+/** TTFT / E2EL per request against send time, strided down to at most SCATTER_POINTS. */
+function latencyOverTime(cols: RecordColumns): number[][] {
+  const order = cols.sent
+    .map((_, i) => i)
+    .filter((i) => cols.ok[i])
+    .sort((a, b) => cols.sent[a]! - cols.sent[b]!);
+  const stride = Math.max(1, Math.ceil(order.length / SCATTER_POINTS));
+  const x: number[] = [];
+  const ttft: (number | null)[] = [];
+  const e2el: number[] = [];
+  for (let k = 0; k < order.length; k += stride) {
+    const i = order[k]!;
+    x.push(round(cols.sent[i]! / 1000));
+    ttft.push(Number.isFinite(cols.ttft[i]!) ? round(cols.ttft[i]!) : null);
+    e2el.push(round(cols.e2el[i]!));
+  }
+  return [x, ttft as number[], e2el];
+}
+
+/** Every chart of the report, from the accumulator's columns and ITL sample. */
+export function buildCharts(cols: RecordColumns, itlSample: readonly number[], durationS: number): ChartData[] {
+  const okValues = (v: number[]) => v.filter((_, i) => cols.ok[i]);
+  const cdf = (id: string, title: string, values: readonly number[]): ChartData => {
+    const [x, y] = cdfPoints(values);
+    return { id, title, xLabel: "ms", yLabel: "% of requests ≤ x", series: ["CDF"], kind: "line", data: [x, y] };
+  };
+  const ts = timeSeries(cols, durationS);
+  return [
+    cdf("cdf-ttft", "TTFT CDF", okValues(cols.ttft)),
+    cdf("cdf-tpot", "TPOT CDF", okValues(cols.tpot)),
+    cdf("cdf-itl", "ITL CDF", itlSample),
+    cdf("cdf-e2el", "E2EL CDF", okValues(cols.e2el)),
+    {
+      id: "latency-time",
+      title: "TTFT and E2EL over time (by send time)",
+      xLabel: "s since start",
+      yLabel: "ms",
+      series: ["TTFT", "E2EL"],
+      kind: "points",
+      data: latencyOverTime(cols),
+    },
+    {
+      id: "throughput-time",
+      title: `Throughput over time (${ts.bucketS} s buckets, by completion)`,
+      xLabel: "s since start",
+      yLabel: "per second",
+      series: ["requests/s", "output tokens/s"],
+      kind: "line",
+      data: [ts.x, ts.requestsPerS, ts.tokensPerS],
+    },
+    {
+      id: "concurrency-time",
+      title: `Concurrency over time (mean requests in flight per ${ts.bucketS} s)`,
+      xLabel: "s since start",
+      yLabel: "in flight",
+      series: ["in flight"],
+      kind: "line",
+      data: [ts.x, ts.concurrency],
+    },
+  ];
+}
+
+const esc = (s: string) =>
+  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+const fmt = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(2) : "n/a");
+
+/** The summary's headline table as HTML rows. */
+function summaryTable(s: RunSummary): string {
+  const rows: [string, string][] = [
+    ["Successful / failed requests", `${s.completed} / ${s.failed}`],
+    ["Duration (s)", fmt(s.duration_s)],
+    ["Request throughput (req/s)", fmt(s.request_throughput)],
+    ["Output token throughput (tok/s)", fmt(s.output_token_throughput)],
+    ["Prompt / completion / cached tokens", `${s.total_prompt_tokens} / ${s.total_completion_tokens} / ${s.total_cached_tokens}`],
+  ];
+  const goodput = s.goodput as { request_goodput: number; good_fraction: number } | undefined;
+  if (goodput)
+    rows.push(["Goodput (req/s, % meeting SLOs)", `${fmt(goodput.request_goodput)} (${fmt(goodput.good_fraction * 100)} %)`]);
+  const lat = (name: string, m: RunSummary["ttft_ms"]) =>
+    rows.push([`${name} mean / p50 / p90 / p99 / p99.9 (ms)`, [m.mean, m.p50, m.p90, m.p99, m.p999].map(fmt).join(" / ")]);
+  lat("TTFT", s.ttft_ms);
+  lat("TPOT", s.tpot_ms);
+  lat("ITL", s.itl_ms);
+  lat("E2EL", s.e2el_ms);
+  lat("Schedule lag", s.schedule_lag_ms);
+  for (const [code, n] of Object.entries(s.errors)) rows.push([`Errors ${code}`, String(n)]);
+  return rows.map(([k, v]) => `<tr><th>${esc(k)}</th><td>${esc(v)}</td></tr>`).join("\n");
+}
+
+/** The browser side: draws every chart with uPlot; runs inside report.html. */
+const CLIENT_SCRIPT = `
+(function () {
+  var charts = JSON.parse(document.getElementById("chart-data").textContent);
+  var colors = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
+  charts.forEach(function (c) {
+    var box = document.getElementById(c.id);
+    if (!c.data[0] || c.data[0].length === 0) {
+      box.insertAdjacentHTML("beforeend", '<p class="empty">no data</p>');
+      return;
+    }
+    var series = [{ label: c.xLabel }].concat(c.series.map(function (name, k) {
+      var s = { label: name, stroke: colors[k % colors.length], width: 1.5 };
+      if (c.kind === "points") { s.paths = function () { return null; }; s.points = { show: true, size: 3, fill: colors[k % colors.length] }; }
+      return s;
+    }));
+    new uPlot({
+      title: c.title, width: Math.min(620, window.innerWidth - 40), height: 300,
+      scales: { x: { time: false } }, series: series,
+      axes: [{ label: c.xLabel }, { label: c.yLabel }]
+    }, c.data, box);
+  });
+  document.body.setAttribute("data-charts-rendered", String(charts.length));
+})();
+`;
+
+/**
+ * report.html: one self-contained page (uPlot and the data inlined, no network), with the
+ * summary table, latency CDFs, TTFT/E2EL over time, throughput over time and concurrency over
+ * time. Opens offline in any browser.
+ */
+export function renderHtmlReport(
+  summary: RunSummary,
+  cols: RecordColumns,
+  itlSample: readonly number[],
+  title = "workloadgen report",
+): string {
+  const charts = buildCharts(cols, itlSample, summary.duration_s);
+  // "</" inside a <script> would end it: escape it in the JSON.
+  const json = (v: unknown) => toJson(v).replace(/<\//g, "<\\/");
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
+<link rel="icon" href="data:,">
+<style>${UPLOT_CSS}</style>
+<style>
+body { font-family: system-ui, sans-serif; margin: 20px; color: #222; }
+table { border-collapse: collapse; margin-bottom: 20px; }
+th, td { text-align: left; padding: 3px 12px; border-bottom: 1px solid #ddd; font-weight: normal; }
+th { color: #555; }
+.charts { display: flex; flex-wrap: wrap; gap: 16px; }
+.chart { border: 1px solid #eee; padding: 6px; }
+.empty { color: #888; }
+details pre { max-height: 400px; overflow: auto; background: #f7f7f7; padding: 8px; }
+</style></head>
+<body>
+<h1>${esc(title)}</h1>
+<p>Run ${esc(String(summary.run_id ?? ""))} started ${esc(String(summary.started_at ?? ""))}, target ${esc(String((summary.target as { address?: string } | undefined)?.address ?? ""))}</p>
+<table>${summaryTable(summary)}</table>
+<div class="charts">${charts.map((c) => `<div class="chart" id="${c.id}"></div>`).join("")}</div>
+<details><summary>summary.json</summary><pre>${esc(toJson(summary))}</pre></details>
+<script id="chart-data" type="application/json">${json(charts)}</script>
+<script>${UPLOT_JS.replace(/<\/script/gi, "<\\/script")}</script>
+<script>${CLIENT_SCRIPT}</script>
+</body></html>
+`;
+}

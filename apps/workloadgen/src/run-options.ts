@@ -1,0 +1,169 @@
+import { Option, type Command } from "commander";
+import { InvalidArgumentError } from "commander";
+import { parseArg, UsageError } from "@symphony/common";
+import type { Slo } from "./output/report";
+
+/**
+ * Flags of the live run (issue #7): the target (gRPC scheduler or any OpenAI-compatible HTTP
+ * server), SLOs for goodput, measurement windows, early-stop rules and shutdown. Kept apart from
+ * `config.ts` (the workload models' flags) so both can grow independently; `Config` extends this.
+ */
+export interface RunOptions {
+  /** `grpc`: the Symphony scheduler (`target` = host:port); `http`: OpenAI API (`target` = base URL). */
+  targetKind: "grpc" | "http";
+  /** HTTP: chat completions or completions. */
+  endpoint: "chat" | "completions";
+  /** HTTP: model name; undefined = first of GET /models. */
+  model: string | undefined;
+  apiKey: string | undefined;
+  /** HTTP: extra request headers. */
+  headers: Record<string, string>;
+  /** HTTP: header carrying the session id (for session-affine routers); undefined = none. */
+  sessionIdHeader: string | undefined;
+  /** HTTP: send mock-vllm's `expected_response` field. */
+  sendExpectedResponse: boolean;
+  /** HTTP: keep-alive connections. */
+  httpConnections: number;
+  /** SLOs for goodput, ms; empty = no goodput figure. */
+  slo: Slo;
+  /** Seconds excluded from the statistics at the start / end (by send time). */
+  warmup: number;
+  cooldown: number;
+  /** Stop after this many failed requests (Infinity = never). */
+  maxErrors: number;
+  /** Stop when failed / finished exceeds this (after at least 20 finished); Infinity = never. */
+  maxErrorRate: number;
+  /** Seconds to wait for in-flight requests after SIGINT/SIGTERM before cancelling them. */
+  grace: number;
+}
+
+/** `grpc://host:port`, `host:port`, or `http(s)://host:port[/prefix]` -> kind + address. */
+export function parseTarget(value: string): { kind: "grpc" | "http"; address: string } {
+  const v = value.trim();
+  if (/^https?:\/\//i.test(v)) {
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new UsageError(`--target: expected http://host:port/v1, got "${value}"`);
+    }
+    if (!url.port && !url.host) throw new UsageError(`--target: expected http://host:port/v1, got "${value}"`);
+    // The OpenAI API lives under /v1: a bare origin means /v1.
+    const path = url.pathname.replace(/\/+$/, "") || "/v1";
+    return { kind: "http", address: `${url.origin}${path}` };
+  }
+  const m = /^(?:grpc:\/\/)?([^/:]+|\[[^\]]+\]):(\d+)\/?$/.exec(v);
+  if (!m || Number(m[2]) > 65535)
+    throw new UsageError(`--target: expected grpc://host:port or http://host:port/v1, got "${value}"`);
+  return { kind: "grpc", address: `${m[1]}:${m[2]}` };
+}
+
+const DURATION_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
+
+/** `ttft=500ms,tpot=50ms,e2el=10s` -> ms per metric (unit defaults to ms, as vLLM's --goodput). */
+export function parseSlo(value: string): Slo {
+  const slo: Slo = {};
+  for (const part of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+    const m = /^(ttft|tpot|e2el)\s*[=:]\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/i.exec(part);
+    if (!m)
+      throw new InvalidArgumentError(
+        `expected metric=value[unit] items like ttft=500ms,tpot=50ms,e2el=10s (metrics: ttft, tpot, e2el; units: us, ms, s, m), got "${part}"`,
+      );
+    slo[m[1]!.toLowerCase() as keyof Slo] = Number(m[2]) * DURATION_UNITS[(m[3] ?? "ms").toLowerCase()]!;
+  }
+  return slo;
+}
+
+/** `Name: value` -> [name, value]; collected over repeated --header flags. */
+function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+  const i = value.indexOf(":");
+  const name = i > 0 ? value.slice(0, i).trim() : "";
+  if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
+    throw new InvalidArgumentError(`expected 'Name: value', got "${value}"`);
+  return { ...previous, [name.toLowerCase()]: value.slice(i + 1).trim() };
+}
+
+/** Adds the run flags to the program (call before parse). */
+export function addRunOptions(program: Command): Command {
+  return program
+    .addOption(
+      new Option("--endpoint <api>", "HTTP target: OpenAI API to call")
+        .choices(["chat", "completions"])
+        .default("chat"),
+    )
+    .option("--model <name>", "HTTP target: model name (default: the first of GET /v1/models)")
+    .option("--api-key <key>", "HTTP target: bearer token (default: $OPENAI_API_KEY if set, else none)")
+    .option(
+      "--header <'Name: value'>",
+      "HTTP target: extra request header (repeatable)",
+      collectHeader,
+      {} as Record<string, string>,
+    )
+    .option(
+      "--session-id-header <name>",
+      "HTTP target: send the session id in this header (e.g. x-session-id for routers; default: none)",
+    )
+    .option(
+      "--send-expected-response",
+      "HTTP target: send the dataset reply as expected_response (mock-vllm replays it)",
+      false,
+    )
+    .option("--http-connections <n>", "HTTP target: keep-alive connections", parseArg.int(1, 100_000), 1024)
+    .option(
+      "--slo <list>",
+      "SLOs for goodput, e.g. ttft=500ms,tpot=50ms,e2el=10s (default: none, no goodput)",
+      parseSlo,
+    )
+    .option(
+      "--warmup <s>",
+      "exclude requests sent in the first s seconds from the statistics",
+      parseArg.number(0),
+      0,
+    )
+    .option(
+      "--cooldown <s>",
+      "exclude requests sent in the last s seconds from the statistics",
+      parseArg.number(0),
+      0,
+    )
+    .option("--max-errors <n>", "stop after this many failed requests (0 = no limit)", parseArg.int(0), 0)
+    .option(
+      "--max-error-rate <f>",
+      "stop when failed/finished exceeds this, once 20 finished (0 = off)",
+      parseArg.number(0, 1),
+      0,
+    )
+    .option(
+      "--grace <s>",
+      "on SIGINT/SIGTERM: wait this long for in-flight requests, then cancel them",
+      parseArg.number(0),
+      5,
+    );
+}
+
+/** The run options from parsed flags; `target` is the --target value, if given. */
+export function runOptionsFrom(
+  o: Record<string, unknown>,
+  target: string | undefined,
+): { options: RunOptions; address: string | undefined } {
+  const parsed = target === undefined ? undefined : parseTarget(target);
+  return {
+    address: parsed?.address,
+    options: {
+      targetKind: parsed?.kind ?? "grpc",
+      endpoint: o.endpoint as "chat" | "completions",
+      model: o.model as string | undefined,
+      apiKey: (o.apiKey as string | undefined) ?? (process.env.OPENAI_API_KEY || undefined),
+      headers: o.header as Record<string, string>,
+      sessionIdHeader: o.sessionIdHeader as string | undefined,
+      sendExpectedResponse: o.sendExpectedResponse as boolean,
+      httpConnections: o.httpConnections as number,
+      slo: (o.slo as Slo | undefined) ?? {},
+      warmup: o.warmup as number,
+      cooldown: o.cooldown as number,
+      maxErrors: (o.maxErrors as number) === 0 ? Infinity : (o.maxErrors as number),
+      maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
+      grace: o.grace as number,
+    },
+  };
+}

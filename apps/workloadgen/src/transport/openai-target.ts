@@ -1,0 +1,249 @@
+import { countTokens, type Logger } from "@symphony/common";
+import { Pool } from "undici";
+import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
+import type { AdviceCounters } from "./grpc-target";
+
+/** How to talk to an OpenAI-compatible server (vLLM, mock-vllm, ...). */
+export interface OpenAiTargetOptions {
+  /** Base URL including the API prefix, e.g. `http://127.0.0.1:8000/v1`. */
+  baseUrl: string;
+  /** `chat`: /chat/completions with `messages`; `completions`: /completions with `prompt`. */
+  endpoint: "chat" | "completions";
+  /** Model name; undefined = the first of GET /models (resolved by `waitForReady`). */
+  model: string | undefined;
+  apiKey: string | undefined;
+  /** Extra headers sent with every request. */
+  headers: Readonly<Record<string, string>>;
+  /** If set, every request carries the session id in this header (for session-affine routers). */
+  sessionIdHeader: string | undefined;
+  /** Send mock-vllm's `expected_response` body field (real vLLM ignores unknown fields, with a warning). */
+  sendExpectedResponse: boolean;
+  /** Keep-alive connections in the pool (HTTP/1.1: one request in flight per connection). */
+  connections: number;
+  /** Per-request timeout in ms (0 = none): headers and body inactivity. */
+  requestTimeoutMs: number;
+}
+
+/** One parsed server-sent-events chunk of an OpenAI streaming response (the fields we read). */
+interface StreamChunk {
+  choices?: { delta?: { content?: string | null }; text?: string | null; finish_reason?: string | null }[];
+  usage?: Usage | null;
+  error?: { message?: string };
+}
+interface Usage {
+  prompt_tokens?: number;
+  completion_tokens?: number;
+  prompt_tokens_details?: { cached_tokens?: number | null } | null;
+}
+
+/**
+ * Any OpenAI-compatible server as a Target: chat completions (or completions) with streaming and
+ * `stream_options.include_usage`, over an undici keep-alive Pool. TTFT is the first chunk with
+ * non-empty content (vLLM's first chunk carries only the assistant role). Token counts come from
+ * the server's `usage`; without it the client counts with the stack's tokenizer and flags the
+ * record (`usage_source: "client"`). `Advise`/`CloseSession` have no HTTP equivalent: no-ops,
+ * counted as `hintsUnsupported`.
+ */
+export class OpenAiHttpTarget implements Target {
+  private readonly pool: Pool;
+  private readonly pathPrefix: string;
+  private model: string | undefined;
+  readonly counters: AdviceCounters = {
+    hintsAccepted: 0,
+    hintsRejected: 0,
+    hintErrors: 0,
+    closeErrors: 0,
+    hintsUnsupported: 0,
+  };
+
+  constructor(
+    private readonly options: OpenAiTargetOptions,
+    private readonly logger: Logger,
+  ) {
+    const url = new URL(options.baseUrl);
+    this.pathPrefix = url.pathname.replace(/\/+$/, "");
+    this.model = options.model;
+    this.pool = new Pool(url.origin, {
+      connections: options.connections,
+      pipelining: 1,
+      keepAliveTimeout: 60_000,
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
+    });
+  }
+
+  /** The model requests name (after `waitForReady`). */
+  get modelName(): string {
+    return this.model ?? "";
+  }
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return {
+      ...this.options.headers,
+      ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
+      ...extra,
+    };
+  }
+
+  /**
+   * Polls GET /models until the server answers (or `timeoutMs` passes) and picks the model if
+   * none was given. Rejects with a message naming the problem.
+   */
+  async waitForReady(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError = "";
+    for (;;) {
+      try {
+        const res = await this.pool.request({
+          path: `${this.pathPrefix}/models`,
+          method: "GET",
+          headers: this.headers(),
+        });
+        const text = await res.body.text();
+        if (res.statusCode === 200) {
+          if (this.model === undefined) {
+            const ids = ((JSON.parse(text) as { data?: { id?: string }[] }).data ?? []).map((m) => m.id);
+            if (!ids[0]) throw new Error("GET /models listed no model: pass --model");
+            this.model = ids[0];
+          }
+          return;
+        }
+        lastError = `GET ${this.pathPrefix}/models: HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
+        if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) break;
+      } catch (err) {
+        lastError = (err as Error).message;
+        if (lastError.includes("listed no model")) break;
+      }
+      if (Date.now() >= deadline) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(lastError);
+  }
+
+  private body(turn: TurnRequest): string {
+    const chat = this.options.endpoint === "chat";
+    const body: Record<string, unknown> = { model: this.model, stream: turn.stream };
+    if (chat) {
+      body.messages = turn.messages ?? [{ role: "user", content: turn.prompt ?? "" }];
+      body.max_completion_tokens = turn.maxOutputTokens;
+    } else {
+      // Completions take one string: a conversation is flattened, one message per line.
+      body.prompt = turn.prompt ?? (turn.messages ?? []).map((m) => `${m.role}: ${m.content}`).join("\n");
+      body.max_tokens = turn.maxOutputTokens;
+    }
+    if (turn.stream) body.stream_options = { include_usage: true };
+    if (turn.ignoreEos) body.ignore_eos = true;
+    if (this.options.sendExpectedResponse && turn.expectedResponse !== undefined)
+      body.expected_response = turn.expectedResponse;
+    return JSON.stringify(body);
+  }
+
+  submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
+    const abort = new AbortController();
+    let settled = false;
+    const fail = (code: string, message: string) => {
+      if (settled) return;
+      settled = true;
+      handlers.failed({ code, message });
+    };
+    const chat = this.options.endpoint === "chat";
+    const extra: Record<string, string> = { "content-type": "application/json" };
+    if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
+    const run = async () => {
+      const res = await this.pool.request({
+        path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
+        method: "POST",
+        headers: this.headers(extra),
+        body: this.body(turn),
+        signal: abort.signal,
+      });
+      if (res.statusCode !== 200) {
+        const text = await res.body.text();
+        let message = text.slice(0, 300);
+        try {
+          const parsed = JSON.parse(text) as { error?: { message?: string }; message?: string };
+          message = parsed.error?.message ?? parsed.message ?? message;
+        } catch {
+          // not JSON: keep the raw text
+        }
+        return fail(`HTTP_${res.statusCode}`, message);
+      }
+      let response = "";
+      let usage: Usage | null | undefined;
+      let finishReason = "";
+      if (!turn.stream) {
+        const json = (await res.body.json()) as {
+          choices?: { message?: { content?: string | null }; text?: string | null; finish_reason?: string }[];
+          usage?: Usage;
+        };
+        const choice = json.choices?.[0];
+        response = (chat ? choice?.message?.content : choice?.text) ?? "";
+        usage = json.usage;
+        finishReason = choice?.finish_reason ?? "";
+        if (response) handlers.token(response, usage?.completion_tokens ?? countTokens(response));
+      } else {
+        // Server-sent events: "data: {json}\n\n" ... "data: [DONE]\n\n". Chunks may split anywhere.
+        const decoder = new TextDecoder();
+        let buffered = "";
+        let sawDone = false;
+        for await (const bytes of res.body) {
+          buffered += decoder.decode(bytes as Uint8Array, { stream: true });
+          let end: number;
+          while ((end = buffered.indexOf("\n")) >= 0) {
+            const line = buffered.slice(0, end).trimEnd();
+            buffered = buffered.slice(end + 1);
+            if (!line.startsWith("data:")) continue;
+            const data = line.slice(5).trim();
+            if (data === "[DONE]") {
+              sawDone = true;
+              continue;
+            }
+            const chunk = JSON.parse(data) as StreamChunk;
+            if (chunk.error) return fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
+            const choice = chunk.choices?.[0];
+            if (choice) {
+              const piece = (chat ? choice.delta?.content : choice.text) ?? "";
+              // One SSE chunk is one token for vLLM; usage corrects the total at the end.
+              if (piece) {
+                response += piece;
+                handlers.token(piece, 1);
+              }
+              if (choice.finish_reason) finishReason = choice.finish_reason;
+            }
+            if (chunk.usage) usage = chunk.usage;
+          }
+        }
+        if (!sawDone) return fail("STREAM_TRUNCATED", "stream ended without [DONE]");
+      }
+      if (settled) return;
+      settled = true;
+      const fromServer = usage?.completion_tokens !== undefined;
+      handlers.finished({
+        nodeId: "",
+        promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
+        completionTokens: fromServer ? usage!.completion_tokens! : countTokens(response),
+        cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+        finishReason,
+        usageSource: fromServer ? "server" : "client",
+      });
+    };
+    run().catch((err: Error & { code?: string }) => {
+      if (abort.signal.aborted) return fail("CANCELLED", "cancelled by the client");
+      fail(err.code ?? err.name ?? "NETWORK", err.message);
+    });
+    return { cancel: () => abort.abort() };
+  }
+
+  advise(_hint: SessionHint): void {
+    // HTTP has no Advise: counted so the summary can say hints were not delivered.
+    this.counters.hintsUnsupported = (this.counters.hintsUnsupported ?? 0) + 1;
+  }
+
+  closeSession(): void {
+    // Nothing to close on a stateless HTTP server.
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close().catch((err: Error) => this.logger.debug("pool close", { error: err.message }));
+  }
+}

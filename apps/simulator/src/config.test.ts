@@ -41,7 +41,18 @@ describe("parseConfig", () => {
     expect(fromFile.cluster.routing.policy).toBe("round-robin");
     expect(fromFile.cluster.node.gpuBudgetTokens).toBe(5000);
     expect(fromFile.workload.seed).toBe(3);
-    const overridden = parseConfig(["--config", path, "--nodes", "8", "--policy", "kv-aware", "--kv-budget-tokens", "9000", "--seed", "5"]);
+    const overridden = parseConfig([
+      "--config",
+      path,
+      "--nodes",
+      "8",
+      "--policy",
+      "kv-aware",
+      "--kv-budget-tokens",
+      "9000",
+      "--seed",
+      "5",
+    ]);
     expect(overridden.cluster.nodes).toBe(8);
     expect(overridden.cluster.routing.policy).toBe("kv-aware");
     expect(overridden.cluster.node.gpuBudgetTokens).toBe(9000);
@@ -59,20 +70,32 @@ describe("parseConfig", () => {
     ["an unknown top-level key", "nodez: 3\n", /c-bad\.yaml: \(root\): Unrecognized key.*nodez/],
     ["a bad node value", "node: { kv_budget_tokens: -1 }\n", /c-bad\.yaml: node\.kv_budget_tokens: /],
     ["an unknown policy", "policy: fastest\n", /c-bad\.yaml: policy: /],
-    ["a bad workload key", "workload: { num_clientz: 3 }\n", /c-bad\.yaml: workload: Unrecognized key.*num_clientz/],
-    ["a bad link", "network: { node_engine: { latency_us: -5 } }\n", /c-bad\.yaml: network\.node_engine\.latency_us: /],
+    [
+      "a bad workload key",
+      "workload: { num_clientz: 3 }\n",
+      /c-bad\.yaml: workload: Unrecognized key.*num_clientz/,
+    ],
+    [
+      "a bad link",
+      "network: { node_engine: { latency_us: -5 } }\n",
+      /c-bad\.yaml: network\.node_engine\.latency_us: /,
+    ],
   ])("cluster file with %s -> UsageError naming file and key", (_what, text, message) => {
     const path = file("c-bad.yaml", text);
     expect(usageMessage(() => parseConfig(["--config", path]))).toMatch(message);
   });
 
   it("missing config file -> UsageError naming the file", () => {
-    expect(usageMessage(() => parseConfig(["--config", join(dir, "nope.yaml")]))).toMatch(/nope\.yaml: cannot read config: no such file/);
+    expect(usageMessage(() => parseConfig(["--config", join(dir, "nope.yaml")]))).toMatch(
+      /nope\.yaml: cannot read config: no such file/,
+    );
   });
 
   it("target_kv_fraction above overload_kv_fraction -> UsageError naming both keys", () => {
     const path = file("c-kv.yaml", "scheduler: { target_kv_fraction: 0.95, overload_kv_fraction: 0.9 }\n");
-    expect(usageMessage(() => parseConfig(["--config", path]))).toMatch(/scheduler\.target_kv_fraction.*overload_kv_fraction/);
+    expect(usageMessage(() => parseConfig(["--config", path]))).toMatch(
+      /scheduler\.target_kv_fraction.*overload_kv_fraction/,
+    );
   });
 });
 
@@ -82,7 +105,10 @@ describe("parseSweep / applySweepValue", () => {
       { key: "policy", values: ["session-affinity", "round-robin"] },
       { key: "nodes", values: ["2", "4"] },
     ]);
-    expect(parseSweep(["kv-budget-tokens=1000", "seed=1,2"]).map((a) => a.key)).toEqual(["kv_budget_tokens", "seed"]);
+    expect(parseSweep(["kv-budget-tokens=1000", "seed=1,2"]).map((a) => a.key)).toEqual([
+      "kv_budget_tokens",
+      "seed",
+    ]);
   });
 
   it.each([

@@ -2,16 +2,19 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { loadConfigFile, parseArg, parseWithSchema, UsageError, type LogLevel } from "@symphony/common";
 import {
-  loadConfigFile,
-  parseArg,
-  parseWithSchema,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
-import { DEFAULT_PROFILE, deriveNumGpuBlocks, kvBytesPerToken, PROFILES } from "@symphony/mock-vllm/src/domain";
+  DEFAULT_PROFILE,
+  deriveNumGpuBlocks,
+  kvBytesPerToken,
+  PROFILES,
+} from "@symphony/mock-vllm/src/domain";
 import { POLICY_NAMES } from "@symphony/scheduler/src/domain";
-import { configFileSchema as workloadFileSchema, parseConfig as parseWorkloadConfig, type Config as WorkloadConfig } from "@symphony/workloadgen/src/config";
+import {
+  configFileSchema as workloadFileSchema,
+  parseConfig as parseWorkloadConfig,
+  type Config as WorkloadConfig,
+} from "@symphony/workloadgen/src/config";
 import { z } from "zod";
 import type { ClusterSpec } from "./domain";
 
@@ -105,7 +108,13 @@ export interface SimConfig {
   readonly configFile: string | undefined;
   readonly cluster: ClusterSpec;
   /** Derived engine facts, for the summary. */
-  readonly engineInfo: { profile: string; numGpuBlocks: number; maxModelLen: number; eosMeanTokens: number; seed: number };
+  readonly engineInfo: {
+    profile: string;
+    numGpuBlocks: number;
+    maxModelLen: number;
+    eosMeanTokens: number;
+    seed: number;
+  };
   readonly workload: WorkloadConfig;
   readonly seed: number;
   readonly out: string | undefined;
@@ -158,48 +167,86 @@ function buildProgram(): Command {
       "Runs a Symphony workload against a simulated cluster in virtual time: the real routing policies, node " +
         "admission/residency code and mock-vllm engine model on a discrete-event clock, no servers or sleeps.",
     )
-    .option("--config <file>", "cluster.yaml (cluster + workload sections) or a plain workloadgen workload file")
-    .addOption(new Option("--nodes <n>", "simulated nodes (default: config nodes, else 2)").argParser(parseArg.int(1, 4096)))
-    .addOption(new Option("--policy <name>", "routing policy (default: config policy, else session-affinity)").choices([...POLICY_NAMES]))
+    .option(
+      "--config <file>",
+      "cluster.yaml (cluster + workload sections) or a plain workloadgen workload file",
+    )
     .addOption(
-      new Option("--profile <name>", `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`).choices(
-        Object.keys(PROFILES),
+      new Option("--nodes <n>", "simulated nodes (default: config nodes, else 2)").argParser(
+        parseArg.int(1, 4096),
       ),
     )
     .addOption(
-      new Option("--kv-budget-tokens <n>", "node GPU KV budget, tokens (default: config, else 262144)").argParser(
-        parseArg.int(1),
+      new Option("--policy <name>", "routing policy (default: config policy, else session-affinity)").choices(
+        [...POLICY_NAMES],
       ),
     )
     .addOption(
-      new Option("--residency-policy <name>", "node residency policy (default: config, else hint-aware)").choices([
-        "lru",
-        "hint-aware",
-      ]),
+      new Option(
+        "--profile <name>",
+        `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`,
+      ).choices(Object.keys(PROFILES)),
     )
     .addOption(
-      new Option("--duration <s>", "seconds of traffic (default: config duration / workload.duration, else workloadgen's)").argParser(
-        parseArg.number(0),
+      new Option(
+        "--kv-budget-tokens <n>",
+        "node GPU KV budget, tokens (default: config, else 262144)",
+      ).argParser(parseArg.int(1)),
+    )
+    .addOption(
+      new Option(
+        "--residency-policy <name>",
+        "node residency policy (default: config, else hint-aware)",
+      ).choices(["lru", "hint-aware"]),
+    )
+    .addOption(
+      new Option(
+        "--duration <s>",
+        "seconds of traffic (default: config duration / workload.duration, else workloadgen's)",
+      ).argParser(parseArg.number(0)),
+    )
+    .addOption(
+      new Option("--seed <n>", "seed of the workload and routing (default: config seed, else 0)").argParser(
+        parseArg.int(0, 2 ** 31 - 1),
       ),
     )
-    .addOption(new Option("--seed <n>", "seed of the workload and routing (default: config seed, else 0)").argParser(parseArg.int(0, 2 ** 31 - 1)))
-    .addOption(new Option("--num-clients <n>", "closed loop: concurrent sessions (default: workload's)").argParser(parseArg.int(1, 100_000)))
-    .addOption(new Option("--max-requests <n>", "stop after this many requests (default: workload's)").argParser(parseArg.int(0)))
     .addOption(
-      new Option("--time-scale <x>", "divide think times AND engine durations by x (default: workload's / engine's)").argParser(
-        parseArg.number(1e-6),
+      new Option("--num-clients <n>", "closed loop: concurrent sessions (default: workload's)").argParser(
+        parseArg.int(1, 100_000),
       ),
+    )
+    .addOption(
+      new Option("--max-requests <n>", "stop after this many requests (default: workload's)").argParser(
+        parseArg.int(0),
+      ),
+    )
+    .addOption(
+      new Option(
+        "--time-scale <x>",
+        "divide think times AND engine durations by x (default: workload's / engine's)",
+      ).argParser(parseArg.number(1e-6)),
     )
     .option("--no-hints", "do not send Advise hints")
-    .option("--out <dir>", "write summary.json and requests.jsonl here (sweep: one folder per run + sweep.csv/json/svg)")
+    .option(
+      "--out <dir>",
+      "write summary.json and requests.jsonl here (sweep: one folder per run + sweep.csv/json/svg)",
+    )
     .addOption(
       new Option(
         "--sweep <key=v1,v2...>",
         `vary parameters, one run per combination; keys: ${Object.keys(SWEEP_KEYS).join(", ")}`,
       ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
     )
-    .addOption(new Option("--progress-interval <s>", "seconds of wall time between progress lines on stderr").default(2).argParser(parseArg.number(0.1)))
-    .addOption(new Option("--log-level <level>", "log level").choices(["error", "warn", "info", "debug"]).default("info"))
+    .addOption(
+      new Option("--progress-interval <s>", "seconds of wall time between progress lines on stderr")
+        .default(2)
+        .argParser(parseArg.number(0.1)),
+    )
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["error", "warn", "info", "debug"])
+        .default("info"),
+    )
     .exitOverride()
     .allowExcessArguments(true);
 }
@@ -213,9 +260,14 @@ export function parseSweep(items: readonly string[]): SweepAxis[] {
       if (!m) throw new UsageError(`--sweep: expected key=v1,v2,..., got "${assignment}"`);
       const key = m[1]!.replaceAll("-", "_");
       if (!(key in SWEEP_KEYS))
-        throw new UsageError(`--sweep: unknown key "${m[1]}"; valid keys: ${Object.keys(SWEEP_KEYS).join(", ")}`);
+        throw new UsageError(
+          `--sweep: unknown key "${m[1]}"; valid keys: ${Object.keys(SWEEP_KEYS).join(", ")}`,
+        );
       if (axes.some((a) => a.key === key)) throw new UsageError(`--sweep: key "${key}" given twice`);
-      const values = m[2]!.split(",").map((v) => v.trim()).filter(Boolean);
+      const values = m[2]!
+        .split(",")
+        .map((v) => v.trim())
+        .filter(Boolean);
       if (values.length === 0) throw new UsageError(`--sweep ${key}: no values`);
       axes.push({ key: key as SweepKey, values });
     }
@@ -234,7 +286,8 @@ export function applySweepValue(overrides: Overrides, key: SweepKey, value: stri
     }
   };
   const oneOf = (choices: readonly string[]) => {
-    if (!choices.includes(value)) throw new UsageError(`${flag}: expected one of ${choices.join(", ")}, got "${value}"`);
+    if (!choices.includes(value))
+      throw new UsageError(`${flag}: expected one of ${choices.join(", ")}, got "${value}"`);
     return value;
   };
   const next = { ...overrides };
@@ -275,7 +328,8 @@ export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
   const program = buildProgram();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   program.parse([...argv], { from: "user" });
-  if (program.args.length > 0) throw new UsageError(`unexpected argument "${program.args[0]}" (flags start with --)`);
+  if (program.args.length > 0)
+    throw new UsageError(`unexpected argument "${program.args[0]}" (flags start with --)`);
   const o = program.opts<Record<string, unknown>>();
   const configFile = o.config as string | undefined;
   const file: ClusterFile = configFile
@@ -316,7 +370,9 @@ export function resolveConfig(
   const blockSize = e.block_size;
   const numGpuBlocks = e.num_gpu_blocks ?? deriveNumGpuBlocks(profile, blockSize, e.gpu_memory_utilization);
   if (numGpuBlocks < 1)
-    throw new UsageError(`engine.gpu_memory_utilization ${e.gpu_memory_utilization}: leaves no KV-cache blocks for ${profileName}`);
+    throw new UsageError(
+      `engine.gpu_memory_utilization ${e.gpu_memory_utilization}: leaves no KV-cache blocks for ${profileName}`,
+    );
   const maxModelLen = e.max_model_len ?? profile.model.maxModelLen;
   const engineTimeScale = ov.timeScale ?? e.time_scale;
   const n = file.node;
@@ -334,9 +390,13 @@ export function resolveConfig(
     routing: {
       policy: ov.policy ?? file.policy ?? "session-affinity",
       params: {
-        ...(file.policy_params.queue_weight !== undefined && { queueWeight: file.policy_params.queue_weight }),
+        ...(file.policy_params.queue_weight !== undefined && {
+          queueWeight: file.policy_params.queue_weight,
+        }),
         ...(file.policy_params.kv_weight !== undefined && { kvWeight: file.policy_params.kv_weight }),
-        ...(file.policy_params.prefix_weight !== undefined && { prefixWeight: file.policy_params.prefix_weight }),
+        ...(file.policy_params.prefix_weight !== undefined && {
+          prefixWeight: file.policy_params.prefix_weight,
+        }),
         ...(file.policy_params.queue_half_score !== undefined && {
           queueHalfScoreRequests: file.policy_params.queue_half_score,
         }),
@@ -385,7 +445,13 @@ export function resolveConfig(
   return Object.freeze({
     ...rest,
     cluster,
-    engineInfo: { profile: profileName, numGpuBlocks, maxModelLen, eosMeanTokens: e.eos_mean_tokens, seed: e.seed },
+    engineInfo: {
+      profile: profileName,
+      numGpuBlocks,
+      maxModelLen,
+      eosMeanTokens: e.eos_mean_tokens,
+      seed: e.seed,
+    },
     workload: workloadConfigFor(file, ov, seed, rest.configFile),
     seed,
     file,
@@ -398,7 +464,12 @@ export function resolveConfig(
  * `workload`/`client_profiles` sections (through a temporary JSON file, as its --config) and
  * the overriding flags, so both tools read a workload file identically.
  */
-function workloadConfigFor(file: ClusterFile, ov: Overrides, seed: number, source: string | undefined): WorkloadConfig {
+function workloadConfigFor(
+  file: ClusterFile,
+  ov: Overrides,
+  seed: number,
+  source: string | undefined,
+): WorkloadConfig {
   const argv: string[] = ["--seed", String(seed)];
   const duration = ov.duration ?? file.duration;
   if (duration !== undefined) argv.push("--duration", String(duration));

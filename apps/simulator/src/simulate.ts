@@ -1,7 +1,13 @@
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
 import { VirtualTimers, type Logger } from "@symphony/common";
-import { ChatTemplate, coefficientsFor, OutputPlanner, PROFILES, StepTimeModel } from "@symphony/mock-vllm/src/domain";
+import {
+  ChatTemplate,
+  coefficientsFor,
+  OutputPlanner,
+  PROFILES,
+  StepTimeModel,
+} from "@symphony/mock-vllm/src/domain";
 import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/src/domain";
 import { SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
 import { buildWorkload } from "@symphony/workloadgen/src/workload";
@@ -149,7 +155,16 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     speed_ratio: virtualS / wallS,
     events_per_s: events / wallS,
   };
-  const nodeStats = Object.fromEntries(cluster.nodes.map((n) => [n.nodeId, { ...n.core.stats, engine_steps: n.engine.stats().steps, engine_preemptions: n.engine.stats().numPreemptions }]));
+  const nodeStats = Object.fromEntries(
+    cluster.nodes.map((n) => [
+      n.nodeId,
+      {
+        ...n.core.stats,
+        engine_steps: n.engine.stats().steps,
+        engine_preemptions: n.engine.stats().numPreemptions,
+      },
+    ]),
+  );
   const summary = {
     ...results.summary(virtualS),
     simulated: true as const,

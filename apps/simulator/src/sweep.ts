@@ -38,7 +38,9 @@ export function combinations(axes: readonly SweepAxis[]): Record<string, string>
 export function rowOf(run: string, params: Record<string, string>, { summary: s }: SimResult): SweepRow {
   let hits = 0;
   let misses = 0;
-  for (const n of Object.values(s.nodes as Record<string, { hitsGpu: number; hitsCpu: number; misses: number }>)) {
+  for (const n of Object.values(
+    s.nodes as Record<string, { hitsGpu: number; hitsCpu: number; misses: number }>,
+  )) {
     hits += n.hitsGpu + n.hitsCpu;
     misses += n.misses;
   }
@@ -86,7 +88,8 @@ export function formatSweepTable(rows: readonly SweepRow[], keys: readonly strin
     ...METRIC_COLUMNS.map(([k, , d]) => fmt(r[k] as number, d)),
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i < keys.length ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i < keys.length ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join("  ");
   return [line(header), widths.map((w) => "-".repeat(w)).join("  "), ...body.map(line)].join("\n") + "\n";
 }
 
@@ -98,17 +101,25 @@ export function sweepCsv(rows: readonly SweepRow[], keys: readonly string[]): st
   for (const r of rows) {
     const rec = r as unknown as Record<string, unknown>;
     lines.push(
-      [esc(r.run), ...keys.map((k) => esc(r.params[k] ?? "")), ...metricKeys.map((k) => {
-        const v = rec[k] as number;
-        return Number.isFinite(v) ? String(v) : "";
-      })].join(","),
+      [
+        esc(r.run),
+        ...keys.map((k) => esc(r.params[k] ?? "")),
+        ...metricKeys.map((k) => {
+          const v = rec[k] as number;
+          return Number.isFinite(v) ? String(v) : "";
+        }),
+      ].join(","),
     );
   }
   return lines.join("\n") + "\n";
 }
 
 /** Runs every combination of `config.sweep`, one after another, and writes the comparison. */
-export async function runSweep(config: SimConfig, logger: Logger, write: (s: string) => void): Promise<SweepRow[]> {
+export async function runSweep(
+  config: SimConfig,
+  logger: Logger,
+  write: (s: string) => void,
+): Promise<SweepRow[]> {
   const keys = config.sweep.map((a) => a.key);
   const combos = combinations(config.sweep);
   if (combos.length > 1000) throw new UsageError(`--sweep: ${combos.length} combinations (at most 1000)`);
@@ -133,7 +144,10 @@ export async function runSweep(config: SimConfig, logger: Logger, write: (s: str
   write(formatSweepTable(rows, keys));
   if (config.out) {
     writeFileSync(join(config.out, "sweep.csv"), sweepCsv(rows, keys));
-    writeFileSync(join(config.out, "sweep.json"), toJson({ simulated: true, axes: config.sweep, runs: rows }) + "\n");
+    writeFileSync(
+      join(config.out, "sweep.json"),
+      toJson({ simulated: true, axes: config.sweep, runs: rows }) + "\n",
+    );
     writeFileSync(join(config.out, "sweep.svg"), sweepChartSvg(rows));
     write(`wrote ${join(config.out, "sweep.csv")}, sweep.json, sweep.svg\n`);
   }

@@ -31,7 +31,12 @@ function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: num
       router: {
         heartbeatTimeoutUs: 3_000_000,
         rebalanceIntervalUs: 2_000_000,
-        rebalance: { overloadKvFraction: 0.9, targetKvFraction: 0.75, overloadOutstanding: 0, maxMovesPerRound: 8 },
+        rebalance: {
+          overloadKvFraction: 0.9,
+          targetKvFraction: 0.75,
+          overloadOutstanding: 0,
+          maxMovesPerRound: 8,
+        },
         sessionTtlUs: 1_800_000_000,
         prefixBlockChars: 256,
         prefixCapacityBlocksPerNode: 200_000,
@@ -63,7 +68,13 @@ function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: num
 }
 
 /** A chat session of `turns` synthetic turns, 1 s apart. */
-function session(id: string, turns: number, promptTokens = 200, maxOutputTokens = 20, startUs = 0): SessionPlan {
+function session(
+  id: string,
+  turns: number,
+  promptTokens = 200,
+  maxOutputTokens = 20,
+  startUs = 0,
+): SessionPlan {
   return {
     sessionId: id,
     clientId: `c-${id}`,
@@ -103,7 +114,15 @@ function simulate(plans: SessionPlan[], clusterSpec = spec()) {
       thinkTime: new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 }),
       synth: new PromptSynthesizer(3),
     },
-    { mode: "open", concurrency: 1, maxRequests: Infinity, durationUs: Infinity, timeScale: 1, hints: true, runId: "t" },
+    {
+      mode: "open",
+      concurrency: 1,
+      maxRequests: Infinity,
+      durationUs: Infinity,
+      timeScale: 1,
+      hints: true,
+      runId: "t",
+    },
     (r) => records.push(r),
     () => {
       done = true;
@@ -172,7 +191,11 @@ describe("SimulatedCluster", () => {
   });
 
   it("same plans twice -> identical records", () => {
-    const plans = () => [session("a", 3, 300, 30), session("b", 2, 500, 40, 200_000), session("c", 2, 100, 10, 300_000)];
+    const plans = () => [
+      session("a", 3, 300, 30),
+      session("b", 2, 500, 40, 200_000),
+      session("c", 2, 100, 10, 300_000),
+    ];
     const a = simulate(plans()).records;
     const b = simulate(plans()).records;
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));

@@ -91,9 +91,12 @@ export class SimulatedCluster implements Target {
       },
     });
     const sink: NodeSink = {
-      started: (turn, info) => this.toClient(turn, this.net.eventNodeToClientUs, () => turn.handlers.started(info)),
+      started: (turn, info) =>
+        this.toClient(turn, this.net.eventNodeToClientUs, () => turn.handlers.started(info)),
       finished: (turn, info, contextTokens) => {
-        this.atSchedulerFromNode(() => this.router.turnEnded(turn.request.sessionId, turn.nodeId, contextTokens, turn.request.isLast));
+        this.atSchedulerFromNode(() =>
+          this.router.turnEnded(turn.request.sessionId, turn.nodeId, contextTokens, turn.request.isLast),
+        );
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
           if (!turn.request.stream) turn.handlers.token(turn.pieces!.join(""), info.completionTokens);
@@ -101,7 +104,9 @@ export class SimulatedCluster implements Target {
         });
       },
       failed: (turn, failure) => {
-        this.atSchedulerFromNode(() => this.router.turnEnded(turn.request.sessionId, turn.nodeId, 0, turn.request.isLast));
+        this.atSchedulerFromNode(() =>
+          this.router.turnEnded(turn.request.sessionId, turn.nodeId, 0, turn.request.isLast),
+        );
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
           turn.handlers.failed(failure);
@@ -196,7 +201,8 @@ export class SimulatedCluster implements Target {
     const req = turn.request;
     const blocks = this.router.policy.usesPrefixHits
       ? prefixBlocks(
-          req.prompt ?? conversationText((req.messages ?? []).map((m) => ({ role: ROLE[m.role], content: m.content }))),
+          req.prompt ??
+            conversationText((req.messages ?? []).map((m) => ({ role: ROLE[m.role], content: m.content }))),
           this.router.prefixIndex.blockChars,
         )
       : EMPTY_BLOCKS;
@@ -218,7 +224,9 @@ export class SimulatedCluster implements Target {
     turn.blocks = blocks;
     turn.phase = "to-node";
     this.router.turnStarted(req.sessionId, nodeId, blocks);
-    this.after(this.net.delayUs("schedulerNode", turn.requestBytes), () => this.byId.get(nodeId)!.receive(turn));
+    this.after(this.net.delayUs("schedulerNode", turn.requestBytes), () =>
+      this.byId.get(nodeId)!.receive(turn),
+    );
   }
 
   private releaseOn(nodeId: string | undefined, sessionId: string): void {
@@ -245,7 +253,9 @@ export class SimulatedCluster implements Target {
         false,
       );
     }
-    this.pollTimer = this.timers.at(this.timers.nowUs() + this.spec.routing.pollIntervalUs, () => this.reportLoads());
+    this.pollTimer = this.timers.at(this.timers.nowUs() + this.spec.routing.pollIntervalUs, () =>
+      this.reportLoads(),
+    );
   }
 
   private atSchedulerFromNode(fn: () => void): void {

@@ -9,7 +9,12 @@ import {
   type StepTimeModel,
   type TokenCache,
 } from "@symphony/mock-vllm/src/domain";
-import { NodeCore, type Dispatch, type NodeCoreConfig, type TurnFailure } from "@symphony/node-scheduler/src/domain";
+import {
+  NodeCore,
+  type Dispatch,
+  type NodeCoreConfig,
+  type TurnFailure,
+} from "@symphony/node-scheduler/src/domain";
 import type { FinishedInfo, StartedInfo } from "@symphony/workloadgen/src/domain";
 import type { NetworkModel } from "./network-model";
 import type { SimTurn } from "./sim-turn";
@@ -50,6 +55,9 @@ export class SimulatedNode {
   /** Tokens emitted by the step in progress, waiting for their delivery event (turn, index pairs). */
   private pendingTurns: SimTurn[] = [];
   private pendingIndexes: number[] = [];
+  /** The other half of the double buffer (reused, so no arrays are allocated per step). */
+  private spareTurns: SimTurn[] = [];
+  private spareIndexes: number[] = [];
   private flushScheduled = false;
 
   constructor(
@@ -130,9 +138,7 @@ export class SimulatedNode {
     const req = turn.request;
     const { template, planner, maxModelLen } = this.text;
     const promptTokenIds =
-      req.messages !== undefined
-        ? template.apply(req.messages)
-        : template.completionPrompt(req.prompt ?? "");
+      req.messages !== undefined ? template.apply(req.messages) : template.completionPrompt(req.prompt ?? "");
     if (promptTokenIds.length + req.maxOutputTokens > maxModelLen) {
       this.core.onFailed(req.requestId);
       this.endWithError(turn, {
@@ -185,14 +191,18 @@ export class SimulatedNode {
   private readonly flushTokens = (): void => {
     const turns = this.pendingTurns;
     const indexes = this.pendingIndexes;
-    this.pendingTurns = [];
-    this.pendingIndexes = [];
+    this.pendingTurns = this.spareTurns;
+    this.pendingIndexes = this.spareIndexes;
     this.flushScheduled = false;
     for (let i = 0; i < turns.length; i++) {
       const t = turns[i]!;
       if (t.cancelled || t.phase === "done") continue;
       t.handlers.token(t.pieces![indexes[i]!]!, 1);
     }
+    turns.length = 0;
+    indexes.length = 0;
+    this.spareTurns = turns;
+    this.spareIndexes = indexes;
   };
 
   private readonly onEngineFinish = (turn: SimTurn, s: RequestSummary): void => {

@@ -7,7 +7,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 const simulatorBundle = join(repoRoot, "dist", "apps", "simulator", "main.js");
 
 /** Words that are one cl100k token each with a leading space (so prompt lengths are exact). */
-const WORDS = "time year people way day thing world school state family group country problem hand part place case week company system program question work number night point home water room area money story fact month book".split(" ");
+const WORDS =
+  "time year people way day thing world school state family group country problem hand part place case week company system program question work number night point home water room area money story fact month book".split(
+    " ",
+  );
 
 /**
  * A ShareGPT dataset of `conversations` x `turns` turns whose user messages are `promptWords`
@@ -15,7 +18,12 @@ const WORDS = "time year people way day thing world school state family group co
  * (prefill of thousands of new tokens per turn), so process and network overheads of the live
  * stack, which the simulation models only as link latency, stay small next to it.
  */
-function longPromptDataset(conversations: number, turns: number, promptWords: number, replyWords: number): unknown {
+function longPromptDataset(
+  conversations: number,
+  turns: number,
+  promptWords: number,
+  replyWords: number,
+): unknown {
   let x = 12345;
   const word = () => {
     x = (Math.imul(x, 1103515245) + 12345) >>> 0;
@@ -31,10 +39,20 @@ function longPromptDataset(conversations: number, turns: number, promptWords: nu
   }));
 }
 
+/**
+ * Scale of the comparison. The defaults keep the test under a minute; the README's larger run
+ * sets VALIDATION_NODES=4 VALIDATION_CLIENTS=32 VALIDATION_REQUESTS=400.
+ */
+const NODES = Number(process.env.VALIDATION_NODES ?? 2);
+const CLIENTS = Number(process.env.VALIDATION_CLIENTS ?? 8);
+const REQUESTS = Number(process.env.VALIDATION_REQUESTS ?? 96);
+/** Per-process time limit, ms: a minute at the default scale, more for larger runs. */
+const RUN_TIMEOUT_MS = 60_000 * Math.max(1, Math.ceil((REQUESTS / 96) * (8 / CLIENTS) * 2) / 2);
+
 /** The workload, a plain workloadgen --config file (the simulator takes it as is). */
 function workloadFile(dir: string): string {
   const dataset = join(dir, "long-prompts.json");
-  writeFileSync(dataset, JSON.stringify(longPromptDataset(12, 3, 3000, 24)));
+  writeFileSync(dataset, JSON.stringify(longPromptDataset(Math.max(12, CLIENTS), 3, 3000, 24)));
   const path = join(dir, "workload.yaml");
   writeFileSync(
     path,
@@ -42,8 +60,8 @@ function workloadFile(dir: string): string {
       "workload:",
       "  type: closed",
       `  dataset: ${JSON.stringify(dataset)}`,
-      "  num_clients: 8",
-      "  max_requests: 96",
+      `  num_clients: ${CLIENTS}`,
+      `  max_requests: ${REQUESTS}`,
       "  duration: 0",
       // Think times from reading/typing speeds: ~1 s to "type" a 3000-word prompt, /10.
       "  read_speed: 2000",
@@ -66,7 +84,8 @@ interface Summary {
   simulated?: boolean;
 }
 
-const readSummary = (dir: string): Summary => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as Summary;
+const readSummary = (dir: string): Summary =>
+  JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as Summary;
 
 /** |a - b| relative to b. */
 const relDiff = (a: number, b: number) => Math.abs(a - b) / b;
@@ -87,23 +106,39 @@ describe("live stack vs simulation, same workload and cluster", () => {
   let sim: Summary;
 
   beforeAll(async () => {
-    if (!existsSync(simulatorBundle)) throw new Error(`${simulatorBundle} is missing: run the simulator build first`);
-    stack = await startLocalStack({ nodes: 2, timeScale: 1 });
+    if (!existsSync(simulatorBundle))
+      throw new Error(`${simulatorBundle} is missing: run the simulator build first`);
+    stack = await startLocalStack({ nodes: NODES, timeScale: 1 });
     // Warm-up (JIT, connections) on the embedded sample dataset, so the measured run's first
     // requests do not pay start-up costs the simulation has no reason to model.
     const warmUp = await runCli(
       bundlePath("workloadgen"),
-      ["--target", `grpc://${stack.schedulerAddress}`, "--num-clients", "4", "--max-requests", "12", "--time-scale", "100", "--duration", "0"],
+      [
+        "--target",
+        `grpc://${stack.schedulerAddress}`,
+        "--num-clients",
+        "4",
+        "--max-requests",
+        "12",
+        "--time-scale",
+        "100",
+        "--duration",
+        "0",
+      ],
       60_000,
     );
     expect(warmUp.code, warmUp.stderr.slice(-2000)).toBe(0);
     const liveRun = await runCli(
       bundlePath("workloadgen"),
       ["--target", `grpc://${stack.schedulerAddress}`, "--config", workload, "--out", liveDir],
-      60_000,
+      RUN_TIMEOUT_MS,
     );
     expect(liveRun.code, liveRun.stderr.slice(-2000)).toBe(0);
-    const simRun = await runCli(simulatorBundle, ["--config", workload, "--nodes", "2", "--policy", "session-affinity", "--out", simDir], 60_000);
+    const simRun = await runCli(
+      simulatorBundle,
+      ["--config", workload, "--nodes", String(NODES), "--policy", "session-affinity", "--out", simDir],
+      RUN_TIMEOUT_MS,
+    );
     expect(simRun.code, simRun.stderr.slice(-2000)).toBe(0);
     live = readSummary(liveDir);
     sim = readSummary(simDir);
@@ -112,7 +147,7 @@ describe("live stack vs simulation, same workload and cluster", () => {
         `${live.output_token_throughput.toFixed(1)} tok/s | sim: ttft ${sim.ttft_ms.mean.toFixed(2)} ms, ` +
         `${sim.request_throughput.toFixed(3)} req/s, ${sim.output_token_throughput.toFixed(1)} tok/s\n`,
     );
-  }, 120_000);
+  }, 3 * RUN_TIMEOUT_MS);
 
   afterAll(async () => {
     await stack?.stop();

@@ -26,7 +26,10 @@ function drain(profiles: AgentProfileConfig[], seed = 1, totalDuration = 5000): 
 }
 
 const mean = (xs: number[]) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const sd = (xs: number[]) => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
+const sd = (xs: number[]) => {
+  const m = mean(xs);
+  return Math.sqrt(mean(xs.map((x) => (x - m) ** 2)));
+};
 /** |sample mean - theory| within 4 standard errors. */
 function expectMean(xs: number[], theory: number, theorySd: number) {
   expect(Math.abs(mean(xs) - theory)).toBeLessThan((4 * theorySd) / Math.sqrt(xs.length));
@@ -77,7 +80,7 @@ describe("AgentSessionSource", () => {
       subagent_fanout_dist_config: { type: "Uniform", low: 1, high: 4, is_int: true },
       subagent_turns_dist_config: { type: "Constant", value: 2 },
     });
-    const plans = drain([p], 3, 3000);
+    const plans = drain([p], 3, 1500);
     const later = plans.flatMap((s) => s.turns.slice(1));
     const joins = later.filter((t) => t.kind === "join");
     expect(Math.abs(joins.length / later.length - 0.3)).toBeLessThan(4 * Math.sqrt((0.3 * 0.7) / later.length));

@@ -1,0 +1,2 @@
+import { createLogger } from "@symphony/common";
+createLogger("experiments").info("not yet built");

@@ -14,7 +14,7 @@ async function main() {
   for (const c of CONFIGURATIONS.filter((c) => which.includes(c.name))) {
     const file = parseWithSchema(clusterFileSchema, {
       nodes, policy: c.routing, seed: 1,
-      engine: { profile: "llama3-8b-h100", eos_mean_tokens: 0 },
+      engine: { profile: "llama3-8b-h100", eos_mean_tokens: 0, num_gpu_blocks: Math.ceil(budget / 16) },
       node: { kv_budget_tokens: budget, cpu_budget_tokens: c.cpuTier ? budget * 4 : 0, residency_policy: c.residencyPolicy },
       workload: { type: "closed", dataset: ds, num_clients: clients, duration: dur, time_scale: ts },
     }, "x");

@@ -201,7 +201,9 @@ async function main(): Promise<void> {
       ),
     );
 
-  process.stderr.write(`mock on port ${port}; ${streams} streams from ${workers} workers; warming up ${warmupS} s\n`);
+  process.stderr.write(
+    `mock on port ${port}; ${streams} streams from ${workers} workers; warming up ${warmupS} s\n`,
+  );
   await new Promise((r) => setTimeout(r, warmupS * 1000));
   process.stderr.write(`measuring ${durationS} s\n`);
   // Two windows, each timed on its own: the client's (reset -> report) and the engine's

@@ -59,6 +59,8 @@ describe("parseConfig", () => {
     ["--fault-error-rate", "1.5"],
     ["--block-size", "x"],
   ])("%s %s -> rejected", (flag, value) => {
-    expect(() => parseConfig([flag, value])).toThrow();
+    const errors: string[] = [];
+    expect(() => parseConfig([flag, value], (t) => errors.push(t))).toThrow();
+    expect(errors.join("")).toContain(flag);
   });
 });

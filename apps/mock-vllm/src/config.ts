@@ -225,8 +225,12 @@ interface RawOptions {
  * Parses `argv` (without the node and script entries) into a validated Config. Throws
  * UsageError for inconsistent values and commander's error for malformed flags.
  */
-export function parseConfig(argv: readonly string[]): Readonly<Config> {
-  const program = buildProgram();
+export function parseConfig(
+  argv: readonly string[],
+  /** Where commander prints flag errors (stderr by default; tests pass a sink). */
+  writeErr: (text: string) => void = (text) => process.stderr.write(text),
+): Readonly<Config> {
+  const program = buildProgram().configureOutput({ writeErr });
   program.parse(argv as string[], { from: "user" });
   const o = program.opts<RawOptions>();
   const profile = PROFILES[o.profile]!;

@@ -58,7 +58,10 @@ describe("createEngineMetrics", () => {
       { blockSize: 16, numGpuBlocks: 100, enablePrefixCaching: true },
       () => stats,
     );
-    obs.onStep!({ prefillTokens: 100, prefillAttentionPairs: 0, decodeSeqs: 3, kvTokensRead: 0, numSeqs: 4 }, 10);
+    obs.onStep!(
+      { prefillTokens: 100, prefillAttentionPairs: 0, decodeSeqs: 3, kvTokensRead: 0, numSeqs: 4 },
+      10,
+    );
     obs.onFirstToken!(20_000);
     obs.onInterToken!(7_000);
     obs.onInterToken!(9_000);

@@ -9,7 +9,8 @@ import {
   StepTimeModel,
 } from "@symphony/mock-vllm/src/domain";
 import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/src/domain";
-import { SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
+import { renderHtmlReport } from "@symphony/workloadgen/src/output/html-report";
+import { summaryCsv, SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
 import { buildWorkload } from "@symphony/workloadgen/src/workload";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
@@ -74,7 +75,11 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     batch = [];
     batchChars = 0;
   };
-  const results = new SummaryAccumulator(1_000_000, wl.seed);
+  const results = new SummaryAccumulator(1_000_000, wl.seed, true, {
+    slo: wl.slo,
+    warmupS: wl.warmup,
+    cooldownS: wl.cooldown,
+  });
   let doneAtUs = -1;
   const runner = new LoadRunner(
     {
@@ -170,7 +175,11 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     simulated: true as const,
     sim,
     run_id: `sim${wl.seed}`,
-    hints: cluster.counters,
+    target: {
+      kind: "simulated",
+      address: `${config.cluster.nodes} simulated nodes, ${config.cluster.routing.policy}`,
+    },
+    hints: { ...cluster.counters, sent: wl.hints },
     workload_info: workload.info,
     nodes: nodeStats,
     cluster: {
@@ -187,6 +196,13 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       maxRequests: Number.isFinite(wl.maxRequests) ? wl.maxRequests : null,
     },
   };
-  if (config.out) writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
+  if (config.out) {
+    writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
+    writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
+    writeFileSync(
+      join(config.out, "report.html"),
+      renderHtmlReport(summary, results.columns(), results.itlSample(20_000), "Symphony simulation (simulated run)"),
+    );
+  }
   return { summary };
 }

@@ -20,12 +20,22 @@ describe("InFlightRelays", () => {
     expect(aborted).toEqual([]);
   });
 
-  it("heartbeat timeout -> only relays silent for that long are aborted", () => {
+  it("heartbeat timeout -> relays still hearing from the node are kept", () => {
     const relays = new InFlightRelays();
     const aborted: string[] = [];
-    relays.add("a", () => aborted.push("fresh"));
-    // A relay just created is not silent for an hour.
+    relays.add("a", () => aborted.push("streaming")).touch();
+    // A relay that just heard from the node is not silent for an hour.
     expect(relays.abortNode("a", "late heartbeat", 3_600_000)).toBe(0);
     expect(aborted).toEqual([]);
+  });
+
+  it("heartbeat timeout -> a relay that never heard from the node is aborted however young", () => {
+    // A call opened just after a crash gets no TCP reset from a dead host: only this ends it.
+    const relays = new InFlightRelays();
+    const aborted: string[] = [];
+    relays.add("a", () => aborted.push("never-heard"));
+    relays.add("a", () => aborted.push("streaming")).touch();
+    expect(relays.abortNode("a", "late heartbeat", 3_600_000)).toBe(1);
+    expect(aborted).toEqual(["never-heard"]);
   });
 });

@@ -24,6 +24,8 @@ interface TrackedRelay {
   abort(reason: string): void;
   /** performance.now() of the last event from the node (or of the call's start). */
   lastActivityMs: number;
+  /** Whether the node has sent anything at all on this call. */
+  heardAny: boolean;
 }
 
 /**
@@ -39,24 +41,29 @@ export class InFlightRelays {
       set = new Set();
       this.byNode.set(nodeId, set);
     }
-    const relay: TrackedRelay = { abort, lastActivityMs: performance.now() };
+    const relay: TrackedRelay = { abort, lastActivityMs: performance.now(), heardAny: false };
     set.add(relay);
     return {
-      touch: () => void (relay.lastActivityMs = performance.now()),
+      touch: () => {
+        relay.lastActivityMs = performance.now();
+        relay.heardAny = true;
+      },
       remove: () => void set.delete(relay),
     };
   }
 
   /**
-   * Fails the node's relays that have heard nothing from it for `silentForMs` (0 = all). Relays
-   * still receiving events are left alone: a node whose heartbeats are late but whose streams
-   * flow is alive (a dead node's streams fail on their own when its connection drops).
+   * Fails the node's relays that have heard nothing from it for `silentForMs` (0 = all), and
+   * every relay that has heard nothing at all: a call opened just before a crash may be younger
+   * than `silentForMs`, and a dead host sends no TCP reset, so nothing else would ever end it.
+   * Relays still receiving events are left alone: a node whose heartbeats are late but whose
+   * streams flow is alive (a dead node's streams fail on their own when its connection drops).
    */
   abortNode(nodeId: string, reason: string, silentForMs = 0): number {
     const set = this.byNode.get(nodeId);
     if (!set) return 0;
     const cutoff = performance.now() - silentForMs;
-    const stale = [...set].filter((r) => silentForMs === 0 || r.lastActivityMs <= cutoff);
+    const stale = [...set].filter((r) => silentForMs === 0 || !r.heardAny || r.lastActivityMs <= cutoff);
     for (const r of stale) {
       set.delete(r);
       r.abort(reason);
@@ -171,6 +178,8 @@ export function handleSubmit(
     const tracked = inFlight.add(nodeId, (reason) => {
       if (!finish()) return;
       upstream.cancel();
+      // Nothing started on the dead node: place the turn again elsewhere.
+      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) return attempt(attemptNo + 1);
       failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
     });
     cancelCurrent = () => {

@@ -30,6 +30,11 @@ describe("simulator bundle", () => {
     expect(summary.sim.virtual_duration_s).toBeCloseTo(summary.duration_s, 6);
     expect(summary.sim.speed_ratio).toBeCloseTo(summary.sim.virtual_duration_s / summary.sim.wall_time_s, 6);
     expect(requests(out).trim().split("\n")).toHaveLength(100);
+    // workloadgen's own report writers, offline page included.
+    expect(readFileSync(join(out, "summary.csv"), "utf8")).toMatch(/^scope,metric,stat,value/);
+    const html = readFileSync(join(out, "report.html"), "utf8");
+    expect(html).toMatch(/simulated run/);
+    expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="https?:/);
   });
 
   it("same seed twice -> byte-identical requests.jsonl; another seed -> different", async () => {

@@ -289,6 +289,7 @@ export class LoadRunner {
       requestId: `${this.options.runId}-${++this.requestSeq}`,
       clientId: plan.clientId,
       sessionId: plan.sessionId,
+      ...(plan.parentSessionId !== undefined ? { parentSessionId: plan.parentSessionId } : {}),
       turnIndex: turn.turnIndex,
       ...(plan.mode === "chat" ? { messages: session.history.requestMessages(text) } : { prompt: text }),
       promptTokens: session.contextTokens + turn.promptTokens,

@@ -6,6 +6,11 @@ export interface TurnRequest {
   requestId: string;
   clientId: string;
   sessionId: string;
+  /**
+   * Sub-agents: the session whose context this one starts from. Not on the wire yet (needs an
+   * `InferenceRequest.parent_session_id` field) so the scheduler could place it on the parent's node.
+   */
+  parentSessionId?: string;
   turnIndex: number;
   /** Chat mode: the whole conversation including this turn's prompt. */
   messages?: Message[];

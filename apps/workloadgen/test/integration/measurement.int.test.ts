@@ -11,7 +11,7 @@ import { checkPage, hasChromium } from "./browser";
  * every engine step (the prefill step, then each decode step) lasts exactly STEP_MS, so a lone
  * request has TTFT ≈ STEP_MS and TPOT = ITL ≈ STEP_MS.
  */
-const STEP_MS = 40;
+const STEP_MS = 100;
 const FIXED_STEP_ARGS = [
   "--step-overhead-us",
   String(STEP_MS * 1000),
@@ -59,14 +59,20 @@ function counter(text: string, name: string): number {
   return total;
 }
 
-/** One user, replies of at most 16 tokens, think times compressed away: requests run one at a time. */
+/** The mock's own mean TTFT (its vllm:time_to_first_token_seconds histogram), ms. */
+const serverTtftMeanMs = (metrics: string) =>
+  (counter(metrics, "vllm:time_to_first_token_seconds_sum") /
+    counter(metrics, "vllm:time_to_first_token_seconds_count")) *
+  1000;
+
+/** One user, replies of at most 8 tokens, think times compressed away: requests run one at a time. */
 const sequentialArgs = (out: string) => [
   "--num-clients",
   "1",
   "--max-requests",
   String(REQUESTS),
   "--max-output-tokens",
-  "16",
+  "8",
   "--time-scale",
   "1000",
   "--seed",
@@ -121,6 +127,8 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
     expect(s.tpot_ms.mean).toBeLessThan(STEP_MS * 1.1);
     expect(s.itl_ms.p50).toBeGreaterThan(STEP_MS * 0.9);
     expect(s.itl_ms.p50).toBeLessThan(STEP_MS * 1.1);
+    // And the client's mean TTFT agrees with what the server itself measured.
+    expect(Math.abs(s.ttft_ms.mean / serverTtftMeanMs(mockMetrics) - 1)).toBeLessThan(0.1);
   });
 
   it("token counts -> equal to the server's own counters; usage from the server, not counted", () => {
@@ -190,15 +198,17 @@ describe("workloadgen -> scheduler -> node-scheduler -> mock-vllm (gRPC, fixed s
     if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
-  it("TTFT and TPOT through the scheduler -> the mock's step time within 10%; usage from the server", async () => {
+  it("TTFT and TPOT through the scheduler -> within 10% of the engine's; usage from the server", async () => {
     expect(run.code, run.stderr).toBe(0);
     const s = readSummary(dir);
     expect(s.completed).toBe(REQUESTS);
-    expect(s.ttft_ms.p50).toBeGreaterThan(STEP_MS * 0.9);
-    expect(s.ttft_ms.p50).toBeLessThan(STEP_MS * 1.1);
+    const metrics = await (await fetch(`http://127.0.0.1:${stack.mocks[0]!.ports.http}/metrics`)).text();
+    // Two gRPC hops and the node scheduler add a few ms to the engine's own TTFT; the step time
+    // dominates, so the client's figure stays within 10% of what the engine measured.
+    expect(s.ttft_ms.mean).toBeGreaterThan(STEP_MS * 0.9);
+    expect(Math.abs(s.ttft_ms.mean / serverTtftMeanMs(metrics) - 1)).toBeLessThan(0.1);
     expect(s.tpot_ms.mean).toBeGreaterThan(STEP_MS * 0.9);
     expect(s.tpot_ms.mean).toBeLessThan(STEP_MS * 1.1);
-    const metrics = await (await fetch(`http://127.0.0.1:${stack.mocks[0]!.ports.http}/metrics`)).text();
     const lines = readLines(dir);
     expect(lines.reduce((a, l) => a + l.completion_tokens, 0)).toBe(counter(metrics, "vllm:generation_tokens_total"));
     expect(lines.reduce((a, l) => a + l.prompt_tokens, 0)).toBe(counter(metrics, "vllm:prompt_tokens_total"));

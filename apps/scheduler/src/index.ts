@@ -1,0 +1,2 @@
+/** The package entry (`@symphony/scheduler`): the transport-free domain, for simulations. */
+export * from "./domain";

@@ -1,0 +1,160 @@
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { agentReport, type RequestRecord } from "../../src/domain";
+
+/**
+ * Agent sessions through the real stack: 2 mock engines -> 2 node-schedulers -> the scheduler
+ * (session-affinity), all built bundles on loopback with port 0.
+ */
+const agentConfig = `
+workload:
+  type: agent
+  total_duration: 1.3
+agent_profiles:
+  - profile_name: coder
+    weight: 3
+    inter_arrival_time_dist_config: { type: Constant, value: 0.25 }
+    system_prompt_tokens: 300
+    task_prompt_tokens_dist_config: { type: Constant, value: 60 }
+    turns_dist_config: { type: Constant, value: 4 }
+    output_tokens_dist_config: { type: Constant, value: 12 }
+    tool_latency_dist_config: { type: Uniform, low: 0.3, high: 0.5 }
+    tool_output_tokens_dist_config: { type: Constant, value: 80 }
+    subagent_probability: 0.5
+    subagent_fanout_dist_config: { type: Constant, value: 2 }
+    subagent_turns_dist_config: { type: Constant, value: 2 }
+    subagent_task_tokens_dist_config: { type: Constant, value: 30 }
+  - profile_name: reasoner
+    weight: 1
+    inter_arrival_time_dist_config: { type: Constant, value: 0.25 }
+    task_prompt_tokens_dist_config: { type: Constant, value: 60 }
+    turns_dist_config: { type: Constant, value: 2 }
+    output_tokens_dist_config: { type: Constant, value: 10 }
+    reasoning_tokens_dist_config: { type: Constant, value: 40 }
+    tool_latency_dist_config: { type: Constant, value: 0.3 }
+    tool_output_tokens_dist_config: { type: Constant, value: 50 }
+`;
+
+let dir: string;
+let stack: LocalStack;
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), "wg-agent-"));
+  writeFileSync(join(dir, "agent.yaml"), agentConfig);
+  stack = await startLocalStack({ nodes: 2, timeScale: 10, nodeArgs: ["--log-level", "debug"] });
+}, 120_000);
+afterAll(async () => {
+  await stack?.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const jsonLines = <T>(path: string) =>
+  readFileSync(path, "utf8")
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as T);
+
+interface PlanSummaryFile {
+  agents: { requests_with_subagents: number; fan_outs: number; subagent_sessions: number };
+}
+
+describe("agent sessions through the scheduler to mock engines", () => {
+  let records: RequestRecord[];
+  let plan: PlanSummaryFile;
+  let summary: { started_at: string; hints: Record<string, number> };
+
+  beforeAll(async () => {
+    const cfg = join(dir, "agent.yaml");
+    const dry = await runCli(bundlePath("workloadgen"), ["--config", cfg, "--seed", "5", "--dry-run", "--out", dir]);
+    expect(dry.code, dry.stderr).toBe(0);
+    plan = JSON.parse(readFileSync(join(dir, "plan-summary.json"), "utf8")) as PlanSummaryFile;
+    const run = await runCli(
+      bundlePath("workloadgen"),
+      ["--config", cfg, "--seed", "5", "--target", `grpc://${stack.schedulerAddress}`, "--out", dir],
+      120_000,
+    );
+    expect(run.code, run.stderr).toBe(0);
+    records = jsonLines<RequestRecord>(join(dir, "requests.jsonl"));
+    summary = JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")) as typeof summary;
+  }, 180_000);
+
+  it("every planned turn, sub-agents' included -> completed without error", () => {
+    expect(plan.agents.fan_outs).toBeGreaterThan(0);
+    expect(records).toHaveLength(plan.agents.requests_with_subagents);
+    expect(records.filter((r) => r.error)).toEqual([]);
+    const subSessions = new Set(records.filter((r) => r.parent_session_id).map((r) => r.session_id));
+    expect(subSessions.size).toBe(plan.agents.subagent_sessions);
+    for (const r of records) expect(r.session_kind).toBe("agent");
+  });
+
+  it("join turns -> sent after every sub-agent of that fan-out ended", () => {
+    const joins = records.filter((r) => (r.fan_out ?? 0) > 0);
+    expect(joins.length).toBe(plan.agents.fan_outs);
+    for (const j of joins) {
+      const children = records.filter(
+        (r) => r.parent_session_id === j.session_id && r.sent_ms < j.sent_ms && r.sent_ms > 0,
+      );
+      expect(children.length).toBeGreaterThan(0);
+      for (const c of children) expect(c.end_ms).toBeLessThanOrEqual(j.sent_ms);
+    }
+  });
+
+  it("hints -> one per tool turn, accepted by the session's node before that turn was sent", () => {
+    const toolTurns = records.filter((r) => r.tool_wait_ms !== null && r.tool_wait_ms !== undefined);
+    expect(summary.hints.hintsAccepted ?? summary.hints.accepted).toBe(toolTurns.length);
+    const t0 = Date.parse(summary.started_at);
+    const hintLogs = stack.nodes.flatMap((n) =>
+      n.logs
+        .filter((l) => l.message === "hint")
+        .map((l) => ({ node: n.name, session: l.sessionId as string, at: Date.parse(l.timestamp as string), ok: l.accepted })),
+    );
+    expect(hintLogs).toHaveLength(toolTurns.length);
+    expect(hintLogs.every((h) => h.ok === true)).toBe(true);
+    for (const r of toolTurns) {
+      const prev = records.find((x) => x.session_id === r.session_id && x.turn_index === r.turn_index - 1)!;
+      const hints = hintLogs.filter((h) => h.session === r.session_id);
+      // The hint for this turn arrived after the previous one ended and before this one was sent
+      // (clock bases differ by a few ms between the run's start and started_at: 50 ms of slack).
+      expect(
+        hints.some((h) => h.at >= t0 + prev.end_ms - 50 && h.at <= t0 + r.sent_ms + 50),
+        `${r.session_id} turn ${r.turn_index}`,
+      ).toBe(true);
+    }
+  });
+
+  it("reasoning replies -> reasoning tokens counted, first content token after the first token", () => {
+    const reasoning = records.filter((r) => r.profile === "reasoner");
+    expect(reasoning.length).toBeGreaterThan(0);
+    for (const r of reasoning) {
+      expect(r.reasoning_tokens).toBeGreaterThanOrEqual(40);
+      expect(r.ttfct_ms!).toBeGreaterThan(r.ttft_ms!);
+    }
+    for (const r of records.filter((x) => x.profile === "coder")) expect(r.ttfct_ms).toBe(r.ttft_ms);
+  });
+
+  it("a sub-agent on its parent's node -> its first turn is served from the parent's cached context", () => {
+    const onParentNode = records.filter((r) => {
+      if (!r.parent_session_id || r.turn_index !== 0) return false;
+      return records.some((p) => p.session_id === r.parent_session_id && p.node_id === r.node_id);
+    });
+    expect(onParentNode.length).toBeGreaterThan(0);
+    for (const r of onParentNode) {
+      // The parent's last turn before the spawn: its prompt and reply are this turn's prefix.
+      const parent = records
+        .filter((p) => p.session_id === r.parent_session_id && p.end_ms <= r.sent_ms)
+        .sort((a, b) => b.end_ms - a.end_ms)[0]!;
+      expect(r.cached_tokens, r.session_id).toBeGreaterThanOrEqual(parent.prompt_tokens - 32);
+    }
+  });
+
+  // Needs the scheduler to place a new session with its parent's node (see the README, "Agent
+  // sessions"): today session-affinity sends a new session to the least-loaded node.
+  it("sub-agents -> land on their parent's node under session affinity", () => {
+    const report = agentReport(records);
+    writeFileSync(join(dir, "agent-report.json"), JSON.stringify(report, null, 2));
+    expect(report.subagent_sessions).toBeGreaterThan(0);
+    expect(report.subagents_off_parent_node).toBe(0);
+  });
+});

@@ -1,0 +1,74 @@
+import { writeFileSync } from "node:fs";
+import type { Logger } from "@symphony/common";
+import { CONFIGURATIONS, type Configuration } from "./configurations";
+import { capacityOf, type Capacity, type PointResult } from "./domain/point-metrics";
+import { synthesizeChatDataset, type ChatDatasetShape } from "./domain/sharegpt-synth";
+import { runLivePoint, startStackFor } from "./live-point";
+import type { Scale } from "./scale";
+import { runSimPoint } from "./sim-point";
+
+/** One scale's measurements: every point, and each configuration's capacity at the SLO. */
+export interface ScaleResult {
+  name: string;
+  scale: Scale;
+  points: PointResult[];
+  capacities: Capacity[];
+}
+
+export interface RunScaleOptions {
+  name: string;
+  scale: Scale;
+  configs: readonly Configuration[];
+  datasetPath: string;
+  seed: number;
+  sloP99TtftMs: number;
+  logger: Logger;
+  /** Called after every point (progress, partial results). */
+  onPoint?: (p: PointResult) => void;
+}
+
+/**
+ * Measures every configuration at the scale's session counts, smallest first. A configuration
+ * stops climbing after its first point over the SLO (higher counts only get worse, and each point
+ * costs minutes of wall time live), so its line in the chart ends one point past its capacity.
+ */
+export async function runScale(o: RunScaleOptions): Promise<ScaleResult> {
+  const points: PointResult[] = [];
+  for (const config of o.configs) {
+    const stack = o.scale.mode === "live" ? await startStackFor(o.scale, config, o.seed) : undefined;
+    try {
+      for (const sessions of o.scale.sessions) {
+        const point = stack
+          ? await runLivePoint(stack, o.scale, config, sessions, o.datasetPath, o.seed, o.logger)
+          : await runSimPoint(o.scale, config, sessions, o.datasetPath, o.seed, o.logger);
+        points.push(point);
+        o.logger.info("point", {
+          scale: o.name,
+          config: config.name,
+          sessions,
+          ttftP99Ms: Math.round(point.ttft_p99_ms),
+          reqPerS: Number(point.request_throughput.toFixed(2)),
+          wallS: Number(point.wall_s.toFixed(1)),
+        });
+        o.onPoint?.(point);
+        if (!(point.ttft_p99_ms <= o.sloP99TtftMs)) break;
+      }
+    } finally {
+      await stack?.stop();
+    }
+  }
+  return {
+    name: o.name,
+    scale: o.scale,
+    points,
+    capacities: o.configs.map((c) => capacityOf(c.name, points, o.sloP99TtftMs)),
+  };
+}
+
+/** Writes the seeded synthetic dataset both scales replay; returns its path. */
+export function writeDataset(path: string, shape: ChatDatasetShape, seed: number): string {
+  writeFileSync(path, JSON.stringify(synthesizeChatDataset(shape, seed)) + "\n");
+  return path;
+}
+
+export { CONFIGURATIONS };

@@ -56,7 +56,7 @@ export async function runSimPoint(
         num_gpu_blocks: Math.ceil(scale.kvTokens / BLOCK_SIZE),
         // The dataset's replies have planned lengths; no sampled early EOS.
         eos_mean_tokens: 0,
-        time_scale: 1,
+        time_scale: scale.engineTimeScale,
       },
       node: {
         kv_budget_tokens: scale.kvTokens,

@@ -10,7 +10,12 @@ import {
 } from "@symphony/mock-vllm/src/domain";
 import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/src/domain";
 import { renderHtmlReport } from "@symphony/workloadgen/src/output/html-report";
-import { summaryCsv, SummaryAccumulator, toJson, type RunSummary } from "@symphony/workloadgen/src/output/report";
+import {
+  summaryCsv,
+  SummaryAccumulator,
+  toJson,
+  type RunSummary,
+} from "@symphony/workloadgen/src/output/report";
 import { buildWorkload } from "@symphony/workloadgen/src/workload";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
@@ -201,7 +206,12 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
     writeFileSync(
       join(config.out, "report.html"),
-      renderHtmlReport(summary, results.columns(), results.itlSample(20_000), "Symphony simulation (simulated run)"),
+      renderHtmlReport(
+        summary,
+        results.columns(),
+        results.itlSample(20_000),
+        "Symphony simulation (simulated run)",
+      ),
     );
   }
   return { summary };

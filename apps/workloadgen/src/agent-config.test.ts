@@ -53,9 +53,16 @@ describe("agent workload config", () => {
       profile("    subagent_probability: 0.3"),
       /fan\.yaml: agent_profiles\[0\]\.subagent_fanout_dist_config: required when subagent_probability > 0/,
     ],
-    ["a missing tool latency", profile().replace(/ *tool_latency.*\n/, ""), /agent_profiles\[0\]\.tool_latency_dist_config/],
+    [
+      "a missing tool latency",
+      profile().replace(/ *tool_latency.*\n/, ""),
+      /agent_profiles\[0\]\.tool_latency_dist_config/,
+    ],
   ])("%s -> one UsageError line naming the file and key", (name, text, pattern) => {
-    const path = file(name.startsWith("neg") ? "neg.yaml" : name.startsWith("fan") ? "fan.yaml" : "x.yaml", text);
+    const path = file(
+      name.startsWith("neg") ? "neg.yaml" : name.startsWith("fan") ? "fan.yaml" : "x.yaml",
+      text,
+    );
     let error: unknown;
     try {
       parseConfig(["--config", path]);
@@ -73,7 +80,9 @@ describe("agent workload config", () => {
       '{"session_id":"s","role":"user","content":"a"}\n{"session_id":"s","role":"critic","content":"b"}\n',
     );
     const c = parseConfig(["--agent-trace", path]);
-    expect(() => buildWorkload(c)).toThrow(new UsageError(`${path}: line 2: role: expected one of system, user, assistant, tool (got "critic")`));
+    expect(() => buildWorkload(c)).toThrow(
+      new UsageError(`${path}: line 2: role: expected one of system, user, assistant, tool (got "critic")`),
+    );
   });
 
   it("--workload agent without profiles or trace -> UsageError", () => {

@@ -283,9 +283,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     );
   }
   if (config.workload === "agent" && config.agentProfiles.length === 0 && !config.agentTrace) {
-    throw new UsageError(
-      "--workload agent needs agent_profiles in --config <file>, or --agent-trace <file>",
-    );
+    throw new UsageError("--workload agent needs agent_profiles in --config <file>, or --agent-trace <file>");
   }
   if (config.workload === "trace" && !config.trace) {
     throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");

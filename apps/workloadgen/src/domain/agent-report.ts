@@ -55,7 +55,12 @@ export interface AgentReport {
 function cache(records: readonly RequestRecord[]): CacheFigures {
   const prompt = records.reduce((s, r) => s + r.prompt_tokens, 0);
   const cached = records.reduce((s, r) => s + r.cached_tokens, 0);
-  return { turns: records.length, prompt_tokens: prompt, cached_tokens: cached, hit_rate: prompt ? cached / prompt : NaN };
+  return {
+    turns: records.length,
+    prompt_tokens: prompt,
+    cached_tokens: cached,
+    hit_rate: prompt ? cached / prompt : NaN,
+  };
 }
 
 const numbers = (values: readonly (number | null | undefined)[]) =>

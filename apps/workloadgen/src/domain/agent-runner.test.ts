@@ -33,12 +33,20 @@ class FakeTarget implements Target {
       ? marked
         ? [[marked[1]!, true] as const, [marked[2]!, false] as const]
         : [[text, false] as const]
-      : [0, 1, 2, 3].map((i) => [text.slice((i * text.length) / 4, ((i + 1) * text.length) / 4), false] as const);
+      : [0, 1, 2, 3].map(
+          (i) => [text.slice((i * text.length) / 4, ((i + 1) * text.length) / 4), false] as const,
+        );
     chunks.forEach(([c, reasoning], i) =>
       this.timers.at(t + 10_000 + i * 5_000, () => h.token(c, 1, this.reasoningFlag ? reasoning : undefined)),
     );
     this.timers.at(t + 30_000, () =>
-      h.finished({ nodeId: "n1", promptTokens: 50, completionTokens: 4, cachedTokens: 10, finishReason: "stop" }),
+      h.finished({
+        nodeId: "n1",
+        promptTokens: 50,
+        completionTokens: 4,
+        cachedTokens: 10,
+        finishReason: "stop",
+      }),
     );
     return { cancel() {} };
   }
@@ -82,7 +90,11 @@ const child = (parent: string, k: number, turns: number, toolUs: number) =>
     { parentSessionId: parent, startUs: undefined },
   );
 
-function run(plans: SessionPlan[], options: Partial<LoadRunnerOptions> = {}, setup?: (t: FakeTarget) => void) {
+function run(
+  plans: SessionPlan[],
+  options: Partial<LoadRunnerOptions> = {},
+  setup?: (t: FakeTarget) => void,
+) {
   const timers = new VirtualTimers();
   const target = new FakeTarget(timers);
   setup?.(target);
@@ -115,12 +127,19 @@ function run(plans: SessionPlan[], options: Partial<LoadRunnerOptions> = {}, set
 
 describe("LoadRunner, agent sessions", () => {
   it("tool turns -> sent at previous end + latency / time-scale, hinted with that latency first", () => {
-    const plan = agent("a", [turn(0), turn(1, { kind: "tool", delayUs: 2e6 }), turn(2, { kind: "tool", delayUs: 5e5 })]);
+    const plan = agent("a", [
+      turn(0),
+      turn(1, { kind: "tool", delayUs: 2e6 }),
+      turn(2, { kind: "tool", delayUs: 5e5 }),
+    ]);
     const { timers, target, records, done } = run([plan], { timeScale: 2 });
     timers.runAll(1e6);
     expect(done()).toBe(1);
     expect(records.map((r) => r.error)).toEqual([null, null, null]);
-    for (const [i, latencyMs] of [[1, 1000], [2, 250]] as const) {
+    for (const [i, latencyMs] of [
+      [1, 1000],
+      [2, 250],
+    ] as const) {
       const r = records[i]!;
       expect(r.sent_ms).toBeCloseTo(records[i - 1]!.end_ms + latencyMs, 6);
       expect(r.tool_wait_ms).toBeCloseTo(latencyMs, 6);
@@ -144,7 +163,11 @@ describe("LoadRunner, agent sessions", () => {
 
   it("fan-out -> sub-agents start from the parent's context, the parent joins after the last one ends", () => {
     const children = [child("a", 0, 2, 1e6), child("a", 1, 3, 2e6)];
-    const plan = agent("a", [turn(0), turn(1, { kind: "join", subAgents: children }), turn(2, { kind: "tool", delayUs: 1e5 })]);
+    const plan = agent("a", [
+      turn(0),
+      turn(1, { kind: "join", subAgents: children }),
+      turn(2, { kind: "tool", delayUs: 1e5 }),
+    ]);
     const { timers, target, records, runner, done } = run([plan]);
     timers.runAll(1e6);
     expect(done()).toBe(1);
@@ -219,19 +242,25 @@ describe("LoadRunner, agent sessions", () => {
   it.each([
     ["a <think> block in the stream", false],
     ["server-marked reasoning chunks", true],
-  ])("reasoning via %s -> reasoning tokens counted, TTFCT after TTFT, history has the answer only", (_n, flag) => {
-    const reply = "<think>let me think</think>the answer";
-    const plan = agent("a", [turn(0, { expectedResponse: reply }), turn(1, { kind: "tool", delayUs: 1000 })]);
-    const { timers, target, records } = run([plan], {}, (t) => (t.reasoningFlag = flag));
-    timers.runAll(1e6);
-    const r = records[0]!;
-    expect(r.reasoning_tokens).toBeGreaterThan(0);
-    expect(r.ttft_ms).toBeCloseTo(10, 6);
-    expect(r.ttfct_ms!).toBeGreaterThan(r.ttft_ms!);
-    const history = target.submits[1]!.req.messages!;
-    expect(history[1]).toEqual({ role: "assistant", content: "the answer" });
-    // A reply without reasoning: TTFCT = TTFT.
-    expect(records[1]!.reasoning_tokens).toBe(0);
-    expect(records[1]!.ttfct_ms).toBe(records[1]!.ttft_ms);
-  });
+  ])(
+    "reasoning via %s -> reasoning tokens counted, TTFCT after TTFT, history has the answer only",
+    (_n, flag) => {
+      const reply = "<think>let me think</think>the answer";
+      const plan = agent("a", [
+        turn(0, { expectedResponse: reply }),
+        turn(1, { kind: "tool", delayUs: 1000 }),
+      ]);
+      const { timers, target, records } = run([plan], {}, (t) => (t.reasoningFlag = flag));
+      timers.runAll(1e6);
+      const r = records[0]!;
+      expect(r.reasoning_tokens).toBeGreaterThan(0);
+      expect(r.ttft_ms).toBeCloseTo(10, 6);
+      expect(r.ttfct_ms!).toBeGreaterThan(r.ttft_ms!);
+      const history = target.submits[1]!.req.messages!;
+      expect(history[1]).toEqual({ role: "assistant", content: "the answer" });
+      // A reply without reasoning: TTFCT = TTFT.
+      expect(records[1]!.reasoning_tokens).toBe(0);
+      expect(records[1]!.ttfct_ms).toBe(records[1]!.ttft_ms);
+    },
+  );
 });

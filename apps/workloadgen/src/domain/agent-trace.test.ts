@@ -53,7 +53,10 @@ describe("parseAgentTrace", () => {
   it.each<[string, string[], RegExp]>([
     [
       "an unknown role",
-      [line({ session_id: "s", role: "user", content: "hi" }), line({ session_id: "s", role: "robot", content: "x" })],
+      [
+        line({ session_id: "s", role: "user", content: "hi" }),
+        line({ session_id: "s", role: "robot", content: "x" }),
+      ],
       /^line 2: role: expected one of system, user, assistant, tool \(got "robot"\)$/,
     ],
     ["invalid JSON", ["{nope"], /^line 1: invalid JSON/],
@@ -83,7 +86,10 @@ describe("parseAgentTrace", () => {
     ],
     [
       "two user messages in a row",
-      [line({ session_id: "s", role: "user", content: "a" }), line({ session_id: "s", role: "user", content: "b" })],
+      [
+        line({ session_id: "s", role: "user", content: "a" }),
+        line({ session_id: "s", role: "user", content: "b" }),
+      ],
       /^line 2: role: expected assistant after the user message on line 1, got user$/,
     ],
     [

@@ -95,7 +95,11 @@ export function parseAgentTrace(text: string, seed = 0): AgentTrace {
   for (const [id, { parent, line }] of parentOf) {
     if (!bySession.has(parent)) lineError(line, "parent_session_id", `no session "${parent}" in the trace`);
     if (!claimed.has(id))
-      lineError(line, "parent_session_id", `session "${parent}" has no tool line listing "${id}" in subagents`);
+      lineError(
+        line,
+        "parent_session_id",
+        `session "${parent}" has no tool line listing "${id}" in subagents`,
+      );
   }
   sessions.sort((a, b) => (a.startUs ?? 0) - (b.startUs ?? 0));
   return { sessions, messages, subAgentSessions: parentOf.size };
@@ -129,7 +133,8 @@ interface BuildContext {
 
 /** Turns one session's messages into a plan: each user/tool message plus the assistant reply after it is a turn. */
 function buildSession(id: string, lines: AgentTraceLine[], depth: number, ctx: BuildContext): SessionPlan {
-  if (depth > 8) lineError(lines[0]!.line, "subagents", `sub-agents nested deeper than 8 (a cycle through "${id}"?)`);
+  if (depth > 8)
+    lineError(lines[0]!.line, "subagents", `sub-agents nested deeper than 8 (a cycle through "${id}"?)`);
   let i = 0;
   let system: string | undefined;
   if (lines[0]!.role === "system") {
@@ -142,44 +147,67 @@ function buildSession(id: string, lines: AgentTraceLine[], depth: number, ctx: B
     const ask = lines[i]!;
     const reply = lines[i + 1];
     if (ask.role !== "user" && ask.role !== "tool")
-      lineError(ask.line, "role", `expected user or tool in session "${id}" (a turn starts here), got ${ask.role}`);
+      lineError(
+        ask.line,
+        "role",
+        `expected user or tool in session "${id}" (a turn starts here), got ${ask.role}`,
+      );
     if (turns.length === 0 && ask.role !== "user")
-      lineError(ask.line, "role", `session "${id}" must start with a user message (after an optional system)`);
-    if (!reply) lineError(ask.line, "role", `session "${id}" ends with a ${ask.role} message: no assistant reply`);
+      lineError(
+        ask.line,
+        "role",
+        `session "${id}" must start with a user message (after an optional system)`,
+      );
+    if (!reply)
+      lineError(ask.line, "role", `session "${id}" ends with a ${ask.role} message: no assistant reply`);
     if (reply.role !== "assistant")
-      lineError(reply.line, "role", `expected assistant after the ${ask.role} message on line ${ask.line}, got ${reply.role}`);
+      lineError(
+        reply.line,
+        "role",
+        `expected assistant after the ${ask.role} message on line ${ask.line}, got ${reply.role}`,
+      );
     const turnIndex = turns.length;
     const replyText =
       (reply.reasoning_tokens
         ? `<think>${ctx.synth.text(`trace-think:${id}:${turnIndex}`, reply.reasoning_tokens)}</think>`
         : "") + (reply.content ?? "");
-    const output =
+    // Text given (or reasoning to replay): the mock replays it exactly. Tokens only: it generates that many.
+    const expectedResponse =
       reply.content === undefined && !reply.reasoning_tokens
+        ? undefined
+        : replyText +
+          (reply.content === undefined
+            ? ctx.synth.text(`trace-reply:${id}:${turnIndex}`, reply.tokens!)
+            : "");
+    const replyTurn =
+      expectedResponse === undefined
         ? { maxOutputTokens: Math.max(1, reply.tokens!) }
-        : {
-            expectedResponse:
-              reply.content === undefined
-                ? replyText + ctx.synth.text(`trace-reply:${id}:${turnIndex}`, reply.tokens!)
-                : replyText,
-          };
-    const replyTurn = {
-      ...output,
-      maxOutputTokens:
-        "expectedResponse" in output ? Math.max(1, countTokens(output.expectedResponse)) : output.maxOutputTokens,
-    };
+        : { expectedResponse, maxOutputTokens: Math.max(1, countTokens(expectedResponse)) };
     if (ask.subagents) {
       const children = ask.subagents.map((childId) => {
         const parent = ctx.parentOf.get(childId);
-        if (!ctx.bySession.has(childId)) lineError(ask.line, "subagents", `no session "${childId}" in the trace`);
+        if (!ctx.bySession.has(childId))
+          lineError(ask.line, "subagents", `no session "${childId}" in the trace`);
         if (parent?.parent !== id)
           lineError(ask.line, "subagents", `session "${childId}" must have parent_session_id "${id}"`);
         if (ctx.claimed.has(childId))
-          lineError(ask.line, "subagents", `session "${childId}" is already joined on line ${ctx.claimed.get(childId)}`);
+          lineError(
+            ask.line,
+            "subagents",
+            `session "${childId}" is already joined on line ${ctx.claimed.get(childId)}`,
+          );
         ctx.claimed.set(childId, ask.line);
         return ctx.build(childId, depth + 1);
       });
       const joined = children.reduce((s, c) => s + c.turns[c.turns.length - 1]!.maxOutputTokens, 0);
-      turns.push({ turnIndex, promptTokens: joined, delayUs: 0, kind: "join", subAgents: children, ...replyTurn });
+      turns.push({
+        turnIndex,
+        promptTokens: joined,
+        delayUs: 0,
+        kind: "join",
+        subAgents: children,
+        ...replyTurn,
+      });
       continue;
     }
     const prompt =

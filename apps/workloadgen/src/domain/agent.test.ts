@@ -37,7 +37,10 @@ function expectMean(xs: number[], theory: number, theorySd: number) {
 
 describe("AgentSessionSource", () => {
   it("same seed -> identical plans; another seed -> different plans", () => {
-    const p = profile({ subagent_probability: 0.3, subagent_fanout_dist_config: { type: "Constant", value: 2 } });
+    const p = profile({
+      subagent_probability: 0.3,
+      subagent_fanout_dist_config: { type: "Constant", value: 2 },
+    });
     expect(JSON.stringify(drain([p], 7, 300))).toBe(JSON.stringify(drain([p], 7, 300)));
     expect(JSON.stringify(drain([p], 8, 300))).not.toBe(JSON.stringify(drain([p], 7, 300)));
   });
@@ -83,7 +86,9 @@ describe("AgentSessionSource", () => {
     const plans = drain([p], 3, 1500);
     const later = plans.flatMap((s) => s.turns.slice(1));
     const joins = later.filter((t) => t.kind === "join");
-    expect(Math.abs(joins.length / later.length - 0.3)).toBeLessThan(4 * Math.sqrt((0.3 * 0.7) / later.length));
+    expect(Math.abs(joins.length / later.length - 0.3)).toBeLessThan(
+      4 * Math.sqrt((0.3 * 0.7) / later.length),
+    );
     const fanOuts = joins.map((t) => t.subAgents!.length);
     // Uniform(1,4) rounded: P(1)=P(4)=1/6, P(2)=P(3)=1/3 -> mean 2.5, variance 11/12
     expectMean(fanOuts, 2.5, Math.sqrt(11 / 12));
@@ -169,6 +174,8 @@ describe("agentProfileSchema", () => {
   });
 
   it("a Normal latency with min 0 -> accepted", () => {
-    expect(() => profile({ tool_latency_dist_config: { type: "Normal", mean: 1, sigma: 0.5, min: 0 } })).not.toThrow();
+    expect(() =>
+      profile({ tool_latency_dist_config: { type: "Normal", mean: 1, sigma: 0.5, min: 0 } }),
+    ).not.toThrow();
   });
 });

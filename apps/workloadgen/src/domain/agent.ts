@@ -246,7 +246,9 @@ export class AgentSessionSource implements SessionSource {
   ): SessionPlan {
     const c = profile.config;
     const calls = atLeast1((depth === 0 ? profile.turns : profile.subTurns).sample(this.shape));
-    const taskTokens = atLeast1((depth === 0 ? profile.taskTokens : profile.subTaskTokens).sample(this.lengths));
+    const taskTokens = atLeast1(
+      (depth === 0 ? profile.taskTokens : profile.subTaskTokens).sample(this.lengths),
+    );
     const turns: PlannedTurn[] = [];
     let subAgents = 0;
     for (let i = 0; i < calls; i++) {
@@ -272,7 +274,14 @@ export class AgentSessionSource implements SessionSource {
         }
         // The join's prompt is the sub-agents' answers; plan it as their last calls' output.
         const joined = children.reduce((s, ch) => s + ch.turns[ch.turns.length - 1]!.maxOutputTokens, 0);
-        turns.push({ turnIndex: i, promptTokens: joined, delayUs: 0, kind: "join", subAgents: children, ...reply });
+        turns.push({
+          turnIndex: i,
+          promptTokens: joined,
+          delayUs: 0,
+          kind: "join",
+          subAgents: children,
+          ...reply,
+        });
       } else {
         const latencyUs = Math.round(Math.max(0, profile.toolLatency.sample(this.tools)) * 1e6);
         turns.push({
@@ -302,10 +311,7 @@ export class AgentSessionSource implements SessionSource {
   }
 
   /** The call's output length, and for reasoning profiles the exact reply to replay. */
-  private reply(
-    profile: AgentProfile,
-    key: string,
-  ): { maxOutputTokens: number; expectedResponse?: string } {
+  private reply(profile: AgentProfile, key: string): { maxOutputTokens: number; expectedResponse?: string } {
     const cap = this.options.maxOutputTokensCap ?? Infinity;
     const output = atLeast1(profile.outputTokens.sample(this.lengths));
     if (!profile.reasoningTokens) return { maxOutputTokens: Math.min(cap, output) };

@@ -67,7 +67,15 @@ describe("agent sessions through the scheduler to mock engines", () => {
 
   beforeAll(async () => {
     const cfg = join(dir, "agent.yaml");
-    const dry = await runCli(bundlePath("workloadgen"), ["--config", cfg, "--seed", "5", "--dry-run", "--out", dir]);
+    const dry = await runCli(bundlePath("workloadgen"), [
+      "--config",
+      cfg,
+      "--seed",
+      "5",
+      "--dry-run",
+      "--out",
+      dir,
+    ]);
     expect(dry.code, dry.stderr).toBe(0);
     plan = JSON.parse(readFileSync(join(dir, "plan-summary.json"), "utf8")) as PlanSummaryFile;
     const run = await runCli(
@@ -108,7 +116,12 @@ describe("agent sessions through the scheduler to mock engines", () => {
     const hintLogs = stack.nodes.flatMap((n) =>
       n.logs
         .filter((l) => l.message === "hint")
-        .map((l) => ({ node: n.name, session: l.sessionId as string, at: Date.parse(l.timestamp as string), ok: l.accepted })),
+        .map((l) => ({
+          node: n.name,
+          session: l.sessionId as string,
+          at: Date.parse(l.timestamp as string),
+          ok: l.accepted,
+        })),
     );
     expect(hintLogs).toHaveLength(toolTurns.length);
     expect(hintLogs.every((h) => h.ok === true)).toBe(true);

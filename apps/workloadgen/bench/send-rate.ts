@@ -1,0 +1,177 @@
+/**
+ * Send-rate benchmark (issue #7): the highest request rate ONE workloadgen process sustains with
+ * p99 schedule lag under 5 ms, side by side with autocannon (the raw HTTP ceiling of Node on
+ * this machine) against the same fast OpenAI SSE server, in one run; plus a 10,000-session
+ * closed loop. Not a test: figures depend on the machine. Each phase is bounded (<= ~10 s).
+ *
+ * Run: `npm run bench -w @symphony/workloadgen` (after `npm run build -w @symphony/workloadgen`).
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+
+// autocannon has no bundled types; this is the part of its API used here.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require("autocannon") as (opts: Record<string, unknown>) => Promise<{
+  requests: { average: number; total: number };
+  latency: { p99: number };
+  non2xx: number;
+  errors: number;
+}>;
+
+const LAG_LIMIT_MS = 5;
+const PHASE_S = 4;
+const dist = join(__dirname);
+const workloadgen = join(dist, "main.js");
+
+function startServer(): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, [join(dist, "fast-openai-server.js"), "--tokens", "2"], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  return new Promise((resolve, reject) => {
+    createInterface({ input: child.stdout! }).on("line", (line) => {
+      const entry = JSON.parse(line) as { message: string; port: number };
+      if (entry.message === "listening") resolve({ child, port: entry.port });
+    });
+    child.once("exit", (code) => reject(new Error(`fast server exited ${code}`)));
+  });
+}
+
+function runWorkloadgen(args: string[]): Promise<number | null> {
+  const child = spawn(process.execPath, [workloadgen, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  return new Promise((resolve) =>
+    child.once("exit", (code) => {
+      if (code !== 0) console.error(stderr);
+      resolve(code);
+    }),
+  );
+}
+
+interface Summary {
+  completed: number;
+  failed: number;
+  duration_s: number;
+  request_throughput: number;
+  schedule_lag_ms: { p50: number; p99: number };
+  send_rate: { requested_rps: number; achieved_rps: number };
+  event_loop_delay_ms: { p99: number; max: number };
+}
+
+async function openLoopAt(port: number, rate: number, dir: string): Promise<Summary> {
+  const config = join(dir, `rate-${rate}.yaml`);
+  writeFileSync(
+    config,
+    [
+      "workload: { type: open, total_duration: " + PHASE_S + ", seed: 1 }",
+      "client_profiles:",
+      "  - profile_name: bench",
+      "    weight: 1",
+      `    inter_arrival_time_dist_config: { type: Poisson, rate: ${rate} }`,
+      "    prompt_tokens_dist_config: { type: Constant, value: 16 }",
+      "    max_output_tokens_dist_config: { type: Constant, value: 2 }",
+      "    conversational_probability: 0",
+      "    streaming_response_probability: 1",
+      "",
+    ].join("\n"),
+  );
+  const out = join(dir, `out-${rate}`);
+  const code = await runWorkloadgen([
+    "--config",
+    config,
+    "--target",
+    `http://127.0.0.1:${port}/v1`,
+    "--out",
+    out,
+    "--log-level",
+    "warn",
+  ]);
+  if (code !== 0) throw new Error(`workloadgen exited ${code} at ${rate} req/s`);
+  return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
+}
+
+const f = (x: number, d = 1) => x.toFixed(d);
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "wg-bench-"));
+  const server = await startServer();
+  const url = `http://127.0.0.1:${server.port}/v1/chat/completions`;
+  try {
+    // 1. The raw ceiling: autocannon, closed loop, keep-alive, same request shape.
+    const ac = await autocannon({
+      url,
+      method: "POST",
+      connections: 64,
+      duration: PHASE_S + 1,
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({
+        model: "bench",
+        messages: [{ role: "user", content: "one two three four five six seven eight" }],
+        max_completion_tokens: 2,
+        stream: true,
+        stream_options: { include_usage: true },
+      }),
+    });
+    console.log(
+      `autocannon (64 connections, ${PHASE_S + 1} s): ${f(ac.requests.average)} req/s, p99 ${ac.latency.p99} ms, ${ac.errors + ac.non2xx} errors`,
+    );
+
+    // 2. workloadgen open loop, rising rate until the p99 lag passes the limit.
+    let best: { rate: number; s: Summary } | undefined;
+    for (const rate of [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]) {
+      const s = await openLoopAt(server.port, rate, dir);
+      const ok =
+        s.failed === 0 &&
+        s.schedule_lag_ms.p99 < LAG_LIMIT_MS &&
+        s.send_rate.achieved_rps >= 0.95 * s.send_rate.requested_rps;
+      console.log(
+        `workloadgen open loop ${rate} req/s planned: sent ${f(s.send_rate.achieved_rps)} req/s ` +
+          `(schedule ${f(s.send_rate.requested_rps)}), ${s.completed} ok / ${s.failed} failed, ` +
+          `schedule lag p50 ${f(s.schedule_lag_ms.p50, 2)} p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ` +
+          `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms ` +
+          `-> ${ok ? "sustained" : "NOT sustained"}`,
+      );
+      if (!ok) break;
+      best = { rate, s };
+    }
+    const max = best ? best.s.send_rate.achieved_rps : 0;
+    console.log(
+      `RESULT  max sustained (p99 lag < ${LAG_LIMIT_MS} ms): ${f(max)} req/s; autocannon ceiling ${f(ac.requests.average)} req/s; ratio ${f(max / ac.requests.average, 2)}`,
+    );
+
+    // 3. 10,000 concurrent closed-loop sessions (think times of the embedded dataset).
+    const out = join(dir, "closed");
+    const code = await runWorkloadgen([
+      "--target",
+      `http://127.0.0.1:${server.port}/v1`,
+      "--num-clients",
+      "10000",
+      "--duration",
+      String(PHASE_S * 2),
+      "--time-scale",
+      "4",
+      "--out",
+      out,
+      "--log-level",
+      "warn",
+    ]);
+    if (code !== 0) throw new Error(`closed loop exited ${code}`);
+    const c = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
+    console.log(
+      `RESULT  10000 closed-loop sessions, ${PHASE_S * 2} s: ${c.completed} ok / ${c.failed} failed, ` +
+        `${f(c.request_throughput)} req/s, schedule lag p99 ${f(c.schedule_lag_ms.p99, 2)} ms, ` +
+        `event-loop delay p99 ${f(c.event_loop_delay_ms.p99, 2)} max ${f(c.event_loop_delay_ms.max, 2)} ms`,
+    );
+  } finally {
+    server.child.kill("SIGTERM");
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,122 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import type { Logger } from "@symphony/common";
+import type { Config, ScaleName } from "./config";
+import { runScale, writeDataset, type ScaleResult } from "./experiment";
+import {
+  capacityCsv,
+  capacityTable,
+  chartSvg,
+  commonSessions,
+  equalLoadTable,
+  htmlReport,
+  pointsCsv,
+  sideBySideTable,
+} from "./report";
+
+const SCALE_TITLES: Record<ScaleName, string> = {
+  sim: "Simulated cluster",
+  "sim-small": "Simulated small scale (the live setup, in virtual time)",
+  live: "Live local stack",
+};
+
+/** Config 4 vs config 1 in one scale: the figures the issue asks the README to state. */
+export function headline(r: ScaleResult): Record<string, number | null> {
+  const cap = (c: string) => r.capacities.find((x) => x.config === c);
+  const base = cap("baseline");
+  const hints = cap("hints");
+  const n = commonSessions(r);
+  const at = (c: string) => r.points.find((p) => p.config === c && p.sessions === n);
+  const ok = (x: number | undefined) => (x !== undefined && Number.isFinite(x) ? x : null);
+  return {
+    sessions_ratio: base && hints && base.max_sessions > 0 ? hints.max_sessions / base.max_sessions : null,
+    baseline_max_sessions: ok(base?.max_sessions),
+    hints_max_sessions: ok(hints?.max_sessions),
+    common_sessions: ok(n),
+    e2el_mean_speedup_at_common: ok((at("baseline")?.e2el_mean_ms ?? NaN) / (at("hints")?.e2el_mean_ms ?? NaN)),
+    ttft_mean_ratio_at_common: ok((at("hints")?.ttft_mean_ms ?? NaN) / (at("baseline")?.ttft_mean_ms ?? NaN)),
+    /** p99 TTFT of config 4 at its capacity relative to config 1 at its capacity (the "latency cost" of the extra sessions). */
+    ttft_p99_at_capacity_ratio: ok((hints?.at_max?.ttft_p99_ms ?? NaN) / (base?.at_max?.ttft_p99_ms ?? NaN)),
+  };
+}
+
+function describeScale(name: ScaleName, c: Config): string {
+  const s = name === "sim" ? c.sim : c.live;
+  return (
+    `${s.nodes} nodes (llama3-8b-h100 engine model${name === "live" ? `, mock-vllm --time-scale ${s.engineTimeScale}` : ""}), ` +
+    `KV ${s.kvTokens} tokens/node, CPU tier ${s.cpuTokens} tokens/node (configs 3-4), ` +
+    `sessions ${s.sessions.join(",")}, ${s.durationS} s per point (first ${s.warmupS} s not counted), think times / ${s.thinkTimeScale}`
+  );
+}
+
+/** Everything in the results folder, rewritten after each scale so a failure keeps what was measured. */
+function writeOutputs(dir: string, c: Config, results: ScaleResult[], startedAt: string): string {
+  const sections: { heading: string; markdown: string }[] = [];
+  for (const r of results) {
+    const name = r.name as ScaleName;
+    sections.push({ heading: `${SCALE_TITLES[name]}: setup`, markdown: describeScale(name, c) });
+    sections.push({ heading: `${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms`, markdown: capacityTable(r) });
+    sections.push({ heading: `${SCALE_TITLES[name]}: same load`, markdown: equalLoadTable(r) });
+  }
+  const sim = results.find((r) => r.name === "sim-small");
+  const live = results.find((r) => r.name === "live");
+  if (sim && live) sections.push({ heading: "Small scale: simulated vs live", markdown: sideBySideTable(sim, live) });
+  const md = [
+    `# symphony-effect results (${startedAt})\n`,
+    `SLO: p99 TTFT <= ${c.sloP99TtftMs} ms. Seed ${c.seed}. Dataset: ${c.dataset.conversations} synthetic chats, ` +
+      `${c.dataset.minTurns}-${c.dataset.maxTurns} turns, prompts ~${c.dataset.meanPromptTokens} tokens, replies ~${c.dataset.meanReplyTokens} tokens.\n`,
+    ...sections.map((s) => `## ${s.heading}\n\n${s.markdown}`),
+    `![sessions vs p99 TTFT](chart.svg)\n`,
+  ].join("\n");
+  writeFileSync(join(dir, "results.md"), md);
+  writeFileSync(join(dir, "results.csv"), pointsCsv(results));
+  writeFileSync(join(dir, "capacity.csv"), capacityCsv(results));
+  writeFileSync(
+    join(dir, "results.json"),
+    JSON.stringify(
+      {
+        experiment: c.experiment,
+        started_at: startedAt,
+        config: { ...c, configs: c.configs.map((x) => x.name) },
+        headline: Object.fromEntries(results.map((r) => [r.name, headline(r)])),
+        scales: results,
+      },
+      null,
+      2,
+    ) + "\n",
+  );
+  writeFileSync(join(dir, "chart.svg"), chartSvg(results, c.sloP99TtftMs));
+  writeFileSync(join(dir, "report.html"), htmlReport(`symphony-effect (${startedAt})`, sections, results));
+  return md;
+}
+
+/** Runs the experiment's scales in order and writes results/symphony-effect-<timestamp>/. */
+export async function runExperiment(c: Config, logger: Logger, write: (s: string) => void): Promise<ScaleResult[]> {
+  const startedAt = new Date().toISOString();
+  const dir = resolve(c.outDir, `symphony-effect-${startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}`);
+  mkdirSync(dir, { recursive: true });
+  const datasetPath = writeDataset(join(dir, "dataset.json"), c.dataset, c.seed);
+  logger.info("experiment started", { out: dir, scales: c.scales, configs: c.configs.map((x) => x.name) });
+  const results: ScaleResult[] = [];
+  const t0 = performance.now();
+  for (const name of c.scales) {
+    const scale = name === "sim" ? c.sim : name === "sim-small" ? { ...c.live, mode: "sim" as const } : c.live;
+    const r = await runScale({
+      name,
+      scale,
+      configs: c.configs,
+      datasetPath,
+      seed: c.seed,
+      sloP99TtftMs: c.sloP99TtftMs,
+      logger,
+    });
+    results.push(r);
+    writeOutputs(dir, c, results, startedAt);
+    write(`\n## ${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms\n\n${capacityTable(r)}\n${equalLoadTable(r)}`);
+  }
+  const sim = results.find((r) => r.name === "sim-small");
+  const live = results.find((r) => r.name === "live");
+  if (sim && live) write(`\n## Small scale: simulated vs live\n\n${sideBySideTable(sim, live)}`);
+  write(`\nwrote ${dir}/{results.md,results.csv,capacity.csv,results.json,chart.svg,report.html} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  return results;
+}

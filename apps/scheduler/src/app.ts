@@ -1,9 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import { RealTimers, rngFor, SchedulerServiceService, startGrpcServer, type Logger } from "@symphony/common";
+import {
+  RealTimers,
+  rngFor,
+  SchedulerServiceService,
+  startGrpcServer,
+  startMetricsServer,
+  type Logger,
+} from "@symphony/common";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
 import { createPolicy, Router } from "./domain";
-import { startAdminServer } from "./transport/http";
 import { SchedulerMetrics } from "./transport/metrics";
 import { deadlineIn, NodeClients } from "./transport/node-clients";
 import { StaticNodePoller } from "./transport/poller";
@@ -120,16 +126,14 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     ),
   );
   logger.info("listening", { kind: "grpc", host: config.host, port: grpcServer.port });
-  const admin = await startAdminServer(
-    registry,
-    () => ({
+  // The admin port: Prometheus metrics and a JSON view of nodes, their state and load.
+  const admin = await startMetricsServer(registry, config.host, config.metricsPort, {
+    "/status": () => ({
       policy: router.policy.name,
       sessions: router.sessions.size,
       nodes: clusterView(router, statuses),
     }),
-    config.host,
-    config.metricsPort,
-  );
+  });
   logger.info("listening", { kind: "metrics", host: config.host, port: admin.port });
 
   router.start();

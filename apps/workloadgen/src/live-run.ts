@@ -2,10 +2,11 @@ import { createWriteStream, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
-import { RealTimers, startMetricsServer, UsageError, type Logger } from "@symphony/common";
+import { countTokens, startMetricsServer, UsageError, type Logger } from "@symphony/common";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
 import { LoadRunner, PromptSynthesizer, type Target } from "./domain";
+import { PreciseTimers } from "./precise-timers";
 import { renderHtmlReport } from "./output/html-report";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
@@ -75,7 +76,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
       : await startMetricsServer(registry, config.metricsHost, config.metricsPort);
   if (metricsServer)
     logger.info("listening", { kind: "metrics", host: config.metricsHost, port: metricsServer.port });
-  const timers = new RealTimers();
+  const timers = new PreciseTimers();
   const runId = randomBytes(4).toString("hex");
   const results = new SummaryAccumulator(1_000_000, config.seed, true, {
     slo: config.slo,
@@ -84,6 +85,11 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
   });
   const requestsFile = config.out ? createWriteStream(join(config.out, "requests.jsonl")) : undefined;
   const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
+  // Warm up what the first request would otherwise pay for (the tokenizer's tables take about a
+  // second to build), so that stall does not land on the schedule.
+  const synth = new PromptSynthesizer(config.seed, config.blockSize);
+  synth.text("warm-up", 16);
+  countTokens("warm-up");
   // Event-loop delay: if the loop stalls, sends are late and token timestamps are wrong.
   const loopDelay = monitorEventLoopDelay({ resolution: 10 });
   loopDelay.enable();
@@ -102,7 +108,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
         target,
         source: workload.source,
         thinkTime: workload.thinkTime,
-        synth: new PromptSynthesizer(config.seed, config.blockSize),
+        synth,
       },
       {
         mode: config.workload === "closed" ? "closed" : "open",

@@ -39,11 +39,11 @@ function drawLength(rng: Rng, mean: number): number {
   return Math.min(Math.max(x, 8), Math.round(4 * mean));
 }
 
-/** `n` single-token words, so the text is about `n` cl100k tokens. */
+/** `n` single-token words (each " word" is one cl100k token), so the text is `n` tokens. */
 function words(rng: Rng, n: number): string {
   const out = new Array<string>(n);
   for (let i = 0; i < n; i++) out[i] = SINGLE_TOKEN_WORDS[rng.int(0, SINGLE_TOKEN_WORDS.length - 1)]!;
-  return out.join(" ");
+  return out.join("").trimStart();
 }
 
 /**

@@ -7,17 +7,29 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
+/** Extra `GET` routes answering JSON, e.g. `{ "/status": () => clusterStatus() }`. */
+export type JsonRoutes = Readonly<Record<string, () => unknown>>;
+
 /**
  * Serves `GET /metrics` (Prometheus text) from `registry` on its own port, for services whose
- * main protocol is gRPC. Port 0 picks a free port.
+ * main protocol is gRPC, plus any JSON admin routes. Port 0 picks a free port.
  */
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
+  jsonRoutes: JsonRoutes = {},
 ): Promise<MetricsServer> {
+  const known = ["/metrics", ...Object.keys(jsonRoutes)].map((p) => `GET ${p}`).join(" or ");
   const server: Server = createServer((req, res) => {
-    if (req.method === "GET" && req.url?.split("?")[0] === "/metrics") {
+    const path = req.url?.split("?")[0] ?? "";
+    const json = req.method === "GET" ? jsonRoutes[path] : undefined;
+    if (json) {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(JSON.stringify(json(), null, 2));
+      return;
+    }
+    if (req.method === "GET" && path === "/metrics") {
       registry
         .metrics()
         .then((body) => {
@@ -31,7 +43,7 @@ export async function startMetricsServer(
       return;
     }
     res.writeHead(404, { "content-type": "text/plain" });
-    res.end("not found: try GET /metrics\n");
+    res.end(`not found: try ${known}\n`);
   });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);

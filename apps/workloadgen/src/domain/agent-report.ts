@@ -52,70 +52,142 @@ export interface AgentReport {
   subagents_off_parent_node: number;
 }
 
-function cache(records: readonly RequestRecord[]): CacheFigures {
-  const prompt = records.reduce((s, r) => s + r.prompt_tokens, 0);
-  const cached = records.reduce((s, r) => s + r.cached_tokens, 0);
-  return {
-    turns: records.length,
-    prompt_tokens: prompt,
-    cached_tokens: cached,
-    hit_rate: prompt ? cached / prompt : NaN,
-  };
+/** Running sums of one group of turns' prompt and cached tokens. */
+class CacheSums {
+  turns = 0;
+  prompt = 0;
+  cached = 0;
+  add(r: RequestRecord): void {
+    this.turns++;
+    this.prompt += r.prompt_tokens;
+    this.cached += r.cached_tokens;
+  }
+  figures(): CacheFigures {
+    const { turns, prompt, cached } = this;
+    return { turns, prompt_tokens: prompt, cached_tokens: cached, hit_rate: prompt ? cached / prompt : NaN };
+  }
 }
 
-const numbers = (values: readonly (number | null | undefined)[]) =>
-  values.filter((v): v is number => typeof v === "number");
+class KindSums {
+  requests = 0;
+  failed = 0;
+  readonly ttft: number[] = [];
+  readonly ttfct: number[] = [];
+  readonly e2el: number[] = [];
+  readonly cache = new CacheSums();
+  completion = 0;
+  reasoning = 0;
+}
 
-/** Builds the agent report from a run's records (any order). */
-export function agentReport(records: readonly RequestRecord[]): AgentReport {
-  const byKind: Record<string, RequestRecord[]> = {};
-  for (const r of records) (byKind[r.session_kind ?? "chat"] ??= []).push(r);
-  const ok = records.filter((r) => !r.error);
-  const agentOk = ok.filter((r) => r.session_kind === "agent");
-  const subFirst = agentOk.filter((r) => r.parent_session_id && r.turn_index === 0);
-  const followUps = agentOk.filter((r) => r.turn_index > 0);
-  const toolWaits = numbers(agentOk.map((r) => r.tool_wait_ms));
-  const joins = agentOk.filter((r) => (r.fan_out ?? 0) > 0);
+/**
+ * Builds the agent report record by record, as a run produces them (records of a sub-agent's
+ * first turn come after its parent's earlier turns, which the node check relies on). Memory:
+ * three numbers per request and the set of nodes per agent session.
+ */
+export class AgentReportAccumulator {
+  private readonly kinds = new Map<string, KindSums>();
+  private readonly toolWaits: number[] = [];
+  private readonly subagentWaits: number[] = [];
+  private readonly fanOuts: number[] = [];
+  private readonly subFirst = new CacheSums();
+  private readonly followUps = new CacheSums();
+  private readonly subSessions = new Set<string>();
+  private readonly nodesBySession = new Map<string, Set<string>>();
+  private offParent = 0;
 
-  // Where each parent's turns ran, to check that sub-agents followed their parent.
-  const nodesBySession = new Map<string, Set<string>>();
-  for (const r of agentOk) {
-    const set = nodesBySession.get(r.session_id) ?? new Set<string>();
-    set.add(r.node_id);
-    nodesBySession.set(r.session_id, set);
+  add(r: RequestRecord): void {
+    const kind = r.session_kind ?? "chat";
+    let k = this.kinds.get(kind);
+    if (!k) this.kinds.set(kind, (k = new KindSums()));
+    k.requests++;
+    if (r.parent_session_id) this.subSessions.add(r.session_id);
+    if (r.error) {
+      k.failed++;
+      return;
+    }
+    if (r.ttft_ms !== null) k.ttft.push(r.ttft_ms);
+    if (typeof r.ttfct_ms === "number") k.ttfct.push(r.ttfct_ms);
+    k.e2el.push(r.e2el_ms);
+    k.cache.add(r);
+    k.completion += r.completion_tokens;
+    k.reasoning += r.reasoning_tokens ?? 0;
+    if (kind !== "agent") return;
+    if (typeof r.tool_wait_ms === "number") this.toolWaits.push(r.tool_wait_ms);
+    if ((r.fan_out ?? 0) > 0) {
+      this.fanOuts.push(r.fan_out!);
+      if (typeof r.subagent_wait_ms === "number") this.subagentWaits.push(r.subagent_wait_ms);
+    }
+    if (r.parent_session_id && r.turn_index === 0) {
+      this.subFirst.add(r);
+      if (!this.nodesBySession.get(r.parent_session_id)?.has(r.node_id)) this.offParent++;
+    } else if (r.turn_index > 0) this.followUps.add(r);
+    let nodes = this.nodesBySession.get(r.session_id);
+    if (!nodes) this.nodesBySession.set(r.session_id, (nodes = new Set()));
+    nodes.add(r.node_id);
   }
-  const offParent = subFirst.filter((r) => !nodesBySession.get(r.parent_session_id!)?.has(r.node_id)).length;
 
-  return {
-    by_kind: Object.fromEntries(
-      Object.entries(byKind).map(([kind, rs]) => {
-        const done = rs.filter((r) => !r.error);
-        const c = cache(done);
-        return [
-          kind,
-          {
-            requests: rs.length,
-            completed: done.length,
-            failed: rs.length - done.length,
-            ttft_ms: summarize(numbers(done.map((r) => r.ttft_ms))),
-            ttfct_ms: summarize(numbers(done.map((r) => r.ttfct_ms))),
-            e2el_ms: summarize(done.map((r) => r.e2el_ms)),
-            prompt_tokens: c.prompt_tokens,
-            cached_tokens: c.cached_tokens,
-            prefix_cache_hit_rate: c.hit_rate,
-            completion_tokens: done.reduce((s, r) => s + r.completion_tokens, 0),
-            reasoning_tokens: done.reduce((s, r) => s + (r.reasoning_tokens ?? 0), 0),
-          },
-        ];
-      }),
-    ),
-    tool_wait_ms: summarize(toolWaits),
-    tool_wait_total_s: toolWaits.reduce((s, w) => s + w, 0) / 1000,
-    subagent_wait_ms: summarize(numbers(joins.map((r) => r.subagent_wait_ms))),
-    fan_out: summarize(joins.map((r) => r.fan_out!)),
-    subagent_sessions: new Set(records.filter((r) => r.parent_session_id).map((r) => r.session_id)).size,
-    subagent_first_turn_cache: cache(subFirst),
-    agent_followup_turn_cache: cache(followUps),
-    subagents_off_parent_node: offParent,
-  };
+  summary(): AgentReport {
+    return {
+      by_kind: Object.fromEntries(
+        [...this.kinds].map(([kind, k]) => {
+          const c = k.cache.figures();
+          return [
+            kind,
+            {
+              requests: k.requests,
+              completed: k.requests - k.failed,
+              failed: k.failed,
+              ttft_ms: summarize(k.ttft),
+              ttfct_ms: summarize(k.ttfct),
+              e2el_ms: summarize(k.e2el),
+              prompt_tokens: c.prompt_tokens,
+              cached_tokens: c.cached_tokens,
+              prefix_cache_hit_rate: c.hit_rate,
+              completion_tokens: k.completion,
+              reasoning_tokens: k.reasoning,
+            },
+          ];
+        }),
+      ),
+      tool_wait_ms: summarize(this.toolWaits),
+      tool_wait_total_s: this.toolWaits.reduce((s, w) => s + w, 0) / 1000,
+      subagent_wait_ms: summarize(this.subagentWaits),
+      fan_out: summarize(this.fanOuts),
+      subagent_sessions: this.subSessions.size,
+      subagent_first_turn_cache: this.subFirst.figures(),
+      agent_followup_turn_cache: this.followUps.figures(),
+      subagents_off_parent_node: this.offParent,
+    };
+  }
+}
+
+/** The agent report of a run's records, in the order the run produced them (by end time). */
+export function agentReport(records: readonly RequestRecord[]): AgentReport {
+  const acc = new AgentReportAccumulator();
+  for (const r of [...records].sort((a, b) => a.end_ms - b.end_ms)) acc.add(r);
+  return acc.summary();
+}
+
+const ms = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+const pct = (x: number) => (Number.isFinite(x) ? `${(x * 100).toFixed(1)}%` : "-");
+
+/** A few lines for stdout after the main table: per kind, tool waits, fan-out and its cache hits. */
+export function formatAgentReport(a: AgentReport): string {
+  const rows: string[] = ["=========== Agent sessions ===========".padEnd(50, "=")];
+  for (const [kind, k] of Object.entries(a.by_kind)) {
+    rows.push(
+      `${kind}: ${k.completed}/${k.requests} ok, TTFT p50 ${ms(k.ttft_ms.p50)} ms, TTFCT p50 ` +
+        `${ms(k.ttfct_ms.p50)} ms, E2EL p50 ${ms(k.e2el_ms.p50)} ms, cache hit ${pct(k.prefix_cache_hit_rate)}` +
+        (k.reasoning_tokens ? `, reasoning ${k.reasoning_tokens} tok` : ""),
+    );
+  }
+  rows.push(
+    `tool waits (not in latencies): ${a.tool_wait_ms.count}, mean ${ms(a.tool_wait_ms.mean)} ms, ` +
+      `total ${a.tool_wait_total_s.toFixed(1)} s`,
+    `sub-agents: ${a.subagent_sessions} in ${a.fan_out.count} fan-outs (mean ${ms(a.fan_out.mean)}), ` +
+      `join wait mean ${ms(a.subagent_wait_ms.mean)} ms, ${a.subagents_off_parent_node} off the parent's node`,
+    `prefix cache: sub-agent first turns ${pct(a.subagent_first_turn_cache.hit_rate)}, ` +
+      `other agent turns ${pct(a.agent_followup_turn_cache.hit_rate)}`,
+  );
+  return rows.join("\n") + "\n";
 }

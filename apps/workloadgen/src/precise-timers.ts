@@ -1,0 +1,138 @@
+import type { TimerHandle, Timers } from "@symphony/common";
+
+interface Entry {
+  tUs: number;
+  seq: number;
+  id: number;
+  cb: () => void;
+}
+
+/**
+ * Wall-clock `Timers` for sending on an absolute schedule at thousands of requests per second.
+ *
+ * Why not one `setTimeout` per timer (`RealTimers`): Node rounds every timeout up to whole
+ * milliseconds (at least 1 ms), so a loop that arms the next arrival when the previous fires can
+ * never send more than ~1,000 requests/s, and each send is up to 1 ms late. Here all timers live
+ * in one binary heap: a single `setTimeout` wakes the loop about a millisecond before the
+ * earliest deadline, then `setImmediate` polls (yielding to I/O every turn) until it is due, and
+ * every due callback runs in one drain, including timers armed by those callbacks for a time
+ * already past. Callbacks never run early.
+ */
+export class PreciseTimers implements Timers {
+  private readonly heap: Entry[] = [];
+  private readonly live = new Set<number>();
+  private nextId = 1;
+  private seq = 0;
+  private readonly originMs = performance.now();
+  private wake?: NodeJS.Timeout;
+  private poll?: NodeJS.Immediate;
+  private draining = false;
+  /** Schedules a timer this far ahead of the deadline and polls the rest (ms). */
+  private static readonly SPIN_MS = 1.5;
+
+  nowUs(): number {
+    return Math.round((performance.now() - this.originMs) * 1000);
+  }
+
+  at(tUs: number, cb: () => void): TimerHandle {
+    const id = this.nextId++;
+    this.live.add(id);
+    const entry = { tUs, seq: this.seq++, id, cb };
+    this.push(entry);
+    // Only a new earliest deadline moves the wake-up; a drain re-arms when it ends.
+    if (!this.draining && this.heap[0] === entry) this.arm();
+    return { id };
+  }
+
+  cancel(handle: TimerHandle): void {
+    // Lazy deletion: the entry stays in the heap and is skipped when it comes up.
+    this.live.delete(handle.id);
+  }
+
+  /** Drops every pending timer (shutdown). */
+  cancelAll(): void {
+    this.live.clear();
+    this.heap.length = 0;
+    this.disarm();
+  }
+
+  /** Timers still pending. */
+  get size(): number {
+    return this.live.size;
+  }
+
+  private disarm(): void {
+    if (this.wake) clearTimeout(this.wake);
+    if (this.poll) clearImmediate(this.poll);
+    this.wake = undefined;
+    this.poll = undefined;
+  }
+
+  /** Arms the wake-up for the earliest live deadline. */
+  private arm(): void {
+    while (this.heap.length > 0 && !this.live.has(this.heap[0]!.id)) this.pop();
+    this.disarm();
+    const next = this.heap[0];
+    if (!next) return;
+    const aheadMs = (next.tUs - this.nowUs()) / 1000;
+    if (aheadMs > PreciseTimers.SPIN_MS) {
+      this.wake = setTimeout(() => {
+        this.wake = undefined;
+        this.drain();
+      }, aheadMs - PreciseTimers.SPIN_MS);
+    } else {
+      this.poll = setImmediate(() => {
+        this.poll = undefined;
+        this.drain();
+      });
+    }
+  }
+
+  private drain(): void {
+    this.draining = true;
+    try {
+      for (;;) {
+        const top = this.heap[0];
+        if (!top || top.tUs > this.nowUs()) break;
+        this.pop();
+        if (!this.live.delete(top.id)) continue;
+        top.cb();
+      }
+    } finally {
+      this.draining = false;
+    }
+    this.arm();
+  }
+
+  private less(a: Entry, b: Entry): boolean {
+    return a.tUs < b.tUs || (a.tUs === b.tUs && a.seq < b.seq);
+  }
+
+  private push(e: Entry): void {
+    const h = this.heap;
+    h.push(e);
+    for (let i = h.length - 1; i > 0; ) {
+      const parent = (i - 1) >> 1;
+      if (!this.less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  private pop(): void {
+    const h = this.heap;
+    const last = h.pop()!;
+    if (h.length === 0) return;
+    h[0] = last;
+    for (let i = 0; ; ) {
+      const l = 2 * i + 1;
+      const r = l + 1;
+      let m = i;
+      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
+      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
+      if (m === i) break;
+      [h[i], h[m]] = [h[m]!, h[i]!];
+      i = m;
+    }
+  }
+}

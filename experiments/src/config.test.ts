@@ -25,7 +25,10 @@ describe("parseConfig", () => {
   });
 
   it("--configs in any order -> kept in the canonical 1..4 order", () => {
-    expect(parseConfig(["--configs", "hints,baseline"]).configs.map((x) => x.name)).toEqual(["baseline", "hints"]);
+    expect(parseConfig(["--configs", "hints,baseline"]).configs.map((x) => x.name)).toEqual([
+      "baseline",
+      "hints",
+    ]);
   });
 
   it("--sim-sessions 4,8 -> parsed list", () => {

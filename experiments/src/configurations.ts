@@ -23,10 +23,38 @@ export interface Configuration {
 }
 
 export const CONFIGURATIONS: readonly Configuration[] = [
-  { name: "baseline", label: "1 round-robin (vLLM)", routing: "round-robin", residencyPolicy: "lru", cpuTier: false, hints: false },
-  { name: "affinity", label: "2 affinity", routing: "session-affinity", residencyPolicy: "lru", cpuTier: false, hints: false },
-  { name: "residency", label: "3 affinity+residency", routing: "session-affinity", residencyPolicy: "lru", cpuTier: true, hints: false },
-  { name: "hints", label: "4 affinity+residency+hints", routing: "session-affinity", residencyPolicy: "hint-aware", cpuTier: true, hints: true },
+  {
+    name: "baseline",
+    label: "1 round-robin (vLLM)",
+    routing: "round-robin",
+    residencyPolicy: "lru",
+    cpuTier: false,
+    hints: false,
+  },
+  {
+    name: "affinity",
+    label: "2 affinity",
+    routing: "session-affinity",
+    residencyPolicy: "lru",
+    cpuTier: false,
+    hints: false,
+  },
+  {
+    name: "residency",
+    label: "3 affinity+residency",
+    routing: "session-affinity",
+    residencyPolicy: "lru",
+    cpuTier: true,
+    hints: false,
+  },
+  {
+    name: "hints",
+    label: "4 affinity+residency+hints",
+    routing: "session-affinity",
+    residencyPolicy: "hint-aware",
+    cpuTier: true,
+    hints: true,
+  },
 ];
 
 export const CONFIG_NAMES = CONFIGURATIONS.map((c) => c.name);

@@ -38,7 +38,8 @@ async function scrapeKv(stack: LocalStack): Promise<KvMovement> {
   for (const node of stack.nodes) {
     const res = await fetch(`http://127.0.0.1:${node.ports.metrics}/metrics`);
     const text = await res.text();
-    for (const [key, metric] of Object.entries(KV_COUNTERS)) kv[key as keyof KvMovement] += sumMetric(text, metric);
+    for (const [key, metric] of Object.entries(KV_COUNTERS))
+      kv[key as keyof KvMovement] += sumMetric(text, metric);
   }
   return kv;
 }
@@ -62,8 +63,6 @@ export function startStackFor(scale: Scale, config: Configuration, seed: number)
       "0",
       "--seed",
       String(seed),
-      "--log-level",
-      "warn",
     ],
     nodeArgs: [
       "--kv-budget-tokens",
@@ -72,10 +71,9 @@ export function startStackFor(scale: Scale, config: Configuration, seed: number)
       String(config.cpuTier ? scale.cpuTokens : 0),
       "--residency-policy",
       config.residencyPolicy,
-      "--log-level",
-      "warn",
     ],
-    schedulerArgs: ["--policy", config.routing, "--log-level", "warn"],
+    // No --log-level warn: testkit waits for each service's info-level "listening" line.
+    schedulerArgs: ["--policy", config.routing],
   });
 }
 
@@ -120,7 +118,9 @@ export async function runLivePoint(
     ];
     const run = await runCli(bundlePath("workloadgen"), args, (scale.durationS + 120) * 1000);
     if (run.code !== 0)
-      throw new Error(`workloadgen exited with ${run.code} (${config.name}, ${sessions} sessions): ${run.stderr.slice(-2000)}`);
+      throw new Error(
+        `workloadgen exited with ${run.code} (${config.name}, ${sessions} sessions): ${run.stderr.slice(-2000)}`,
+      );
     const wallS = (performance.now() - t0) / 1000;
     const after = await scrapeKv(stack);
     const kv = Object.fromEntries(

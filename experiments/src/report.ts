@@ -4,9 +4,12 @@ import type { PointResult } from "./domain/point-metrics";
 import type { ScaleResult } from "./experiment";
 
 const GB = 1e9;
-const fmt = (x: number | undefined, digits = 1) => (x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits));
+const fmt = (x: number | undefined, digits = 1) =>
+  x === undefined || !Number.isFinite(x) ? "n/a" : x.toFixed(digits);
 const ratio = (a: number | undefined, b: number | undefined, digits = 2) =>
-  a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a) ? "n/a" : `${(a / b).toFixed(digits)}×`;
+  a === undefined || b === undefined || !(b > 0) || !Number.isFinite(a)
+    ? "n/a"
+    : `${(a / b).toFixed(digits)}×`;
 const label = (config: string) => configurationNamed(config).label;
 
 function markdownTable(header: string[], rows: string[][]): string {
@@ -68,7 +71,9 @@ export function capacityTable(r: ScaleResult): string {
 /** The largest session count every configuration was measured at (all configurations see the same load). */
 export function commonSessions(r: ScaleResult): number | undefined {
   const configs = [...new Set(r.points.map((p) => p.config))];
-  const counts = r.scale.sessions.filter((s) => configs.every((c) => r.points.some((p) => p.config === c && p.sessions === s)));
+  const counts = r.scale.sessions.filter((s) =>
+    configs.every((c) => r.points.some((p) => p.config === c && p.sessions === s)),
+  );
   return counts.length > 0 ? counts[counts.length - 1] : undefined;
 }
 
@@ -117,7 +122,8 @@ export function sideBySideTable(sim: ScaleResult, live: ScaleResult): string {
   const rows = CONFIGURATIONS.filter((c) => sim.capacities.some((x) => x.config === c.name)).map((c) => {
     const s = at(sim, c.name);
     const l = at(live, c.name);
-    const cap = (r: ScaleResult) => String(r.capacities.find((x) => x.config === c.name)?.max_sessions ?? "n/a");
+    const cap = (r: ScaleResult) =>
+      String(r.capacities.find((x) => x.config === c.name)?.max_sessions ?? "n/a");
     return [
       c.label,
       cap(sim),
@@ -187,7 +193,11 @@ export function pointsCsv(results: readonly ScaleResult[]): string {
           r.name,
           ...POINT_COLUMNS.map((k) => {
             const v = p[k];
-            return typeof v === "number" ? (Number.isFinite(v) ? String(Number(v.toFixed(4))) : "") : String(v);
+            return typeof v === "number"
+              ? Number.isFinite(v)
+                ? String(Number(v.toFixed(4)))
+                : ""
+              : String(v);
           }),
         ].join(","),
       );
@@ -200,13 +210,16 @@ export function capacityCsv(results: readonly ScaleResult[]): string {
   for (const r of results) {
     const base = r.capacities.find((c) => c.config === "baseline")?.max_sessions ?? 0;
     for (const c of r.capacities)
-      lines.push(`${r.name},${c.config},${c.max_sessions},${base > 0 ? (c.max_sessions / base).toFixed(3) : ""}`);
+      lines.push(
+        `${r.name},${c.config},${c.max_sessions},${base > 0 ? (c.max_sessions / base).toFixed(3) : ""}`,
+      );
   }
   return lines.join("\n") + "\n";
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-const escXml = (s: string) => s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+const escXml = (s: string) =>
+  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
 
 /**
  * Sessions vs p99 TTFT, one line per configuration, one panel per scale, the SLO as a dashed
@@ -233,9 +246,15 @@ export function chartSvg(results: readonly ScaleResult[], sloMs: number): string
     const xMax = Math.max(...xs);
     const px = (s: number) => x0 + m.l + (s / xMax) * plotW;
     const py = (v: number) =>
-      m.t + plotH - ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
-    parts.push(`<text x="${x0 + m.l}" y="20" font-size="14" font-weight="bold">${escXml(r.name)}: sessions vs p99 TTFT</text>`);
-    parts.push(`<rect x="${x0 + m.l}" y="${m.t}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`);
+      m.t +
+      plotH -
+      ((Math.log10(Math.max(v, yMin)) - Math.log10(yMin)) / (Math.log10(yMax) - Math.log10(yMin))) * plotH;
+    parts.push(
+      `<text x="${x0 + m.l}" y="20" font-size="14" font-weight="bold">${escXml(r.name)}: sessions vs p99 TTFT</text>`,
+    );
+    parts.push(
+      `<rect x="${x0 + m.l}" y="${m.t}" width="${plotW}" height="${plotH}" fill="none" stroke="#999"/>`,
+    );
     for (let d = yMin; d <= yMax * 1.0001; d *= 10) {
       parts.push(
         `<line x1="${x0 + m.l}" x2="${x0 + m.l + plotW}" y1="${py(d).toFixed(1)}" y2="${py(d).toFixed(1)}" stroke="#eee"/>`,
@@ -250,12 +269,18 @@ export function chartSvg(results: readonly ScaleResult[], sloMs: number): string
       `<text x="${x0 + m.l + plotW - 4}" y="${(py(sloMs) - 5).toFixed(1)}" text-anchor="end" fill="#444">SLO p99 TTFT ${sloMs} ms</text>`,
     );
     CONFIGURATIONS.forEach((c, k) => {
-      const pts = r.points.filter((p) => p.config === c.name && p.ttft_p99_ms > 0).sort((a, b) => a.sessions - b.sessions);
+      const pts = r.points
+        .filter((p) => p.config === c.name && p.ttft_p99_ms > 0)
+        .sort((a, b) => a.sessions - b.sessions);
       if (pts.length === 0) return;
-      const d = pts.map((p, j) => `${j === 0 ? "M" : "L"}${px(p.sessions).toFixed(1)},${py(p.ttft_p99_ms).toFixed(1)}`).join(" ");
+      const d = pts
+        .map((p, j) => `${j === 0 ? "M" : "L"}${px(p.sessions).toFixed(1)},${py(p.ttft_p99_ms).toFixed(1)}`)
+        .join(" ");
       parts.push(`<path d="${d}" fill="none" stroke="${COLORS[k]}" stroke-width="2"/>`);
       for (const p of pts)
-        parts.push(`<circle cx="${px(p.sessions).toFixed(1)}" cy="${py(p.ttft_p99_ms).toFixed(1)}" r="3" fill="${COLORS[k]}"/>`);
+        parts.push(
+          `<circle cx="${px(p.sessions).toFixed(1)}" cy="${py(p.ttft_p99_ms).toFixed(1)}" r="3" fill="${COLORS[k]}"/>`,
+        );
     });
   });
   CONFIGURATIONS.forEach((c, k) => {
@@ -278,7 +303,9 @@ function uplotCharts(results: readonly ScaleResult[]) {
     data: [
       [...r.scale.sessions],
       ...CONFIGURATIONS.map((c) =>
-        r.scale.sessions.map((s) => r.points.find((p) => p.config === c.name && p.sessions === s)?.ttft_p99_ms ?? null),
+        r.scale.sessions.map(
+          (s) => r.points.find((p) => p.config === c.name && p.sessions === s)?.ttft_p99_ms ?? null,
+        ),
       ),
     ],
   }));
@@ -288,13 +315,27 @@ const escHtml = escXml;
 
 /** A Markdown table (as this module writes them) as an HTML table. */
 function mdTableToHtml(md: string): string {
-  const lines = md.trim().split("\n").filter((l) => l.startsWith("|"));
+  const lines = md
+    .trim()
+    .split("\n")
+    .filter((l) => l.startsWith("|"));
   if (lines.length < 2) return `<p>${escHtml(md)}</p>`;
-  const cells = (l: string) => l.slice(1, -1).split("|").map((c) => c.trim());
-  const head = cells(lines[0]!).map((c) => `<th>${escHtml(c)}</th>`).join("");
+  const cells = (l: string) =>
+    l
+      .slice(1, -1)
+      .split("|")
+      .map((c) => c.trim());
+  const head = cells(lines[0]!)
+    .map((c) => `<th>${escHtml(c)}</th>`)
+    .join("");
   const body = lines
     .slice(2)
-    .map((l) => `<tr>${cells(l).map((c) => `<td>${escHtml(c)}</td>`).join("")}</tr>`)
+    .map(
+      (l) =>
+        `<tr>${cells(l)
+          .map((c) => `<td>${escHtml(c)}</td>`)
+          .join("")}</tr>`,
+    )
     .join("\n");
   return `<table><tr>${head}</tr>\n${body}</table>`;
 }
@@ -319,10 +360,17 @@ const CLIENT_SCRIPT = `
 `;
 
 /** report.html in workloadgen's report style: self-contained (uPlot inlined), the tables and one chart per scale. */
-export function htmlReport(title: string, sections: { heading: string; markdown: string }[], results: readonly ScaleResult[]): string {
+export function htmlReport(
+  title: string,
+  sections: { heading: string; markdown: string }[],
+  results: readonly ScaleResult[],
+): string {
   const json = JSON.stringify(uplotCharts(results)).replace(/<\//g, "<\\/");
   const body = sections
-    .map((s) => `<h2>${escHtml(s.heading)}</h2>\n${s.markdown.includes("|") ? mdTableToHtml(s.markdown) : `<p>${escHtml(s.markdown)}</p>`}`)
+    .map(
+      (s) =>
+        `<h2>${escHtml(s.heading)}</h2>\n${s.markdown.includes("|") ? mdTableToHtml(s.markdown) : `<p>${escHtml(s.markdown)}</p>`}`,
+    )
     .join("\n");
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>${escHtml(title)}</title>

@@ -33,11 +33,30 @@ export function headline(r: ScaleResult): Record<string, number | null> {
     baseline_max_sessions: ok(base?.max_sessions),
     hints_max_sessions: ok(hints?.max_sessions),
     common_sessions: ok(n),
-    e2el_mean_speedup_at_common: ok((at("baseline")?.e2el_mean_ms ?? NaN) / (at("hints")?.e2el_mean_ms ?? NaN)),
+    e2el_mean_speedup_at_common: ok(
+      (at("baseline")?.e2el_mean_ms ?? NaN) / (at("hints")?.e2el_mean_ms ?? NaN),
+    ),
     ttft_mean_ratio_at_common: ok((at("hints")?.ttft_mean_ms ?? NaN) / (at("baseline")?.ttft_mean_ms ?? NaN)),
     /** p99 TTFT of config 4 at its capacity relative to config 1 at its capacity (the "latency cost" of the extra sessions). */
     ttft_p99_at_capacity_ratio: ok((hints?.at_max?.ttft_p99_ms ?? NaN) / (base?.at_max?.ttft_p99_ms ?? NaN)),
   };
+}
+
+/** Config 4 vs config 1 per scale, beside the paper's claims. */
+export function headlineTable(results: readonly ScaleResult[]): string {
+  const x = (v: number | null, d = 2) => (v === null ? "n/a" : `${v.toFixed(d)}×`);
+  const rows = results.map((r) => {
+    const h = headline(r);
+    return `| ${r.name} | ${h.baseline_max_sessions ?? "n/a"} → ${h.hints_max_sessions ?? "n/a"} (${x(h.sessions_ratio)}) | ${x(h.ttft_p99_at_capacity_ratio)} | ${h.common_sessions ?? "n/a"} | ${x(h.e2el_mean_speedup_at_common)} | ${x(h.ttft_mean_ratio_at_common)} |`;
+  });
+  return (
+    [
+      "| scale | sessions at SLO, 1 → 4 | p99 TTFT at capacity, 4 / 1 | same-load sessions | mean E2EL speed-up, 1 / 4 | mean TTFT, 4 / 1 |",
+      "| --- | --- | --- | --- | --- | --- |",
+      ...rows,
+      "| paper (Symphony vs vLLM) | up to 4× | ~1.013× (1.3 % latency cost) | | up to 2.4× | |",
+    ].join("\n") + "\n"
+  );
 }
 
 function describeScale(name: ScaleName, c: Config): string {
@@ -55,12 +74,20 @@ function writeOutputs(dir: string, c: Config, results: ScaleResult[], startedAt:
   for (const r of results) {
     const name = r.name as ScaleName;
     sections.push({ heading: `${SCALE_TITLES[name]}: setup`, markdown: describeScale(name, c) });
-    sections.push({ heading: `${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms`, markdown: capacityTable(r) });
+    sections.push({
+      heading: `${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms`,
+      markdown: capacityTable(r),
+    });
     sections.push({ heading: `${SCALE_TITLES[name]}: same load`, markdown: equalLoadTable(r) });
   }
+  sections.push({
+    heading: "Headline: configuration 4 vs configuration 1",
+    markdown: headlineTable(results),
+  });
   const sim = results.find((r) => r.name === "sim-small");
   const live = results.find((r) => r.name === "live");
-  if (sim && live) sections.push({ heading: "Small scale: simulated vs live", markdown: sideBySideTable(sim, live) });
+  if (sim && live)
+    sections.push({ heading: "Small scale: simulated vs live", markdown: sideBySideTable(sim, live) });
   const md = [
     `# symphony-effect results (${startedAt})\n`,
     `SLO: p99 TTFT <= ${c.sloP99TtftMs} ms. Seed ${c.seed}. Dataset: ${c.dataset.conversations} synthetic chats, ` +
@@ -91,7 +118,11 @@ function writeOutputs(dir: string, c: Config, results: ScaleResult[], startedAt:
 }
 
 /** Runs the experiment's scales in order and writes results/symphony-effect-<timestamp>/. */
-export async function runExperiment(c: Config, logger: Logger, write: (s: string) => void): Promise<ScaleResult[]> {
+export async function runExperiment(
+  c: Config,
+  logger: Logger,
+  write: (s: string) => void,
+): Promise<ScaleResult[]> {
   const startedAt = new Date().toISOString();
   const dir = resolve(c.outDir, `symphony-effect-${startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}`);
   mkdirSync(dir, { recursive: true });
@@ -100,7 +131,8 @@ export async function runExperiment(c: Config, logger: Logger, write: (s: string
   const results: ScaleResult[] = [];
   const t0 = performance.now();
   for (const name of c.scales) {
-    const scale = name === "sim" ? c.sim : name === "sim-small" ? { ...c.live, mode: "sim" as const } : c.live;
+    const scale =
+      name === "sim" ? c.sim : name === "sim-small" ? { ...c.live, mode: "sim" as const } : c.live;
     const r = await runScale({
       name,
       scale,
@@ -112,11 +144,16 @@ export async function runExperiment(c: Config, logger: Logger, write: (s: string
     });
     results.push(r);
     writeOutputs(dir, c, results, startedAt);
-    write(`\n## ${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms\n\n${capacityTable(r)}\n${equalLoadTable(r)}`);
+    write(
+      `\n## ${SCALE_TITLES[name]}: capacity at p99 TTFT <= ${c.sloP99TtftMs} ms\n\n${capacityTable(r)}\n${equalLoadTable(r)}`,
+    );
   }
   const sim = results.find((r) => r.name === "sim-small");
   const live = results.find((r) => r.name === "live");
   if (sim && live) write(`\n## Small scale: simulated vs live\n\n${sideBySideTable(sim, live)}`);
-  write(`\nwrote ${dir}/{results.md,results.csv,capacity.csv,results.json,chart.svg,report.html} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`);
+  write(`\n## Headline: configuration 4 vs configuration 1\n\n${headlineTable(results)}`);
+  write(
+    `\nwrote ${dir}/{results.md,results.csv,capacity.csv,results.json,chart.svg,report.html} in ${((performance.now() - t0) / 1000).toFixed(0)} s\n`,
+  );
   return results;
 }

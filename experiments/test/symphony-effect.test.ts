@@ -32,8 +32,23 @@ const logger = createLogger("experiments-test", "error");
 
 beforeAll(async () => {
   for (const seed of [1, 2]) {
-    const dataset = writeDataset(join(dir, `dataset-${seed}.json`), { conversations: 60, minTurns: 4, maxTurns: 8, meanPromptTokens: 120, meanReplyTokens: 150 }, seed);
-    results.set(seed, await runScale({ name: "test", scale: SMALL, configs: CONFIGURATIONS, datasetPath: dataset, seed, sloP99TtftMs: SLO_MS, logger }));
+    const dataset = writeDataset(
+      join(dir, `dataset-${seed}.json`),
+      { conversations: 60, minTurns: 4, maxTurns: 8, meanPromptTokens: 120, meanReplyTokens: 150 },
+      seed,
+    );
+    results.set(
+      seed,
+      await runScale({
+        name: "test",
+        scale: SMALL,
+        configs: CONFIGURATIONS,
+        datasetPath: dataset,
+        seed,
+        sloP99TtftMs: SLO_MS,
+        logger,
+      }),
+    );
   }
 }, 120_000);
 
@@ -54,7 +69,9 @@ describe.each([1, 2])("symphony-effect, small simulated cluster, seed %d", (seed
   });
 
   it("session affinity vs round-robin -> affinity never loses on the engines' prefix-cache hit rate", () => {
-    expect(at(seed, "affinity").prefix_cache_hit_rate).toBeGreaterThanOrEqual(at(seed, "baseline").prefix_cache_hit_rate);
+    expect(at(seed, "affinity").prefix_cache_hit_rate).toBeGreaterThanOrEqual(
+      at(seed, "baseline").prefix_cache_hit_rate,
+    );
   });
 
   it("knobs -> only config 4 prefetches; configs 1-2 (no CPU tier) never offload, 3-4 do under this pressure", () => {

@@ -13,7 +13,8 @@ const body =
   `${head}"delta":{"role":"assistant","content":""},"finish_reason":null}]}\n\n` +
   Array.from(
     { length: tokens },
-    (_, i) => `${head}"delta":{"content":" w${i}"},"finish_reason":${i === tokens - 1 ? '"length"' : "null"}}]}\n\n`,
+    (_, i) =>
+      `${head}"delta":{"content":" w${i}"},"finish_reason":${i === tokens - 1 ? '"length"' : "null"}}]}\n\n`,
   ).join("") +
   `data: {"id":"b","object":"chat.completion.chunk","created":0,"model":"bench","choices":[],"usage":{"prompt_tokens":16,"completion_tokens":${tokens},"total_tokens":${16 + tokens},"prompt_tokens_details":{"cached_tokens":0}}}\n\n` +
   "data: [DONE]\n\n";
@@ -34,6 +35,8 @@ server.keepAliveTimeout = 60_000;
 server.listen(0, "127.0.0.1", () => {
   const address = server.address();
   const port = typeof address === "object" && address ? address.port : 0;
-  process.stdout.write(JSON.stringify({ message: "listening", kind: "http", host: "127.0.0.1", port }) + "\n");
+  process.stdout.write(
+    JSON.stringify({ message: "listening", kind: "http", host: "127.0.0.1", port }) + "\n",
+  );
 });
 process.on("SIGTERM", () => server.close(() => process.exit(0)));

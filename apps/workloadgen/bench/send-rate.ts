@@ -22,7 +22,9 @@ const autocannon = require("autocannon") as (opts: Record<string, unknown>) => P
 }>;
 
 const LAG_LIMIT_MS = 5;
-const PHASE_S = 4;
+const PHASE_S = 8;
+/** The first seconds (JIT compilation, connection set-up) are excluded with --warmup. */
+const WARMUP_S = 3;
 const dist = join(__dirname);
 const workloadgen = join(dist, "main.js");
 
@@ -86,6 +88,8 @@ async function openLoopAt(port: number, rate: number, dir: string): Promise<Summ
     `http://127.0.0.1:${port}/v1`,
     "--out",
     out,
+    "--warmup",
+    String(WARMUP_S),
     "--log-level",
     "warn",
   ]);
@@ -105,7 +109,7 @@ async function main(): Promise<void> {
       url,
       method: "POST",
       connections: 64,
-      duration: PHASE_S + 1,
+      duration: PHASE_S - WARMUP_S,
       headers: { "content-type": "application/json" },
       body: JSON.stringify({
         model: "bench",
@@ -116,30 +120,33 @@ async function main(): Promise<void> {
       }),
     });
     console.log(
-      `autocannon (64 connections, ${PHASE_S + 1} s): ${f(ac.requests.average)} req/s, p99 ${ac.latency.p99} ms, ${ac.errors + ac.non2xx} errors`,
+      `autocannon (64 connections, ${PHASE_S - WARMUP_S} s): ${f(ac.requests.average)} req/s, p99 ${ac.latency.p99} ms, ${ac.errors + ac.non2xx} errors`,
     );
 
-    // 2. workloadgen open loop, rising rate until the p99 lag passes the limit.
-    let best: { rate: number; s: Summary } | undefined;
-    for (const rate of [500, 1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]) {
+    // 2. workloadgen open loop, rising rate while it keeps up (>= 95% of the rate, no failures).
+    let best: Summary | undefined;
+    let fastest: Summary | undefined;
+    for (const rate of [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]) {
       const s = await openLoopAt(server.port, rate, dir);
-      const ok =
-        s.failed === 0 &&
-        s.schedule_lag_ms.p99 < LAG_LIMIT_MS &&
-        s.send_rate.achieved_rps >= 0.95 * s.send_rate.requested_rps;
+      const keepsUp = s.failed === 0 && s.send_rate.achieved_rps >= 0.95 * s.send_rate.requested_rps;
+      const onTime = keepsUp && s.schedule_lag_ms.p99 < LAG_LIMIT_MS;
       console.log(
         `workloadgen open loop ${rate} req/s planned: sent ${f(s.send_rate.achieved_rps)} req/s ` +
           `(schedule ${f(s.send_rate.requested_rps)}), ${s.completed} ok / ${s.failed} failed, ` +
           `schedule lag p50 ${f(s.schedule_lag_ms.p50, 2)} p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ` +
           `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms ` +
-          `-> ${ok ? "sustained" : "NOT sustained"}`,
+          `-> ${onTime ? "sustained" : keepsUp ? "keeps up, p99 lag over limit" : "falls behind"}`,
       );
-      if (!ok) break;
-      best = { rate, s };
+      if (!keepsUp) break;
+      fastest = s;
+      if (onTime) best = s;
     }
-    const max = best ? best.s.send_rate.achieved_rps : 0;
+    const ceiling = ac.requests.average;
+    const max = best?.send_rate.achieved_rps ?? 0;
+    const kept = fastest?.send_rate.achieved_rps ?? 0;
     console.log(
-      `RESULT  max sustained (p99 lag < ${LAG_LIMIT_MS} ms): ${f(max)} req/s; autocannon ceiling ${f(ac.requests.average)} req/s; ratio ${f(max / ac.requests.average, 2)}`,
+      `RESULT  max sustained with p99 lag < ${LAG_LIMIT_MS} ms: ${f(max)} req/s (ratio to autocannon ${f(max / ceiling, 2)}); ` +
+        `max kept up (>= 95% of plan): ${f(kept)} req/s (ratio ${f(kept / ceiling, 2)}); autocannon ceiling ${f(ceiling)} req/s`,
     );
 
     // 3. 10,000 concurrent closed-loop sessions (think times of the embedded dataset).
@@ -150,9 +157,11 @@ async function main(): Promise<void> {
       "--num-clients",
       "10000",
       "--duration",
-      String(PHASE_S * 2),
+      String(PHASE_S),
       "--time-scale",
       "4",
+      "--warmup",
+      String(WARMUP_S),
       "--out",
       out,
       "--log-level",
@@ -161,7 +170,7 @@ async function main(): Promise<void> {
     if (code !== 0) throw new Error(`closed loop exited ${code}`);
     const c = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
     console.log(
-      `RESULT  10000 closed-loop sessions, ${PHASE_S * 2} s: ${c.completed} ok / ${c.failed} failed, ` +
+      `RESULT  10000 closed-loop sessions, ${PHASE_S} s (first ${WARMUP_S} s excluded): ${c.completed} ok / ${c.failed} failed, ` +
         `${f(c.request_throughput)} req/s, schedule lag p99 ${f(c.schedule_lag_ms.p99, 2)} ms, ` +
         `event-loop delay p99 ${f(c.event_loop_delay_ms.p99, 2)} max ${f(c.event_loop_delay_ms.max, 2)} ms`,
     );

@@ -114,7 +114,9 @@ describe("parseConfig", () => {
   it.each([
     [["--workload", "open"], /--workload open needs client_profiles/],
     [["--workload", "trace"], /--workload trace needs --trace/],
-    [["--target", "http://x"], /--target: expected grpc:\/\/host:port/],
+    [["--target", "ftp://x:1"], /--target: expected grpc:\/\/host:port or http:\/\/host:port\/v1/],
+    [["--slo", "ttft=fast"], /expected metric=value\[unit\] items/],
+    [["--header", "no-colon"], /expected 'Name: value'/],
     [["--config", "/nonexistent/x.yaml"], /x\.yaml: cannot read config: no such file/],
   ])("%j -> a precise UsageError", (argv, pattern) => {
     expect(() => parseConfig(argv)).toThrow(pattern);

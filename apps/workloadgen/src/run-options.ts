@@ -47,7 +47,8 @@ export function parseTarget(value: string): { kind: "grpc" | "http"; address: st
     } catch {
       throw new UsageError(`--target: expected http://host:port/v1, got "${value}"`);
     }
-    if (!url.port && !url.host) throw new UsageError(`--target: expected http://host:port/v1, got "${value}"`);
+    if (!url.port && !url.host)
+      throw new UsageError(`--target: expected http://host:port/v1, got "${value}"`);
     // The OpenAI API lives under /v1: a bare origin means /v1.
     const path = url.pathname.replace(/\/+$/, "") || "/v1";
     return { kind: "http", address: `${url.origin}${path}` };
@@ -63,7 +64,10 @@ const DURATION_UNITS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 6
 /** `ttft=500ms,tpot=50ms,e2el=10s` -> ms per metric (unit defaults to ms, as vLLM's --goodput). */
 export function parseSlo(value: string): Slo {
   const slo: Slo = {};
-  for (const part of value.split(",").map((s) => s.trim()).filter(Boolean)) {
+  for (const part of value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^(ttft|tpot|e2el)\s*[=:]\s*(\d+(?:\.\d+)?)\s*(us|ms|s|m)?$/i.exec(part);
     if (!m)
       throw new InvalidArgumentError(

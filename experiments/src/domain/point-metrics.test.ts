@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { capacityOf, figuresOf, NO_KV_MOVEMENT, percentile, type PointResult, type RecordLine } from "./point-metrics";
+import {
+  capacityOf,
+  figuresOf,
+  NO_KV_MOVEMENT,
+  percentile,
+  type PointResult,
+  type RecordLine,
+} from "./point-metrics";
 
 const rec = (over: Partial<RecordLine>): RecordLine => ({
   session_id: "s1",
@@ -54,7 +61,11 @@ describe("percentile", () => {
 
 describe("figuresOf", () => {
   it("requests sent before the warm-up -> left out of latency and throughput", () => {
-    const f = figuresOf([rec({ sent_ms: 500, ttft_ms: 9999 }), rec({ sent_ms: 1500, ttft_ms: 20 })], 1000, 3000);
+    const f = figuresOf(
+      [rec({ sent_ms: 500, ttft_ms: 9999 }), rec({ sent_ms: 1500, ttft_ms: 20 })],
+      1000,
+      3000,
+    );
     expect(f.completed).toBe(1);
     expect(f.ttft_p99_ms).toBe(20);
     expect(f.request_throughput).toBeCloseTo(1 / 2, 9);
@@ -89,7 +100,11 @@ describe("figuresOf", () => {
   });
 
   it("failed requests -> counted as failed, not in latency", () => {
-    const f = figuresOf([rec({ error: "UNAVAILABLE", ttft_ms: null }), rec({ sent_ms: 1, ttft_ms: 7 })], 0, 1000);
+    const f = figuresOf(
+      [rec({ error: "UNAVAILABLE", ttft_ms: null }), rec({ sent_ms: 1, ttft_ms: 7 })],
+      0,
+      1000,
+    );
     expect(f.failed).toBe(1);
     expect(f.completed).toBe(1);
     expect(f.ttft_mean_ms).toBe(7);

@@ -100,7 +100,11 @@ export function figuresOf(records: readonly RecordLine[], warmupMs: number, endM
   for (const r of byStart) {
     const inWindow = r.sent_ms >= warmupMs && r.sent_ms < endMs;
     const prev = previousContext.get(r.session_id);
-    if (r.error === null) previousContext.set(r.session_id, { turn: r.turn_index, tokens: r.prompt_tokens + r.completion_tokens });
+    if (r.error === null)
+      previousContext.set(r.session_id, {
+        turn: r.turn_index,
+        tokens: r.prompt_tokens + r.completion_tokens,
+      });
     if (!inWindow) continue;
     if (r.error !== null) {
       failed++;

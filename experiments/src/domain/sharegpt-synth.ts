@@ -60,7 +60,8 @@ export function synthesizeChatDataset(shape: ChatDatasetShape, seed: number): Sh
     const conversations: ShareGptConversation["conversations"] = [];
     for (let t = 0; t < turns; t++) {
       // A unique opening word per conversation keeps two sessions from sharing a cached prefix by accident.
-      const prompt = (t === 0 ? `conversation ${c}: ` : "") + words(rng, drawLength(rng, shape.meanPromptTokens));
+      const prompt =
+        (t === 0 ? `conversation ${c}: ` : "") + words(rng, drawLength(rng, shape.meanPromptTokens));
       conversations.push({ from: "human", value: prompt });
       conversations.push({ from: "gpt", value: words(rng, drawLength(rng, shape.meanReplyTokens)) });
     }

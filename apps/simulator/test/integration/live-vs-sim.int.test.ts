@@ -15,7 +15,7 @@ const WORDS =
 /**
  * A ShareGPT dataset of `conversations` x `turns` turns whose user messages are `promptWords`
  * words long and whose replies are `replyWords` words: long prompts make TTFT engine-bound
- * (prefill of thousands of new tokens per turn), so process and network overheads of the live
+ * (prefill of a thousand new tokens per turn), so process and network overheads of the live
  * stack, which the simulation models only as link latency, stay small next to it.
  */
 function longPromptDataset(
@@ -46,13 +46,28 @@ function longPromptDataset(
 const NODES = Number(process.env.VALIDATION_NODES ?? 2);
 const CLIENTS = Number(process.env.VALIDATION_CLIENTS ?? 8);
 const REQUESTS = Number(process.env.VALIDATION_REQUESTS ?? 96);
+/**
+ * The engine profile of both sides: Llama 2 13B on an A100 is compute-heavy enough that a
+ * ~1000-token prefill takes ~150 ms and a decode step ~17 ms, so the live stack's own costs
+ * (gRPC/HTTP hops, JSON, the node tokenizing every message) are a few percent of each latency,
+ * as they are on real GPUs. (With an 8B H100 profile and short prompts they dominate.)
+ */
+const PROFILE = "llama2-13b-a100";
+/** KV bytes per token of that model (40 layers x 40 KV heads x 128 x 2 B x K and V), for the live node. */
+const KV_BYTES_PER_TOKEN = 819_200;
+/** Words (= tokens) of each user message: 3 turns stay below the model's 4096-token context. */
+const PROMPT_WORDS = 1000;
+
 /** Per-process time limit, ms: a minute at the default scale, more for larger runs. */
 const RUN_TIMEOUT_MS = 60_000 * Math.max(1, Math.ceil((REQUESTS / 96) * (8 / CLIENTS) * 2) / 2);
 
 /** The workload, a plain workloadgen --config file (the simulator takes it as is). */
 function workloadFile(dir: string): string {
   const dataset = join(dir, "long-prompts.json");
-  writeFileSync(dataset, JSON.stringify(longPromptDataset(Math.max(12, CLIENTS), 3, 3000, 24)));
+  writeFileSync(
+    dataset,
+    JSON.stringify(longPromptDataset(Math.ceil(REQUESTS / 3) + CLIENTS, 3, PROMPT_WORDS, 24)),
+  );
   const path = join(dir, "workload.yaml");
   writeFileSync(
     path,
@@ -63,9 +78,13 @@ function workloadFile(dir: string): string {
       `  num_clients: ${CLIENTS}`,
       `  max_requests: ${REQUESTS}`,
       "  duration: 0",
-      // Think times from reading/typing speeds: ~1 s to "type" a 3000-word prompt, /10.
+      // Think times from reading/typing speeds: ~0.3 s to "type" a 1000-word prompt, /10.
       "  read_speed: 2000",
       "  type_speed: 20000",
+      // Per-user speed spread: without it every client thinks exactly as long and the closed
+      // loop stays in lock-step (all prefills in the same engine steps), a worst case the
+      // live stack's own jitter never shows.
+      "  speed_jitter: 0.5",
       "  time_scale: 10",
       "  max_output_tokens: 64",
       "  seed: 7",
@@ -108,7 +127,12 @@ describe("live stack vs simulation, same workload and cluster", () => {
   beforeAll(async () => {
     if (!existsSync(simulatorBundle))
       throw new Error(`${simulatorBundle} is missing: run the simulator build first`);
-    stack = await startLocalStack({ nodes: NODES, timeScale: 1 });
+    stack = await startLocalStack({
+      nodes: NODES,
+      timeScale: 1,
+      mockArgs: ["--profile", PROFILE],
+      nodeArgs: ["--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
+    });
     // Warm-up (JIT, connections) on the embedded sample dataset, so the measured run's first
     // requests do not pay start-up costs the simulation has no reason to model.
     const warmUp = await runCli(
@@ -136,7 +160,18 @@ describe("live stack vs simulation, same workload and cluster", () => {
     expect(liveRun.code, liveRun.stderr.slice(-2000)).toBe(0);
     const simRun = await runCli(
       simulatorBundle,
-      ["--config", workload, "--nodes", String(NODES), "--policy", "session-affinity", "--out", simDir],
+      [
+        "--config",
+        workload,
+        "--nodes",
+        String(NODES),
+        "--policy",
+        "session-affinity",
+        "--profile",
+        PROFILE,
+        "--out",
+        simDir,
+      ],
       RUN_TIMEOUT_MS,
     );
     expect(simRun.code, simRun.stderr.slice(-2000)).toBe(0);

@@ -133,6 +133,18 @@ export interface AgentSourceOptions {
   maxOutputTokensCap?: number;
 }
 
+/**
+ * `rngFor` seeds xoroshiro128+ from a 32-bit hash, a low-entropy state whose first outputs are
+ * visibly correlated (seed 12, "…agent.profiles": the first 13 draws all fall below 0.4). Drawing
+ * 64 values first lets the state mix, so short plans (a few dozen sessions) get their profile
+ * shares right.
+ */
+function warmedRng(seed: number, stream: string): Rng {
+  const rng = rngFor(seed, stream);
+  for (let i = 0; i < 64; i++) rng.next();
+  return rng;
+}
+
 const atLeast1 = (x: number) => Math.max(1, Math.round(x));
 const count = (x: number) => Math.max(0, Math.round(x));
 /** Samples used to estimate a distribution's mean for hints (a separate stream: plans do not shift). */
@@ -196,11 +208,11 @@ export class AgentSessionSource implements SessionSource {
     });
     this.totalWeight = profiles.reduce((s, p) => s + p.weight, 0);
     const seed = options.seed;
-    this.arrivals = rngFor(seed, "workloadgen.agent.arrivals");
-    this.choice = rngFor(seed, "workloadgen.agent.profiles");
-    this.shape = rngFor(seed, "workloadgen.agent.sessions");
-    this.lengths = rngFor(seed, "workloadgen.agent.lengths");
-    this.tools = rngFor(seed, "workloadgen.agent.tools");
+    this.arrivals = warmedRng(seed, "workloadgen.agent.arrivals");
+    this.choice = warmedRng(seed, "workloadgen.agent.profiles");
+    this.shape = warmedRng(seed, "workloadgen.agent.sessions");
+    this.lengths = warmedRng(seed, "workloadgen.agent.lengths");
+    this.tools = warmedRng(seed, "workloadgen.agent.tools");
     this.synth = new PromptSynthesizer(seed);
   }
 

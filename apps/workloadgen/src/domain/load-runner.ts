@@ -33,8 +33,11 @@ export interface RequestRecord {
   cached_tokens: number;
   /** Sum of Token events' token_count. */
   token_count: number;
-  /** "server": token counts from the server's usage; "client": counted locally (fallback, less exact). */
-  usage_source: "server" | "client";
+  /**
+   * "server": token counts from the server's usage; "client": counted locally (fallback, less
+   * exact). Optional only so older record builders still type-check; the run loop always sets it.
+   */
+  usage_source?: "server" | "client";
   queue_time_ms: number | null;
   finish_reason: string | null;
   error: string | null;
@@ -415,7 +418,8 @@ export class LoadRunner {
         nextTurnIndex: turn.turnIndex,
       });
     }
-    this.scheduleTurn(session, this.deps.timers.nowUs() + delayUs);
+    // From the moment the response ended, not from now: recording the turn takes time too.
+    this.scheduleTurn(session, (session.lastEndUs ?? this.deps.timers.nowUs()) + delayUs);
   }
 
   /**

@@ -53,7 +53,7 @@ export function timeSeries(cols: RecordColumns, durationS: number) {
       tokens[b]! += cols.completion[i]!;
     }
     // Mean concurrency = request-time spent inside the bucket / bucket length.
-    for (let t = cols.sent[i]!; t < cols.end[i]!; ) {
+    for (let t = cols.sent[i]!; t < cols.end[i]!;) {
       const k = Math.floor(t / bucketMs);
       if (k >= buckets) break;
       const next = Math.min((k + 1) * bucketMs, cols.end[i]!);
@@ -91,11 +91,23 @@ function latencyOverTime(cols: RecordColumns): number[][] {
 }
 
 /** Every chart of the report, from the accumulator's columns and ITL sample. */
-export function buildCharts(cols: RecordColumns, itlSample: readonly number[], durationS: number): ChartData[] {
+export function buildCharts(
+  cols: RecordColumns,
+  itlSample: readonly number[],
+  durationS: number,
+): ChartData[] {
   const okValues = (v: number[]) => v.filter((_, i) => cols.ok[i]);
   const cdf = (id: string, title: string, values: readonly number[]): ChartData => {
     const [x, y] = cdfPoints(values);
-    return { id, title, xLabel: "ms", yLabel: "% of requests ≤ x", series: ["CDF"], kind: "line", data: [x, y] };
+    return {
+      id,
+      title,
+      xLabel: "ms",
+      yLabel: "% of requests ≤ x",
+      series: ["CDF"],
+      kind: "line",
+      data: [x, y],
+    };
   };
   const ts = timeSeries(cols, durationS);
   return [
@@ -144,13 +156,22 @@ function summaryTable(s: RunSummary): string {
     ["Duration (s)", fmt(s.duration_s)],
     ["Request throughput (req/s)", fmt(s.request_throughput)],
     ["Output token throughput (tok/s)", fmt(s.output_token_throughput)],
-    ["Prompt / completion / cached tokens", `${s.total_prompt_tokens} / ${s.total_completion_tokens} / ${s.total_cached_tokens}`],
+    [
+      "Prompt / completion / cached tokens",
+      `${s.total_prompt_tokens} / ${s.total_completion_tokens} / ${s.total_cached_tokens}`,
+    ],
   ];
   const goodput = s.goodput as { request_goodput: number; good_fraction: number } | undefined;
   if (goodput)
-    rows.push(["Goodput (req/s, % meeting SLOs)", `${fmt(goodput.request_goodput)} (${fmt(goodput.good_fraction * 100)} %)`]);
+    rows.push([
+      "Goodput (req/s, % meeting SLOs)",
+      `${fmt(goodput.request_goodput)} (${fmt(goodput.good_fraction * 100)} %)`,
+    ]);
   const lat = (name: string, m: RunSummary["ttft_ms"]) =>
-    rows.push([`${name} mean / p50 / p90 / p99 / p99.9 (ms)`, [m.mean, m.p50, m.p90, m.p99, m.p999].map(fmt).join(" / ")]);
+    rows.push([
+      `${name} mean / p50 / p90 / p99 / p99.9 (ms)`,
+      [m.mean, m.p50, m.p90, m.p99, m.p999].map(fmt).join(" / "),
+    ]);
   lat("TTFT", s.ttft_ms);
   lat("TPOT", s.tpot_ms);
   lat("ITL", s.itl_ms);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "../domain";
-import { buildSummary, formatSummaryTable, SummaryAccumulator, toJson } from "./report";
+import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./report";
 
 function record(over: Partial<RequestRecord>): RequestRecord {
   return {
@@ -92,5 +92,107 @@ describe("run summary", () => {
     expect(mixed.by_profile!.b).toMatchObject({ completed: 2, ttft_ms: { mean: 40 } });
     expect(formatSummaryTable(mixed)).toMatch(/Profile b[\s\S]*Mean TTFT \(ms\):\s+40\.00\n/);
     expect(formatSummaryTable(s)).not.toMatch(/Profile/);
+  });
+});
+
+describe("run summary, issue #7 additions", () => {
+  it("p99.9 -> interpolated like the other percentiles", () => {
+    const s = buildSummary(
+      Array.from({ length: 1001 }, (_, i) => record({ ttft_ms: i })),
+      1,
+    );
+    expect(s.ttft_ms.p999).toBeCloseTo(999, 10);
+    expect(s.ttft_ms.p99).toBeCloseTo(990, 10);
+  });
+
+  it("SLOs -> goodput counts completed requests meeting every SLO; violations per metric", () => {
+    const s = buildSummary(
+      [
+        record({ ttft_ms: 100, tpot_ms: 10, e2el_ms: 500 }),
+        record({ ttft_ms: 900, tpot_ms: 10, e2el_ms: 500 }), // TTFT too slow
+        record({ ttft_ms: 100, tpot_ms: 80, e2el_ms: 500 }), // TPOT too slow
+        record({ ttft_ms: 100, tpot_ms: null, e2el_ms: 200 }), // one token: no TPOT to violate
+        record({ error: "UNAVAILABLE: x", ttft_ms: null }),
+      ],
+      2,
+      { slo: { ttft: 500, tpot: 50 } },
+    );
+    expect(s.goodput).toEqual({
+      slo_ms: { ttft: 500, tpot: 50 },
+      good_requests: 2,
+      request_goodput: 1,
+      good_fraction: 0.5,
+      violations: { ttft: 1, tpot: 1, e2el: 0 },
+    });
+    expect(buildSummary([record({})], 1).goodput).toBeUndefined();
+  });
+
+  it("warm-up and cool-down -> requests sent in them excluded; throughput over the window", () => {
+    const records = [0.5, 2, 3, 4, 9.5].map((t) => record({ sent_ms: t * 1000, ttft_ms: t }));
+    const s = buildSummary(records, 10, { warmupS: 1, cooldownS: 2 });
+    expect(s.completed).toBe(3);
+    expect(s.ttft_ms.mean).toBe(3);
+    expect(s.request_throughput).toBeCloseTo(3 / 7, 10);
+    expect(s.window).toEqual({ warmup_s: 1, cooldown_s: 2, measured_s: 7, requests_excluded: 2 });
+    expect(buildSummary(records, 10).window).toBeUndefined();
+  });
+
+  it("turn indices -> first vs later turns apart, with their prefix-cache hit fraction", () => {
+    const s = buildSummary(
+      [
+        record({ turn_index: 0, ttft_ms: 100, prompt_tokens: 100, cached_tokens: 0 }),
+        record({ turn_index: 1, ttft_ms: 20, prompt_tokens: 200, cached_tokens: 150 }),
+        record({ turn_index: 12, ttft_ms: 10, prompt_tokens: 100, cached_tokens: 90 }),
+      ],
+      1,
+    );
+    const turns = s.by_turn_index as Record<
+      string,
+      { ttft_ms: { mean: number }; cached_token_fraction: number }
+    >;
+    expect(Object.keys(turns)).toEqual(["0", "1", "10+"]);
+    expect(turns["0"]).toMatchObject({ ttft_ms: { mean: 100 }, cached_token_fraction: 0 });
+    expect(turns["1"]!.cached_token_fraction).toBe(0.75);
+    expect(formatSummaryTable(s)).toMatch(/Turn 1 \(1 ok\):\s+20\.00 \/ 75%/);
+  });
+
+  it("send rate -> requested from scheduled times, achieved from send times", () => {
+    // Scheduled every 10 ms; the sends drift to every 20 ms (a saturated client).
+    const s = buildSummary(
+      [0, 1, 2, 3].map((k) => record({ scheduled_ms: k * 10, sent_ms: k * 20, schedule_lag_ms: k * 10 })),
+      1,
+    );
+    expect(s.send_rate).toEqual({ requested_rps: 100, achieved_rps: 50 });
+  });
+
+  it("records counted by the client (no server usage) -> counted in the summary", () => {
+    const s = buildSummary([record({ usage_source: "client" }), record({})], 1);
+    expect(s.usage_client_counted).toBe(1);
+    expect(formatSummaryTable(s)).toMatch(/Token counts by client \(no usage\):\s+1/);
+  });
+
+  it("summary.csv -> one row per value: scope, metric, stat", () => {
+    const csv = summaryCsv(
+      buildSummary([record({ profile: "chat, long", ttft_ms: 10 }), record({ error: "HTTP_503: x" })], 1, {
+        slo: { ttft: 50 },
+      }),
+    ).split("\n");
+    expect(csv[0]).toBe("scope,metric,stat,value");
+    expect(csv).toContain("all,completed,value,1");
+    expect(csv).toContain("all,ttft_ms,p50,10");
+    expect(csv).toContain("all,ttft_ms,p999,10");
+    expect(csv).toContain("all,errors,HTTP_503,1");
+    expect(csv).toContain("goodput,good_requests,value,1");
+    expect(csv).toContain('"profile:chat, long",ttft_ms,mean,10');
+    expect(csv).toContain("turn:0,completed,value,1");
+  });
+
+  it("progress -> running counts and an approximate TTFT median", () => {
+    const acc = new SummaryAccumulator();
+    for (const t of [10, 20, 30, 40, 1000]) acc.add(record({ ttft_ms: t }));
+    acc.add(record({ error: "X: y" }));
+    const p = acc.progress;
+    expect(p).toMatchObject({ completed: 5, failed: 1 });
+    expect(Math.abs(p.ttftP50Ms - 30) / 30).toBeLessThan(0.02);
   });
 });

@@ -356,11 +356,14 @@ export class SummaryAccumulator {
       const ttft = this.ttft[i]!;
       // A request with one token has no TPOT: it cannot violate that SLO.
       const tpot = Number.isNaN(this.tpot[i]!) ? 0 : this.tpot[i]!;
-      let ok = true;
-      if (slo.ttft !== undefined && !(ttft <= slo.ttft)) (violations.ttft++, (ok = false));
-      if (slo.tpot !== undefined && !(tpot <= slo.tpot)) (violations.tpot++, (ok = false));
-      if (slo.e2el !== undefined && !(this.e2el[i]! <= slo.e2el)) (violations.e2el++, (ok = false));
-      if (ok) good++;
+      // NaN (no first token) never meets an SLO: the comparisons are written to fail on it.
+      const missTtft = slo.ttft !== undefined && !(ttft <= slo.ttft);
+      const missTpot = slo.tpot !== undefined && !(tpot <= slo.tpot);
+      const missE2el = slo.e2el !== undefined && !(this.e2el[i]! <= slo.e2el);
+      if (missTtft) violations.ttft++;
+      if (missTpot) violations.tpot++;
+      if (missE2el) violations.e2el++;
+      if (!missTtft && !missTpot && !missE2el) good++;
     }
     return {
       goodput: {

@@ -91,7 +91,7 @@ export class OpenAiHttpTarget implements Target {
    */
   async waitForReady(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
-    let lastError = "";
+    let lastError: string;
     for (;;) {
       try {
         const res = await this.pool.request({
@@ -106,6 +106,7 @@ export class OpenAiHttpTarget implements Target {
             if (!ids[0]) throw new Error("GET /models listed no model: pass --model");
             this.model = ids[0];
           }
+          await this.openConnections(Math.min(this.options.connections, 64));
           return;
         }
         lastError = `GET ${this.pathPrefix}/models: HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
@@ -118,6 +119,20 @@ export class OpenAiHttpTarget implements Target {
       await new Promise((r) => setTimeout(r, 100));
     }
     throw new Error(lastError);
+  }
+
+  /** Opens `n` keep-alive connections up front, so the first burst of sends does not pay for them. */
+  private async openConnections(n: number): Promise<void> {
+    await Promise.all(
+      Array.from({ length: n }, async () => {
+        const res = await this.pool.request({
+          path: `${this.pathPrefix}/models`,
+          method: "GET",
+          headers: this.headers(),
+        });
+        await res.body.dump();
+      }),
+    );
   }
 
   private body(turn: TurnRequest): string {
@@ -139,40 +154,63 @@ export class OpenAiHttpTarget implements Target {
   }
 
   submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
-    const abort = new AbortController();
+    const chat = this.options.endpoint === "chat";
+    const extra: Record<string, string> = { "content-type": "application/json" };
+    if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
     let settled = false;
     const fail = (code: string, message: string) => {
       if (settled) return;
       settled = true;
       handlers.failed({ code, message });
     };
-    const chat = this.options.endpoint === "chat";
-    const extra: Record<string, string> = { "content-type": "application/json" };
-    if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
-    const run = async () => {
-      const res = await this.pool.request({
-        path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
-        method: "POST",
-        headers: this.headers(extra),
-        body: this.body(turn),
-        signal: abort.signal,
-      });
-      if (res.statusCode !== 200) {
-        const text = await res.body.text();
-        let message = text.slice(0, 300);
+    let status = 0;
+    let controller: { abort(reason: Error): void } | undefined;
+    let cancelled = false;
+    const decoder = new TextDecoder();
+    // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives.
+    let whole = "";
+    let buffered = "";
+    let sawDone = false;
+    let response = "";
+    let usage: Usage | null | undefined;
+    let finishReason = "";
+
+    const onLine = (line: string): void => {
+      if (!line.startsWith("data:")) return;
+      const data = line.slice(5).trim();
+      if (data === "[DONE]") {
+        sawDone = true;
+        return;
+      }
+      const chunk = JSON.parse(data) as StreamChunk;
+      if (chunk.error) return fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
+      const choice = chunk.choices?.[0];
+      if (choice) {
+        const piece = (chat ? choice.delta?.content : choice.text) ?? "";
+        // One SSE chunk is one token for vLLM; usage corrects the total at the end.
+        if (piece) {
+          response += piece;
+          handlers.token(piece, 1);
+        }
+        if (choice.finish_reason) finishReason = choice.finish_reason;
+      }
+      if (chunk.usage) usage = chunk.usage;
+    };
+
+    const complete = (): void => {
+      if (settled) return;
+      if (status !== 200) {
+        let message = whole.slice(0, 300);
         try {
-          const parsed = JSON.parse(text) as { error?: { message?: string }; message?: string };
+          const parsed = JSON.parse(whole) as { error?: { message?: string }; message?: string };
           message = parsed.error?.message ?? parsed.message ?? message;
         } catch {
           // not JSON: keep the raw text
         }
-        return fail(`HTTP_${res.statusCode}`, message);
+        return fail(`HTTP_${status}`, message);
       }
-      let response = "";
-      let usage: Usage | null | undefined;
-      let finishReason = "";
       if (!turn.stream) {
-        const json = (await res.body.json()) as {
+        const json = JSON.parse(whole) as {
           choices?: { message?: { content?: string | null }; text?: string | null; finish_reason?: string }[];
           usage?: Usage;
         };
@@ -181,39 +219,8 @@ export class OpenAiHttpTarget implements Target {
         usage = json.usage;
         finishReason = choice?.finish_reason ?? "";
         if (response) handlers.token(response, usage?.completion_tokens ?? countTokens(response));
-      } else {
-        // Server-sent events: "data: {json}\n\n" ... "data: [DONE]\n\n". Chunks may split anywhere.
-        const decoder = new TextDecoder();
-        let buffered = "";
-        let sawDone = false;
-        for await (const bytes of res.body) {
-          buffered += decoder.decode(bytes as Uint8Array, { stream: true });
-          let end: number;
-          while ((end = buffered.indexOf("\n")) >= 0) {
-            const line = buffered.slice(0, end).trimEnd();
-            buffered = buffered.slice(end + 1);
-            if (!line.startsWith("data:")) continue;
-            const data = line.slice(5).trim();
-            if (data === "[DONE]") {
-              sawDone = true;
-              continue;
-            }
-            const chunk = JSON.parse(data) as StreamChunk;
-            if (chunk.error) return fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
-            const choice = chunk.choices?.[0];
-            if (choice) {
-              const piece = (chat ? choice.delta?.content : choice.text) ?? "";
-              // One SSE chunk is one token for vLLM; usage corrects the total at the end.
-              if (piece) {
-                response += piece;
-                handlers.token(piece, 1);
-              }
-              if (choice.finish_reason) finishReason = choice.finish_reason;
-            }
-            if (chunk.usage) usage = chunk.usage;
-          }
-        }
-        if (!sawDone) return fail("STREAM_TRUNCATED", "stream ended without [DONE]");
+      } else if (!sawDone) {
+        return fail("STREAM_TRUNCATED", "stream ended without [DONE]");
       }
       if (settled) return;
       settled = true;
@@ -227,11 +234,62 @@ export class OpenAiHttpTarget implements Target {
         usageSource: fromServer ? "server" : "client",
       });
     };
-    run().catch((err: Error & { code?: string }) => {
-      if (abort.signal.aborted) return fail("CANCELLED", "cancelled by the client");
-      fail(err.code ?? err.name ?? "NETWORK", err.message);
-    });
-    return { cancel: () => abort.abort() };
+
+    // undici's dispatch API: no AbortSignal, stream or promise per request (those cost more
+    // CPU than the rest of a request at thousands per second).
+    this.pool.dispatch(
+      {
+        path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
+        method: "POST",
+        headers: this.headers(extra),
+        body: this.body(turn),
+      },
+      {
+        onRequestStart: (c) => {
+          controller = c;
+          if (cancelled) c.abort(new Error("cancelled by the client"));
+        },
+        onResponseStart: (_c, statusCode) => {
+          status = statusCode;
+        },
+        onResponseData: (_c, bytes) => {
+          if (settled) return;
+          const text = decoder.decode(bytes, { stream: true });
+          if (status !== 200 || !turn.stream) {
+            whole += text;
+            return;
+          }
+          buffered += text;
+          let end: number;
+          try {
+            while (!settled && (end = buffered.indexOf("\n")) >= 0) {
+              const line = buffered.slice(0, end).trimEnd();
+              buffered = buffered.slice(end + 1);
+              onLine(line);
+            }
+          } catch (err) {
+            fail("BAD_RESPONSE", (err as Error).message);
+          }
+        },
+        onResponseEnd: () => {
+          try {
+            complete();
+          } catch (err) {
+            fail("BAD_RESPONSE", (err as Error).message);
+          }
+        },
+        onResponseError: (_c, err: Error & { code?: string }) => {
+          if (cancelled) return fail("CANCELLED", "cancelled by the client");
+          fail(err.code ?? err.name ?? "NETWORK", err.message);
+        },
+      },
+    );
+    return {
+      cancel: () => {
+        cancelled = true;
+        controller?.abort(new Error("cancelled by the client"));
+      },
+    };
   }
 
   advise(_hint: SessionHint): void {

@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
@@ -38,6 +38,9 @@ agent_profiles:
     tool_output_tokens_dist_config: { type: Constant, value: 50 }
 `;
 
+/** A seed whose plan has both profiles and several fan-outs (checked below from the dry run). */
+const SEED = "3";
+
 let dir: string;
 let stack: LocalStack;
 beforeAll(async () => {
@@ -57,6 +60,7 @@ const jsonLines = <T>(path: string) =>
     .map((l) => JSON.parse(l) as T);
 
 interface PlanSummaryFile {
+  plan: { sessions_by_profile: Record<string, number> };
   agents: { requests_with_subagents: number; fan_outs: number; subagent_sessions: number };
 }
 
@@ -71,7 +75,7 @@ describe("agent sessions through the scheduler to mock engines", () => {
       "--config",
       cfg,
       "--seed",
-      "5",
+      SEED,
       "--dry-run",
       "--out",
       dir,
@@ -80,7 +84,7 @@ describe("agent sessions through the scheduler to mock engines", () => {
     plan = JSON.parse(readFileSync(join(dir, "plan-summary.json"), "utf8")) as PlanSummaryFile;
     const run = await runCli(
       bundlePath("workloadgen"),
-      ["--config", cfg, "--seed", "5", "--target", `grpc://${stack.schedulerAddress}`, "--out", dir],
+      ["--config", cfg, "--seed", SEED, "--target", `grpc://${stack.schedulerAddress}`, "--out", dir],
       120_000,
     );
     expect(run.code, run.stderr).toBe(0);
@@ -89,7 +93,9 @@ describe("agent sessions through the scheduler to mock engines", () => {
   }, 180_000);
 
   it("every planned turn, sub-agents' included -> completed without error", () => {
-    expect(plan.agents.fan_outs).toBeGreaterThan(0);
+    // Preconditions of this run (seeded plan): sub-agents and a reasoning profile are in it.
+    expect(plan.agents.fan_outs).toBeGreaterThan(1);
+    expect(plan.plan.sessions_by_profile.reasoner).toBeGreaterThan(0);
     expect(records).toHaveLength(plan.agents.requests_with_subagents);
     expect(records.filter((r) => r.error)).toEqual([]);
     const subSessions = new Set(records.filter((r) => r.parent_session_id).map((r) => r.session_id));
@@ -169,5 +175,73 @@ describe("agent sessions through the scheduler to mock engines", () => {
     writeFileSync(join(dir, "agent-report.json"), JSON.stringify(report, null, 2));
     expect(report.subagent_sessions).toBeGreaterThan(0);
     expect(report.subagents_off_parent_node).toBe(0);
+  });
+});
+
+describe("agent trace replay through the stack", () => {
+  it("the sample trace at 10x -> every turn completes, sub-agents join, tool waits scaled", async () => {
+    const out = join(dir, "trace");
+    mkdirSync(out);
+    const trace = join(__dirname, "../../data/sample-agent-trace.jsonl");
+    const r = await runCli(
+      bundlePath("workloadgen"),
+      [
+        "--agent-trace",
+        trace,
+        "--time-scale",
+        "10",
+        "--target",
+        `grpc://${stack.schedulerAddress}`,
+        "--out",
+        out,
+      ],
+      120_000,
+    );
+    expect(r.code, r.stderr).toBe(0);
+    const recs = jsonLines<RequestRecord>(join(out, "requests.jsonl"));
+    // fix-bug 5 turns, research 2 (+ sub-0: 2, sub-1: 3), shell 3
+    expect(recs).toHaveLength(15);
+    expect(recs.filter((x) => x.error)).toEqual([]);
+    const shellTool = recs.find((x) => x.session_id === "shell" && x.turn_index === 1)!;
+    expect(shellTool.tool_wait_ms).toBeCloseTo(1200, 3); // latency_ms 12000 / 10
+    const join_ = recs.find((x) => x.session_id === "research" && x.turn_index === 1)!;
+    expect(join_.fan_out).toBe(2);
+    for (const c of recs.filter((x) => x.parent_session_id === "research"))
+      expect(c.end_ms).toBeLessThanOrEqual(join_.sent_ms);
+    expect(
+      recs.find((x) => x.session_id === "research" && x.turn_index === 0)!.reasoning_tokens,
+    ).toBeGreaterThanOrEqual(120);
+  });
+});
+
+describe("agent bad input, built bundle", () => {
+  it.each<[string, string, string, RegExp]>([
+    [
+      "a negative tool latency",
+      "neg.yaml",
+      agentConfig.replace("{ type: Uniform, low: 0.3, high: 0.5 }", "{ type: Constant, value: -2 }"),
+      /^error: .*neg\.yaml: agent_profiles\[0\]\.tool_latency_dist_config: tool latency must be >= 0 s \(value is -2\)$/,
+    ],
+    [
+      "fan-out without a distribution",
+      "fan.yaml",
+      agentConfig.replace(/ *subagent_fanout_dist_config.*\n/, ""),
+      /^error: .*fan\.yaml: agent_profiles\[0\]\.subagent_fanout_dist_config: required when subagent_probability > 0 \(got 0\.5\)$/,
+    ],
+    [
+      "a trace line with an unknown role",
+      "bad.jsonl",
+      '{"session_id":"s","role":"user","content":"hi"}\n{"session_id":"s","role":"planner","content":"x"}\n',
+      /^error: .*bad\.jsonl: line 2: role: expected one of system, user, assistant, tool \(got "planner"\)$/,
+    ],
+  ])("%s -> exit 2 with one line naming the file and key", async (_name, fileName, text, pattern) => {
+    const path = join(dir, fileName);
+    writeFileSync(path, text);
+    const args = fileName.endsWith(".jsonl") ? ["--agent-trace", path] : ["--config", path];
+    const r = await runCli(bundlePath("workloadgen"), [...args, "--dry-run"]);
+    expect(r.code).toBe(2);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(pattern);
   });
 });

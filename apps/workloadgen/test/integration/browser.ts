@@ -1,3 +1,4 @@
+/// <reference lib="dom" />
 import { existsSync } from "node:fs";
 import { pathToFileURL } from "node:url";
 import { chromium } from "playwright-core";
@@ -61,7 +62,8 @@ export async function checkPage(file: string): Promise<PageCheck> {
           for (let i = 0; i < data.length; i += 4) {
             if (data[i + 3]! < 128) continue;
             for (const [r, g, b] of colours)
-              if (Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) < 60) n++;
+              if (Math.abs(data[i]! - r!) + Math.abs(data[i + 1]! - g!) + Math.abs(data[i + 2]! - b!) < 60)
+                n++;
           }
           return n;
         }),

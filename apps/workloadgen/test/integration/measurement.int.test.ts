@@ -2,7 +2,14 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bundlePath, runCli, spawnService, startLocalStack, type LocalStack, type RunningService } from "@symphony/testkit";
+import {
+  bundlePath,
+  runCli,
+  spawnService,
+  startLocalStack,
+  type LocalStack,
+  type RunningService,
+} from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkPage, hasChromium } from "./browser";
 
@@ -31,6 +38,7 @@ const REQUESTS = 10;
 interface Line {
   request_id: string;
   ttft_ms: number;
+  e2el_ms: number;
   tpot_ms: number | null;
   itl_ms: number[];
   prompt_tokens: number;
@@ -143,7 +151,10 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
       // One SSE chunk per token: the streamed tokens are the usage's completion tokens.
       expect(l.token_count).toBe(l.completion_tokens);
       expect(l.itl_ms).toHaveLength(l.completion_tokens - 1);
-      expect(l.tpot_ms).toBeCloseTo((l.itl_ms.reduce((a, b) => a + b, 0) / l.itl_ms.length), 0);
+      // TPOT's definition: (E2EL - TTFT) / (output tokens - 1); the ITLs span first to last token,
+      // so their sum is at most E2EL - TTFT (the rest is the usage chunk and [DONE]).
+      expect(l.tpot_ms! * (l.completion_tokens - 1)).toBeCloseTo(l.e2el_ms - l.ttft_ms, 6);
+      expect(l.itl_ms.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(l.e2el_ms - l.ttft_ms + 1e-6);
     }
     expect(readSummary(dir).usage_client_counted).toBe(0);
   });
@@ -154,10 +165,16 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
     expect(s.goodput.good_requests).toBeLessThanOrEqual(s.completed);
     expect(s.goodput.good_requests).toBeGreaterThan(0);
     expect(s.by_turn_index["0"].completed).toBeGreaterThan(0);
-    expect(s.by_turn_index["1"].cached_token_fraction).toBeGreaterThan(s.by_turn_index["0"].cached_token_fraction);
+    expect(s.by_turn_index["1"].cached_token_fraction).toBeGreaterThan(
+      s.by_turn_index["0"].cached_token_fraction,
+    );
     expect(s.send_rate.achieved_rps).toBeGreaterThan(0);
     expect(s.event_loop_delay_ms.max).toBeGreaterThan(0);
-    expect(s.target).toMatchObject({ kind: "http", endpoint: "chat", model: "meta-llama/Llama-3.1-8B-Instruct" });
+    expect(s.target).toMatchObject({
+      kind: "http",
+      endpoint: "chat",
+      model: "meta-llama/Llama-3.1-8B-Instruct",
+    });
     expect(s.hints.hintsUnsupported).toBeGreaterThan(0);
     expect(s.hints.note).toMatch(/not delivered/);
   });
@@ -170,14 +187,17 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
     expect(csv.some((l) => l.startsWith("turn:0,ttft_ms,p50,"))).toBe(true);
   });
 
-  it.skipIf(!hasChromium)("report.html in headless Chromium -> loads offline, draws every chart, no console errors", async () => {
-    const page = await checkPage(join(dir, "report.html"));
-    expect(page.errors).toEqual([]);
-    expect(page.chartsRendered).toBe(7);
-    expect(page.canvases).toHaveLength(7);
-    // Every chart drew its series in the series colour, not just axes.
-    for (const pixels of page.seriesPixels) expect(pixels).toBeGreaterThan(50);
-  });
+  it.skipIf(!hasChromium)(
+    "report.html in headless Chromium -> loads offline, draws every chart, no console errors",
+    async () => {
+      const page = await checkPage(join(dir, "report.html"));
+      expect(page.errors).toEqual([]);
+      expect(page.chartsRendered).toBe(7);
+      expect(page.canvases).toHaveLength(7);
+      // Every chart drew its series in the series colour, not just axes.
+      for (const pixels of page.seriesPixels) expect(pixels).toBeGreaterThan(50);
+    },
+  );
 });
 
 describe("workloadgen -> scheduler -> node-scheduler -> mock-vllm (gRPC, fixed step time)", () => {
@@ -211,7 +231,9 @@ describe("workloadgen -> scheduler -> node-scheduler -> mock-vllm (gRPC, fixed s
     expect(s.tpot_ms.mean).toBeGreaterThan(STEP_MS * 0.9);
     expect(s.tpot_ms.mean).toBeLessThan(STEP_MS * 1.1);
     const lines = readLines(dir);
-    expect(lines.reduce((a, l) => a + l.completion_tokens, 0)).toBe(counter(metrics, "vllm:generation_tokens_total"));
+    expect(lines.reduce((a, l) => a + l.completion_tokens, 0)).toBe(
+      counter(metrics, "vllm:generation_tokens_total"),
+    );
     expect(lines.reduce((a, l) => a + l.prompt_tokens, 0)).toBe(counter(metrics, "vllm:prompt_tokens_total"));
     expect(s.hints.hintsAccepted).toBeGreaterThan(0);
   });
@@ -229,7 +251,12 @@ describe("workloadgen stop rules against a failing / slow mock", () => {
 
   beforeAll(async () => {
     [failing, slow] = await Promise.all([
-      spawnService("mock-failing", bundlePath("mock-vllm"), ["--port", "0", "--fault-error-rate", "1"], ["http"]),
+      spawnService(
+        "mock-failing",
+        bundlePath("mock-vllm"),
+        ["--port", "0", "--fault-error-rate", "1"],
+        ["http"],
+      ),
       spawnService("mock-slow", bundlePath("mock-vllm"), ["--port", "0", ...FIXED_STEP_ARGS], ["http"]),
     ]);
   });
@@ -265,44 +292,48 @@ describe("workloadgen stop rules against a failing / slow mock", () => {
   it.each([
     ["SIGTERM", 143],
     ["SIGINT", 130],
-  ] as const)("%s mid-run -> partial requests.jsonl + summary + report, exit %i", async (signal, exitCode) => {
-    const dir = tempDir();
-    const child = spawn(
-      process.execPath,
-      [
-        bundlePath("workloadgen"),
-        "--target",
-        `http://127.0.0.1:${slow.ports.http}/v1`,
-        "--num-clients",
-        "4",
-        "--duration",
-        "60",
-        "--time-scale",
-        "1000",
-        "--grace",
-        "1",
-        "--progress-interval",
-        "0.2",
-        "--out",
-        dir,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    // Signal once some requests have completed (bounded wait).
-    const deadline = Date.now() + 20_000;
-    while (!/"completed":[1-9]/.test(stderr) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
-    child.kill(signal);
-    const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    const code = await exited;
-    clearTimeout(killer);
-    expect(code, stderr).toBe(exitCode);
-    const s = readSummary(dir);
-    expect(s.stop_reason).toBe(`signal ${signal}`);
-    expect(s.completed).toBeGreaterThan(0);
-    expect(readLines(dir).length).toBe(s.completed + s.failed);
-    expect(existsSync(join(dir, "report.html"))).toBe(true);
-  });
+  ] as const)(
+    "%s mid-run -> partial requests.jsonl + summary + report, exit %i",
+    async (signal, exitCode) => {
+      const dir = tempDir();
+      const child = spawn(
+        process.execPath,
+        [
+          bundlePath("workloadgen"),
+          "--target",
+          `http://127.0.0.1:${slow.ports.http}/v1`,
+          "--num-clients",
+          "4",
+          "--duration",
+          "60",
+          "--time-scale",
+          "1000",
+          "--grace",
+          "1",
+          "--progress-interval",
+          "0.2",
+          "--out",
+          dir,
+        ],
+        { stdio: ["ignore", "pipe", "pipe"] },
+      );
+      let stderr = "";
+      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
+      // Signal once some requests have completed (bounded wait).
+      const deadline = Date.now() + 20_000;
+      while (!/"completed":[1-9]/.test(stderr) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 100));
+      child.kill(signal);
+      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+      const code = await exited;
+      clearTimeout(killer);
+      expect(code, stderr).toBe(exitCode);
+      const s = readSummary(dir);
+      expect(s.stop_reason).toBe(`signal ${signal}`);
+      expect(s.completed).toBeGreaterThan(0);
+      expect(readLines(dir).length).toBe(s.completed + s.failed);
+      expect(existsSync(join(dir, "report.html"))).toBe(true);
+    },
+  );
 });

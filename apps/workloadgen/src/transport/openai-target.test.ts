@@ -1,0 +1,230 @@
+import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { countTokens, createLogger } from "@symphony/common";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { FinishedInfo, TurnFailure, TurnRequest } from "../domain";
+import { OpenAiHttpTarget, type OpenAiTargetOptions } from "./openai-target";
+
+/** What the in-test server answers, chosen per request by the user message. */
+const sse = (objs: unknown[]) =>
+  objs.map((o) => `data: ${JSON.stringify(o)}\n\n`).join("") + "data: [DONE]\n\n";
+const delta = (content: string, finish: string | null = null) => ({
+  choices: [{ index: 0, delta: { content }, finish_reason: finish }],
+});
+const usage = { prompt_tokens: 7, completion_tokens: 3, prompt_tokens_details: { cached_tokens: 4 } };
+
+interface Seen {
+  body: Record<string, unknown>;
+  headers: IncomingHttpHeaders;
+  url: string;
+}
+
+describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
+  let server: Server;
+  let base: string;
+  const seen: Seen[] = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let raw = "";
+      req.on("data", (d: Buffer) => (raw += d.toString()));
+      req.on("end", () => {
+        if (req.url === "/v1/models") {
+          res.end(JSON.stringify({ data: [{ id: "first-model" }, { id: "second" }] }));
+          return;
+        }
+        const body = JSON.parse(raw) as {
+          messages?: { content: string }[];
+          prompt?: string;
+          stream: boolean;
+        };
+        seen.push({ body, headers: req.headers, url: req.url! });
+        const say = body.messages?.at(-1)?.content ?? body.prompt ?? "";
+        if (say === "fail") {
+          res.writeHead(503, { "content-type": "application/json" });
+          res.end(JSON.stringify({ error: { message: "overloaded" } }));
+          return;
+        }
+        if (!body.stream) {
+          res.end(
+            JSON.stringify({
+              choices: [{ message: { content: "one two three" }, finish_reason: "stop" }],
+              usage,
+            }),
+          );
+          return;
+        }
+        res.writeHead(200, { "content-type": "text/event-stream" });
+        const text = sse([
+          { choices: [{ index: 0, delta: { role: "assistant", content: "" }, finish_reason: null }] },
+          delta("one"),
+          delta(" two"),
+          delta(" three", "length"),
+          ...(say === "no usage" ? [] : [{ choices: [], usage }]),
+        ]);
+        if (say === "truncated") {
+          res.end(text.slice(0, text.indexOf("data: [DONE]")));
+          return;
+        }
+        // Split the stream at awkward places: mid-line and mid-JSON.
+        const cuts = [5, 40, 41, 120, text.length];
+        let from = 0;
+        const next = () => {
+          const to = cuts.shift()!;
+          res.write(text.slice(from, to));
+          from = to;
+          if (cuts.length > 0) setTimeout(next, 2);
+          else res.end();
+        };
+        next();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+  const target = (over: Partial<OpenAiTargetOptions> = {}) =>
+    new OpenAiHttpTarget(
+      {
+        baseUrl: base,
+        endpoint: "chat",
+        model: undefined,
+        apiKey: undefined,
+        headers: {},
+        sessionIdHeader: undefined,
+        sendExpectedResponse: false,
+        connections: 4,
+        requestTimeoutMs: 5000,
+        ...over,
+      },
+      createLogger("test", "error"),
+    );
+
+  const turn = (say: string, over: Partial<TurnRequest> = {}): TurnRequest => ({
+    requestId: "r1",
+    clientId: "c1",
+    sessionId: "s1",
+    turnIndex: 0,
+    messages: [{ role: "user", content: say }],
+    promptTokens: 5,
+    maxOutputTokens: 3,
+    stream: true,
+    priority: "normal",
+    isLast: false,
+    expectedResponse: "one two three",
+    ignoreEos: true,
+    ...over,
+  });
+
+  /** Runs one turn to its end: token events, then finished or failed. */
+  const play = (t: OpenAiHttpTarget, request: TurnRequest) =>
+    new Promise<{ tokens: string[]; finished?: FinishedInfo; failed?: TurnFailure }>((resolve) => {
+      const tokens: string[] = [];
+      t.submit(request, {
+        started: () => {},
+        token: (text) => tokens.push(text),
+        finished: (finished) => resolve({ tokens, finished }),
+        failed: (failed) => resolve({ tokens, failed }),
+      });
+    });
+
+  it("waitForReady, no --model -> the first model of GET /models", async () => {
+    const t = target();
+    await t.waitForReady(2000);
+    expect(t.modelName).toBe("first-model");
+    await t.close();
+  });
+
+  it("streamed chat split mid-line -> one token per content chunk (role chunk skipped), server usage", async () => {
+    const t = target({ model: "m" });
+    const r = await play(t, turn("hello"));
+    expect(r.tokens).toEqual(["one", " two", " three"]);
+    expect(r.finished).toEqual({
+      nodeId: "",
+      promptTokens: 7,
+      completionTokens: 3,
+      cachedTokens: 4,
+      finishReason: "length",
+      usageSource: "server",
+    });
+    const last = seen.at(-1)!;
+    expect(last.url).toBe("/v1/chat/completions");
+    expect(last.body).toMatchObject({
+      model: "m",
+      stream: true,
+      stream_options: { include_usage: true },
+      max_completion_tokens: 3,
+      ignore_eos: true,
+    });
+    expect(last.body).not.toHaveProperty("expected_response");
+    await t.close();
+  });
+
+  it("no usage in the stream -> client-side count with the stack's tokenizer, flagged", async () => {
+    const t = target({ model: "m" });
+    const r = await play(t, turn("no usage"));
+    expect(r.finished).toMatchObject({
+      completionTokens: countTokens("one two three"),
+      promptTokens: 5,
+      usageSource: "client",
+    });
+    await t.close();
+  });
+
+  it.each([
+    ["fail", { code: "HTTP_503", message: "overloaded" }],
+    ["truncated", { code: "STREAM_TRUNCATED", message: "stream ended without [DONE]" }],
+  ])("%s -> failed with a typed code", async (say, failure) => {
+    const t = target({ model: "m" });
+    const r = await play(t, turn(say));
+    expect(r.failed).toEqual(failure);
+    expect(r.finished).toBeUndefined();
+    await t.close();
+  });
+
+  it("completions endpoint, no stream, headers, key, session header, expected_response -> all on the wire", async () => {
+    const t = target({
+      model: "m",
+      endpoint: "completions",
+      apiKey: "secret",
+      headers: { "x-tenant": "t1" },
+      sessionIdHeader: "x-session-id",
+      sendExpectedResponse: true,
+    });
+    const r = await play(t, turn("", { messages: undefined, prompt: "plain prompt", stream: false }));
+    expect(r.finished).toMatchObject({ completionTokens: 3, usageSource: "server" });
+    const last = seen.at(-1)!;
+    expect(last.url).toBe("/v1/completions");
+    expect(last.body).toMatchObject({
+      prompt: "plain prompt",
+      max_tokens: 3,
+      expected_response: "one two three",
+    });
+    expect(last.headers).toMatchObject({
+      authorization: "Bearer secret",
+      "x-tenant": "t1",
+      "x-session-id": "s1",
+    });
+    await t.close();
+  });
+
+  it("unreachable server -> waitForReady rejects with the cause", async () => {
+    const t = new OpenAiHttpTarget(
+      {
+        baseUrl: "http://127.0.0.1:1/v1",
+        endpoint: "chat",
+        model: undefined,
+        apiKey: undefined,
+        headers: {},
+        sessionIdHeader: undefined,
+        sendExpectedResponse: false,
+        connections: 1,
+        requestTimeoutMs: 1000,
+      },
+      createLogger("test", "error"),
+    );
+    await expect(t.waitForReady(200)).rejects.toThrow(/ECONNREFUSED/);
+    await t.close();
+  });
+});

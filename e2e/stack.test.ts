@@ -126,6 +126,7 @@ describe("scheduler with no reachable node", () => {
             ignoreEos: false,
             deadlineMs: 0,
             model: "",
+            parentSessionId: "",
           },
           { deadline: Date.now() + 15_000 },
         );

@@ -44,7 +44,8 @@ export function headline(r: ScaleResult): Record<string, number | null> {
 
 /** Config 4 vs config 1 per scale, beside the paper's claims. */
 export function headlineTable(results: readonly ScaleResult[]): string {
-  const x = (v: number | null, d = 2) => (v === null ? "n/a" : `${v.toFixed(d)}×`);
+  const x = (v: number | null | undefined, d = 2) =>
+    v === null || v === undefined ? "n/a" : `${v.toFixed(d)}×`;
   const rows = results.map((r) => {
     const h = headline(r);
     return `| ${r.name} | ${h.baseline_max_sessions ?? "n/a"} → ${h.hints_max_sessions ?? "n/a"} (${x(h.sessions_ratio)}) | ${x(h.ttft_p99_at_capacity_ratio)} | ${h.common_sessions ?? "n/a"} | ${x(h.e2el_mean_speedup_at_common)} | ${x(h.ttft_mean_ratio_at_common)} |`;

@@ -34,6 +34,7 @@ export function turn(
     ignoreEos: false,
     deadlineMs: 0,
     model: "",
+    parentSessionId: "",
     ...extra,
   };
 }

@@ -2,7 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import { loadConfigFile, parseArg, parseWithSchema, UsageError, type LogLevel } from "@symphony/common";
+import {
+  parseArg,
+  parseStructuredText,
+  parseWithSchema,
+  readTextFile,
+  UsageError,
+  type LogLevel,
+} from "@symphony/common";
 import {
   DEFAULT_PROFILE,
   deriveNumGpuBlocks,
@@ -98,10 +105,17 @@ export const clusterFileSchema = z.strictObject({
       node_engine: linkSchema.prefault({}),
     })
     .prefault({}),
-  workload: workloadFileSchema.shape.workload,
-  client_profiles: workloadFileSchema.shape.client_profiles,
+  // Every section workloadgen's --config accepts (workload, client_profiles, agent_profiles, ...),
+  // with its own schema: a workload file is a valid cluster file and the tools never disagree.
+  ...workloadFileSchema.shape,
 });
-export type ClusterFile = z.output<typeof clusterFileSchema>;
+/**
+ * The parsed cluster file, plus its workloadgen sections exactly as written (`workloadSections`):
+ * they go to workloadgen's own parser unchanged.
+ */
+export type ClusterFile = z.output<typeof clusterFileSchema> & {
+  readonly workloadSections?: Record<string, unknown>;
+};
 
 /** A simulation run, fully resolved. */
 export interface SimConfig {
@@ -332,9 +346,14 @@ export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
     throw new UsageError(`unexpected argument "${program.args[0]}" (flags start with --)`);
   const o = program.opts<Record<string, unknown>>();
   const configFile = o.config as string | undefined;
-  const file: ClusterFile = configFile
-    ? loadConfigFile(configFile, clusterFileSchema)
-    : parseWithSchema(clusterFileSchema, {}, "(defaults)");
+  const raw: unknown = configFile ? parseStructuredText(readTextFile(configFile, "config"), configFile) : {};
+  const parsed = parseWithSchema(clusterFileSchema, raw, configFile ?? "(defaults)");
+  const workloadSections: Record<string, unknown> = {};
+  for (const key of Object.keys(workloadFileSchema.shape)) {
+    const value = (raw as Record<string, unknown>)[key];
+    if (value !== undefined) workloadSections[key] = value;
+  }
+  const file: ClusterFile = { ...parsed, workloadSections };
   const overrides: Overrides = {
     nodes: o.nodes as number | undefined,
     policy: o.policy as string | undefined,
@@ -477,9 +496,7 @@ function workloadConfigFor(
   if (ov.maxRequests !== undefined) argv.push("--max-requests", String(ov.maxRequests));
   if (ov.timeScale !== undefined) argv.push("--time-scale", String(ov.timeScale));
   if (ov.hints === false) argv.push("--no-hints");
-  const section: Record<string, unknown> = {};
-  if (file.workload !== undefined) section.workload = file.workload;
-  if (file.client_profiles !== undefined) section.client_profiles = file.client_profiles;
+  const section = file.workloadSections ?? {};
   const dir = mkdtempSync(join(tmpdir(), "symphony-sim-"));
   try {
     const path = join(dir, "workload.json");

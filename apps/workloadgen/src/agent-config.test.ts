@@ -34,6 +34,28 @@ describe("agent workload config", () => {
     expect(buildWorkload(c).source.next()?.kind).toBe("agent");
   });
 
+  it("client_profiles beside agent_profiles -> chat and agent sessions in one run, in start order", () => {
+    const chat = `
+client_profiles:
+  - profile_name: chat
+    weight: 1
+    inter_arrival_time_dist_config: { type: Poisson, rate: 1 }
+    prompt_tokens_dist_config: { type: Constant, value: 50 }
+    max_output_tokens_dist_config: { type: Constant, value: 20 }
+`;
+    const c = parseConfig(["--config", file("mixed.yaml", profile() + chat), "--total-duration", "100"]);
+    expect(c.workload).toBe("agent");
+    const { source } = buildWorkload(c);
+    const kinds = new Set<string>();
+    let last = -1;
+    for (let p = source.next(); p; p = source.next()) {
+      kinds.add(p.kind ?? "chat");
+      expect(p.startUs!).toBeGreaterThanOrEqual(last);
+      last = p.startUs!;
+    }
+    expect([...kinds].sort()).toEqual(["agent", "chat"]);
+  });
+
   it("--agent-trace -> workload agent, the trace's sessions as the source", () => {
     const c = parseConfig(["--agent-trace", join(__dirname, "../data/sample-agent-trace.jsonl")]);
     expect(c.workload).toBe("agent");

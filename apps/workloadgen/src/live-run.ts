@@ -1,4 +1,4 @@
-import { createWriteStream, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { monitorEventLoopDelay } from "node:perf_hooks";
@@ -8,6 +8,7 @@ import type { Config } from "./config";
 import { LoadRunner, PromptSynthesizer, type Target } from "./domain";
 import { PreciseTimers } from "./precise-timers";
 import { renderHtmlReport } from "./output/html-report";
+import { JsonlWriter } from "./output/jsonl-writer";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
 import { formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./output/report";
@@ -48,7 +49,7 @@ function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget {
 /** One requests.jsonl line: the record, ITLs rounded to µs (they are most of the bytes). */
 function requestLine(record: Parameters<SummaryAccumulator["add"]>[0]): string {
   const itl = record.itl_ms.map((g) => Math.round(g * 1000) / 1000);
-  return JSON.stringify({ ...record, itl_ms: itl, itl_count: itl.length }) + "\n";
+  return JSON.stringify({ ...record, itl_ms: itl, itl_count: itl.length });
 }
 
 /**
@@ -83,7 +84,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
     warmupS: config.warmup,
     cooldownS: config.cooldown,
   });
-  const requestsFile = config.out ? createWriteStream(join(config.out, "requests.jsonl")) : undefined;
+  const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
   const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
   // Warm up what the first request would otherwise pay for (the tokenizer's tables take about a
   // second to build), so that stall does not land on the schedule.
@@ -123,7 +124,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
         results.add(record);
         metrics.observe(record);
         requestsFile?.write(requestLine(record));
-        const { completed, failed } = results.progress;
+        const { completed, failed } = results.counts;
         if (stopReason === "completed" && failed > 0) {
           const finished = completed + failed;
           if (failed >= config.maxErrors) stopReason = "max-errors";
@@ -183,7 +184,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
   const durationS = (performance.now() - t0) / 1000;
   progress.stop();
   timers.cancelAll();
-  if (requestsFile) await new Promise<void>((r) => requestsFile.end(() => r()));
+  requestsFile?.close();
   await target.close();
   await metricsServer?.close();
   if (signalHandler) {

@@ -97,11 +97,10 @@ export function addRunOptions(program: Command): Command {
     )
     .option("--model <name>", "HTTP target: model name (default: the first of GET /v1/models)")
     .option("--api-key <key>", "HTTP target: bearer token (default: $OPENAI_API_KEY if set, else none)")
-    .option(
-      "--header <'Name: value'>",
-      "HTTP target: extra request header (repeatable)",
-      collectHeader,
-      {} as Record<string, string>,
+    .addOption(
+      new Option("--header <'Name: value'>", "HTTP target: extra request header (repeatable)")
+        .argParser(collectHeader)
+        .default({}, "none"),
     )
     .option(
       "--session-id-header <name>",

@@ -5,6 +5,7 @@ import {
   AgentSessionSource,
   agentTraceSource,
   DatasetSessionSource,
+  mergeByStart,
   OpenLoopSource,
   parseAgentTrace,
   parseShareGpt,
@@ -115,15 +116,26 @@ export function buildWorkload(config: Config): Workload {
           },
         };
       }
+      const agents = new AgentSessionSource(config.agentProfiles, {
+        seed: config.seed,
+        totalDuration: config.totalDuration,
+        maxOutputTokensCap: config.maxOutputTokens,
+      });
+      // client_profiles beside agent_profiles: chat and agent sessions in one run, by start time.
+      const chat =
+        config.clientProfiles.length > 0
+          ? new OpenLoopSource(config.clientProfiles, {
+              seed: config.seed,
+              totalDuration: config.totalDuration,
+              maxOutputTokensCap: config.maxOutputTokens,
+            })
+          : undefined;
       return {
         thinkTime,
-        source: new AgentSessionSource(config.agentProfiles, {
-          seed: config.seed,
-          totalDuration: config.totalDuration,
-          maxOutputTokensCap: config.maxOutputTokens,
-        }),
+        source: chat ? mergeByStart([agents, chat]) : agents,
         info: {
           agent_profiles: config.agentProfiles.map((p) => p.profile_name),
+          ...(chat ? { profiles: config.clientProfiles.map((p) => p.profile_name) } : {}),
           total_duration_s: config.totalDuration,
         },
       };

@@ -1,6 +1,6 @@
 import { uniformFloat64 } from "pure-rand/distribution/uniformFloat64";
 import { uniformInt } from "pure-rand/distribution/uniformInt";
-import { xoroshiro128plus } from "pure-rand/generator/xoroshiro128plus";
+import { xoroshiro128plusFromState } from "pure-rand/generator/xoroshiro128plus";
 import type { RandomGenerator } from "pure-rand/types/RandomGenerator";
 
 /** A seeded source of randomness. Domain code never calls Math.random. */
@@ -31,10 +31,30 @@ function fnv1a(text: string): number {
   return h >>> 0;
 }
 
+/** splitmix32: spreads a 32-bit value over the whole state so near seeds give unrelated streams. */
+function splitmix32(state: number): () => number {
+  let z = state >>> 0;
+  return () => {
+    z = (z + 0x9e3779b9) | 0;
+    let t = z ^ (z >>> 16);
+    t = Math.imul(t, 0x21f0aaad);
+    t ^= t >>> 15;
+    t = Math.imul(t, 0x735a2d97);
+    return (t ^ (t >>> 15)) | 0;
+  };
+}
+
 /**
  * An independent random stream for one purpose, e.g. `rngFor(seed, "workloadgen.arrivals")`.
  * Adding a consumer of randomness elsewhere never shifts this stream's values.
+ *
+ * The 128-bit xoroshiro state is filled by splitmix32 from a hash of seed and stream name:
+ * pure-rand's `xoroshiro128plus(seed)` leaves most state bits constant, which made the first
+ * draws of a stream visibly correlated.
  */
 export function rngFor(seed: number, stream: string): Rng {
-  return new PureRng(xoroshiro128plus(fnv1a(`${seed}:${stream}`) | 0));
+  const mix = splitmix32(fnv1a(`${seed}:${stream}`));
+  const state = [mix(), mix(), mix(), mix()];
+  if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // all-zero: xoroshiro's fixed point
+  return new PureRng(xoroshiro128plusFromState(state));
 }

@@ -42,6 +42,20 @@ describe("Router", () => {
     expect(["s1", "s2", "s3"].map((s) => place(router, s))).toEqual(homes);
   });
 
+  it("new sub-agent session with a known parent -> lands on the parent's node, even when busier", () => {
+    const { router } = setup();
+    const parentHome = place(router, "agent-1");
+    // Make the parent's node the busiest, so plain least-load placement would go elsewhere.
+    router.turnStarted("agent-1", parentHome, prefixBlocks("", 16));
+    const placements = ["agent-1/sub-0", "agent-1/sub-1", "agent-1/sub-2"].map((id) => {
+      const out = router.route({ ...turnOf(id), parentSessionId: "agent-1" });
+      return out.ok && out.decision.nodeId;
+    });
+    expect(placements).toEqual([parentHome, parentHome, parentHome]);
+    // Without the parent link the same kind of session spreads by load.
+    expect(place(router, "unrelated")).not.toBe(parentHome);
+  });
+
   it("session's node dies -> next turn elsewhere, reported as failover from that node", () => {
     const { router } = setup();
     const home = place(router, "s1");

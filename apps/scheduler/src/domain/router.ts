@@ -13,6 +13,8 @@ export interface TurnToRoute {
   readonly promptTokens: number;
   /** The prompt cut into blocks (for kv-aware routing and the prefix index). */
   readonly blocks: PromptBlocks;
+  /** A sub-agent's parent session: a new child session starts where the parent's KV lives. */
+  readonly parentSessionId?: string;
 }
 
 export type RouteOutcome =
@@ -101,6 +103,11 @@ export class Router {
   route(turn: TurnToRoute): RouteOutcome {
     const nodes = this.snapshots();
     const session = this.sessions.get(turn.sessionId);
+    // A new sub-agent session inherits its parent's node: its prompt begins with the parent's context.
+    const parentNodeId =
+      session === undefined && turn.parentSessionId
+        ? this.sessions.get(turn.parentSessionId)?.nodeId
+        : undefined;
     const predictedHitByNode = this.policy.usesPrefixHits
       ? this.prefixIndex.predictHits(
           turn.blocks,
@@ -111,7 +118,7 @@ export class Router {
       {
         sessionId: turn.sessionId,
         turnIndex: turn.turnIndex,
-        sessionNodeId: session?.nodeId,
+        sessionNodeId: session?.nodeId ?? parentNodeId,
         promptTokens: turn.promptTokens,
         predictedHitByNode,
       },

@@ -139,6 +139,7 @@ export function handleSubmit(
       turnIndex: req.turnIndex,
       promptTokens: req.promptTokens,
       blocks,
+      parentSessionId: req.parentSessionId || undefined,
     });
     if (!outcome.ok) {
       logger.warn("no node for turn", { sessionId: req.sessionId, reason: outcome.message });

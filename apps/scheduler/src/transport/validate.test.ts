@@ -17,6 +17,7 @@ const ok: InferenceRequest = {
   ignoreEos: false,
   deadlineMs: 0,
   model: "",
+  parentSessionId: "",
 };
 
 describe("validateInferenceRequest", () => {

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runCli } from "@symphony/testkit";
@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const bundle = join(repoRoot, "dist", "apps", "simulator", "main.js");
 const small = join(__dirname, "..", "..", "examples", "small.yaml");
+const workloadgenExamples = join(repoRoot, "apps", "workloadgen", "examples");
 const dir = mkdtempSync(join(tmpdir(), "sim-int-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -77,6 +78,27 @@ describe("simulator bundle", () => {
     expect(readFileSync(join(out, "sweep.svg"), "utf8")).toMatch(/^<svg/);
     expect(existsSync(join(out, "policy=round-robin,nodes=2", "summary.json"))).toBe(true);
   });
+
+  it.each(readdirSync(workloadgenExamples).filter((f) => /\.ya?ml$/.test(f)))(
+    "workloadgen's example %s as the only config -> simulated without error",
+    async (name) => {
+      const out = join(dir, `example-${name}`);
+      const r = await run([
+        "--config",
+        join(workloadgenExamples, name),
+        "--duration",
+        "10",
+        "--max-requests",
+        "100",
+        "--out",
+        out,
+      ]);
+      expect(r.code, r.stderr.slice(-2000)).toBe(0);
+      const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8"));
+      expect(summary.simulated).toBe(true);
+      expect(summary.completed).toBeGreaterThan(0);
+    },
+  );
 
   it.each([
     ["an unknown flag", ["--nodez", "3"], /unknown option '--nodez'/],

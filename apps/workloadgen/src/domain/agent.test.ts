@@ -1,6 +1,7 @@
 import { countTokens, parseWithSchema } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import { AgentSessionSource, agentProfileSchema, type AgentProfileConfig } from "./agent";
+import { AgentSessionSource, agentProfileSchema, mergeByStart, type AgentProfileConfig } from "./agent";
+import { arraySource } from "./plan";
 import type { SessionPlan } from "./plan";
 
 type ProfileInput = Record<string, unknown>;
@@ -177,5 +178,21 @@ describe("agentProfileSchema", () => {
     expect(() =>
       profile({ tool_latency_dist_config: { type: "Normal", mean: 1, sigma: 0.5, min: 0 } }),
     ).not.toThrow();
+  });
+});
+
+describe("mergeByStart", () => {
+  it("two open-loop sources -> one stream in start order, every plan once", () => {
+    const plan = (id: string, startUs: number) => ({
+      ...drain([profile()], 1, 1)[0]!,
+      sessionId: id,
+      startUs,
+    });
+    const a = arraySource([plan("a1", 0), plan("a2", 30), plan("a3", 31)]);
+    const b = arraySource([plan("b1", 10), plan("b2", 30), plan("b3", 99)]);
+    const merged = mergeByStart([a, b]);
+    const ids: string[] = [];
+    for (let p = merged.next(); p; p = merged.next()) ids.push(p.sessionId);
+    expect(ids).toEqual(["a1", "b1", "a2", "b2", "a3", "b3"]);
   });
 });

@@ -133,18 +133,6 @@ export interface AgentSourceOptions {
   maxOutputTokensCap?: number;
 }
 
-/**
- * `rngFor` seeds xoroshiro128+ from a 32-bit hash, a low-entropy state whose first outputs are
- * visibly correlated (seed 12, "…agent.profiles": the first 13 draws all fall below 0.4). Drawing
- * 64 values first lets the state mix, so short plans (a few dozen sessions) get their profile
- * shares right.
- */
-function warmedRng(seed: number, stream: string): Rng {
-  const rng = rngFor(seed, stream);
-  for (let i = 0; i < 64; i++) rng.next();
-  return rng;
-}
-
 const atLeast1 = (x: number) => Math.max(1, Math.round(x));
 const count = (x: number) => Math.max(0, Math.round(x));
 /** Samples used to estimate a distribution's mean for hints (a separate stream: plans do not shift). */
@@ -208,11 +196,11 @@ export class AgentSessionSource implements SessionSource {
     });
     this.totalWeight = profiles.reduce((s, p) => s + p.weight, 0);
     const seed = options.seed;
-    this.arrivals = warmedRng(seed, "workloadgen.agent.arrivals");
-    this.choice = warmedRng(seed, "workloadgen.agent.profiles");
-    this.shape = warmedRng(seed, "workloadgen.agent.sessions");
-    this.lengths = warmedRng(seed, "workloadgen.agent.lengths");
-    this.tools = warmedRng(seed, "workloadgen.agent.tools");
+    this.arrivals = rngFor(seed, "workloadgen.agent.arrivals");
+    this.choice = rngFor(seed, "workloadgen.agent.profiles");
+    this.shape = rngFor(seed, "workloadgen.agent.sessions");
+    this.lengths = rngFor(seed, "workloadgen.agent.lengths");
+    this.tools = rngFor(seed, "workloadgen.agent.tools");
     this.synth = new PromptSynthesizer(seed);
   }
 
@@ -333,4 +321,25 @@ export class AgentSessionSource implements SessionSource {
       this.synth.text(`reply:${key}`, output);
     return { maxOutputTokens: Math.min(cap, countTokens(text)), expectedResponse: text };
   }
+}
+
+/**
+ * Several open-loop sources as one, in `startUs` order (e.g. chat client profiles beside agent
+ * profiles, for a chat-vs-agent comparison in one run). Lazy: holds one pending plan per source.
+ */
+export function mergeByStart(sources: readonly SessionSource[]): SessionSource {
+  const heads = sources.map((s) => s.next());
+  return {
+    next() {
+      let best = -1;
+      for (let i = 0; i < heads.length; i++) {
+        const h = heads[i];
+        if (h && (best < 0 || (h.startUs ?? 0) < (heads[best]!.startUs ?? 0))) best = i;
+      }
+      if (best < 0) return undefined;
+      const plan = heads[best]!;
+      heads[best] = sources[best]!.next();
+      return plan;
+    },
+  };
 }

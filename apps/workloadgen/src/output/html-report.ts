@@ -198,7 +198,7 @@ const CLIENT_SCRIPT = `
       return s;
     }));
     new uPlot({
-      title: c.title, width: Math.min(620, window.innerWidth - 40), height: 300,
+      title: c.title, width: Math.min(560, window.innerWidth - 40), height: 280,
       scales: { x: { time: false } }, series: series,
       axes: [{ label: c.xLabel }, { label: c.yLabel }]
     }, c.data, box);

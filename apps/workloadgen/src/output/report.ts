@@ -126,9 +126,14 @@ export class SummaryAccumulator {
     this.rng = rngFor(seed, "workloadgen.itl-reservoir");
   }
 
-  /** Requests added so far: completed, failed, and the TTFT median (approximate, ±1%) for progress. */
+  /** Requests added so far: completed, failed (cheap: for per-record checks). */
+  get counts(): { completed: number; failed: number } {
+    return { completed: this.okCount, failed: this.failCount };
+  }
+
+  /** Counts and the TTFT median so far (approximate, ±1%), for the progress display (a few times a second). */
   get progress(): { completed: number; failed: number; ttftP50Ms: number } {
-    return { completed: this.okCount, failed: this.failCount, ttftP50Ms: this.ttftHistogram.quantile(0.5) };
+    return { ...this.counts, ttftP50Ms: this.ttftHistogram.quantile(0.5) };
   }
 
   add(r: RequestRecord): void {

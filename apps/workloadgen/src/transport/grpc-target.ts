@@ -68,6 +68,7 @@ export class GrpcSchedulerTarget implements Target {
         ignoreEos: turn.ignoreEos,
         deadlineMs: 0,
         model: "",
+        parentSessionId: turn.parentSessionId ?? "",
       },
       options,
     );

@@ -214,6 +214,32 @@ describe("agent trace replay through the stack", () => {
   });
 });
 
+describe("agent plan, built bundle", () => {
+  it("dry run twice with the same seed -> byte-identical plan.jsonl; another seed -> different", async () => {
+    const cfg = join(dir, "plan.yaml");
+    writeFileSync(cfg, agentConfig.replace("total_duration: 1.3", "total_duration: 60"));
+    const plan = async (seed: string, name: string) => {
+      const out = join(dir, name);
+      mkdirSync(out);
+      const r = await runCli(bundlePath("workloadgen"), [
+        "--config",
+        cfg,
+        "--seed",
+        seed,
+        "--dry-run",
+        "--out",
+        out,
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      return readFileSync(join(out, "plan.jsonl"), "utf8");
+    };
+    const [a, b, c] = [await plan("1", "p1"), await plan("1", "p2"), await plan("2", "p3")];
+    expect(a).toBe(b);
+    expect(c).not.toBe(a);
+    expect(a).toMatch(/"subagents":\[\{"session_id":"a\d+\/sub-0"/);
+  });
+});
+
 describe("agent bad input, built bundle", () => {
   it.each<[string, string, string, RegExp]>([
     [

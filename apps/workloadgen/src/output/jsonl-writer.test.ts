@@ -1,0 +1,46 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { JsonlWriter } from "./jsonl-writer";
+
+describe("JsonlWriter", () => {
+  const dir = mkdtempSync(join(tmpdir(), "wg-jsonl-"));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("lines written, then close -> every line in order", () => {
+    const path = join(dir, "a.jsonl");
+    const w = new JsonlWriter(path);
+    for (let i = 0; i < 1000; i++) w.write(JSON.stringify({ i }));
+    w.close();
+    const lines = readFileSync(path, "utf8").trim().split("\n");
+    expect(lines).toHaveLength(1000);
+    expect(JSON.parse(lines[999]!)).toEqual({ i: 999 });
+  });
+
+  it("buffer over the size limit -> flushed before close", () => {
+    const path = join(dir, "b.jsonl");
+    const w = new JsonlWriter(path, 60_000, 100);
+    for (let i = 0; i < 20; i++) w.write("x".repeat(9));
+    expect(readFileSync(path, "utf8").length).toBeGreaterThanOrEqual(100);
+    w.close();
+    expect(readFileSync(path, "utf8")).toBe("xxxxxxxxx\n".repeat(20));
+  });
+
+  it("process exits on an error before close -> the queued lines are still on disk", () => {
+    const path = join(dir, "c.jsonl");
+    // A child that queues lines and dies with process.exit(1), as runCli does after a bug.
+    const child = join(dir, "child.mts");
+    writeFileSync(
+      child,
+      `import { JsonlWriter } from ${JSON.stringify(join(__dirname, "jsonl-writer.ts"))};
+      const w = new JsonlWriter(${JSON.stringify(path)}, 60000);
+      w.write('{"a":1}'); w.write('{"a":2}');
+      process.exit(1);`,
+    );
+    const r = spawnSync(process.execPath, [child], { encoding: "utf8" });
+    expect(r.status, r.stderr).toBe(1);
+    expect(readFileSync(path, "utf8")).toBe('{"a":1}\n{"a":2}\n');
+  });
+});

@@ -110,7 +110,9 @@ export class FakeEngine {
     for (const w of words) {
       if (closed) break;
       if (this.chunkDelayMs > 0) await new Promise((r) => setTimeout(r, this.chunkDelayMs));
-      send({ choices: [chat ? { index: 0, delta: { content: w } } : { index: 0, text: w }] });
+      // A word starting with "~" is a reasoning token, streamed as vLLM's reasoning parser does.
+      const delta = w.startsWith("~") ? { reasoning_content: w.slice(1) } : { content: w };
+      send({ choices: [chat ? { index: 0, delta } : { index: 0, text: w }] });
     }
     this.inFlight--;
     if (closed) return;

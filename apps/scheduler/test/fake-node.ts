@@ -124,7 +124,7 @@ export class FakeNode {
           if (call.cancelled) return;
           if (i >= tokens) return finish();
           const ok = call.write({
-            event: { $case: "token", value: { text: `t${i} ${padding}`, tokenCount: 1 } },
+            event: { $case: "token", value: { text: `t${i} ${padding}`, tokenCount: 1, reasoning: false } },
           });
           i++;
           this.tokensWritten++;

@@ -52,7 +52,7 @@ export interface EngineResult {
 /** Receives generated text as it streams. */
 export interface EngineSink {
   /** `tokenCount`: tokens in `text` (1 per non-empty SSE content chunk: vLLM streams one token per chunk). */
-  onToken(text: string, tokenCount: number): void;
+  onToken(text: string, tokenCount: number, reasoning?: boolean): void;
 }
 
 /** A failed engine call, already classified for the client. */

@@ -25,7 +25,11 @@ export interface OpenAiHttpAdapterOptions {
 }
 
 interface StreamChunk {
-  choices?: { delta?: { content?: string | null }; text?: string; finish_reason?: string | null }[];
+  choices?: {
+    delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
+    text?: string;
+    finish_reason?: string | null;
+  }[];
   usage?: {
     prompt_tokens?: number;
     completion_tokens?: number;
@@ -180,11 +184,13 @@ export class OpenAiHttpAdapter implements EngineAdapter {
       }
       const choice = chunk.choices?.[0];
       if (choice) {
-        const text = chat ? choice.delta?.content : choice.text;
+        // vLLM with a reasoning parser streams thinking as reasoning_content (newer: reasoning).
+        const reasoning = chat ? (choice.delta?.reasoning_content ?? choice.delta?.reasoning) : undefined;
+        const text = reasoning || (chat ? choice.delta?.content : choice.text);
         if (text) {
           if (tokenEvents === 0) ttftUs = Math.round((performance.now() - t0) * 1000);
           tokenEvents++;
-          sink.onToken(text, 1);
+          sink.onToken(text, 1, Boolean(reasoning));
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }

@@ -193,10 +193,11 @@ export class NodeService {
     let bufferedText = "";
     let tokensSeen = 0;
     const sink = {
-      onToken: (text: string, tokenCount: number) => {
+      onToken: (text: string, tokenCount: number, reasoning = false) => {
         tokensSeen += tokenCount;
         if (turn.ended) return;
-        if (req.stream) turn.call.write({ event: { $case: "token", value: { text, tokenCount } } });
+        if (req.stream)
+          turn.call.write({ event: { $case: "token", value: { text, tokenCount, reasoning } } });
         else bufferedText += text;
       },
     };
@@ -228,7 +229,7 @@ export class NodeService {
         turn.call.write({
           event: {
             $case: "token",
-            value: { text: bufferedText, tokenCount: usage.completionTokens || tokensSeen },
+            value: { text: bufferedText, tokenCount: usage.completionTokens || tokensSeen, reasoning: false },
           },
         });
       }

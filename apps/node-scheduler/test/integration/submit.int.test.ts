@@ -69,6 +69,20 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
     });
   });
 
+  it("reasoning model: reasoning_content chunks -> token events flagged reasoning, before content", async () => {
+    const events = await submit(
+      client,
+      chatTurn({ sessionId: "think-1", expectedResponse: "~hmm ~right so: answer", maxOutputTokens: 10 }),
+    );
+    const tokens = events.flatMap((e) => (e.event?.$case === "token" ? [e.event.value] : []));
+    expect(tokens.map((t) => [t.text, t.reasoning])).toEqual([
+      ["hmm ", true],
+      ["right ", true],
+      ["so: ", false],
+      ["answer", false],
+    ]);
+  });
+
   it("second turn of the same session -> started.kvTier gpu and cached prompt tokens", async () => {
     const history = [
       { role: Role.ROLE_USER, content: "Hello there, how are you?" },
@@ -95,7 +109,7 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
     );
     expect(events.map((e) => e.event?.$case)).toEqual(["started", "token", "finished"]);
     const tok = events[1]!.event;
-    expect(tok?.$case === "token" && tok.value).toEqual({ text: "a b c d", tokenCount: 4 });
+    expect(tok?.$case === "token" && tok.value).toEqual({ text: "a b c d", tokenCount: 4, reasoning: false });
     expect(engine.generateCalls().at(-1)!.path).toBe("/v1/completions");
   });
 

@@ -90,7 +90,7 @@ export class GrpcSchedulerTarget implements Target {
           });
           break;
         case "token":
-          handlers.token(e.value.text, e.value.tokenCount);
+          handlers.token(e.value.text, e.value.tokenCount, e.value.reasoning);
           break;
         case "finished": {
           const u = e.value.usage;

@@ -46,7 +46,10 @@ export async function startFakeScheduler(): Promise<FakeScheduler> {
       const tick = setInterval(() => {
         if (i < words.length) {
           call.write({
-            event: { $case: "token", value: { text: words[i]!, tokenCount: countTokens(words[i]!) } },
+            event: {
+              $case: "token",
+              value: { text: words[i]!, tokenCount: countTokens(words[i]!), reasoning: false },
+            },
           });
           i++;
           return;

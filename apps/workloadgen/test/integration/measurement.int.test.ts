@@ -18,7 +18,7 @@ import { checkPage, hasChromium } from "./browser";
  * every engine step (the prefill step, then each decode step) lasts exactly STEP_MS, so a lone
  * request has TTFT ≈ STEP_MS and TPOT = ITL ≈ STEP_MS.
  */
-const STEP_MS = 150;
+const STEP_MS = 250;
 const FIXED_STEP_ARGS = [
   "--step-overhead-us",
   String(STEP_MS * 1000),
@@ -33,7 +33,7 @@ const FIXED_STEP_ARGS = [
   "--attention-us-per-pair",
   "0",
 ];
-const REQUESTS = 10;
+const REQUESTS = 6;
 
 interface Line {
   request_id: string;

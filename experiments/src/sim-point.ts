@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseWithSchema, type Logger } from "@symphony/common";
-import { clusterFileSchema, resolveConfig } from "@symphony/simulator/src/config";
+import { clusterFileSchema, resolveConfig, type ClusterFile } from "@symphony/simulator/src/config";
 import { runSimulation } from "@symphony/simulator/src/simulate";
 import type { Configuration } from "./configurations";
 import { figuresOf, type KvMovement, type PointResult, type RecordLine } from "./domain/point-metrics";
@@ -44,7 +44,15 @@ export async function runSimPoint(
   seed: number,
   logger: Logger,
 ): Promise<PointResult> {
-  const file = parseWithSchema(
+  const workload = {
+    type: "closed",
+    dataset: datasetPath,
+    num_clients: sessions,
+    duration: scale.durationS,
+    time_scale: scale.thinkTimeScale,
+    seed,
+  };
+  const parsed = parseWithSchema(
     clusterFileSchema,
     {
       nodes: scale.nodes,
@@ -63,17 +71,12 @@ export async function runSimPoint(
         cpu_budget_tokens: config.cpuTier ? scale.cpuTokens : 0,
         residency_policy: config.residencyPolicy,
       },
-      workload: {
-        type: "closed",
-        dataset: datasetPath,
-        num_clients: sessions,
-        duration: scale.durationS,
-        time_scale: scale.thinkTimeScale,
-        seed,
-      },
+      workload,
     },
     "symphony-effect simulation",
   );
+  // The simulator hands workloadgen's sections to workloadgen's own parser as written.
+  const file: ClusterFile = { ...parsed, workloadSections: { workload } };
   const out = mkdtempSync(join(tmpdir(), "symphony-effect-sim-"));
   try {
     const simConfig = resolveConfig(
@@ -81,6 +84,13 @@ export async function runSimPoint(
       { hints: config.hints },
       { configFile: undefined, out, sweep: [], progressIntervalS: 30, logLevel: "warn" },
     );
+    // Guard against the simulator silently falling back to workloadgen's defaults.
+    const wl = simConfig.workload;
+    if (wl.numClients !== sessions || wl.dataset !== datasetPath || wl.duration !== scale.durationS)
+      throw new Error(
+        `simulator did not take the experiment's workload (clients ${wl.numClients}, dataset ${wl.dataset}, ` +
+          `duration ${wl.duration}); expected ${sessions}, ${datasetPath}, ${scale.durationS}`,
+      );
     const t0 = performance.now();
     const { summary } = await runSimulation(simConfig, logger);
     const wallS = (performance.now() - t0) / 1000;

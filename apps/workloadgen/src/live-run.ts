@@ -5,7 +5,13 @@ import { monitorEventLoopDelay } from "node:perf_hooks";
 import { countTokens, startMetricsServer, UsageError, type Logger } from "@symphony/common";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
-import { LoadRunner, PromptSynthesizer, type Target } from "./domain";
+import {
+  AgentReportAccumulator,
+  formatAgentReport,
+  LoadRunner,
+  PromptSynthesizer,
+  type Target,
+} from "./domain";
 import { PreciseTimers } from "./precise-timers";
 import { renderHtmlReport } from "./output/html-report";
 import { JsonlWriter } from "./output/jsonl-writer";
@@ -84,6 +90,9 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
     warmupS: config.warmup,
     cooldownS: config.cooldown,
   });
+  // Agent sessions (tool waits, sub-agent fan-out) get their own section when the run has any.
+  const agents = new AgentReportAccumulator();
+  let agentRecords = 0;
   const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
   const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
   // Warm up what the first request would otherwise pay for (the tokenizer's tables take about a
@@ -122,6 +131,8 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
       },
       (record) => {
         results.add(record);
+        if (record.session_kind !== undefined && record.session_kind !== "chat") agentRecords++;
+        agents.add(record);
         metrics.observe(record);
         requestsFile?.write(requestLine(record));
         const { completed, failed } = results.counts;
@@ -219,6 +230,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
         : {}),
     },
     workload_info: workload.info,
+    ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
     config: {
       ...config,
       apiKey: config.apiKey ? "(set)" : undefined,
@@ -229,6 +241,7 @@ export async function liveRun(config: Readonly<Config>, workload: Workload, logg
     },
   };
   process.stdout.write(formatSummaryTable(summary));
+  if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
   if (config.out) {
     writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
     writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));

@@ -308,6 +308,8 @@ describe("workloadgen stop rules against a failing / slow mock", () => {
           "60",
           "--time-scale",
           "1000",
+          "--max-output-tokens",
+          "4",
           "--grace",
           "1",
           "--progress-interval",

@@ -24,6 +24,7 @@ async function main(): Promise<void> {
     await stack.stop();
   };
   process.once("SIGINT", () => void shutdown().then(() => process.exit(130)));
+  process.once("SIGTERM", () => void shutdown().then(() => process.exit(143)));
 
   const [host, port] = stack.schedulerAddress.split(":") as [string, string];
   const args = [
@@ -46,6 +47,14 @@ async function main(): Promise<void> {
   const code = await new Promise<number | null>((resolve) => {
     const child = spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit"] });
     child.once("exit", resolve);
+    // A stack service that dies mid-run makes the results meaningless: say so and stop.
+    for (const service of [...stack.mocks, ...stack.nodes, stack.scheduler]) {
+      service.child.once("exit", (exitCode) => {
+        if (stopping) return;
+        process.stderr.write(`${service.name} exited unexpectedly (code ${exitCode}); stopping the run\n`);
+        child.kill("SIGTERM");
+      });
+    }
   });
   await shutdown();
   process.stdout.write(`Results: ${outDir}/summary.json, ${outDir}/requests.jsonl\n`);

@@ -40,6 +40,13 @@ describe("parseConfig", () => {
     });
   });
 
+  it("warm-up + cool-down covering the whole run -> UsageError naming both flags", () => {
+    expect(() => parseConfig(["--duration", "20", "--warmup", "10", "--cooldown", "10"])).toThrow(
+      /--warmup 10 s \+ --cooldown 10 s leave no measurement window in --duration 20 s/,
+    );
+    expect(parseConfig(["--duration", "20", "--warmup", "5", "--cooldown", "5"]).warmup).toBe(5);
+  });
+
   it.each([
     [["--target", "grpc://10.0.0.5:7000"], "10.0.0.5:7000"],
     [["--target", "localhost:81"], "localhost:81"],

@@ -180,7 +180,12 @@ export function buildProgram(): Command {
       parseArg.number(1e-3),
       60,
     )
-    .option("--request-timeout <s>", "gRPC deadline per turn in seconds (0 = none)", parseArg.number(0), 600)
+    .option(
+      "--request-timeout <s>",
+      "deadline per turn in seconds, gRPC or HTTP (0 = none)",
+      parseArg.number(0),
+      600,
+    )
     .option(
       "--connect-timeout <s>",
       "wait this long for the scheduler before giving up",
@@ -284,6 +289,12 @@ export function parseConfig(argv: string[]): Readonly<Config> {
   }
   if (config.workload === "agent" && config.agentProfiles.length === 0 && !config.agentTrace) {
     throw new UsageError("--workload agent needs agent_profiles in --config <file>, or --agent-trace <file>");
+  }
+  if (Number.isFinite(config.duration) && config.warmup + config.cooldown >= config.duration) {
+    throw new UsageError(
+      `--warmup ${config.warmup} s + --cooldown ${config.cooldown} s leave no measurement window in ` +
+        `--duration ${config.duration} s: make them shorter than the run`,
+    );
   }
   if (config.workload === "trace" && !config.trace) {
     throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");

@@ -9,3 +9,4 @@ export * from "./grpc-server";
 export * from "./metrics-server";
 export * from "./cli";
 export * from "./shutdown";
+export * from "./openai-stream";

@@ -73,6 +73,7 @@ export async function spawnService(
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
+          if (logs.length > 5000) logs.shift(); // a long-lived service must not grow the test's memory
           if (
             entry.message === "listening" &&
             typeof entry.kind === "string" &&
@@ -86,6 +87,10 @@ export async function spawnService(
         }
       });
     }
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      rejectReady(new Error(`${name} could not be started: ${err.message}`));
+    });
     void exited.then((code) => {
       clearTimeout(timer);
       rejectReady(new Error(`${name} exited with code ${code} before listening:\n${stderrTail.join("\n")}`));
@@ -136,6 +141,10 @@ export function runCli(
         new Error(`${bundle} ${args.join(" ")} timed out after ${timeoutMs} ms\n${stderr.slice(-4000)}`),
       );
     }, timeoutMs);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      rejectRun(new Error(`${bundle} could not be started: ${err.message}`));
+    });
     child.once("exit", (code) => {
       clearTimeout(timer);
       resolveRun({ code, stdout, stderr });

@@ -1,3 +1,4 @@
+import { streamPieces, type OpenAiStreamChunk } from "@symphony/common";
 import { Pool } from "undici";
 import {
   EngineError,
@@ -24,19 +25,7 @@ export interface OpenAiHttpAdapterOptions {
   forwardExpectedResponse: boolean;
 }
 
-interface StreamChunk {
-  choices?: {
-    delta?: { content?: string | null; reasoning_content?: string | null; reasoning?: string | null };
-    text?: string;
-    finish_reason?: string | null;
-  }[];
-  usage?: {
-    prompt_tokens?: number;
-    completion_tokens?: number;
-    prompt_tokens_details?: { cached_tokens?: number } | null;
-  } | null;
-  error?: { message?: string; code?: number | string; type?: string };
-}
+type StreamChunk = OpenAiStreamChunk;
 
 /**
  * vLLM / mock-vllm over the OpenAI HTTP API. Always streams (`stream: true` with
@@ -185,12 +174,10 @@ export class OpenAiHttpAdapter implements EngineAdapter {
       const choice = chunk.choices?.[0];
       if (choice) {
         // vLLM with a reasoning parser streams thinking as reasoning_content (newer: reasoning).
-        const reasoning = chat ? (choice.delta?.reasoning_content ?? choice.delta?.reasoning) : undefined;
-        const text = reasoning || (chat ? choice.delta?.content : choice.text);
-        if (text) {
+        for (const piece of streamPieces(choice, chat)) {
           if (tokenEvents === 0) ttftUs = Math.round((performance.now() - t0) * 1000);
           tokenEvents++;
-          sink.onToken(text, 1, Boolean(reasoning));
+          sink.onToken(piece.text, 1, piece.reasoning);
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }

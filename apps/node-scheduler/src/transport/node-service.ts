@@ -261,7 +261,8 @@ export class NodeService {
       const err = toEngineError(raw, "", false);
       this.core.onFailed(req.requestId);
       this.deps.logger.warn("turn failed", { requestId: req.requestId, code: err.code, error: err.message });
-      this.endWithError(turn, err.code, err.message, err.retryable);
+      // Tokens already reached the client: retrying the turn would duplicate output.
+      this.endWithError(turn, err.code, err.message, err.retryable && !err.streamed);
     }
   }
 

@@ -119,6 +119,8 @@ export function handleSubmit(
   if (Number.isFinite(clientMs) && clientMs > 0) deadlineMs = Math.min(deadlineMs, clientMs);
   const deadline = deadlineIn(deadlineMs);
 
+  // The client may have left before this handler ran; its "cancelled" event is then gone.
+  if (call.cancelled) return;
   let clientGone = false;
   let cancelCurrent: (() => void) | undefined;
   call.on("cancelled", () => {
@@ -134,6 +136,7 @@ export function handleSubmit(
 
   /** Routes and relays; a node that fails before sending anything is skipped and the turn placed again. */
   const attempt = (attemptNo: number): void => {
+    if (clientGone) return;
     const outcome = router.route({
       sessionId: req.sessionId,
       turnIndex: req.turnIndex,

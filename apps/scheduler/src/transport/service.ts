@@ -58,8 +58,9 @@ export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
         .node(target.address)
         .advise(hint, new grpc.Metadata(), { deadline: deadlineIn(deps.nodeCallTimeoutMs) }, (err, res) => {
           if (err) {
-            if (err.code === grpc.status.UNAVAILABLE)
-              router.nodeUnreachable(target.nodeId, `Advise failed: ${err.details}`);
+            // Advise is advisory: a failed hint asks for a health probe rather than marking the
+            // node down (which would detach every session on it).
+            if (err.code === grpc.status.UNAVAILABLE) deps.probe?.(target.nodeId);
             return callback(fail(err.code, `node ${target.nodeId}: ${err.details}`));
           }
           callback(null, { accepted: res.accepted, nodeId: res.nodeId || target.nodeId });

@@ -211,6 +211,8 @@ export class SimulatedCluster implements Target {
       turnIndex: req.turnIndex,
       promptTokens: req.promptTokens,
       blocks,
+      // A sub-agent's first turn goes to its parent's node (as the scheduler's relay passes it).
+      parentSessionId: req.parentSessionId || undefined,
     });
     if (!outcome.ok) {
       this.toClient(turn, this.net.eventSchedulerToClientUs, () => {

@@ -7,8 +7,8 @@ export interface TurnRequest {
   clientId: string;
   sessionId: string;
   /**
-   * Sub-agents: the session whose context this one starts from. Not on the wire yet (needs an
-   * `InferenceRequest.parent_session_id` field) so the scheduler could place it on the parent's node.
+   * Sub-agents: the session whose context this one starts from. Sent as
+   * `InferenceRequest.parent_session_id`, so the scheduler places a new child on the parent's node.
    */
   parentSessionId?: string;
   turnIndex: number;

@@ -213,7 +213,11 @@ export class SummaryAccumulator {
   /** ITL reservoir values of completed requests sent inside the window. */
   private itlIn(included: Uint8Array): number[] {
     const out: number[] = [];
-    for (let k = 0; k < this.itl.length; k++) if (included[this.itlRequest[k]!]) out.push(this.itl[k]!);
+    for (let k = 0; k < this.itl.length; k++) {
+      const r = this.itlRequest[k]!;
+      // Failed streams' gaps (a node dying mid-turn) would skew the percentiles of served tokens.
+      if (included[r] && this.errorCode[r]! < 0) out.push(this.itl[k]!);
+    }
     return out;
   }
 

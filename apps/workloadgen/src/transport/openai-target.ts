@@ -1,4 +1,10 @@
-import { countTokens, type Logger } from "@symphony/common";
+import {
+  countTokens,
+  streamPieces,
+  type Logger,
+  type OpenAiStreamChunk,
+  type OpenAiUsage,
+} from "@symphony/common";
 import { Pool } from "undici";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
 import type { AdviceCounters } from "./grpc-target";
@@ -24,17 +30,8 @@ export interface OpenAiTargetOptions {
   requestTimeoutMs: number;
 }
 
-/** One parsed server-sent-events chunk of an OpenAI streaming response (the fields we read). */
-interface StreamChunk {
-  choices?: { delta?: { content?: string | null }; text?: string | null; finish_reason?: string | null }[];
-  usage?: Usage | null;
-  error?: { message?: string };
-}
-interface Usage {
-  prompt_tokens?: number;
-  completion_tokens?: number;
-  prompt_tokens_details?: { cached_tokens?: number | null } | null;
-}
+type StreamChunk = OpenAiStreamChunk;
+type Usage = OpenAiUsage;
 
 /**
  * Any OpenAI-compatible server as a Target: chat completions (or completions) with streaming and
@@ -158,13 +155,15 @@ export class OpenAiHttpTarget implements Target {
     const extra: Record<string, string> = { "content-type": "application/json" };
     if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
     let settled = false;
+    let controller: { abort(reason: Error): void } | undefined;
     const fail = (code: string, message: string) => {
       if (settled) return;
       settled = true;
+      // Free the connection and stop the server's generation: nobody reads the rest.
+      controller?.abort(new Error(code));
       handlers.failed({ code, message });
     };
     let status = 0;
-    let controller: { abort(reason: Error): void } | undefined;
     let cancelled = false;
     const decoder = new TextDecoder();
     // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives.
@@ -186,11 +185,11 @@ export class OpenAiHttpTarget implements Target {
       if (chunk.error) return fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
       const choice = chunk.choices?.[0];
       if (choice) {
-        const piece = (chat ? choice.delta?.content : choice.text) ?? "";
-        // One SSE chunk is one token for vLLM; usage corrects the total at the end.
-        if (piece) {
-          response += piece;
-          handlers.token(piece, 1);
+        // One SSE chunk is one token for vLLM; usage corrects the total at the end. Reasoning
+        // tokens count for TTFT and ITL like content (as in vLLM's benchmark), flagged apart.
+        for (const piece of streamPieces(choice, chat)) {
+          if (!piece.reasoning) response += piece.text;
+          handlers.token(piece.text, 1, piece.reasoning);
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }

@@ -53,6 +53,11 @@ export interface EngineResult {
 export interface EngineSink {
   /** `tokenCount`: tokens in `text` (1 per non-empty SSE content chunk: vLLM streams one token per chunk). */
   onToken(text: string, tokenCount: number, reasoning?: boolean): void;
+  /**
+   * Back-pressure: a promise while the consumer's buffer is full (the adapter stops reading the
+   * engine's stream until it settles, so TCP flow control slows the engine), else undefined.
+   */
+  drained?(): Promise<unknown> | undefined;
 }
 
 /** A failed engine call, already classified for the client. */

@@ -192,6 +192,8 @@ export class OpenAiHttpAdapter implements EngineAdapter {
     try {
       for await (const piece of res.body) {
         for (const data of parser.push(decoder.decode(piece as Buffer, { stream: true }))) handle(data);
+        const full = sink.drained?.();
+        if (full) await full;
       }
       for (const data of parser.end()) handle(data);
     } catch (err) {

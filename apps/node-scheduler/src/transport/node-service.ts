@@ -1,4 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
+import { once } from "node:events";
 import type {
   InferenceEvent,
   InferenceRequest,
@@ -192,14 +193,21 @@ export class NodeService {
     const { req } = turn;
     let bufferedText = "";
     let tokensSeen = 0;
+    // Back-pressure: while the client's stream is full, the adapter stops reading the engine.
+    let full: Promise<unknown> | undefined;
     const sink = {
       onToken: (text: string, tokenCount: number, reasoning = false) => {
         tokensSeen += tokenCount;
         if (turn.ended) return;
-        if (req.stream)
-          turn.call.write({ event: { $case: "token", value: { text, tokenCount, reasoning } } });
-        else bufferedText += text;
+        if (req.stream) {
+          const ok = turn.call.write({ event: { $case: "token", value: { text, tokenCount, reasoning } } });
+          if (!ok && !full) {
+            full = once(turn.call, "drain", { signal: turn.abort.signal }).finally(() => (full = undefined));
+            full.catch(() => {}); // an abort ends the turn through the engine call instead
+          }
+        } else bufferedText += text;
       },
+      drained: () => full,
     };
     try {
       const result = await generateWithRetry(

@@ -10,3 +10,4 @@ export * from "./metrics-server";
 export * from "./cli";
 export * from "./shutdown";
 export * from "./openai-stream";
+export * from "./inference-request";

@@ -163,6 +163,8 @@ export class EngineCore {
   private waiting: RequestState[] = [];
   private running: RequestState[] = [];
   private batch: RequestState[] = [];
+  /** The other half of the batch double buffer (see completeStep). */
+  private spareBatch: RequestState[] = [];
   private needsCompaction = false;
   private timer: TimerHandle | null = null;
   /** Modelled end of the step in flight (µs, fractional), or NaN when idle. */
@@ -311,17 +313,8 @@ export class EngineCore {
     let decodeSeqs = 0;
     let kvTokensRead = 0;
 
-    const add = (r: RequestState, n: number) => {
-      r.scheduledTokens = n;
-      batch.push(r);
-      budget -= n;
-      kvTokensRead += r.numComputed;
-      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.numTokens) decodeSeqs++;
-      else {
-        prefillTokens += n;
-        prefillAttentionPairs += n * (r.numComputed + n / 2);
-      }
-    };
+    // Adding `r` with `n` tokens to the batch is written out at both call sites below (not a
+    // closure over these accumulators): this runs for every running request every step.
 
     // 1. Running requests, in order: decodes and unfinished chunked prefills.
     for (let i = 0; i < this.running.length && budget > 0;) {
@@ -338,7 +331,15 @@ export class EngineCore {
         }
       }
       if (!scheduled) break;
-      add(r, n);
+      r.scheduledTokens = n;
+      batch.push(r);
+      budget -= n;
+      kvTokensRead += r.numComputed;
+      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.promptLen + r.numOutput) decodeSeqs++;
+      else {
+        prefillTokens += n;
+        prefillAttentionPairs += n * (r.numComputed + n / 2);
+      }
       i++;
     }
 
@@ -369,7 +370,15 @@ export class EngineCore {
       r.status = Status.Running;
       this.running.push(r);
       this.numRunning++;
-      add(r, n);
+      r.scheduledTokens = n;
+      batch.push(r);
+      budget -= n;
+      kvTokensRead += r.numComputed;
+      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.promptLen + r.numOutput) decodeSeqs++;
+      else {
+        prefillTokens += n;
+        prefillAttentionPairs += n * (r.numComputed + n / 2);
+      }
     }
     if (admitted > 0) this.waiting.splice(0, admitted);
     return { prefillTokens, prefillAttentionPairs, decodeSeqs, kvTokensRead, numSeqs: batch.length };
@@ -378,9 +387,14 @@ export class EngineCore {
   /** Ends the step in flight: advances each request's KV and emits the sampled tokens. */
   private completeStep(): void {
     const now = this.timers.nowUs();
-    const batch = this.batch.slice();
+    // Iterate the step's batch while `this.batch` points at the spare buffer, so a callback that
+    // schedules (it cannot today) would never disturb this loop; no array is copied per step.
+    const batch = this.batch;
+    this.batch = this.spareBatch;
+    this.spareBatch = batch;
     const caching = this.config.enablePrefixCaching;
-    for (const r of batch) {
+    for (let i = 0; i < batch.length; i++) {
+      const r = batch[i]!;
       if (r.status !== Status.Running) continue; // aborted during the step
       r.numComputed += r.scheduledTokens;
       if (caching) this.cacheFullBlocks(r);

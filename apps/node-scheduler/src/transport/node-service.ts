@@ -1,12 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
-import type {
-  InferenceEvent,
-  InferenceRequest,
-  Logger,
-  NodeSchedulerServiceServer,
-  NodeStatus,
-  Timers,
+import {
+  validateInferenceRequest,
+  type InferenceEvent,
+  type InferenceRequest,
+  type Logger,
+  type NodeSchedulerServiceServer,
+  type NodeStatus,
+  type Timers,
 } from "@symphony/common";
 import { NodeCore, type Dispatch, type NodeCoreConfig, type TurnFailure } from "../domain";
 import type { EngineAdapter, EngineLoad, GrpcCodeName } from "../engine/engine-adapter";
@@ -15,7 +16,7 @@ import { generateWithRetry, type RetryPolicy } from "../engine/retry";
 import type { Registry } from "prom-client";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { PromptTokenCounter } from "./prompt-token-counter";
-import { priorityClassOf, toEngineRequest, validateInferenceRequest } from "./request-mapping";
+import { priorityClassOf, toEngineRequest } from "./request-mapping";
 
 export interface NodeServiceDeps {
   core: NodeCoreConfig;

@@ -1,30 +1,12 @@
 import { InferenceRequest, Priority, Role } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import { priorityClassOf, toEngineRequest, validateInferenceRequest } from "./request-mapping";
+import { priorityClassOf, toEngineRequest } from "./request-mapping";
 
 const valid = InferenceRequest.fromPartial({
   requestId: "r",
   sessionId: "s",
   maxOutputTokens: 8,
   messages: [{ role: Role.ROLE_USER, content: "hi" }],
-});
-
-describe("validateInferenceRequest", () => {
-  it("valid chat request -> undefined", () => {
-    expect(validateInferenceRequest(valid)).toBeUndefined();
-  });
-
-  it.each<[string, Partial<InferenceRequest>, string]>([
-    ["no request_id", { requestId: "" }, "request_id"],
-    ["no session_id", { sessionId: "" }, "session_id"],
-    ["max_output_tokens 0", { maxOutputTokens: 0 }, "max_output_tokens"],
-    ["messages and prompt", { prompt: "p" }, "got both"],
-    ["neither", { messages: [] }, "got neither"],
-    ["unspecified role", { messages: [{ role: Role.ROLE_UNSPECIFIED, content: "x" }] }, "messages[0].role"],
-    ["unknown priority", { priority: 9 as Priority }, "priority"],
-  ])("%s -> message naming %s", (_name, patch, field) => {
-    expect(validateInferenceRequest({ ...valid, ...patch })).toContain(field);
-  });
 });
 
 describe("request mapping", () => {

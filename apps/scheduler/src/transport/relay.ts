@@ -1,9 +1,13 @@
 import * as grpc from "@grpc/grpc-js";
-import type { InferenceEvent, InferenceRequest, Logger } from "@symphony/common";
+import {
+  validateInferenceRequest,
+  type InferenceEvent,
+  type InferenceRequest,
+  type Logger,
+} from "@symphony/common";
 import { conversationText, prefixBlocks, type PromptBlocks, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { deadlineIn, statusName, type NodeClients } from "./node-clients";
-import { validateInferenceRequest } from "./validate";
 
 const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
 

@@ -26,8 +26,20 @@ export class ThinkTagSplitter {
   private decided = false;
   /** Content characters of `raw` already returned. */
   private contentEmitted = 0;
+  private passthroughReached = false;
+
+  /**
+   * True once every later chunk is pure content, returned as is: the output was decided not to
+   * start with `<think>`, or its think block closed and everything after it was returned. From
+   * then on `push` neither stores nor scans text (O(1) per chunk), and a caller may skip it and
+   * treat each chunk as `{ reasoningTokens: 0, contentTokens: count, content: chunk }`.
+   */
+  get passthrough(): boolean {
+    return this.passthroughReached;
+  }
 
   push(text: string, tokenCount: number): ChunkSplit {
+    if (this.passthroughReached) return { reasoningTokens: 0, contentTokens: tokenCount, content: text };
     const from = this.raw.length;
     this.raw += text;
     this.classify();
@@ -38,6 +50,12 @@ export class ThinkTagSplitter {
     if (content.length > 0) this.contentEmitted = to;
     const share = text.length === 0 ? 0 : inReasoning / text.length;
     const reasoningTokens = Math.round(tokenCount * share);
+    // The next chunk is all content, returned verbatim, iff reasoning ended at or before the text
+    // so far and no held-back content is pending; that stays true for every chunk after it.
+    if (this.reasoningEnd <= to && Math.max(this.contentEmitted, this.reasoningEnd) === to) {
+      this.passthroughReached = true;
+      this.raw = ""; // no longer read: free the text
+    }
     return { reasoningTokens, contentTokens: tokenCount - reasoningTokens, content };
   }
 

@@ -389,12 +389,19 @@ export class LoadRunner {
         lastTokenUs = now;
         tokenCount += count;
         // Reasoning is not part of the answer: it is counted, never resent in the history.
-        const split: { reasoningTokens: number; content: string } = reasoning
-          ? { reasoningTokens: count, content: "" }
-          : splitter.push(chunk, count);
-        reasoningTokens += split.reasoningTokens;
-        if (firstContentUs === null && split.content.trim().length > 0) firstContentUs = now;
-        response += split.content;
+        if (reasoning) {
+          reasoningTokens += count;
+          return;
+        }
+        // Hot path (once the splitter knows the rest is content): no split object, no scanning.
+        let content = chunk;
+        if (!splitter.passthrough) {
+          const split = splitter.push(chunk, count);
+          reasoningTokens += split.reasoningTokens;
+          content = split.content;
+        }
+        if (firstContentUs === null && content.trim().length > 0) firstContentUs = now;
+        response += content;
       },
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),

@@ -1,6 +1,6 @@
 import { UPLOT_CSS, UPLOT_JS } from "@symphony/workloadgen/src/output/uplot-assets";
 import { CONFIGURATIONS, configurationNamed } from "./configurations";
-import type { PointResult } from "./domain/point-metrics";
+import type { Capacity, PointResult } from "./domain/point-metrics";
 import type { ScaleResult } from "./experiment";
 
 const GB = 1e9;
@@ -17,6 +17,9 @@ function markdownTable(header: string[], rows: string[][]): string {
   return [line(header), line(header.map(() => "---")), ...rows.map(line)].join("\n") + "\n";
 }
 
+/** A capacity as a cell: "≥ N" when no measured count failed (the true capacity may be higher). */
+export const sessionsCell = (c: Capacity) => (c.lower_bound ? `≥ ${c.max_sessions}` : String(c.max_sessions));
+
 /** KV movement cells: count and GB. */
 const moved = (n: number, bytes: number) => `${n} / ${fmt(bytes / GB, 2)}`;
 
@@ -30,7 +33,7 @@ export function capacityTable(r: ScaleResult): string {
     const p = c.at_max;
     return [
       label(c.config),
-      String(c.max_sessions),
+      sessionsCell(c),
       base && base.max_sessions > 0 ? ratio(c.max_sessions, base.max_sessions) : "n/a",
       fmt(p?.request_throughput, 2),
       fmt(p?.ttft_mean_ms),
@@ -122,8 +125,10 @@ export function sideBySideTable(sim: ScaleResult, live: ScaleResult): string {
   const rows = CONFIGURATIONS.filter((c) => sim.capacities.some((x) => x.config === c.name)).map((c) => {
     const s = at(sim, c.name);
     const l = at(live, c.name);
-    const cap = (r: ScaleResult) =>
-      String(r.capacities.find((x) => x.config === c.name)?.max_sessions ?? "n/a");
+    const cap = (r: ScaleResult) => {
+      const found = r.capacities.find((x) => x.config === c.name);
+      return found ? sessionsCell(found) : "n/a";
+    };
     return [
       c.label,
       cap(sim),
@@ -206,12 +211,12 @@ export function pointsCsv(results: readonly ScaleResult[]): string {
 
 /** Capacity summary of every scale, one CSV line per scale and configuration. */
 export function capacityCsv(results: readonly ScaleResult[]): string {
-  const lines = ["scale,config,max_sessions,ratio_vs_baseline"];
+  const lines = ["scale,config,max_sessions,lower_bound,ratio_vs_baseline"];
   for (const r of results) {
     const base = r.capacities.find((c) => c.config === "baseline")?.max_sessions ?? 0;
     for (const c of r.capacities)
       lines.push(
-        `${r.name},${c.config},${c.max_sessions},${base > 0 ? (c.max_sessions / base).toFixed(3) : ""}`,
+        `${r.name},${c.config},${c.max_sessions},${c.lower_bound},${base > 0 ? (c.max_sessions / base).toFixed(3) : ""}`,
       );
   }
   return lines.join("\n") + "\n";

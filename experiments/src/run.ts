@@ -11,6 +11,7 @@ import {
   equalLoadTable,
   htmlReport,
   pointsCsv,
+  sessionsCell,
   sideBySideTable,
 } from "./report";
 
@@ -48,7 +49,14 @@ export function headlineTable(results: readonly ScaleResult[]): string {
     v === null || v === undefined ? "n/a" : `${v.toFixed(d)}×`;
   const rows = results.map((r) => {
     const h = headline(r);
-    return `| ${r.name} | ${h.baseline_max_sessions ?? "n/a"} → ${h.hints_max_sessions ?? "n/a"} (${x(h.sessions_ratio)}) | ${x(h.ttft_p99_at_capacity_ratio)} | ${h.common_sessions ?? "n/a"} | ${x(h.e2el_mean_speedup_at_common)} | ${x(h.ttft_mean_ratio_at_common)} |`;
+    const cap = (c: string) => {
+      const found = r.capacities.find((k) => k.config === c);
+      return found ? sessionsCell(found) : "n/a";
+    };
+    const bounded = r.capacities.some(
+      (k) => (k.config === "baseline" || k.config === "hints") && k.lower_bound,
+    );
+    return `| ${r.name} | ${cap("baseline")} → ${cap("hints")} (${x(h.sessions_ratio)}${bounded ? ", a bound" : ""}) | ${x(h.ttft_p99_at_capacity_ratio)} | ${h.common_sessions ?? "n/a"} | ${x(h.e2el_mean_speedup_at_common)} | ${x(h.ttft_mean_ratio_at_common)} |`;
   });
   return (
     [

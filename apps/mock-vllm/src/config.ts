@@ -33,6 +33,11 @@ export interface Config {
   /** KV-cache blocks: the flag, or derived from the profile's GPU memory and model size. */
   readonly numGpuBlocks: number;
   readonly enablePrefixCaching: boolean;
+  /**
+   * Model a KV connector (LMCache / vLLM's offloading connector): the session KV a Symphony node
+   * reports resident (`x-symphony-resident-tokens`) is loaded, not recomputed.
+   */
+  readonly kvConnector: boolean;
   /** Divides every modelled duration (10 = ten times faster than real time). */
   readonly timeScale: number;
   readonly seed: number;
@@ -105,6 +110,13 @@ function buildProgram(): Command {
     )
     .addOption(new Option("--enable-prefix-caching", "automatic prefix caching").default(true))
     .addOption(new Option("--no-enable-prefix-caching", "disable automatic prefix caching"))
+    .addOption(
+      new Option(
+        "--kv-connector",
+        "load the KV a Symphony node reports resident (header x-symphony-resident-tokens) instead of recomputing it",
+      ).default(true),
+    )
+    .addOption(new Option("--no-kv-connector", "ignore x-symphony-resident-tokens, like a plain vLLM"))
     .addOption(
       new Option("--time-scale <x>", "divide all modelled durations by x (10 = 10x faster)")
         .default(1)
@@ -203,6 +215,7 @@ interface RawOptions {
   gpuMemoryUtilization: number;
   numGpuBlocks?: number;
   enablePrefixCaching: boolean;
+  kvConnector: boolean;
   timeScale: number;
   seed: number;
   eosMeanTokens: number;
@@ -272,6 +285,7 @@ export function parseConfig(
     gpuMemoryUtilization: o.gpuMemoryUtilization,
     numGpuBlocks,
     enablePrefixCaching: o.enablePrefixCaching,
+    kvConnector: o.kvConnector,
     timeScale: o.timeScale,
     seed: o.seed,
     eosMeanTokens: o.eosMeanTokens,

@@ -122,6 +122,13 @@ describe("capacityOf", () => {
     expect(capacityOf("a", pts, 500).max_sessions).toBe(10);
   });
 
+  it("every point passes -> capacity is the highest count, marked as a lower bound", () => {
+    const c = capacityOf("a", [point("a", 10, 100), point("a", 20, 200)], 500);
+    expect(c.max_sessions).toBe(20);
+    expect(c.lower_bound).toBe(true);
+    expect(capacityOf("a", [point("a", 10, 100), point("a", 20, 900)], 500).lower_bound).toBe(false);
+  });
+
   it("no point meets the SLO -> capacity 0, no point", () => {
     const c = capacityOf("a", [point("a", 10, 900)], 500);
     expect(c.max_sessions).toBe(0);

@@ -156,6 +156,8 @@ export interface Capacity {
   max_sessions: number;
   /** The point measured at `max_sessions` (undefined if none met the SLO). */
   at_max: PointResult | undefined;
+  /** No measured count failed: the true capacity is at least `max_sessions` (measure higher counts). */
+  lower_bound: boolean;
 }
 
 /**
@@ -166,9 +168,18 @@ export interface Capacity {
 export function capacityOf(config: string, points: readonly PointResult[], sloP99TtftMs: number): Capacity {
   const mine = points.filter((p) => p.config === config).sort((a, b) => a.sessions - b.sessions);
   let best: PointResult | undefined;
+  let failed = false;
   for (const p of mine) {
-    if (!(p.ttft_p99_ms <= sloP99TtftMs) || p.completed === 0) break;
+    if (!(p.ttft_p99_ms <= sloP99TtftMs) || p.completed === 0) {
+      failed = true;
+      break;
+    }
     best = p;
   }
-  return { config, max_sessions: best?.sessions ?? 0, at_max: best };
+  return {
+    config,
+    max_sessions: best?.sessions ?? 0,
+    at_max: best,
+    lower_bound: !failed && best !== undefined,
+  };
 }

@@ -113,6 +113,25 @@ describe("EngineCore", () => {
     expect(engine.stats().prefixCacheHits).toBe(second.summary!.cachedTokens);
   });
 
+  it("externalKvTokens (KV loaded from the node's tier) -> counted as cached, prefill skipped, not a prefix-cache hit", () => {
+    const prompt = tokens(1200, 3);
+    const cold = setup();
+    const c = submit(cold.engine, cold.timers, request("cold", prompt, 2));
+    cold.timers.runAll();
+    const warm = setup();
+    const w = submit(warm.engine, warm.timers, { ...request("warm", prompt, 2), externalKvTokens: 1000 });
+    warm.timers.runAll();
+    expect(w.summary?.cachedTokens).toBe(1000);
+    expect(c.summary?.cachedTokens).toBe(0);
+    expect(warm.ttfts[0]!).toBeLessThan(cold.ttfts[0]! / 2);
+    expect(warm.engine.stats().prefixCacheHits).toBe(0);
+    // Never more than prompt - 1: the last prompt token is computed to produce logits.
+    const all = setup();
+    const a = submit(all.engine, all.timers, { ...request("all", prompt, 2), externalKvTokens: 5000 });
+    all.timers.runAll();
+    expect(a.summary?.cachedTokens).toBe(1199);
+  });
+
   it("prefix caching disabled -> the second turn reports no cached tokens", () => {
     const { timers, engine } = setup({ enablePrefixCaching: false });
     const p = tokens(200, 1);

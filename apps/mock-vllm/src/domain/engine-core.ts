@@ -18,6 +18,13 @@ export interface EngineRequest {
   readonly outputTokenIds: readonly number[];
   /** Reported when the last output token is emitted. */
   readonly finishReason: "stop" | "length";
+  /**
+   * Leading prompt tokens whose KV an external tier supplies when the request is first
+   * scheduled (Symphony's node residency with a KV connector, as vLLM does with LMCache or its
+   * offloading connector): they are loaded, not recomputed. Counted as cached tokens, not as
+   * prefix-cache hits. Default 0.
+   */
+  readonly externalKvTokens?: number;
 }
 
 /** What a request cost and when things happened (engine clock, µs). */
@@ -349,7 +356,10 @@ export class EngineCore {
     while (!preempted && admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
       const r = this.waiting[admitted]!;
       const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
-      const numComputed = cached.length * blockSize;
+      const prefixHit = cached.length * blockSize;
+      // On first scheduling only: after a preemption the loaded KV is gone too (recompute).
+      const external = r.cachedTokens < 0 ? Math.min(r.req.externalKvTokens ?? 0, r.numTokens - 1) : 0;
+      const numComputed = Math.max(prefixHit, external);
       const n = Math.min(r.numTokens - numComputed, budget);
       const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
       let reclaimed = 0;
@@ -361,7 +371,7 @@ export class EngineCore {
       r.numComputed = numComputed;
       if (this.config.enablePrefixCaching) {
         this.prefixCacheQueries += r.numTokens;
-        this.prefixCacheHits += numComputed;
+        this.prefixCacheHits += prefixHit;
       }
       if (r.cachedTokens < 0) r.cachedTokens = numComputed;
       if (r.firstScheduledUs < 0) r.firstScheduledUs = this.timers.nowUs();

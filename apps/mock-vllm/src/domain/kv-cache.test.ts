@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { BlockPool, hashBlock, NO_HASH } from "./kv-cache";
+import { BlockHashIndex, BlockPool, hashBlock, NO_HASH } from "./kv-cache";
 
 const at = (arr: number[]) => (i: number) => arr[i]!;
 
@@ -65,5 +65,34 @@ describe("BlockPool", () => {
     pool.cache(b!, 7);
     pool.resetPrefixCache();
     expect(pool.lookup(7)).toBeUndefined();
+  });
+});
+
+describe("BlockHashIndex", () => {
+  it("random set/delete/get/clear, small table that rebuilds -> same answers as a Map", () => {
+    const index = new BlockHashIndex(4);
+    const model = new Map<number, number>();
+    let x = 12345;
+    const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
+    // Keys from a small pool (so sets collide with live keys and deletes hit), spread over 53 bits.
+    const keyAt = (k: number) => (k * 0x1234567 + 1) * 0x10001 + (k % 7 === 0 ? 2 ** 52 : 0);
+    for (let step = 0; step < 20_000; step++) {
+      const key = keyAt(next() % 300);
+      const id = next() % 64;
+      const op = next() % 10;
+      if (op < 5) {
+        if (!model.has(key)) model.set(key, id);
+        index.setIfAbsent(key, id);
+      } else if (op < 9) {
+        if (model.get(key) === id) model.delete(key);
+        index.deleteIf(key, id);
+      } else if (step % 5000 === 0) {
+        model.clear();
+        index.clear();
+      }
+      expect(index.get(key)).toBe(model.get(key) ?? -1);
+      expect(index.size).toBe(model.size);
+    }
+    for (let k = 0; k < 300; k++) expect(index.get(keyAt(k))).toBe(model.get(keyAt(k)) ?? -1);
   });
 });

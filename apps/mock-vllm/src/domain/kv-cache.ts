@@ -69,15 +69,132 @@ export interface KvCacheStats {
   readonly usage: number;
 }
 
+/**
+ * Block hash -> block id, an open-addressing table on typed arrays in place of a
+ * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
+ * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
+ * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
+ *
+ * Linear probing; deleted slots become tombstones, dropped at the next rebuild. Keys are
+ * non-negative integers below 2^53 (hashBlock's range).
+ */
+export class BlockHashIndex {
+  private keys: Float64Array;
+  /** Block id + 1 per slot; EMPTY = never used, TOMBSTONE = deleted. */
+  private vals: Int32Array;
+  private mask: number;
+  private count = 0;
+  private tombstones = 0;
+
+  constructor(initialCapacity = 1024) {
+    let cap = 16;
+    while (cap < initialCapacity * 2) cap *= 2;
+    this.keys = new Float64Array(cap);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+  }
+
+  get size(): number {
+    return this.count;
+  }
+
+  private static slotOf(key: number, mask: number): number {
+    const lo = key >>> 0;
+    const hi = Math.floor(key / 0x100000000);
+    return fmix32(lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
+  }
+
+  /** The block id stored under `key`, or -1. */
+  get(key: number): number {
+    const { keys, vals, mask } = this;
+    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+      const v = vals[i]!;
+      if (v === EMPTY) return -1;
+      if (v !== TOMBSTONE && keys[i] === key) return v - 1;
+    }
+  }
+
+  /** Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`). */
+  setIfAbsent(key: number, id: number): void {
+    const { keys, vals, mask } = this;
+    let free = -1;
+    let i = BlockHashIndex.slotOf(key, mask);
+    for (; ; i = (i + 1) & mask) {
+      const v = vals[i]!;
+      if (v === EMPTY) break;
+      if (v === TOMBSTONE) {
+        if (free < 0) free = i;
+      } else if (keys[i] === key) return;
+    }
+    if (free >= 0) {
+      this.tombstones--;
+      i = free;
+    }
+    keys[i] = key;
+    vals[i] = id + 1;
+    this.count++;
+    if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
+  }
+
+  /** Removes `key` if it maps to `id`. */
+  deleteIf(key: number, id: number): void {
+    const { keys, vals, mask } = this;
+    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+      const v = vals[i]!;
+      if (v === EMPTY) return;
+      if (v !== TOMBSTONE && keys[i] === key) {
+        if (v - 1 === id) {
+          vals[i] = TOMBSTONE;
+          this.count--;
+          this.tombstones++;
+        }
+        return;
+      }
+    }
+  }
+
+  clear(): void {
+    this.vals.fill(EMPTY);
+    this.count = 0;
+    this.tombstones = 0;
+  }
+
+  /** Re-inserts the live entries into a table sized for them (at most half full), dropping tombstones. */
+  private rebuild(): void {
+    const oldKeys = this.keys;
+    const oldVals = this.vals;
+    let cap = oldVals.length;
+    while (this.count * 4 > cap) cap *= 2;
+    this.keys = new Float64Array(cap);
+    this.vals = new Int32Array(cap);
+    this.mask = cap - 1;
+    this.tombstones = 0;
+    const { keys, vals, mask } = this;
+    for (let j = 0; j < oldVals.length; j++) {
+      const v = oldVals[j]!;
+      if (v === EMPTY || v === TOMBSTONE) continue;
+      const key = oldKeys[j]!;
+      let i = BlockHashIndex.slotOf(key, mask);
+      while (vals[i] !== EMPTY) i = (i + 1) & mask;
+      keys[i] = key;
+      vals[i] = v;
+    }
+  }
+}
+
+const EMPTY = 0;
+const TOMBSTONE = -1;
+
 export class BlockPool {
   private readonly blocks: KvBlock[];
   /** Sentinels of the doubly linked free queue: head.next is the LRU block. */
   private readonly head = new KvBlock(-1);
   private readonly tail = new KvBlock(-2);
   private freeCount = 0;
-  private readonly cachedByHash = new Map<number, KvBlock>();
+  private readonly cachedByHash: BlockHashIndex;
 
   constructor(readonly numBlocks: number) {
+    this.cachedByHash = new BlockHashIndex(numBlocks);
     this.head.next = this.tail;
     this.tail.prev = this.head;
     this.blocks = [];
@@ -103,7 +220,8 @@ export class BlockPool {
 
   /** The block caching `hash`, if any (in use or free). */
   lookup(hash: number): KvBlock | undefined {
-    return this.cachedByHash.get(hash);
+    const id = this.cachedByHash.get(hash);
+    return id < 0 ? undefined : this.blocks[id];
   }
 
   /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
@@ -122,7 +240,7 @@ export class BlockPool {
       const b = this.head.next!;
       this.unlinkFree(b);
       if (b.hash !== NO_HASH) {
-        if (this.cachedByHash.get(b.hash) === b) this.cachedByHash.delete(b.hash);
+        this.cachedByHash.deleteIf(b.hash, b.id);
         b.hash = NO_HASH;
       }
       b.refCount = 1;
@@ -144,7 +262,7 @@ export class BlockPool {
   cache(block: KvBlock, hash: number): void {
     if (block.hash !== NO_HASH) return;
     block.hash = hash;
-    if (!this.cachedByHash.has(hash)) this.cachedByHash.set(hash, block);
+    this.cachedByHash.setIfAbsent(hash, block.id);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */

@@ -1,3 +1,4 @@
+import type { IncomingHttpHeaders } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
 import type { Logger } from "@symphony/common";
@@ -51,6 +52,8 @@ interface Job {
   readonly plan: OutputPlan;
   readonly stream: boolean;
   readonly includeUsage: boolean;
+  /** Prompt tokens whose KV the node reports resident (loaded, not recomputed; --kv-connector). */
+  readonly externalKvTokens: number;
 }
 
 const SSE_HEADERS = {
@@ -277,6 +280,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
             promptTokenIds: job.promptTokenIds,
             outputTokenIds: job.plan.tokenIds,
             finishReason: job.plan.finishReason,
+            externalKvTokens: job.externalKvTokens,
           },
           responder,
         );
@@ -305,8 +309,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     },
     promptTokenIds: number[],
     requestedMaxTokens: number | null | undefined,
-    headerExpected: string | undefined,
+    headers: IncomingHttpHeaders,
   ): { job: Job; decision: ReturnType<FaultInjector["decide"]> } => {
+    const headerExpected = expectedFromHeader(headers["x-expected-response"]);
     const model = checkModel(body.model);
     if (body.n != null && body.n !== 1)
       throw new ApiError(400, `n must be 1: the mock serves one choice per request, got n=${body.n}`, "n");
@@ -340,8 +345,15 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       plan,
       stream: body.stream ?? false,
       includeUsage: body.stream_options?.include_usage ?? false,
+      externalKvTokens: config.kvConnector ? residentTokens(headers["x-symphony-resident-tokens"]) : 0,
     };
     return { job, decision };
+  };
+
+  /** `x-symphony-resident-tokens`: a non-negative integer, or 0 when absent or malformed. */
+  const residentTokens = (value: string | string[] | undefined): number => {
+    const n = typeof value === "string" ? Number(value) : 0;
+    return Number.isSafeInteger(n) && n > 0 ? n : 0;
   };
 
   /** The expected response may also come as a header (percent-encoded UTF-8). */
@@ -365,7 +377,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       body,
       prompt,
       body.max_completion_tokens ?? body.max_tokens,
-      expectedFromHeader(req.headers["x-expected-response"]),
+      req.headers,
     );
     run(job, reply, decision);
   });
@@ -380,14 +392,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     else if (typeof p[0] === "string") prompt = template.completionPrompt(p[0]);
     else if (Array.isArray(p[0])) prompt = [...p[0]];
     else prompt = [...(p as number[])];
-    const { job, decision } = prepare(
-      "text",
-      "cmpl",
-      body,
-      prompt,
-      body.max_tokens,
-      expectedFromHeader(req.headers["x-expected-response"]),
-    );
+    const { job, decision } = prepare("text", "cmpl", body, prompt, body.max_tokens, req.headers);
     run(job, reply, decision);
   });
 

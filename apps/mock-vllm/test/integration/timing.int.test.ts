@@ -28,6 +28,19 @@ describe("mock-vllm timing model (built bundle)", () => {
     await svc?.stop();
   });
 
+  it("x-symphony-resident-tokens from a node (KV connector) -> those prompt tokens are loaded, reported as cached", async () => {
+    const post = (content: string, headers: Record<string, string>) =>
+      fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...headers },
+        body: JSON.stringify({ messages: [{ role: "user", content }], max_tokens: 2 }),
+      }).then((r) => r.json() as Promise<{ usage: { prompt_tokens_details: { cached_tokens: number } } }>);
+    const loaded = await post(filler(1500, "resident"), { "x-symphony-resident-tokens": "1000" });
+    const plain = await post(filler(1500, "nothing"), {});
+    expect(loaded.usage.prompt_tokens_details.cached_tokens).toBeGreaterThanOrEqual(1000);
+    expect(plain.usage.prompt_tokens_details.cached_tokens).toBeLessThan(64);
+  });
+
   it("second turn of a conversation -> cached_tokens > 0 and a lower TTFT than a cold prompt of the same length", async () => {
     const user1 = filler(1500, "alpha");
     const answer = "Sure, here is a short answer.";

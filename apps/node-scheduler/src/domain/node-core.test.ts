@@ -74,7 +74,14 @@ describe("NodeCore admission", () => {
     const h = harness();
     expect(h.turn("r1", "s1")).toEqual({ accepted: true, kvTier: "new" });
     expect(h.dispatched).toEqual([
-      { requestId: "r1", sessionId: "s1", kvTier: "new", queueTimeUs: 0, kvRestoreUs: 0 },
+      {
+        requestId: "r1",
+        sessionId: "s1",
+        kvTier: "new",
+        queueTimeUs: 0,
+        kvRestoreUs: 0,
+        residentKvTokens: 0,
+      },
     ]);
     expect(h.core.gpu.usedTokens).toBe(400); // prompt 300 + max output 100
     expect(h.core.stats.newSessions).toBe(1);
@@ -146,6 +153,8 @@ describe("NodeCore admission", () => {
     expect(h.core.gpu.usedTokens).toBe(350);
     expect(h.turn("t1", "s", { turnIndex: 1, promptTokens: 400 })).toEqual({ accepted: true, kvTier: "gpu" });
     expect(h.core.gpu.usedTokens).toBe(500); // max(400, 350) + 100
+    // The engine is told the 350 tokens of earlier context are on the GPU (a KV connector loads them).
+    expect(h.dispatched.map((d) => d.residentKvTokens)).toEqual([0, 350]);
     h.finish("t1", 480);
     expect(h.core.gpu.usedTokens).toBe(480);
     expect(h.core.stats.hitsGpu).toBe(1);
@@ -223,6 +232,8 @@ describe("NodeCore residency", () => {
     h.finish("c0", 350);
     expect(h.turn("a1", "a", { turnIndex: 1 })).toEqual({ accepted: true, kvTier: "evicted" });
     expect(h.core.stats.misses).toBe(1);
+    // Evicted: nothing resident, the engine recomputes the whole context.
+    expect(h.dispatched.at(-1)).toMatchObject({ requestId: "a1", residentKvTokens: 0 });
   });
 
   it("returning turn of an offloaded session -> restore first: kvRestoreUs = copy time, cpu hit", () => {

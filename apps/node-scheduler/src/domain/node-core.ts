@@ -55,6 +55,12 @@ export interface Dispatch {
   queueTimeUs: number;
   /** Admission until dispatch: time restoring the session's KV to the GPU, µs. */
   kvRestoreUs: number;
+  /**
+   * Tokens of the session's earlier context whose KV is on the GPU now (kept there, or just
+   * restored from CPU); 0 when it was evicted or is new. An engine with a KV connector loads
+   * these instead of recomputing them.
+   */
+  residentKvTokens: number;
 }
 
 /** A turn the core ended itself. `code` is a gRPC status name. */
@@ -467,6 +473,7 @@ export class NodeCore {
       kvTier: entry.kvTier,
       queueTimeUs: entry.admittedUs - entry.arrivalUs,
       kvRestoreUs: now - entry.admittedUs,
+      residentKvTokens: this.sessions.get(entry.req.sessionId)?.kvTokens ?? 0,
     });
   }
 

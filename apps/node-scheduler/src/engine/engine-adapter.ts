@@ -29,6 +29,11 @@ export interface EngineRequest {
    * `x-symphony-kv-tier` so a mock engine could model restore cost; real vLLM ignores it.
    */
   kvTier?: string;
+  /**
+   * Tokens of the session's earlier context the node holds on the GPU (see Dispatch). Sent as
+   * `x-symphony-resident-tokens`: mock-vllm's KV-connector model skips their prefill.
+   */
+  residentKvTokens?: number;
 }
 
 export interface EngineUsageReport {

@@ -121,6 +121,7 @@ export class OpenAiHttpAdapter implements EngineAdapter {
           "x-request-id": req.requestId,
           "x-symphony-session-id": req.sessionId,
           ...(req.kvTier ? { "x-symphony-kv-tier": req.kvTier } : {}),
+          ...(req.residentKvTokens ? { "x-symphony-resident-tokens": String(req.residentKvTokens) } : {}),
         },
         body: JSON.stringify(body),
         signal,

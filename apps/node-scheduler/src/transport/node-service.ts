@@ -213,7 +213,7 @@ export class NodeService {
     try {
       const result = await generateWithRetry(
         this.deps.engine,
-        { ...toEngineRequest(req), kvTier: d.kvTier },
+        { ...toEngineRequest(req), kvTier: d.kvTier, residentKvTokens: d.residentKvTokens },
         sink,
         turn.abort.signal,
         this.deps.retry,

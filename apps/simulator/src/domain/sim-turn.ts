@@ -15,6 +15,8 @@ export class SimTurn implements EngineListener {
   /** The client cancelled: drop everything that still arrives for it. */
   cancelled = false;
   nodeId = "";
+  /** KV tokens of earlier turns the node holds on the GPU at dispatch (loaded, not recomputed). */
+  residentKvTokens = 0;
   blocks: PromptBlocks | undefined;
   /** Prompt tokens as the node counts them (whole context). */
   nodePromptTokens = 0;

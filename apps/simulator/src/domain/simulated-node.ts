@@ -128,6 +128,7 @@ export class SimulatedNode {
       return;
     }
     this.sink.started(turn, { nodeId: this.nodeId, queueTimeUs: d.queueTimeUs, kvTier: d.kvTier });
+    turn.residentKvTokens = d.residentKvTokens;
     const delay = this.net.delayUs("nodeEngine", turn.requestBytes);
     this.timers.at(this.timers.nowUs() + delay, () => this.startOnEngine(turn));
   }
@@ -164,7 +165,14 @@ export class SimulatedNode {
     turn.onEngineFinish = this.onEngineFinish;
     try {
       this.engine.submit(
-        { id: req.requestId, promptTokenIds, outputTokenIds: plan.tokenIds, finishReason: plan.finishReason },
+        {
+          id: req.requestId,
+          promptTokenIds,
+          outputTokenIds: plan.tokenIds,
+          finishReason: plan.finishReason,
+          // Like mock-vllm's --kv-connector (its default): the node's resident KV is loaded.
+          externalKvTokens: turn.residentKvTokens,
+        },
         turn,
       );
     } catch (err) {

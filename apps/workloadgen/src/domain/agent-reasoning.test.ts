@@ -90,4 +90,116 @@ describe("ThinkTagSplitter", () => {
       expect(r.reasoningTokens + r.contentTokens).toBe(n);
     }
   });
+
+  it.each<[string, [string, number][], boolean[]]>([
+    [
+      "plain answer",
+      [
+        ["Hel", 1],
+        ["lo", 1],
+        [" x", 1],
+      ],
+      [true, true, true],
+    ],
+    [
+      "whitespace then answer",
+      [
+        [" ", 1],
+        ["\n", 1],
+        ["Hi", 1],
+      ],
+      [false, false, true],
+    ],
+    [
+      "held '<' then not a tag",
+      [
+        ["<", 1],
+        ["b>", 1],
+        ["x", 1],
+      ],
+      [false, true, true],
+    ],
+    [
+      "think block, then answer",
+      [
+        ["<think>", 3],
+        ["r", 1],
+        ["</think>", 3],
+        ["a", 1],
+      ],
+      [false, false, true, true],
+    ],
+    [
+      "closing tag split",
+      [
+        ["<think>r</th", 4],
+        ["ink>", 2],
+        ["a", 1],
+      ],
+      [false, true, true],
+    ],
+  ])("%s -> passthrough after each chunk", (_n, chunks, expected) => {
+    const s = new ThinkTagSplitter();
+    expect(s.passthrough).toBe(false);
+    expect(chunks.map(([t, n]) => (s.push(t, n), s.passthrough))).toEqual(expected);
+  });
+
+  it("random chunkings -> every push equals the splitter without its passthrough shortcut", () => {
+    const texts = [
+      "  <think>why\nso</think>\nThe answer",
+      "Plain <think> not at start",
+      "<thin",
+      "<think>open",
+      "<think></think>",
+      " \n<x>",
+    ];
+    let x = 7;
+    const rnd = (n: number) => ((x = (Math.imul(x, 1103515245) + 12345) >>> 0) % n) + 1;
+    for (const text of texts) {
+      for (let trial = 0; trial < 30; trial++) {
+        const fast = new ThinkTagSplitter();
+        const reference = new ReferenceSplitter();
+        for (let i = 0; i < text.length;) {
+          const chunk = text.slice(i, i + rnd(5));
+          i += chunk.length;
+          const count = rnd(3);
+          expect(fast.push(chunk, count)).toEqual(reference.push(chunk, count));
+        }
+      }
+    }
+  });
 });
+
+/** ThinkTagSplitter as it was before the passthrough shortcut (re-scans the whole text every push). */
+class ReferenceSplitter {
+  private raw = "";
+  private reasoningEnd = Infinity;
+  private decided = false;
+  private contentEmitted = 0;
+
+  push(text: string, tokenCount: number) {
+    const from = this.raw.length;
+    this.raw += text;
+    if (!this.decided) {
+      const lead = this.raw.trimStart();
+      if (lead.length >= 7) {
+        this.decided = true;
+        if (!lead.startsWith("<think>")) this.reasoningEnd = 0;
+      } else if (!"<think>".startsWith(lead)) {
+        this.decided = true;
+        this.reasoningEnd = 0;
+      }
+    }
+    if (this.decided && this.reasoningEnd === Infinity) {
+      const close = this.raw.indexOf("</think>");
+      if (close >= 0) this.reasoningEnd = close + 8;
+    }
+    const to = this.raw.length;
+    const inReasoning = Math.max(0, Math.min(to, this.reasoningEnd) - from);
+    const content = this.raw.slice(Math.max(this.contentEmitted, Math.min(to, this.reasoningEnd)), to);
+    if (content.length > 0) this.contentEmitted = to;
+    const share = text.length === 0 ? 0 : inReasoning / text.length;
+    const reasoningTokens = Math.round(tokenCount * share);
+    return { reasoningTokens, contentTokens: tokenCount - reasoningTokens, content };
+  }
+}

@@ -50,9 +50,9 @@ export class ThinkTagSplitter {
     if (content.length > 0) this.contentEmitted = to;
     const share = text.length === 0 ? 0 : inReasoning / text.length;
     const reasoningTokens = Math.round(tokenCount * share);
-    // The next chunk is all content, returned verbatim, iff reasoning ended at or before the text
-    // so far and no held-back content is pending; that stays true for every chunk after it.
-    if (this.reasoningEnd <= to && Math.max(this.contentEmitted, this.reasoningEnd) === to) {
+    // Reasoning ended within the text so far, and everything after it has just been returned:
+    // each later chunk is pure content, returned verbatim.
+    if (this.reasoningEnd <= to) {
       this.passthroughReached = true;
       this.raw = ""; // no longer read: free the text
     }

@@ -403,11 +403,13 @@ export class EngineCore {
     this.batch = this.spareBatch;
     this.spareBatch = batch;
     const caching = this.config.enablePrefixCaching;
+    const blockSize = this.config.blockSize;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
       if (r.status !== Status.Running) continue; // aborted during the step
       r.numComputed += r.scheduledTokens;
-      if (caching) this.cacheFullBlocks(r);
+      // Only when a block has just filled (cacheFullBlocks would do nothing otherwise).
+      if (caching && r.numComputed >= (r.numCachedBlocks + 1) * blockSize) this.cacheFullBlocks(r);
       if (r.numComputed < r.numTokens) continue; // partial prefill chunk: nothing sampled
       const index = r.numOutput++;
       this.generationTokens++;

@@ -92,7 +92,7 @@ export function buildProgram(): Command {
   const program = new Command("workloadgen")
     .description(
       "Generates turn-by-turn LLM workloads (closed-loop chat sessions, open-loop client profiles, " +
-        "trace replay), sends them to the Symphony scheduler over gRPC and measures TTFT/TPOT/ITL/E2EL.",
+        "trace replay), sends them to the Symphony scheduler over gRPC or to any OpenAI-compatible server over HTTP, and measures TTFT/TPOT/ITL/E2EL.",
     )
     .addOption(
       new Option(
@@ -159,7 +159,10 @@ export function buildProgram(): Command {
         .default("normal"),
     )
     .option("--seed <n>", "seed for every random stream", parseArg.int(0, 2 ** 31 - 1), 0)
-    .option("--out <dir>", "write summary.json and requests.jsonl (or plan.jsonl with --dry-run) here")
+    .option(
+      "--out <dir>",
+      "write requests.jsonl, summary.json, summary.csv and report.html (plan.jsonl with --dry-run) here",
+    )
     .option("--dry-run", "print/write the plan without sending anything", false)
     .option("--plan-size <n>", "dry run: sessions listed on stdout", parseArg.int(0), 20)
     .option(

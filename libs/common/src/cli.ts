@@ -46,6 +46,11 @@ export const parseArg = {
  * anything else is a bug and exits 1 with its stack.
  */
 export function runCli(main: () => Promise<void>): void {
+  // `| head` closed the pipe: the reader has what it wanted, so stop quietly (like Unix tools).
+  process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(0);
+    throw err;
+  });
   main().catch((err: unknown) => {
     if (err instanceof UsageError) {
       process.stderr.write(`error: ${err.message}\n`);

@@ -38,6 +38,19 @@ describe("loadConfigFile", () => {
     }
   });
 
+  it("a missing key -> 'required', and a YAML error states its position once", () => {
+    const p = file("missing.yaml", "client_profiles: []\n");
+    expect(() => loadConfigFile(p, schema)).toThrow(
+      new RegExp(`^${p}: workload: required \\(expected object`),
+    );
+    try {
+      loadConfigFile(file("broken2.yaml", "a: [1, 2\n"), schema);
+    } catch (err) {
+      expect((err as Error).message.match(/line \d+/g)).toHaveLength(1);
+      expect((err as Error).message).not.toMatch(/:$/);
+    }
+  });
+
   it("reports a missing file and malformed YAML/JSON with the file name", () => {
     expect(() => loadConfigFile(join(dir, "nope.yaml"), schema)).toThrow(
       /nope\.yaml: cannot read config: no such file/,

@@ -31,7 +31,9 @@ export function parseStructuredText(text: string, path: string): unknown {
     if (err instanceof YAMLParseError) {
       const pos = err.linePos?.[0];
       const where = pos ? `line ${pos.line}, column ${pos.col}: ` : "";
-      throw new UsageError(`${path}: invalid YAML: ${where}${err.message.split("\n")[0]}`);
+      // yaml's own first line repeats the position ("... at line 4, column 1:"); keep just the reason.
+      const reason = err.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+      throw new UsageError(`${path}: invalid YAML: ${where}${reason}`);
     }
     throw err;
   }

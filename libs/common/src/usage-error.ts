@@ -24,7 +24,14 @@ function issuePath(path: readonly PropertyKey[]): string {
 
 /** One line per problem: `<source>: <path>: <message>`. */
 export function formatZodError(source: string, error: z.ZodError): string {
-  return error.issues.map((i) => `${source}: ${issuePath(i.path)}: ${i.message}`).join("\n");
+  return error.issues
+    .map((i) => {
+      // zod says "Invalid input: expected object, received undefined" for a missing key.
+      const missing = i.code === "invalid_type" && /received undefined$/.test(i.message);
+      const message = missing ? `required (${i.message.replace(/^Invalid input: /, "")})` : i.message;
+      return `${source}: ${issuePath(i.path)}: ${message}`;
+    })
+    .join("\n");
 }
 
 /** Validates `value` against `schema`, throwing a UsageError that names the source and every bad field. */

@@ -55,6 +55,15 @@ describe("timeSeries", () => {
     expect(ts.tokensPerS).toEqual([0, 30]);
   });
 
+  it("400k requests (a simulated hour) -> no stack overflow, span from the last end", () => {
+    const n = 400_000;
+    const many = columns(
+      Array.from({ length: n }, (_, i) => ({ sent: i * 9, end: i * 9 + 5, completion: 1 })),
+    );
+    const ts = timeSeries(many, 1);
+    expect(ts.requestsPerS.reduce((a, b) => a + b, 0) * ts.bucketS).toBeCloseTo(n, -1);
+  });
+
   it("failed requests -> concurrency yes, throughput no", () => {
     const ts = timeSeries(columns([{ sent: 0, end: 500, ok: false }]), 1);
     expect(ts.requestsPerS).toEqual([0]);

@@ -1,11 +1,4 @@
-import type { TimerHandle, Timers } from "@symphony/common";
-
-interface Entry {
-  tUs: number;
-  seq: number;
-  id: number;
-  cb: () => void;
-}
+import { TimerHeap, type TimerHandle, type Timers } from "@symphony/common";
 
 /**
  * Wall-clock `Timers` for sending on an absolute schedule at thousands of requests per second.
@@ -19,7 +12,7 @@ interface Entry {
  * already past. Callbacks never run early.
  */
 export class PreciseTimers implements Timers {
-  private readonly heap: Entry[] = [];
+  private readonly heap = new TimerHeap();
   private readonly live = new Set<number>();
   private nextId = 1;
   private seq = 0;
@@ -38,9 +31,9 @@ export class PreciseTimers implements Timers {
     const id = this.nextId++;
     this.live.add(id);
     const entry = { tUs, seq: this.seq++, id, cb };
-    this.push(entry);
+    this.heap.push(entry);
     // Only a new earliest deadline moves the wake-up; a drain re-arms when it ends.
-    if (!this.draining && this.heap[0] === entry) this.arm();
+    if (!this.draining && this.heap.peek() === entry) this.arm();
     return { id };
   }
 
@@ -52,7 +45,7 @@ export class PreciseTimers implements Timers {
   /** Drops every pending timer (shutdown). */
   cancelAll(): void {
     this.live.clear();
-    this.heap.length = 0;
+    this.heap.clear();
     this.disarm();
   }
 
@@ -70,9 +63,9 @@ export class PreciseTimers implements Timers {
 
   /** Arms the wake-up for the earliest live deadline. */
   private arm(): void {
-    while (this.heap.length > 0 && !this.live.has(this.heap[0]!.id)) this.pop();
+    while (this.heap.size > 0 && !this.live.has(this.heap.peek()!.id)) this.heap.pop();
     this.disarm();
-    const next = this.heap[0];
+    const next = this.heap.peek();
     if (!next) return;
     const aheadMs = (next.tUs - this.nowUs()) / 1000;
     if (aheadMs > PreciseTimers.SPIN_MS) {
@@ -92,9 +85,9 @@ export class PreciseTimers implements Timers {
     this.draining = true;
     try {
       for (;;) {
-        const top = this.heap[0];
+        const top = this.heap.peek();
         if (!top || top.tUs > this.nowUs()) break;
-        this.pop();
+        this.heap.pop();
         if (!this.live.delete(top.id)) continue;
         top.cb();
       }
@@ -102,37 +95,5 @@ export class PreciseTimers implements Timers {
       this.draining = false;
     }
     this.arm();
-  }
-
-  private less(a: Entry, b: Entry): boolean {
-    return a.tUs < b.tUs || (a.tUs === b.tUs && a.seq < b.seq);
-  }
-
-  private push(e: Entry): void {
-    const h = this.heap;
-    h.push(e);
-    for (let i = h.length - 1; i > 0;) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): void {
-    const h = this.heap;
-    const last = h.pop()!;
-    if (h.length === 0) return;
-    h[0] = last;
-    for (let i = 0; ;) {
-      const l = 2 * i + 1;
-      const r = l + 1;
-      let m = i;
-      if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-      if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-      if (m === i) break;
-      [h[i], h[m]] = [h[m]!, h[i]!];
-      i = m;
-    }
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { VirtualTimers } from "./timers";
+import { TimerHeap, VirtualTimers } from "./timers";
 
 describe("VirtualTimers", () => {
   it("fires events in time order, equal times in scheduling order", () => {
@@ -45,5 +45,27 @@ describe("VirtualTimers", () => {
     t.runAll();
     expect(ticks).toBe(1000);
     expect(t.nowUs()).toBe(999 * 7);
+  });
+});
+
+describe("TimerHeap", () => {
+  it("pops in (time, seq) order whatever the push order", () => {
+    const heap = new TimerHeap();
+    const times = [50, 10, 30, 10, 40, 0, 30];
+    times.forEach((tUs, seq) => heap.push({ tUs, seq, id: seq, cb: () => {} }));
+    const out: [number, number][] = [];
+    while (heap.size > 0) {
+      const e = heap.pop();
+      out.push([e.tUs, e.seq]);
+    }
+    expect(out).toEqual([
+      [0, 5],
+      [10, 1],
+      [10, 3],
+      [30, 2],
+      [30, 6],
+      [40, 4],
+      [50, 0],
+    ]);
   });
 });

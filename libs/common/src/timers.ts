@@ -47,11 +47,71 @@ export class RealTimers implements Timers {
   }
 }
 
-interface VirtualEvent {
+/** One scheduled callback: fires at `tUs`; equal times fire in `seq` (scheduling) order. */
+export interface TimerEntry {
   tUs: number;
   seq: number;
   id: number;
   cb: () => void;
+}
+
+/**
+ * A binary min-heap of timer entries ordered by (time, scheduling order), shared by every
+ * clock that keeps its timers in one queue (VirtualTimers, workloadgen's PreciseTimers).
+ */
+export class TimerHeap {
+  private readonly h: TimerEntry[] = [];
+
+  get size(): number {
+    return this.h.length;
+  }
+
+  /** The earliest entry, or undefined when empty. */
+  peek(): TimerEntry | undefined {
+    return this.h[0];
+  }
+
+  clear(): void {
+    this.h.length = 0;
+  }
+
+  push(e: TimerEntry): void {
+    const h = this.h;
+    h.push(e);
+    let i = h.length - 1;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!less(h[i]!, h[parent]!)) break;
+      [h[i], h[parent]] = [h[parent]!, h[i]!];
+      i = parent;
+    }
+  }
+
+  /** Removes and returns the earliest entry (the heap must not be empty). */
+  pop(): TimerEntry {
+    const h = this.h;
+    const top = h[0]!;
+    const last = h.pop()!;
+    if (h.length > 0) {
+      h[0] = last;
+      let i = 0;
+      for (;;) {
+        const l = 2 * i + 1;
+        const r = l + 1;
+        let m = i;
+        if (l < h.length && less(h[l]!, h[m]!)) m = l;
+        if (r < h.length && less(h[r]!, h[m]!)) m = r;
+        if (m === i) break;
+        [h[i], h[m]] = [h[m]!, h[i]!];
+        i = m;
+      }
+    }
+    return top;
+  }
+}
+
+function less(a: TimerEntry, b: TimerEntry): boolean {
+  return a.tUs < b.tUs || (a.tUs === b.tUs && a.seq < b.seq);
 }
 
 /**
@@ -62,7 +122,7 @@ interface VirtualEvent {
 export class VirtualTimers implements Timers {
   private now = 0;
   private seq = 0;
-  private readonly heap: VirtualEvent[] = [];
+  private readonly heap = new TimerHeap();
   private readonly cancelled = new Set<number>();
 
   nowUs(): number {
@@ -71,7 +131,7 @@ export class VirtualTimers implements Timers {
 
   at(tUs: number, cb: () => void): TimerHandle {
     const id = ++this.seq;
-    this.push({ tUs: Math.max(tUs, this.now), seq: id, id, cb });
+    this.heap.push({ tUs: Math.max(tUs, this.now), seq: id, id, cb });
     return { id };
   }
 
@@ -80,13 +140,13 @@ export class VirtualTimers implements Timers {
   }
 
   get pendingCount(): number {
-    return this.heap.length - this.cancelled.size;
+    return this.heap.size - this.cancelled.size;
   }
 
   /** Fires events in order up to and including time `tUs`, then sets the clock to `tUs`. */
   runUntil(tUs: number): number {
     let fired = 0;
-    while (this.heap.length > 0 && this.heap[0]!.tUs <= tUs) {
+    while (this.heap.size > 0 && this.heap.peek()!.tUs <= tUs) {
       if (this.step()) fired++;
     }
     this.now = Math.max(this.now, tUs);
@@ -96,54 +156,17 @@ export class VirtualTimers implements Timers {
   /** Fires events until none are left (or `maxEvents` fired, a guard against endless loops). */
   runAll(maxEvents = Number.MAX_SAFE_INTEGER): number {
     let fired = 0;
-    while (this.heap.length > 0 && fired < maxEvents) {
+    while (this.heap.size > 0 && fired < maxEvents) {
       if (this.step()) fired++;
     }
     return fired;
   }
 
   private step(): boolean {
-    const ev = this.pop();
+    const ev = this.heap.pop();
     if (this.cancelled.delete(ev.id)) return false;
     this.now = ev.tUs;
     ev.cb();
     return true;
-  }
-
-  private less(a: VirtualEvent, b: VirtualEvent): boolean {
-    return a.tUs < b.tUs || (a.tUs === b.tUs && a.seq < b.seq);
-  }
-
-  private push(ev: VirtualEvent): void {
-    const h = this.heap;
-    h.push(ev);
-    let i = h.length - 1;
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      if (!this.less(h[i]!, h[parent]!)) break;
-      [h[i], h[parent]] = [h[parent]!, h[i]!];
-      i = parent;
-    }
-  }
-
-  private pop(): VirtualEvent {
-    const h = this.heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }

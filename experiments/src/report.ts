@@ -1,4 +1,5 @@
-import { UPLOT_CSS, UPLOT_JS } from "@symphony/workloadgen/src/output/uplot-assets";
+import { escapeHtml, htmlPageHead } from "@symphony/workloadgen/src/output/html-page";
+import { UPLOT_JS } from "@symphony/workloadgen/src/output/uplot-assets";
 import { CONFIGURATIONS, configurationNamed } from "./configurations";
 import type { Capacity, PointResult } from "./domain/point-metrics";
 import type { ScaleResult } from "./experiment";
@@ -223,8 +224,7 @@ export function capacityCsv(results: readonly ScaleResult[]): string {
 }
 
 const COLORS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"];
-const escXml = (s: string) =>
-  s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;").replaceAll('"', "&quot;");
+const escXml = escapeHtml;
 
 /**
  * Sessions vs p99 TTFT, one line per configuration, one panel per scale, the SLO as a dashed
@@ -377,19 +377,7 @@ export function htmlReport(
         `<h2>${escHtml(s.heading)}</h2>\n${s.markdown.includes("|") ? mdTableToHtml(s.markdown) : `<p>${escHtml(s.markdown)}</p>`}`,
     )
     .join("\n");
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escHtml(title)}</title>
-<link rel="icon" href="data:,">
-<style>${UPLOT_CSS}</style>
-<style>
-body { font-family: system-ui, sans-serif; margin: 20px; color: #222; }
-table { border-collapse: collapse; margin-bottom: 20px; }
-th, td { text-align: left; padding: 3px 12px; border-bottom: 1px solid #ddd; font-weight: normal; }
-th { color: #555; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
-.chart { border: 1px solid #eee; padding: 6px; }
-</style></head>
-<body>
+  return `${htmlPageHead(title)}
 <h1>${escHtml(title)}</h1>
 <div class="charts">${results.map((_, i) => `<div class="chart" id="chart-${i}"></div>`).join("")}</div>
 ${body}

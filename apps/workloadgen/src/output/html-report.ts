@@ -1,6 +1,7 @@
 import type { RecordColumns, RunSummary } from "./report";
 import { toJson } from "./report";
-import { UPLOT_CSS, UPLOT_JS } from "./uplot-assets";
+import { escapeHtml, htmlPageHead } from "./html-page";
+import { UPLOT_JS } from "./uplot-assets";
 
 /** Points per CDF curve and per scatter series: enough to read, small enough for a 1-hour run. */
 const CDF_POINTS = 400;
@@ -147,8 +148,7 @@ export function buildCharts(
   ];
 }
 
-const esc = (s: string) =>
-  s.replace(/[&<>"]/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;" })[c]!);
+const esc = escapeHtml;
 const fmt = (x: unknown) => (typeof x === "number" && Number.isFinite(x) ? x.toFixed(2) : "n/a");
 
 /** The summary's headline table as HTML rows. */
@@ -223,21 +223,10 @@ export function renderHtmlReport(
   const charts = buildCharts(cols, itlSample, summary.duration_s);
   // "</" inside a <script> would end it: escape it in the JSON.
   const json = (v: unknown) => toJson(v).replace(/<\//g, "<\\/");
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${esc(title)}</title>
-<link rel="icon" href="data:,">
-<style>${UPLOT_CSS}</style>
-<style>
-body { font-family: system-ui, sans-serif; margin: 20px; color: #222; }
-table { border-collapse: collapse; margin-bottom: 20px; }
-th, td { text-align: left; padding: 3px 12px; border-bottom: 1px solid #ddd; font-weight: normal; }
-th { color: #555; }
-.charts { display: flex; flex-wrap: wrap; gap: 16px; }
-.chart { border: 1px solid #eee; padding: 6px; }
-.empty { color: #888; }
-details pre { max-height: 400px; overflow: auto; background: #f7f7f7; padding: 8px; }
-</style></head>
-<body>
+  return `${htmlPageHead(
+    title,
+    ".empty { color: #888; }\ndetails pre { max-height: 400px; overflow: auto; background: #f7f7f7; padding: 8px; }\n",
+  )}
 <h1>${esc(title)}</h1>
 <p>Run ${esc(String(summary.run_id ?? ""))} started ${esc(String(summary.started_at ?? ""))}, target ${esc(String((summary.target as { address?: string } | undefined)?.address ?? ""))}</p>
 <table>${summaryTable(summary)}</table>

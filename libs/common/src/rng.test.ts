@@ -42,4 +42,12 @@ describe("rngFor", () => {
     for (let i = 0; i < 1000; i++) seen.add(r.int(3, 6));
     expect([...seen].sort()).toEqual([3, 4, 5, 6]);
   });
+
+  it("uint32() spans [0, 2^32) with mean ~ 2^31", () => {
+    const r = rngFor(5, "uint32");
+    const xs = Array.from({ length: 50_000 }, () => r.uint32());
+    expect(xs.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)).toBe(true);
+    expect(xs.reduce((a, b) => a + b, 0) / xs.length / 2 ** 32).toBeCloseTo(0.5, 2);
+    expect(Math.max(...xs)).toBeGreaterThan(2 ** 31); // unsigned: the sign bit is a value bit
+  });
 });

@@ -9,6 +9,8 @@ export interface Rng {
   next(): number;
   /** Uniform integer in [min, max] (inclusive). */
   int(min: number, max: number): number;
+  /** Uniform 32-bit unsigned integer: the cheapest draw, for hot loops that scale it themselves. */
+  uint32(): number;
 }
 
 class PureRng implements Rng {
@@ -18,6 +20,9 @@ class PureRng implements Rng {
   }
   int(min: number, max: number): number {
     return uniformInt(this.gen, min, max);
+  }
+  uint32(): number {
+    return this.gen.next() >>> 0;
   }
 }
 

@@ -1,4 +1,5 @@
 import { encodeText } from "@symphony/common";
+import { LRUCache } from "lru-cache";
 import { TokenCache } from "@symphony/mock-vllm/src/domain";
 
 /** Letters separated by single spaces: the synthetic prompts and the mock's filler output. */
@@ -12,19 +13,20 @@ const WORDS_ONLY = /^ ?[A-Za-z]+(?: [A-Za-z]+)*$/;
  *   pre-tokenizer splits such text exactly at " word" pieces and BPE never merges across pieces,
  *   so the concatenated per-word ids equal the full encoding; each distinct word is encoded
  *   once. Synthetic prompts (PromptSynthesizer) and generated filler answers are all like this.
- * - Anything else is encoded with the real tokenizer and memoised per text (bounded, oldest
- *   entries dropped first), like the mock's own cache.
+ * - Anything else is encoded with the real tokenizer and memoised per text (bounded, least recently
+ *   used entries dropped first), like the mock's own cache.
  */
 export class FastTokenCache extends TokenCache {
-  private readonly texts = new Map<string, readonly number[]>();
+  private readonly texts: LRUCache<string, readonly number[]>;
   /** Ids of " word" (with its leading space) and of "word", by word. */
   private readonly spacedWords = new Map<string, readonly number[]>();
   private readonly bareWords = new Map<string, readonly number[]>();
   /** Texts encoded by the full tokenizer (not the word path), for tests and stats. */
   fullEncodes = 0;
 
-  constructor(private readonly maxTexts = 50_000) {
+  constructor(maxTexts = 50_000) {
     super(1);
+    this.texts = new LRUCache({ max: maxTexts });
   }
 
   override encode(text: string): readonly number[] {
@@ -32,14 +34,12 @@ export class FastTokenCache extends TokenCache {
     if (hit) return hit;
     const ids = WORDS_ONLY.test(text) ? this.encodeWords(text) : this.encodeFull(text);
     this.texts.set(text, ids);
-    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value!);
     return ids;
   }
 
   /** Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by word). */
   remember(text: string, ids: readonly number[]): void {
     this.texts.set(text, ids);
-    if (this.texts.size > this.maxTexts) this.texts.delete(this.texts.keys().next().value!);
   }
 
   override get size(): number {

@@ -1,5 +1,11 @@
-import { encodeText, rngFor } from "@symphony/common";
-import { PromptSynthesizer, SINGLE_TOKEN_WORDS } from "@symphony/workloadgen/src/domain";
+import { encodeText } from "@symphony/common";
+import {
+  PHRASE_WORDS,
+  PHRASES,
+  PromptSynthesizer,
+  promptWordsText,
+  SINGLE_TOKEN_WORDS,
+} from "@symphony/workloadgen/src/domain";
 import type { FastTokenCache } from "./fast-token-cache";
 
 /**
@@ -13,13 +19,13 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   private readonly bareIds: number[];
 
   constructor(
-    private readonly synthSeed: number,
+    synthSeed: number,
     blockTokens: number,
     private readonly tokens: FastTokenCache,
   ) {
     super(synthSeed, blockTokens);
     this.spacedIds = SINGLE_TOKEN_WORDS.map((w) => encodeText(w)[0]!);
-    // Chat content is trimmed by the template: the first word then has no leading space.
+    // A prompt's first word has no leading space; only words that are one token bare come first.
     this.bareIds = SINGLE_TOKEN_WORDS.map((w) => {
       const ids = encodeText(w.trimStart());
       return ids.length === 1 ? ids[0]! : -1;
@@ -27,28 +33,17 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   }
 
   override text(key: string, tokens: number): string {
-    const rng = rngFor(this.synthSeed, `prompt:${key}`);
-    const n = Math.max(0, tokens);
-    const last = SINGLE_TOKEN_WORDS.length - 1;
-    const parts = new Array<string>(n);
-    const ids = new Array<number>(n);
-    let firstWord = 0;
-    for (let i = 0; i < n; i++) {
-      const w = rng.int(0, last);
-      if (i === 0) firstWord = w;
-      parts[i] = SINGLE_TOKEN_WORDS[w]!;
-      ids[i] = this.spacedIds[w]!;
+    const words = this.promptWords(key, tokens);
+    const text = promptWordsText(words);
+    const ids = new Array<number>(Math.max(0, tokens));
+    if (words.first >= 0) ids[0] = this.bareIds[words.first]!;
+    let k = 1;
+    for (let i = 0; i < words.phrases.length; i++) {
+      const at = words.phrases[i]! * PHRASE_WORDS;
+      for (let j = 0; j < PHRASE_WORDS; j++) ids[k++] = this.spacedIds[PHRASES.words[at + j]!]!;
     }
-    const text = parts.join("");
+    for (let i = 0; i < words.tail.length; i++) ids[k++] = this.spacedIds[words.tail[i]!]!;
     this.tokens.remember(text, ids);
-    if (n > 0) {
-      const firstBare = this.bareIds[firstWord]!;
-      if (firstBare >= 0) {
-        const trimmedIds = ids.slice();
-        trimmedIds[0] = firstBare;
-        this.tokens.remember(text.trimStart(), trimmedIds);
-      }
-    }
     return text;
   }
 }

@@ -11,6 +11,23 @@ describe("PromptSynthesizer", () => {
     expect(countTokens(new PromptSynthesizer(1).text(`k${n}`, n))).toBe(n);
   });
 
+  it.each([1, 5, 300])(
+    "text of %i tokens -> no surrounding whitespace (chat templates trim nothing)",
+    (n) => {
+      const text = new PromptSynthesizer(3).text(`t${n}`, n);
+      expect(text.trim()).toBe(text);
+    },
+  );
+
+  it("word draws -> every vocabulary word appears, none far more often than the rest", () => {
+    const counts = new Array<number>(SINGLE_TOKEN_WORDS.length).fill(0);
+    const words = new PromptSynthesizer(4).text("w", 60_000).split(" ");
+    for (const w of words.slice(1)) counts[SINGLE_TOKEN_WORDS.indexOf(` ${w}`)]!++;
+    const expected = (words.length - 1) / SINGLE_TOKEN_WORDS.length;
+    expect(Math.min(...counts)).toBeGreaterThan(expected * 0.6);
+    expect(Math.max(...counts)).toBeLessThan(expected * 1.4);
+  });
+
   it("same seed and key -> same text; other key or seed -> different", () => {
     const a = new PromptSynthesizer(1).text("r1", 50);
     expect(new PromptSynthesizer(1).text("r1", 50)).toBe(a);

@@ -29,10 +29,84 @@ export const SINGLE_TOKEN_WORDS: readonly string[] = [...new Set(CANDIDATE_WORDS
   .map((w) => ` ${w}`)
   .filter((w) => countTokens(w) === 1);
 
+/**
+ * Indexes (into SINGLE_TOKEN_WORDS) of the words that are one token without their leading space
+ * too. A prompt starts with one of them, bare: chat templates trim message content, and text
+ * that needs no trimming stays the very same string (cheap to look up in token caches).
+ */
+const BARE_FIRST_WORDS: readonly number[] = SINGLE_TOKEN_WORDS.flatMap((w, i) =>
+  countTokens(w.trimStart()) === 1 ? [i] : [],
+);
+
+const TWO_POW_32 = 2 ** 32;
+
+/** A uniform index below `n` from one raw draw (bias below n / 2^32; ~10x cheaper than rng.int). */
+function index(rng: Rng, n: number): number {
+  return Math.floor((rng.uint32() * n) / TWO_POW_32);
+}
+
+/** Words per phrase. Prompts are built from whole phrases: a few draws and string pieces per prompt. */
+export const PHRASE_WORDS = 8;
+
+/**
+ * A fixed table of 4096 random phrases of PHRASE_WORDS spaced words (the same for every seed;
+ * prompts differ by which phrases they pick). Two random prompts share their first 16-token
+ * KV block with probability ~1e-10, so synthetic prompts still defeat prefix caches.
+ */
+export const PHRASES: { readonly words: Uint16Array; readonly texts: readonly string[] } = (() => {
+  const count = 4096;
+  const rng = rngFor(0, "workloadgen.prompt-phrases");
+  const words = new Uint16Array(count * PHRASE_WORDS);
+  const texts = new Array<string>(count);
+  const parts = new Array<string>(PHRASE_WORDS);
+  for (let p = 0; p < count; p++) {
+    for (let k = 0; k < PHRASE_WORDS; k++) {
+      const w = index(rng, SINGLE_TOKEN_WORDS.length);
+      words[p * PHRASE_WORDS + k] = w;
+      parts[k] = SINGLE_TOKEN_WORDS[w]!;
+    }
+    // join() makes a flat string; `+=` would leave a rope that every prompt join re-walks.
+    texts[p] = parts.join("");
+  }
+  return { words, texts };
+})();
+
+/** A synthetic prompt of exactly one token per word: a bare first word, whole phrases, single words. */
+export interface PromptWords {
+  /** Index into SINGLE_TOKEN_WORDS of the first word (written without its space); -1 if empty. */
+  readonly first: number;
+  /** Indexes into PHRASES. */
+  readonly phrases: Uint16Array;
+  /** Indexes into SINGLE_TOKEN_WORDS of the words after the phrases. */
+  readonly tail: Uint16Array;
+}
+
+/** The words of a prompt of `count` tokens, drawn from `rng`. */
+export function promptWords(rng: Rng, count: number): PromptWords {
+  if (count <= 0) return { first: -1, phrases: new Uint16Array(0), tail: new Uint16Array(0) };
+  const first = BARE_FIRST_WORDS[index(rng, BARE_FIRST_WORDS.length)]!;
+  const phrases = new Uint16Array(Math.floor((count - 1) / PHRASE_WORDS));
+  for (let i = 0; i < phrases.length; i++) phrases[i] = index(rng, PHRASES.texts.length);
+  const tail = new Uint16Array(count - 1 - phrases.length * PHRASE_WORDS);
+  for (let i = 0; i < tail.length; i++) tail[i] = index(rng, SINGLE_TOKEN_WORDS.length);
+  return { first, phrases, tail };
+}
+
+/** The text of promptWords(): no surrounding whitespace, exactly one token per word. */
+export function promptWordsText(w: PromptWords): string {
+  if (w.first < 0) return "";
+  const parts = new Array<string>(1 + w.phrases.length + w.tail.length);
+  parts[0] = SINGLE_TOKEN_WORDS[w.first]!.slice(1);
+  let k = 1;
+  for (let i = 0; i < w.phrases.length; i++) parts[k++] = PHRASES.texts[w.phrases[i]!]!;
+  for (let i = 0; i < w.tail.length; i++) parts[k++] = SINGLE_TOKEN_WORDS[w.tail[i]!]!;
+  return parts.join("");
+}
+
+/** `count` words, each with its leading space (prefix blocks, which follow other text). */
 function words(rng: Rng, count: number): string[] {
   const out = new Array<string>(count);
-  const last = SINGLE_TOKEN_WORDS.length - 1;
-  for (let i = 0; i < count; i++) out[i] = SINGLE_TOKEN_WORDS[rng.int(0, last)]!;
+  for (let i = 0; i < count; i++) out[i] = SINGLE_TOKEN_WORDS[index(rng, SINGLE_TOKEN_WORDS.length)]!;
   return out;
 }
 
@@ -52,9 +126,14 @@ export class PromptSynthesizer {
     private readonly maxCachedBlocks = 4096,
   ) {}
 
-  /** `tokens` tokens of text unique to `key` (e.g. a request id). */
+  /** `tokens` tokens of text unique to `key` (e.g. a request id), starting without a space. */
   text(key: string, tokens: number): string {
-    return words(rngFor(this.seed, `prompt:${key}`), Math.max(0, tokens)).join("");
+    return promptWordsText(this.promptWords(key, tokens));
+  }
+
+  /** The words of text(key, tokens). */
+  protected promptWords(key: string, tokens: number): PromptWords {
+    return promptWords(rngFor(this.seed, `prompt:${key}`), tokens);
   }
 
   /** Text whose first tokens are the shared blocks of `hashIds`, `tokens` tokens in all. */

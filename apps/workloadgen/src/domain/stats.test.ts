@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { percentileSorted, summarize } from "./stats";
+import { rngFor } from "@symphony/common";
+import { percentileSorted, ReservoirSampler, summarize } from "./stats";
 
 describe("percentileSorted", () => {
   // Reference values: numpy.percentile(values, p) with the default linear method.
@@ -30,5 +31,28 @@ describe("summarize", () => {
     const s = summarize([]);
     expect(s.count).toBe(0);
     expect(s.mean).toBeNaN();
+  });
+});
+
+describe("ReservoirSampler", () => {
+  it("fewer items than its size -> keeps every item in order", () => {
+    const s = new ReservoirSampler(10, rngFor(1, "r"));
+    expect(Array.from({ length: 7 }, () => s.offer())).toEqual([0, 1, 2, 3, 4, 5, 6]);
+  });
+
+  it("a long stream -> each item kept with probability size/n (uniform over the stream)", () => {
+    const size = 1000;
+    const n = 100_000;
+    const s = new ReservoirSampler(size, rngFor(2, "r"));
+    const slots = new Int32Array(size).fill(-1);
+    for (let i = 0; i < n; i++) {
+      const slot = s.offer();
+      if (slot >= 0) slots[slot] = i;
+    }
+    // Kept items per tenth of the stream: each tenth should hold ~100 (binomial sd ~9.5).
+    const perTenth = new Array<number>(10).fill(0);
+    for (const i of slots) perTenth[Math.floor(i / (n / 10))]!++;
+    expect(Math.min(...slots)).toBeGreaterThanOrEqual(0);
+    for (const c of perTenth) expect(Math.abs(c - size / 10)).toBeLessThan(45);
   });
 });

@@ -1,5 +1,5 @@
-import { rngFor, type Rng } from "@symphony/common";
-import { summarize, type MetricSummary, type RequestRecord } from "../domain";
+import { rngFor } from "@symphony/common";
+import { ReservoirSampler, summarize, type MetricSummary, type RequestRecord } from "../domain";
 
 /** Service-level objectives for goodput, in ms (as `vllm bench serve --goodput`). */
 export interface Slo {
@@ -111,19 +111,18 @@ export class SummaryAccumulator {
   /** ITL reservoir: gap values and the request each came from. */
   private readonly itl: number[] = [];
   private readonly itlRequest: number[] = [];
-  private itlSeen = 0;
-  private readonly rng: Rng;
+  private readonly itlSampler: ReservoirSampler;
   private okCount = 0;
   private failCount = 0;
   private readonly ttftHistogram = new LogHistogram();
 
   constructor(
-    private readonly itlReservoirSize = 1_000_000,
+    itlReservoirSize = 1_000_000,
     seed = 0,
     private readonly byProfile = true,
     private readonly options: SummaryOptions = {},
   ) {
-    this.rng = rngFor(seed, "workloadgen.itl-reservoir");
+    this.itlSampler = new ReservoirSampler(itlReservoirSize, rngFor(seed, "workloadgen.itl-reservoir"));
   }
 
   /** Requests added so far: completed, failed (cheap: for per-record checks). */
@@ -172,18 +171,10 @@ export class SummaryAccumulator {
     let sum = 0;
     for (const gap of r.itl_ms) {
       sum += gap;
-      this.itlSeen++;
-      if (this.itl.length < this.itlReservoirSize) {
-        this.itl.push(gap);
-        this.itlRequest.push(i);
-      } else {
-        // Algorithm R: keep each of the n values seen with probability size / n.
-        const j = this.rng.int(0, this.itlSeen - 1);
-        if (j < this.itlReservoirSize) {
-          this.itl[j] = gap;
-          this.itlRequest[j] = i;
-        }
-      }
+      const slot = this.itlSampler.offer();
+      if (slot < 0) continue;
+      this.itl[slot] = gap;
+      this.itlRequest[slot] = i;
     }
     this.itlSum.push(sum);
     this.itlCount.push(r.error === null ? r.itl_ms.length : 0);

@@ -55,4 +55,23 @@ describe("ReservoirSampler", () => {
     expect(Math.min(...slots)).toBeGreaterThanOrEqual(0);
     for (const c of perTenth) expect(Math.abs(c - size / 10)).toBeLessThan(45);
   });
+
+  it("offerMany -> the same slots as offering one by one (same seed)", () => {
+    const one = new ReservoirSampler(50, rngFor(3, "r"));
+    const many = new ReservoirSampler(50, rngFor(3, "r"));
+    const expected: [number, number][] = [];
+    const got: [number, number][] = [];
+    let index = 0;
+    for (const batch of [7, 40, 1, 0, 300, 2000, 13]) {
+      for (let k = 0; k < batch; k++) {
+        const slot = one.offer();
+        if (slot >= 0) expected.push([slot, index + k]);
+      }
+      const base = index;
+      many.offerMany(batch, (slot, k) => got.push([slot, base + k]));
+      index += batch;
+    }
+    expect(got).toEqual(expected);
+    expect(got.length).toBeGreaterThan(50);
+  });
 });

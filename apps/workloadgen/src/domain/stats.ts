@@ -86,6 +86,25 @@ export class ReservoirSampler {
     this.skip();
   }
 
+  /**
+   * Offers `n` items at once (a request's gaps): calls `keep(slot, k)` for each kept item k
+   * (0-based in this batch). Skipped items cost nothing, not even a call.
+   */
+  offerMany(n: number, keep: (slot: number, k: number) => void): void {
+    let k = 0;
+    while (k < n && this.seen < this.size) keep(this.seen++, k++);
+    while (k < n) {
+      const ahead = this.nextTaken - this.seen;
+      if (k + ahead >= n) {
+        this.seen += n - k;
+        return;
+      }
+      k += ahead;
+      this.seen += ahead;
+      keep(this.offer(), k++);
+    }
+  }
+
   /** The slot the next item goes to (0..size-1), or -1 if it is not kept. */
   offer(): number {
     const i = this.seen++;

@@ -169,13 +169,12 @@ export class SummaryAccumulator {
     this.cached.push(r.cached_tokens);
     this.clientCounted.push(r.usage_source === "client" && r.error === null);
     let sum = 0;
-    for (const gap of r.itl_ms) {
-      sum += gap;
-      const slot = this.itlSampler.offer();
-      if (slot < 0) continue;
-      this.itl[slot] = gap;
+    const gaps = r.itl_ms;
+    for (let k = 0; k < gaps.length; k++) sum += gaps[k]!;
+    this.itlSampler.offerMany(gaps.length, (slot, k) => {
+      this.itl[slot] = gaps[k]!;
       this.itlRequest[slot] = i;
-    }
+    });
     this.itlSum.push(sum);
     this.itlCount.push(r.error === null ? r.itl_ms.length : 0);
   }

@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import { countTokens, type InferenceRequest } from "@symphony/common";
+import { LRUCache } from "lru-cache";
 
 /**
  * Tokens per chat message spent on the chat template (role markers, separators). An
@@ -15,12 +16,16 @@ export const CHAT_TEMPLATE_TOKENS_PER_MESSAGE = 4;
  * messages.
  */
 export class PromptTokenCounter {
-  private readonly cache = new Map<string, number>();
+  // lru-cache, not a Map trimmed from its front: once full, a V8 Map whose oldest keys are
+  // deleted again and again makes `keys().next()` scan the deleted slots (~100x slower).
+  private readonly cache: LRUCache<string, number>;
   hits = 0;
   misses = 0;
 
   /** @param maxEntries cached message counts kept (each ~100 bytes). */
-  constructor(private readonly maxEntries = 200_000) {}
+  constructor(maxEntries = 200_000) {
+    this.cache = new LRUCache({ max: maxEntries });
+  }
 
   count(req: InferenceRequest): number {
     if (req.messages.length === 0) return countTokens(req.prompt);
@@ -35,15 +40,11 @@ export class PromptTokenCounter {
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.hits++;
-      // Refresh recency: Map iteration order is insertion order.
-      this.cache.delete(key);
-      this.cache.set(key, cached);
       return cached;
     }
     this.misses++;
     const tokens = countTokens(content);
     this.cache.set(key, tokens);
-    if (this.cache.size > this.maxEntries) this.cache.delete(this.cache.keys().next().value!);
     return tokens;
   }
 }

@@ -1,18 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
-import {
-  RealTimers,
-  rngFor,
-  SchedulerServiceService,
-  startGrpcServer,
-  startMetricsServer,
-  type Logger,
-} from "@symphony/common";
+import { RealTimers, rngFor, startGrpcServer, startMetricsServer, type Logger } from "@symphony/common";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
 import { createPolicy, Router } from "./domain";
 import { SchedulerMetrics } from "./transport/metrics";
 import { deadlineIn, NodeClients } from "./transport/node-clients";
 import { StaticNodePoller } from "./transport/poller";
+import { schedulerServiceDefinition } from "./transport/raw-relay-codec";
 import { InFlightRelays } from "./transport/relay";
 import { clusterView, schedulerService, type StatusCache } from "./transport/service";
 
@@ -34,6 +28,7 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
   });
   const router = new Router(timers, rngFor(config.seed, "scheduler.routing"), policy, {
     heartbeatTimeoutUs: config.heartbeatTimeoutMs * 1000,
+    relayFailuresToDown: config.relayFailuresToDown,
     rebalanceIntervalUs: config.rebalanceIntervalMs * 1000,
     rebalance: {
       overloadKvFraction: config.overloadKvFraction,
@@ -103,14 +98,17 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     config.pollIntervalMs,
     config.nodeCallTimeoutMs,
   );
+  // After a failed relay: a static node gets a full poll, a registered one a health check; a
+  // failure of either marks the node down (the confirmation one failed relay alone is not).
   const probe = (nodeId: string) => {
     const node = router.registry.get(nodeId);
     if (node?.source === "static") void poller.poll(node.address);
+    else if (node) void poller.probeHealth(node.nodeId, node.address);
   };
 
   const grpcServer = await startGrpcServer(config.host, config.port, (server) =>
     server.addService(
-      SchedulerServiceService,
+      schedulerServiceDefinition,
       schedulerService({
         router,
         clients,

@@ -13,6 +13,8 @@ export interface Config {
   readonly heartbeatTimeoutMs: number;
   readonly pollIntervalMs: number;
   readonly nodeCallTimeoutMs: number;
+  /** Relays failing in a row that mark a node down without a failed health check. */
+  readonly relayFailuresToDown: number;
   readonly requestTimeoutMs: number;
   readonly rebalanceIntervalMs: number;
   readonly overloadKvFraction: number;
@@ -56,6 +58,12 @@ export function buildProgram(): Command {
     .option("--heartbeat-timeout-ms <ms>", "a node silent this long is marked down", ms, 3000)
     .option("--poll-interval-ms <ms>", "Status/health poll period for --nodes", ms, 500)
     .option("--node-call-timeout-ms <ms>", "deadline of unary calls to nodes (Status, Advise, ...)", ms, 2000)
+    .option(
+      "--relay-failures-to-down <n>",
+      "relays failing in a row that mark a node down (a failed health probe does it at once)",
+      parseArg.int(1, 1000),
+      3,
+    )
     .option(
       "--request-timeout-ms <ms>",
       "deadline of one relayed turn (a request's deadline_ms may be shorter)",

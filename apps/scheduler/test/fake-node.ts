@@ -22,6 +22,8 @@ export interface FakeNodeOptions {
   kvBudgetTokens?: number;
   /** Characters of padding added to every token's text (to test flow control with big streams). */
   tokenPadding?: number;
+  /** Keep every request in `requests` (default true; a long benchmark turns it off). */
+  recordRequests?: boolean;
 }
 
 /**
@@ -34,6 +36,8 @@ export class FakeNode {
   readonly hints: string[] = [];
   readonly closed: string[] = [];
   cancelled = 0;
+  /** The next this-many Submits fail at once with gRPC status UNAVAILABLE (a broken call, node healthy). */
+  failNextSubmits = 0;
   /** Token events written so far (across calls). */
   tokensWritten = 0;
   private server!: StartedGrpcServer;
@@ -94,9 +98,15 @@ export class FakeNode {
     const tokens = this.options.tokens ?? 3;
     const delay = this.options.tokenDelayMs ?? 0;
     const padding = " ".repeat(this.options.tokenPadding ?? 0);
+    const record = this.options.recordRequests ?? true;
     return {
       submit: (call) => {
-        this.requests.push(call.request);
+        if (record) this.requests.push(call.request);
+        if (this.failNextSubmits > 0) {
+          this.failNextSubmits--;
+          call.emit("error", { code: grpc.status.UNAVAILABLE, details: "injected call failure" });
+          return;
+        }
         let i = 0;
         let timer: NodeJS.Timeout | undefined;
         call.on("cancelled", () => {

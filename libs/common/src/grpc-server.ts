@@ -70,9 +70,9 @@ export async function startGrpcServer(
   register: (server: grpc.Server, health: HealthRegistry) => void,
 ): Promise<StartedGrpcServer> {
   const server = new grpc.Server({
-    // Channelz bookkeeping (per-call counters and traces) costs CPU on every call and nothing
-    // here reads it; the relay's per-turn cost is dominated by such per-call work.
-    "grpc.enable_channelz": 0,
+    // Channelz stays on here although nothing reads it: grpc-js 1.14 tracks the HTTP/2
+    // sessions that forceShutdown() destroys only in its channelz handler, so without channelz
+    // a forced stop leaves open streams running. (Clients turn it off: grpcClientOptions.)
     "grpc.keepalive_permit_without_calls": 1,
     "grpc.max_receive_message_length": 64 * 1024 * 1024,
   });
@@ -101,7 +101,7 @@ export async function startGrpcServer(
 
 /**
  * Client channel options shared by the stack: keepalive so dead peers are noticed quickly, and
- * no channelz bookkeeping (see startGrpcServer).
+ * no channelz bookkeeping (per-call counters nothing reads, paid on every call).
  */
 export const grpcClientOptions: grpc.ClientOptions = {
   "grpc.enable_channelz": 0,

@@ -30,6 +30,10 @@ export interface NodeCoreConfig {
 
 /** One turn as the domain sees it (the transport has validated and counted it). */
 export interface TurnRequest {
+  /**
+   * The turn's id, unique among the node's open turns (the transport passes session_id and
+   * request_id combined, since a client's request_id is only unique within its session).
+   */
   requestId: string;
   sessionId: string;
   turnIndex: number;

@@ -31,7 +31,20 @@ export interface NodeServiceDeps {
   logger: Logger;
 }
 
+/**
+ * The key of an open turn on this node: the client's request_id within its session. request_id
+ * is only unique per client/session (two sessions may both send "turn-0"), so it is never used
+ * alone: two sessions' turns with the same request_id are different turns, while the same
+ * (session_id, request_id) twice at once is a duplicate and rejected.
+ */
+export function turnKey(sessionId: string, requestId: string): string {
+  // U+0000 cannot collide: it separates the two parts whatever characters they hold.
+  return `${sessionId}\u0000${requestId}`;
+}
+
 interface ActiveTurn {
+  /** turnKey(session_id, request_id): the turn's id in `turns` and in the NodeCore. */
+  key: string;
   req: InferenceRequest;
   call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>;
   abort: AbortController;
@@ -112,7 +125,7 @@ export class NodeService {
   /** Ends every open turn with UNAVAILABLE (node shutting down) and aborts its engine call. */
   shutdown(): void {
     for (const turn of [...this.turns.values()]) {
-      this.core.cancel(turn.req.requestId);
+      this.core.cancel(turn.key);
       this.endWithError(turn, "UNAVAILABLE", "node is shutting down", true);
     }
   }
@@ -121,11 +134,13 @@ export class NodeService {
     const req = call.request;
     const invalid = validateInferenceRequest(req);
     if (invalid) return this.rejectCall(call, "INVALID_ARGUMENT", invalid, false);
-    if (this.turns.has(req.requestId)) {
+    const key = turnKey(req.sessionId, req.requestId);
+    if (this.turns.has(key)) {
       return this.rejectCall(
         call,
         "INVALID_ARGUMENT",
-        `request_id: "${req.requestId}" is already running on this node`,
+        `request_id: "${req.requestId}" of session "${req.sessionId}" is already running on this node ` +
+          `(request ids must be unique within a session)`,
         false,
       );
     }
@@ -141,24 +156,25 @@ export class NodeService {
     }
 
     const turn: ActiveTurn = {
+      key,
       req,
       call,
       abort: new AbortController(),
       promptTokens: this.promptCounter.count(req),
       ended: false,
     };
-    this.turns.set(req.requestId, turn);
+    this.turns.set(key, turn);
     call.on("cancelled", () => {
       if (turn.ended) return;
       turn.ended = true;
       turn.abort.abort();
-      this.turns.delete(req.requestId);
-      this.core.cancel(req.requestId);
+      this.turns.delete(key);
+      this.core.cancel(key);
       this.metrics.turns.inc({ outcome: "CANCELLED" });
     });
 
     const result = this.core.submit({
-      requestId: req.requestId,
+      requestId: key,
       sessionId: req.sessionId,
       turnIndex: req.turnIndex,
       priority: priorityClassOf(req.priority),
@@ -233,7 +249,7 @@ export class NodeService {
         completionTokens: tokensSeen,
         cachedTokens: 0,
       };
-      this.core.onFinished(req.requestId, usage);
+      this.core.onFinished(turn.key, usage);
       if (!req.stream) {
         turn.call.write({
           event: {
@@ -246,7 +262,7 @@ export class NodeService {
       this.metrics.engineE2eSeconds.observe(result.e2eUs / 1e6);
       this.metrics.turns.inc({ outcome: "finished" });
       turn.ended = true;
-      this.turns.delete(req.requestId);
+      this.turns.delete(turn.key);
       turn.call.write({
         event: {
           $case: "finished",
@@ -268,8 +284,13 @@ export class NodeService {
     } catch (raw) {
       if (turn.ended) return;
       const err = toEngineError(raw, "", false);
-      this.core.onFailed(req.requestId);
-      this.deps.logger.warn("turn failed", { requestId: req.requestId, code: err.code, error: err.message });
+      this.core.onFailed(turn.key);
+      this.deps.logger.warn("turn failed", {
+        requestId: req.requestId,
+        sessionId: req.sessionId,
+        code: err.code,
+        error: err.message,
+      });
       // Tokens already reached the client: retrying the turn would duplicate output.
       this.endWithError(turn, err.code, err.message, err.retryable && !err.streamed);
     }
@@ -285,7 +306,7 @@ export class NodeService {
   private endWithError(turn: ActiveTurn, code: GrpcCodeName, message: string, retryable: boolean): void {
     if (turn.ended) return;
     turn.ended = true;
-    this.turns.delete(turn.req.requestId);
+    this.turns.delete(turn.key);
     this.metrics.turns.inc({ outcome: code });
     turn.abort.abort();
     turn.call.write({ event: { $case: "error", value: { code, message, retryable } } });

@@ -167,6 +167,43 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
     expect(engine.generateCalls().length - before).toBe(1);
   });
 
+  it("two sessions sending the same request_id at once -> both turns run and finish", async () => {
+    engine.chunkDelayMs = 20; // keep both turns open at the same time
+    try {
+      const [a, b] = await Promise.all(
+        ["dup-a", "dup-b"].map((sessionId) =>
+          submit(client, chatTurn({ sessionId, requestId: "turn-0", expectedResponse: "x y" })),
+        ),
+      );
+      expect(terminal(a!)?.$case).toBe("finished");
+      expect(terminal(b!)?.$case).toBe("finished");
+    } finally {
+      engine.chunkDelayMs = 0;
+    }
+  });
+
+  it("same session and request_id while the first is running -> second rejected naming both ids", async () => {
+    engine.chunkDelayMs = 20;
+    try {
+      const req = chatTurn({ sessionId: "dup-c", requestId: "turn-1", expectedResponse: "x y z" });
+      const first = submit(client, req);
+      await new Promise((r) => setTimeout(r, 10)); // the first is open on the node
+      const second = await submit(client, req);
+      const err = terminal(second);
+      expect(err?.$case).toBe("error");
+      expect(err?.$case === "error" && err.value).toMatchObject({
+        code: "INVALID_ARGUMENT",
+        retryable: false,
+      });
+      expect(err?.$case === "error" && err.value.message).toMatch(
+        /request_id: "turn-1" of session "dup-c" is already running/,
+      );
+      expect(terminal(await first)?.$case).toBe("finished");
+    } finally {
+      engine.chunkDelayMs = 0;
+    }
+  });
+
   it("Status -> node id, tiers with budgets, engine load scraped from /metrics", async () => {
     // The engine's /metrics is scraped every second: poll until the first scrape landed.
     let s = await status(client);

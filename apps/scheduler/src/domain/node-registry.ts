@@ -39,6 +39,8 @@ export interface NodeRecord {
   readonly inFlight: number;
   /** Times this node went down. */
   readonly downs: number;
+  /** Relays to it that failed in a row, since its last finished turn (see noteRelayFailure). */
+  readonly relayFailures: number;
 }
 
 type MutableNodeRecord = { -readonly [K in keyof NodeRecord]: NodeRecord[K] };
@@ -51,14 +53,19 @@ export type MembershipEvent =
 export interface NodeRegistryOptions {
   /** A node with no report for this long is marked down, µs (> 0). */
   readonly heartbeatTimeoutUs: number;
+  /**
+   * Relays that must fail in a row (no finished turn between) before the node is marked down
+   * on that evidence alone (>= 1; default 3). A failed health check still marks it down at once.
+   */
+  readonly relayFailuresToDown?: number;
 }
 
 /**
  * Cluster membership. Static nodes (`--nodes`) start down under their address as provisional id
  * and come up with the first successful poll, which tells their real node id; registered nodes
  * come up on RegisterNode and stay up while heartbeats arrive. A node is marked down when its
- * reports stop for `heartbeatTimeoutUs`, when a poll or health check fails, or when a relay to
- * it fails with UNAVAILABLE; any later successful report brings it back up.
+ * reports stop for `heartbeatTimeoutUs`, when a poll or health check fails, or when relays to
+ * it fail several times in a row; any later successful report brings it back up.
  *
  * Synchronous, timer-driven (injected Timers) and transport-free; `onEvent` hears every change.
  */
@@ -141,7 +148,25 @@ export class NodeRegistry {
     rec.up = false;
     rec.downReason = reason;
     rec.downs++;
+    rec.relayFailures = 0;
     this.onEvent({ kind: "down", nodeId, reason });
+  }
+
+  /**
+   * A relay to the node failed before it finished (connection refused or reset, call dropped).
+   * A single failure is weak evidence (one stream can break on its own while the node is fine,
+   * and marking a node down detaches every session on it), so the node is marked down only after
+   * `relayFailuresToDown` failures in a row; the caller should also probe its health, which
+   * confirms a real outage at once. Returns whether the node was marked down now.
+   */
+  noteRelayFailure(nodeId: string, reason: string): boolean {
+    const rec = this.nodes.get(nodeId);
+    if (!rec || !rec.up) return false;
+    rec.relayFailures++;
+    const threshold = this.options.relayFailuresToDown ?? 3;
+    if (rec.relayFailures < threshold) return false;
+    this.markDown(nodeId, `${rec.relayFailures} relays failed in a row, last: ${reason}`);
+    return true;
   }
 
   /** Same as markDown, for a node known by address (polls of static nodes). */
@@ -159,7 +184,10 @@ export class NodeRegistry {
    */
   noteAlive(nodeId: string): void {
     const rec = this.nodes.get(nodeId);
-    if (rec?.up) rec.observedAtUs = this.timers.nowUs();
+    if (rec?.up) {
+      rec.observedAtUs = this.timers.nowUs();
+      rec.relayFailures = 0;
+    }
   }
 
   /** The scheduler started (+1) or finished (-1) relaying a request to the node. */
@@ -238,6 +266,7 @@ export class NodeRegistry {
       downReason,
       inFlight: 0,
       downs: 0,
+      relayFailures: 0,
     };
   }
 

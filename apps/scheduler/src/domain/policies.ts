@@ -16,6 +16,11 @@ export interface RoutingPolicy {
   readonly name: PolicyName;
   /** The router should fill `RouteRequest.predictedHitByNode` (it costs a prefix-index lookup). */
   readonly usesPrefixHits: boolean;
+  /**
+   * A session whose node is up always stays there, whatever the other nodes' state: the router
+   * may then skip building snapshots and calling `pick` (the common case, on every turn).
+   */
+  readonly sticksWhileUp: boolean;
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined;
 }
 
@@ -87,6 +92,7 @@ function liveSessionNode(req: RouteRequest, nodes: readonly NodeSnapshot[]): Nod
 class RoundRobinPolicy implements RoutingPolicy {
   readonly name = "round-robin";
   readonly usesPrefixHits = false;
+  readonly sticksWhileUp = false;
   private cursor = 0;
 
   pick(_req: RouteRequest, nodes: readonly NodeSnapshot[]): RouteDecision | undefined {
@@ -102,6 +108,7 @@ class RoundRobinPolicy implements RoutingPolicy {
 class LeastLoadedPolicy implements RoutingPolicy {
   readonly name = "least-loaded";
   readonly usesPrefixHits = false;
+  readonly sticksWhileUp = false;
   constructor(private readonly params: PolicyParams) {}
 
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined {
@@ -119,6 +126,7 @@ class LeastLoadedPolicy implements RoutingPolicy {
 class SessionAffinityPolicy implements RoutingPolicy {
   readonly name = "session-affinity";
   readonly usesPrefixHits = false;
+  readonly sticksWhileUp = true;
   constructor(private readonly params: PolicyParams) {}
 
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined {
@@ -141,6 +149,7 @@ class SessionAffinityPolicy implements RoutingPolicy {
 class KvAwarePolicy implements RoutingPolicy {
   readonly name = "kv-aware";
   readonly usesPrefixHits = true;
+  readonly sticksWhileUp = false;
   constructor(private readonly params: PolicyParams) {}
 
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined {

@@ -22,6 +22,27 @@ describe("prefixBlocks", () => {
   });
 });
 
+describe("prefixBlocks with the session's known hashes", () => {
+  const words = (n: number, seed: string) =>
+    Array.from({ length: n }, (_, i) => `${seed}${(i * 7919) % 1000} `).join("");
+  const turn1 = words(100, "a");
+  const turn2 = turn1 + words(80, "b");
+
+  it("conversation extended -> same hashes as hashing it all", () => {
+    const known = prefixBlocks(turn1, 64).hashes;
+    expect(prefixBlocks(turn2, 64, known)).toEqual(prefixBlocks(turn2, 64));
+  });
+
+  it.each([
+    ["last known block edited", turn1.slice(0, -70) + "X" + turn1.slice(-69) + words(80, "b")],
+    ["conversation shorter than the known blocks", turn1.slice(0, 100)],
+    ["a different conversation", words(200, "z")],
+  ])("%s -> falls back to hashing it all", (_name, text) => {
+    const known = prefixBlocks(turn1, 64).hashes;
+    expect(prefixBlocks(text, 64, known)).toEqual(prefixBlocks(text, 64));
+  });
+});
+
 describe("PrefixIndex", () => {
   const conv1 = conversationText([{ role: 2, content: "q".repeat(400) }]);
   const conv2 = conversationText([

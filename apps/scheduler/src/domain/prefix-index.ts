@@ -1,3 +1,5 @@
+import { LRUCache } from "lru-cache";
+
 /**
  * Predicts prefix-cache hits per node without tokenizing (tokenizing every prompt in the
  * scheduler would cost milliseconds on long conversations): the prompt text is cut into
@@ -7,11 +9,14 @@
  * on a node is the share of its text covered by the leading blocks that node has seen.
  */
 
-/** cyrb53: a fast, well-mixed 53-bit string hash; `seed` chains it to the previous block. */
-function cyrb53(text: string, seed: number): number {
+/**
+ * cyrb53 of `text[start, end)`: a fast, well-mixed 53-bit string hash; `seed` chains it to the
+ * previous block. Hashes in place (no substring per block).
+ */
+function cyrb53(text: string, start: number, end: number, seed: number): number {
   let h1 = 0xdeadbeef ^ seed;
   let h2 = 0x41c6ce57 ^ seed;
-  for (let i = 0; i < text.length; i++) {
+  for (let i = start; i < end; i++) {
     const ch = text.charCodeAt(i);
     h1 = Math.imul(h1 ^ ch, 2654435761);
     h2 = Math.imul(h2 ^ ch, 1597334677);
@@ -33,12 +38,29 @@ export interface PromptBlocks {
 /**
  * Chained hashes of `text`'s full `blockChars`-sized blocks; the partial tail block is not
  * hashed (an engine only caches full blocks). `blockChars` > 0.
+ *
+ * `known`: the hashes of an earlier prompt of the same session (its conversation so far). A
+ * session's next prompt is usually that conversation plus new messages, so when the last known
+ * block still hashes the same here, the known hashes are reused and only the new text is
+ * hashed: cost proportional to the new text, not the whole conversation. Only that one block is
+ * re-checked, so an edit further back in the history goes unnoticed; the result is a routing
+ * prediction, and the engine's own cache decides the real hit.
  */
-export function prefixBlocks(text: string, blockChars: number): PromptBlocks {
-  const hashes: number[] = [];
+export function prefixBlocks(text: string, blockChars: number, known: readonly number[] = []): PromptBlocks {
+  let hashes: number[] = [];
   let prev = 0;
-  for (let start = 0; start + blockChars <= text.length; start += blockChars) {
-    prev = cyrb53(text.slice(start, start + blockChars), prev % 0x7fffffff);
+  let start = 0;
+  const k = known.length;
+  if (k > 0 && k * blockChars <= text.length) {
+    const seed = k >= 2 ? known[k - 2]! % 0x7fffffff : 0;
+    if (cyrb53(text, (k - 1) * blockChars, k * blockChars, seed) === known[k - 1]) {
+      hashes = known.slice();
+      prev = known[k - 1]!;
+      start = k * blockChars;
+    }
+  }
+  for (; start + blockChars <= text.length; start += blockChars) {
+    prev = cyrb53(text, start, start + blockChars, prev % 0x7fffffff);
     hashes.push(prev);
   }
   return { hashes, totalChars: text.length };
@@ -53,7 +75,9 @@ export function conversationText(messages: readonly { role: number; content: str
 
 /** Per node, the block hashes it has been sent, each set bounded with least-recently-used eviction. */
 export class PrefixIndex {
-  private readonly byNode = new Map<string, Map<number, true>>();
+  // lru-cache, not a Map trimmed from its front: once full, a V8 Map whose oldest keys are
+  // deleted again and again makes `keys().next()` scan the deleted slots (~100x slower).
+  private readonly byNode = new Map<string, LRUCache<number, true>>();
 
   /** @param capacityBlocksPerNode most block hashes remembered per node (> 0). */
   constructor(
@@ -65,17 +89,10 @@ export class PrefixIndex {
   record(nodeId: string, blocks: PromptBlocks): void {
     let seen = this.byNode.get(nodeId);
     if (!seen) {
-      seen = new Map();
+      seen = new LRUCache({ max: this.capacityBlocksPerNode });
       this.byNode.set(nodeId, seen);
     }
-    for (const h of blocks.hashes) {
-      seen.delete(h); // re-insert: Map order is recency order
-      seen.set(h, true);
-    }
-    while (seen.size > this.capacityBlocksPerNode) {
-      const oldest = seen.keys().next().value as number;
-      seen.delete(oldest);
-    }
+    for (const h of blocks.hashes) seen.set(h, true);
   }
 
   /** Predicted cached fraction of the prompt, in [0, 1], on each of `nodeIds`. */

@@ -42,6 +42,15 @@ describe("Router", () => {
     expect(["s1", "s2", "s3"].map((s) => place(router, s))).toEqual(homes);
   });
 
+  it("session-affinity, session's node draining -> later turns still stick to it (sticky fast path)", () => {
+    const { router } = setup();
+    const home = place(router, "s1");
+    router.registry.heartbeat(home, NO_LOAD, true);
+    const out = router.route(turnOf("s1"));
+    expect(out.ok && out.decision).toMatchObject({ nodeId: home, reason: "sticky" });
+    expect(place(router, "s2")).not.toBe(home); // a draining node gets no new session
+  });
+
   it("new sub-agent session with a known parent -> lands on the parent's node, even when busier", () => {
     const { router } = setup();
     const parentHome = place(router, "agent-1");
@@ -59,7 +68,7 @@ describe("Router", () => {
   it("session's node dies -> next turn elsewhere, reported as failover from that node", () => {
     const { router } = setup();
     const home = place(router, "s1");
-    router.nodeUnreachable(home, "connection refused");
+    router.registry.markDown(home, "connection refused");
     const out = router.route(turnOf("s1"));
     expect(out.ok && out.decision.nodeId).not.toBe(home);
     expect(out.ok && out.failoverFrom).toBe(home);
@@ -70,14 +79,63 @@ describe("Router", () => {
 
   it("every node down -> not ok, message names each node and why", () => {
     const { router } = setup();
-    router.nodeUnreachable("a", "connection refused");
-    router.nodeUnreachable("b", "connection refused");
+    router.registry.markDown("a", "connection refused");
+    router.registry.markDown("b", "connection refused");
     router.registry.heartbeat("c", NO_LOAD, true);
     const out = router.route(turnOf("s1"));
     expect(out.ok).toBe(false);
     expect(!out.ok && out.message).toMatch(
       /no usable node among 3 known: a down \(connection refused\).*c draining/,
     );
+  });
+
+  it("one relay failure -> node stays up; the failed turn is placed elsewhere and counted as a failover", () => {
+    const { router } = setup();
+    const home = place(router, "s1");
+    expect(router.relayFailed(home, "UNAVAILABLE: reset")).toBe(false);
+    expect(router.registry.get(home)?.up).toBe(true);
+    const retry = router.route({ ...turnOf("s1"), avoidNodes: new Map([[home, "UNAVAILABLE: reset"]]) });
+    expect(retry.ok && retry.decision.nodeId).not.toBe(home);
+    expect(retry.ok && retry.failoverFrom).toBe(home);
+    // Other sessions on that node keep it.
+    expect(place(router, "s1")).toBe(retry.ok && retry.decision.nodeId);
+  });
+
+  it.each([
+    [1, 1],
+    [3, 3],
+  ])("relayFailuresToDown %i -> node marked down by failure number %i in a row", (threshold, downAt) => {
+    const timers = new VirtualTimers();
+    const router = new Router(timers, rngFor(1, "x"), createPolicy("session-affinity"), {
+      heartbeatTimeoutUs: 3_000_000,
+      relayFailuresToDown: threshold,
+      rebalanceIntervalUs: 0,
+      rebalance: DEFAULT_REBALANCE_PARAMS,
+      sessionTtlUs: 0,
+      prefixBlockChars: 16,
+      prefixCapacityBlocksPerNode: 10,
+    });
+    router.registry.register("a", "a:1");
+    const downs = Array.from({ length: 4 }, () => router.relayFailed("a", "reset"));
+    expect(downs.indexOf(true) + 1).toBe(downAt);
+    expect(router.registry.get("a")?.downReason).toMatch(new RegExp(`^${downAt} relays failed in a row`));
+  });
+
+  it("relay failures separated by a finished turn -> not in a row, node stays up", () => {
+    const { router } = setup();
+    for (let i = 0; i < 5; i++) {
+      router.relayFailed("a", "reset");
+      router.relayFailed("a", "reset");
+      router.registry.noteAlive("a");
+    }
+    expect(router.registry.get("a")?.up).toBe(true);
+  });
+
+  it("every node failed this turn -> not ok, message names the failures", () => {
+    const { router } = setup();
+    const avoid = new Map(["a", "b", "c"].map((id) => [id, `UNAVAILABLE at ${id}`]));
+    const out = router.route({ ...turnOf("s1"), avoidNodes: avoid });
+    expect(!out.ok && out.message).toMatch(/a failed this turn \(UNAVAILABLE at a\)/);
   });
 
   it("no nodes at all -> message says how to add some", () => {
@@ -112,7 +170,7 @@ describe("Router", () => {
   it("Advise for a session whose node died -> re-placed now and reported as a failover once", () => {
     const { router } = setup();
     const home = place(router, "s1");
-    router.nodeUnreachable(home, "gone");
+    router.registry.markDown(home, "gone");
     const target = router.nodeForSession("s1", true) as { nodeId: string; failoverFrom?: string };
     expect(target.nodeId).not.toBe(home);
     expect(target.failoverFrom).toBe(home);

@@ -1,7 +1,7 @@
 import type { Rng, TimerHandle, Timers } from "@symphony/common";
 import { NodeRegistry, type MembershipEvent, type NodeLoad } from "./node-registry";
 import type { RoutingPolicy } from "./policies";
-import { PrefixIndex, type PromptBlocks } from "./prefix-index";
+import { PrefixIndex, prefixBlocks, type PromptBlocks } from "./prefix-index";
 import { planRebalance, type RebalanceParams, type SessionMove } from "./rebalancer";
 import { SessionTable } from "./session-table";
 import type { NodeSnapshot, RouteDecision } from "./types";
@@ -15,6 +15,12 @@ export interface TurnToRoute {
   readonly blocks: PromptBlocks;
   /** A sub-agent's parent session: a new child session starts where the parent's KV lives. */
   readonly parentSessionId?: string;
+  /**
+   * Nodes that already failed this turn (a relay broke before the node sent anything), with
+   * why: treated as unusable for this placement only. A session whose node is avoided is
+   * placed elsewhere and that counts as a failover from it.
+   */
+  readonly avoidNodes?: ReadonlyMap<string, string>;
 }
 
 export type RouteOutcome =
@@ -29,6 +35,8 @@ export type RouteOutcome =
 
 export interface RouterOptions {
   readonly heartbeatTimeoutUs: number;
+  /** Relays failing in a row that mark a node down without a failed health check (default 3). */
+  readonly relayFailuresToDown?: number;
   /** Period of the rebalancing round, µs (0 = never rebalance). */
   readonly rebalanceIntervalUs: number;
   readonly rebalance: RebalanceParams;
@@ -68,8 +76,10 @@ export class Router {
     private readonly options: RouterOptions,
   ) {
     this.prefixIndex = new PrefixIndex(options.prefixBlockChars, options.prefixCapacityBlocksPerNode);
-    this.registry = new NodeRegistry(timers, { heartbeatTimeoutUs: options.heartbeatTimeoutUs }, (e) =>
-      this.onMembership(e),
+    this.registry = new NodeRegistry(
+      timers,
+      { heartbeatTimeoutUs: options.heartbeatTimeoutUs, relayFailuresToDown: options.relayFailuresToDown },
+      (e) => this.onMembership(e),
     );
   }
 
@@ -92,6 +102,15 @@ export class Router {
     this.handles.length = 0;
   }
 
+  /**
+   * The prompt's blocks for the prefix index, reusing the session's previous prompt's hashes
+   * when this prompt extends it (see prefixBlocks): the cost is the new text, not the whole
+   * conversation each turn.
+   */
+  promptBlocks(sessionId: string, text: string): PromptBlocks {
+    return prefixBlocks(text, this.prefixIndex.blockChars, this.sessions.get(sessionId)?.lastBlockHashes);
+  }
+
   snapshots(): NodeSnapshot[] {
     return this.registry.snapshots((id) => this.sessions.countOn(id));
   }
@@ -101,7 +120,12 @@ export class Router {
    * Call `turnStarted`/`turnEnded` around the relay.
    */
   route(turn: TurnToRoute): RouteOutcome {
-    const nodes = this.snapshots();
+    const avoid = turn.avoidNodes;
+    const sticky = this.stickyPlacement(turn);
+    if (sticky) return sticky;
+    let nodes = this.snapshots();
+    if (avoid !== undefined && avoid.size > 0)
+      nodes = nodes.map((n) => (avoid.has(n.nodeId) ? { ...n, up: false } : n));
     const session = this.sessions.get(turn.sessionId);
     // A new sub-agent session inherits its parent's node: its prompt begins with the parent's context.
     const parentNodeId =
@@ -125,12 +149,13 @@ export class Router {
       nodes,
       { nowUs: this.timers.nowUs(), rng: this.rng },
     );
-    if (!decision) return { ok: false, message: this.whyNoNode(nodes) };
+    if (!decision) return { ok: false, message: this.whyNoNode(nodes, avoid) };
     const node = this.registry.get(decision.nodeId)!;
-    const failoverFrom =
-      session?.lostNodeId !== undefined && session.lostNodeId !== decision.nodeId
-        ? session.lostNodeId
-        : undefined;
+    // The session lost its node: it died (lostNodeId), or it just failed this turn (avoided).
+    const lost =
+      session?.lostNodeId ??
+      (session?.nodeId !== undefined && avoid?.has(session.nodeId) ? session.nodeId : undefined);
+    const failoverFrom = lost !== undefined && lost !== decision.nodeId ? lost : undefined;
     this.sessions.assign(turn.sessionId, decision.nodeId, this.timers.nowUs());
     this.prefixIndex.record(decision.nodeId, turn.blocks);
     return {
@@ -138,6 +163,26 @@ export class Router {
       decision: failoverFrom ? { ...decision, reason: "failover" } : decision,
       address: node.address,
       failoverFrom,
+    };
+  }
+
+  /**
+   * Fast path for policies that keep a session on its node while that node is up: the same
+   * outcome `pick` would give, without a snapshot of every node per turn.
+   */
+  private stickyPlacement(turn: TurnToRoute): RouteOutcome | undefined {
+    if (!this.policy.sticksWhileUp) return undefined;
+    const nodeId = this.sessions.get(turn.sessionId)?.nodeId;
+    if (nodeId === undefined || turn.avoidNodes?.has(nodeId)) return undefined;
+    const node = this.registry.get(nodeId);
+    if (!node?.up) return undefined;
+    this.sessions.assign(turn.sessionId, nodeId, this.timers.nowUs());
+    if (turn.blocks.hashes.length > 0) this.prefixIndex.record(nodeId, turn.blocks);
+    return {
+      ok: true,
+      decision: { nodeId, reason: "sticky", scores: {} },
+      address: node.address,
+      failoverFrom: undefined,
     };
   }
 
@@ -157,9 +202,12 @@ export class Router {
     if (isLast) this.sessions.remove(sessionId);
   }
 
-  /** A relay failed because the node is unreachable: mark it down now rather than waiting for the timeout. */
-  nodeUnreachable(nodeId: string, reason: string): void {
-    this.registry.markDown(nodeId, reason);
+  /**
+   * A relay to the node failed (unreachable, or it dropped the call). One failure does not mark
+   * the node down (see NodeRegistry.noteRelayFailure); returns whether this one did.
+   */
+  relayFailed(nodeId: string, reason: string): boolean {
+    return this.registry.noteRelayFailure(nodeId, reason);
   }
 
   /**
@@ -206,11 +254,13 @@ export class Router {
     if (expired.length > 0) this.listener.expired?.(expired);
   }
 
-  /** A specific explanation of why no node can take a request. */
-  whyNoNode(nodes: readonly NodeSnapshot[]): string {
+  /** A specific explanation of why no node can take a request (`avoided`: nodes that failed this turn). */
+  whyNoNode(nodes: readonly NodeSnapshot[], avoided?: ReadonlyMap<string, string>): string {
     if (nodes.length === 0)
       return "no nodes known: pass --nodes host:port or have node-schedulers call RegisterNode";
     const parts = nodes.map((n) => {
+      const failedThisTurn = avoided?.get(n.nodeId);
+      if (failedThisTurn !== undefined) return `${n.nodeId} failed this turn (${failedThisTurn})`;
       const rec = this.registry.get(n.nodeId);
       if (!n.up) return `${n.nodeId} down (${rec?.downReason || "unreachable"})`;
       if (n.draining) return `${n.nodeId} draining`;

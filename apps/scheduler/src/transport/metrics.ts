@@ -1,18 +1,44 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Router } from "../domain";
 
-/** The scheduler's Prometheus metrics, on an injected registry. */
+type CounterChild = ReturnType<Counter["labels"]>;
+
+/** A counter's per-label-value children, bound once: `labels()` hashes its labels on every call. */
+class BoundChildren {
+  private readonly children = new Map<string, CounterChild>();
+  constructor(private readonly bind: (value: string) => CounterChild) {}
+
+  get(value: string): CounterChild {
+    let child = this.children.get(value);
+    if (!child) {
+      child = this.bind(value);
+      this.children.set(value, child);
+    }
+    return child;
+  }
+}
+
+/**
+ * The scheduler's Prometheus metrics, on an injected registry. Counters updated on every turn
+ * are used through pre-bound children (`routedTo(node)`, ...), so the per-turn cost is an
+ * increment rather than a label-hashing lookup.
+ */
 export class SchedulerMetrics {
   readonly routed: Counter<"node" | "policy">;
   readonly decisions: Counter<"policy" | "reason">;
   readonly failovers: Counter<"from_node">;
   readonly moved: Counter<"reason">;
   readonly turnErrors: Counter<"code">;
-  readonly inFlight: Gauge;
+  /** Turns being relayed now; a plain number read at scrape time (no gauge update per turn). */
+  inFlightTurns = 0;
   /** Time from receiving a Submit to issuing the node call (validation + routing + dispatch). */
   readonly routeOverhead: Histogram;
   /** Time from receiving a Submit to relaying its first event. */
   readonly firstEvent: Histogram;
+
+  private readonly routedByNode: BoundChildren;
+  private readonly decisionsByReason: BoundChildren;
+  private readonly errorsByCode: BoundChildren;
 
   constructor(
     readonly registry: Registry,
@@ -48,10 +74,14 @@ export class SchedulerMetrics {
       labelNames: ["code"],
       registers: [registry],
     });
-    this.inFlight = new Gauge({
+    const inFlightNow = () => this.inFlightTurns;
+    new Gauge({
       name: "scheduler_inflight_requests",
       help: "Turns being relayed now",
       registers: [registry],
+      collect() {
+        this.set(inFlightNow());
+      },
     });
     this.routeOverhead = new Histogram({
       name: "scheduler_route_overhead_seconds",
@@ -65,6 +95,10 @@ export class SchedulerMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [registry],
     });
+    const policy = router.policy.name;
+    this.routedByNode = new BoundChildren((node) => this.routed.labels({ node, policy }));
+    this.decisionsByReason = new BoundChildren((reason) => this.decisions.labels({ policy, reason }));
+    this.errorsByCode = new BoundChildren((code) => this.turnErrors.labels({ code }));
     new Gauge({
       name: "scheduler_sessions",
       help: "Sessions assigned per node",
@@ -87,5 +121,20 @@ export class SchedulerMetrics {
         for (const [state, v] of Object.entries(counts)) this.set({ state }, v);
       },
     });
+  }
+
+  /** A turn was relayed to `nodeId`. */
+  routedTo(nodeId: string): void {
+    this.routedByNode.get(nodeId).inc();
+  }
+
+  /** The policy decided for `reason` (sticky, new-session, ...). */
+  decided(reason: string): void {
+    this.decisionsByReason.get(reason).inc();
+  }
+
+  /** A turn ended with an error of gRPC code name `code`. */
+  turnFailed(code: string): void {
+    this.errorsByCode.get(code).inc();
   }
 }

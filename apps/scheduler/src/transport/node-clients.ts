@@ -29,6 +29,11 @@ export class NodeClients {
     return this.entry(address).node;
   }
 
+  /** The node's channel, for calls made below the generated client (see NodeSubmitCall). */
+  channel(address: string): grpc.ChannelInterface {
+    return this.entry(address).node.getChannel();
+  }
+
   health(address: string): HealthClient {
     return this.entry(address).health;
   }

@@ -35,6 +35,36 @@ export class StaticNodePoller {
     for (const address of this.router.registry.staticAddresses()) void this.poll(address);
   }
 
+  /**
+   * One health check of a node (any source), after a relay to it failed: a failed check or
+   * NOT_SERVING marks it down; a timeout does not (a busy node is not a dead node).
+   */
+  async probeHealth(nodeId: string, address: string): Promise<void> {
+    const key = `probe:${nodeId}`;
+    if (this.busy.has(key)) return;
+    this.busy.add(key);
+    try {
+      const health = await new Promise<ServingStatus>((resolve, reject) =>
+        this.clients
+          .health(address)
+          .check(
+            { service: "" },
+            new grpc.Metadata(),
+            { deadline: deadlineIn(this.callTimeoutMs) },
+            (err, res) => (err ? reject(err) : resolve(res.status)),
+          ),
+      );
+      if (health !== ServingStatus.SERVING)
+        this.router.registry.markDown(nodeId, `health check: ${ServingStatus[health] ?? health}`);
+    } catch (err) {
+      const e = err as grpc.ServiceError;
+      if (e.code !== grpc.status.DEADLINE_EXCEEDED)
+        this.router.registry.markDown(nodeId, `health check failed: ${e.details ?? String(err)}`);
+    } finally {
+      this.busy.delete(key);
+    }
+  }
+
   async poll(address: string): Promise<void> {
     if (this.busy.has(address)) return;
     this.busy.add(address);

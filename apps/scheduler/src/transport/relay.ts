@@ -5,9 +5,11 @@ import {
   type InferenceRequest,
   type Logger,
 } from "@symphony/common";
-import { conversationText, prefixBlocks, type PromptBlocks, type Router } from "../domain";
+import { conversationText, type PromptBlocks, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
-import { deadlineIn, statusName, type NodeClients } from "./node-clients";
+import { statusName, type NodeClients } from "./node-clients";
+import { NodeSubmitCall } from "./node-submit-call";
+import { eventToInspect, requestBytes, type RelayedEvent } from "./raw-relay-codec";
 
 const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
 
@@ -17,7 +19,10 @@ export interface RelayDeps {
   readonly metrics: SchedulerMetrics;
   readonly logger: Logger;
   readonly requestTimeoutMs: number;
-  /** Re-checks a node's health now (after it dropped a call); optional. */
+  /**
+   * Re-checks a node's health now, after a relay to it failed; a failed check marks it down.
+   * Optional (without it only --relay-failures-to-down consecutive failures mark a node down).
+   */
   readonly probe?: (nodeId: string) => void;
 }
 
@@ -76,11 +81,11 @@ export class InFlightRelays {
   }
 }
 
+/** The client side of a Submit, as the relay uses it (events may be pre-serialized bytes). */
+export type SubmitCall = grpc.ServerWritableStream<InferenceRequest, RelayedEvent>;
+
 /** Writes a last event and ends the stream (grpc-js `end()` takes metadata, not a message). */
-function endWith(
-  call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
-  ev: InferenceEvent,
-): void {
+function endWith(call: SubmitCall, ev: InferenceEvent): void {
   call.write(ev);
   call.end();
 }
@@ -89,39 +94,42 @@ function errorEvent(code: string, message: string, retryable: boolean): Inferenc
   return { event: { $case: "error", value: { code, message, retryable } } };
 }
 
+/** The turn's deadline in ms from now: the earliest of ours, `deadline_ms` and the client's gRPC deadline. */
+function turnDeadlineMs(call: SubmitCall, req: InferenceRequest, requestTimeoutMs: number): number {
+  let deadlineMs = requestTimeoutMs;
+  if (req.deadlineMs > 0) deadlineMs = Math.min(deadlineMs, req.deadlineMs);
+  const clientDeadline = call.getDeadline();
+  const clientMs =
+    clientDeadline instanceof Date
+      ? clientDeadline.getTime() - Date.now()
+      : Number(clientDeadline) - Date.now();
+  if (Number.isFinite(clientMs) && clientMs > 0) deadlineMs = Math.min(deadlineMs, clientMs);
+  return deadlineMs;
+}
+
 /**
  * Submit: validate, route, then relay the node's event stream to the client with back-pressure
- * (the node stream pauses while the client's buffer is full), client cancellation propagated
- * to the node, and a per-request deadline. Turn failures (no node, node died mid-turn,
- * deadline) end the stream with a TurnError event; malformed requests get INVALID_ARGUMENT.
+ * (the next event is read from the node only while the client's buffer has room), client
+ * cancellation propagated to the node, and a per-request deadline. Turn failures (no node, node
+ * died mid-turn, deadline) end the stream with a TurnError event; malformed requests get
+ * INVALID_ARGUMENT. Events are relayed as the node's bytes (see raw-relay-codec.ts).
  */
-export function handleSubmit(
-  call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
-  deps: RelayDeps,
-  inFlight: InFlightRelays,
-): void {
+export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlightRelays): void {
   const receivedAt = performance.now();
   const req = call.request;
   const { router, metrics, logger } = deps;
   const invalid = validateInferenceRequest(req);
   if (invalid) {
-    metrics.turnErrors.inc({ code: "INVALID_ARGUMENT" });
+    metrics.turnFailed("INVALID_ARGUMENT");
     call.emit("error", { code: grpc.status.INVALID_ARGUMENT, details: invalid });
     return;
   }
 
   const blocks = router.policy.usesPrefixHits
-    ? prefixBlocks(req.prompt || conversationText(req.messages), router.prefixIndex.blockChars)
+    ? router.promptBlocks(req.sessionId, req.prompt || conversationText(req.messages))
     : EMPTY_BLOCKS;
-
-  // The earliest of our own timeout, the request's deadline_ms and the client's gRPC deadline.
-  let deadlineMs = deps.requestTimeoutMs;
-  if (req.deadlineMs > 0) deadlineMs = Math.min(deadlineMs, req.deadlineMs);
-  const clientDeadline = call.getDeadline();
-  const clientMs =
-    clientDeadline instanceof Date ? clientDeadline.getTime() - Date.now() : Number(clientDeadline);
-  if (Number.isFinite(clientMs) && clientMs > 0) deadlineMs = Math.min(deadlineMs, clientMs);
-  const deadline = deadlineIn(deadlineMs);
+  const deadlineMs = turnDeadlineMs(call, req, deps.requestTimeoutMs);
+  const deadlineEpochMs = Date.now() + deadlineMs;
 
   // The client may have left before this handler ran; its "cancelled" event is then gone.
   if (call.cancelled) return;
@@ -134,9 +142,12 @@ export function handleSubmit(
   });
 
   const failTurn = (code: string, message: string, retryable: boolean) => {
-    metrics.turnErrors.inc({ code });
+    metrics.turnFailed(code);
     if (!call.cancelled && !call.writableEnded) endWith(call, errorEvent(code, message, retryable));
   };
+
+  /** Nodes that failed this turn before sending anything, with why: a retry avoids them. */
+  let failedNodes: Map<string, string> | undefined;
 
   /** Routes and relays; a node that fails before sending anything is skipped and the turn placed again. */
   const attempt = (attemptNo: number): void => {
@@ -147,6 +158,7 @@ export function handleSubmit(
       promptTokens: req.promptTokens,
       blocks,
       parentSessionId: req.parentSessionId || undefined,
+      avoidNodes: failedNodes,
     });
     if (!outcome.ok) {
       logger.warn("no node for turn", { sessionId: req.sessionId, reason: outcome.message });
@@ -155,8 +167,8 @@ export function handleSubmit(
     }
     const { decision, address } = outcome;
     const nodeId = decision.nodeId;
-    metrics.routed.inc({ node: nodeId, policy: router.policy.name });
-    metrics.decisions.inc({ policy: router.policy.name, reason: decision.reason });
+    metrics.routedTo(nodeId);
+    metrics.decided(decision.reason);
     if (outcome.failoverFrom !== undefined) {
       metrics.failovers.inc({ from_node: outcome.failoverFrom });
       logger.info("session failed over", {
@@ -167,9 +179,7 @@ export function handleSubmit(
     }
 
     router.turnStarted(req.sessionId, nodeId, blocks);
-    metrics.inFlight.inc();
-    const upstream = deps.clients.node(address).submit(req, { deadline });
-    if (attemptNo === 0) metrics.routeOverhead.observe((performance.now() - receivedAt) / 1000);
+    metrics.inFlightTurns++;
 
     let done = false;
     let firstEventSeen = false;
@@ -179,68 +189,81 @@ export function handleSubmit(
       done = true;
       tracked.remove();
       cancelCurrent = undefined;
-      metrics.inFlight.dec();
+      metrics.inFlightTurns--;
       router.turnEnded(req.sessionId, nodeId, contextTokens, req.isLast);
       return true;
     };
-    const tracked = inFlight.add(nodeId, (reason) => {
-      if (!finish()) return;
-      upstream.cancel();
-      // Nothing started on the dead node: place the turn again elsewhere.
-      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) return attempt(attemptNo + 1);
-      failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
-    });
-    cancelCurrent = () => {
-      if (finish()) upstream.cancel();
+    /** The node is gone for this turn: count it against the node, then place again or fail. */
+    const nodeFailed = (why: string) => {
+      // One failure is not proof the node is dead (a call can fail on its own): the registry
+      // marks it down after consecutive failures, and the probe confirms with a health check.
+      router.relayFailed(nodeId, why);
+      deps.probe?.(nodeId);
+      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) {
+        (failedNodes ??= new Map()).set(nodeId, why);
+        return attempt(attemptNo + 1);
+      }
+      failTurn("UNAVAILABLE", `node ${nodeId} (${address}) became unavailable during the turn: ${why}`, true);
     };
 
-    upstream.on("data", (ev: InferenceEvent) => {
-      if (done) return;
-      tracked.touch();
-      if (!firstEventSeen) {
-        firstEventSeen = true;
-        metrics.firstEvent.observe((performance.now() - receivedAt) / 1000);
-      }
-      if (ev.event?.$case === "finished") {
-        router.registry.noteAlive(nodeId);
-        const u = ev.event.value.usage;
-        if (u) contextTokens = u.promptTokens + u.completionTokens;
-      } else if (ev.event?.$case === "error") {
-        metrics.turnErrors.inc({ code: ev.event.value.code || "UNKNOWN" });
-      }
-      if (!call.write(ev)) {
-        // Back-pressure: stop reading from the node until the client drains.
-        upstream.pause();
-        call.once("drain", () => upstream.resume());
-      }
-    });
-    upstream.on("end", () => {
+    const tracked = inFlight.add(nodeId, (reason) => {
       if (!finish()) return;
-      if (!call.cancelled && !call.writableEnded) call.end();
-    });
-    upstream.on("error", (err: grpc.ServiceError) => {
-      if (!finish() || clientGone) return; // our own cancel after the client went away
-      const code = statusName(err.code);
-      logger.warn("relay failed", { sessionId: req.sessionId, nodeId, code, details: err.details });
-      // UNAVAILABLE: the connection failed. CANCELLED that we did not ask for: the node dropped
-      // the call (shutting down or crashed). Either way the node is gone for this turn.
-      const nodeGone = err.code === grpc.status.UNAVAILABLE || err.code === grpc.status.CANCELLED;
-      if (nodeGone) {
-        if (err.code === grpc.status.UNAVAILABLE)
-          router.nodeUnreachable(nodeId, `relay failed: ${err.details}`);
-        else deps.probe?.(nodeId);
-        if (!firstEventSeen && attemptNo < MAX_REDISPATCH) return attempt(attemptNo + 1);
-        failTurn(
-          "UNAVAILABLE",
-          `node ${nodeId} (${address}) became unavailable during the turn: ${err.details}`,
-          true,
-        );
-      } else if (err.code === grpc.status.DEADLINE_EXCEEDED) {
-        failTurn(code, `turn exceeded its deadline of ${deadlineMs} ms on node ${nodeId}`, false);
-      } else {
-        failTurn(code, `node ${nodeId} (${address}) failed the turn: ${err.details}`, false);
+      upstream?.cancel(`node ${nodeId} down`);
+      // Nothing started on the dead node: place the turn again elsewhere.
+      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) {
+        (failedNodes ??= new Map()).set(nodeId, reason);
+        return attempt(attemptNo + 1);
       }
+      failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
     });
+    // Assigned right below; the listener's callbacks only run after the constructor returns.
+    let upstream: NodeSubmitCall | undefined = undefined;
+    upstream = new NodeSubmitCall(deps.clients.channel(address), requestBytes(req), deadlineEpochMs, {
+      onEvent(bytes) {
+        if (done) return;
+        tracked.touch();
+        if (!firstEventSeen) {
+          firstEventSeen = true;
+          metrics.firstEvent.observe((performance.now() - receivedAt) / 1000);
+        }
+        const ev = eventToInspect(bytes);
+        if (ev?.event?.$case === "finished") {
+          router.registry.noteAlive(nodeId);
+          const u = ev.event.value.usage;
+          if (u) contextTokens = u.promptTokens + u.completionTokens;
+        } else if (ev?.event?.$case === "error") {
+          metrics.turnFailed(ev.event.value.code || "UNKNOWN");
+        }
+        // Back-pressure: ask the node for the next event only once the client has room.
+        if (call.write(bytes)) upstream?.readNext();
+        else call.once("drain", () => upstream?.readNext());
+      },
+      onStatus(code, details) {
+        if (!finish()) return;
+        if (code === grpc.status.OK) {
+          if (!call.cancelled && !call.writableEnded) call.end();
+          return;
+        }
+        if (clientGone) return; // our own cancel after the client went away
+        logger.warn("relay failed", { sessionId: req.sessionId, nodeId, code: statusName(code), details });
+        // UNAVAILABLE: the connection failed. CANCELLED that we did not ask for: the node
+        // dropped the call (shutting down or crashed). Either way the node is gone for this turn.
+        if (code === grpc.status.UNAVAILABLE || code === grpc.status.CANCELLED)
+          nodeFailed(`${statusName(code)}: ${details}`);
+        else if (code === grpc.status.DEADLINE_EXCEEDED)
+          failTurn(
+            statusName(code),
+            `turn exceeded its deadline of ${deadlineMs} ms on node ${nodeId}`,
+            false,
+          );
+        else failTurn(statusName(code), `node ${nodeId} (${address}) failed the turn: ${details}`, false);
+      },
+    });
+    if (attemptNo === 0) metrics.routeOverhead.observe((performance.now() - receivedAt) / 1000);
+
+    cancelCurrent = () => {
+      if (finish()) upstream?.cancel("client cancelled");
+    };
   };
   attempt(0);
 }

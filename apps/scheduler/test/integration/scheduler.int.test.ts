@@ -331,6 +331,57 @@ describe("failover and rejoin", () => {
   });
 });
 
+describe("a single failed relay", () => {
+  let nodes: FakeNode[];
+  let svc: RunningService;
+  let client: SchedulerServiceClient;
+
+  beforeAll(async () => {
+    nodes = await Promise.all(["p", "q"].map((nodeId) => FakeNode.start({ nodeId, tokens: 2 })));
+    svc = await spawnService(
+      "scheduler",
+      bundlePath("scheduler"),
+      [
+        "--port",
+        "0",
+        "--metrics-port",
+        "0",
+        "--nodes",
+        nodes.map((n) => n.address).join(","),
+        ...FAST_MEMBERSHIP,
+      ],
+      ["grpc", "metrics"],
+    );
+    client = schedulerClient(svc.ports.grpc!);
+    await waitFor("two nodes up", async () => (await upNodes(client)).length === 2);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+    await Promise.all((nodes ?? []).map((n) => n.stop()));
+  });
+
+  it("one Submit fails UNAVAILABLE on a healthy node -> turn placed elsewhere, node stays up for its other sessions", async () => {
+    const sessions = ["one-0", "one-1", "one-2", "one-3"];
+    const first = await Promise.all(sessions.map((s) => runTurn(client, turn(s, 0))));
+    const home = new Map(sessions.map((s, i) => [s, first[i]!.nodeId!]));
+    const flaky = nodes.find((n) => [...home.values()].includes(n.nodeId))!;
+    const [victim, ...others] = sessions.filter((s) => home.get(s) === flaky.nodeId);
+
+    flaky.failNextSubmits = 1;
+    const retried = await runTurn(client, turn(victim!, 1));
+    expect(retried.error).toBeUndefined();
+    expect(retried.nodeId).not.toBe(flaky.nodeId);
+
+    // Not marked down on one failure: still up, and its other sessions keep landing there.
+    await new Promise((r) => setTimeout(r, 300)); // a few poll rounds
+    expect(await upNodes(client)).toContain(flaky.nodeId);
+    for (const s of others) expect((await runTurn(client, turn(s, 1))).nodeId).toBe(flaky.nodeId);
+    expect(counter(await metricsText(svc), "scheduler_failovers_total")).toBe(1);
+  });
+});
+
 describe("rebalancing", () => {
   it("a node reports KV overload -> its idle sessions move (counted, old node told to release), next turns land elsewhere", async () => {
     const hot = await FakeNode.start({ nodeId: "hot", tokens: 2 });

@@ -15,15 +15,19 @@ export const SPECIAL = {
 
 const SPECIAL_IDS = new Set<number>(Object.values(SPECIAL));
 
-/** Text of each token id, decoded once (the vocabulary is ~100k entries, so this stays bounded). */
-const pieceCache = new Map<number, string>();
+/**
+ * Text of each token id, decoded once: read once per streamed token, so an array indexed by id
+ * (filled up front so V8 keeps it a flat array, not a dictionary) rather than a Map. Covers
+ * cl100k's ids and Llama 3's special ids.
+ */
+const pieceCache: (string | undefined)[] = Array.from({ length: 128_256 }, () => undefined);
 
 /** The text of one token on its own; special tokens decode to "" (vLLM skip_special_tokens). */
 export function tokenText(id: number): string {
-  let s = pieceCache.get(id);
+  let s = pieceCache[id];
   if (s === undefined) {
     s = SPECIAL_IDS.has(id) ? "" : decodeTokens([id]);
-    pieceCache.set(id, s);
+    if (id >= 0 && id < pieceCache.length) pieceCache[id] = s;
   }
   return s;
 }

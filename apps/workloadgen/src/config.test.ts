@@ -139,3 +139,33 @@ describe("parseConfig, run length", () => {
     expect(parseConfig(argv).duration).toBe(duration);
   });
 });
+
+describe("parseConfig, --workers", () => {
+  it("no flag -> 1 (the main thread sends)", () => {
+    expect(parseConfig([]).workers).toBe(1);
+  });
+  it("--workers 4 -> 4", () => {
+    expect(parseConfig(["--workers", "4"]).workers).toBe(4);
+  });
+  it.each(["0", "65", "two", "1.5"])("--workers %s -> error naming the flag and the range", (value) => {
+    expect(() => parseConfig(["--workers", value])).toThrow(
+      /option '--workers <n>' argument '.*' is invalid/,
+    );
+  });
+});
+
+describe("parseConfig, --timer-spin-ms", () => {
+  it.each([
+    [[], 1.5],
+    [["--workers", "2"], 0],
+    [["--workers", "2", "--timer-spin-ms", "1"], 1],
+    [["--timer-spin-ms", "0"], 0],
+  ])("%j -> %d ms", (argv, spin) => {
+    expect(parseConfig(argv).timerSpinMs).toBe(spin);
+  });
+  it("--timer-spin-ms -1 -> error naming the flag", () => {
+    expect(() => parseConfig(["--timer-spin-ms", "-1"])).toThrow(
+      /--timer-spin-ms <ms>' argument '-1' is invalid/,
+    );
+  });
+});

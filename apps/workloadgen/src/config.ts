@@ -54,6 +54,16 @@ export interface Config extends RunOptions {
   metricsHost: string;
   /** The config file, if any. */
   configFile: string | undefined;
+  /**
+   * Sending threads: 1 = the main thread's event loop; N > 1 = N worker threads, each playing
+   * every Nth session with its own schedule and connections (see `src/workers/`).
+   */
+  workers: number;
+  /**
+   * Each sending thread polls for this long before a send deadline (ms; 0 = sleep, ~1 ms late).
+   * Default 1.5 with one sending thread, 0 with workers.
+   */
+  timerSpinMs: number;
 }
 
 /** `--config` file: the workload model and its parameters; CLI flags override. */
@@ -207,6 +217,23 @@ export function buildProgram(): Command {
       parseArg.port,
     )
     .option("--metrics-host <host>", "interface for --metrics-port", "127.0.0.1")
+    .option(
+      "--workers <n>",
+      "send from n worker threads, each playing every nth session on its own event loop and " +
+        "connections (1 = the main thread sends)",
+      parseArg.int(1, 64),
+      1,
+    )
+    .addOption(
+      new Option(
+        "--timer-spin-ms <ms>",
+        "poll for this long before each send deadline: punctual to µs but busy whenever sends are " +
+          "closer than this (0 = sleep: sends up to ~1 ms late, idle threads cost no CPU)",
+      )
+        .argParser(parseArg.number(0, 100))
+        // Several polling threads would compete for cores with each other and the server.
+        .default(1.5, "1.5 with --workers 1, 0 with more workers"),
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["error", "warn", "info", "debug"])
@@ -284,6 +311,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     metricsPort: o.metricsPort as number | undefined,
     metricsHost: o.metricsHost as string,
     configFile: o.config as string | undefined,
+    workers: o.workers as number,
+    timerSpinMs: fromCli("timerSpinMs") ? (o.timerSpinMs as number) : (o.workers as number) > 1 ? 0 : 1.5,
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(

@@ -1,8 +1,11 @@
 import { mkdirSync } from "node:fs";
+import { isMainThread, workerData } from "node:worker_threads";
 import { createLogger, runCli, UsageError } from "@symphony/common";
 import { parseConfig } from "./config";
 import { dryRun } from "./dry-run";
 import { liveRun } from "./live-run";
+import { isSendWorkerData } from "./workers/protocol";
+import { runSendWorker } from "./workers/send-worker";
 import { buildWorkload } from "./workload";
 
 function prepareOut(dir: string): void {
@@ -14,12 +17,15 @@ function prepareOut(dir: string): void {
 }
 
 async function main(): Promise<void> {
-  const config = parseConfig(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  const config = parseConfig(argv);
   const logger = createLogger("workloadgen", config.logLevel);
   const workload = buildWorkload(config);
   if (config.out) prepareOut(config.out);
   if (config.dryRun) dryRun(config, workload);
-  else await liveRun(config, workload, logger);
+  else await liveRun(config, workload, logger, argv);
 }
 
-runCli(main);
+// The same bundle is the sending worker's script (`--workers N`): one build entry.
+if (!isMainThread && isSendWorkerData(workerData)) void runSendWorker(workerData);
+else runCli(main);

@@ -4,25 +4,28 @@ import { PreciseTimers } from "./precise-timers";
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe("PreciseTimers", () => {
-  it("timers armed out of order -> run in deadline order, never before their deadline", async () => {
-    const timers = new PreciseTimers();
-    const fired: { name: string; lateUs: number }[] = [];
-    const t0 = timers.nowUs();
-    for (const [name, offsetMs] of [
-      ["c", 6],
-      ["a", 2],
-      ["b", 4],
-    ] as const) {
-      const at = t0 + offsetMs * 1000;
-      timers.at(at, () => fired.push({ name, lateUs: timers.nowUs() - at }));
-    }
-    await settle(40);
-    expect(fired.map((f) => f.name)).toEqual(["a", "b", "c"]);
-    for (const f of fired) expect(f.lateUs).toBeGreaterThanOrEqual(0);
-  });
+  it.each([1.5, 0])(
+    "spin %d ms, timers armed out of order -> run in deadline order, never early",
+    async (spinMs) => {
+      const timers = new PreciseTimers(4, spinMs);
+      const fired: { name: string; lateUs: number }[] = [];
+      const t0 = timers.nowUs();
+      for (const [name, offsetMs] of [
+        ["c", 6],
+        ["a", 2],
+        ["b", 4],
+      ] as const) {
+        const at = t0 + offsetMs * 1000;
+        timers.at(at, () => fired.push({ name, lateUs: timers.nowUs() - at }));
+      }
+      await settle(40);
+      expect(fired.map((f) => f.name)).toEqual(["a", "b", "c"]);
+      for (const f of fired) expect(f.lateUs).toBeGreaterThanOrEqual(0);
+    },
+  );
 
-  it("many deadlines 0.1 ms apart -> all run (not capped at one per millisecond)", async () => {
-    const timers = new PreciseTimers();
+  it.each([1.5, 0])("spin %d ms, many deadlines 0.1 ms apart -> all run (not one per ms)", async (spinMs) => {
+    const timers = new PreciseTimers(4, spinMs);
     let n = 0;
     const t0 = timers.nowUs();
     // Each callback arms the next, as the open-loop arrival chain does.
@@ -50,5 +53,26 @@ describe("PreciseTimers", () => {
     await settle(20);
     expect(fired).toEqual(["b"]);
     expect(timers.size).toBe(0);
+  });
+
+  it("backlog of 20 due timers of 1 ms work each, 4 ms slices -> all run in order, I/O gets turns between", async () => {
+    const timers = new PreciseTimers(4);
+    const fired: number[] = [];
+    let firedWhenIoRan = -1;
+    const now = timers.nowUs();
+    for (let i = 0; i < 20; i++)
+      timers.at(now, () => {
+        // The first callback queues an "I/O" callback: it must run before the backlog is done.
+        if (i === 0) setImmediate(() => (firedWhenIoRan = fired.length));
+        const until = performance.now() + 1;
+        while (performance.now() < until) {
+          // 1 ms of work (a send)
+        }
+        fired.push(i);
+      });
+    await settle(100);
+    expect(fired).toEqual(Array.from({ length: 20 }, (_, i) => i));
+    expect(firedWhenIoRan).toBeGreaterThan(0);
+    expect(firedWhenIoRan).toBeLessThan(20);
   });
 });

@@ -8,6 +8,7 @@
  *   `TraceSessionSource` (Azure/Mooncake traces). Same seed -> same sequence.
  * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
+ * - `PartitionedSource`/`shareOf`: a run split across worker threads (each session played once).
  * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`.
  * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
@@ -26,6 +27,7 @@ export * from "./open-loop";
 export * from "./trace";
 export * from "./target";
 export * from "./load-runner";
+export * from "./partition";
 export * from "./plan-summary";
 export * from "./agent";
 export * from "./agent-trace";

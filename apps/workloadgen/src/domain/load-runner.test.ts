@@ -2,7 +2,7 @@ import { VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { DatasetSessionSource } from "./closed-loop";
 import type { Conversation } from "./dataset";
-import { LoadRunner, type LoadRunnerOptions, type RequestRecord } from "./load-runner";
+import { LoadRunner, type LoadRunnerOptions, type RequestRecord, type SendQuota } from "./load-runner";
 import { arraySource, type SessionPlan, type SessionSource } from "./plan";
 import { PromptSynthesizer } from "./prompt-synth";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "./target";
@@ -69,7 +69,7 @@ const conversations: Conversation[] = [
 ];
 const thinkTime = new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 });
 
-function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource) {
+function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource, sendQuota?: SendQuota) {
   const timers = new VirtualTimers();
   const target = new FakeTarget(timers);
   const records: RequestRecord[] = [];
@@ -89,6 +89,7 @@ function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource) {
         }),
       thinkTime,
       synth: new PromptSynthesizer(1),
+      ...(sendQuota ? { sendQuota } : {}),
     },
     {
       mode: "closed",
@@ -269,7 +270,44 @@ describe("LoadRunner, open loop", () => {
       target.submits.find((s) => s.req.sessionId === sid && s.req.turnIndex === turn)!.at;
     expect([at("s0"), at("s1"), at("s2"), at("s3")]).toEqual([0, 500, 500, 2e6]);
     expect(at("s2", 1)).toBe(500 + 26_000 + 1e6);
-    expect(target.submits.find((s) => s.req.sessionId === "s1")!.req.prompt).toMatch(/^( \w+){5}$/);
+    expect(target.submits.find((s) => s.req.sessionId === "s1")!.req.prompt).toMatch(/^\w+( \w+){4}$/);
     expect(done()).toBe(1);
+  });
+});
+
+describe("LoadRunner, split across runners (worker threads)", () => {
+  /** A shared cap like the workers' SharedArrayBuffer counter, single-threaded. */
+  const sharedQuota = (max: number) => {
+    let taken = 0;
+    return {
+      take: () => (taken < max ? (taken++, true) : false),
+      get exhausted() {
+        return taken >= max;
+      },
+    };
+  };
+
+  it("two runners with a shared quota of 10 -> exactly 10 sends in total, both finish", () => {
+    const quota = sharedQuota(10);
+    const a = setup({}, undefined, quota);
+    const b = setup({}, undefined, quota);
+    a.runner.start();
+    b.runner.start();
+    a.timers.runAll(1e6);
+    b.timers.runAll(1e6);
+    expect(a.target.submits.length + b.target.submits.length).toBe(10);
+    expect(a.records.length + b.records.length).toBe(10);
+    expect(a.done() + b.done()).toBe(2);
+  });
+
+  it("slot offset 1, stride 3 -> clients 1, 4, 7 (unique run-wide)", () => {
+    const { timers, runner, target } = setup({ maxRequests: 12, slotOffset: 1, slotStride: 3 });
+    runner.start();
+    timers.runAll(1e6);
+    expect([...new Set(target.submits.map((s) => s.req.clientId))].sort()).toEqual([
+      "client-1",
+      "client-4",
+      "client-7",
+    ]);
   });
 });

@@ -71,6 +71,23 @@ export interface LoadRunnerOptions {
   hints: boolean;
   /** Prefix making request ids unique across runs. */
   runId: string;
+  /**
+   * Closed loop split across several runners (worker threads): this runner's slot k is the
+   * run's client `slotOffset + k * slotStride`, so client ids stay unique run-wide. Default 0 / 1.
+   */
+  slotOffset?: number;
+  slotStride?: number;
+}
+
+/**
+ * A cap on sends shared by several runners (worker threads each run one LoadRunner): the run
+ * as a whole stops after `--max-requests`, wherever the sends happen.
+ */
+export interface SendQuota {
+  /** Claims one send; false once the cap is reached (nothing is claimed then). */
+  take(): boolean;
+  /** True once every send of the cap has been claimed (by any runner). */
+  readonly exhausted: boolean;
 }
 
 export interface LoadRunnerDeps {
@@ -79,6 +96,8 @@ export interface LoadRunnerDeps {
   source: SessionSource;
   thinkTime: ThinkTimeModel;
   synth: PromptSynthesizer;
+  /** Run-wide cap on sends, checked in addition to `options.maxRequests`. */
+  sendQuota?: SendQuota;
 }
 
 interface ActiveSession {
@@ -150,8 +169,13 @@ export class LoadRunner {
       this.durationTimer = this.deps.timers.at(this.startUs + this.options.durationUs, () => this.stop());
     }
     if (this.options.mode === "closed") {
-      for (let slot = 0; slot < this.options.concurrency && !this.stopping; slot++)
-        this.startNextSession(slot);
+      // Each client starts from a timer due now, not in one loop here: the timers run them in
+      // slices, so starting 10,000 clients does not hold the event loop for one long stretch.
+      for (let slot = 0; slot < this.options.concurrency; slot++)
+        this.deps.timers.at(this.startUs, () => {
+          if (!this.stopping) this.startNextSession(slot);
+          else this.checkDone();
+        });
     } else {
       this.scheduleNextOpenSession();
     }
@@ -213,7 +237,8 @@ export class LoadRunner {
       return;
     }
     // In a closed loop a client is a slot: its next conversation follows its last.
-    this.beginSession({ ...plan, clientId: `client-${slot}` }, slot, this.deps.timers.nowUs());
+    const client = (this.options.slotOffset ?? 0) + slot * (this.options.slotStride ?? 1);
+    this.beginSession({ ...plan, clientId: `client-${client}` }, slot, this.deps.timers.nowUs());
   }
 
   private beginSession(
@@ -278,7 +303,8 @@ export class LoadRunner {
   }
 
   private sendTurn(session: ActiveSession, scheduledUs: number): void {
-    if (this.stopping || this.sent >= this.options.maxRequests) {
+    const quota = this.deps.sendQuota;
+    if (this.stopping || this.sent >= this.options.maxRequests || (quota && !quota.take())) {
       this.endSession(session, false);
       this.stop();
       return;
@@ -307,7 +333,7 @@ export class LoadRunner {
     this.sent++;
     this.inFlight++;
     session.sentAny = true;
-    if (this.sent >= this.options.maxRequests) this.stopSoon();
+    if (this.sent >= this.options.maxRequests || quota?.exhausted) this.stopSoon();
 
     let started: StartedInfo | undefined;
     let firstTokenUs: number | null = null;
@@ -315,6 +341,9 @@ export class LoadRunner {
     const itl: number[] = [];
     let tokenCount = 0;
     let response = "";
+    // The answer text feeds the next turn's history (or a parent agent); a last turn's is never
+    // read again, and building it costs a string piece per token (65 M in a simulated hour).
+    const keepResponse = !isLast || session.parent !== undefined;
     let firstContentUs: number | null = null;
     let reasoningTokens = 0;
     const splitter = new ThinkTagSplitter();
@@ -401,7 +430,7 @@ export class LoadRunner {
           content = split.content;
         }
         if (firstContentUs === null && content.trim().length > 0) firstContentUs = now;
-        response += content;
+        if (keepResponse) response += content;
       },
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),

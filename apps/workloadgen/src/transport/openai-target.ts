@@ -175,7 +175,7 @@ export class OpenAiHttpTarget implements Target {
     let finishReason = "";
 
     const onLine = (line: string): void => {
-      if (!line.startsWith("data:")) return;
+      if (line.length === 0 || !line.startsWith("data:")) return;
       const data = line.slice(5).trim();
       if (data === "[DONE]") {
         sawDone = true;
@@ -187,9 +187,16 @@ export class OpenAiHttpTarget implements Target {
       if (choice) {
         // One SSE chunk is one token for vLLM; usage corrects the total at the end. Reasoning
         // tokens count for TTFT and ITL like content (as in vLLM's benchmark), flagged apart.
-        for (const piece of streamPieces(choice, chat)) {
-          if (!piece.reasoning) response += piece.text;
-          handlers.token(piece.text, 1, piece.reasoning);
+        const delta = choice.delta;
+        if (chat && delta?.content && !delta.reasoning_content && !delta.reasoning) {
+          // Hot path (one call per token): plain content, no piece objects.
+          response += delta.content;
+          handlers.token(delta.content, 1, false);
+        } else {
+          for (const piece of streamPieces(choice, chat)) {
+            if (!piece.reasoning) response += piece.text;
+            handlers.token(piece.text, 1, piece.reasoning);
+          }
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
@@ -258,17 +265,20 @@ export class OpenAiHttpTarget implements Target {
             whole += text;
             return;
           }
-          buffered += text;
+          buffered = buffered.length === 0 ? text : buffered + text;
+          // A cursor over the buffer: one copy per line, not one per line for the rest as well.
+          let start = 0;
           let end: number;
           try {
-            while (!settled && (end = buffered.indexOf("\n")) >= 0) {
-              const line = buffered.slice(0, end).trimEnd();
-              buffered = buffered.slice(end + 1);
+            while (!settled && (end = buffered.indexOf("\n", start)) >= 0) {
+              const line = buffered.slice(start, end).trimEnd();
+              start = end + 1;
               onLine(line);
             }
           } catch (err) {
             fail("BAD_RESPONSE", (err as Error).message);
           }
+          buffered = start === buffered.length ? "" : buffered.slice(start);
         },
         onResponseEnd: () => {
           try {

@@ -1,0 +1,257 @@
+import { monitorEventLoopDelay, type ELDHistogram } from "node:perf_hooks";
+import { countTokens, type Logger } from "@symphony/common";
+import type { Config } from "./config";
+import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type Target } from "./domain";
+import { PreciseTimers } from "./precise-timers";
+import { GrpcSchedulerTarget, type AdviceCounters } from "./transport/grpc-target";
+import { OpenAiHttpTarget } from "./transport/openai-target";
+import type { Workload } from "./workload";
+
+/** A Target the live run can also wait for and close. */
+export interface LiveTarget extends Target {
+  readonly counters: AdviceCounters;
+  waitForReady(timeoutMs: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The target `config` names: the Symphony scheduler over gRPC, or an OpenAI-compatible HTTP server. */
+export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget {
+  if (config.targetKind === "http") {
+    return new OpenAiHttpTarget(
+      {
+        baseUrl: config.target,
+        endpoint: config.endpoint,
+        model: config.model,
+        apiKey: config.apiKey,
+        headers: config.headers,
+        sessionIdHeader: config.sessionIdHeader,
+        sendExpectedResponse: config.sendExpectedResponse,
+        connections: config.httpConnections,
+        requestTimeoutMs: config.requestTimeout * 1000,
+      },
+      logger,
+    );
+  }
+  return new GrpcSchedulerTarget(config.target, logger, config.requestTimeout * 1000);
+}
+
+/** The model name an HTTP target resolved ("" for gRPC). */
+export function targetModelName(target: LiveTarget): string {
+  return target instanceof OpenAiHttpTarget ? target.modelName : "";
+}
+
+/**
+ * One requests.jsonl line: the record, ITLs rounded to µs (they are most of the bytes), plus
+ * `itl_count`. Hot path (one call per request): the record is stringified as is, with its ITL
+ * array swapped for the rounded one, instead of copied into a new object first.
+ */
+export function requestLine(record: RequestRecord): string {
+  const raw = record.itl_ms;
+  const itl = new Array<number>(raw.length);
+  for (let i = 0; i < raw.length; i++) itl[i] = Math.round(raw[i]! * 1000) / 1000;
+  record.itl_ms = itl;
+  const json = JSON.stringify(record);
+  record.itl_ms = raw;
+  return `${json.slice(0, -1)},"itl_count":${itl.length}}`;
+}
+
+/** Counts the live run shows in its progress line and gauges. */
+export interface SenderStatus {
+  sent: number;
+  completed: number;
+  failed: number;
+  inFlight: number;
+  activeSessions: number;
+}
+
+/**
+ * Event-loop delay of one sending thread, ms: how much later than asked the loop ran a periodic
+ * check (Node's histogram holds the whole interval; the resolution is subtracted here).
+ */
+export interface LoopDelayFigures {
+  mean: number;
+  p50: number;
+  p99: number;
+  max: number;
+}
+
+/** The monitor's period, ms. Small, so short stalls are sampled too. */
+export const LOOP_DELAY_RESOLUTION_MS = 1;
+
+/** Starts an event-loop delay monitor on the calling thread. */
+export function startLoopDelayMonitor(): ELDHistogram {
+  const h = monitorEventLoopDelay({ resolution: LOOP_DELAY_RESOLUTION_MS });
+  h.enable();
+  return h;
+}
+
+/** The monitor's figures, delay beyond the period (never negative), ms. */
+export function loopDelayFigures(h: ELDHistogram): LoopDelayFigures {
+  const delay = (ns: number) => Math.max(0, ns / 1e6 - LOOP_DELAY_RESOLUTION_MS);
+  if (h.count === 0) return { mean: 0, p50: 0, p99: 0, max: 0 };
+  return {
+    mean: delay(h.mean),
+    p50: delay(h.percentile(50)),
+    p99: delay(h.percentile(99)),
+    max: delay(h.max),
+  };
+}
+
+/** What a sender reports as it runs. */
+export interface SenderEvents {
+  /**
+   * Requests that finished, in finishing order per sending thread. `lines`: their requests.jsonl
+   * lines joined by "\n" (rendered where they were measured), when the sender was asked for them.
+   */
+  records(records: RequestRecord[], lines: string | undefined): void;
+  /** Nothing is in flight any more and no turn will start: called once. */
+  done(): void;
+}
+
+/**
+ * Plays the workload against the target and reports records: in this thread
+ * (`InProcessSender`) or from worker threads (`WorkerPoolSender`). The live run around it
+ * (statistics, files, progress, stop rules, signals) is the same for both.
+ */
+export interface Sender {
+  /** Connects to the target; rejects with the reason when it is not reachable in time. */
+  prepare(): Promise<void>;
+  start(events: SenderEvents): void;
+  /** Stop starting turns; in-flight ones finish. Idempotent. */
+  stop(): void;
+  /** Cancel in-flight turns too. */
+  abort(): void;
+  status(): SenderStatus;
+  /** After `done`: closes connections and threads. */
+  close(): Promise<void>;
+  /** Advise/CloseSession outcomes, summed over threads. */
+  counters(): AdviceCounters;
+  /** The HTTP target's model ("" for gRPC). */
+  modelName(): string;
+  /** Event-loop delay where the sending happens: the worst thread's figures, and each thread's. */
+  loopDelay(): { merged: LoopDelayFigures; threads: { thread: string; delay: LoopDelayFigures }[] };
+}
+
+/** Options of one LoadRunner (one sending thread) taken from the config. */
+export function runnerOptions(config: Readonly<Config>, runId: string) {
+  return {
+    mode: config.workload === "closed" ? ("closed" as const) : ("open" as const),
+    concurrency: config.numClients,
+    maxRequests: config.maxRequests,
+    durationUs: config.duration * 1e6,
+    timeScale: config.timeScale,
+    hints: config.hints,
+    runId,
+  };
+}
+
+/**
+ * Warms up what the first request would otherwise pay for (the tokenizer's tables take about a
+ * second to build), so that stall does not land on the schedule. Returns the synthesizer.
+ */
+export function warmedSynthesizer(config: Readonly<Config>): PromptSynthesizer {
+  const synth = new PromptSynthesizer(config.seed, config.blockSize);
+  synth.text("warm-up", 16);
+  countTokens("warm-up");
+  return synth;
+}
+
+export interface InProcessSenderOptions {
+  /** Prefix of request ids. */
+  runId: string;
+  /** Render each record's requests.jsonl line here (where the record was measured). */
+  renderLines: boolean;
+  /** Run-wide cap on sends when several threads send. */
+  sendQuota?: SendQuota;
+  /** Closed loop split across threads: see `LoadRunnerOptions.slotOffset`. */
+  slotOffset?: number;
+  slotStride?: number;
+}
+
+/** Today's single-loop path (`--workers 1`): the LoadRunner runs on this thread's event loop. */
+export class InProcessSender implements Sender {
+  private readonly target: LiveTarget;
+  private readonly timers: PreciseTimers;
+  private runner?: LoadRunner;
+  private monitor?: ELDHistogram;
+  private synth?: PromptSynthesizer;
+
+  constructor(
+    private readonly config: Readonly<Config>,
+    private readonly workload: Workload,
+    logger: Logger,
+    private readonly options: InProcessSenderOptions,
+  ) {
+    this.target = makeTarget(config, logger);
+    this.timers = new PreciseTimers(4, config.timerSpinMs);
+  }
+
+  async prepare(): Promise<void> {
+    await this.target.waitForReady(this.config.connectTimeout * 1000);
+    this.synth = warmedSynthesizer(this.config);
+  }
+
+  start(events: SenderEvents): void {
+    const synth = this.synth ?? warmedSynthesizer(this.config);
+    this.monitor = startLoopDelayMonitor();
+    this.runner = new LoadRunner(
+      {
+        timers: this.timers,
+        target: this.target,
+        source: this.workload.source,
+        thinkTime: this.workload.thinkTime,
+        synth,
+        ...(this.options.sendQuota ? { sendQuota: this.options.sendQuota } : {}),
+      },
+      {
+        ...runnerOptions(this.config, this.options.runId),
+        slotOffset: this.options.slotOffset ?? 0,
+        slotStride: this.options.slotStride ?? 1,
+      },
+      (record) => events.records([record], this.options.renderLines ? requestLine(record) : undefined),
+      () => {
+        this.monitor?.disable();
+        events.done();
+      },
+    );
+    this.runner.start();
+  }
+
+  stop(): void {
+    this.runner?.stop();
+  }
+
+  abort(): void {
+    this.runner?.abort();
+  }
+
+  status(): SenderStatus {
+    const r = this.runner;
+    return {
+      sent: r?.sent ?? 0,
+      completed: r?.completed ?? 0,
+      failed: r?.failed ?? 0,
+      inFlight: r?.inFlight ?? 0,
+      activeSessions: r?.activeSessions ?? 0,
+    };
+  }
+
+  async close(): Promise<void> {
+    this.monitor?.disable();
+    this.timers.cancelAll();
+    await this.target.close();
+  }
+
+  counters(): AdviceCounters {
+    return { ...this.target.counters };
+  }
+
+  modelName(): string {
+    return targetModelName(this.target);
+  }
+
+  loopDelay() {
+    const delay = this.monitor ? loopDelayFigures(this.monitor) : { mean: 0, p50: 0, p99: 0, max: 0 };
+    return { merged: delay, threads: [{ thread: "main", delay }] };
+  }
+}

@@ -12,6 +12,7 @@ import {
 } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkPage, hasChromium } from "./browser";
+import { prometheusCounter, readRequestLines, readSummary } from "./run-output";
 
 /**
  * The mock's step time with every roofline coefficient at 0 except the fixed per-step overhead:
@@ -51,21 +52,8 @@ interface Line {
   error: string | null;
 }
 
-const readLines = (dir: string): Line[] =>
-  readFileSync(join(dir, "requests.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Line);
-const readSummary = (dir: string) => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
-
-/** A Prometheus counter's value (summed over label sets) from a /metrics text. */
-function counter(text: string, name: string): number {
-  let total = 0;
-  for (const line of text.split("\n")) {
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.split(" ").pop());
-  }
-  return total;
-}
+const readLines = (dir: string) => readRequestLines<Line>(dir);
+const counter = prometheusCounter;
 
 /** The mock's own mean TTFT (its vllm:time_to_first_token_seconds histogram), ms. */
 const serverTtftMeanMs = (metrics: string) =>

@@ -1,10 +1,11 @@
 import { spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeScheduler, type FakeScheduler } from "./fake-scheduler";
+import { prometheusCounter, readRequestLines, readSummary } from "./run-output";
 
 /**
  * `--workers N` (issue #7): the plan split across worker threads must send the same requests
@@ -23,20 +24,8 @@ interface Line {
   error: string | null;
 }
 
-const readLines = (dir: string): Line[] =>
-  readFileSync(join(dir, "requests.jsonl"), "utf8")
-    .trim()
-    .split("\n")
-    .map((l) => JSON.parse(l) as Line);
-const readSummary = (dir: string) => JSON.parse(readFileSync(join(dir, "summary.json"), "utf8"));
-
-/** A Prometheus counter's value (summed over label sets) from a /metrics text. */
-function counter(text: string, name: string): number {
-  let total = 0;
-  for (const line of text.split("\n"))
-    if (line.startsWith(`${name}{`) || line.startsWith(`${name} `)) total += Number(line.split(" ").pop());
-  return total;
-}
+const readLines = (dir: string) => readRequestLines<Line>(dir);
+const counter = prometheusCounter;
 
 /** A fixed open-loop plan: ~40 sessions in 1 s, half of them with follow-up turns. */
 const PLAN = `workload: { type: open, total_duration: 1, seed: 11 }

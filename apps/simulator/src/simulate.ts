@@ -97,6 +97,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     {
       mode: wl.workload === "closed" ? "closed" : "open",
       concurrency: wl.numClients,
+      rampUpUs: wl.rampUp * 1e6,
       maxRequests: wl.maxRequests,
       durationUs: wl.duration * 1e6,
       timeScale: wl.timeScale,

@@ -169,3 +169,18 @@ describe("parseConfig, --timer-spin-ms", () => {
     );
   });
 });
+
+describe("parseConfig, --ramp-up", () => {
+  it("default -> 0 (every client at once); --ramp-up 30 -> 30", () => {
+    expect(parseConfig([]).rampUp).toBe(0);
+    expect(parseConfig(["--ramp-up", "30"]).rampUp).toBe(30);
+  });
+  it("workload.ramp_up in the file -> used unless the flag is given", () => {
+    const path = file("ramp.yaml", "workload:\n  type: closed\n  ramp_up: 12\n");
+    expect(parseConfig(["--config", path]).rampUp).toBe(12);
+    expect(parseConfig(["--config", path, "--ramp-up", "3"]).rampUp).toBe(3);
+  });
+  it("--ramp-up -1 -> error naming the flag", () => {
+    expect(() => parseConfig(["--ramp-up", "-1"])).toThrow(/--ramp-up <s>' argument '-1' is invalid/);
+  });
+});

@@ -19,6 +19,8 @@ export interface Config extends RunOptions {
   /** Dataset path, or undefined for the embedded sample. */
   dataset: string | undefined;
   numClients: number;
+  /** Closed loop: seconds over which the clients start, evenly (0 = all at once). */
+  rampUp: number;
   readSpeed: number;
   typeSpeed: number;
   speedJitter: number;
@@ -79,6 +81,7 @@ export const configFileSchema = z.strictObject({
       // closed loop
       dataset: z.string().optional(),
       num_clients: z.number().int().positive().optional(),
+      ramp_up: z.number().min(0).optional(),
       read_speed: z.number().positive().optional(),
       type_speed: z.number().positive().optional(),
       speed_jitter: z.number().min(0).optional(),
@@ -128,6 +131,12 @@ export function buildProgram(): Command {
       "ShareGPT-style JSON dataset (default: the embedded sample of 12 conversations)",
     )
     .option("--num-clients <n>", "closed loop: concurrent sessions kept active", parseArg.int(1, 100_000), 10)
+    .option(
+      "--ramp-up <s>",
+      "closed loop: start the clients evenly over this many seconds, not all at once",
+      parseArg.number(0),
+      0,
+    )
     .option("--read-speed <cps>", "closed loop: reading speed, chars/s", parseArg.number(1e-6), 25)
     .option("--type-speed <cps>", "closed loop: typing speed, chars/s", parseArg.number(1e-6), 6)
     .option(
@@ -277,6 +286,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     target,
     dataset: pick<string | undefined>("dataset", w.dataset),
     numClients: pick("numClients", w.num_clients),
+    rampUp: pick("rampUp", w.ramp_up),
     readSpeed: pick("readSpeed", w.read_speed),
     typeSpeed: pick("typeSpeed", w.type_speed),
     speedJitter: pick("speedJitter", w.speed_jitter),

@@ -137,6 +137,7 @@ export function runnerOptions(config: Readonly<Config>, runId: string) {
   return {
     mode: config.workload === "closed" ? ("closed" as const) : ("open" as const),
     concurrency: config.numClients,
+    rampUpUs: config.rampUp * 1e6,
     maxRequests: config.maxRequests,
     durationUs: config.duration * 1e6,
     timeScale: config.timeScale,
@@ -166,6 +167,8 @@ export interface InProcessSenderOptions {
   /** Closed loop split across threads: see `LoadRunnerOptions.slotOffset`. */
   slotOffset?: number;
   slotStride?: number;
+  /** Clients of the whole run when this thread has a share of them (for the ramp-up). */
+  totalClients?: number;
 }
 
 /** Today's single-loop path (`--workers 1`): the LoadRunner runs on this thread's event loop. */
@@ -207,6 +210,7 @@ export class InProcessSender implements Sender {
         ...runnerOptions(this.config, this.options.runId),
         slotOffset: this.options.slotOffset ?? 0,
         slotStride: this.options.slotStride ?? 1,
+        totalClients: this.options.totalClients ?? this.config.numClients,
       },
       (record) => events.records([record], this.options.renderLines ? requestLine(record) : undefined),
       () => {

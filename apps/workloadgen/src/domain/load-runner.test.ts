@@ -139,6 +139,33 @@ describe("LoadRunner, closed loop", () => {
     }
   });
 
+  it.each([
+    [0, undefined, undefined, [0, 0, 0]],
+    [9e6, undefined, undefined, [0, 3e6, 6e6]],
+    // A runner holding clients 1, 3 and 5 of 6 (worker threads): their places on the run's ramp.
+    [9e6, 1, 2, [1.5e6, 4.5e6, 7.5e6]],
+  ])(
+    "ramp-up %d µs, slot offset %s stride %s -> first sessions start at %j (+ typing time)",
+    (rampUpUs, slotOffset, slotStride, startsUs) => {
+      const { timers, runner, target } = setup({
+        durationUs: 12e6,
+        rampUpUs,
+        ...(slotOffset !== undefined ? { slotOffset, slotStride: slotStride!, totalClients: 6 } : {}),
+      });
+      runner.start();
+      timers.runAll(1e6);
+      // Each client's first turn of its first session.
+      const byClient = new Map<string, (typeof target.submits)[number]>();
+      for (const x of [...target.submits].sort((a, b) => a.at - b.at))
+        if (x.req.turnIndex === 0 && !byClient.has(x.req.clientId)) byClient.set(x.req.clientId, x);
+      const first = [...byClient.values()];
+      expect(first).toHaveLength(3);
+      const typingUs = (s: (typeof first)[number]) => (s.req.messages!.at(-1)!.content.length / 6) * 1e6;
+      const starts = first.map((s) => Math.round(s.at - typingUs(s))).sort((a, b) => a - b);
+      startsUs.forEach((us, i) => expect(Math.abs(starts[i]! - us)).toBeLessThanOrEqual(1));
+    },
+  );
+
   it("each next turn -> one Advise announcing the wait and turn index, before it is sent", () => {
     const { timers, runner, target } = setup({ maxRequests: 20 });
     runner.start();

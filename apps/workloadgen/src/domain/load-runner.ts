@@ -77,6 +77,14 @@ export interface LoadRunnerOptions {
    */
   slotOffset?: number;
   slotStride?: number;
+  /**
+   * Closed loop: client k of the run's `totalClients` starts `k / totalClients * rampUpUs` after
+   * the start (a linear ramp, like k6's ramping VUs), so a run does not open with every client's
+   * first turn due in the same instant. Default 0: all at once.
+   */
+  rampUpUs?: number;
+  /** Clients of the whole run (all runners), for the ramp. Default `concurrency`. */
+  totalClients?: number;
 }
 
 /**
@@ -171,11 +179,15 @@ export class LoadRunner {
     if (this.options.mode === "closed") {
       // Each client starts from a timer due now, not in one loop here: the timers run them in
       // slices, so starting 10,000 clients does not hold the event loop for one long stretch.
+      const total = this.options.totalClients ?? this.options.concurrency;
       for (let slot = 0; slot < this.options.concurrency; slot++)
-        this.deps.timers.at(this.startUs, () => {
-          if (!this.stopping) this.startNextSession(slot);
-          else this.checkDone();
-        });
+        this.deps.timers.at(
+          this.startUs + Math.floor((this.clientOf(slot) / total) * (this.options.rampUpUs ?? 0)),
+          () => {
+            if (!this.stopping) this.startNextSession(slot);
+            else this.checkDone();
+          },
+        );
     } else {
       this.scheduleNextOpenSession();
     }
@@ -237,8 +249,12 @@ export class LoadRunner {
       return;
     }
     // In a closed loop a client is a slot: its next conversation follows its last.
-    const client = (this.options.slotOffset ?? 0) + slot * (this.options.slotStride ?? 1);
-    this.beginSession({ ...plan, clientId: `client-${client}` }, slot, this.deps.timers.nowUs());
+    this.beginSession({ ...plan, clientId: `client-${this.clientOf(slot)}` }, slot, this.deps.timers.nowUs());
+  }
+
+  /** The run-wide client number of this runner's closed-loop slot. */
+  private clientOf(slot: number): number {
+    return (this.options.slotOffset ?? 0) + slot * (this.options.slotStride ?? 1);
   }
 
   private beginSession(

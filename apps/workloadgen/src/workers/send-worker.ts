@@ -49,6 +49,7 @@ export async function runSendWorker(data: SendWorkerData): Promise<void> {
         ...(quota ? { sendQuota: quota } : {}),
         slotOffset: data.index,
         slotStride: data.count,
+        totalClients: config.numClients,
       },
     );
     try {

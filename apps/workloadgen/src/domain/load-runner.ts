@@ -177,8 +177,9 @@ export class LoadRunner {
       this.durationTimer = this.deps.timers.at(this.startUs + this.options.durationUs, () => this.stop());
     }
     if (this.options.mode === "closed") {
-      // Each client starts from a timer due now, not in one loop here: the timers run them in
-      // slices, so starting 10,000 clients does not hold the event loop for one long stretch.
+      // Each client starts from a timer (due now, or at its place on the ramp), not in one loop
+      // here: the timers run them in slices, so starting 10,000 clients does not hold the event
+      // loop for one long stretch.
       const total = this.options.totalClients ?? this.options.concurrency;
       for (let slot = 0; slot < this.options.concurrency; slot++)
         this.deps.timers.at(

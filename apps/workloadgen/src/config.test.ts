@@ -160,6 +160,8 @@ describe("parseConfig, --timer-spin-ms", () => {
     [["--workers", "2"], 0],
     [["--workers", "2", "--timer-spin-ms", "1"], 1],
     [["--timer-spin-ms", "0"], 0],
+    // Closed loop: at most one thread per client, so this runs on one thread (which polls).
+    [["--workers", "2", "--num-clients", "1"], 1.5],
   ])("%j -> %d ms", (argv, spin) => {
     expect(parseConfig(argv).timerSpinMs).toBe(spin);
   });

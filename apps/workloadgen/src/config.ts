@@ -322,7 +322,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     metricsHost: o.metricsHost as string,
     configFile: o.config as string | undefined,
     workers: o.workers as number,
-    timerSpinMs: fromCli("timerSpinMs") ? (o.timerSpinMs as number) : (o.workers as number) > 1 ? 0 : 1.5,
+    timerSpinMs: 0, // set below, from the number of sending threads
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(
@@ -341,5 +341,21 @@ export function parseConfig(argv: string[]): Readonly<Config> {
   if (config.workload === "trace" && !config.trace) {
     throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");
   }
+  // Polling before deadlines helps one sending thread; with several it starves the others.
+  config.timerSpinMs = fromCli("timerSpinMs")
+    ? (o.timerSpinMs as number)
+    : sendingThreads(config) > 1
+      ? 0
+      : 1.5;
   return Object.freeze(config);
+}
+
+/**
+ * The number of sending threads: `--workers`, but no more than closed-loop clients (a worker
+ * without a client would have nothing to play).
+ */
+export function sendingThreads(
+  config: Readonly<Pick<Config, "workload" | "workers" | "numClients">>,
+): number {
+  return config.workload === "closed" ? Math.min(config.workers, config.numClients) : config.workers;
 }

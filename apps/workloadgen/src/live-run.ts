@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startMetricsServer, UsageError, type Logger } from "@symphony/common";
 import { Registry } from "prom-client";
-import type { Config } from "./config";
+import { sendingThreads, type Config } from "./config";
 import { AgentReportAccumulator, formatAgentReport, type RequestRecord } from "./domain";
 import { renderHtmlReport } from "./output/html-report";
 import { JsonlWriter } from "./output/jsonl-writer";
@@ -16,9 +16,10 @@ import {
   loopDelayFigures,
   requestLine,
   startLoopDelayMonitor,
+  TargetNotReadyError,
   type Sender,
 } from "./sender";
-import { effectiveWorkers, WorkerPoolSender } from "./workers/worker-pool-sender";
+import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
 
 export { requestLine };
@@ -42,7 +43,7 @@ export async function liveRun(
   argv: readonly string[],
 ): Promise<void> {
   const runId = randomBytes(4).toString("hex");
-  const workers = effectiveWorkers(config);
+  const workers = sendingThreads(config);
   const renderLines = config.out !== undefined;
   const sender: Sender =
     workers > 1
@@ -52,8 +53,9 @@ export async function liveRun(
     await sender.prepare();
   } catch (err) {
     await sender.close();
+    if (!(err instanceof TargetNotReadyError)) throw err; // a worker that crashed: not the user's fault
     throw new UsageError(
-      `--target ${config.target}: not reachable within ${config.connectTimeout} s (${(err as Error).message})`,
+      `--target ${config.target}: not reachable within ${config.connectTimeout} s (${err.message})`,
     );
   }
   const registry = new Registry();

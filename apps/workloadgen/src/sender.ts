@@ -55,6 +55,9 @@ export function requestLine(record: RequestRecord): string {
   return `${json.slice(0, -1)},"itl_count":${itl.length}}`;
 }
 
+/** The target did not answer within --connect-timeout (a usage problem, not a crash). */
+export class TargetNotReadyError extends Error {}
+
 /** Counts the live run shows in its progress line and gauges. */
 export interface SenderStatus {
   sent: number;
@@ -176,6 +179,8 @@ export class InProcessSender implements Sender {
   private readonly target: LiveTarget;
   private readonly timers: PreciseTimers;
   private runner?: LoadRunner;
+  private stopped = false;
+  private aborted = false;
   private monitor?: ELDHistogram;
   private synth?: PromptSynthesizer;
 
@@ -190,7 +195,11 @@ export class InProcessSender implements Sender {
   }
 
   async prepare(): Promise<void> {
-    await this.target.waitForReady(this.config.connectTimeout * 1000);
+    try {
+      await this.target.waitForReady(this.config.connectTimeout * 1000);
+    } catch (err) {
+      throw new TargetNotReadyError((err as Error).message);
+    }
     this.synth = warmedSynthesizer(this.config);
   }
 
@@ -219,13 +228,18 @@ export class InProcessSender implements Sender {
       },
     );
     this.runner.start();
+    // A stop or abort that came before the start (a worker waiting for the common start instant).
+    if (this.aborted) this.runner.abort();
+    else if (this.stopped) this.runner.stop();
   }
 
   stop(): void {
+    this.stopped = true;
     this.runner?.stop();
   }
 
   abort(): void {
+    this.aborted = true;
     this.runner?.abort();
   }
 

@@ -34,6 +34,20 @@ describe("VirtualTimers", () => {
     expect(t.runAll()).toBe(1);
   });
 
+  it("cancelling a timer that already fired, or twice -> pendingCount stays exact", () => {
+    const t = new VirtualTimers();
+    const fired = t.at(10, () => {});
+    const twice = t.at(20, () => {});
+    t.at(30, () => {});
+    t.runUntil(10);
+    t.cancel(fired);
+    t.cancel(twice);
+    t.cancel(twice);
+    expect(t.pendingCount).toBe(1);
+    expect(t.runAll()).toBe(1);
+    expect(t.pendingCount).toBe(0);
+  });
+
   it("callbacks can schedule further events (a self-rescheduling loop)", () => {
     const t = new VirtualTimers();
     let ticks = 0;

@@ -123,7 +123,8 @@ export class VirtualTimers implements Timers {
   private now = 0;
   private seq = 0;
   private readonly heap = new TimerHeap();
-  private readonly cancelled = new Set<number>();
+  /** Entries still in the heap but cancelled (dropped when popped). */
+  private cancelledCount = 0;
 
   nowUs(): number {
     return this.now;
@@ -131,16 +132,22 @@ export class VirtualTimers implements Timers {
 
   at(tUs: number, cb: () => void): TimerHandle {
     const id = ++this.seq;
-    this.heap.push({ tUs: Math.max(tUs, this.now), seq: id, id, cb });
-    return { id };
+    // The entry is its own handle: cancel() marks it, so cancelling a timer that already fired
+    // (or twice) changes nothing, and no id set is consulted per event.
+    const entry: VirtualTimerEntry = { tUs: Math.max(tUs, this.now), seq: id, id, cb, state: PENDING };
+    this.heap.push(entry);
+    return entry;
   }
 
   cancel(handle: TimerHandle): void {
-    this.cancelled.add(handle.id);
+    const entry = handle as VirtualTimerEntry;
+    if (entry.state !== PENDING) return;
+    entry.state = CANCELLED;
+    this.cancelledCount++;
   }
 
   get pendingCount(): number {
-    return this.heap.size - this.cancelled.size;
+    return this.heap.size - this.cancelledCount;
   }
 
   /** Fires events in order up to and including time `tUs`, then sets the clock to `tUs`. */
@@ -163,10 +170,22 @@ export class VirtualTimers implements Timers {
   }
 
   private step(): boolean {
-    const ev = this.heap.pop();
-    if (this.cancelled.delete(ev.id)) return false;
+    const ev = this.heap.pop() as VirtualTimerEntry;
+    if (ev.state === CANCELLED) {
+      this.cancelledCount--;
+      return false;
+    }
+    ev.state = FIRED;
     this.now = ev.tUs;
     ev.cb();
     return true;
   }
+}
+
+const PENDING = 0;
+const CANCELLED = 1;
+const FIRED = 2;
+
+interface VirtualTimerEntry extends TimerEntry {
+  state: typeof PENDING | typeof CANCELLED | typeof FIRED;
 }

@@ -166,6 +166,16 @@ describe("LoadRunner, closed loop", () => {
     },
   );
 
+  it("stopped while clients still wait on the ramp -> done once, their start timers cancelled", () => {
+    const { timers, runner, target, done } = setup({ rampUpUs: 60e6, durationUs: 5e6 });
+    runner.start();
+    timers.runAll(1e6);
+    expect(done()).toBe(1);
+    // Only client 0 (at 0 s) started before the stop at 5 s; clients 1 and 2 (20 s, 40 s) never did.
+    expect(new Set(target.submits.map((s) => s.req.clientId))).toEqual(new Set(["client-0"]));
+    expect(timers.pendingCount).toBe(0);
+  });
+
   it("each next turn -> one Advise announcing the wait and turn index, before it is sent", () => {
     const { timers, runner, target } = setup({ maxRequests: 20 });
     runner.start();

@@ -147,6 +147,8 @@ export class LoadRunner {
   private requestSeq = 0;
   private openTimer?: TimerHandle;
   private durationTimer?: TimerHandle;
+  /** Closed loop: each client's start timer (on the ramp), cancelled when the run finishes. */
+  private readonly clientStarts: (TimerHandle | undefined)[] = [];
   private exhausted = false;
 
   sent = 0;
@@ -182,11 +184,13 @@ export class LoadRunner {
       // loop for one long stretch.
       const total = this.options.totalClients ?? this.options.concurrency;
       for (let slot = 0; slot < this.options.concurrency; slot++)
-        this.deps.timers.at(
+        this.clientStarts[slot] = this.deps.timers.at(
           this.startUs + Math.floor((this.clientOf(slot) / total) * (this.options.rampUpUs ?? 0)),
           () => {
+            this.clientStarts[slot] = undefined;
             if (!this.stopping) this.startNextSession(slot);
-            else this.checkDone();
+            // The source may have run out with nothing active (or the run stopped meanwhile).
+            this.checkDone();
           },
         );
     } else {
@@ -526,6 +530,9 @@ export class LoadRunner {
     this.finished = true;
     this.stopping = true;
     if (this.durationTimer) this.deps.timers.cancel(this.durationTimer);
+    // Clients still waiting on the ramp never start (and their timers must not hold the process).
+    for (const t of this.clientStarts) if (t) this.deps.timers.cancel(t);
+    this.clientStarts.length = 0;
     this.onDone();
   }
 }

@@ -1,7 +1,13 @@
 import { Worker } from "node:worker_threads";
 import type { Logger } from "@symphony/common";
-import type { Config } from "../config";
-import type { LoopDelayFigures, Sender, SenderEvents, SenderStatus } from "../sender";
+import { sendingThreads, type Config } from "../config";
+import {
+  TargetNotReadyError,
+  type LoopDelayFigures,
+  type Sender,
+  type SenderEvents,
+  type SenderStatus,
+} from "../sender";
 import type { AdviceCounters } from "../transport/grpc-target";
 import { SEND_WORKER_KIND, type FromWorker, type SendWorkerData, type ToWorker } from "./protocol";
 import { newQuotaBuffer } from "./shared-quota";
@@ -22,14 +28,6 @@ interface WorkerState {
 }
 
 const zeroStatus = (): SenderStatus => ({ sent: 0, completed: 0, failed: 0, inFlight: 0, activeSessions: 0 });
-
-/**
- * The number of sending threads for `config`: `--workers`, but no more than closed-loop clients
- * (a worker without a client would have nothing to play).
- */
-export function effectiveWorkers(config: Readonly<Config>): number {
-  return config.workload === "closed" ? Math.min(config.workers, config.numClients) : config.workers;
-}
 
 /**
  * `--workers N`: N worker threads started from this same bundle (`main.ts` runs
@@ -56,7 +54,7 @@ export class WorkerPoolSender implements Sender {
 
   /** Starts the workers and waits until every one has reached the target. */
   async prepare(): Promise<void> {
-    const count = effectiveWorkers(this.config);
+    const count = sendingThreads(this.config);
     const quota = Number.isFinite(this.config.maxRequests) ? newQuotaBuffer() : undefined;
     const ready = Array.from({ length: count }, (_, index) => {
       const data: SendWorkerData = {
@@ -77,15 +75,23 @@ export class WorkerPoolSender implements Sender {
           if (message.type === "ready") {
             if (index === 0) this.model = message.modelName;
             resolve();
-          } else if (message.type === "not-ready") reject(new Error(message.message));
-          else this.onMessage(state, message);
+          } else if (message.type === "not-ready") reject(new TargetNotReadyError(message.message));
+          else {
+            // A worker that dies before it is ready (a bad config it parses, a bug) fails the
+            // start; afterwards a crash is handled by onCrash. (Rejecting a settled promise is a no-op.)
+            if (message.type === "fatal") reject(new Error(`worker ${index}: ${message.message}`));
+            this.onMessage(state, message);
+          }
         });
         worker.on("error", (err) => {
           reject(err);
           this.onCrash(state, err);
         });
         worker.on("exit", (code) => {
-          if (!state.closed) this.onCrash(state, new Error(`worker ${index} exited with code ${code}`));
+          if (state.closed) return;
+          const err = new Error(`worker ${index} exited with code ${code}`);
+          reject(err);
+          this.onCrash(state, err);
         });
       });
     });
@@ -102,6 +108,7 @@ export class WorkerPoolSender implements Sender {
     this.events = events;
     const atEpochMs = performance.timeOrigin + performance.now() + START_DELAY_MS;
     this.broadcast({ type: "start", atEpochMs });
+    this.checkDone(); // every worker may have crashed between "ready" and now
   }
 
   private onMessage(state: WorkerState, message: FromWorker): void {
@@ -134,6 +141,7 @@ export class WorkerPoolSender implements Sender {
     }
   }
 
+  /** A worker failed (a bug): the run stops, ends when the others have drained, and exits 1. */
   private onCrash(state: WorkerState, err: Error): void {
     if (state.done && state.closed) return;
     this.logger.error("sending worker failed", { worker: state.index, error: err.message });
@@ -141,6 +149,7 @@ export class WorkerPoolSender implements Sender {
     state.closed = true;
     if (!state.done) {
       state.done = true;
+      this.stop();
       this.checkDone();
     }
   }
@@ -182,7 +191,12 @@ export class WorkerPoolSender implements Sender {
         (w) =>
           new Promise<void>((resolve) => {
             if (w.closed) return resolve();
-            const timer = setTimeout(() => void w.worker.terminate().then(() => resolve()), CLOSE_TIMEOUT_MS);
+            const timer = setTimeout(() => {
+              // A slow close is not a crash: the run's results are complete by now.
+              this.logger.warn("sending worker did not close in time; terminating it", { worker: w.index });
+              w.closed = true;
+              void w.worker.terminate().then(() => resolve());
+            }, CLOSE_TIMEOUT_MS);
             w.worker.once("exit", () => {
               clearTimeout(timer);
               resolve();

@@ -16,7 +16,7 @@ import {
   toJson,
   type RunSummary,
 } from "@symphony/workloadgen/src/output/report";
-import { buildWorkload } from "@symphony/workloadgen/src/workload";
+import { buildWorkload, runnerOptions } from "@symphony/workloadgen/src/workload";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";
@@ -39,7 +39,10 @@ export interface SimResult {
 /** Virtual time advanced per slice of the event loop (progress is checked between slices), µs. */
 const SLICE_US = 1_000_000;
 
-/** One line of requests.jsonl, exactly as workloadgen writes it (ITLs summarised as a count). */
+/**
+ * One line of requests.jsonl: workloadgen's fields, except that the ITL gaps are given only as
+ * `itl_count` (workloadgen also writes every gap, `itl_ms`).
+ */
 export function recordLine(record: RequestRecord): string {
   const { itl_ms, ...line } = record;
   return JSON.stringify({ ...line, itl_count: itl_ms.length });
@@ -94,17 +97,8 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       thinkTime: workload.thinkTime,
       synth: new TokenAwareSynthesizer(wl.seed, wl.blockSize, tokens),
     },
-    {
-      mode: wl.workload === "closed" ? "closed" : "open",
-      concurrency: wl.numClients,
-      rampUpUs: wl.rampUp * 1e6,
-      maxRequests: wl.maxRequests,
-      durationUs: wl.duration * 1e6,
-      timeScale: wl.timeScale,
-      hints: wl.hints,
-      // Deterministic ids: the same seed gives byte-identical requests.jsonl.
-      runId: `sim${wl.seed}`,
-    },
+    // Deterministic ids: the same seed gives byte-identical requests.jsonl.
+    runnerOptions(wl, `sim${wl.seed}`),
     (record) => {
       results.add(record);
       if (requestsFile) {

@@ -5,7 +5,7 @@ import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type
 import { PreciseTimers } from "./precise-timers";
 import { GrpcSchedulerTarget, type AdviceCounters } from "./transport/grpc-target";
 import { OpenAiHttpTarget } from "./transport/openai-target";
-import type { Workload } from "./workload";
+import { runnerOptions, type Workload } from "./workload";
 
 /** A Target the live run can also wait for and close. */
 export interface LiveTarget extends Target {
@@ -133,20 +133,6 @@ export interface Sender {
   modelName(): string;
   /** Event-loop delay where the sending happens: the worst thread's figures, and each thread's. */
   loopDelay(): { merged: LoopDelayFigures; threads: { thread: string; delay: LoopDelayFigures }[] };
-}
-
-/** Options of one LoadRunner (one sending thread) taken from the config. */
-export function runnerOptions(config: Readonly<Config>, runId: string) {
-  return {
-    mode: config.workload === "closed" ? ("closed" as const) : ("open" as const),
-    concurrency: config.numClients,
-    rampUpUs: config.rampUp * 1e6,
-    maxRequests: config.maxRequests,
-    durationUs: config.duration * 1e6,
-    timeScale: config.timeScale,
-    hints: config.hints,
-    runId,
-  };
 }
 
 /**

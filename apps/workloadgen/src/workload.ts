@@ -13,6 +13,7 @@ import {
   ThinkTimeModel,
   TraceFormatError,
   TraceSessionSource,
+  type LoadRunnerOptions,
   type ParsedDataset,
   type SessionSource,
 } from "./domain";
@@ -160,4 +161,21 @@ export function buildWorkload(config: Config): Workload {
       };
     }
   }
+}
+
+/**
+ * Options of one LoadRunner taken from the config (live: one per sending thread; also the
+ * simulator's), so both read the flags the same way.
+ */
+export function runnerOptions(config: Readonly<Config>, runId: string): LoadRunnerOptions {
+  return {
+    mode: config.workload === "closed" ? "closed" : "open",
+    concurrency: config.numClients,
+    rampUpUs: config.rampUp * 1e6,
+    maxRequests: config.maxRequests,
+    durationUs: config.duration * 1e6,
+    timeScale: config.timeScale,
+    hints: config.hints,
+    runId,
+  };
 }

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -12,7 +11,7 @@ import {
 } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { checkPage, hasChromium } from "./browser";
-import { prometheusCounter, readRequestLines, readSummary } from "./run-output";
+import { prometheusCounter, readRequestLines, readSummary, signalMidRun } from "./run-output";
 
 /**
  * The mock's step time with every roofline coefficient at 0 except the fixed per-step overhead:
@@ -284,10 +283,8 @@ describe("workloadgen stop rules against a failing / slow mock", () => {
     "%s mid-run -> partial requests.jsonl + summary + report, exit %i",
     async (signal, exitCode) => {
       const dir = tempDir();
-      const child = spawn(
-        process.execPath,
+      const { code, stderr } = await signalMidRun(
         [
-          bundlePath("workloadgen"),
           "--target",
           `http://127.0.0.1:${slow.ports.http}/v1`,
           "--num-clients",
@@ -305,19 +302,8 @@ describe("workloadgen stop rules against a failing / slow mock", () => {
           "--out",
           dir,
         ],
-        { stdio: ["ignore", "pipe", "pipe"] },
+        signal,
       );
-      let stderr = "";
-      child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-      const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-      // Signal once some requests have completed (bounded wait).
-      const deadline = Date.now() + 20_000;
-      while (!/"completed":[1-9]/.test(stderr) && Date.now() < deadline)
-        await new Promise((r) => setTimeout(r, 100));
-      child.kill(signal);
-      const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-      const code = await exited;
-      clearTimeout(killer);
       expect(code, stderr).toBe(exitCode);
       const s = readSummary(dir);
       expect(s.stop_reason).toBe(`signal ${signal}`);

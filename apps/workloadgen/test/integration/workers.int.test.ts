@@ -1,11 +1,10 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startFakeScheduler, type FakeScheduler } from "./fake-scheduler";
-import { prometheusCounter, readRequestLines, readSummary } from "./run-output";
+import { prometheusCounter, readRequestLines, readSummary, signalMidRun } from "./run-output";
 
 /**
  * `--workers N` (issue #7): the plan split across worker threads must send the same requests
@@ -175,10 +174,8 @@ describe("workloadgen --workers 2 vs --workers 1 (same seed, mock-vllm)", () => 
 
   it("SIGTERM mid-run with --workers 2 -> partial requests.jsonl + summary + report, exit 143", async () => {
     const dir = join(root, "sigterm");
-    const child = spawn(
-      process.execPath,
+    const { code, stderr } = await signalMidRun(
       [
-        bundlePath("workloadgen"),
         "--target",
         `http://127.0.0.1:${mock.ports.http}/v1`,
         "--workers",
@@ -198,18 +195,8 @@ describe("workloadgen --workers 2 vs --workers 1 (same seed, mock-vllm)", () => 
         "--out",
         dir,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      "SIGTERM",
     );
-    let stderr = "";
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
-    const deadline = Date.now() + 20_000;
-    while (!/"completed":[1-9]/.test(stderr) && Date.now() < deadline)
-      await new Promise((r) => setTimeout(r, 100));
-    child.kill("SIGTERM");
-    const killer = setTimeout(() => child.kill("SIGKILL"), 15_000);
-    const code = await exited;
-    clearTimeout(killer);
     expect(code, stderr).toBe(143);
     const s = readSummary(dir);
     expect(s.stop_reason).toBe("signal SIGTERM");

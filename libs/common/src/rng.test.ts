@@ -43,11 +43,12 @@ describe("rngFor", () => {
     expect([...seen].sort()).toEqual([3, 4, 5, 6]);
   });
 
-  it("uint32() spans [0, 2^32) with mean ~ 2^31", () => {
-    const r = rngFor(5, "uint32");
-    const xs = Array.from({ length: 50_000 }, () => r.uint32());
-    expect(xs.every((x) => Number.isInteger(x) && x >= 0 && x < 2 ** 32)).toBe(true);
-    expect(xs.reduce((a, b) => a + b, 0) / xs.length / 2 ** 32).toBeCloseTo(0.5, 2);
-    expect(Math.max(...xs)).toBeGreaterThan(2 ** 31); // unsigned: the sign bit is a value bit
+  it("index(n) spans [0, n) uniformly: every value, mean ~ (n - 1) / 2", () => {
+    const r = rngFor(5, "index");
+    const n = 1000;
+    const xs = Array.from({ length: 50_000 }, () => r.index(n));
+    expect(xs.every((x) => Number.isInteger(x) && x >= 0 && x < n)).toBe(true);
+    expect(new Set(xs).size).toBe(n);
+    expect(xs.reduce((a, b) => a + b, 0) / xs.length / (n - 1)).toBeCloseTo(0.5, 2);
   });
 });

@@ -84,9 +84,8 @@ export class OutputPlanner {
     if (len > fromBase) {
       const r = rngForPrompt();
       const n = this.wordIds.length;
-      // One raw draw per word scaled to the list (bias below n / 2^32): rng.int's general range
-      // handling cost more than everything else here, once per generated token.
-      for (let i = fromBase; i < len; i++) out[i] = this.wordIds[Math.floor((r.uint32() * n) / 2 ** 32)]!;
+      // rng.index, not rng.int: int's exact range handling cost more than everything else here.
+      for (let i = fromBase; i < len; i++) out[i] = this.wordIds[r.index(n)]!;
     }
     if (len === 0) {
       // An empty answer is still one sampled token: the end-of-turn token, which has no text.

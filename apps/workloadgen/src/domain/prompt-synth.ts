@@ -38,13 +38,6 @@ const BARE_FIRST_WORDS: readonly number[] = SINGLE_TOKEN_WORDS.flatMap((w, i) =>
   countTokens(w.trimStart()) === 1 ? [i] : [],
 );
 
-const TWO_POW_32 = 2 ** 32;
-
-/** A uniform index below `n` from one raw draw (bias below n / 2^32; ~10x cheaper than rng.int). */
-function index(rng: Rng, n: number): number {
-  return Math.floor((rng.uint32() * n) / TWO_POW_32);
-}
-
 /** Words per phrase. Prompts are built from whole phrases: a few draws and string pieces per prompt. */
 export const PHRASE_WORDS = 8;
 
@@ -61,7 +54,7 @@ export const PHRASES: { readonly words: Uint16Array; readonly texts: readonly st
   const parts = new Array<string>(PHRASE_WORDS);
   for (let p = 0; p < count; p++) {
     for (let k = 0; k < PHRASE_WORDS; k++) {
-      const w = index(rng, SINGLE_TOKEN_WORDS.length);
+      const w = rng.index(SINGLE_TOKEN_WORDS.length);
       words[p * PHRASE_WORDS + k] = w;
       parts[k] = SINGLE_TOKEN_WORDS[w]!;
     }
@@ -84,11 +77,11 @@ export interface PromptWords {
 /** The words of a prompt of `count` tokens, drawn from `rng`. */
 export function promptWords(rng: Rng, count: number): PromptWords {
   if (count <= 0) return { first: -1, phrases: new Uint16Array(0), tail: new Uint16Array(0) };
-  const first = BARE_FIRST_WORDS[index(rng, BARE_FIRST_WORDS.length)]!;
+  const first = BARE_FIRST_WORDS[rng.index(BARE_FIRST_WORDS.length)]!;
   const phrases = new Uint16Array(Math.floor((count - 1) / PHRASE_WORDS));
-  for (let i = 0; i < phrases.length; i++) phrases[i] = index(rng, PHRASES.texts.length);
+  for (let i = 0; i < phrases.length; i++) phrases[i] = rng.index(PHRASES.texts.length);
   const tail = new Uint16Array(count - 1 - phrases.length * PHRASE_WORDS);
-  for (let i = 0; i < tail.length; i++) tail[i] = index(rng, SINGLE_TOKEN_WORDS.length);
+  for (let i = 0; i < tail.length; i++) tail[i] = rng.index(SINGLE_TOKEN_WORDS.length);
   return { first, phrases, tail };
 }
 
@@ -106,7 +99,7 @@ export function promptWordsText(w: PromptWords): string {
 /** `count` words, each with its leading space (prefix blocks, which follow other text). */
 function words(rng: Rng, count: number): string[] {
   const out = new Array<string>(count);
-  for (let i = 0; i < count; i++) out[i] = SINGLE_TOKEN_WORDS[index(rng, SINGLE_TOKEN_WORDS.length)]!;
+  for (let i = 0; i < count; i++) out[i] = SINGLE_TOKEN_WORDS[rng.index(SINGLE_TOKEN_WORDS.length)]!;
   return out;
 }
 

@@ -5,7 +5,13 @@ import { parseWithSchema, type Logger } from "@symphony/common";
 import { clusterFileSchema, resolveConfig, type ClusterFile } from "@symphony/simulator/src/config";
 import { runSimulation } from "@symphony/simulator/src/simulate";
 import type { Configuration } from "./configurations";
-import { figuresOf, type KvMovement, type PointResult, type RecordLine } from "./domain/point-metrics";
+import {
+  figuresOf,
+  NO_KV_MOVEMENT,
+  type KvMovement,
+  type PointResult,
+  type RecordLine,
+} from "./domain/point-metrics";
 import type { Scale } from "./scale";
 
 /** The engine profile of every run (Llama 3.1 8B on one H100, mock-vllm's default profile). */
@@ -97,16 +103,7 @@ export async function runSimPoint(
     const records = parseRecords(readFileSync(join(out, "requests.jsonl"), "utf8"));
     const figures = figuresOf(records, scale.warmupS * 1000, scale.durationS * 1000);
     const bytesPerToken = simConfig.cluster.node.bytesPerToken;
-    const kv: KvMovement = {
-      offloads: 0,
-      offload_bytes: 0,
-      prefetches: 0,
-      prefetch_bytes: 0,
-      restores: 0,
-      restore_bytes: 0,
-      evictions: 0,
-      evicted_bytes: 0,
-    };
+    const kv: KvMovement = { ...NO_KV_MOVEMENT };
     for (const n of Object.values(summary.nodes as Record<string, NodeStats>)) {
       kv.offloads += n.offloads;
       kv.offload_bytes += n.offloadTokens * bytesPerToken;

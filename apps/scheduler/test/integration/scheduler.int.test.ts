@@ -39,6 +39,42 @@ async function upNodes(client: SchedulerServiceClient): Promise<string[]> {
   return s.nodes.filter((n) => n.state === "up").map((n) => n.nodeId);
 }
 
+/**
+ * The scheduler bundle over `nodes` (static membership, fast health checks), once every node
+ * is up. If they never come up, the scheduler is stopped before the error is rethrown.
+ */
+async function startScheduler(
+  nodes: readonly FakeNode[],
+  name = "scheduler",
+  extraArgs: readonly string[] = [],
+): Promise<{ svc: RunningService; client: SchedulerServiceClient }> {
+  const svc = await spawnService(
+    name,
+    bundlePath("scheduler"),
+    [
+      "--port",
+      "0",
+      "--metrics-port",
+      "0",
+      "--nodes",
+      nodes.map((n) => n.address).join(","),
+      ...extraArgs,
+      ...FAST_MEMBERSHIP,
+    ],
+    ["grpc", "metrics"],
+  );
+  const client = schedulerClient(svc.ports.grpc!);
+  try {
+    const ids = nodes.map((n) => n.nodeId).join(", ");
+    await waitFor(`${ids} up`, async () => (await upNodes(client)).length === nodes.length);
+  } catch (err) {
+    client.close();
+    await svc.stop();
+    throw err;
+  }
+  return { svc, client };
+}
+
 async function metricsText(svc: RunningService): Promise<string> {
   const res = await fetch(`http://127.0.0.1:${svc.ports.metrics}/metrics`);
   return res.text();
@@ -65,22 +101,7 @@ describe("scheduler with three static nodes", () => {
     nodes = await Promise.all(
       ["n1", "n2", "n3"].map((nodeId) => FakeNode.start({ nodeId, tokens: 4, tokenDelayMs: 5 })),
     );
-    svc = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--nodes",
-        nodes.map((n) => n.address).join(","),
-        ...FAST_MEMBERSHIP,
-      ],
-      ["grpc", "metrics"],
-    );
-    client = schedulerClient(svc.ports.grpc!);
-    await waitFor("three nodes up", async () => (await upNodes(client)).length === 3);
+    ({ svc, client } = await startScheduler(nodes));
   });
 
   afterAll(async () => {
@@ -125,15 +146,8 @@ describe("scheduler with three static nodes", () => {
   it("client cancels mid-stream -> the node's call is cancelled too", async () => {
     const slow = await FakeNode.start({ nodeId: "slow", tokens: 200, tokenDelayMs: 20 });
     // A separate scheduler with just the slow node, so routing is certain.
-    const s2 = await spawnService(
-      "scheduler-cancel",
-      bundlePath("scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--nodes", slow.address, ...FAST_MEMBERSHIP],
-      ["grpc", "metrics"],
-    );
-    const c2 = schedulerClient(s2.ports.grpc!);
+    const { svc: s2, client: c2 } = await startScheduler([slow], "scheduler-cancel");
     try {
-      await waitFor("slow node up", async () => (await upNodes(c2)).length === 1);
       let tokens = 0;
       const r = await runTurn(c2, turn("cancel-me", 0), {
         onEvent: (ev, call) => {
@@ -152,15 +166,8 @@ describe("scheduler with three static nodes", () => {
   it("client stops reading a big stream -> the node is held back (back-pressure), then every token arrives in order", async () => {
     const tokens = 400;
     const big = await FakeNode.start({ nodeId: "big", tokens, tokenPadding: 50_000 }); // ~20 MB in all
-    const s2 = await spawnService(
-      "scheduler-backpressure",
-      bundlePath("scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--nodes", big.address, ...FAST_MEMBERSHIP],
-      ["grpc", "metrics"],
-    );
-    const c2 = schedulerClient(s2.ports.grpc!);
+    const { svc: s2, client: c2 } = await startScheduler([big], "scheduler-backpressure");
     try {
-      await waitFor("big node up", async () => (await upNodes(c2)).length === 1);
       const call = c2.submit(turn("big-stream", 0), { deadline: new Date(Date.now() + 30_000) });
       const received: string[] = [];
       let paused = false;
@@ -246,22 +253,7 @@ describe("failover and rejoin", () => {
     nodes = await Promise.all(
       ["a", "b", "c"].map((nodeId) => FakeNode.start({ nodeId, tokens: 5, tokenDelayMs: 10 })),
     );
-    svc = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--nodes",
-        nodes.map((n) => n.address).join(","),
-        ...FAST_MEMBERSHIP,
-      ],
-      ["grpc", "metrics"],
-    );
-    client = schedulerClient(svc.ports.grpc!);
-    await waitFor("three nodes up", async () => (await upNodes(client)).length === 3);
+    ({ svc, client } = await startScheduler(nodes));
   });
 
   afterAll(async () => {
@@ -338,22 +330,7 @@ describe("a single failed relay", () => {
 
   beforeAll(async () => {
     nodes = await Promise.all(["p", "q"].map((nodeId) => FakeNode.start({ nodeId, tokens: 2 })));
-    svc = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--nodes",
-        nodes.map((n) => n.address).join(","),
-        ...FAST_MEMBERSHIP,
-      ],
-      ["grpc", "metrics"],
-    );
-    client = schedulerClient(svc.ports.grpc!);
-    await waitFor("two nodes up", async () => (await upNodes(client)).length === 2);
+    ({ svc, client } = await startScheduler(nodes));
   });
 
   afterAll(async () => {
@@ -385,26 +362,12 @@ describe("a single failed relay", () => {
 describe("rebalancing", () => {
   it("a node reports KV overload -> its idle sessions move (counted, old node told to release), next turns land elsewhere", async () => {
     const hot = await FakeNode.start({ nodeId: "hot", tokens: 2 });
-    const svc = await spawnService(
-      "scheduler-rebalance",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--nodes",
-        hot.address,
-        "--rebalance-interval-ms",
-        "200",
-        ...FAST_MEMBERSHIP,
-      ],
-      ["grpc", "metrics"],
-    );
-    const c = schedulerClient(svc.ports.grpc!);
+    const { svc, client: c } = await startScheduler([hot], "scheduler-rebalance", [
+      "--rebalance-interval-ms",
+      "200",
+    ]);
     let cool: FakeNode | undefined;
     try {
-      await waitFor("hot node up", async () => (await upNodes(c)).length === 1);
       const sessions = ["rb-0", "rb-1", "rb-2"];
       for (const s of sessions) expect((await runTurn(c, turn(s, 0))).nodeId).toBe("hot");
       // A second node joins, then the first one reports its GPU KV nearly full.

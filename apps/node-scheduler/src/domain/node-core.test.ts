@@ -252,6 +252,24 @@ describe("NodeCore residency", () => {
     expect(h.core.cpu.usedTokens).toBe(0);
   });
 
+  it("modelTransfers false (stock engine) -> offload and restore complete at once, no turn waits for a copy", () => {
+    const h = harness({ modelTransfers: false });
+    twoIdleSessions(h);
+    h.turn("c0", "c");
+    // The offload frees the GPU at once: c0 runs without waiting for a modelled copy.
+    expect(h.ids()).toEqual(["a0", "b0", "c0"]);
+    expect(h.dispatched[2]!.queueTimeUs).toBe(0);
+    expect(h.session("a")!.tier).toBe("cpu");
+    h.finish("c0", 100);
+    h.core.closeSession("b");
+    h.turn("a1", "a", { turnIndex: 1, promptTokens: 460 });
+    const d = h.dispatched.find((x) => x.requestId === "a1")!;
+    expect(d).toMatchObject({ kvTier: "cpu", kvRestoreUs: 0 });
+    expect(h.core.stats).toMatchObject({ hitsCpu: 1, restores: 1 });
+    expect(h.timers.pendingCount).toBe(0);
+    expectConsistentAccounting(h.core);
+  });
+
   it("session returns while its offload is still copying -> offload abandoned, gpu hit", () => {
     const h = harness();
     twoIdleSessions(h);

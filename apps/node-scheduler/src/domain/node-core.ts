@@ -25,6 +25,14 @@ export interface NodeCoreConfig {
    * offloads never evict and never touch a session whose hint says it is needed soon.
    */
   gpuFreeTarget?: number;
+  /**
+   * Model GPU<->host copies as taking time (default true): turns restored from the CPU tier wait
+   * for the modelled copy. That is right only for an engine that takes the node's directives and
+   * moves KV when told (`--prefetch-mode directive`). A stock engine (vLLM) moves its own KV, so
+   * against it the tiers are admission bookkeeping only and every copy completes at once: the node
+   * never delays a turn by a copy the engine does not make.
+   */
+  modelTransfers?: boolean;
   policy: ResidencyPolicy;
 }
 
@@ -187,6 +195,9 @@ function emptyStats(): NodeCoreStats {
  * queue head is admitted when that fits (after demoting idle sessions as the policy orders
  * them); otherwise everything waits (strict priority, no overtaking, so big turns do not starve).
  */
+/** Stands in for the timer of a copy that completed at once (never scheduled, never cancelled). */
+const NO_TIMER: TimerHandle = { id: -1 };
+
 export class NodeCore {
   readonly gpu: KvBudget;
   readonly cpu: KvBudget;
@@ -356,7 +367,7 @@ export class NodeCore {
       expectedPromptTokens: hint.expectedPromptTokens,
       nextTurnIndex: hint.nextTurnIndex,
     };
-    if (this.config.policy.prefetchOnHint) {
+    if (this.config.policy.prefetchOnHint && this.config.modelTransfers !== false) {
       const startUs = expectedArrivalUs - this.transferUs(session.kvTokens) - this.config.prefetchMarginUs;
       session.hint.prefetchTimer = this.timers.at(startUs, () => this.onPrefetchDue(session.id));
     }
@@ -630,11 +641,16 @@ export class NodeCore {
     const tokens = session.kvTokens;
     this.cpu.forceReserve(tokens);
     this.pendingGpuRelease += tokens;
+    this.stats.offloads++;
+    this.stats.offloadTokens += tokens;
+    if (this.config.modelTransfers === false) {
+      session.transfer = { direction: "toCpu", reason: "offload", tokens, startUs: now, doneUs: now, handle: NO_TIMER };
+      this.onOffloadDone(session);
+      return;
+    }
     const doneUs = this.transfers.schedule("toCpu", tokens, now);
     const handle = this.timers.at(doneUs, () => this.onOffloadDone(session));
     session.transfer = { direction: "toCpu", reason: "offload", tokens, startUs: now, doneUs, handle };
-    this.stats.offloads++;
-    this.stats.offloadTokens += tokens;
   }
 
   private onOffloadDone(session: SessionState): void {
@@ -662,9 +678,6 @@ export class NodeCore {
     const now = this.timers.nowUs();
     const tokens = session.kvTokens;
     this.gpu.forceReserve(tokens);
-    const doneUs = this.transfers.schedule("toGpu", tokens, now);
-    const handle = this.timers.at(doneUs, () => this.onToGpuDone(session));
-    session.transfer = { direction: "toGpu", reason, tokens, startUs: now, doneUs, handle };
     if (reason === "prefetch") {
       this.stats.prefetches++;
       this.stats.prefetchTokens += tokens;
@@ -672,6 +685,14 @@ export class NodeCore {
       this.stats.restores++;
       this.stats.restoreTokens += tokens;
     }
+    if (this.config.modelTransfers === false) {
+      session.transfer = { direction: "toGpu", reason, tokens, startUs: now, doneUs: now, handle: NO_TIMER };
+      this.onToGpuDone(session);
+      return;
+    }
+    const doneUs = this.transfers.schedule("toGpu", tokens, now);
+    const handle = this.timers.at(doneUs, () => this.onToGpuDone(session));
+    session.transfer = { direction: "toGpu", reason, tokens, startUs: now, doneUs, handle };
   }
 
   private onToGpuDone(session: SessionState): void {

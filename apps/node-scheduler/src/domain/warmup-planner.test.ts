@@ -1,0 +1,112 @@
+import { VirtualTimers } from "@symphony/common";
+import { describe, expect, it } from "vitest";
+import { WarmupPlanner, type WarmupTiming } from "./warmup-planner";
+
+function harness(timing: WarmupTiming = "at-hint", leadUs = 100_000) {
+  const timers = new VirtualTimers();
+  const sent: { id: string; atUs: number }[] = [];
+  const planner = new WarmupPlanner({ timing, leadUs, blockSize: () => 16 }, timers, {
+    send: (id) => sent.push({ id, atUs: timers.nowUs() }),
+  });
+  return { timers, sent, planner };
+}
+
+describe("WarmupPlanner", () => {
+  it("at-hint -> sent at once; turn finds the warmed blocks cached -> useful", () => {
+    const h = harness();
+    expect(h.planner.onHint("s", 5_000_000, true)).toBe(true);
+    expect(h.sent).toEqual([{ id: "s", atUs: 0 }]);
+    h.planner.onWarmupDone("s", 100); // 6 full blocks = 96 tokens
+    h.planner.onTurnArrived("s");
+    h.planner.onTurnFinished("s", 96);
+    expect(h.planner.stats).toMatchObject({ sent: 1, useful: 1, overtaken: 0 });
+    expect(h.planner.size).toBe(0);
+  });
+
+  it("turn finds fewer tokens cached than the warmed full blocks -> wasted not_cached", () => {
+    const h = harness();
+    h.planner.onHint("s", 5_000_000, true);
+    h.planner.onWarmupDone("s", 100);
+    h.planner.onTurnArrived("s");
+    h.planner.onTurnFinished("s", 80);
+    expect(h.planner.stats.useful).toBe(0);
+    expect(h.planner.stats.wasted.not_cached).toBe(1);
+  });
+
+  it("just-in-time -> sent lead before the expected arrival; a turn before that cancels it", () => {
+    const h = harness("just-in-time", 100_000);
+    h.planner.onHint("a", 1_000_000, true);
+    h.planner.onHint("b", 1_000_000, true);
+    h.timers.runUntil(500_000);
+    h.planner.onTurnArrived("a");
+    h.timers.runAll();
+    expect(h.sent).toEqual([{ id: "b", atUs: 900_000 }]);
+    expect(h.planner.stats).toMatchObject({ planned: 2, cancelled: 1, sent: 1 });
+  });
+
+  it("turn arrives while its warm-up runs -> overtaken, then scored by the turn's outcome", () => {
+    const h = harness();
+    h.planner.onHint("s", 1_000, true);
+    h.planner.onTurnArrived("s");
+    h.planner.onWarmupDone("s", 64);
+    h.planner.onTurnFinished("s", 64);
+    expect(h.planner.stats).toMatchObject({ sent: 1, overtaken: 1, useful: 1 });
+  });
+
+  it("a second hint for the same pause -> no second warm-up", () => {
+    const h = harness();
+    expect(h.planner.onHint("s", 1_000_000, true)).toBe(true);
+    expect(h.planner.onHint("s", 2_000_000, true)).toBe(false);
+    h.planner.onWarmupDone("s", 32);
+    expect(h.planner.onHint("s", 2_000_000, true)).toBe(false);
+    expect(h.sent).toHaveLength(1);
+  });
+
+  it("a new hint replaces a planned just-in-time warm-up's time", () => {
+    const h = harness("just-in-time", 0);
+    h.planner.onHint("s", 1_000_000, true);
+    h.planner.onHint("s", 3_000_000, true);
+    h.timers.runAll();
+    expect(h.sent).toEqual([{ id: "s", atUs: 3_000_000 }]);
+    expect(h.planner.stats.planned).toBe(1);
+  });
+
+  it("no known context -> nothing planned", () => {
+    const h = harness();
+    expect(h.planner.onHint("s", 1_000_000, false)).toBe(false);
+    expect(h.sent).toHaveLength(0);
+  });
+
+  it("failure and session close -> wasted by reason; late results ignored", () => {
+    const h = harness();
+    h.planner.onHint("f", 1_000_000, true);
+    h.planner.onWarmupFailed("f");
+    h.planner.onHint("c", 1_000_000, true);
+    h.planner.onSessionClosed("c");
+    h.planner.onWarmupDone("c", 64);
+    h.planner.onTurnFinished("c", 64);
+    expect(h.planner.stats.wasted).toEqual({ not_cached: 0, failed: 1, session_closed: 1 });
+    expect(h.planner.stats.useful).toBe(0);
+    expect(h.planner.size).toBe(0);
+  });
+
+  it("every sent warm-up ends once: sent = useful + wasted when no turn is pending", () => {
+    const h = harness();
+    for (let i = 0; i < 30; i++) {
+      const id = `s${i}`;
+      h.planner.onHint(id, 1_000_000, true);
+      if (i % 5 === 0) h.planner.onWarmupFailed(id);
+      else {
+        h.planner.onWarmupDone(id, 48);
+        if (i % 7 === 0) h.planner.onSessionClosed(id);
+        else {
+          h.planner.onTurnArrived(id);
+          h.planner.onTurnFinished(id, i % 2 === 0 ? 48 : 0);
+        }
+      }
+    }
+    const { sent, useful, wasted } = h.planner.stats;
+    expect(useful + wasted.not_cached + wasted.failed + wasted.session_closed).toBe(sent);
+    expect(h.planner.size).toBe(0);
+  });
+});

@@ -1,3 +1,14 @@
-// @symphony/kv-events: vLLM's KV-cache events (vllm/distributed/kv_events.py) for both ends of the
-// wire. Being filled in; see README.md.
-export {};
+// The barrel must not load zeromq: the ZMQ classes load it lazily in their async `open`, so app
+// bundles mark it external (`--external:zeromq`) and run without node_modules when events are off.
+export * from "./types";
+export { encodeEventBatch, decodeEventBatch, hashKey, KvEventsDecodeError } from "./codec";
+export {
+  parseKvEventsConfig,
+  publisherBinds,
+  isZmqUrl,
+  KvEventsConfigError,
+  DEFAULT_KV_EVENTS_ENDPOINT,
+  type KvEventsConfig,
+} from "./config";
+export { KvResidencyIndex, chainKey, type ResidencyLookup, type ResidencyStats } from "./residency-index";
+export { SequenceTracker, type TrackerAction, type SequenceTrackerOptions } from "./sequence-tracker";

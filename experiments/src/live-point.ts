@@ -65,6 +65,9 @@ export function startStackFor(scale: Scale, config: Configuration, seed: number)
       String(seed),
     ],
     nodeArgs: [
+      // The simulator models a directive engine (node-directed residency): so does the live point.
+      "--prefetch-mode",
+      "directive",
       "--kv-budget-tokens",
       String(scale.kvTokens),
       "--cpu-budget-tokens",

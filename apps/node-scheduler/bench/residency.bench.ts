@@ -45,7 +45,16 @@ it("residency: GPU hit rate with vs without hints", async () => {
     engineUrl = fake.url;
     engineName = "fake engine";
   }
-  const args = ["--kv-budget-tokens", "1200", "--cpu-budget-tokens", "100000", "--offload-gbps", "1"];
+  const args = [
+    "--prefetch-mode",
+    "directive",
+    "--kv-budget-tokens",
+    "1200",
+    "--cpu-budget-tokens",
+    "100000",
+    "--offload-gbps",
+    "1",
+  ];
   const rows: string[] = [];
   for (const [label, policy, hints, extra] of [
     ["hint-aware + hints", "hint-aware", true, []],

@@ -33,6 +33,45 @@ describe("parseConfig", () => {
     expect(parse(["--kv-budget-bytes", String(8 * 2 ** 30)]).kvBudgetTokens).toBe(65536);
   });
 
+  it("stock-engine flags -> warmup mode by default, events only when an endpoint is given", () => {
+    expect(parse([])).toMatchObject({
+      prefetchMode: "warmup",
+      warmupTiming: "at-hint",
+      warmupLeadMs: 500,
+      kvEvents: undefined,
+    });
+    expect(
+      parse([
+        "--kv-events-endpoint",
+        "tcp://127.0.0.1:5557",
+        "--kv-events-bind",
+        "--kv-events-replay-endpoint",
+        "tcp://127.0.0.1:5558",
+        "--kv-events-topic",
+        "kv@pod",
+        "--warmup-timing",
+        "just-in-time",
+      ]),
+    ).toMatchObject({
+      warmupTiming: "just-in-time",
+      kvEvents: {
+        endpoint: "tcp://127.0.0.1:5557",
+        bind: true,
+        replayEndpoint: "tcp://127.0.0.1:5558",
+        topic: "kv@pod",
+      },
+    });
+  });
+
+  it.each([
+    [["--prefetch-mode", "prefetch"], /--prefetch-mode/],
+    [["--kv-events-endpoint", "localhost:5557"], /--kv-events-endpoint: expected a ZMQ URL/],
+    [["--kv-events-replay-endpoint", "tcp://127.0.0.1:5558"], /need --kv-events-endpoint/],
+    [["--kv-events-endpoint", "tcp://127.0.0.1:5557", "--prefetch-mode", "directive"], /warmup or off/],
+  ])("bad stock-engine flags %j -> one clear error", (argv, message) => {
+    expect(() => parse(argv)).toThrow(message);
+  });
+
   it("--no-forward-expected-response -> off", () => {
     expect(parse(["--no-forward-expected-response"]).forwardExpectedResponse).toBe(false);
   });

@@ -1,7 +1,37 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
-import { parseArg, UsageError, type LogLevel } from "@symphony/common";
-import type { ResidencyPolicyName } from "./domain";
+import {
+  AUTH_TOKEN_ENV,
+  loadTokens,
+  parseArg,
+  UsageError,
+  type LogLevel,
+  type TlsFiles,
+} from "@symphony/common";
+import type { ResidencyPolicyName, WarmupTiming } from "./domain";
+
+/**
+ * How the node brings a hinted session's KV back before its turn:
+ * - `warmup` (default): a stock engine (vLLM). On Advise the node sends a warm-up request (the
+ *   session's context, one output token); the node's tiers are admission bookkeeping only.
+ * - `directive`: an engine that takes the node's directives (mock-vllm `--kv-connector`, the
+ *   proposed vLLM prefetch/pin APIs): the node models copies between tiers, prefetches on hints
+ *   and tells the engine what it holds (`x-symphony-resident-tokens`).
+ * - `off`: a stock engine, no warm-ups.
+ */
+export type PrefetchMode = "warmup" | "directive" | "off";
+
+/** Where the engine's KV-cache events come from (vLLM `--kv-events-config`). */
+export interface KvEventsSource {
+  /** ZMQ endpoint of the engine's PUB socket, or the address to bind when `bind`. */
+  endpoint: string;
+  /** Bind the SUB socket (the engine's publisher connects to it) instead of connecting. */
+  bind: boolean;
+  /** The engine's replay (ROUTER) endpoint, to recover missed batches. */
+  replayEndpoint?: string;
+  /** Topic prefix to subscribe to ("" = all). */
+  topic: string;
+}
 
 /** Everything the node-scheduler needs to start, validated. */
 export interface Config {
@@ -29,11 +59,34 @@ export interface Config {
   prefetchMarginMs: number;
   hintStaleMs: number;
   gpuFreeTarget: number;
+  prefetchMode: PrefetchMode;
+  warmupTiming: WarmupTiming;
+  warmupLeadMs: number;
+  /** undefined = no events: residency is the node's own bookkeeping. */
+  kvEvents?: KvEventsSource;
+  /** Most sessions whose context the node keeps for warm-ups and residency (least recent dropped). */
+  maxTrackedSessions: number;
   scheduler?: string;
   /** undefined = `<host>:<bound port>`. */
   advertiseAddress?: string;
   registerRetryMs: number;
+  /** Token sent to the scheduler as `authorization: Bearer` (undefined = none). */
+  authToken?: string;
+  /** This node's gRPC server TLS files (none = plaintext). */
+  tls: TlsFiles;
+  /** CA to trust when dialing the scheduler over TLS (undefined = plaintext). */
+  schedulerTlsCa?: string;
   logLevel: LogLevel;
+}
+
+/** The server TLS flags, checked for the pairs they need. */
+function tlsFiles(o: Record<string, unknown>): TlsFiles {
+  const [certFile, keyFile, caFile] = [o.tlsCert, o.tlsKey, o.tlsCa] as (string | undefined)[];
+  if ((certFile === undefined) !== (keyFile === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together (TLS needs both; --tls-ca adds mTLS)");
+  if (caFile !== undefined && certFile === undefined)
+    throw new UsageError("--tls-ca (mTLS) needs --tls-cert and --tls-key (the server's own certificate)");
+  return { certFile, keyFile, caFile };
 }
 
 /** Default node id: host name plus gRPC port, unique per machine. */
@@ -132,6 +185,51 @@ function buildProgram(): Command {
       int(0),
       10_000,
     )
+    .addOption(
+      new Option(
+        "--prefetch-mode <mode>",
+        "warmup: stock engine, send a warm-up request on Advise; directive: the engine takes the node's " +
+          "residency directives (modelled copies, x-symphony-resident-tokens); off: stock engine, no warm-ups",
+      )
+        .choices(["warmup", "directive", "off"])
+        .default("warmup"),
+    )
+    .addOption(
+      new Option(
+        "--warmup-timing <when>",
+        "warmup mode: send at the hint, or --warmup-lead-ms before the hinted arrival",
+      )
+        .choices(["at-hint", "just-in-time"])
+        .default("at-hint"),
+    )
+    .option(
+      "--warmup-lead-ms <ms>",
+      "just-in-time warm-ups go out this long before the hinted arrival",
+      int(0),
+      500,
+    )
+    .option(
+      "--kv-events-endpoint <url>",
+      "the engine's KV-cache event publisher (vLLM --kv-events-config endpoint), e.g. tcp://vllm-host:5557 " +
+        "(default: none; residency is then the node's own bookkeeping)",
+    )
+    .option(
+      "--kv-events-bind",
+      "bind the subscriber at --kv-events-endpoint (for an engine whose publisher connects, i.e. an endpoint " +
+        "without '*'); default: connect to it",
+      false,
+    )
+    .option(
+      "--kv-events-replay-endpoint <url>",
+      "the engine's replay endpoint (vLLM replay_endpoint) to recover missed events",
+    )
+    .option("--kv-events-topic <prefix>", "topic prefix to subscribe to", "")
+    .option(
+      "--max-tracked-sessions <n>",
+      "most session contexts kept for warm-ups and residency",
+      int(1),
+      100_000,
+    )
     .option("--scheduler <host:port>", "global scheduler to register with and heartbeat (default: none)")
     .option(
       "--advertise-address <host:port>",
@@ -142,6 +240,17 @@ function buildProgram(): Command {
       "wait between registration attempts while the scheduler is down",
       int(1),
       2000,
+    )
+    .option(
+      "--auth-token-file <path>",
+      `file whose first token is sent to --scheduler on RegisterNode/Heartbeat (default: $${AUTH_TOKEN_ENV}, else none)`,
+    )
+    .option("--tls-cert <path>", "PEM certificate chain: serve gRPC over TLS (with --tls-key)")
+    .option("--tls-key <path>", "PEM private key of --tls-cert")
+    .option("--tls-ca <path>", "PEM CA bundle: require client certificates signed by it (mTLS)")
+    .option(
+      "--scheduler-tls-ca <path>",
+      "PEM CA bundle: dial --scheduler over TLS trusting it (presents --tls-cert/--tls-key if it asks for mTLS)",
     )
     .addOption(
       new Option("--log-level <level>", "log level")
@@ -193,6 +302,26 @@ export function parseConfig(argv: string[]): Readonly<Config> {
       );
     }
   }
+  const zmqUrl = (flag: string, value: unknown): string | undefined => {
+    if (value === undefined) return undefined;
+    const url = String(value);
+    if (!/^(tcp:\/\/[^\s:]+:(\d+|\*)|ipc:\/\/\S+|inproc:\/\/\S+)$/.test(url)) {
+      throw new UsageError(
+        `${flag}: expected a ZMQ URL like tcp://127.0.0.1:5557, ipc:///path or inproc://name, got "${url}"`,
+      );
+    }
+    return url;
+  };
+  const kvEventsEndpoint = zmqUrl("--kv-events-endpoint", o.kvEventsEndpoint);
+  const kvEventsReplay = zmqUrl("--kv-events-replay-endpoint", o.kvEventsReplayEndpoint);
+  if (kvEventsEndpoint === undefined && (kvEventsReplay !== undefined || o.kvEventsBind === true)) {
+    throw new UsageError("--kv-events-replay-endpoint and --kv-events-bind need --kv-events-endpoint");
+  }
+  if (kvEventsEndpoint !== undefined && o.prefetchMode === "directive") {
+    throw new UsageError(
+      "--kv-events-endpoint: KV events describe a stock engine's own cache; use --prefetch-mode warmup or off with it",
+    );
+  }
   const nodeId = o.nodeId as string | undefined;
   if (nodeId !== undefined && nodeId.trim() === "") throw new UsageError("--node-id: must not be empty");
 
@@ -219,9 +348,29 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     prefetchMarginMs: o.prefetchMarginMs as number,
     hintStaleMs: o.hintStaleMs as number,
     gpuFreeTarget: o.gpuFreeTarget as number,
+    prefetchMode: o.prefetchMode as PrefetchMode,
+    warmupTiming: o.warmupTiming as WarmupTiming,
+    warmupLeadMs: o.warmupLeadMs as number,
+    kvEvents:
+      kvEventsEndpoint === undefined
+        ? undefined
+        : {
+            endpoint: kvEventsEndpoint,
+            bind: o.kvEventsBind === true,
+            replayEndpoint: kvEventsReplay,
+            topic: o.kvEventsTopic as string,
+          },
+    maxTrackedSessions: o.maxTrackedSessions as number,
     scheduler: hostPort("--scheduler", o.scheduler),
     advertiseAddress: hostPort("--advertise-address", o.advertiseAddress),
     registerRetryMs: o.registerRetryMs as number,
+    authToken: loadTokens(
+      o.authTokenFile as string | undefined,
+      "--auth-token-file",
+      process.env[AUTH_TOKEN_ENV],
+    )[0],
+    tls: tlsFiles(o),
+    schedulerTlsCa: o.schedulerTlsCa as string | undefined,
     logLevel: o.logLevel as LogLevel,
   });
 }

@@ -1,16 +1,20 @@
 import {
+  channelCredentials,
   createLogger,
   NodeSchedulerServiceService,
   onShutdownSignal,
   RealTimers,
   runCli,
+  serverCredentials,
   startGrpcServer,
   startMetricsServer,
+  UsageError,
 } from "@symphony/common";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { defaultNodeId, parseConfig } from "./config";
 import { createResidencyPolicy } from "./domain";
 import type { EngineLoad } from "./engine/engine-adapter";
+import { EngineKvEvents } from "./engine/kv-events-feed";
 import { OpenAiHttpAdapter } from "./engine/openai-http-adapter";
 import { NodeService } from "./transport/node-service";
 import { SchedulerRegistration } from "./transport/registration";
@@ -30,6 +34,24 @@ async function main(): Promise<void> {
     forwardExpectedResponse: config.forwardExpectedResponse,
   });
   let engineLoad: EngineLoad = { kvUsage: -1, waiting: -1, running: -1 };
+  let kvEvents: EngineKvEvents | undefined;
+  if (config.kvEvents) {
+    try {
+      kvEvents = await EngineKvEvents.open(config.kvEvents, logger);
+    } catch (err) {
+      throw new UsageError(
+        `--kv-events-endpoint: cannot open ${config.kvEvents.endpoint}: ${(err as Error).message}`,
+      );
+    }
+    const port = /:(\d+)$/.exec(kvEvents.endpoint)?.[1];
+    logger.info("listening", {
+      kind: "kv-events",
+      ...(port !== undefined ? { port: Number(port) } : {}),
+      endpoint: kvEvents.endpoint,
+      bind: config.kvEvents.bind,
+      replayEndpoint: config.kvEvents.replayEndpoint ?? null,
+    });
+  }
   let nodeId = config.nodeId ?? "";
 
   const service = new NodeService({
@@ -51,10 +73,17 @@ async function main(): Promise<void> {
     engineLoad: () => engineLoad,
     registry,
     logger,
+    prefetchMode: config.prefetchMode,
+    warmup: { timing: config.warmupTiming, leadUs: config.warmupLeadMs * 1000 },
+    kvEvents,
+    maxTrackedSessions: config.maxTrackedSessions,
   });
 
-  const grpcServer = await startGrpcServer(config.host, config.port, (server) =>
-    server.addService(NodeSchedulerServiceService, service.handlers),
+  const grpcServer = await startGrpcServer(
+    config.host,
+    config.port,
+    (server) => server.addService(NodeSchedulerServiceService, service.handlers),
+    { credentials: serverCredentials(config.tls) },
   );
   if (!nodeId) nodeId = defaultNodeId(grpcServer.port);
   logger.info("listening", { kind: "grpc", host: config.host, port: grpcServer.port });
@@ -64,6 +93,8 @@ async function main(): Promise<void> {
     nodeId,
     engineUrl: config.engineUrl,
     policy: config.residencyPolicy,
+    prefetchMode: config.prefetchMode,
+    kvEvents: config.kvEvents?.endpoint ?? null,
     gpuBudgetTokens: config.kvBudgetTokens,
     cpuBudgetTokens: config.cpuBudgetTokens,
   });
@@ -98,6 +129,14 @@ async function main(): Promise<void> {
       retryMs: config.registerRetryMs,
       status: () => service.status(),
       logger,
+      authToken: config.authToken,
+      credentials:
+        config.schedulerTlsCa === undefined
+          ? undefined
+          : channelCredentials(
+              { caFile: config.schedulerTlsCa, certFile: config.tls.certFile, keyFile: config.tls.keyFile },
+              { ca: "--scheduler-tls-ca", cert: "--tls-cert", key: "--tls-key" },
+            ),
     });
     registration.start();
   }
@@ -113,6 +152,7 @@ async function main(): Promise<void> {
     await stopping;
     timers.cancelAll();
     await metricsServer.close();
+    await kvEvents?.close();
     await engine.close();
     logger.info("stopped");
   });

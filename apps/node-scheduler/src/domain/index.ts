@@ -9,9 +9,11 @@
  * - `KvBudget` / `TransferModel`: per-tier token accounting; KV copy times from bandwidth.
  * - `SessionTable`: per-session tier, KV size, hints, in-flight transfers.
  * - `ResidencyPolicy` (`LruPolicy`, `HintAwarePolicy`): which idle session gives up memory first.
+ * - `WarmupPlanner`: when hinted sessions get a warm-up request (stock engines), and its score.
  */
 export * from "./node-core";
 export * from "./request-queue";
 export * from "./kv-budget";
 export * from "./session-table";
 export * from "./residency-policy";
+export * from "./warmup-planner";

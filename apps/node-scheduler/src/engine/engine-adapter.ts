@@ -87,6 +87,19 @@ export interface EngineLoad {
   running: number;
 }
 
+/** A session's context so far (what its next turn's prompt starts with): chat messages or a prompt. */
+export interface SessionContext {
+  messages?: { role: "system" | "user" | "assistant" | "tool"; content: string }[];
+  prompt?: string;
+}
+
+/** What the engine reported for a warm-up request. */
+export interface WarmupResult {
+  promptTokens: number;
+  /** Prompt tokens it found cached (0 when the engine does not report them). */
+  cachedTokens: number;
+}
+
 /**
  * A serving engine behind one interface. The OpenAI-HTTP adapter covers vLLM and mock-vllm;
  * other engines (or an in-process simulated engine) implement the same three calls.
@@ -98,5 +111,12 @@ export interface EngineAdapter {
   listModels(signal?: AbortSignal): Promise<string[]>;
   /** Current engine load, or undefined when it cannot be read. */
   readLoad(signal?: AbortSignal): Promise<EngineLoad | undefined>;
+  /**
+   * Sends `context` with one output token and no generation prompt, so the engine caches its KV
+   * (hits stay, CPU-tier blocks load, the rest is computed) before the session's next turn.
+   */
+  warmup?(context: SessionContext, requestId: string, signal?: AbortSignal): Promise<WarmupResult>;
+  /** The engine's token ids for `context` as the start of a prompt (vLLM's `POST /tokenize`). */
+  tokenize?(context: SessionContext, signal?: AbortSignal): Promise<number[]>;
   close(): Promise<void>;
 }

@@ -8,6 +8,8 @@ import {
   type EngineResult,
   type EngineSink,
   type EngineUsageReport,
+  type SessionContext,
+  type WarmupResult,
 } from "./engine-adapter";
 import { classifyHttpStatus, toEngineError } from "./error-mapping";
 import { engineLoadFromMetrics } from "./prometheus-text";
@@ -213,8 +215,94 @@ export class OpenAiHttpAdapter implements EngineAdapter {
     return { usage, finishReason, ttftUs: tokenEvents > 0 ? ttftUs : e2eUs, e2eUs, tokenEvents };
   }
 
+  async warmup(context: SessionContext, requestId: string, signal?: AbortSignal): Promise<WarmupResult> {
+    const model = await this.resolveModel();
+    const chat = context.messages !== undefined;
+    // No generation prompt: the prompt ends where the session's context ends, so its blocks are
+    // exactly the leading blocks of the next turn's prompt.
+    const body = chat
+      ? { model, messages: context.messages, add_generation_prompt: false, max_tokens: 1, stream: false }
+      : { model, prompt: context.prompt ?? "", max_tokens: 1, stream: false };
+    const res = await this.postJson(
+      `${this.pathPrefix}${chat ? "/chat/completions" : "/completions"}`,
+      body,
+      {
+        signal,
+        requestId,
+      },
+    );
+    const usage = (
+      res as { usage?: { prompt_tokens?: unknown; prompt_tokens_details?: { cached_tokens?: unknown } } }
+    ).usage;
+    return {
+      promptTokens: countField(usage?.prompt_tokens, "usage.prompt_tokens"),
+      cachedTokens:
+        usage?.prompt_tokens_details?.cached_tokens === undefined ||
+        usage.prompt_tokens_details.cached_tokens === null
+          ? 0
+          : countField(
+              usage.prompt_tokens_details.cached_tokens,
+              "usage.prompt_tokens_details.cached_tokens",
+            ),
+    };
+  }
+
+  async tokenize(context: SessionContext, signal?: AbortSignal): Promise<number[]> {
+    const model = await this.resolveModel();
+    // vLLM serves /tokenize at the server root, beside /v1.
+    const body =
+      context.messages !== undefined
+        ? { model, messages: context.messages, add_generation_prompt: false }
+        : { model, prompt: context.prompt ?? "", add_special_tokens: true };
+    const res = (await this.postJson("/tokenize", body, { signal })) as { tokens?: unknown };
+    if (!Array.isArray(res.tokens) || !res.tokens.every((t) => Number.isInteger(t) && (t as number) >= 0)) {
+      throw new EngineError(
+        "INTERNAL",
+        `engine ${this.engineUrl} /tokenize returned no list of token ids`,
+        false,
+      );
+    }
+    return res.tokens as number[];
+  }
+
   async close(): Promise<void> {
     await this.pool.close();
+  }
+
+  private async postJson(
+    path: string,
+    body: unknown,
+    opts: { signal?: AbortSignal; requestId?: string },
+  ): Promise<unknown> {
+    let res: Awaited<ReturnType<Pool["request"]>>;
+    try {
+      res = await this.pool.request({
+        method: "POST",
+        path,
+        headers: {
+          "content-type": "application/json",
+          ...(opts.requestId ? { "x-request-id": opts.requestId } : {}),
+        },
+        body: JSON.stringify(body),
+        signal: opts.signal,
+      });
+    } catch (err) {
+      throw toEngineError(err, this.engineUrl, false);
+    }
+    const text = await res.body.text();
+    if (res.statusCode >= 400) {
+      const { code, retryable } = classifyHttpStatus(res.statusCode);
+      throw new EngineError(
+        code,
+        `engine POST ${path}: HTTP ${res.statusCode}: ${errorMessageOf(text)}`,
+        retryable,
+      );
+    }
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      throw new EngineError("INTERNAL", `engine POST ${path} returned invalid JSON`, false);
+    }
   }
 
   private async getJson(path: string, signal?: AbortSignal): Promise<unknown> {
@@ -239,6 +327,16 @@ export class OpenAiHttpAdapter implements EngineAdapter {
       throw new EngineError("INTERNAL", `engine GET ${path} returned invalid JSON`, false);
     }
   }
+}
+
+/** A token count from the engine: a non-negative integer, else the call fails naming the field. */
+function countField(value: unknown, field: string): number {
+  if (typeof value === "number" && Number.isInteger(value) && value >= 0) return value;
+  throw new EngineError(
+    "INTERNAL",
+    `engine sent ${field} = ${JSON.stringify(value)}, expected a non-negative integer`,
+    false,
+  );
 }
 
 /** The `error.message` (OpenAI / vLLM error body) or the start of the raw text. */

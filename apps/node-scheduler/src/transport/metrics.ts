@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
-import type { NodeCore, NodeCoreStats } from "../domain";
+import type { NodeCore, NodeCoreStats, WarmupPlanner } from "../domain";
 import type { EngineLoad } from "../engine/engine-adapter";
+import type { EngineKvEvents } from "../engine/kv-events-feed";
 
 /** Histograms and counters the transport observes directly; the rest is read from the core on scrape. */
 export interface NodeMetrics {
@@ -11,6 +12,15 @@ export interface NodeMetrics {
   turns: Counter<"outcome">;
   engineRetries: Counter;
   hints: Counter<"accepted">;
+  /** Turns by how the engine's reported cached tokens compared with what its events predicted. */
+  residencyPredictions: Counter<"result">;
+  tokenizeFailures: Counter;
+}
+
+/** Optional parts of a node whose metrics are read at scrape time. */
+export interface StockEngineParts {
+  warmups?: WarmupPlanner;
+  kvEvents?: EngineKvEvents;
 }
 
 const LATENCY_BUCKETS = [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60];
@@ -24,6 +34,7 @@ export function createNodeMetrics(
   registry: Registry,
   core: NodeCore,
   engineLoad: () => EngineLoad,
+  stock: StockEngineParts = {},
 ): NodeMetrics {
   const bytesPerToken = core.gpu.bytesPerToken;
   new Gauge({
@@ -133,7 +144,81 @@ export function createNodeMetrics(
     (s) => s.rejectedQueueFull + s.rejectedTooLarge,
   );
 
+  const { warmups, kvEvents } = stock;
+  if (warmups) {
+    new Counter({
+      name: "symphony_node_warmups_total",
+      help:
+        "Warm-up requests by outcome: planned, cancelled (turn came first), sent, overtaken (turn arrived " +
+        "while it ran), useful (the turn found the warmed context cached), wasted",
+      labelNames: ["outcome"],
+      registers: [registry],
+      collect() {
+        const w = warmups.stats;
+        this.reset();
+        this.inc({ outcome: "planned" }, w.planned);
+        this.inc({ outcome: "cancelled" }, w.cancelled);
+        this.inc({ outcome: "sent" }, w.sent);
+        this.inc({ outcome: "overtaken" }, w.overtaken);
+        this.inc({ outcome: "useful" }, w.useful);
+        this.inc({ outcome: "wasted" }, w.wasted.not_cached + w.wasted.failed + w.wasted.session_closed);
+      },
+    });
+    new Counter({
+      name: "symphony_node_warmups_wasted_total",
+      help: "Sent warm-ups that did not help, by reason: not_cached, failed, session_closed",
+      labelNames: ["reason"],
+      registers: [registry],
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(warmups.stats.wasted)) this.inc({ reason }, n);
+      },
+    });
+  }
+  if (kvEvents) {
+    new Gauge({
+      name: "symphony_node_engine_kv_cached_tokens",
+      help: "Tokens in blocks the engine caches, per medium, from its KV-cache events",
+      labelNames: ["medium"],
+      registers: [registry],
+      collect() {
+        const bs = kvEvents.index.blockSize ?? 0;
+        const st = kvEvents.index.stats();
+        this.set({ medium: "GPU" }, st.gpuBlocks * bs);
+        this.set({ medium: "CPU" }, st.cpuBlocks * bs);
+      },
+    });
+    new Counter({
+      name: "symphony_node_kv_events_total",
+      help: "KV-cache event batches: received, replayed, gaps, resets (engine restart or unrecoverable gap), decode_errors",
+      labelNames: ["kind"],
+      registers: [registry],
+      collect() {
+        const st = kvEvents.stats();
+        this.reset();
+        this.inc({ kind: "received" }, st.batches);
+        this.inc({ kind: "replayed" }, st.replayedBatches);
+        this.inc({ kind: "gaps" }, st.gaps);
+        this.inc({ kind: "resets" }, st.resets);
+        this.inc({ kind: "decode_errors" }, st.decodeErrors);
+      },
+    });
+  }
+
   return {
+    residencyPredictions: new Counter({
+      name: "symphony_node_residency_predictions_total",
+      help:
+        "Turns by how the engine's cached_tokens compared with the cached prefix its KV events predicted " +
+        "at dispatch: exact, over (predicted more), under",
+      labelNames: ["result"],
+      registers: [registry],
+    }),
+    tokenizeFailures: new Counter({
+      name: "symphony_node_tokenize_failures_total",
+      help: "Engine /tokenize calls for a session's context that failed (its residency stays unknown)",
+      registers: [registry],
+    }),
     queueSeconds: new Histogram({
       name: "symphony_node_queue_seconds",
       help: "Time from arrival to admission",

@@ -9,14 +9,24 @@ import {
   type NodeStatus,
   type Timers,
 } from "@symphony/common";
-import { NodeCore, type Dispatch, type NodeCoreConfig, type TurnFailure } from "../domain";
+import type { PrefetchMode } from "../config";
+import {
+  NodeCore,
+  WarmupPlanner,
+  type Dispatch,
+  type NodeCoreConfig,
+  type TurnFailure,
+  type WarmupTiming,
+} from "../domain";
 import type { EngineAdapter, EngineLoad, GrpcCodeName } from "../engine/engine-adapter";
+import type { EngineKvEvents } from "../engine/kv-events-feed";
 import { toEngineError } from "../engine/error-mapping";
 import { generateWithRetry, type RetryPolicy } from "../engine/retry";
 import type { Registry } from "prom-client";
 import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { PromptTokenCounter } from "./prompt-token-counter";
 import { priorityClassOf, toEngineRequest } from "./request-mapping";
+import { SessionContexts } from "./session-contexts";
 
 export interface NodeServiceDeps {
   core: NodeCoreConfig;
@@ -29,7 +39,19 @@ export interface NodeServiceDeps {
   /** Registry the node's metrics go to. */
   registry: Registry;
   logger: Logger;
+  /** How hinted sessions get their KV back (see PrefetchMode). Default "directive". */
+  prefetchMode?: PrefetchMode;
+  warmup?: { timing: WarmupTiming; leadUs: number };
+  /** The engine's KV-cache events: real residency instead of the node's bookkeeping. */
+  kvEvents?: EngineKvEvents;
+  /** Most session contexts kept for warm-ups and residency lookups. Default 100,000. */
+  maxTrackedSessions?: number;
 }
+
+/** Tokens per KV block assumed until the engine's events say otherwise (vLLM's default). */
+const DEFAULT_BLOCK_SIZE = 16;
+/** A warm-up that has not answered in this long is abandoned (it only ever helps). */
+const WARMUP_TIMEOUT_MS = 60_000;
 
 /**
  * The key of an open turn on this node: the client's request_id within its session. request_id
@@ -51,6 +73,11 @@ interface ActiveTurn {
   promptTokens: number;
   /** The stream has been ended (finished, error or cancelled): write nothing more. */
   ended: boolean;
+  /**
+   * Prompt tokens the engine's events said were cached (GPU, then CPU tier) when the turn was
+   * dispatched; undefined without events or before the session's context was tokenized.
+   */
+  predictedCachedTokens?: number;
 }
 
 /**
@@ -63,13 +90,40 @@ export class NodeService {
   readonly metrics: NodeMetrics;
   private readonly turns = new Map<string, ActiveTurn>();
   private readonly promptCounter = new PromptTokenCounter();
+  private readonly prefetchMode: PrefetchMode;
+  /** What each session sent and received, for warm-ups and residency lookups (stock engines). */
+  private readonly contexts?: SessionContexts;
+  readonly warmups?: WarmupPlanner;
+  private warmupSeq = 0;
 
   constructor(private readonly deps: NodeServiceDeps) {
-    this.core = new NodeCore(deps.core, deps.timers, {
-      dispatch: (d) => this.onDispatch(d),
-      fail: (id, failure) => this.onCoreFailure(id, failure),
+    this.prefetchMode = deps.prefetchMode ?? "directive";
+    this.core = new NodeCore(
+      { ...deps.core, modelTransfers: this.prefetchMode === "directive" },
+      deps.timers,
+      {
+        dispatch: (d) => this.onDispatch(d),
+        fail: (id, failure) => this.onCoreFailure(id, failure),
+      },
+    );
+    if (this.prefetchMode === "warmup" || deps.kvEvents) {
+      this.contexts = new SessionContexts(deps.maxTrackedSessions ?? 100_000);
+    }
+    if (this.prefetchMode === "warmup") {
+      this.warmups = new WarmupPlanner(
+        {
+          timing: deps.warmup?.timing ?? "at-hint",
+          leadUs: deps.warmup?.leadUs ?? 500_000,
+          blockSize: () => deps.kvEvents?.index.blockSize ?? DEFAULT_BLOCK_SIZE,
+        },
+        deps.timers,
+        { send: (sessionId) => this.sendWarmup(sessionId) },
+      );
+    }
+    this.metrics = createNodeMetrics(deps.registry, this.core, deps.engineLoad, {
+      warmups: this.warmups,
+      kvEvents: deps.kvEvents,
     });
-    this.metrics = createNodeMetrics(deps.registry, this.core, deps.engineLoad);
   }
 
   readonly handlers: NodeSchedulerServiceServer = {
@@ -79,7 +133,16 @@ export class NodeService {
       if (!hint.sessionId) {
         return callback({ code: grpc.status.INVALID_ARGUMENT, details: "session_id: required (non-empty)" });
       }
-      const accepted = this.core.advise(hint);
+      let accepted = this.core.advise(hint);
+      if (this.warmups) {
+        const expectedArrivalUs = this.deps.timers.nowUs() + hint.expectedArrivalMs * 1000;
+        const planned = this.warmups.onHint(
+          hint.sessionId,
+          expectedArrivalUs,
+          this.contexts?.get(hint.sessionId) !== undefined,
+        );
+        accepted = accepted || planned;
+      }
       this.metrics.hints.inc({ accepted: String(accepted) });
       this.deps.logger.debug("hint", {
         sessionId: hint.sessionId,
@@ -94,6 +157,7 @@ export class NodeService {
         return callback({ code: grpc.status.INVALID_ARGUMENT, details: "session_id: required (non-empty)" });
       }
       // Unknown sessions are not an error: released=false (closing twice is harmless).
+      this.forgetSession(sessionId);
       callback(null, this.core.closeSession(sessionId));
     },
     status: (_call, callback) => callback(null, this.status()),
@@ -102,17 +166,56 @@ export class NodeService {
   status(): NodeStatus {
     const s = this.core.status();
     const load = this.deps.engineLoad();
+    const real = this.engineResidency();
     return {
       nodeId: this.deps.nodeId(),
       queueDepth: s.queueDepth,
       running: s.running,
-      residentSessions: s.residentSessions,
-      kvTiers: s.tiers,
+      residentSessions: real?.residentSessions ?? s.residentSessions,
+      kvTiers: real?.tiers ?? s.tiers,
       engineKvUsage: load.kvUsage,
       engineWaiting: load.waiting,
       engineRunning: load.running,
       sessionHits: s.sessionHits,
       sessionMisses: s.sessionMisses,
+    };
+  }
+
+  /**
+   * The engine's real KV residency from its events: blocks it caches per tier (budgets stay the
+   * node's), and sessions whose tokenized context has at least one block there. undefined
+   * without events.
+   */
+  engineResidency(): { tiers: NodeStatus["kvTiers"]; residentSessions: number } | undefined {
+    const events = this.deps.kvEvents;
+    if (!events) return undefined;
+    const blockSize = events.index.blockSize ?? 0;
+    const blocks = events.index.stats();
+    let gpuSessions = 0;
+    let cpuSessions = 0;
+    let resident = 0;
+    for (const [, tracked] of this.contexts?.entries() ?? []) {
+      if (!tracked.tokenIds) continue;
+      const r = events.index.lookup(tracked.tokenIds);
+      if (r.gpuTokens > 0) gpuSessions++;
+      if (r.cpuTokens > 0) cpuSessions++;
+      if (r.anyTokens > 0) resident++;
+    }
+    const bytesPerToken = this.deps.core.bytesPerToken;
+    const tier = (name: "gpu" | "cpu", usedTokens: number, budgetTokens: number, sessions: number) => ({
+      name,
+      usedTokens,
+      budgetTokens,
+      usedBytes: usedTokens * bytesPerToken,
+      budgetBytes: budgetTokens * bytesPerToken,
+      sessions,
+    });
+    return {
+      tiers: [
+        tier("gpu", blocks.gpuBlocks * blockSize, this.deps.core.gpuBudgetTokens, gpuSessions),
+        tier("cpu", blocks.cpuBlocks * blockSize, this.deps.core.cpuBudgetTokens, cpuSessions),
+      ],
+      residentSessions: resident,
     };
   }
 
@@ -124,6 +227,7 @@ export class NodeService {
 
   /** Ends every open turn with UNAVAILABLE (node shutting down) and aborts its engine call. */
   shutdown(): void {
+    this.warmups?.cancelAll();
     for (const turn of [...this.turns.values()]) {
       this.core.cancel(turn.key);
       this.endWithError(turn, "UNAVAILABLE", "node is shutting down", true);
@@ -164,6 +268,7 @@ export class NodeService {
       ended: false,
     };
     this.turns.set(key, turn);
+    this.warmups?.onTurnArrived(req.sessionId);
     call.on("cancelled", () => {
       if (turn.ended) return;
       turn.ended = true;
@@ -210,11 +315,15 @@ export class NodeService {
     const { req } = turn;
     let bufferedText = "";
     let tokensSeen = 0;
+    // The reply, kept for the session's context (warm-ups, residency lookups).
+    const replyPieces: string[] | undefined = this.contexts ? [] : undefined;
+    turn.predictedCachedTokens = this.predictCachedTokens(req.sessionId);
     // Back-pressure: while the client's stream is full, the adapter stops reading the engine.
     let full: Promise<unknown> | undefined;
     const sink = {
       onToken: (text: string, tokenCount: number, reasoning = false) => {
         tokensSeen += tokenCount;
+        if (replyPieces && !reasoning) replyPieces.push(text);
         if (turn.ended) return;
         if (req.stream) {
           const ok = turn.call.write({ event: { $case: "token", value: { text, tokenCount, reasoning } } });
@@ -229,7 +338,9 @@ export class NodeService {
     try {
       const result = await generateWithRetry(
         this.deps.engine,
-        { ...toEngineRequest(req), kvTier: d.kvTier, residentKvTokens: d.residentKvTokens },
+        this.prefetchMode === "directive"
+          ? { ...toEngineRequest(req), kvTier: d.kvTier, residentKvTokens: d.residentKvTokens }
+          : toEngineRequest(req),
         sink,
         turn.abort.signal,
         this.deps.retry,
@@ -250,6 +361,7 @@ export class NodeService {
         cachedTokens: 0,
       };
       this.core.onFinished(turn.key, usage);
+      this.afterTurn(turn, usage.cachedTokens, replyPieces);
       if (!req.stream) {
         turn.call.write({
           event: {
@@ -285,6 +397,7 @@ export class NodeService {
       if (turn.ended) return;
       const err = toEngineError(raw, "", false);
       this.core.onFailed(turn.key);
+      this.warmups?.onTurnFailed(req.sessionId);
       this.deps.logger.warn("turn failed", {
         requestId: req.requestId,
         sessionId: req.sessionId,
@@ -294,6 +407,78 @@ export class NodeService {
       // Tokens already reached the client: retrying the turn would duplicate output.
       this.endWithError(turn, err.code, err.message, err.retryable && !err.streamed);
     }
+  }
+
+  /** Scores the session's warm-up, records its context, and (with events) asks for its token ids. */
+  private afterTurn(turn: ActiveTurn, cachedTokens: number, replyPieces: string[] | undefined): void {
+    const { req } = turn;
+    this.warmups?.onTurnFinished(req.sessionId, cachedTokens);
+    if (turn.predictedCachedTokens !== undefined) {
+      const p = turn.predictedCachedTokens;
+      this.metrics.residencyPredictions.inc({
+        result: cachedTokens === p ? "exact" : cachedTokens > p ? "under" : "over",
+      });
+    }
+    if (!this.contexts || !replyPieces) return;
+    if (req.isLast) {
+      this.forgetSession(req.sessionId);
+      return;
+    }
+    const engineReq = toEngineRequest(req);
+    const tracked = this.contexts.recordTurn(
+      req.sessionId,
+      { messages: engineReq.messages, prompt: engineReq.prompt },
+      replyPieces.join(""),
+    );
+    const { kvEvents, engine } = this.deps;
+    if (!kvEvents || !engine.tokenize) return;
+    engine.tokenize(tracked.context, AbortSignal.timeout(WARMUP_TIMEOUT_MS)).then(
+      (ids) => {
+        tracked.tokenIds = Uint32Array.from(ids);
+      },
+      (err: unknown) => {
+        this.metrics.tokenizeFailures.inc();
+        this.deps.logger.debug("tokenize failed", {
+          sessionId: req.sessionId,
+          error: (err as Error).message,
+        });
+      },
+    );
+  }
+
+  /**
+   * What the engine's events say the turn will find cached: the session's known context looked
+   * up on the GPU, then the CPU tier, capped as vLLM caps hits (the prompt's last token is always
+   * computed, and only full blocks count).
+   */
+  private predictCachedTokens(sessionId: string): number | undefined {
+    const events = this.deps.kvEvents;
+    const tokenIds = this.contexts?.peek(sessionId)?.tokenIds;
+    if (!events || !tokenIds) return undefined;
+    return events.index.lookup(tokenIds).anyTokens;
+  }
+
+  private sendWarmup(sessionId: string): void {
+    const planner = this.warmups!;
+    const context = this.contexts?.get(sessionId)?.context;
+    const engine = this.deps.engine;
+    if (!context || !engine.warmup) {
+      planner.onWarmupFailed(sessionId);
+      return;
+    }
+    const requestId = `symphony-warmup-${++this.warmupSeq}`;
+    engine.warmup(context, requestId, AbortSignal.timeout(WARMUP_TIMEOUT_MS)).then(
+      (r) => planner.onWarmupDone(sessionId, r.promptTokens),
+      (err: unknown) => {
+        planner.onWarmupFailed(sessionId);
+        this.deps.logger.debug("warm-up failed", { sessionId, error: (err as Error).message });
+      },
+    );
+  }
+
+  private forgetSession(sessionId: string): void {
+    this.warmups?.onSessionClosed(sessionId);
+    this.contexts?.delete(sessionId);
   }
 
   private onCoreFailure(requestId: string, failure: TurnFailure): void {

@@ -15,6 +15,9 @@ import { gpuHitRate, runRoundRobin, type RoundRobinResult } from "../round-robin
 const SESSIONS = 5;
 const TURNS = 4;
 const NODE_ARGS = [
+  // The node's modelled tiers and prefetches are what this suite checks (a directive engine).
+  "--prefetch-mode",
+  "directive",
   "--kv-budget-tokens",
   "900",
   "--cpu-budget-tokens",

@@ -131,7 +131,8 @@ describe("live stack vs simulation, same workload and cluster", () => {
       nodes: NODES,
       timeScale: 1,
       mockArgs: ["--profile", PROFILE],
-      nodeArgs: ["--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
+      // The simulator models a directive engine: node-directed residency (see simulated-node.ts).
+      nodeArgs: ["--prefetch-mode", "directive", "--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
     });
     // Warm-up (JIT, connections) on the embedded sample dataset, so the measured run's first
     // requests do not pay start-up costs the simulation has no reason to model.

@@ -10,6 +10,18 @@ export interface RoundRobinOptions {
   /** Send Advise after each turn with the expected delay until the session's next turn. */
   hints: boolean;
   maxOutputTokens: number;
+  /** Answer the engine replays (default: a fixed ~20-token sentence). */
+  answer?: string;
+  /** Extra words in every user message, to make contexts longer (default 0). */
+  padWords?: number;
+}
+
+/** One returning turn (turn_index > 0) as the node reported it. */
+export interface ReturningTurn {
+  promptTokens: number;
+  cachedTokens: number;
+  /** Node queue time + engine time to first token, ms. */
+  ttftMs: number;
 }
 
 export interface RoundRobinResult {
@@ -20,12 +32,15 @@ export interface RoundRobinResult {
   /** Hints the node accepted. */
   hintsAccepted: number;
   wallMs: number;
+  returningTurns: ReturningTurn[];
 }
 
 const ANSWER = "Sure, here is a short answer with a handful of words that the engine will replay for us.";
 
-function userMessage(session: string, turn: number): string {
+function userMessage(session: string, turn: number, padWords: number): string {
+  const pad = Array.from({ length: padWords }, (_, i) => `word${(i * 7919 + turn * 31) % 1000}`).join(" ");
   return (
+    (pad ? pad + " " : "") +
     `Session ${session}, question ${turn}: please explain, in a few sentences, how caching the attention keys ` +
     `and values of earlier turns lets a serving engine skip recomputing the shared prefix of a conversation.`
   );
@@ -47,6 +62,7 @@ export async function runRoundRobin(o: RoundRobinOptions): Promise<RoundRobinRes
     returning: { gpu: 0, cpu: 0, evicted: 0, new: 0 },
     hintsAccepted: 0,
     wallMs: 0,
+    returningTurns: [],
   };
   const start = performance.now();
   let turnMsSum = 0;
@@ -55,7 +71,7 @@ export async function runRoundRobin(o: RoundRobinOptions): Promise<RoundRobinRes
     for (let i = 0; i < o.sessions; i++) {
       const sessionId = `${o.prefix}-${i}`;
       const history = histories[i]!;
-      history.push({ role: Role.ROLE_USER, content: userMessage(sessionId, t) });
+      history.push({ role: Role.ROLE_USER, content: userMessage(sessionId, t, o.padWords ?? 0) });
       const t0 = performance.now();
       const events = await submit(
         o.client,
@@ -65,7 +81,7 @@ export async function runRoundRobin(o: RoundRobinOptions): Promise<RoundRobinRes
           turnIndex: t,
           messages: history,
           maxOutputTokens: o.maxOutputTokens,
-          expectedResponse: ANSWER,
+          expectedResponse: o.answer ?? ANSWER,
           stream: true,
           isLast: false,
         }),
@@ -80,6 +96,14 @@ export async function runRoundRobin(o: RoundRobinOptions): Promise<RoundRobinRes
       const end = terminal(events);
       if (end?.$case === "finished") {
         result.finished++;
+        if (t > 0) {
+          const timings = end.value.timings;
+          result.returningTurns.push({
+            promptTokens: end.value.usage?.promptTokens ?? 0,
+            cachedTokens: end.value.usage?.cachedTokens ?? 0,
+            ttftMs: ((timings?.queueTimeUs ?? 0) + (timings?.engineTtftUs ?? 0)) / 1000,
+          });
+        }
         const text = events.flatMap((e) => (e.event?.$case === "token" ? [e.event.value.text] : [])).join("");
         history.push({ role: Role.ROLE_ASSISTANT, content: text });
       } else {

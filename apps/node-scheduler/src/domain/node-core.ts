@@ -644,7 +644,14 @@ export class NodeCore {
     this.stats.offloads++;
     this.stats.offloadTokens += tokens;
     if (this.config.modelTransfers === false) {
-      session.transfer = { direction: "toCpu", reason: "offload", tokens, startUs: now, doneUs: now, handle: NO_TIMER };
+      session.transfer = {
+        direction: "toCpu",
+        reason: "offload",
+        tokens,
+        startUs: now,
+        doneUs: now,
+        handle: NO_TIMER,
+      };
       this.onOffloadDone(session);
       return;
     }

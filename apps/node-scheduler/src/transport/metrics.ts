@@ -14,6 +14,8 @@ export interface NodeMetrics {
   hints: Counter<"accepted">;
   /** Turns by how the engine's reported cached tokens compared with what its events predicted. */
   residencyPredictions: Counter<"result">;
+  /** Returning turns by where the engine held their session's context at dispatch (from its events). */
+  contextResidency: Counter<"where">;
   tokenizeFailures: Counter;
 }
 
@@ -212,6 +214,14 @@ export function createNodeMetrics(
         "Turns by how the engine's cached_tokens compared with the cached prefix its KV events predicted " +
         "at dispatch: exact, over (predicted more), under",
       labelNames: ["result"],
+      registers: [registry],
+    }),
+    contextResidency: new Counter({
+      name: "symphony_node_context_residency_total",
+      help:
+        "Turns of sessions with a known context, by where the engine's KV events put that context at " +
+        "dispatch: gpu (all of it), cpu (the rest in the CPU offload tier), partial, miss",
+      labelNames: ["where"],
       registers: [registry],
     }),
     tokenizeFailures: new Counter({

@@ -317,7 +317,7 @@ export class NodeService {
     let tokensSeen = 0;
     // The reply, kept for the session's context (warm-ups, residency lookups).
     const replyPieces: string[] | undefined = this.contexts ? [] : undefined;
-    turn.predictedCachedTokens = this.predictCachedTokens(req.sessionId);
+    turn.predictedCachedTokens = this.lookUpContext(req.sessionId);
     // Back-pressure: while the client's stream is full, the adapter stops reading the engine.
     let full: Promise<unknown> | undefined;
     const sink = {
@@ -447,15 +447,27 @@ export class NodeService {
   }
 
   /**
-   * What the engine's events say the turn will find cached: the session's known context looked
-   * up on the GPU, then the CPU tier, capped as vLLM caps hits (the prompt's last token is always
-   * computed, and only full blocks count).
+   * Where the engine's events say the session's known context is as its turn goes out (counted
+   * by tier), and how many of its tokens the turn should find cached: the GPU prefix, then the
+   * CPU tier (full blocks only). undefined without events or a tokenized context.
    */
-  private predictCachedTokens(sessionId: string): number | undefined {
+  private lookUpContext(sessionId: string): number | undefined {
     const events = this.deps.kvEvents;
     const tokenIds = this.contexts?.peek(sessionId)?.tokenIds;
-    if (!events || !tokenIds) return undefined;
-    return events.index.lookup(tokenIds).anyTokens;
+    const blockSize = events?.index.blockSize;
+    if (!events || !tokenIds || !blockSize) return undefined;
+    const found = events.index.lookup(tokenIds);
+    const fullBlocks = Math.floor(tokenIds.length / blockSize) * blockSize;
+    const where =
+      found.gpuTokens >= fullBlocks
+        ? "gpu"
+        : found.anyTokens >= fullBlocks
+          ? "cpu"
+          : found.anyTokens > 0
+            ? "partial"
+            : "miss";
+    this.metrics.contextResidency.inc({ where });
+    return found.anyTokens;
   }
 
   private sendWarmup(sessionId: string): void {

@@ -344,7 +344,9 @@ function readHash(v: unknown, where: string): ExternalBlockHash {
     if (!Number.isSafeInteger(v)) fail(where, "is not an integer or bytes", v);
     return BigInt(v);
   }
-  if (v instanceof Uint8Array) return v;
+  // A plain Uint8Array view of msgpackr's (already copied) Buffer: one type for consumers and tests.
+  if (v instanceof Uint8Array)
+    return Buffer.isBuffer(v) ? new Uint8Array(v.buffer, v.byteOffset, v.byteLength) : v;
   fail(where, "is not an integer or bytes", v);
 }
 

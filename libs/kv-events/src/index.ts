@@ -12,3 +12,5 @@ export {
 } from "./config";
 export { KvResidencyIndex, chainKey, type ResidencyLookup, type ResidencyStats } from "./residency-index";
 export { SequenceTracker, type TrackerAction, type SequenceTrackerOptions } from "./sequence-tracker";
+export { ZmqEventPublisher, type PublisherOptions } from "./zmq-publisher";
+export { ZmqEventSubscriber, type SubscriberOptions, type SubscriberStats } from "./zmq-subscriber";

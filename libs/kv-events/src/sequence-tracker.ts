@@ -33,6 +33,7 @@ export class SequenceTracker<T> {
   private held: { seq: number; payload: T }[] = [];
   private readonly replayAvailable: boolean;
   private readonly maxHeld: number;
+  private gaps = 0;
 
   constructor(opts: SequenceTrackerOptions) {
     this.replayAvailable = opts.replayAvailable;
@@ -42,6 +43,11 @@ export class SequenceTracker<T> {
   /** The last delivered seq, or null before the first batch. */
   get lastSeq(): number | null {
     return this.expected === null ? null : this.expected - 1;
+  }
+
+  /** Gaps seen in the live seq, whether replay filled them or not. */
+  get gapsSeen(): number {
+    return this.gaps;
   }
 
   /** Whether a replay request is outstanding (its answer or a failure must come before another). */
@@ -147,6 +153,7 @@ export class SequenceTracker<T> {
       out.push({ kind: "deliver", seq, payload, replayed: false });
       this.expected = seq + 1;
     } else if (seq > this.expected) {
+      this.gaps++;
       if (this.replayAvailable && this.replay === "idle") {
         this.replay = "active";
         this.held.push({ seq, payload });

@@ -1,0 +1,166 @@
+/**
+ * vLLM's `ZmqEventPublisher` (vllm/distributed/kv_events.py): a PUB socket sending
+ * [topic, seq (8 bytes BE), msgpack EventBatch] per batch, and an optional ROUTER that replays the
+ * last `bufferSteps` batches on request.
+ */
+import { encodeEventBatch } from "./codec";
+import { publisherBinds } from "./config";
+import { END_SEQ_FRAME, loadZeromq, readSeqFrame, seqFrame } from "./load-zeromq";
+import type { EventEncoding, KvCacheEventInput } from "./types";
+import type { Publisher, Router } from "zeromq";
+
+export interface PublisherOptions {
+  /** Binds when it has `*` / `::` or is ipc:// / inproc:// (vLLM's heuristic), else connects. */
+  endpoint: string;
+  /** The ROUTER for replay requests always binds this (e.g. "tcp://127.0.0.1:*"); null = no replay. */
+  replayEndpoint?: string | null;
+  /** Batches kept for replay (vLLM `buffer_steps`, default 10000). */
+  bufferSteps?: number;
+  /** PUB send high-water mark (vLLM `hwm`, default 100000): beyond it ZMQ drops, never blocks. */
+  hwm?: number;
+  /** First frame of every message (vLLM `topic`, default ""). */
+  topic?: string;
+  /** Payload layout (default "tagged_map"). */
+  encoding?: EventEncoding;
+  /** Filled into every batch (vLLM's data-parallel rank, default 0). */
+  dataParallelRank?: number;
+  /** Malformed replay requests and socket failures (vLLM logs a warning); default: ignored. */
+  onWarning?(message: string): void;
+}
+
+const EMPTY = Buffer.alloc(0);
+
+export class ZmqEventPublisher {
+  /** Resolved: the real port after binding "tcp://127.0.0.1:*"; the given one when connecting. */
+  readonly endpoint: string;
+  /** Resolved replay endpoint, or null without replay. */
+  readonly replayEndpoint: string | null;
+  /** Whether the PUB bound (else it connected to a consumer's bound SUB). */
+  readonly bound: boolean;
+
+  private seq = 0;
+  private closed = false;
+  private readonly topicFrame: Buffer;
+  private readonly encoding: EventEncoding;
+  private readonly rank: number;
+  private readonly bufferSteps: number;
+  /** Ring of the last `bufferSteps` (seq, payload) pairs, for replay. */
+  private readonly ring: ({ seq: number; payload: Buffer } | undefined)[];
+  private ringNext = 0;
+  private readonly replayLoop: Promise<void>;
+  private readonly warn: (message: string) => void;
+
+  private constructor(
+    private readonly pub: Publisher,
+    private readonly router: Router | null,
+    opts: PublisherOptions,
+    endpoint: string,
+    replayEndpoint: string | null,
+    bound: boolean,
+  ) {
+    this.endpoint = endpoint;
+    this.replayEndpoint = replayEndpoint;
+    this.bound = bound;
+    this.topicFrame = Buffer.from(opts.topic ?? "", "utf8");
+    this.encoding = opts.encoding ?? "tagged_map";
+    this.rank = opts.dataParallelRank ?? 0;
+    this.bufferSteps = Math.max(1, opts.bufferSteps ?? 10_000);
+    this.ring = new Array(router ? this.bufferSteps : 0);
+    this.warn = opts.onWarning ?? (() => {});
+    this.replayLoop = router ? this.serveReplay(router) : Promise.resolve();
+  }
+
+  static async open(opts: PublisherOptions): Promise<ZmqEventPublisher> {
+    const zmq = await loadZeromq();
+    const pub = new zmq.Publisher({ sendHighWaterMark: opts.hwm ?? 100_000, linger: 0 });
+    let router: Router | null = null;
+    try {
+      const binds = publisherBinds(opts.endpoint);
+      let endpoint = opts.endpoint;
+      if (binds) {
+        await pub.bind(opts.endpoint);
+        endpoint = pub.lastEndpoint ?? opts.endpoint;
+      } else {
+        pub.connect(opts.endpoint);
+      }
+      let replayEndpoint: string | null = null;
+      if (opts.replayEndpoint) {
+        router = new zmq.Router({ linger: 0 });
+        await router.bind(opts.replayEndpoint);
+        replayEndpoint = router.lastEndpoint ?? opts.replayEndpoint;
+      }
+      return new ZmqEventPublisher(pub, router, opts, endpoint, replayEndpoint, binds);
+    } catch (err) {
+      pub.close();
+      router?.close();
+      throw err;
+    }
+  }
+
+  /** The seq the next batch gets (vLLM starts at 0, +1 per batch). */
+  get nextSeq(): number {
+    return this.seq;
+  }
+
+  /**
+   * Sends `events` as one batch with the next seq. Synchronous and never blocks: a PUB past its
+   * high-water mark drops, as vLLM's does. A no-op after close().
+   */
+  publish(events: readonly KvCacheEventInput[], tsSeconds: number): void {
+    if (this.closed) return;
+    const seq = this.seq++;
+    const payload = encodeEventBatch({ ts: tsSeconds, events, dataParallelRank: this.rank }, this.encoding);
+    if (this.router) {
+      this.ring[this.ringNext] = { seq, payload };
+      this.ringNext = (this.ringNext + 1) % this.bufferSteps;
+    }
+    // A PUB queues at once or drops (never mute), so this promise settles immediately.
+    this.pub.send([this.topicFrame, seqFrame(seq), payload]).catch((err: Error) => {
+      if (!this.closed) this.warn(`kv-events publish of seq ${seq} failed: ${err.message}`);
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.pub.close();
+    this.router?.close();
+    await this.replayLoop;
+  }
+
+  /** The buffered batches with seq >= start, oldest first. */
+  private buffered(start: number): { seq: number; payload: Buffer }[] {
+    const out: { seq: number; payload: Buffer }[] = [];
+    for (let i = 0; i < this.bufferSteps; i++) {
+      const e = this.ring[(this.ringNext + i) % this.bufferSteps];
+      if (e !== undefined && e.seq >= start) out.push(e);
+    }
+    return out;
+  }
+
+  private async serveReplay(router: Router): Promise<void> {
+    try {
+      for await (const frames of router) {
+        // [identity, "", start_seq]: a DEALER sends ["", seq], a REQ sends [seq].
+        if (frames.length !== 3) {
+          this.warn(
+            `kv-events replay: ignored a request of ${frames.length} frames (want [identity, "", start_seq])`,
+          );
+          continue;
+        }
+        const [identity, , startFrame] = frames as [Buffer, Buffer, Buffer];
+        const start = readSeqFrame(startFrame);
+        if (start === null) {
+          this.warn(`kv-events replay: ignored a start_seq of ${startFrame.length} bytes (want 8)`);
+          continue;
+        }
+        for (const { seq, payload } of this.buffered(start)) {
+          await router.send([identity, EMPTY, seqFrame(seq), payload]);
+        }
+        await router.send([identity, EMPTY, END_SEQ_FRAME, EMPTY]);
+      }
+    } catch (err) {
+      if (!this.closed) this.warn(`kv-events replay socket failed: ${(err as Error).message}`);
+    }
+  }
+}

@@ -11,6 +11,9 @@ const stats: EngineStats = {
   numFreeBlocks: 75,
   prefixCacheQueries: 500,
   prefixCacheHits: 320,
+  externalPrefixCacheQueries: 0,
+  externalPrefixCacheHits: 0,
+  offload: null,
   numPreemptions: 4,
   promptTokens: 900,
   generationTokens: 1200,
@@ -84,6 +87,59 @@ describe("createEngineMetrics", () => {
     expect(text).toContain('vllm:inter_token_latency_seconds_count{model_name="m"} 2');
     expect(text).toContain('vllm:e2e_request_latency_seconds_sum{model_name="m"} 0.036');
     expect(text).toContain('vllm:request_queue_time_seconds_sum{model_name="m"} 0.001');
+  });
+});
+
+describe("createEngineMetrics, KV connector series", () => {
+  const offloadStats: EngineStats = {
+    ...stats,
+    externalPrefixCacheQueries: 800,
+    externalPrefixCacheHits: 256,
+    offload: {
+      numCpuBlocks: 1000,
+      numUsedCpuBlocks: 250,
+      cpuCacheUsage: 0.25,
+      gpuToCpuBytes: 4_194_304,
+      gpuToCpuTimeUs: 83_886,
+      cpuToGpuBytes: 2_097_152,
+      cpuToGpuTimeUs: 41_943,
+      storesSkipped: 0,
+    },
+  };
+  const cacheInfo = { blockSize: 16, numGpuBlocks: 100, enablePrefixCaching: true };
+
+  it("no connector -> no external or offload series (as vLLM without kv_transfer_config)", async () => {
+    const registry = new Registry();
+    createEngineMetrics(registry, "m", cacheInfo, () => offloadStats);
+    const text = await registry.metrics();
+    expect(text).not.toContain("vllm:external_prefix_cache");
+    expect(text).not.toContain("vllm:kv_offload");
+  });
+
+  it("native offload -> vLLM's offload series by transfer_type, external prefix cache counters", async () => {
+    const registry = new Registry();
+    const obs = createEngineMetrics(registry, "m", cacheInfo, () => offloadStats, {
+      externalPrefixCache: true,
+      offload: true,
+    });
+    obs.onKvTransfer!("GPU_to_CPU", 4_194_304, 83_886);
+    obs.onKvTransfer!("CPU_to_GPU", 2_097_152, 41_943);
+    obs.onKvTransfer!("CPU_to_GPU", 30e6, 600_000);
+    const text = await registry.metrics();
+    for (const line of [
+      'vllm:external_prefix_cache_queries_total{model_name="m"} 800',
+      'vllm:external_prefix_cache_hits_total{model_name="m"} 256',
+      'vllm:kv_offload_total_bytes_total{model_name="m",transfer_type="GPU_to_CPU"} 4194304',
+      'vllm:kv_offload_total_bytes_total{model_name="m",transfer_type="CPU_to_GPU"} 2097152',
+      'vllm:kv_offload_total_time_total{model_name="m",transfer_type="GPU_to_CPU"} 0.083886',
+      'vllm:kv_offload_cpu_cache_usage_perc{model_name="m"} 0.25',
+      'vllm:kv_offload_size_bucket{model_name="m",transfer_type="GPU_to_CPU",le="5000000"} 1',
+      'vllm:kv_offload_size_bucket{model_name="m",transfer_type="CPU_to_GPU",le="5000000"} 1',
+      'vllm:kv_offload_size_bucket{model_name="m",transfer_type="CPU_to_GPU",le="40000000"} 2',
+      'vllm:kv_offload_size_count{model_name="m",transfer_type="CPU_to_GPU"} 2',
+    ])
+      expect(text).toContain(line);
+    expect(text.match(/# TYPE vllm:kv_offload_size histogram/g)).toHaveLength(1);
   });
 });
 

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Metric, type Registry } from "prom-client";
-import type { EngineObserver, EngineStats } from "./domain";
+import type { EngineObserver, EngineStats, KvTransferType } from "./domain";
 
 // Bucket edges copied from vLLM (vllm/v1/metrics/loggers.py) so dashboards built for vLLM work.
 const TTFT_BUCKETS = [
@@ -17,6 +17,9 @@ const ITERATION_TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 40
 const TOKEN_COUNT_BUCKETS = [
   1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
 ];
+// vllm/distributed/kv_transfer/kv_connector/v1/offloading/metrics.py TRANSFER_SIZE_BUCKETS (bytes).
+const TRANSFER_SIZE_BUCKETS = [1e6, 5e6, 10e6, 20e6, 40e6, 60e6, 80e6, 100e6, 150e6, 200e6];
+const TRANSFER_TYPES: readonly KvTransferType[] = ["GPU_to_CPU", "CPU_to_GPU"];
 
 /**
  * A label-less-at-runtime Prometheus histogram: prom-client's Histogram hashes the label set on
@@ -36,10 +39,11 @@ export class FastHistogram {
     readonly help: string,
     private readonly buckets: readonly number[],
     private readonly labels: Readonly<Record<string, string>>,
-    registry: Registry,
+    /** Null for one series of a `FastHistogramFamily` (the family registers). */
+    registry: Registry | null,
   ) {
     this.counts = new Float64Array(buckets.length + 1);
-    registry.registerMetric(this as unknown as Metric);
+    registry?.registerMetric(this as unknown as Metric);
   }
 
   /** Records `value` (seconds or a count) `times` times. */
@@ -72,6 +76,46 @@ export class FastHistogram {
   }
 }
 
+/** Several FastHistogram series under one metric name (one per label set, fixed up front). */
+export class FastHistogramFamily<K extends string> {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly series = new Map<K, FastHistogram>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    buckets: readonly number[],
+    labelsByKey: Readonly<Record<K, Readonly<Record<string, string>>>>,
+    registry: Registry,
+  ) {
+    for (const key of Object.keys(labelsByKey) as K[])
+      this.series.set(key, new FastHistogram(name, help, buckets, labelsByKey[key], null));
+    registry.registerMetric(this as unknown as Metric);
+  }
+
+  observe(key: K, value: number): void {
+    this.series.get(key)!.observe(value);
+  }
+
+  get() {
+    const values = [...this.series.values()].flatMap((h) => h.get().values);
+    return { name: this.name, help: this.help, type: this.type, values, aggregator: this.aggregator };
+  }
+
+  reset(): void {
+    for (const h of this.series.values()) h.reset();
+  }
+}
+
+/** Which KV connector metrics to export (vLLM exports them only when a connector is configured). */
+export interface ConnectorMetricsOptions {
+  /** A KV connector is configured: vllm:external_prefix_cache_{queries,hits}_total. */
+  readonly externalPrefixCache?: boolean;
+  /** Native CPU offload: vllm:kv_offload_* (transfer bytes, time, sizes, CPU usage). */
+  readonly offload?: boolean;
+}
+
 /**
  * vLLM's Prometheus metrics (names as vLLM v1 exports them, all labelled `model_name`) on an
  * injected registry. Gauges and counters read `engine.stats()` at scrape time; histograms are
@@ -82,6 +126,7 @@ export function createEngineMetrics(
   modelName: string,
   cacheInfo: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
   statsOf: () => EngineStats,
+  connector: ConnectorMetricsOptions = {},
 ): EngineObserver {
   const labels = { model_name: modelName };
   const labelNames = ["model_name"] as const;
@@ -174,6 +219,58 @@ export function createEngineMetrics(
     1,
   );
 
+  if (connector.externalPrefixCache) {
+    counter(
+      "vllm:external_prefix_cache_queries_total",
+      "External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.",
+      (s) => s.externalPrefixCacheQueries,
+    );
+    counter(
+      "vllm:external_prefix_cache_hits_total",
+      "External prefix cache hits from KV connector cross-instance cache sharing, in terms of number of cached tokens.",
+      (s) => s.externalPrefixCacheHits,
+    );
+  }
+  let transferSize: FastHistogramFamily<KvTransferType> | null = null;
+  if (connector.offload) {
+    const byTransfer = (name: string, help: string, read: (s: EngineStats, t: KvTransferType) => number) =>
+      new Counter({
+        name,
+        help,
+        labelNames: ["model_name", "transfer_type"],
+        registers,
+        collect() {
+          this.reset();
+          const s = statsOf();
+          for (const t of TRANSFER_TYPES) this.inc({ ...labels, transfer_type: t }, read(s, t));
+        },
+      });
+    byTransfer("vllm:kv_offload_total_bytes_total", "Number of bytes offloaded by KV connector", (s, t) =>
+      t === "GPU_to_CPU" ? (s.offload?.gpuToCpuBytes ?? 0) : (s.offload?.cpuToGpuBytes ?? 0),
+    );
+    byTransfer(
+      "vllm:kv_offload_total_time_total",
+      "Total time measured by all KV offloading operations",
+      (s, t) =>
+        (t === "GPU_to_CPU" ? (s.offload?.gpuToCpuTimeUs ?? 0) : (s.offload?.cpuToGpuTimeUs ?? 0)) / 1e6,
+    );
+    transferSize = new FastHistogramFamily(
+      "vllm:kv_offload_size",
+      "Histogram of KV offload transfer size, in bytes.",
+      TRANSFER_SIZE_BUCKETS,
+      {
+        GPU_to_CPU: { ...labels, transfer_type: "GPU_to_CPU" },
+        CPU_to_GPU: { ...labels, transfer_type: "CPU_to_GPU" },
+      },
+      registry,
+    );
+    gauge(
+      "vllm:kv_offload_cpu_cache_usage_perc",
+      "Fraction of CPU offload blocks in use. 1 means 100 percent usage.",
+      (s) => s.offload?.cpuCacheUsage ?? 0,
+    );
+  }
+
   const histogram = (name: string, help: string, buckets: number[]) =>
     new FastHistogram(name, help, buckets, labels, registry);
   const ttft = histogram(
@@ -229,6 +326,9 @@ export function createEngineMetrics(
   );
 
   const observer: EngineObserver = {
+    ...(transferSize
+      ? { onKvTransfer: (type: KvTransferType, bytes: number) => transferSize.observe(type, bytes) }
+      : {}),
     onStep: (shape) => iterationTokens.observe(shape.prefillTokens + shape.decodeSeqs),
     onFirstToken: (us) => ttft.observe(us / 1e6),
     onInterToken: (us) => {

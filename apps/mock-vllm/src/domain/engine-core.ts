@@ -1,5 +1,13 @@
 import type { TimerHandle, Timers } from "@symphony/common";
+import {
+  CpuOffloadTier,
+  type BlockSource,
+  type CpuOffloadConfig,
+  type KvTransferType,
+  type OffloadStats,
+} from "./cpu-offload";
 import { BlockPool, hashBlock, NO_HASH, type KvBlock } from "./kv-cache";
+import { blockStored, KvEventQueue, type KvEventSink } from "./kv-events";
 import type { StepShape, StepTimeModel } from "./step-time-model";
 
 /** Why a request stopped: EOS ("stop"), max_tokens ("length") or cancelled ("abort"). */
@@ -34,7 +42,10 @@ export interface RequestSummary {
   readonly promptTokens: number;
   /** Output tokens emitted (fewer than planned when aborted). */
   readonly completionTokens: number;
-  /** Prompt tokens served from the prefix cache when the request was first scheduled. */
+  /**
+   * Prompt tokens not computed when the request was first scheduled: prefix-cache hits plus KV
+   * loaded by a connector (the CPU tier, or resident tokens), as vLLM's num_cached_tokens.
+   */
   readonly cachedTokens: number;
   readonly numPreemptions: number;
   readonly arrivalUs: number;
@@ -59,6 +70,8 @@ export interface EngineObserver {
   onInterToken?(itlUs: number): void;
   onFinish?(summary: RequestSummary): void;
   onStep?(shape: StepShape, durationUs: number): void;
+  /** A KV copy between GPU and the CPU offload tier was started (`bytes`, modelled duration). */
+  onKvTransfer?(type: KvTransferType, bytes: number, durationUs: number): void;
 }
 
 /** Scheduler and cache limits, named like vLLM's flags. */
@@ -83,6 +96,12 @@ export interface EngineConfig {
    * bursting). Default 25000.
    */
   readonly maxLagUs?: number;
+  /**
+   * vLLM's native CPU offload (`--kv-offloading-size`, backend native): write-through of every
+   * filled block to a CPU tier, loaded back before a request's prefill when the GPU prefix cache
+   * misses. Absent = off (the engine then behaves exactly as without this field).
+   */
+  readonly cpuOffload?: CpuOffloadConfig;
 }
 
 /** A point-in-time view for metrics and tests. */
@@ -97,6 +116,12 @@ export interface EngineStats {
   readonly prefixCacheQueries: number;
   /** Of those, tokens found cached. */
   readonly prefixCacheHits: number;
+  /** Prompt tokens looked up by a KV connector (vllm:external_prefix_cache_queries). */
+  readonly externalPrefixCacheQueries: number;
+  /** Of those, tokens it supplied (CPU tier loads, resident tokens). */
+  readonly externalPrefixCacheHits: number;
+  /** The CPU offload tier's counters; null when offload is off. */
+  readonly offload: OffloadStats | null;
   readonly numPreemptions: number;
   readonly promptTokens: number;
   readonly generationTokens: number;
@@ -108,6 +133,8 @@ const enum Status {
   Waiting,
   Running,
   Done,
+  /** vLLM's WAITING_FOR_REMOTE_KVS: blocks held, KV being copied in from the CPU tier. */
+  Loading,
 }
 
 /** Mutable per-request state; only EngineCore touches it. */
@@ -122,6 +149,10 @@ class RequestState {
   readonly blockHashes: number[] = [];
   /** How many of `blocks` are registered in the prefix cache. */
   numCachedBlocks = 0;
+  /** Blocks below this index were written through to the CPU tier (or found there). */
+  numStoredBlocks = 0;
+  /** This request's blocks as the CPU tier sees them (made on first use). */
+  source: BlockSource | null = null;
   /** Tokens this step computes. */
   scheduledTokens = 0;
   cachedTokens = -1;
@@ -178,11 +209,18 @@ export class EngineCore {
   private stepEndUs = Number.NaN;
   private readonly maxLagUs: number;
   private closed = false;
+  /** Pending KV events of this step; null when no sink was given. */
+  private readonly events: KvEventQueue | null;
+  private readonly offload: CpuOffloadTier<RequestState> | null;
+  /** Nothing to run but copies in flight: the timer is a wake-up at the next completion. */
+  private waitingOnTransfers = false;
 
   private numRunning = 0;
   private numWaiting = 0;
   private prefixCacheQueries = 0;
   private prefixCacheHits = 0;
+  private externalPrefixCacheQueries = 0;
+  private externalPrefixCacheHits = 0;
   private numPreemptions = 0;
   private promptTokens = 0;
   private generationTokens = 0;
@@ -194,11 +232,26 @@ export class EngineCore {
     private readonly model: StepTimeModel,
     private readonly timers: Timers,
     private readonly observer: EngineObserver = {},
+    /**
+     * Where KV-cache events go, one batch per step (vLLM's `--kv-events-config`); absent = no
+     * events are collected at all.
+     */
+    private readonly kvEventSink?: KvEventSink,
   ) {
     if (!(config.timeScale > 0)) throw new RangeError(`timeScale must be > 0, got ${config.timeScale}`);
     if (config.blockSize < 1 || config.maxNumSeqs < 1 || config.maxNumBatchedTokens < 1)
       throw new RangeError("blockSize, maxNumSeqs and maxNumBatchedTokens must be >= 1");
-    this.pool = new BlockPool(config.numGpuBlocks);
+    this.events = kvEventSink ? new KvEventQueue() : null;
+    this.pool = new BlockPool(config.numGpuBlocks, this.events);
+    this.offload = config.cpuOffload
+      ? new CpuOffloadTier<RequestState>(
+          config.cpuOffload,
+          config.blockSize,
+          config.timeScale,
+          this.events,
+          observer.onKvTransfer?.bind(observer),
+        )
+      : null;
     this.maxLagUs = config.maxLagUs ?? 25_000;
   }
 
@@ -225,9 +278,12 @@ export class EngineCore {
     this.byId.set(req.id, r);
     this.waiting.push(r);
     this.numWaiting++;
-    if (Number.isNaN(this.stepEndUs)) {
+    if (Number.isNaN(this.stepEndUs) || this.waitingOnTransfers) {
       // Idle engine: the request starts a step at once, as vLLM's busy loop would pick it up.
+      if (this.timer) this.timers.cancel(this.timer);
+      this.timer = null;
       this.startStep(this.timers.nowUs());
+      this.flushEvents();
       if (!Number.isNaN(this.stepEndUs)) this.timer = this.timers.at(Math.ceil(this.stepEndUs), this.onTimer);
     }
   }
@@ -259,6 +315,9 @@ export class EngineCore {
       numFreeBlocks: kv.numFreeBlocks,
       prefixCacheQueries: this.prefixCacheQueries,
       prefixCacheHits: this.prefixCacheHits,
+      externalPrefixCacheQueries: this.externalPrefixCacheQueries,
+      externalPrefixCacheHits: this.externalPrefixCacheHits,
+      offload: this.offload ? this.offload.stats() : null,
       numPreemptions: this.numPreemptions,
       promptTokens: this.promptTokens,
       generationTokens: this.generationTokens,
@@ -271,6 +330,12 @@ export class EngineCore {
   resetPrefixCache(): void {
     this.pool.resetPrefixCache();
     for (const r of this.byId.values()) r.numCachedBlocks = 0;
+    this.flushEvents();
+  }
+
+  /** Whether `hash` is stored and ready in the CPU offload tier (false when offload is off). */
+  cpuTierHas(hash: number): boolean {
+    return this.offload?.has(hash) ?? false;
   }
 
   // --- step loop ----------------------------------------------------------------------------
@@ -279,9 +344,13 @@ export class EngineCore {
   private startStep(startUs: number): void {
     const shape = this.schedule();
     if (this.batch.length === 0) {
-      this.stepEndUs = Number.NaN;
+      // Nothing runs; with copies in flight, wake up when the next one completes (vLLM keeps
+      // polling its connector while transfers are pending).
+      this.waitingOnTransfers = this.offload !== null && this.offload.busy;
+      this.stepEndUs = this.waitingOnTransfers ? this.offload!.nextCompletionUs() : Number.NaN;
       return;
     }
+    this.waitingOnTransfers = false;
     const durationUs = this.model.stepUs(shape) / this.config.timeScale;
     this.steps++;
     this.observer.onStep?.(shape, durationUs);
@@ -297,6 +366,7 @@ export class EngineCore {
       if (this.closed) return;
       const now = this.timers.nowUs();
       this.startStep(Math.max(endUs, now - this.maxLagUs));
+      this.flushEvents();
       if (Number.isNaN(this.stepEndUs)) return;
       // Run steps whose modelled end has already passed in this callback (time scales where a
       // step is shorter than the timer granularity, or a process that fell behind), but yield
@@ -309,6 +379,7 @@ export class EngineCore {
   };
 
   private schedule(): StepShape {
+    if (this.offload) this.completeTransfers();
     if (this.needsCompaction) this.compact();
     const { blockSize, maxNumSeqs } = this.config;
     const batch = this.batch;
@@ -355,25 +426,47 @@ export class EngineCore {
     let admitted = 0;
     while (!preempted && admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
       const r = this.waiting[admitted]!;
-      const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
-      const prefixHit = cached.length * blockSize;
-      // On first scheduling only: after a preemption the loaded KV is gone too (recompute).
-      const external = r.cachedTokens < 0 ? Math.min(r.req.externalKvTokens ?? 0, r.numTokens - 1) : 0;
-      const numComputed = Math.max(prefixHit, external);
-      const n = Math.min(r.numTokens - numComputed, budget);
-      const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
-      let reclaimed = 0;
-      for (const b of cached) if (b.refCount === 0) reclaimed++;
-      if (newBlocks + reclaimed > this.pool.numFreeBlocks) break; // head-of-line waits for blocks
-      this.pool.touch(cached);
-      r.blocks = cached.concat(this.pool.allocate(newBlocks)!);
-      r.numCachedBlocks = cached.length;
-      r.numComputed = numComputed;
-      if (this.config.enablePrefixCaching) {
-        this.prefixCacheQueries += r.numTokens;
-        this.prefixCacheHits += prefixHit;
+      let n: number;
+      if (r.blocks.length > 0) {
+        // Its KV was just loaded from the CPU tier: blocks held, lookups already counted.
+        n = Math.min(r.numTokens - r.numComputed, budget);
+        const newBlocks = Math.ceil((r.numComputed + n) / blockSize) - r.blocks.length;
+        if (newBlocks > this.pool.numFreeBlocks) break;
+        if (newBlocks > 0) for (const b of this.pool.allocate(newBlocks)!) r.blocks.push(b);
+      } else {
+        const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
+        const prefixHit = cached.length * blockSize;
+        let reclaimed = 0;
+        for (const b of cached) if (b.refCount === 0) reclaimed++;
+        if (this.offload) {
+          const loading = this.startCpuLoad(r, cached, reclaimed);
+          if (loading === null) break; // head-of-line waits for blocks
+          if (loading) {
+            admitted++; // leaves the queue head; still counted waiting, as in vLLM
+            continue;
+          }
+        }
+        // On first scheduling only: after a preemption the loaded KV is gone too (recompute).
+        const external = r.cachedTokens < 0 ? Math.min(r.req.externalKvTokens ?? 0, r.numTokens - 1) : 0;
+        const numComputed = Math.max(prefixHit, external);
+        n = Math.min(r.numTokens - numComputed, budget);
+        const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
+        if (newBlocks + reclaimed > this.pool.numFreeBlocks) break; // head-of-line waits for blocks
+        this.pool.touch(cached);
+        r.blocks = cached.concat(this.pool.allocate(newBlocks)!);
+        r.numCachedBlocks = cached.length;
+        r.numComputed = numComputed;
+        if (this.config.enablePrefixCaching) {
+          this.prefixCacheQueries += r.numTokens;
+          this.prefixCacheHits += prefixHit;
+        }
+        if (this.offload || r.cachedTokens < 0) {
+          // A connector looked this request up (the CPU tier, or the node's resident tokens).
+          this.externalPrefixCacheQueries += r.numTokens;
+          this.externalPrefixCacheHits += numComputed - prefixHit;
+        }
+        if (r.cachedTokens < 0) r.cachedTokens = numComputed;
       }
-      if (r.cachedTokens < 0) r.cachedTokens = numComputed;
       if (r.firstScheduledUs < 0) r.firstScheduledUs = this.timers.nowUs();
       admitted++;
       this.numWaiting--;
@@ -410,6 +503,7 @@ export class EngineCore {
       r.numComputed += r.scheduledTokens;
       // Only when a block has just filled (cacheFullBlocks would do nothing otherwise).
       if (caching && r.numComputed >= (r.numCachedBlocks + 1) * blockSize) this.cacheFullBlocks(r);
+      if (this.offload && r.numComputed >= (r.numStoredBlocks + 1) * blockSize) this.storeToCpu(r, now);
       if (r.numComputed < r.numTokens) continue; // partial prefill chunk: nothing sampled
       const index = r.numOutput++;
       this.generationTokens++;
@@ -464,11 +558,110 @@ export class EngineCore {
     return out;
   }
 
-  /** Registers the request's newly filled blocks (prompt or output) in the prefix cache. */
+  /**
+   * Registers the request's newly filled blocks (prompt or output) in the prefix cache. With
+   * events, announces them as vLLM's cache_full_blocks does: one BlockStored per request per step
+   * (per run of consecutive blocks, when a block in the middle was already cached by another
+   * request and so is not announced again).
+   */
   private cacheFullBlocks(r: RequestState): void {
     const full = Math.floor(r.numComputed / this.config.blockSize);
-    for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+    if (this.events) {
+      let runStart = -1;
+      for (let k = r.numCachedBlocks; k < full; k++) {
+        const fresh = this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+        if (fresh && runStart < 0) runStart = k;
+        else if (!fresh && runStart >= 0) {
+          this.events.push(this.gpuBlockStored(r, runStart, k));
+          runStart = -1;
+        }
+      }
+      if (runStart >= 0) this.events.push(this.gpuBlockStored(r, runStart, full));
+    } else {
+      for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+    }
     if (full > r.numCachedBlocks) r.numCachedBlocks = full;
+  }
+
+  private gpuBlockStored(r: RequestState, first: number, end: number) {
+    const { hashAt, tokenAt } = this.sourceOf(r);
+    return blockStored("GPU", this.config.blockSize, first, end, hashAt, tokenAt);
+  }
+
+  private sourceOf(r: RequestState): BlockSource {
+    if (!r.source) {
+      const tokenAt = r.tokenAt;
+      r.source = { hashAt: (k) => this.blockHash(r, k), tokenAt };
+    }
+    return r.source;
+  }
+
+  // --- CPU offload tier (vLLM's OffloadingConnector, native CPU backend) ----------------------
+
+  /**
+   * After the GPU prefix hit (`cached`), looks the request's next blocks up in the CPU tier. On a
+   * hit, holds GPU blocks for them and starts the CPU -> GPU copy; the request waits for it
+   * (WAITING_FOR_REMOTE_KVS) while others keep running. Returns true when a load started, false
+   * on a miss, null when the GPU has no room for the loaded blocks yet.
+   */
+  private startCpuLoad(r: RequestState, cached: KvBlock[], reclaimed: number): boolean | null {
+    const offload = this.offload!;
+    const bs = this.config.blockSize;
+    const seq = this.sourceOf(r);
+    // At most numTokens - 1 tokens may be supplied: the last one is recomputed for its logits.
+    const maxBlocks = Math.floor((r.numTokens - 1) / bs);
+    offload.touch(seq, 0, Math.floor(r.numTokens / bs));
+    const hits = offload.lookup(seq, cached.length, maxBlocks);
+    if (hits === 0) return false;
+    if (hits + reclaimed > this.pool.numFreeBlocks) return null;
+    const now = this.timers.nowUs();
+    this.pool.touch(cached);
+    r.blocks = cached.concat(this.pool.allocate(hits)!);
+    r.numCachedBlocks = cached.length;
+    r.numComputed = cached.length * bs;
+    if (this.config.enablePrefixCaching) {
+      this.prefixCacheQueries += r.numTokens;
+      this.prefixCacheHits += cached.length * bs;
+    }
+    this.externalPrefixCacheQueries += r.numTokens;
+    this.externalPrefixCacheHits += hits * bs;
+    if (r.cachedTokens < 0) r.cachedTokens = (cached.length + hits) * bs;
+    r.status = Status.Loading;
+    offload.load(now, seq, cached.length, cached.length + hits, r);
+    return true;
+  }
+
+  /**
+   * Completes the copies that have ended: stores become findable (BlockStored CPU); each loaded
+   * request counts its KV as computed, caches the loaded blocks on the GPU (BlockStored GPU, as
+   * vLLM caches them after the load) and goes back to the queue head.
+   */
+  private completeTransfers(): void {
+    const loaded = this.offload!.advance(this.timers.nowUs());
+    if (loaded.length === 0) return;
+    const ready: RequestState[] = [];
+    for (const r of loaded) {
+      if (r.status !== Status.Loading) continue; // aborted meanwhile
+      r.numComputed = r.blocks.length * this.config.blockSize;
+      r.numStoredBlocks = Math.max(r.numStoredBlocks, r.blocks.length);
+      if (this.config.enablePrefixCaching) this.cacheFullBlocks(r);
+      r.status = Status.Waiting;
+      ready.push(r);
+    }
+    if (ready.length > 0) this.waiting.unshift(...ready);
+  }
+
+  /** Writes the request's newly filled blocks through to the CPU tier (asynchronous copy). */
+  private storeToCpu(r: RequestState, now: number): void {
+    const full = Math.floor(r.numComputed / this.config.blockSize);
+    // When the tier has nothing evictable the store is skipped and retried next step (vLLM).
+    if (this.offload!.store(now, this.sourceOf(r), r.numStoredBlocks, full)) r.numStoredBlocks = full;
+  }
+
+  /** Hands the step's events to the sink, one batch, only when there are any. */
+  private flushEvents(): void {
+    if (this.events && this.events.length > 0)
+      this.kvEventSink!.publish(this.events.take(), this.timers.nowUs());
   }
 
   // --- transitions --------------------------------------------------------------------------
@@ -489,7 +682,7 @@ export class EngineCore {
 
   private finish(r: RequestState, reason: FinishReason, now: number): void {
     if (r.status === Status.Running) this.numRunning--;
-    else if (r.status === Status.Waiting) this.numWaiting--;
+    else if (r.status === Status.Waiting || r.status === Status.Loading) this.numWaiting--;
     else return;
     r.status = Status.Done;
     this.needsCompaction = true;

@@ -8,7 +8,12 @@
  * - Freed blocks keep their hash and stay findable until reused; the free queue is LRU: freed
  *   blocks join the tail, allocation takes from the head, and a request frees its blocks in
  *   reverse order so a prefix's tail is evicted before its head.
+ * - With a KV event queue, evicting a cached block on reallocation queues
+ *   `BlockRemoved(medium GPU)` (lazily, as vLLM does: freeing a block announces nothing) and a
+ *   prefix-cache reset queues `AllBlocksCleared`. `BlockStored` is built by the engine, which
+ *   knows the tokens (see `cache`).
  */
+import type { KvEventQueue } from "./kv-events";
 
 /** Marks a block with no cached content. */
 export const NO_HASH = -1;
@@ -114,8 +119,11 @@ export class BlockHashIndex {
     }
   }
 
-  /** Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`). */
-  setIfAbsent(key: number, id: number): void {
+  /**
+   * Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`).
+   * True when it stored.
+   */
+  setIfAbsent(key: number, id: number): boolean {
     const { keys, vals, mask } = this;
     let free = -1;
     let i = BlockHashIndex.slotOf(key, mask);
@@ -124,7 +132,7 @@ export class BlockHashIndex {
       if (v === EMPTY) break;
       if (v === TOMBSTONE) {
         if (free < 0) free = i;
-      } else if (keys[i] === key) return;
+      } else if (keys[i] === key) return false;
     }
     if (free >= 0) {
       this.tombstones--;
@@ -134,21 +142,21 @@ export class BlockHashIndex {
     vals[i] = id + 1;
     this.count++;
     if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
+    return true;
   }
 
-  /** Removes `key` if it maps to `id`. */
-  deleteIf(key: number, id: number): void {
+  /** Removes `key` if it maps to `id`; true when it did. */
+  deleteIf(key: number, id: number): boolean {
     const { keys, vals, mask } = this;
     for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
       const v = vals[i]!;
-      if (v === EMPTY) return;
+      if (v === EMPTY) return false;
       if (v !== TOMBSTONE && keys[i] === key) {
-        if (v - 1 === id) {
-          vals[i] = TOMBSTONE;
-          this.count--;
-          this.tombstones++;
-        }
-        return;
+        if (v - 1 !== id) return false;
+        vals[i] = TOMBSTONE;
+        this.count--;
+        this.tombstones++;
+        return true;
       }
     }
   }
@@ -193,7 +201,14 @@ export class BlockPool {
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
 
-  constructor(readonly numBlocks: number) {
+  /**
+   * @param events where KV-cache events go (vLLM's `enable_kv_cache_events`); null = none, and
+   *   the pool behaves exactly as without events.
+   */
+  constructor(
+    readonly numBlocks: number,
+    private readonly events: KvEventQueue | null = null,
+  ) {
     this.cachedByHash = new BlockHashIndex(numBlocks);
     this.head.next = this.tail;
     this.tail.prev = this.head;
@@ -240,7 +255,9 @@ export class BlockPool {
       const b = this.head.next!;
       this.unlinkFree(b);
       if (b.hash !== NO_HASH) {
-        this.cachedByHash.deleteIf(b.hash, b.id);
+        // Only the block the index points at was announced (see `cache`), so only its eviction is.
+        if (this.cachedByHash.deleteIf(b.hash, b.id) && this.events)
+          this.events.push({ type: "BlockRemoved", blockHashes: [b.hash], medium: "GPU" });
         b.hash = NO_HASH;
       }
       b.refCount = 1;
@@ -258,17 +275,23 @@ export class BlockPool {
     }
   }
 
-  /** Registers a now-full block under `hash` so later requests can reuse it. */
-  cache(block: KvBlock, hash: number): void {
-    if (block.hash !== NO_HASH) return;
+  /**
+   * Registers a now-full block under `hash` so later requests can reuse it. True when the hash
+   * became findable through this block: false when the block was already registered or another
+   * block already caches the same content (two requests computed it at once; the first stays the
+   * one lookups find). Only true blocks are announced with `BlockStored`.
+   */
+  cache(block: KvBlock, hash: number): boolean {
+    if (block.hash !== NO_HASH) return false;
     block.hash = hash;
-    this.cachedByHash.setIfAbsent(hash, block.id);
+    return this.cachedByHash.setIfAbsent(hash, block.id);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
   resetPrefixCache(): void {
     for (const b of this.blocks) b.hash = NO_HASH;
     this.cachedByHash.clear();
+    this.events?.push({ type: "AllBlocksCleared" });
   }
 
   private pushFree(b: KvBlock): void {

@@ -1,5 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
-import { RealTimers, rngFor, startGrpcServer, startMetricsServer, type Logger } from "@symphony/common";
+import {
+  channelCredentials,
+  isLoopbackHost,
+  RealTimers,
+  rngFor,
+  serverCredentials,
+  startGrpcServer,
+  startMetricsServer,
+  TokenSet,
+  type Logger,
+} from "@symphony/common";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
 import { createPolicy, Router } from "./domain";
@@ -40,7 +50,17 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     prefixBlockChars: config.prefixBlockChars,
     prefixCapacityBlocksPerNode: 200_000,
   });
-  const clients = new NodeClients();
+  const auth = { nodes: new TokenSet(config.nodeAuthTokens), clients: new TokenSet(config.clientAuthTokens) };
+  // Read the PEM files before anything starts, so a bad path is a usage error and nothing leaks.
+  const credentials = serverCredentials(config.tls);
+  const clients = new NodeClients(
+    config.nodeTlsCa === undefined
+      ? undefined
+      : channelCredentials(
+          { caFile: config.nodeTlsCa, certFile: config.tls.certFile, keyFile: config.tls.keyFile },
+          { ca: "--node-tls-ca", cert: "--tls-cert", key: "--tls-key" },
+        ),
+  );
   const registry = new Registry();
   const metrics = new SchedulerMetrics(registry, router);
   const statuses: StatusCache = new Map();
@@ -106,24 +126,46 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     else if (node) void poller.probeHealth(node.nodeId, node.address);
   };
 
-  const grpcServer = await startGrpcServer(config.host, config.port, (server) =>
-    server.addService(
-      schedulerServiceDefinition,
-      schedulerService({
-        router,
-        clients,
-        metrics,
-        logger,
-        requestTimeoutMs: config.requestTimeoutMs,
-        statuses,
-        heartbeatIntervalMs: config.heartbeatIntervalMs,
-        nodeCallTimeoutMs: config.nodeCallTimeoutMs,
-        inFlight,
-        probe,
-      }),
-    ),
+  const grpcServer = await startGrpcServer(
+    config.host,
+    config.port,
+    (server) =>
+      server.addService(
+        schedulerServiceDefinition,
+        schedulerService({
+          router,
+          clients,
+          metrics,
+          logger,
+          requestTimeoutMs: config.requestTimeoutMs,
+          statuses,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          nodeCallTimeoutMs: config.nodeCallTimeoutMs,
+          inFlight,
+          probe,
+          auth,
+        }),
+      ),
+    { credentials },
   );
-  logger.info("listening", { kind: "grpc", host: config.host, port: grpcServer.port });
+  if (!isLoopbackHost(config.host) && !auth.nodes.enabled)
+    logger.warn(
+      "serving on a non-loopback address without node auth: anyone who reaches this port can register nodes; " +
+        "set --auth-token-file (see README, Running on a network)",
+      { host: config.host },
+    );
+  if (!isLoopbackHost(config.host) && !auth.clients.enabled)
+    logger.warn("serving on a non-loopback address without client auth (--client-auth-token-file)", {
+      host: config.host,
+    });
+  logger.info("listening", {
+    kind: "grpc",
+    host: config.host,
+    port: grpcServer.port,
+    tls: config.tls.certFile === undefined ? "off" : config.tls.caFile === undefined ? "tls" : "mtls",
+    nodeAuth: auth.nodes.enabled,
+    clientAuth: auth.clients.enabled,
+  });
   // The admin port: Prometheus metrics and a JSON view of nodes, their state and load.
   const admin = await startMetricsServer(registry, config.host, config.metricsPort, {
     "/status": () => ({

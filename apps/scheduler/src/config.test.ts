@@ -1,6 +1,9 @@
 import { CommanderError } from "commander";
 import { UsageError } from "@symphony/common";
-import { describe, expect, it } from "vitest";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "./config";
 
 describe("parseConfig", () => {
@@ -37,5 +40,45 @@ describe("parseConfig", () => {
   ])("inconsistent flags %j -> UsageError naming both", (argv, message) => {
     expect(() => parseConfig(argv)).toThrow(UsageError);
     expect(() => parseConfig(argv)).toThrow(message);
+  });
+
+  describe("auth and TLS", () => {
+    const dir = mkdtempSync(join(tmpdir(), "sched-config-"));
+    const file = (name: string, text: string) => {
+      const p = join(dir, name);
+      writeFileSync(p, text);
+      return p;
+    };
+    afterEach(() => vi.unstubAllEnvs());
+
+    it("no token flag or env -> auth off", () => {
+      vi.stubEnv("SYMPHONY_AUTH_TOKEN", "");
+      vi.stubEnv("SYMPHONY_CLIENT_AUTH_TOKEN", "");
+      expect(parseConfig([])).toMatchObject({ nodeAuthTokens: [], clientAuthTokens: [] });
+    });
+
+    it("token files (comments, blank lines) and env -> the tokens", () => {
+      vi.stubEnv("SYMPHONY_AUTH_TOKEN", "from-env");
+      expect(parseConfig([]).nodeAuthTokens).toEqual(["from-env"]);
+      const c = parseConfig([
+        "--auth-token-file",
+        file("nodes", "# nodes\nnode-secret\n\n"),
+        "--client-auth-token-file",
+        file("clients", "alice-secret\nbob-secret\n"),
+      ]);
+      expect(c.nodeAuthTokens).toEqual(["node-secret"]);
+      expect(c.clientAuthTokens).toEqual(["alice-secret", "bob-secret"]);
+    });
+
+    it.each([
+      [["--auth-token-file", "/nonexistent/tokens"], /--auth-token-file: cannot read/],
+      [["--client-auth-token-file", "EMPTY"], /--client-auth-token-file: .* holds no token/],
+      [["--tls-cert", "c.pem"], /--tls-cert and --tls-key go together/],
+      [["--tls-ca", "ca.pem"], /--tls-ca \(mTLS\) needs --tls-cert/],
+    ])("bad auth/TLS flags %j -> UsageError naming the flag", (argv, message) => {
+      const args = argv.map((a) => (a === "EMPTY" ? file("empty", "\n# nothing\n") : a));
+      expect(() => parseConfig(args)).toThrow(UsageError);
+      expect(() => parseConfig(args)).toThrow(message);
+    });
   });
 });

@@ -1,5 +1,13 @@
 import { Command, Option } from "commander";
-import { parseArg, UsageError, type LogLevel } from "@symphony/common";
+import {
+  AUTH_TOKEN_ENV,
+  CLIENT_AUTH_TOKEN_ENV,
+  loadTokens,
+  parseArg,
+  UsageError,
+  type LogLevel,
+  type TlsFiles,
+} from "@symphony/common";
 import { POLICY_NAMES, type PolicyName } from "./domain";
 
 /** Validated scheduler configuration (times in ms as on the command line). */
@@ -29,6 +37,14 @@ export interface Config {
   readonly prefixBlockChars: number;
   readonly seed: number;
   readonly logLevel: LogLevel;
+  /** Tokens nodes must present on RegisterNode/Heartbeat ([] = node auth off). */
+  readonly nodeAuthTokens: readonly string[];
+  /** Tokens clients must present on Submit/Advise/CloseSession/ClusterStatus ([] = client auth off). */
+  readonly clientAuthTokens: readonly string[];
+  /** The gRPC server's TLS files (none = plaintext). */
+  readonly tls: TlsFiles;
+  /** CA to trust when dialing nodes over TLS (undefined = plaintext to nodes). */
+  readonly nodeTlsCa: string | undefined;
 }
 
 export function buildProgram(): Command {
@@ -112,6 +128,21 @@ export function buildProgram(): Command {
       256,
     )
     .option("--seed <n>", "seed for tie-breaking", parseArg.int(0), 1)
+    .option(
+      "--auth-token-file <path>",
+      `tokens (one per line) nodes must send as "authorization: Bearer" on RegisterNode/Heartbeat (default: $${AUTH_TOKEN_ENV}, else no node auth)`,
+    )
+    .option(
+      "--client-auth-token-file <path>",
+      `tokens (one per line, one per client) required on Submit/Advise/CloseSession/ClusterStatus; a session belongs to the token that opened it (default: $${CLIENT_AUTH_TOKEN_ENV}, else no client auth)`,
+    )
+    .option("--tls-cert <path>", "PEM certificate chain: serve gRPC over TLS (with --tls-key)")
+    .option("--tls-key <path>", "PEM private key of --tls-cert")
+    .option("--tls-ca <path>", "PEM CA bundle: require client certificates signed by it (mTLS)")
+    .option(
+      "--node-tls-ca <path>",
+      "PEM CA bundle: dial nodes over TLS trusting it (presents --tls-cert/--tls-key to nodes requiring mTLS)",
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["error", "warn", "info", "debug"])
@@ -123,7 +154,16 @@ export function buildProgram(): Command {
 export function parseConfig(argv: readonly string[]): Readonly<Config> {
   const program = buildProgram();
   program.parse([...argv], { from: "user" });
-  const o = program.opts<Config>();
+  const o = program.opts<
+    Omit<Config, "nodeAuthTokens" | "clientAuthTokens" | "tls" | "nodeTlsCa"> & {
+      authTokenFile?: string;
+      clientAuthTokenFile?: string;
+      tlsCert?: string;
+      tlsKey?: string;
+      tlsCa?: string;
+      nodeTlsCa?: string;
+    }
+  >();
   if (o.heartbeatTimeoutMs <= o.heartbeatIntervalMs)
     throw new UsageError(
       `--heartbeat-timeout-ms (${o.heartbeatTimeoutMs}) must exceed --heartbeat-interval-ms (${o.heartbeatIntervalMs})`,
@@ -132,5 +172,20 @@ export function parseConfig(argv: readonly string[]): Readonly<Config> {
     throw new UsageError(
       `--target-kv-fraction (${o.targetKvFraction}) must be below --overload-kv-fraction (${o.overloadKvFraction})`,
     );
-  return Object.freeze({ ...o });
+  if ((o.tlsCert === undefined) !== (o.tlsKey === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together (TLS needs both; --tls-ca adds mTLS)");
+  if (o.tlsCa !== undefined && o.tlsCert === undefined)
+    throw new UsageError("--tls-ca (mTLS) needs --tls-cert and --tls-key (the server's own certificate)");
+  const { authTokenFile, clientAuthTokenFile, tlsCert, tlsKey, tlsCa, nodeTlsCa, ...rest } = o;
+  return Object.freeze({
+    ...rest,
+    nodeAuthTokens: loadTokens(authTokenFile, "--auth-token-file", process.env[AUTH_TOKEN_ENV]),
+    clientAuthTokens: loadTokens(
+      clientAuthTokenFile,
+      "--client-auth-token-file",
+      process.env[CLIENT_AUTH_TOKEN_ENV],
+    ),
+    tls: { certFile: tlsCert, keyFile: tlsKey, caFile: tlsCa },
+    nodeTlsCa,
+  });
 }

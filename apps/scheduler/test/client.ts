@@ -1,16 +1,23 @@
 import * as grpc from "@grpc/grpc-js";
 import {
+  bearerInterceptor,
   grpcClientOptions,
   SchedulerServiceClient,
   type InferenceEvent,
   type InferenceRequest,
 } from "@symphony/common";
 
-export function schedulerClient(port: number): SchedulerServiceClient {
+/** A client of the scheduler on 127.0.0.1:`port`, optionally with a bearer token and TLS credentials. */
+export function schedulerClient(
+  port: number,
+  opts: { authToken?: string; credentials?: grpc.ChannelCredentials; host?: string } = {},
+): SchedulerServiceClient {
   return new SchedulerServiceClient(
-    `127.0.0.1:${port}`,
-    grpc.credentials.createInsecure(),
-    grpcClientOptions,
+    `${opts.host ?? "127.0.0.1"}:${port}`,
+    opts.credentials ?? grpc.credentials.createInsecure(),
+    opts.authToken === undefined
+      ? grpcClientOptions
+      : { ...grpcClientOptions, interceptors: [bearerInterceptor(opts.authToken)] },
   );
 }
 

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import {
+  bearerInterceptor,
   grpcClientOptions,
   NodeSchedulerServiceService,
   SchedulerServiceClient,
@@ -158,11 +159,13 @@ export class FakeNode {
   }
 
   /** Registers with the scheduler and sends heartbeats every `intervalMs` until stopped. */
-  async registerWith(schedulerAddress: string): Promise<void> {
+  async registerWith(schedulerAddress: string, authToken?: string): Promise<void> {
     const client = new SchedulerServiceClient(
       schedulerAddress,
       grpc.credentials.createInsecure(),
-      grpcClientOptions,
+      authToken === undefined
+        ? grpcClientOptions
+        : { ...grpcClientOptions, interceptors: [bearerInterceptor(authToken)] },
     );
     const res = await new Promise<{ heartbeatIntervalMs: number }>((resolve, reject) =>
       client.registerNode({ nodeId: this.nodeId, address: this.address }, (err, r) =>

@@ -204,6 +204,7 @@ export async function liveRun(
     config: {
       ...config,
       apiKey: config.apiKey ? "(set)" : undefined,
+      authToken: config.authToken ? "(set)" : undefined,
       duration: Number.isFinite(config.duration) ? config.duration : null,
       maxRequests: Number.isFinite(config.maxRequests) ? config.maxRequests : null,
       maxErrors: Number.isFinite(config.maxErrors) ? config.maxErrors : null,

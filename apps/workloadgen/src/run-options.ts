@@ -1,6 +1,6 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { parseArg, UsageError } from "@symphony/common";
+import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, UsageError, type TlsFiles } from "@symphony/common";
 import type { Slo } from "./output/report";
 
 /**
@@ -16,6 +16,10 @@ export interface RunOptions {
   /** HTTP: model name; undefined = first of GET /models. */
   model: string | undefined;
   apiKey: string | undefined;
+  /** gRPC: token sent as `authorization: Bearer` (the scheduler's --client-auth-token-file). */
+  authToken: string | undefined;
+  /** gRPC: TLS to the scheduler (caFile to trust; cert + key for mTLS); none = plaintext. */
+  tls: TlsFiles;
   /** HTTP: extra request headers. */
   headers: Record<string, string>;
   /** HTTP: header carrying the session id (for session-affine routers); undefined = none. */
@@ -97,6 +101,14 @@ export function addRunOptions(program: Command): Command {
     )
     .option("--model <name>", "HTTP target: model name (default: the first of GET /v1/models)")
     .option("--api-key <key>", "HTTP target: bearer token (default: $OPENAI_API_KEY if set, else none)")
+    .option(
+      "--auth-token-file <path>",
+      `file whose first token is sent as "authorization: Bearer" (gRPC: the scheduler's --client-auth-token-file; ` +
+        `HTTP: when no --api-key) (default: $${CLIENT_AUTH_TOKEN_ENV}, else none)`,
+    )
+    .option("--tls-ca <path>", "gRPC target: connect over TLS, trusting this PEM CA bundle")
+    .option("--tls-cert <path>", "gRPC target: client certificate for mTLS (with --tls-key)")
+    .option("--tls-key <path>", "gRPC target: private key of --tls-cert")
     .addOption(
       new Option("--header <'Name: value'>", "HTTP target: extra request header (repeatable)")
         .argParser(collectHeader)
@@ -150,13 +162,31 @@ export function runOptionsFrom(
   target: string | undefined,
 ): { options: RunOptions; address: string | undefined } {
   const parsed = target === undefined ? undefined : parseTarget(target);
+  const authToken = loadTokens(
+    o.authTokenFile as string | undefined,
+    "--auth-token-file",
+    process.env[CLIENT_AUTH_TOKEN_ENV],
+  )[0];
+  const tls: TlsFiles = {
+    caFile: o.tlsCa as string | undefined,
+    certFile: o.tlsCert as string | undefined,
+    keyFile: o.tlsKey as string | undefined,
+  };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together (a client certificate needs its key)");
+  if (tls.certFile !== undefined && tls.caFile === undefined)
+    throw new UsageError(
+      "--tls-cert/--tls-key (mTLS) need --tls-ca (the CA that signed the scheduler's certificate)",
+    );
   return {
     address: parsed?.address,
     options: {
       targetKind: parsed?.kind ?? "grpc",
       endpoint: o.endpoint as "chat" | "completions",
       model: o.model as string | undefined,
-      apiKey: (o.apiKey as string | undefined) ?? (process.env.OPENAI_API_KEY || undefined),
+      apiKey: (o.apiKey as string | undefined) ?? (process.env.OPENAI_API_KEY || authToken),
+      authToken,
+      tls,
       headers: o.header as Record<string, string>,
       sessionIdHeader: o.sessionIdHeader as string | undefined,
       sendExpectedResponse: o.sendExpectedResponse as boolean,

@@ -32,7 +32,10 @@ export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget
       logger,
     );
   }
-  return new GrpcSchedulerTarget(config.target, logger, config.requestTimeout * 1000);
+  return new GrpcSchedulerTarget(config.target, logger, config.requestTimeout * 1000, {
+    authToken: config.authToken,
+    tls: config.tls,
+  });
 }
 
 /** The model name an HTTP target resolved ("" for gRPC). */

@@ -1,9 +1,11 @@
+import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import {
   HealthCheckResponse_ServingStatus,
   HealthService,
   type HealthServer,
 } from "./gen/grpc/health/v1/health";
+import { UsageError } from "./usage-error";
 
 /**
  * Standard gRPC health checking (grpc.health.v1). "" is the whole server; services register by
@@ -60,6 +62,83 @@ export interface StartedGrpcServer {
   stop(graceMs?: number): Promise<void>;
 }
 
+/** PEM files for TLS, as given on the command line (paths), with the flags that named them. */
+export interface TlsFiles {
+  /** Own certificate chain (server: required for TLS; client: for mTLS). */
+  readonly certFile?: string;
+  /** Own private key, with certFile. */
+  readonly keyFile?: string;
+  /** CA bundle: a server requires client certificates signed by it (mTLS); a client trusts it. */
+  readonly caFile?: string;
+}
+
+/** Flag names for messages, e.g. `{ cert: "--tls-cert", key: "--tls-key", ca: "--tls-ca" }`. */
+export interface TlsFlags {
+  readonly cert: string;
+  readonly key: string;
+  readonly ca: string;
+}
+
+const TLS_FLAGS: TlsFlags = { cert: "--tls-cert", key: "--tls-key", ca: "--tls-ca" };
+
+function readPem(path: string, flag: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (err) {
+    throw new UsageError(`${flag}: cannot read "${path}" (${(err as NodeJS.ErrnoException).code ?? err})`);
+  }
+}
+
+/** Whether `tls` asks for TLS at all. */
+export function tlsConfigured(tls: TlsFiles | undefined): boolean {
+  return tls?.certFile !== undefined || tls?.keyFile !== undefined || tls?.caFile !== undefined;
+}
+
+/**
+ * Server credentials: plaintext without TLS files; TLS with cert + key; mTLS (client
+ * certificates signed by the CA required) when a CA is given too. Bad combinations and unreadable
+ * files are UsageErrors naming the flag.
+ */
+export function serverCredentials(
+  tls: TlsFiles | undefined,
+  flags: TlsFlags = TLS_FLAGS,
+): grpc.ServerCredentials {
+  if (!tlsConfigured(tls)) return grpc.ServerCredentials.createInsecure();
+  if (tls!.certFile === undefined || tls!.keyFile === undefined)
+    throw new UsageError(
+      `${flags.cert} and ${flags.key} go together (TLS needs both; ${flags.ca} adds mTLS)`,
+    );
+  const ca = tls!.caFile === undefined ? null : readPem(tls!.caFile, flags.ca);
+  return grpc.ServerCredentials.createSsl(
+    ca,
+    [{ cert_chain: readPem(tls!.certFile, flags.cert), private_key: readPem(tls!.keyFile, flags.key) }],
+    ca !== null,
+  );
+}
+
+/**
+ * Channel credentials: plaintext without TLS files; TLS trusting `caFile` (or the system roots
+ * when only a client certificate is given), presenting cert + key when given (mTLS).
+ */
+export function channelCredentials(
+  tls: TlsFiles | undefined,
+  flags: TlsFlags = TLS_FLAGS,
+): grpc.ChannelCredentials {
+  if (!tlsConfigured(tls)) return grpc.credentials.createInsecure();
+  if ((tls!.certFile === undefined) !== (tls!.keyFile === undefined))
+    throw new UsageError(`${flags.cert} and ${flags.key} go together (a client certificate needs its key)`);
+  return grpc.credentials.createSsl(
+    tls!.caFile === undefined ? null : readPem(tls!.caFile, flags.ca),
+    tls!.keyFile === undefined ? null : readPem(tls!.keyFile, flags.key),
+    tls!.certFile === undefined ? null : readPem(tls!.certFile, flags.cert),
+  );
+}
+
+export interface GrpcServerOptions {
+  /** Default: plaintext (see serverCredentials). */
+  readonly credentials?: grpc.ServerCredentials;
+}
+
 /**
  * Creates a gRPC server with health checking, lets `register` add services, and binds
  * `host:port` (port 0 picks a free port; the bound port is returned).
@@ -68,6 +147,7 @@ export async function startGrpcServer(
   host: string,
   port: number,
   register: (server: grpc.Server, health: HealthRegistry) => void,
+  options: GrpcServerOptions = {},
 ): Promise<StartedGrpcServer> {
   const server = new grpc.Server({
     // Channelz stays on here although nothing reads it: grpc-js 1.14 tracks the HTTP/2
@@ -80,8 +160,10 @@ export async function startGrpcServer(
   server.addService(HealthService, health.handlers);
   register(server, health);
   const bound = await new Promise<number>((resolve, reject) =>
-    server.bindAsync(`${host}:${port}`, grpc.ServerCredentials.createInsecure(), (err, p) =>
-      err ? reject(err) : resolve(p),
+    server.bindAsync(
+      `${host}:${port}`,
+      options.credentials ?? grpc.ServerCredentials.createInsecure(),
+      (err, p) => (err ? reject(err) : resolve(p)),
     ),
   );
   const stop = (graceMs = 5000) =>

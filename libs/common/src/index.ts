@@ -11,3 +11,4 @@ export * from "./cli";
 export * from "./shutdown";
 export * from "./openai-stream";
 export * from "./inference-request";
+export * from "./auth";

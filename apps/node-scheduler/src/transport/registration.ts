@@ -1,5 +1,11 @@
 import * as grpc from "@grpc/grpc-js";
-import { grpcClientOptions, SchedulerServiceClient, type Logger, type NodeStatus } from "@symphony/common";
+import {
+  bearerInterceptor,
+  grpcClientOptions,
+  SchedulerServiceClient,
+  type Logger,
+  type NodeStatus,
+} from "@symphony/common";
 
 export interface RegistrationOptions {
   /** host:port of the global scheduler. */
@@ -11,6 +17,10 @@ export interface RegistrationOptions {
   retryMs: number;
   status: () => NodeStatus;
   logger: Logger;
+  /** Sent as `authorization: Bearer` on every call (the scheduler's --auth-token-file). */
+  authToken?: string;
+  /** Default: plaintext. */
+  credentials?: grpc.ChannelCredentials;
 }
 
 /**
@@ -29,8 +39,10 @@ export class SchedulerRegistration {
   constructor(private readonly options: RegistrationOptions) {
     this.client = new SchedulerServiceClient(
       options.scheduler,
-      grpc.credentials.createInsecure(),
-      grpcClientOptions,
+      options.credentials ?? grpc.credentials.createInsecure(),
+      options.authToken === undefined
+        ? grpcClientOptions
+        : { ...grpcClientOptions, interceptors: [bearerInterceptor(options.authToken)] },
     );
   }
 

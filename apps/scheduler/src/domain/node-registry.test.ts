@@ -102,6 +102,41 @@ describe("NodeRegistry", () => {
     expect(reg.all().map((n) => n.nodeId)).toEqual(["new"]);
   });
 
+  it("registration claiming a live node's id from another address -> refused, the live node untouched", () => {
+    const { reg, events } = setup();
+    reg.register("n1", "h:2");
+    events.length = 0;
+    const outcome = reg.register("n1", "evil:9");
+    expect(outcome).toMatchObject({
+      ok: false,
+      conflictWith: "n1",
+      reason: expect.stringMatching(/live at h:2/),
+    });
+    expect(reg.get("n1")).toMatchObject({ address: "h:2", up: true });
+    expect(events).toEqual([]);
+  });
+
+  it("registration under a new id at a live node's address -> refused (no rename)", () => {
+    const { reg } = setup();
+    reg.register("n1", "h:2");
+    expect(reg.register("evil", "h:2")).toMatchObject({ ok: false, conflictWith: "n1" });
+    expect(reg.all().map((n) => n.nodeId)).toEqual(["n1"]);
+  });
+
+  it("registration from a new address once the old one is down -> accepted (a restarted node)", () => {
+    const { reg } = setup();
+    reg.register("n1", "h:2");
+    reg.markDown("n1", "refused");
+    expect(reg.register("n1", "h:3")).toEqual({ ok: true });
+    expect(reg.get("n1")).toMatchObject({ address: "h:3", up: true });
+  });
+
+  it("same id and address registering again -> accepted", () => {
+    const { reg } = setup();
+    reg.register("n1", "h:2");
+    expect(reg.register("n1", "h:2")).toEqual({ ok: true });
+  });
+
   it("snapshots -> load, in-flight count and session count per node", () => {
     const { reg } = setup();
     reg.register("n1", "h:2");

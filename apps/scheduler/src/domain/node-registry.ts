@@ -50,6 +50,10 @@ export type MembershipEvent =
   | { readonly kind: "down"; readonly nodeId: string; readonly reason: string }
   | { readonly kind: "renamed"; readonly from: string; readonly to: string };
 
+/** Answer to a registration: accepted, or refused because it would take over a live node. */
+export type RegisterOutcome =
+  { readonly ok: true } | { readonly ok: false; readonly reason: string; readonly conflictWith: string };
+
 export interface NodeRegistryOptions {
   /** A node with no report for this long is marked down, µs (> 0). */
   readonly heartbeatTimeoutUs: number;
@@ -100,18 +104,38 @@ export class NodeRegistry {
     this.nodes.set(address, this.newRecord(address, address, "static", false, "awaiting first status poll"));
   }
 
-  /** RegisterNode: the node is alive at `address` (a restart may bring a new address). */
-  register(nodeId: string, address: string): void {
-    const existing = this.nodes.get(nodeId) ?? this.byAddress(address);
+  /**
+   * RegisterNode: the node is alive at `address` (a restart may bring a new address or id).
+   * Refused while it would take over a live node: the id is up at another address, or the
+   * address is up under another id (a hijack, or a restart whose old self has not been marked
+   * down yet: the caller should probe `conflictWith`; the node's own retry then succeeds).
+   */
+  register(nodeId: string, address: string): RegisterOutcome {
+    const byId = this.nodes.get(nodeId);
+    if (byId?.up && byId.address !== address)
+      return {
+        ok: false,
+        conflictWith: nodeId,
+        reason: `node id "${nodeId}" is live at ${byId.address}; a new address is accepted once that one is down`,
+      };
+    const byAddress = this.byAddress(address);
+    if (!byId && byAddress?.up && byAddress.nodeId !== nodeId)
+      return {
+        ok: false,
+        conflictWith: byAddress.nodeId,
+        reason: `address ${address} belongs to live node "${byAddress.nodeId}"; another id is accepted there once it is down`,
+      };
+    const existing = byId ?? byAddress;
     if (existing) {
       if (existing.nodeId !== nodeId) this.rename(existing, nodeId);
       existing.address = address;
       this.markReport(existing, NO_LOAD, existing.draining);
-      return;
+      return { ok: true };
     }
     const rec = this.newRecord(nodeId, address, "registered", false, "");
     this.nodes.set(nodeId, rec);
     this.markReport(rec, NO_LOAD, false);
+    return { ok: true };
   }
 
   /** Heartbeat from a registered node. Returns false if the node is unknown (it must register). */

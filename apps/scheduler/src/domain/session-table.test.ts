@@ -39,4 +39,15 @@ describe("SessionTable", () => {
     expect(t.expireIdle(50).map((s) => s.sessionId)).toEqual(["old"]);
     expect(t.size).toBe(2);
   });
+
+  it("claim: first owner of an existing session keeps it; another owner is refused; unknown -> allowed", () => {
+    const t = new SessionTable();
+    expect(t.claim("s", 1)).toBe(true);
+    t.assign("s", "n1", 0);
+    expect(t.claim("s", 1)).toBe(true);
+    expect(t.claim("s", 2)).toBe(false);
+    expect(t.get("s")?.owner).toBe(1);
+    t.remove("s");
+    expect(t.claim("s", 2)).toBe(true);
+  });
 });

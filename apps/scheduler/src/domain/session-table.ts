@@ -14,6 +14,8 @@ export interface SessionEntry {
   readonly turns: number;
   /** Block hashes of the last prompt sent (see PrefixIndex), to forget them when the session moves. */
   readonly lastBlockHashes: readonly number[];
+  /** The client (token) that owns the session when client auth is on; undefined = none yet. */
+  readonly owner: number | undefined;
 }
 
 type MutableSessionEntry = { -readonly [K in keyof SessionEntry]: SessionEntry[K] };
@@ -52,6 +54,7 @@ export class SessionTable {
         lastActivityUs: nowUs,
         turns: 0,
         lastBlockHashes: [],
+        owner: undefined,
       };
       this.sessions.set(sessionId, s);
     }
@@ -77,6 +80,17 @@ export class SessionTable {
     s.inFlight = Math.max(0, s.inFlight - 1);
     s.lastActivityUs = nowUs;
     if (kvTokens > 0) s.kvTokens = kvTokens;
+  }
+
+  /**
+   * Whether `owner` may act on the session: yes if nobody owns it yet (then `owner` does, once
+   * the session exists) or `owner` already does.
+   */
+  claim(sessionId: string, owner: number): boolean {
+    const s = this.sessions.get(sessionId);
+    if (!s) return true;
+    s.owner ??= owner;
+    return s.owner === owner;
   }
 
   remove(sessionId: string): SessionEntry | undefined {

@@ -12,10 +12,13 @@ const nodeChannelOptions: grpc.ClientOptions = { ...grpcClientOptions, "grpc.ena
 export class NodeClients {
   private readonly clients = new Map<string, { node: NodeSchedulerServiceClient; health: HealthClient }>();
 
+  /** `credentials`: plaintext by default; TLS when nodes serve it (see --node-tls-ca). */
+  constructor(private readonly credentials = grpc.credentials.createInsecure()) {}
+
   private entry(address: string) {
     let e = this.clients.get(address);
     if (!e) {
-      const credentials = grpc.credentials.createInsecure();
+      const credentials = this.credentials;
       const node = new NodeSchedulerServiceClient(address, credentials, nodeChannelOptions);
       // Same options and address -> grpc-js shares the subchannel between the two clients.
       const health = new HealthClient(address, credentials, nodeChannelOptions);

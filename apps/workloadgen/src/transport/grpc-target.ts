@@ -1,11 +1,14 @@
 import * as grpc from "@grpc/grpc-js";
 import {
+  bearerInterceptor,
+  channelCredentials,
   grpcClientOptions,
   Priority,
   Role,
   SchedulerServiceClient,
   type InferenceEvent,
   type Logger,
+  type TlsFiles,
 } from "@symphony/common";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
 
@@ -37,8 +40,15 @@ export class GrpcSchedulerTarget implements Target {
     private readonly logger: Logger,
     /** Per-turn gRPC deadline in ms (0 = none). */
     private readonly requestTimeoutMs: number,
+    security: { authToken?: string; tls?: TlsFiles } = {},
   ) {
-    this.client = new SchedulerServiceClient(address, grpc.credentials.createInsecure(), grpcClientOptions);
+    this.client = new SchedulerServiceClient(
+      address,
+      channelCredentials(security.tls),
+      security.authToken === undefined
+        ? grpcClientOptions
+        : { ...grpcClientOptions, interceptors: [bearerInterceptor(security.authToken)] },
+    );
   }
 
   /** Resolves once the channel is connected, or rejects after `timeoutMs`. */

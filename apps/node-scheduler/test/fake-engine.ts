@@ -21,6 +21,8 @@ export class FakeEngine {
   failNext: { status: number; count: number } = { status: 0, count: 0 };
   /** Pause between streamed chunks, ms. */
   chunkDelayMs = 0;
+  /** Hostile engine: the next generate calls send these usage objects instead of the real one (one each). */
+  badUsageNext: Record<string, unknown>[] = [];
   /** Generation calls in flight right now. */
   inFlight = 0;
   /** Calls aborted by the client before completing. */
@@ -124,7 +126,7 @@ export class FakeEngine {
     });
     send({
       choices: [],
-      usage: {
+      usage: this.badUsageNext.shift() ?? {
         prompt_tokens: promptTokens,
         completion_tokens: words.length,
         total_tokens: promptTokens + words.length,

@@ -536,3 +536,27 @@ describe("NodeCore session lifecycle", () => {
     },
   );
 });
+
+describe("NodeCore with bad usage counts (issue 17)", () => {
+  it.each([
+    ["NaN", { promptTokens: Number.NaN, completionTokens: 5 }],
+    ["negative", { promptTokens: 300, completionTokens: -1000 }],
+    ["fractional", { promptTokens: 300, completionTokens: 1.5 }],
+  ])(
+    "onFinished with %s usage -> the session keeps a valid size, budgets stay consistent, later turns run",
+    (_what, usage) => {
+      const h = harness();
+      h.turn("r1", "s1");
+      h.core.onFinished("r1", usage);
+      expect(Number.isSafeInteger(h.session("s1")!.kvTokens)).toBe(true);
+      expect(Number.isSafeInteger(h.core.gpu.usedTokens)).toBe(true);
+      expectConsistentAccounting(h.core);
+      h.turn("r2", "s1");
+      h.turn("r3", "s2");
+      expect(h.ids()).toEqual(["r1", "r2", "r3"]);
+      h.finish("r2", 350);
+      h.finish("r3", 350);
+      expectConsistentAccounting(h.core);
+    },
+  );
+});

@@ -317,7 +317,9 @@ export class NodeCore {
     const session = this.release(entry);
     if (session) {
       const newKv = usage.promptTokens + usage.completionTokens;
-      if (entry.ownsSessionKv || newKv > session.kvTokens) this.resizeSessionKv(session, newKv);
+      // A bad count (NaN, negative, fractional) must never reach the budget: keep the old size.
+      const valid = Number.isSafeInteger(newKv) && newKv >= 0;
+      if (valid && (entry.ownsSessionKv || newKv > session.kvTokens)) this.resizeSessionKv(session, newKv);
       session.lastUsedUs = this.timers.nowUs();
       if (entry.req.isLast) session.closing = true;
       this.maybeReleaseClosing(session);

@@ -14,6 +14,7 @@ import {
 import { classifyHttpStatus, toEngineError } from "./error-mapping";
 import { engineLoadFromMetrics } from "./prometheus-text";
 import { SseParser } from "./sse";
+import { usageFromEngine } from "./usage-validation";
 
 export interface OpenAiHttpAdapterOptions {
   /** Base URL of the OpenAI API, e.g. http://127.0.0.1:8000/v1. `/metrics` is read at its origin. */
@@ -184,13 +185,8 @@ export class OpenAiHttpAdapter implements EngineAdapter {
         }
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
-      if (chunk.usage) {
-        usage = {
-          promptTokens: chunk.usage.prompt_tokens ?? 0,
-          completionTokens: chunk.usage.completion_tokens ?? 0,
-          cachedTokens: chunk.usage.prompt_tokens_details?.cached_tokens ?? 0,
-        };
-      }
+      // Every number is checked before it reaches the node's accounting (usage-validation.ts).
+      if (chunk.usage) usage = usageFromEngine(chunk.usage, tokenEvents > 0);
     };
     try {
       for await (const piece of res.body) {

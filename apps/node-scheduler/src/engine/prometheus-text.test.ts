@@ -26,4 +26,18 @@ describe("engineLoadFromMetrics", () => {
       kvUsage: -1,
     });
   });
+
+  it.each([
+    [
+      "fractional count",
+      "vllm:num_requests_running 1.5\nvllm:num_requests_waiting 2\n",
+      { running: -1, waiting: 2 },
+    ],
+    ["negative count", "vllm:num_requests_waiting -3\n", { waiting: -1 }],
+    ["count beyond int32", "vllm:num_requests_running 1e12\n", { running: -1 }],
+    ["KV usage above 1", "vllm:kv_cache_usage_perc 7\n", { kvUsage: -1 }],
+    ["KV usage NaN", "vllm:kv_cache_usage_perc NaN\n", { kvUsage: -1 }],
+  ])("garbage gauge (%s) -> unknown (-1), the others kept", (_what, text, want) => {
+    expect(engineLoadFromMetrics(text)).toMatchObject(want);
+  });
 });

@@ -34,9 +34,14 @@ export function engineLoadFromMetrics(text: string): EngineLoad {
     const s = samples.get(name);
     return s && s.count > 0 ? s.sum / s.count : undefined;
   };
+  // Garbage gauges are unknown (-1): they travel in NodeStatus as int32/double, and one
+  // unencodable value would fail every Status and heartbeat of this node.
+  const count = (v: number | undefined) =>
+    v !== undefined && Number.isInteger(v) && v >= 0 && v <= 0x7fff_ffff ? v : -1;
+  const fraction = (v: number | undefined) => (v !== undefined && v >= 0 && v <= 1 ? v : undefined);
   return {
-    running: sum("vllm:num_requests_running") ?? -1,
-    waiting: sum("vllm:num_requests_waiting") ?? -1,
-    kvUsage: mean("vllm:kv_cache_usage_perc") ?? mean("vllm:gpu_cache_usage_perc") ?? -1,
+    running: count(sum("vllm:num_requests_running")),
+    waiting: count(sum("vllm:num_requests_waiting")),
+    kvUsage: fraction(mean("vllm:kv_cache_usage_perc")) ?? fraction(mean("vllm:gpu_cache_usage_perc")) ?? -1,
   };
 }

@@ -1,0 +1,61 @@
+import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { FakeEngine } from "../fake-engine";
+import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
+
+// An engine that answers with garbage (issue 17): the turn fails clearly, the node stays healthy.
+
+describe("node-scheduler behind an engine sending malformed numbers", () => {
+  let engine: FakeEngine;
+  let node: RunningService;
+  let client: ReturnType<typeof nodeClient>;
+
+  beforeAll(async () => {
+    engine = await new FakeEngine().start();
+    node = await spawnService(
+      "node-hostile-engine",
+      bundlePath("node-scheduler"),
+      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--engine-retries", "0"],
+      ["grpc", "metrics"],
+    );
+    client = nodeClient(node.ports.grpc!);
+  });
+  afterAll(async () => {
+    client?.close();
+    await node?.stop();
+    await engine?.stop();
+  });
+
+  it.each([
+    ["a string", { prompt_tokens: 10, completion_tokens: "lots" }, /usage\.completion_tokens = "lots"/],
+    ["-1", { prompt_tokens: 10, completion_tokens: -1 }, /usage\.completion_tokens = -1/],
+    ["1.5", { prompt_tokens: 10, completion_tokens: 1.5 }, /usage\.completion_tokens = 1\.5/],
+    ["2^40", { prompt_tokens: 2 ** 40, completion_tokens: 1 }, /usage\.prompt_tokens = 1099511627776/],
+    [
+      "cached > prompt",
+      { prompt_tokens: 10, completion_tokens: 2, prompt_tokens_details: { cached_tokens: 99 } },
+      /cached_tokens = 99, more than usage\.prompt_tokens = 10/,
+    ],
+  ])(
+    "usage with %s -> that turn fails INTERNAL naming the field (not retryable); later turns succeed",
+    async (_what, usage, message) => {
+      engine.badUsageNext.push(usage);
+      const bad = terminal(
+        await submit(client, chatTurn({ sessionId: "victim", expectedResponse: "a b c" })),
+      );
+      expect(bad?.$case).toBe("error");
+      expect(bad?.$case === "error" && bad.value).toMatchObject({ code: "INTERNAL", retryable: false });
+      expect(bad?.$case === "error" && bad.value.message).toMatch(message);
+      // The same session and a new one both run to the end, and nothing stays reserved.
+      for (const sessionId of ["victim", `other-${String(_what)}`]) {
+        const ok = terminal(await submit(client, chatTurn({ sessionId, expectedResponse: "x y" })));
+        expect(ok?.$case).toBe("finished");
+      }
+      const s = await status(client);
+      expect(s.running).toBe(0);
+      const gpu = s.kvTiers.find((t) => t.name === "gpu")!;
+      expect(Number.isSafeInteger(gpu.usedTokens)).toBe(true);
+      expect(gpu.usedTokens).toBeLessThanOrEqual(gpu.budgetTokens);
+    },
+  );
+});

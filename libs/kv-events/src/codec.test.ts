@@ -71,7 +71,14 @@ const MAP_REMOVED = [
   fixstr("medium") + "c0",
 ].join("");
 const MAP_CLEARED = ["81", fixstr("type") + fixstr("AllBlocksCleared")].join("");
+/** What vLLM sends: the batch stays an array (EventBatch is array_like), the events are tagged maps. */
 const MAP_BATCH = hex(
+  "93 cb 3ff8000000000000", // [ts=1.5,
+  "93" + MAP_STORED + MAP_REMOVED + MAP_CLEARED,
+  "01", // data_parallel_rank 1]
+);
+/** The batch as a map too (the brief's description of the newer layout): accepted. */
+const MAP_BATCH_AS_MAP = hex(
   "83",
   fixstr("ts") + "cb 3ff8000000000000",
   fixstr("events") + "93" + MAP_STORED + MAP_REMOVED + MAP_CLEARED,
@@ -113,8 +120,11 @@ describe("decodeEventBatch, golden bytes", () => {
     expect(b.events[1]?.type === "BlockStored" && b.events[1].blockHashes[0]).toBe(42n);
   });
 
-  it("tagged_map batch → every field", () => {
-    const b = decodeEventBatch(MAP_BATCH);
+  it.each([
+    ["array", MAP_BATCH],
+    ["map", MAP_BATCH_AS_MAP],
+  ])("tagged_map events in a batch %s → every field", (_shape, bytes) => {
+    const b = decodeEventBatch(bytes);
     expect(b).toEqual({
       ts: 1.5,
       dataParallelRank: 1,
@@ -135,7 +145,7 @@ describe("decodeEventBatch, golden bytes", () => {
     });
   });
 
-  it("encode writes msgspec's bytes exactly (array_like with lora_name, tagged_map)", () => {
+  it("encode writes the hand-built bytes exactly (array_like, tagged_map)", () => {
     const arrayBatch: EventBatch = {
       ts: 1.5,
       dataParallelRank: 0,
@@ -162,7 +172,8 @@ describe("decodeEventBatch, golden bytes", () => {
     );
   });
 
-  it("batch without data_parallel_rank (trailing default omitted) → null", () => {
+  it("batch without data_parallel_rank (older vLLM: no such field) or nil → null", () => {
+    expect(decodeEventBatch(hex("93 cb 3ff8000000000000 90 c0")).dataParallelRank).toBeNull();
     expect(decodeEventBatch(hex("92 cb 3ff8000000000000 90")).dataParallelRank).toBeNull();
     expect(decodeEventBatch(hex("82", fixstr("ts") + "01", fixstr("events") + "90"))).toEqual({
       ts: 1,
@@ -227,6 +238,72 @@ describe("decodeEventBatch, golden bytes", () => {
     ].join("");
     const b = decodeEventBatch(hex("92 00 91", stored));
     expect(b.events[0]).toMatchObject({ blockHashes: [-(2n ** 63n), -1n], tokenIds: [], blockSize: 0 });
+  });
+});
+
+/**
+ * Bytes from msgspec 0.22 itself with vLLM's struct definitions (test/msgspec-vectors.py prints
+ * them), so encoder and decoder are checked against the engine's own encoder, not only against
+ * bytes written by the same hand as the code.
+ */
+const MSGSPEC = {
+  ARRAY_LIKE_RANK_0:
+    "93cb41da3054981000009498ab426c6f636b53746f72656492cffedcba9876543210c404deadbeefc09401ccffcd0100ce0001000002c0a3435055c098ab426c6f636b53746f726564912ac404deadbeef9205060207a3475055a2616493ac426c6f636b52656d6f766564912ac091b0416c6c426c6f636b73436c656172656400",
+  TAGGED_MAP_RANK_NONE:
+    "93cb41da3054981000009488a474797065ab426c6f636b53746f726564ac626c6f636b5f68617368657392cffedcba9876543210c404deadbeefb1706172656e745f626c6f636b5f68617368c0a9746f6b656e5f6964739401ccffcd0100ce00010000aa626c6f636b5f73697a6502a76c6f72615f6964c0a66d656469756da3435055a96c6f72615f6e616d65c088a474797065ab426c6f636b53746f726564ac626c6f636b5f686173686573912ab1706172656e745f626c6f636b5f68617368c404deadbeefa9746f6b656e5f696473920506aa626c6f636b5f73697a6502a76c6f72615f696407a66d656469756da3475055a96c6f72615f6e616d65a2616483a474797065ac426c6f636b52656d6f766564ac626c6f636b5f686173686573912aa66d656469756dc081a474797065b0416c6c426c6f636b73436c6561726564c0",
+  // vLLM with extra_keys/group_idx: array events carry trailing nils (msgspec never thins an
+  // array_like struct), map events carry group_idx only where it is set.
+  ARRAY_LIKE_NEWER_FIELDS:
+    "93cb41da305498100000949aab426c6f636b53746f72656492cffedcba9876543210c404deadbeefc09401ccffcd0100ce0001000002c0a3435055c0c0c09aab426c6f636b53746f726564912ac404deadbeef9205060207a3475055a26164c00194ac426c6f636b52656d6f766564912ac0c091b0416c6c426c6f636b73436c656172656403",
+  TAGGED_MAP_NEWER_FIELDS:
+    "93cb41da3054981000009488a474797065ab426c6f636b53746f726564ac626c6f636b5f68617368657392cffedcba9876543210c404deadbeefb1706172656e745f626c6f636b5f68617368c0a9746f6b656e5f6964739401ccffcd0100ce00010000aa626c6f636b5f73697a6502a76c6f72615f6964c0a66d656469756da3435055a96c6f72615f6e616d65c089a474797065ab426c6f636b53746f726564ac626c6f636b5f686173686573912ab1706172656e745f626c6f636b5f68617368c404deadbeefa9746f6b656e5f696473920506aa626c6f636b5f73697a6502a76c6f72615f696407a66d656469756da3475055a96c6f72615f6e616d65a26164a967726f75705f6964780183a474797065ac426c6f636b52656d6f766564ac626c6f636b5f686173686573912aa66d656469756dc081a474797065b0416c6c426c6f636b73436c656172656403",
+};
+
+function vectorBatch(rank: number | null): EventBatch {
+  return {
+    ts: 1757500000.25,
+    dataParallelRank: rank,
+    events: [
+      {
+        type: "BlockStored",
+        blockHashes: [BIG, BYTES],
+        parentBlockHash: null,
+        tokenIds: [1, 255, 256, 65536],
+        blockSize: 2,
+        loraId: null,
+        medium: "CPU",
+        loraName: null,
+      },
+      {
+        type: "BlockStored",
+        blockHashes: [42n],
+        parentBlockHash: BYTES,
+        tokenIds: [5, 6],
+        blockSize: 2,
+        loraId: 7,
+        medium: "GPU",
+        loraName: "ad",
+      },
+      { type: "BlockRemoved", blockHashes: [42n], medium: null },
+      { type: "AllBlocksCleared" },
+    ],
+  };
+}
+
+describe("msgspec's own bytes (vLLM's structs)", () => {
+  it.each<[keyof typeof MSGSPEC, number | null]>([
+    ["ARRAY_LIKE_RANK_0", 0],
+    ["TAGGED_MAP_RANK_NONE", null],
+    ["ARRAY_LIKE_NEWER_FIELDS", 3],
+    ["TAGGED_MAP_NEWER_FIELDS", 3],
+  ])("%s decodes to every field", (name, rank) => {
+    expect(decodeEventBatch(Buffer.from(MSGSPEC[name], "hex"))).toEqual(vectorBatch(rank));
+  });
+  it("encode → msgspec's bytes exactly, both encodings", () => {
+    expect(encodeEventBatch(vectorBatch(0), "array_like").toString("hex")).toBe(MSGSPEC.ARRAY_LIKE_RANK_0);
+    expect(encodeEventBatch(vectorBatch(null), "tagged_map").toString("hex")).toBe(
+      MSGSPEC.TAGGED_MAP_RANK_NONE,
+    );
   });
 });
 

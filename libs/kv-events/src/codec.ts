@@ -33,33 +33,25 @@ export function hashKey(h: ExternalBlockHash | number): string {
 // --- encoding ---------------------------------------------------------------------------------
 
 /**
- * One `KVEventBatch` as msgspec would write it. Hashes may be bigint, safe-integer numbers or bytes;
- * ints go out in their smallest msgpack form (uint64 above int64's range), `ts` always as float64.
+ * One `KVEventBatch` byte for byte as vLLM's msgspec encoder writes it: the batch an array
+ * `[ts, events, data_parallel_rank]`, events positional arrays ("array_like") or maps tagged by
+ * "type" ("tagged_map"). Hashes may be bigint, safe-integer numbers or bytes; ints go out in their
+ * smallest msgpack form (uint64 above int64's range), `ts` always as float64.
  */
 export function encodeEventBatch(batch: EventBatchInput, encoding: EventEncoding): Buffer {
-  const w = new MsgpackWriter(64 + batch.events.length * 64);
-  if (encoding === "array_like") {
-    const withRank = batch.dataParallelRank !== null;
-    w.arrayHeader(withRank ? 3 : 2);
-    w.float64(batch.ts);
-    w.arrayHeader(batch.events.length);
-    for (const e of batch.events) writeEventArray(w, e);
-    if (withRank) w.int(batch.dataParallelRank as number);
-  } else if (encoding === "tagged_map") {
-    const withRank = batch.dataParallelRank !== null;
-    w.mapHeader(withRank ? 3 : 2);
-    w.str("ts");
-    w.float64(batch.ts);
-    w.str("events");
-    w.arrayHeader(batch.events.length);
-    for (const e of batch.events) writeEventMap(w, e);
-    if (withRank) {
-      w.str("data_parallel_rank");
-      w.int(batch.dataParallelRank as number);
-    }
-  } else {
+  if (encoding !== "array_like" && encoding !== "tagged_map") {
     throw new TypeError(`unknown event encoding ${JSON.stringify(encoding)}`);
   }
+  const w = new MsgpackWriter(64 + batch.events.length * 64);
+  // vLLM's EventBatch is array_like in both encodings (only the event structs changed to tagged
+  // maps), and msgspec writes every field of an array_like struct: a null rank is nil, not absent.
+  w.arrayHeader(3);
+  w.float64(batch.ts);
+  w.arrayHeader(batch.events.length);
+  if (encoding === "array_like") for (const e of batch.events) writeEventArray(w, e);
+  else for (const e of batch.events) writeEventMap(w, e);
+  if (batch.dataParallelRank === null) w.nil();
+  else w.int(batch.dataParallelRank);
   return w.finish();
 }
 
@@ -172,8 +164,10 @@ const unpackr = new Unpackr({
 });
 
 /**
- * Decodes one `KVEventBatch` payload in either encoding (told apart by the top-level type: array
- * = array_like, map = tagged_map). Throws {@link KvEventsDecodeError} naming the bad field.
+ * Decodes one `KVEventBatch` payload in either encoding. Each event may be an array (array_like)
+ * or a tagged map; the batch may be an array (what vLLM sends) or a map (accepted too). Trailing
+ * fields a newer vLLM adds are ignored, ones an older vLLM lacks read as null. Throws
+ * {@link KvEventsDecodeError} naming the bad field.
  */
 export function decodeEventBatch(payload: Uint8Array): EventBatch {
   let raw: unknown;

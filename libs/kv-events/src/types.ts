@@ -72,8 +72,10 @@ export interface EventBatchInput {
 }
 
 /**
- * How msgspec lays out the structs: "array_like" (positional arrays, tag first: older vLLM and what
- * llm-d's Go indexer decodes) or "tagged_map" (maps with a "type" tag: vLLM since mid-2026).
+ * How msgspec lays out the event structs: "array_like" (positional arrays, tag first: older vLLM and
+ * what llm-d's Go indexer decodes) or "tagged_map" (maps with a "type" tag: vLLM since mid-2026).
+ * The batch itself is an array `[ts, events, data_parallel_rank]` in both (vLLM's EventBatch stays
+ * array_like).
  */
 export type EventEncoding = "tagged_map" | "array_like";
 

@@ -141,23 +141,27 @@ export class ZmqEventPublisher {
   private async serveReplay(router: Router): Promise<void> {
     try {
       for await (const frames of router) {
-        // [identity, "", start_seq]: a DEALER sends ["", seq], a REQ sends [seq].
-        if (frames.length !== 3) {
+        // [identity, "", start_seq] from a DEALER sending ["", seq] or a REQ sending [seq]; newer
+        // vLLMs also take [identity, start_seq] (a DEALER without the delimiter) and answer in kind.
+        const delimited = frames.length === 3 && (frames[1] as Buffer).length === 0;
+        if (!delimited && frames.length !== 2) {
           this.warn(
             `kv-events replay: ignored a request of ${frames.length} frames (want [identity, "", start_seq])`,
           );
           continue;
         }
-        const [identity, , startFrame] = frames as [Buffer, Buffer, Buffer];
+        const identity = frames[0] as Buffer;
+        const startFrame = frames[frames.length - 1] as Buffer;
         const start = readSeqFrame(startFrame);
         if (start === null) {
           this.warn(`kv-events replay: ignored a start_seq of ${startFrame.length} bytes (want 8)`);
           continue;
         }
+        const head = delimited ? [identity, EMPTY] : [identity];
         for (const { seq, payload } of this.buffered(start)) {
-          await router.send([identity, EMPTY, seqFrame(seq), payload]);
+          await router.send([...head, seqFrame(seq), payload]);
         }
-        await router.send([identity, EMPTY, END_SEQ_FRAME, EMPTY]);
+        await router.send([...head, END_SEQ_FRAME, EMPTY]);
       }
     } catch (err) {
       if (!this.closed) this.warn(`kv-events replay socket failed: ${(err as Error).message}`);

@@ -3,6 +3,7 @@ export * from "./logging";
 export * from "./usage-error";
 export * from "./config-file";
 export * from "./tokenizer";
+export * from "./chat-format";
 export * from "./rng";
 export * from "./timers";
 export * from "./grpc-server";

@@ -63,4 +63,67 @@ describe("parseConfig", () => {
     expect(() => parseConfig([flag, value], (t) => errors.push(t))).toThrow();
     expect(errors.join("")).toContain(flag);
   });
+
+  it("stock-vLLM surfaces -> off by default (no events, no offload, no cached-token details, no dev endpoints, no directive connector)", () => {
+    expect(parseConfig([], () => {}, {})).toMatchObject({
+      kvEvents: null,
+      kvOffloadingSize: 0,
+      numCpuBlocks: 0,
+      enablePromptTokensDetails: false,
+      serverDevMode: false,
+      kvConnector: false,
+    });
+  });
+
+  it("--kv-events-config, --kv-offloading-size, VLLM_SERVER_DEV_MODE=1 -> parsed as vLLM does", () => {
+    const c = parseConfig(
+      [
+        "--kv-events-config",
+        '{"enable_kv_cache_events": true, "publisher": "zmq", "endpoint": "tcp://127.0.0.1:*", "event_encoding": "array_like"}',
+        "--kv-offloading-size",
+        "1.5",
+        "--enable-prompt-tokens-details",
+      ],
+      () => {},
+      { VLLM_SERVER_DEV_MODE: "1" },
+    );
+    expect(c.kvEvents).toMatchObject({
+      endpoint: "tcp://127.0.0.1:*",
+      eventEncoding: "array_like",
+      topic: "",
+    });
+    // 1.5 GiB of 2 MiB blocks (16 tokens x 128 KiB for Llama 3 8B).
+    expect(c.numCpuBlocks).toBe(768);
+    expect(c).toMatchObject({
+      kvOffloadingBackend: "native",
+      enablePromptTokensDetails: true,
+      serverDevMode: true,
+    });
+    // enable_kv_cache_events false or publisher "null" -> no events (vLLM's NullEventPublisher).
+    expect(parseConfig(["--kv-events-config", '{"publisher": "zmq"}']).kvEvents).toBeNull();
+    expect(
+      parseConfig(["--kv-events-config", '{"enable_kv_cache_events": true, "publisher": "null"}']).kvEvents,
+    ).toBeNull();
+    expect(parseConfig([], () => {}, { VLLM_SERVER_DEV_MODE: "0" }).serverDevMode).toBe(false);
+  });
+
+  it.each([
+    ["--kv-events-config", "{not json"],
+    ["--kv-events-config", '{"hwm": -1}'],
+    ["--kv-events-config", '{"endpoint": "http://x"}'],
+    ["--kv-offloading-size", "-1"],
+    ["--kv-offloading-backend", "disk"],
+  ])("%s %s -> rejected naming the flag", (flag, value) => {
+    const errors: string[] = [];
+    expect(() => parseConfig([flag, value], (t) => errors.push(t))).toThrow();
+    expect(errors.join("")).toContain(flag);
+  });
+
+  it.each([
+    [["--kv-offloading-backend", "lmcache"], /lmcache is not emulated/],
+    [["--kv-offloading-size", "4", "--kv-connector"], /--kv-connector and --kv-offloading-size/],
+    [["--kv-offloading-size", "0.000001"], /--kv-offloading-size .* holds no/],
+  ])("%j -> UsageError", (args, message) => {
+    expect(() => parseConfig(args)).toThrow(message);
+  });
 });

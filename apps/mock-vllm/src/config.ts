@@ -1,9 +1,12 @@
-import { Command, Option } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { parseArg, UsageError, type LogLevel } from "@symphony/common";
+import { KvEventsConfigError, parseKvEventsConfig, type KvEventsConfig } from "@symphony/kv-events";
 import {
   coefficientsFor,
+  cpuBlocksFor,
   DEFAULT_PROFILE,
   deriveNumGpuBlocks,
+  kvBytesPerToken,
   PROFILES,
   type EngineProfile,
   type FaultConfig,
@@ -34,10 +37,26 @@ export interface Config {
   readonly numGpuBlocks: number;
   readonly enablePrefixCaching: boolean;
   /**
-   * Model a KV connector (LMCache / vLLM's offloading connector): the session KV a Symphony node
-   * reports resident (`x-symphony-resident-tokens`) is loaded, not recomputed.
+   * Symphony's "directive" KV connector (`--kv-connector`, off by default like any vLLM
+   * connector): the session KV a Symphony node reports resident (`x-symphony-resident-tokens`)
+   * is loaded, not recomputed.
    */
   readonly kvConnector: boolean;
+  /**
+   * `--kv-events-config` when it publishes (enable_kv_cache_events true and publisher "zmq");
+   * null = no KV-cache events (vLLM's NullEventPublisher).
+   */
+  readonly kvEvents: KvEventsConfig | null;
+  /** `--kv-offloading-size`: CPU offload tier in GiB, total across ranks; 0 = off. */
+  readonly kvOffloadingSize: number;
+  /** `--kv-offloading-backend`: only "native" (vLLM's OffloadingConnector, CPU backend) is emulated. */
+  readonly kvOffloadingBackend: "native";
+  /** CPU tier capacity in blocks, derived from `kvOffloadingSize`; 0 when off. */
+  readonly numCpuBlocks: number;
+  /** `--enable-prompt-tokens-details`: fill usage.prompt_tokens_details.cached_tokens (vLLM: off). */
+  readonly enablePromptTokensDetails: boolean;
+  /** env VLLM_SERVER_DEV_MODE=1: serve vLLM's dev endpoints (`/reset_prefix_cache`). */
+  readonly serverDevMode: boolean;
   /** Divides every modelled duration (10 = ten times faster than real time). */
   readonly timeScale: number;
   readonly seed: number;
@@ -51,6 +70,15 @@ export interface Config {
 
 function rate(value: string): number {
   return parseArg.number(0, 1)(value);
+}
+
+function kvEventsConfig(value: string): KvEventsConfig {
+  try {
+    return parseKvEventsConfig(value);
+  } catch (err) {
+    if (err instanceof KvEventsConfigError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
 }
 
 function buildProgram(): Command {
@@ -113,10 +141,37 @@ function buildProgram(): Command {
     .addOption(
       new Option(
         "--kv-connector",
-        "load the KV a Symphony node reports resident (header x-symphony-resident-tokens) instead of recomputing it",
-      ).default(true),
+        "Symphony's directive connector: load the KV a node reports resident (header x-symphony-resident-tokens) instead of recomputing it",
+      ).default(false),
     )
-    .addOption(new Option("--no-kv-connector", "ignore x-symphony-resident-tokens, like a plain vLLM"))
+    .addOption(
+      new Option("--no-kv-connector", "ignore x-symphony-resident-tokens, like a plain vLLM (default)"),
+    )
+    .addOption(
+      new Option(
+        "--kv-events-config <json>",
+        "vLLM KVEventsConfig JSON: enable_kv_cache_events, publisher, endpoint, replay_endpoint, buffer_steps, hwm, max_queue_size, topic, event_encoding",
+      ).argParser(kvEventsConfig),
+    )
+    .addOption(
+      new Option(
+        "--kv-offloading-size <GiB>",
+        "native CPU KV offload: CPU tier size in GiB, total across ranks (0 = off)",
+      )
+        .default(0)
+        .argParser(parseArg.number(0, 1e6)),
+    )
+    .addOption(
+      new Option("--kv-offloading-backend <name>", "CPU offload backend (only native is emulated)")
+        .choices(["native", "lmcache"])
+        .default("native"),
+    )
+    .addOption(
+      new Option(
+        "--enable-prompt-tokens-details",
+        "fill usage.prompt_tokens_details.cached_tokens (as vLLM, off by default)",
+      ).default(false),
+    )
     .addOption(
       new Option("--time-scale <x>", "divide all modelled durations by x (10 = 10x faster)")
         .default(1)
@@ -216,6 +271,10 @@ interface RawOptions {
   numGpuBlocks?: number;
   enablePrefixCaching: boolean;
   kvConnector: boolean;
+  kvEventsConfig?: KvEventsConfig;
+  kvOffloadingSize: number;
+  kvOffloadingBackend: string;
+  enablePromptTokensDetails: boolean;
   timeScale: number;
   seed: number;
   eosMeanTokens: number;
@@ -242,6 +301,7 @@ export function parseConfig(
   argv: readonly string[],
   /** Where commander prints flag errors (stderr by default; tests pass a sink). */
   writeErr: (text: string) => void = (text) => process.stderr.write(text),
+  env: Readonly<Record<string, string | undefined>> = process.env,
 ): Readonly<Config> {
   const program = buildProgram().configureOutput({ writeErr });
   program.parse(argv as string[], { from: "user" });
@@ -271,6 +331,28 @@ export function parseConfig(
       `--max-model-len ${maxModelLen} is larger than the KV cache holds (${numGpuBlocks} blocks x ` +
         `${o.blockSize} = ${numGpuBlocks * o.blockSize} tokens): lower --max-model-len or raise --num-gpu-blocks`,
     );
+  if (o.kvOffloadingBackend === "lmcache")
+    throw new UsageError(
+      "--kv-offloading-backend lmcache is not emulated by mock-vllm: use native (vLLM's OffloadingConnector with its CPU backend)",
+    );
+  if (o.kvOffloadingSize > 0 && o.kvConnector)
+    throw new UsageError(
+      "--kv-connector and --kv-offloading-size configure two KV connectors and vLLM runs one: drop one of them",
+    );
+  const numCpuBlocks =
+    o.kvOffloadingSize > 0
+      ? cpuBlocksFor(o.kvOffloadingSize, o.blockSize, kvBytesPerToken(profile.model))
+      : 0;
+  if (o.kvOffloadingSize > 0 && numCpuBlocks < 1)
+    throw new UsageError(
+      `--kv-offloading-size ${o.kvOffloadingSize} GiB holds no ${o.blockSize}-token block of ${profile.model.name}: raise it`,
+    );
+  const events = o.kvEventsConfig;
+  // vLLM publishes only with enable_kv_cache_events and a "zmq" publisher (else NullEventPublisher).
+  const kvEvents = events?.enableKvCacheEvents && events.publisher === "zmq" ? Object.freeze(events) : null;
+  // vLLM: VLLM_SERVER_DEV_MODE = bool(int(os.getenv("VLLM_SERVER_DEV_MODE", "0"))).
+  const devMode = env.VLLM_SERVER_DEV_MODE;
+  const serverDevMode = devMode !== undefined && /^\s*[+-]?\d+\s*$/.test(devMode) && Number(devMode) !== 0;
   return Object.freeze({
     host: o.host,
     port: o.port,
@@ -286,6 +368,12 @@ export function parseConfig(
     numGpuBlocks,
     enablePrefixCaching: o.enablePrefixCaching,
     kvConnector: o.kvConnector,
+    kvEvents,
+    kvOffloadingSize: o.kvOffloadingSize,
+    kvOffloadingBackend: "native" as const,
+    numCpuBlocks,
+    enablePromptTokensDetails: o.enablePromptTokensDetails,
+    serverDevMode,
     timeScale: o.timeScale,
     seed: o.seed,
     eosMeanTokens: o.eosMeanTokens,

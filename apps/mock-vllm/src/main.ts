@@ -1,14 +1,18 @@
-import { createLogger, onShutdownSignal, RealTimers, rngFor, runCli } from "@symphony/common";
+import { createLogger, onShutdownSignal, RealTimers, rngFor, runCli, UsageError } from "@symphony/common";
+import { ZmqEventPublisher } from "@symphony/kv-events";
 import { Registry } from "prom-client";
 import { parseConfig } from "./config";
 import {
   ChatTemplate,
   EngineCore,
   FaultInjector,
+  hostLinkBytesPerUs,
+  kvBytesPerToken,
   OutputPlanner,
   StepTimeModel,
   TokenCache,
   type EngineStats,
+  type KvEventSink,
 } from "./domain";
 import { createEngineMetrics } from "./metrics";
 import { buildHttpServer } from "./transport/http-server";
@@ -18,6 +22,38 @@ runCli(async () => {
   const logger = createLogger("mock-vllm", config.logLevel);
   const timers = new RealTimers();
   const registry = new Registry();
+
+  // KV-cache events (--kv-events-config): the publisher binds or connects before the engine
+  // runs; zeromq is loaded only here (the bundle keeps it external).
+  let publisher: ZmqEventPublisher | null = null;
+  let kvEventSink: KvEventSink | undefined;
+  if (config.kvEvents) {
+    const ev = config.kvEvents;
+    try {
+      publisher = await ZmqEventPublisher.open({
+        endpoint: ev.endpoint,
+        replayEndpoint: ev.replayEndpoint,
+        bufferSteps: ev.bufferSteps,
+        hwm: ev.hwm,
+        topic: ev.topic,
+        encoding: ev.eventEncoding,
+        onWarning: (message) => logger.warn(message),
+      });
+    } catch (err) {
+      throw new UsageError(
+        `--kv-events-config: cannot open the publisher on ${ev.endpoint}${ev.replayEndpoint ? ` / ${ev.replayEndpoint}` : ""} (${(err as Error).message})`,
+      );
+    }
+    // Batches carry wall-clock seconds (vLLM: time.time()); the engine clock starts near now.
+    const wallAtEngineZeroS = Date.now() / 1000 - timers.nowUs() / 1e6;
+    const open = publisher;
+    kvEventSink = { publish: (events, nowUs) => open.publish(events, wallAtEngineZeroS + nowUs / 1e6) };
+    logger.info("listening", {
+      kind: "kv-events",
+      endpoint: publisher.endpoint,
+      replayEndpoint: publisher.replayEndpoint,
+    });
+  }
 
   let statsOf: () => EngineStats = () => {
     throw new Error("engine not ready");
@@ -31,6 +67,7 @@ runCli(async () => {
       enablePrefixCaching: config.enablePrefixCaching,
     },
     () => statsOf(),
+    { externalPrefixCache: config.kvConnector || config.numCpuBlocks > 0, offload: config.numCpuBlocks > 0 },
   );
   const engine = new EngineCore(
     {
@@ -40,10 +77,20 @@ runCli(async () => {
       blockSize: config.blockSize,
       enablePrefixCaching: config.enablePrefixCaching,
       timeScale: config.timeScale,
+      ...(config.numCpuBlocks > 0
+        ? {
+            cpuOffload: {
+              numCpuBlocks: config.numCpuBlocks,
+              bytesPerBlock: config.blockSize * kvBytesPerToken(config.profile.model),
+              linkBytesPerUs: hostLinkBytesPerUs(config.profile),
+            },
+          }
+        : {}),
     },
     new StepTimeModel(config.coefficients),
     timers,
     observer,
+    kvEventSink,
   );
   statsOf = () => engine.stats();
 
@@ -84,6 +131,7 @@ runCli(async () => {
     timers.cancelAll();
     app.server.closeAllConnections();
     await closed;
+    await publisher?.close();
     logger.info("stopped");
   });
 });

@@ -16,6 +16,12 @@ export interface GpuSpec {
   readonly memBandwidthGBs: number;
   /** Memory per GPU, GiB. */
   readonly memGiB: number;
+  /**
+   * Achieved host-link (PCIe) bandwidth per direction per GPU for pinned-memory KV copies, GB/s:
+   * an estimate, about 80 % of the link's theoretical rate (PCIe 5.0 x16: 64 GB/s, 4.0 x16:
+   * 32 GB/s), as large cudaMemcpyAsync copies reach. Times the native CPU offload's copies.
+   */
+  readonly hostLinkGBs: number;
 }
 
 /** Transformer shape, from the model's Hugging Face config.json. */
@@ -56,8 +62,20 @@ export interface EngineProfile {
   readonly defaultMaxNumBatchedTokens: number;
 }
 
-const H100_SXM: GpuSpec = { name: "H100-SXM5-80GB", peakTflops: 989.4, memBandwidthGBs: 3350, memGiB: 80 };
-const A100_SXM: GpuSpec = { name: "A100-SXM4-80GB", peakTflops: 312, memBandwidthGBs: 2039, memGiB: 80 };
+const H100_SXM: GpuSpec = {
+  name: "H100-SXM5-80GB",
+  peakTflops: 989.4,
+  memBandwidthGBs: 3350,
+  memGiB: 80,
+  hostLinkGBs: 50, // PCIe 5.0 x16
+};
+const A100_SXM: GpuSpec = {
+  name: "A100-SXM4-80GB",
+  peakTflops: 312,
+  memBandwidthGBs: 2039,
+  memGiB: 80,
+  hostLinkGBs: 25, // PCIe 4.0 x16
+};
 
 const LLAMA3_8B: ModelSpec = {
   name: "meta-llama/Llama-3.1-8B-Instruct",
@@ -173,4 +191,12 @@ export function deriveNumGpuBlocks(profile: EngineProfile, blockSize: number, gp
     profile.activationReserveGiB * gib;
   const total = perGpuFree * profile.tensorParallel;
   return Math.max(0, Math.floor(total / (blockSize * kvBytesPerToken(profile.model))));
+}
+
+/**
+ * KV bytes per µs the native CPU offload copies in one direction: every tensor-parallel rank
+ * copies its share of the KV over its own link, so the links add up.
+ */
+export function hostLinkBytesPerUs(profile: EngineProfile): number {
+  return profile.gpu.hostLinkGBs * 1e3 * profile.tensorParallel;
 }

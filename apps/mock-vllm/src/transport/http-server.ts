@@ -101,6 +101,8 @@ class CompletionResponder implements EngineListener {
     private readonly res: ServerResponse,
     private readonly dropAfterTokens: number,
     private readonly onAbortRequest: () => void,
+    /** --enable-prompt-tokens-details: report cached tokens in usage (vLLM omits them otherwise). */
+    private readonly promptTokensDetails: boolean,
   ) {
     this.pieces = streamPieces(job.plan.tokenIds);
     this.lastIndex = job.plan.tokenIds.length - 1;
@@ -171,8 +173,13 @@ class CompletionResponder implements EngineListener {
       }
       return;
     }
-    const usage = `{"prompt_tokens":${s.promptTokens},"total_tokens":${s.promptTokens + s.completionTokens},"completion_tokens":${s.completionTokens},"prompt_tokens_details":{"cached_tokens":${s.cachedTokens}}}`;
+    // vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details and a non-zero
+    // count; streamed usage drops the unset field (exclude_none), the JSON body shows null.
+    const details =
+      this.promptTokensDetails && s.cachedTokens > 0 ? `{"cached_tokens":${s.cachedTokens}}` : null;
+    const counts = `"prompt_tokens":${s.promptTokens},"total_tokens":${s.promptTokens + s.completionTokens},"completion_tokens":${s.completionTokens}`;
     if (this.job.stream) {
+      const usage = details ? `{${counts},"prompt_tokens_details":${details}}` : `{${counts}}`;
       let tail = "";
       if (this.job.includeUsage) {
         const object = this.job.kind === "chat" ? "chat.completion.chunk" : "text_completion";
@@ -182,6 +189,7 @@ class CompletionResponder implements EngineListener {
       this.res.end();
       return;
     }
+    const usage = `{${counts},"prompt_tokens_details":${details ?? "null"}}`;
     const text = JSON.stringify(this.pieces.slice(0, s.completionTokens).join(""));
     const reason = this.job.plan.finishReason;
     const choice =
@@ -260,8 +268,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const res = reply.raw;
     let submitted = false;
     let spikeTimer: NodeJS.Timeout | undefined;
-    const responder = new CompletionResponder(job, res, job.stream ? decision.dropAfterTokens : -1, () =>
-      engine.abort(job.id),
+    const responder = new CompletionResponder(
+      job,
+      res,
+      job.stream ? decision.dropAfterTokens : -1,
+      () => engine.abort(job.id),
+      config.enablePromptTokensDetails,
     );
     res.on("close", () => {
       if (responder.finished) return;
@@ -460,10 +472,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   app.get("/health", async (_req, reply) => reply.code(200).send(""));
   app.get("/ping", async (_req, reply) => reply.code(200).send(""));
   app.get("/version", async (_req, reply) => reply.send({ version: "mock-vllm-0.1.0" }));
-  app.post("/reset_prefix_cache", async (_req, reply) => {
-    engine.resetPrefixCache();
-    return reply.code(200).send("");
-  });
+  // A dev endpoint: vLLM serves it only with VLLM_SERVER_DEV_MODE=1 (else 404).
+  if (config.serverDevMode)
+    app.post("/reset_prefix_cache", async (_req, reply) => {
+      engine.resetPrefixCache();
+      return reply.code(200).send("");
+    });
   app.get("/metrics", async (_req, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);

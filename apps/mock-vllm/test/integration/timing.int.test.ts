@@ -15,6 +15,8 @@ describe("mock-vllm timing model (built bundle)", () => {
 
   beforeAll(async () => {
     // The A100 profile has the slowest prefill, which makes cache effects large and robust.
+    // --kv-connector: Symphony's directive mode (resident tokens); cached_tokens only with the
+    // details flag, as in vLLM.
     ({ svc, base } = await startMock([
       "--profile",
       "llama3-8b-a100",
@@ -22,6 +24,8 @@ describe("mock-vllm timing model (built bundle)", () => {
       "2",
       "--time-scale",
       "2",
+      "--kv-connector",
+      "--enable-prompt-tokens-details",
     ]));
   });
   afterAll(async () => {

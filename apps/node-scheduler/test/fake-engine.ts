@@ -23,6 +23,8 @@ export class FakeEngine {
   chunkDelayMs = 0;
   /** Hostile engine: the next generate calls send these usage objects instead of the real one (one each). */
   badUsageNext: Record<string, unknown>[] = [];
+  /** Hostile engine: the next generate calls answer 200 with JSON, or with a line that never ends (one each). */
+  badStreamNext: ("json-200" | "endless-line")[] = [];
   /** Generation calls in flight right now. */
   inFlight = 0;
   /** Calls aborted by the client before completing. */
@@ -82,6 +84,17 @@ export class FakeEngine {
       return this.json(res, this.failNext.status, {
         error: { message: `injected failure ${this.failNext.status}`, code: this.failNext.status },
       });
+    }
+    const hostile = this.badStreamNext.shift();
+    if (hostile === "json-200") return this.json(res, 200, { choices: [{ message: { content: "hi" } }] });
+    if (hostile === "endless-line") {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      // 40 MB without a newline unless the client hangs up first (the issue's reproduction).
+      for (let i = 0; i < 640 && !res.destroyed; i++) {
+        if (!res.write("z".repeat(65536))) await new Promise((r) => res.once("drain", r));
+      }
+      res.end();
+      return;
     }
     const chat = path.endsWith("/chat/completions");
     const prompt = chat

@@ -13,3 +13,4 @@ export * from "./shutdown";
 export * from "./openai-stream";
 export * from "./inference-request";
 export * from "./auth";
+export * from "./sse-lines";

@@ -1,3 +1,4 @@
+import { SseLineTooLongError } from "@symphony/common";
 import { EngineError, type GrpcCodeName } from "./engine-adapter";
 
 /**
@@ -37,6 +38,14 @@ const NETWORK_ERROR_CODES = new Set([
 /** Any thrown value from an engine call -> EngineError (already-classified errors pass through). */
 export function toEngineError(err: unknown, engine: string, streamed: boolean): EngineError {
   if (err instanceof EngineError) return err;
+  // A malformed stream: the same engine would send it again, so not retryable.
+  if (err instanceof SseLineTooLongError)
+    return new EngineError(
+      "INTERNAL",
+      `engine ${engine} sent a malformed stream: ${err.message}`,
+      false,
+      streamed,
+    );
   const e = err as { name?: string; code?: string; message?: string; cause?: { code?: string } };
   if (e?.name === "AbortError" || e?.code === "UND_ERR_ABORTED") {
     return new EngineError("CANCELLED", "engine call cancelled", false, streamed);

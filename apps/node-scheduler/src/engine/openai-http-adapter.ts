@@ -1,4 +1,4 @@
-import { streamPieces, type OpenAiStreamChunk } from "@symphony/common";
+import { notAnEventStream, streamPieces, type OpenAiStreamChunk } from "@symphony/common";
 import { Pool } from "undici";
 import {
   EngineError,
@@ -140,6 +140,13 @@ export class OpenAiHttpAdapter implements EngineAdapter {
         `engine returned HTTP ${res.statusCode}: ${errorMessageOf(text)}`,
         retryable,
       );
+    }
+    // A 200 that is not an event stream (a proxy's page, a non-streaming server) would otherwise
+    // read as a stream closed early and be retried: fail it precisely instead.
+    const notSse = notAnEventStream(res.headers["content-type"], "engine", res.statusCode);
+    if (notSse) {
+      res.body.destroy();
+      throw new EngineError("INTERNAL", notSse, false);
     }
 
     const parser = new SseParser();

@@ -1,3 +1,4 @@
+import { SseLineTooLongError } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { SseParser } from "./sse";
 
@@ -18,5 +19,19 @@ describe("SseParser", () => {
     const p = new SseParser();
     expect(p.push("data: last")).toEqual([]);
     expect(p.end()).toEqual(["last"]);
+  });
+
+  it.each([
+    ["one line over the cap", ["data: " + "x".repeat(20), "\n\n"], /line longer than 16 characters/],
+    [
+      "an event's data lines over the cap",
+      ["data: 12345\ndata: 12345\ndata: 12345\n"],
+      /event with data longer than 16/,
+    ],
+  ])("%s -> SseLineTooLongError", (_name, chunks, message) => {
+    const p = new SseParser(16);
+    const run = () => chunks.forEach((c) => p.push(c));
+    expect(run).toThrow(SseLineTooLongError);
+    expect(() => new SseParser(16).push(chunks.join(""))).toThrow(message);
   });
 });

@@ -1,30 +1,31 @@
+import { LineSplitter, MAX_SSE_LINE_CHARS, SseLineTooLongError } from "@symphony/common";
+
 /**
  * Incremental Server-Sent-Events parser: feed it decoded text chunks as they arrive; it returns
  * the `data:` payloads of every event completed so far (multi-line data joined with "\n").
  * Comments (":") and other fields (event, id, retry) are ignored: OpenAI streams only use data.
+ * Linear in the input; a line over `maxLineChars` throws SseLineTooLongError (see LineSplitter).
  */
 export class SseParser {
-  private buffer = "";
+  private readonly lines: LineSplitter;
   private dataLines: string[] = [];
+  private dataChars = 0;
+
+  constructor(private readonly maxLineChars = MAX_SSE_LINE_CHARS) {
+    this.lines = new LineSplitter(maxLineChars);
+  }
 
   push(chunk: string): string[] {
-    this.buffer += chunk;
     const events: string[] = [];
-    let nl: number;
-    while ((nl = this.buffer.indexOf("\n")) >= 0) {
-      let line = this.buffer.slice(0, nl);
-      this.buffer = this.buffer.slice(nl + 1);
-      if (line.endsWith("\r")) line = line.slice(0, -1);
-      this.takeLine(line, events);
-    }
+    this.lines.push(chunk, (line) => this.takeLine(line, events));
     return events;
   }
 
   /** End of stream: a final event without its blank line still counts. */
   end(): string[] {
     const events: string[] = [];
-    if (this.buffer.length > 0) this.takeLine(this.buffer, events);
-    this.buffer = "";
+    const last = this.lines.end();
+    if (last.length > 0) this.takeLine(last, events);
     this.takeLine("", events);
     return events;
   }
@@ -33,6 +34,7 @@ export class SseParser {
     if (line === "") {
       if (this.dataLines.length > 0) events.push(this.dataLines.join("\n"));
       this.dataLines = [];
+      this.dataChars = 0;
       return;
     }
     if (line.startsWith(":")) return;
@@ -40,6 +42,11 @@ export class SseParser {
     const field = colon < 0 ? line : line.slice(0, colon);
     let value = colon < 0 ? "" : line.slice(colon + 1);
     if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "data") this.dataLines.push(value);
+    if (field !== "data") return;
+    // Many data lines without the blank line that ends the event would grow without bound too.
+    this.dataChars += value.length + 1;
+    if (this.dataChars > this.maxLineChars)
+      throw new SseLineTooLongError(this.maxLineChars, "event with data longer than");
+    this.dataLines.push(value);
   }
 }

@@ -15,7 +15,7 @@ describe("node-scheduler behind an engine sending malformed numbers", () => {
     node = await spawnService(
       "node-hostile-engine",
       bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--engine-retries", "0"],
+      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--engine-retries", "2"],
       ["grpc", "metrics"],
     );
     client = nodeClient(node.ports.grpc!);
@@ -56,6 +56,31 @@ describe("node-scheduler behind an engine sending malformed numbers", () => {
       const gpu = s.kvTiers.find((t) => t.name === "gpu")!;
       expect(Number.isSafeInteger(gpu.usedTokens)).toBe(true);
       expect(gpu.usedTokens).toBeLessThanOrEqual(gpu.budgetTokens);
+    },
+  );
+
+  it.each([
+    [
+      "json-200" as const,
+      "engine answered 200 with content-type application/json, expected text/event-stream",
+    ],
+    [
+      "endless-line" as const,
+      /sent a malformed stream: server-sent-events line longer than 1048576 characters/,
+    ],
+  ])(
+    "engine stream %s -> the turn fails INTERNAL at once with a precise message, not retried",
+    async (kind, message) => {
+      const calls = engine.generateCalls().length;
+      engine.badStreamNext.push(kind);
+      const t0 = performance.now();
+      const bad = terminal(await submit(client, chatTurn({ sessionId: `stream-${kind}` })));
+      expect(bad?.$case === "error" && bad.value).toMatchObject({ code: "INTERNAL", retryable: false });
+      expect(bad?.$case === "error" && bad.value.message).toMatch(message);
+      expect(performance.now() - t0).toBeLessThan(5000);
+      expect(engine.generateCalls().length - calls).toBe(1);
+      const ok = terminal(await submit(client, chatTurn({ sessionId: `after-${kind}` })));
+      expect(ok?.$case).toBe("finished");
     },
   );
 });

@@ -45,6 +45,18 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
           res.end(JSON.stringify({ error: { message: "overloaded" } }));
           return;
         }
+        if (say === "json instead of a stream") {
+          res.writeHead(200, { "content-type": "application/json" });
+          res.end(JSON.stringify({ choices: [{ message: { content: "one two three" } }], usage }));
+          return;
+        }
+        if (say === "endless line") {
+          // 2 MiB without a newline, then a well-formed end the client must never reach.
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          for (let i = 0; i < 32; i++) res.write("x".repeat(65536));
+          res.end("\n\ndata: [DONE]\n\n");
+          return;
+        }
         if (!body.stream) {
           res.end(
             JSON.stringify({
@@ -175,6 +187,17 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
   it.each([
     ["fail", { code: "HTTP_503", message: "overloaded" }],
     ["truncated", { code: "STREAM_TRUNCATED", message: "stream ended without [DONE]" }],
+    [
+      "json instead of a stream",
+      {
+        code: "BAD_RESPONSE",
+        message: "server answered 200 with content-type application/json, expected text/event-stream",
+      },
+    ],
+    [
+      "endless line",
+      { code: "BAD_RESPONSE", message: "server-sent-events line longer than 1048576 characters" },
+    ],
   ])("%s -> failed with a typed code", async (say, failure) => {
     const t = target({ model: "m" });
     const r = await play(t, turn(say));

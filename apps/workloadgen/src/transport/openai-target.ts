@@ -1,5 +1,7 @@
 import {
   countTokens,
+  LineSplitter,
+  notAnEventStream,
   streamPieces,
   type Logger,
   type OpenAiStreamChunk,
@@ -32,6 +34,9 @@ export interface OpenAiTargetOptions {
 
 type StreamChunk = OpenAiStreamChunk;
 type Usage = OpenAiUsage;
+
+/** Largest non-streamed body (error pages, `stream: false` answers) kept in memory. */
+export const MAX_WHOLE_BODY_CHARS = 64 << 20;
 
 /**
  * Any OpenAI-compatible server as a Target: chat completions (or completions) with streaming and
@@ -166,9 +171,10 @@ export class OpenAiHttpTarget implements Target {
     let status = 0;
     let cancelled = false;
     const decoder = new TextDecoder();
-    // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives.
+    // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives,
+    // in linear time and with a cap on the line length (LineSplitter).
     let whole = "";
-    let buffered = "";
+    const lines = turn.stream ? new LineSplitter() : undefined;
     let sawDone = false;
     let response = "";
     let usage: Usage | null | undefined;
@@ -255,30 +261,29 @@ export class OpenAiHttpTarget implements Target {
           controller = c;
           if (cancelled) c.abort(new Error("cancelled by the client"));
         },
-        onResponseStart: (_c, statusCode) => {
+        onResponseStart: (_c, statusCode, headers) => {
           status = statusCode;
+          // A 200 that is no event stream would otherwise end as "stream ended without [DONE]".
+          const notSse =
+            statusCode === 200 && turn.stream && notAnEventStream(headers["content-type"], "server");
+          if (notSse) fail("BAD_RESPONSE", notSse);
         },
         onResponseData: (_c, bytes) => {
           if (settled) return;
           const text = decoder.decode(bytes, { stream: true });
-          if (status !== 200 || !turn.stream) {
+          if (status !== 200 || !lines) {
             whole += text;
+            if (whole.length > MAX_WHOLE_BODY_CHARS)
+              fail("BAD_RESPONSE", `response body longer than ${MAX_WHOLE_BODY_CHARS} characters`);
             return;
           }
-          buffered = buffered.length === 0 ? text : buffered + text;
-          // A cursor over the buffer: one copy per line, not one per line for the rest as well.
-          let start = 0;
-          let end: number;
           try {
-            while (!settled && (end = buffered.indexOf("\n", start)) >= 0) {
-              const line = buffered.slice(start, end).trimEnd();
-              start = end + 1;
-              onLine(line);
-            }
+            lines.push(text, (line) => {
+              if (!settled) onLine(line.trimEnd());
+            });
           } catch (err) {
             fail("BAD_RESPONSE", (err as Error).message);
           }
-          buffered = start === buffered.length ? "" : buffered.slice(start);
         },
         onResponseEnd: () => {
           try {

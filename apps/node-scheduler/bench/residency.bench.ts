@@ -34,7 +34,12 @@ it("residency: GPU hit rate with vs without hints", async () => {
   let engineUrl: string;
   let engineName: string;
   if (existsSync(mockBundle)) {
-    const mock = await spawnService("mock-vllm", mockBundle, ["--port", "0"], ["http"]);
+    const mock = await spawnService(
+      "mock-vllm",
+      mockBundle,
+      ["--port", "0", "--kv-connector", "--enable-prompt-tokens-details"],
+      ["http"],
+    );
     stops.push(() => mock.stop());
     engineUrl = `http://127.0.0.1:${mock.ports.http}/v1`;
     engineName = "mock-vllm (llama3-8b-h100, time-scale 1)";

@@ -37,7 +37,7 @@ async function runPolicy(policy: string, sessions: number, turns: number) {
       const engine = await spawnService(
         `mock-vllm-${i}`,
         bundlePath("mock-vllm"),
-        ["--port", "0", "--time-scale", "20"],
+        ["--port", "0", "--time-scale", "20", "--kv-connector", "--enable-prompt-tokens-details"],
         ["http"],
       );
       procs.push(engine);

@@ -44,7 +44,13 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
         spawnService(
           `mock-vllm-${i + 1}`,
           bundlePath("mock-vllm"),
-          ["--host", "127.0.0.1", "--port", "0", "--time-scale", timeScale, ...(options.mockArgs ?? [])],
+          [
+            ...["--host", "127.0.0.1", "--port", "0", "--time-scale", timeScale],
+            // Symphony's engine: the directive KV connector (loads the resident tokens the node
+            // reports) and cached_tokens in usage, both off in a stock vLLM. mockArgs may undo them.
+            ...["--kv-connector", "--enable-prompt-tokens-details"],
+            ...(options.mockArgs ?? []),
+          ],
           ["http"],
         ).then(track),
       ),

@@ -127,7 +127,12 @@ describeResidency("fake engine", async () => {
 const mockBundle = join(repoRoot, "dist", "apps", "mock-vllm", "main.js");
 describe.runIf(existsSync(mockBundle))("with the built mock-vllm", () => {
   describeResidency("mock-vllm", async () => {
-    const mock = await spawnService("mock-vllm", mockBundle, ["--port", "0", "--seed", "1"], ["http"]);
+    const mock = await spawnService(
+      "mock-vllm",
+      mockBundle,
+      ["--port", "0", "--seed", "1", "--kv-connector", "--enable-prompt-tokens-details"],
+      ["http"],
+    );
     return { url: `http://127.0.0.1:${mock.ports.http}/v1`, stop: () => mock.stop() };
   });
 });

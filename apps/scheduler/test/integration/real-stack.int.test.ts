@@ -90,7 +90,7 @@ describe.skipIf(!bundlesBuilt)("real stack: scheduler + 3 node-schedulers + 3 mo
         await spawnService(
           `mock-vllm-${i}`,
           bundlePath("mock-vllm"),
-          ["--port", "0", "--time-scale", "5"],
+          ["--port", "0", "--time-scale", "5", "--kv-connector", "--enable-prompt-tokens-details"],
           ["http"],
         ),
       );

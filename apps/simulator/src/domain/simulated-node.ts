@@ -3,7 +3,6 @@ import {
   ChatTemplate,
   EngineCore,
   OutputPlanner,
-  streamPieces,
   type EngineConfig,
   type RequestSummary,
   type StepTimeModel,
@@ -159,7 +158,7 @@ export class SimulatedNode {
       ignoreEos: req.ignoreEos,
     });
     turn.plan = plan;
-    turn.pieces = streamPieces(plan.tokenIds);
+    turn.pieces = this.text.tokens.streamPieces(plan.tokenIds);
     turn.phase = "on-engine";
     turn.onEngineToken = this.onToken;
     turn.onEngineFinish = this.onEngineFinish;
@@ -170,7 +169,7 @@ export class SimulatedNode {
           promptTokenIds,
           outputTokenIds: plan.tokenIds,
           finishReason: plan.finishReason,
-          // Like mock-vllm's --kv-connector (its default): the node's resident KV is loaded.
+          // Like mock-vllm's --kv-connector (directive mode, as the live stack runs it): the node's resident KV is loaded.
           externalKvTokens: turn.residentKvTokens,
         },
         turn,

@@ -86,7 +86,7 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
     mock = await spawnService(
       "mock-vllm",
       bundlePath("mock-vllm"),
-      ["--port", "0", ...FIXED_STEP_ARGS],
+      ["--port", "0", "--enable-prompt-tokens-details", ...FIXED_STEP_ARGS],
       ["http"],
     );
     dir = mkdtempSync(join(tmpdir(), "wg-http-"));

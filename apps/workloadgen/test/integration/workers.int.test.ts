@@ -63,7 +63,7 @@ describe("workloadgen --workers 2 vs --workers 1 (same seed, mock-vllm)", () => 
     mock = await spawnService(
       "mock-vllm",
       bundlePath("mock-vllm"),
-      ["--port", "0", "--time-scale", "20"],
+      ["--port", "0", "--time-scale", "20", "--enable-prompt-tokens-details"],
       ["http"],
     );
     root = mkdtempSync(join(tmpdir(), "wg-workers-"));

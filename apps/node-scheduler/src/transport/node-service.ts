@@ -457,7 +457,10 @@ export class NodeService {
     const blockSize = events?.index.blockSize;
     if (!events || !tokenIds || !blockSize) return undefined;
     const found = events.index.lookup(tokenIds);
-    const fullBlocks = Math.floor(tokenIds.length / blockSize) * blockSize;
+    // The context ends with the token that ended the reply: sampled, never fed back, so the turn
+    // that produced it left its KV uncomputed. What a returning turn can find is the full blocks
+    // before it (a warm-up computes it too, which only adds).
+    const fullBlocks = Math.floor((tokenIds.length - 1) / blockSize) * blockSize;
     const where =
       found.gpuTokens >= fullBlocks
         ? "gpu"

@@ -1,0 +1,210 @@
+import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { nodeClient, status } from "../grpc-client";
+import { runRoundRobin, type RoundRobinResult } from "../round-robin";
+
+/**
+ * The node in front of a stock engine: mock-vllm with vLLM's KV-cache events (ZMQ) and native CPU
+ * offload, a GPU cache too small for every session, and the node in `warmup` mode reading the
+ * engine's events. Sessions are visited round-robin, so each returns after the others pushed its
+ * context off the GPU (into the CPU tier).
+ */
+const SESSIONS = 6;
+const TURNS = 4;
+const GPU_BLOCKS = 80; // 1,280 tokens: room for two or three sessions' contexts
+const MOCK_ARGS = [
+  "--num-gpu-blocks",
+  String(GPU_BLOCKS),
+  "--max-model-len",
+  String(GPU_BLOCKS * 16),
+  "--kv-offloading-size",
+  "1", // 512 blocks: every session fits the CPU tier
+  "--enable-prompt-tokens-details",
+  "--eos-mean-tokens",
+  "0",
+  "--seed",
+  "3",
+];
+
+/** Sum of a metric's samples whose labels include every `labels` pair. */
+async function scrape(port: number): Promise<(name: string, labels?: Record<string, string>) => number> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
+  return (name, labels = {}) => {
+    let sum = 0;
+    for (const line of lines) {
+      const m = /^([^{\s]+)(\{[^}]*\})?\s+(\S+)/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const set = m[2] ?? "";
+      if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) sum += Number(m[3]);
+    }
+    return sum;
+  };
+}
+
+interface Stack {
+  mock: RunningService;
+  node: RunningService;
+  stop(): Promise<void>;
+}
+
+function kvEventsEndpoints(mock: RunningService): { endpoint: string; replayEndpoint: string } {
+  const line = mock.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
+  if (!line) throw new Error("mock-vllm logged no kv-events endpoint");
+  return { endpoint: String(line.endpoint), replayEndpoint: String(line.replayEndpoint) };
+}
+
+async function startStack(nodeArgs: string[]): Promise<Stack> {
+  // The engine binds its publisher on an ephemeral loopback port ("*" in the port makes vLLM
+  // bind), and the node connects to it, as a node beside a vLLM started with tcp://*:5557 does.
+  const mock = await spawnService(
+    "mock-vllm",
+    bundlePath("mock-vllm"),
+    [
+      "--port",
+      "0",
+      ...MOCK_ARGS,
+      "--kv-events-config",
+      JSON.stringify({
+        enable_kv_cache_events: true,
+        publisher: "zmq",
+        endpoint: "tcp://127.0.0.1:*",
+        replay_endpoint: "tcp://127.0.0.1:*",
+        topic: "kv@mock",
+      }),
+    ],
+    ["http"],
+    60_000,
+  );
+  const { endpoint, replayEndpoint } = kvEventsEndpoints(mock);
+  const node = await spawnService(
+    "node-scheduler",
+    bundlePath("node-scheduler"),
+    [
+      "--port",
+      "0",
+      "--metrics-port",
+      "0",
+      "--engine-url",
+      `http://127.0.0.1:${mock.ports.http}/v1`,
+      "--kv-events-endpoint",
+      endpoint,
+      "--kv-events-replay-endpoint",
+      replayEndpoint,
+      "--kv-events-topic",
+      "kv@",
+      ...nodeArgs,
+    ],
+    ["grpc", "metrics"],
+  );
+  return {
+    mock,
+    node,
+    stop: async () => {
+      await node.stop();
+      await mock.stop();
+    },
+  };
+}
+
+async function run(stack: Stack, prefix: string, hints: boolean): Promise<RoundRobinResult> {
+  const client = nodeClient(stack.node.ports.grpc!);
+  try {
+    return await runRoundRobin({
+      client,
+      prefix,
+      sessions: SESSIONS,
+      turns: TURNS,
+      hints,
+      maxOutputTokens: 24,
+      padWords: 60,
+    });
+  } finally {
+    client.close();
+  }
+}
+
+const RETURNING = SESSIONS * (TURNS - 1);
+
+describe("node-scheduler in warmup mode against mock-vllm with KV events and CPU offload", () => {
+  let hinted: Stack;
+  let plain: Stack;
+  let withHints: RoundRobinResult;
+  let withoutHints: RoundRobinResult;
+
+  beforeAll(async () => {
+    [hinted, plain] = await Promise.all([
+      startStack(["--prefetch-mode", "warmup", "--warmup-timing", "just-in-time", "--warmup-lead-ms", "0"]),
+      startStack(["--prefetch-mode", "off"]),
+    ]);
+    withHints = await run(hinted, "hinted", true);
+    withoutHints = await run(plain, "plain", false);
+  }, 180_000);
+
+  afterAll(async () => {
+    await hinted?.stop();
+    await plain?.stop();
+  });
+
+  it("every turn finishes", () => {
+    for (const r of [withHints, withoutHints]) {
+      expect(r.errors).toEqual([]);
+      expect(r.finished).toBe(SESSIONS * TURNS);
+    }
+  });
+
+  it("the node's cached-prefix prediction from the events equals what the engine reports, every turn", async () => {
+    for (const stack of [hinted, plain]) {
+      const m = await scrape(stack.node.ports.metrics!);
+      expect(m("symphony_node_residency_predictions_total", { result: "exact" })).toBe(RETURNING);
+      expect(m("symphony_node_residency_predictions_total")).toBe(RETURNING);
+      expect(m("symphony_node_kv_events_total", { kind: "received" })).toBeGreaterThan(0);
+      expect(m("symphony_node_kv_events_total", { kind: "decode_errors" })).toBe(0);
+    }
+  });
+
+  it("without hints, returning contexts were pushed off the GPU into the CPU tier and loaded from there", async () => {
+    const m = await scrape(plain.node.ports.metrics!);
+    const engine = await scrape(plain.mock.ports.http!);
+    expect(m("symphony_node_context_residency_total", { where: "gpu" })).toBeLessThan(RETURNING / 2);
+    expect(m("symphony_node_context_residency_total", { where: "cpu" })).toBeGreaterThan(RETURNING / 2);
+    expect(engine("vllm:external_prefix_cache_hits_total")).toBeGreaterThan(0);
+    expect(m("symphony_node_warmups_total")).toBe(0);
+  });
+
+  it("with hints, warm-ups bring returning contexts back to the GPU before their turns", async () => {
+    const m = await scrape(hinted.node.ports.metrics!);
+    const p = await scrape(plain.node.ports.metrics!);
+    const where = (w: string) => m("symphony_node_context_residency_total", { where: w });
+    expect(withHints.hintsAccepted).toBe(RETURNING);
+    const sent = m("symphony_node_warmups_total", { outcome: "sent" });
+    // Every hint planned one warm-up: sent, or dropped because its turn came first.
+    expect(sent + m("symphony_node_warmups_total", { outcome: "cancelled" })).toBe(RETURNING);
+    // Every sent warm-up was scored once (all turns have finished).
+    expect(
+      m("symphony_node_warmups_total", { outcome: "useful" }) +
+        m("symphony_node_warmups_total", { outcome: "wasted" }),
+    ).toBe(sent);
+    expect(where("gpu")).toBeGreaterThanOrEqual(RETURNING / 2);
+    expect(where("gpu")).toBeGreaterThan(p("symphony_node_context_residency_total", { where: "gpu" }));
+  });
+
+  it("node status reports the engine's real cache: the GPU and CPU tokens its events describe", async () => {
+    for (const stack of [hinted, plain]) {
+      const client = nodeClient(stack.node.ports.grpc!);
+      try {
+        const s = await status(client);
+        const gpu = s.kvTiers.find((t) => t.name === "gpu")!;
+        const cpu = s.kvTiers.find((t) => t.name === "cpu")!;
+        const engine = await scrape(stack.mock.ports.http!);
+        // The mock's own count of cached blocks (its block pool and CPU tier), in tokens.
+        expect(gpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "GPU" }) * 16);
+        expect(cpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "CPU" }) * 16);
+        expect(gpu.usedTokens).toBeGreaterThan(0);
+        expect(cpu.usedTokens).toBeGreaterThan(0);
+      } finally {
+        client.close();
+      }
+    }
+  });
+});

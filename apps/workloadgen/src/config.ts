@@ -204,7 +204,7 @@ export function buildProgram(): Command {
     )
     .option(
       "--request-timeout <s>",
-      "deadline per turn in seconds, gRPC or HTTP (0 = none)",
+      "deadline per turn in seconds, whole turn: the gRPC call's deadline, the HTTP request's total time (0 = none)",
       parseArg.number(0),
       600,
     )

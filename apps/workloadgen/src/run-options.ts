@@ -37,8 +37,13 @@ export interface RunOptions {
   maxErrors: number;
   /** Stop when failed / finished exceeds this (after at least 20 finished); Infinity = never. */
   maxErrorRate: number;
-  /** Seconds to wait for in-flight requests after SIGINT/SIGTERM before cancelling them. */
+  /**
+   * Seconds to wait for in-flight requests after SIGINT/SIGTERM, or after `--duration`, before
+   * cancelling them (the run's hard end).
+   */
   grace: number;
+  /** Seconds without any byte (HTTP) or event (gRPC) on a streamed turn before it fails (0 = off). */
+  idleTimeout: number;
 }
 
 /** `grpc://host:port`, `host:port`, or `http(s)://host:port[/prefix]` -> kind + address. */
@@ -150,9 +155,16 @@ export function addRunOptions(program: Command): Command {
     )
     .option(
       "--grace <s>",
-      "on SIGINT/SIGTERM: wait this long for in-flight requests, then cancel them",
+      "after --duration, or on SIGINT/SIGTERM: wait this long for in-flight requests, then cancel them " +
+        "(recorded as CANCELLED): --duration + --grace is a hard end",
       parseArg.number(0),
       5,
+    )
+    .option(
+      "--idle-timeout <s>",
+      "fail a streamed turn (IDLE_TIMEOUT) when no byte (HTTP) or event (gRPC) arrived for this long (0 = off)",
+      parseArg.number(0),
+      60,
     );
 }
 
@@ -197,6 +209,7 @@ export function runOptionsFrom(
       maxErrors: (o.maxErrors as number) === 0 ? Infinity : (o.maxErrors as number),
       maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
       grace: o.grace as number,
+      idleTimeout: o.idleTimeout as number,
     },
   };
 }

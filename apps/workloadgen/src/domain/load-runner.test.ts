@@ -14,6 +14,11 @@ class FakeTarget implements Target {
   readonly hints: { at: number; hint: SessionHint }[] = [];
   readonly closes: { at: number; sessionId: string }[] = [];
   failSessions = new Set<string>();
+  /** A stalled server: turns get Started and one token, then nothing; cancel() is only counted. */
+  stall = false;
+  cancels = 0;
+  /** cancel() reports the turn failed at once, in the target's own words (as undici does). */
+  cancelReportsFailure = false;
   constructor(private readonly timers: VirtualTimers) {}
 
   static reply(req: TurnRequest): string {
@@ -28,6 +33,15 @@ class FakeTarget implements Target {
       return { cancel() {} };
     }
     this.timers.at(t + 1000, () => h.started({ nodeId: "n1", queueTimeUs: 500, kvTier: "new" }));
+    if (this.stall) {
+      this.timers.at(t + 2000, () => h.token("x", 1));
+      return {
+        cancel: () => {
+          this.cancels++;
+          if (this.cancelReportsFailure) h.failed({ code: "CANCELLED", message: "cancelled by the client" });
+        },
+      };
+    }
     const text = FakeTarget.reply(req);
     const chunks = [text.slice(0, 3), text.slice(3, 6), text.slice(6, 9), text.slice(9)];
     chunks.forEach((c, i) => this.timers.at(t + 10_000 + i * 5_000, () => h.token(c, 1)));
@@ -235,6 +249,54 @@ describe("LoadRunner, closed loop", () => {
   });
 
   it("stop() mid-run (SIGINT) -> in-flight turns finish and are recorded, every session closed, done once", () => {
+  it.each([false, true])(
+    "duration 30 s + grace 5 s, server stalls (target reports the cancel: %s) -> at 35 s in-flight turns are cancelled and recorded CANCELLED with why, done once",
+    (cancelReportsFailure) => {
+      const { timers, runner, target, records, done } = setup({ durationUs: 30e6, graceUs: 5e6 });
+      target.stall = true;
+      target.cancelReportsFailure = cancelReportsFailure;
+      runner.start();
+      timers.runUntil(34_999_999);
+      expect(records).toHaveLength(0);
+      expect(done()).toBe(0);
+      const inFlight = runner.inFlight;
+      expect(inFlight).toBeGreaterThan(0);
+      timers.runUntil(35_000_000);
+      expect(target.cancels).toBe(inFlight);
+      expect(records).toHaveLength(inFlight);
+      for (const r of records) {
+        expect(r.error).toBe("CANCELLED: hard end: 30 s duration + 5 s grace passed with the turn in flight");
+        expect(r.end_ms).toBe(35_000);
+      }
+      expect(done()).toBe(1);
+      expect(timers.pendingCount).toBe(0);
+    },
+  );
+
+  it("no grace (the simulator) -> a stalled turn is waited for, not cancelled", () => {
+    const { timers, runner, target, records, done } = setup({ durationUs: 30e6 });
+    target.stall = true;
+    runner.start();
+    timers.runUntil(600e6);
+    expect(target.cancels).toBe(0);
+    expect(records).toHaveLength(0);
+    expect(done()).toBe(0);
+  });
+
+  it("abort() while the target never answers -> every in-flight turn recorded CANCELLED at once, done", () => {
+    const { timers, runner, target, records, done } = setup({});
+    target.stall = true;
+    runner.start();
+    timers.runUntil(20e6);
+    const inFlight = runner.inFlight;
+    expect(inFlight).toBeGreaterThan(0);
+    runner.abort();
+    expect(records.map((r) => r.error)).toEqual(
+      Array(inFlight).fill("CANCELLED: cancelled when the run was stopped"),
+    );
+    expect(done()).toBe(1);
+  });
+
     const { timers, runner, target, records, done } = setup({});
     runner.start();
     timers.runUntil(1_840_000); // first turns of "hello there" went out at 11 / 6 s and take 26 ms

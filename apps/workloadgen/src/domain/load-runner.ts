@@ -65,6 +65,11 @@ export interface LoadRunnerOptions {
   maxRequests: number;
   /** Stop starting turns this long after the start, µs of real (compressed) time (Infinity = none). */
   durationUs: number;
+  /**
+   * A hard end: turns still in flight `graceUs` after `durationUs` are cancelled and recorded as
+   * `CANCELLED` (live runs: `--grace`). Default: wait for them (the simulator's virtual time).
+   */
+  graceUs?: number;
   /** User-time waits are divided by this. */
   timeScale: number;
   /** Send Advise hints for next turns. */
@@ -118,6 +123,8 @@ interface ActiveSession {
   contextTokens: number;
   timer?: TimerHandle;
   inFlight?: { cancel(): void };
+  /** Records the in-flight turn as failed with this error now (abort: cancelled turns never hang the run). */
+  endTurn?: (fin: undefined, error: string) => void;
   sentAny: boolean;
   /** When the previous turn's response ended (µs), for the waits agents record. */
   lastEndUs?: number;
@@ -137,7 +144,8 @@ interface ActiveSession {
  * scheduled time; the record keeps scheduled vs actual send time.
  *
  * Stop rules: after `maxRequests` sends or `durationUs`, no new turn starts; in-flight turns
- * finish; waiting sessions are closed. `onDone` fires once nothing is in flight.
+ * finish (or, with `graceUs`, are cancelled once it has passed too); waiting sessions are closed.
+ * `onDone` fires once nothing is in flight.
  */
 export class LoadRunner {
   private readonly active = new Set<ActiveSession>();
@@ -147,6 +155,9 @@ export class LoadRunner {
   private requestSeq = 0;
   private openTimer?: TimerHandle;
   private durationTimer?: TimerHandle;
+  private hardEndTimer?: TimerHandle;
+  /** Why in-flight turns were cancelled (abort), for their records. */
+  private abortReason?: string;
   /** Closed loop: each client's start timer (on the ramp), cancelled when the run finishes. */
   private readonly clientStarts: (TimerHandle | undefined)[] = [];
   private exhausted = false;
@@ -177,6 +188,13 @@ export class LoadRunner {
     this.startUs = this.deps.timers.nowUs();
     if (Number.isFinite(this.options.durationUs)) {
       this.durationTimer = this.deps.timers.at(this.startUs + this.options.durationUs, () => this.stop());
+      const graceUs = this.options.graceUs;
+      if (graceUs !== undefined && Number.isFinite(graceUs))
+        this.hardEndTimer = this.deps.timers.at(this.startUs + this.options.durationUs + graceUs, () =>
+          this.abort(
+            `hard end: ${this.options.durationUs / 1e6} s duration + ${graceUs / 1e6} s grace passed with the turn in flight`,
+          ),
+        );
     }
     if (this.options.mode === "closed") {
       // Each client starts from a timer (due now, or at its place on the ramp), not in one loop
@@ -211,10 +229,19 @@ export class LoadRunner {
     this.checkDone();
   }
 
-  /** Cancels in-flight turns too (second Ctrl-C). */
-  abort(): void {
+  /**
+   * Cancels in-flight turns too (second Ctrl-C, or the hard end): each is cancelled at the target
+   * and recorded at once as `CANCELLED: <reason>`, whether or not the target ever answers.
+   */
+  abort(reason = "cancelled when the run was stopped"): void {
     this.stop();
-    for (const s of this.active) s.inFlight?.cancel();
+    // A target may report the cancel synchronously, in its own words: the records say why.
+    this.abortReason ??= reason;
+    for (const s of [...this.active]) {
+      if (!s.inFlight) continue;
+      s.inFlight.cancel();
+      s.endTurn?.(undefined, `CANCELLED: ${this.abortReason}`);
+    }
   }
 
   get activeSessions(): number {
@@ -373,9 +400,12 @@ export class LoadRunner {
     const finish = (fin: FinishedInfo | undefined, error: string | null) => {
       if (done) return;
       done = true;
+      if (error !== null && this.abortReason !== undefined && error.startsWith("CANCELLED"))
+        error = `CANCELLED: ${this.abortReason}`;
       const endUs = this.deps.timers.nowUs();
       this.inFlight--;
       session.inFlight = undefined;
+      session.endTurn = undefined;
       const completion = fin ? fin.completionTokens || tokenCount : tokenCount;
       const ttft = firstTokenUs === null ? null : (firstTokenUs - sentUs) / 1000;
       const e2el = (endUs - sentUs) / 1000;
@@ -456,7 +486,10 @@ export class LoadRunner {
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),
     });
-    if (!done) session.inFlight = handle;
+    if (!done) {
+      session.inFlight = handle;
+      session.endTurn = finish;
+    }
   }
 
   /** After a completed non-last turn: hint the next turn, then wait for it. */
@@ -530,6 +563,7 @@ export class LoadRunner {
     this.finished = true;
     this.stopping = true;
     if (this.durationTimer) this.deps.timers.cancel(this.durationTimer);
+    if (this.hardEndTimer) this.deps.timers.cancel(this.hardEndTimer);
     // Clients still waiting on the ramp never start (and their timers must not hold the process).
     for (const t of this.clientStarts) if (t) this.deps.timers.cancel(t);
     this.clientStarts.length = 0;

@@ -29,25 +29,39 @@ export interface AdviceCounters {
   hintsUnsupported?: number;
 }
 
-/** The Symphony scheduler's SchedulerService as a Target. */
+/** A streamed turn watched for silence: when it last heard an event, and how to fail it. */
+interface WatchedCall {
+  lastEventMs: number;
+  expire(): void;
+}
+
+/**
+ * The Symphony scheduler's SchedulerService as a Target. A streamed turn that hears no event for
+ * `idleTimeoutMs` is cancelled and fails with IDLE_TIMEOUT (one sweep timer for all calls, so
+ * the per-token cost is one clock read).
+ */
 export class GrpcSchedulerTarget implements Target {
   private readonly client: SchedulerServiceClient;
   readonly counters: AdviceCounters = { hintsAccepted: 0, hintsRejected: 0, hintErrors: 0, closeErrors: 0 };
   private pendingUnary = 0;
+  private readonly idleTimeoutMs: number;
+  private readonly watched = new Set<WatchedCall>();
+  private sweep: NodeJS.Timeout | undefined;
 
   constructor(
     readonly address: string,
     private readonly logger: Logger,
     /** Per-turn gRPC deadline in ms (0 = none). */
     private readonly requestTimeoutMs: number,
-    security: { authToken?: string; tls?: TlsFiles } = {},
+    options: { authToken?: string; tls?: TlsFiles; idleTimeoutMs?: number } = {},
   ) {
+    this.idleTimeoutMs = options.idleTimeoutMs ?? 0;
     this.client = new SchedulerServiceClient(
       address,
-      channelCredentials(security.tls),
-      security.authToken === undefined
+      channelCredentials(options.tls),
+      options.authToken === undefined
         ? grpcClientOptions
-        : { ...grpcClientOptions, interceptors: [bearerInterceptor(security.authToken)] },
+        : { ...grpcClientOptions, interceptors: [bearerInterceptor(options.authToken)] },
     );
   }
 
@@ -83,14 +97,34 @@ export class GrpcSchedulerTarget implements Target {
       options,
     );
     let settled = false;
+    let watch: WatchedCall | undefined;
     const settle = (fn: () => void) => {
       if (settled) return;
       settled = true;
+      if (watch) this.watched.delete(watch);
       fn();
     };
+    if (turn.stream && this.idleTimeoutMs > 0) {
+      const idleS = this.idleTimeoutMs / 1000;
+      watch = {
+        lastEventMs: performance.now(),
+        expire: () => {
+          settle(() =>
+            handlers.failed({
+              code: "IDLE_TIMEOUT",
+              message: `no event from the scheduler for ${idleS} s on a streamed turn (--idle-timeout)`,
+            }),
+          );
+          call.cancel();
+        },
+      };
+      this.watched.add(watch);
+      this.startSweep();
+    }
     call.on("data", (ev: InferenceEvent) => {
       const e = ev.event;
       if (!e || settled) return;
+      if (watch) watch.lastEventMs = performance.now();
       switch (e.$case) {
         case "started":
           handlers.started({
@@ -167,8 +201,21 @@ export class GrpcSchedulerTarget implements Target {
     });
   }
 
+  /** Checks the watched calls a few times per idle period (unref'd: it never holds the process). */
+  private startSweep(): void {
+    if (this.sweep) return;
+    const periodMs = Math.max(10, Math.min(1000, this.idleTimeoutMs / 4));
+    this.sweep = setInterval(() => {
+      const cutoff = performance.now() - this.idleTimeoutMs;
+      for (const w of [...this.watched]) if (w.lastEventMs <= cutoff) w.expire();
+    }, periodMs);
+    this.sweep.unref();
+  }
+
   /** Waits (up to `timeoutMs`) for outstanding Advise/CloseSession calls, then closes the channel. */
   async close(timeoutMs = 2000): Promise<void> {
+    if (this.sweep) clearInterval(this.sweep);
+    this.sweep = undefined;
     const deadline = Date.now() + timeoutMs;
     while (this.pendingUnary > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     this.client.close();

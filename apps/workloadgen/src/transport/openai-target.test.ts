@@ -45,6 +45,20 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
           res.end(JSON.stringify({ error: { message: "overloaded" } }));
           return;
         }
+        if (say === "stall") {
+          // Headers and one token, then silence (the connection stays open).
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write(`data: ${JSON.stringify(delta("one"))}\n\n`);
+          setTimeout(() => res.end(), 3000).unref();
+          return;
+        }
+        if (say === "slow whole") {
+          setTimeout(
+            () => res.end(JSON.stringify({ choices: [{ message: { content: "late" } }] })),
+            1500,
+          ).unref();
+          return;
+        }
         if (say === "json instead of a stream") {
           res.writeHead(200, { "content-type": "application/json" });
           res.end(JSON.stringify({ choices: [{ message: { content: "one two three" } }], usage }));
@@ -207,6 +221,31 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
   });
 
   it("completions endpoint, no stream, headers, key, session header, expected_response -> all on the wire", async () => {
+  it("stream stalls after one token, --idle-timeout 0.3 s -> IDLE_TIMEOUT after about 0.3 s, naming the flag", async () => {
+    const t = target({ model: "m", idleTimeoutMs: 300 });
+    const t0 = performance.now();
+    const r = await play(t, turn("stall"));
+    const waited = performance.now() - t0;
+    expect(r.tokens).toEqual(["one"]);
+    expect(r.failed).toEqual({
+      code: "IDLE_TIMEOUT",
+      message: "no byte from the server for 0.3 s on a streamed turn (--idle-timeout)",
+    });
+    expect(waited).toBeGreaterThanOrEqual(250);
+    expect(waited).toBeLessThan(2000);
+    await t.close();
+  });
+
+  it("whole answer slower than --request-timeout 0.4 s -> DEADLINE_EXCEEDED (the idle timeout does not apply)", async () => {
+    const t = target({ model: "m", requestTimeoutMs: 400, idleTimeoutMs: 100 });
+    const r = await play(t, turn("slow whole", { stream: false }));
+    expect(r.failed).toEqual({
+      code: "DEADLINE_EXCEEDED",
+      message: "turn not finished within 0.4 s (--request-timeout)",
+    });
+    await t.close();
+  });
+
     const t = target({
       model: "m",
       endpoint: "completions",

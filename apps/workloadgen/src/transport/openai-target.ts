@@ -28,8 +28,10 @@ export interface OpenAiTargetOptions {
   sendExpectedResponse: boolean;
   /** Keep-alive connections in the pool (HTTP/1.1: one request in flight per connection). */
   connections: number;
-  /** Per-request timeout in ms (0 = none): headers and body inactivity. */
+  /** Whole-turn deadline in ms (0 = none). */
   requestTimeoutMs: number;
+  /** A streamed turn fails (IDLE_TIMEOUT) after this long without a byte, ms (0 = off; default off). */
+  idleTimeoutMs?: number;
 }
 
 type StreamChunk = OpenAiStreamChunk;
@@ -71,6 +73,8 @@ export class OpenAiHttpTarget implements Target {
       keepAliveTimeout: 60_000,
       headersTimeout: options.requestTimeoutMs,
       bodyTimeout: options.requestTimeoutMs,
+      // Set per request in submit() (a streamed turn's headers come at once, a whole answer's
+      // only when it is done); these apply to GET /models.
     });
   }
 
@@ -163,9 +167,11 @@ export class OpenAiHttpTarget implements Target {
     let controller: { abort(reason: Error): void } | undefined;
     const fail = (code: string, message: string) => {
       if (settled) return;
+    let deadline: NodeJS.Timeout | undefined;
       settled = true;
       // Free the connection and stop the server's generation: nobody reads the rest.
       controller?.abort(new Error(code));
+      if (deadline) clearTimeout(deadline);
       handlers.failed({ code, message });
     };
     let status = 0;
@@ -238,6 +244,7 @@ export class OpenAiHttpTarget implements Target {
       settled = true;
       const fromServer = usage?.completion_tokens !== undefined;
       handlers.finished({
+      if (deadline) clearTimeout(deadline);
         nodeId: "",
         promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
         completionTokens: fromServer ? usage!.completion_tokens! : countTokens(response),
@@ -249,6 +256,19 @@ export class OpenAiHttpTarget implements Target {
 
     // undici's dispatch API: no AbortSignal, stream or promise per request (those cost more
     // CPU than the rest of a request at thousands per second).
+    const { requestTimeoutMs } = this.options;
+    const idleTimeoutMs = this.options.idleTimeoutMs ?? 0;
+    if (requestTimeoutMs > 0) {
+      deadline = setTimeout(
+        () =>
+          fail(
+            "DEADLINE_EXCEEDED",
+            `turn not finished within ${requestTimeoutMs / 1000} s (--request-timeout)`,
+          ),
+        requestTimeoutMs,
+      );
+      deadline.unref();
+    }
     this.pool.dispatch(
       {
         path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
@@ -257,9 +277,14 @@ export class OpenAiHttpTarget implements Target {
         body: this.body(turn),
       },
       {
+        // Silence: a stream's headers and every gap between its bytes are bounded by the idle
+        // timeout; a whole (non-streamed) answer only by the turn's deadline above.
+        headersTimeout: turn.stream ? idleTimeoutMs : 0,
+        bodyTimeout: turn.stream ? idleTimeoutMs : 0,
         onRequestStart: (c) => {
           controller = c;
-          if (cancelled) c.abort(new Error("cancelled by the client"));
+          // Cancelled, timed out or failed before the request started: do not send it.
+          if (cancelled || settled) c.abort(new Error("cancelled by the client"));
         },
         onResponseStart: (_c, statusCode, headers) => {
           status = statusCode;
@@ -296,6 +321,11 @@ export class OpenAiHttpTarget implements Target {
           if (cancelled) return fail("CANCELLED", "cancelled by the client");
           fail(err.code ?? err.name ?? "NETWORK", err.message);
         },
+          if (err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT")
+            return fail(
+              "IDLE_TIMEOUT",
+              `no byte from the server for ${idleTimeoutMs / 1000} s on a streamed turn (--idle-timeout)`,
+            );
       },
     );
     return {

@@ -36,8 +36,8 @@ export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget
   return new GrpcSchedulerTarget(config.target, logger, config.requestTimeout * 1000, {
     authToken: config.authToken,
     tls: config.tls,
-  });
     idleTimeoutMs: config.idleTimeout * 1000,
+  });
 }
 
 /** The model name an HTTP target resolved ("" for gRPC). */
@@ -208,10 +208,10 @@ export class InProcessSender implements Sender {
       },
       {
         ...runnerOptions(this.config, this.options.runId),
-        slotOffset: this.options.slotOffset ?? 0,
-        slotStride: this.options.slotStride ?? 1,
         // Live runs end hard: --grace after --duration, what is still in flight is cancelled.
         graceUs: this.config.grace * 1e6,
+        slotOffset: this.options.slotOffset ?? 0,
+        slotStride: this.options.slotStride ?? 1,
         totalClients: this.options.totalClients ?? this.config.numClients,
       },
       (record) => events.records([record], this.options.renderLines ? requestLine(record) : undefined),

@@ -248,7 +248,6 @@ describe("LoadRunner, closed loop", () => {
     expect(done()).toBe(1);
   });
 
-  it("stop() mid-run (SIGINT) -> in-flight turns finish and are recorded, every session closed, done once", () => {
   it.each([false, true])(
     "duration 30 s + grace 5 s, server stalls (target reports the cancel: %s) -> at 35 s in-flight turns are cancelled and recorded CANCELLED with why, done once",
     (cancelReportsFailure) => {
@@ -297,6 +296,7 @@ describe("LoadRunner, closed loop", () => {
     expect(done()).toBe(1);
   });
 
+  it("stop() mid-run (SIGINT) -> in-flight turns finish and are recorded, every session closed, done once", () => {
     const { timers, runner, target, records, done } = setup({});
     runner.start();
     timers.runUntil(1_840_000); // first turns of "hello there" went out at 11 / 6 s and take 26 ms

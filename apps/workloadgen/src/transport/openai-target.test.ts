@@ -220,7 +220,6 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
     await t.close();
   });
 
-  it("completions endpoint, no stream, headers, key, session header, expected_response -> all on the wire", async () => {
   it("stream stalls after one token, --idle-timeout 0.3 s -> IDLE_TIMEOUT after about 0.3 s, naming the flag", async () => {
     const t = target({ model: "m", idleTimeoutMs: 300 });
     const t0 = performance.now();
@@ -246,6 +245,7 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
     await t.close();
   });
 
+  it("completions endpoint, no stream, headers, key, session header, expected_response -> all on the wire", async () => {
     const t = target({
       model: "m",
       endpoint: "completions",

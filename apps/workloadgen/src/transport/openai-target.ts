@@ -71,10 +71,10 @@ export class OpenAiHttpTarget implements Target {
       connections: options.connections,
       pipelining: 1,
       keepAliveTimeout: 60_000,
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
       // Set per request in submit() (a streamed turn's headers come at once, a whole answer's
       // only when it is done); these apply to GET /models.
+      headersTimeout: options.requestTimeoutMs,
+      bodyTimeout: options.requestTimeoutMs,
     });
   }
 
@@ -165,13 +165,13 @@ export class OpenAiHttpTarget implements Target {
     if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
     let settled = false;
     let controller: { abort(reason: Error): void } | undefined;
+    let deadline: NodeJS.Timeout | undefined;
     const fail = (code: string, message: string) => {
       if (settled) return;
-    let deadline: NodeJS.Timeout | undefined;
       settled = true;
+      if (deadline) clearTimeout(deadline);
       // Free the connection and stop the server's generation: nobody reads the rest.
       controller?.abort(new Error(code));
-      if (deadline) clearTimeout(deadline);
       handlers.failed({ code, message });
     };
     let status = 0;
@@ -242,9 +242,9 @@ export class OpenAiHttpTarget implements Target {
       }
       if (settled) return;
       settled = true;
+      if (deadline) clearTimeout(deadline);
       const fromServer = usage?.completion_tokens !== undefined;
       handlers.finished({
-      if (deadline) clearTimeout(deadline);
         nodeId: "",
         promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
         completionTokens: fromServer ? usage!.completion_tokens! : countTokens(response),
@@ -254,8 +254,6 @@ export class OpenAiHttpTarget implements Target {
       });
     };
 
-    // undici's dispatch API: no AbortSignal, stream or promise per request (those cost more
-    // CPU than the rest of a request at thousands per second).
     const { requestTimeoutMs } = this.options;
     const idleTimeoutMs = this.options.idleTimeoutMs ?? 0;
     if (requestTimeoutMs > 0) {
@@ -269,18 +267,20 @@ export class OpenAiHttpTarget implements Target {
       );
       deadline.unref();
     }
+    // undici's dispatch API: no AbortSignal, stream or promise per request (those cost more
+    // CPU than the rest of a request at thousands per second).
     this.pool.dispatch(
       {
         path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
         method: "POST",
         headers: this.headers(extra),
         body: this.body(turn),
-      },
-      {
         // Silence: a stream's headers and every gap between its bytes are bounded by the idle
         // timeout; a whole (non-streamed) answer only by the turn's deadline above.
         headersTimeout: turn.stream ? idleTimeoutMs : 0,
         bodyTimeout: turn.stream ? idleTimeoutMs : 0,
+      },
+      {
         onRequestStart: (c) => {
           controller = c;
           // Cancelled, timed out or failed before the request started: do not send it.
@@ -319,13 +319,13 @@ export class OpenAiHttpTarget implements Target {
         },
         onResponseError: (_c, err: Error & { code?: string }) => {
           if (cancelled) return fail("CANCELLED", "cancelled by the client");
-          fail(err.code ?? err.name ?? "NETWORK", err.message);
-        },
           if (err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT")
             return fail(
               "IDLE_TIMEOUT",
               `no byte from the server for ${idleTimeoutMs / 1000} s on a streamed turn (--idle-timeout)`,
             );
+          fail(err.code ?? err.name ?? "NETWORK", err.message);
+        },
       },
     );
     return {

@@ -66,6 +66,27 @@ describe("parseConfig", () => {
     expect(c.workload.maxRequests).toBe(7);
   });
 
+  it("the design's layout: client_profiles nested under workload: -> the open-loop profiles", () => {
+    const path = file(
+      "design.yaml",
+      [
+        "nodes: 2",
+        "workload:",
+        "  total_duration: 30",
+        "  client_profiles:",
+        "    - profile_name: chat",
+        "      weight: 1",
+        "      inter_arrival_time_dist_config: { type: Poisson, rate: 5 }",
+        "      prompt_tokens_dist_config: { type: LogNormal, mean: 128, sigma: 64, is_int: true }",
+        "      max_output_tokens_dist_config: { type: Constant, value: 16 }",
+        "",
+      ].join("\n"),
+    );
+    const c = parseConfig(["--config", path]);
+    expect(c.workload.workload).toBe("open");
+    expect(c.workload.clientProfiles.map((p) => p.profile_name)).toEqual(["chat"]);
+  });
+
   it.each([
     ["an unknown top-level key", "nodez: 3\n", /c-bad\.yaml: \(root\): Unrecognized key.*nodez/],
     ["a bad node value", "node: { kv_budget_tokens: -1 }\n", /c-bad\.yaml: node\.kv_budget_tokens: /],

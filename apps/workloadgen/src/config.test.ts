@@ -74,6 +74,25 @@ describe("parseConfig", () => {
     });
   });
 
+  it("the design's layout: client_profiles nested under workload: -> the same config as at the top level", () => {
+    const nested = `workload:\n  total_duration: 120\n  seed: 9\n${profileYaml.replace(/^/gm, "  ").trimEnd()}\n`;
+    const top = `workload:\n  total_duration: 120\n  seed: 9\n${profileYaml}`;
+    const a = parseConfig(["--config", file("nested.yaml", nested)]);
+    const b = parseConfig(["--config", file("top.yaml", top)]);
+    expect(a).toMatchObject({ workload: "open", totalDuration: 120, seed: 9 });
+    expect(a.clientProfiles).toEqual(b.clientProfiles);
+    expect(a.clientProfiles).toHaveLength(1);
+  });
+
+  it("client_profiles both at the top level and under workload: -> UsageError naming the file and key", () => {
+    const both = `workload:\n${profileYaml.replace(/^/gm, "  ").trimEnd()}\n${profileYaml}`;
+    const path = file("both.yaml", both);
+    expect(() => parseConfig(["--config", path])).toThrow(UsageError);
+    expect(() => parseConfig(["--config", path])).toThrow(
+      /both\.yaml: client_profiles is given both at the top level and under workload: keep one of them/,
+    );
+  });
+
   it("flag and file both set -> the flag wins", () => {
     const path = file(
       "closed.yaml",

@@ -94,6 +94,9 @@ export const configFileSchema = z.strictObject({
       block_size: z.number().int().positive().optional(),
       // agent sessions
       agent_trace: z.string().optional(),
+      // The design's layout nests the profile lists here; the top level (below) works too.
+      client_profiles: z.array(clientProfileSchema).min(1).optional(),
+      agent_profiles: z.array(agentProfileSchema).min(1).optional(),
     })
     .optional(),
   client_profiles: z.array(clientProfileSchema).min(1).optional(),
@@ -263,6 +266,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
   const fromCli = (name: string) => program.getOptionValueSource(name) === "cli";
   const file: ConfigFile = o.config ? loadConfigFile(o.config as string, configFileSchema) : {};
   const w = file.workload ?? {};
+  const clientProfiles = profileList(file, "client_profiles", o.config as string | undefined);
+  const agentProfiles = profileList(file, "agent_profiles", o.config as string | undefined);
   // A flag given on the command line wins; otherwise the file's value; otherwise the flag's default.
   const pick = <T>(flag: string, fileValue: T | undefined): T =>
     fromCli(flag) || fileValue === undefined ? (o[flag] as T) : fileValue;
@@ -272,9 +277,9 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     w.type ??
     (o.trace || w.trace
       ? "trace"
-      : o.agentTrace || w.agent_trace || file.agent_profiles
+      : o.agentTrace || w.agent_trace || agentProfiles
         ? "agent"
-        : file.client_profiles
+        : clientProfiles
           ? "open"
           : undefined);
   const workload = pick<WorkloadType>("workload", impliedWorkload);
@@ -311,8 +316,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     traceFormat: pick("traceFormat", w.trace_format),
     blockSize: pick("blockSize", w.block_size),
     totalDuration: pick("totalDuration", w.total_duration),
-    clientProfiles: file.client_profiles ?? [],
-    agentProfiles: file.agent_profiles ?? [],
+    clientProfiles: clientProfiles ?? [],
+    agentProfiles: agentProfiles ?? [],
     agentTrace: pick<string | undefined>("agentTrace", w.agent_trace),
     requestTimeout: o.requestTimeout as number,
     connectTimeout: o.connectTimeout as number,
@@ -348,6 +353,24 @@ export function parseConfig(argv: string[]): Readonly<Config> {
       ? 0
       : 1.5;
   return Object.freeze(config);
+}
+
+/**
+ * A profile list from the top level or from under `workload:` (the design's layout); both at
+ * once is ambiguous and refused, naming the file.
+ */
+function profileList<K extends "client_profiles" | "agent_profiles">(
+  file: ConfigFile,
+  key: K,
+  source: string | undefined,
+): NonNullable<ConfigFile[K]> | undefined {
+  const top = file[key];
+  const nested = file.workload?.[key];
+  if (top && nested)
+    throw new UsageError(
+      `${source ?? "config"}: ${key} is given both at the top level and under workload: keep one of them`,
+    );
+  return (top ?? nested) as NonNullable<ConfigFile[K]> | undefined;
 }
 
 /**

@@ -231,6 +231,18 @@ export function createEngineMetrics(
       (s) => s.externalPrefixCacheHits,
     );
   }
+  // Not a vLLM metric: the mock's true cache state, to check consumers of its KV events against.
+  new Gauge({
+    name: "symphony_mock_kv_cached_blocks",
+    help: "Blocks holding a findable cached prefix, by medium (GPU block pool, CPU offload tier)",
+    labelNames: ["medium"],
+    registers,
+    collect() {
+      const s = statsOf();
+      this.set({ medium: "GPU" }, s.numCachedBlocks);
+      this.set({ medium: "CPU" }, s.offload?.numReadyCpuBlocks ?? 0);
+    },
+  });
   let transferSize: FastHistogramFamily<KvTransferType> | null = null;
   if (connector.offload) {
     const byTransfer = (name: string, help: string, read: (s: EngineStats, t: KvTransferType) => number) =>

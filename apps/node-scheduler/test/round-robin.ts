@@ -14,6 +14,8 @@ export interface RoundRobinOptions {
   answer?: string;
   /** Extra words in every user message, to make contexts longer (default 0). */
   padWords?: number;
+  /** Hints announce the return after this fraction of the expected gap (default 0.8: a little early). */
+  hintFraction?: number;
 }
 
 /** One returning turn (turn_index > 0) as the node reported it. */
@@ -115,7 +117,9 @@ export async function runRoundRobin(o: RoundRobinOptions): Promise<RoundRobinRes
       if (o.hints && t + 1 < o.turns) {
         // The session is next served after every other session's turn. Announce it a little early
         // (80 %): turn times vary, and a prefetch that lands early is harmless, a late one is a miss.
-        const expectedArrivalMs = Math.round(0.8 * (o.sessions - 1) * (turnMsSum / turnCount));
+        const expectedArrivalMs = Math.round(
+          (o.hintFraction ?? 0.8) * (o.sessions - 1) * (turnMsSum / turnCount),
+        );
         const res = await advise(o.client, { sessionId, expectedArrivalMs, nextTurnIndex: t + 1 });
         if (res.accepted) result.hintsAccepted++;
       }

@@ -42,6 +42,8 @@ export interface OffloadStats {
   readonly numCpuBlocks: number;
   /** Blocks held by the tier (stored or being stored), 0..numCpuBlocks. */
   readonly numUsedCpuBlocks: number;
+  /** Of those, blocks whose store has completed (findable, announced as BlockStored CPU). */
+  readonly numReadyCpuBlocks: number;
   /** Fraction of the tier in use, 0..1 (vllm:kv_offload_cpu_cache_usage_perc). */
   readonly cpuCacheUsage: number;
   readonly gpuToCpuBytes: number;
@@ -107,7 +109,10 @@ export class CpuOffloadTier<T> {
 
   stats(): OffloadStats {
     const used = this.blocks.size;
+    let ready = 0;
+    for (const b of this.blocks.values()) if (b.ready) ready++;
     return {
+      numReadyCpuBlocks: ready,
       numCpuBlocks: this.config.numCpuBlocks,
       numUsedCpuBlocks: used,
       cpuCacheUsage: used / this.config.numCpuBlocks,

@@ -112,6 +112,8 @@ export interface EngineStats {
   readonly kvCacheUsage: number;
   readonly numGpuBlocks: number;
   readonly numFreeBlocks: number;
+  /** Blocks holding a findable cached prefix (in use or free), as announced by BlockStored GPU. */
+  readonly numCachedBlocks: number;
   /** Prompt tokens looked up in the prefix cache (vLLM counts tokens, not requests). */
   readonly prefixCacheQueries: number;
   /** Of those, tokens found cached. */
@@ -313,6 +315,7 @@ export class EngineCore {
       kvCacheUsage: kv.usage,
       numGpuBlocks: kv.numBlocks,
       numFreeBlocks: kv.numFreeBlocks,
+      numCachedBlocks: kv.numCachedBlocks,
       prefixCacheQueries: this.prefixCacheQueries,
       prefixCacheHits: this.prefixCacheHits,
       externalPrefixCacheQueries: this.externalPrefixCacheQueries,

@@ -8,6 +8,7 @@ import {
   type NodeSchedulerServiceServer,
   type NodeStatus,
   type Timers,
+  type Tokenizer,
 } from "@symphony/common";
 import type { PrefetchMode } from "../config";
 import {
@@ -20,6 +21,7 @@ import {
 } from "../domain";
 import type { EngineAdapter, EngineLoad, GrpcCodeName } from "../engine/engine-adapter";
 import type { EngineKvEvents } from "../engine/kv-events-feed";
+import type { ResidencyLookup } from "@symphony/kv-events";
 import { toEngineError } from "../engine/error-mapping";
 import { generateWithRetry, type RetryPolicy } from "../engine/retry";
 import type { Registry } from "prom-client";
@@ -39,6 +41,8 @@ export interface NodeServiceDeps {
   /** Registry the node's metrics go to. */
   registry: Registry;
   logger: Logger;
+  /** The engine's tokenizer (--tokenizer): prompts are counted for admission as the engine counts them. */
+  tokenizer: Tokenizer;
   /** How hinted sessions get their KV back (see PrefetchMode). Default "directive". */
   prefetchMode?: PrefetchMode;
   warmup?: { timing: WarmupTiming; leadUs: number };
@@ -78,6 +82,8 @@ interface ActiveTurn {
    * dispatched; undefined without events or before the session's context was tokenized.
    */
   predictedCachedTokens?: number;
+  /** Of those, the tokens on the GPU itself (the rest would be loaded from the CPU tier). */
+  predictedGpuTokens?: number;
 }
 
 /**
@@ -89,7 +95,7 @@ export class NodeService {
   readonly core: NodeCore;
   readonly metrics: NodeMetrics;
   private readonly turns = new Map<string, ActiveTurn>();
-  private readonly promptCounter = new PromptTokenCounter();
+  private readonly promptCounter: PromptTokenCounter;
   private readonly prefetchMode: PrefetchMode;
   /** What each session sent and received, for warm-ups and residency lookups (stock engines). */
   private readonly contexts?: SessionContexts;
@@ -97,6 +103,7 @@ export class NodeService {
   private warmupSeq = 0;
 
   constructor(private readonly deps: NodeServiceDeps) {
+    this.promptCounter = new PromptTokenCounter(deps.tokenizer);
     this.prefetchMode = deps.prefetchMode ?? "directive";
     this.core = new NodeCore(
       { ...deps.core, modelTransfers: this.prefetchMode === "directive" },
@@ -317,7 +324,9 @@ export class NodeService {
     let tokensSeen = 0;
     // The reply, kept for the session's context (warm-ups, residency lookups).
     const replyPieces: string[] | undefined = this.contexts ? [] : undefined;
-    turn.predictedCachedTokens = this.lookUpContext(req.sessionId);
+    const found = this.lookUpContext(req.sessionId);
+    turn.predictedCachedTokens = found?.anyTokens;
+    turn.predictedGpuTokens = found?.gpuTokens;
     // Back-pressure: while the client's stream is full, the adapter stops reading the engine.
     let full: Promise<unknown> | undefined;
     const sink = {
@@ -412,7 +421,10 @@ export class NodeService {
   /** Scores the session's warm-up, records its context, and (with events) asks for its token ids. */
   private afterTurn(turn: ActiveTurn, cachedTokens: number, replyPieces: string[] | undefined): void {
     const { req } = turn;
-    this.warmups?.onTurnFinished(req.sessionId, cachedTokens);
+    // A warm-up is useful when its turn found the context where the warm-up put it: on the GPU
+    // (known from the events), else at least cached (the engine's cached_tokens, which also
+    // counts CPU-tier loads).
+    this.warmups?.onTurnFinished(req.sessionId, turn.predictedGpuTokens ?? cachedTokens);
     if (turn.predictedCachedTokens !== undefined) {
       const p = turn.predictedCachedTokens;
       this.metrics.residencyPredictions.inc({
@@ -451,7 +463,7 @@ export class NodeService {
    * by tier), and how many of its tokens the turn should find cached: the GPU prefix, then the
    * CPU tier (full blocks only). undefined without events or a tokenized context.
    */
-  private lookUpContext(sessionId: string): number | undefined {
+  private lookUpContext(sessionId: string): ResidencyLookup | undefined {
     const events = this.deps.kvEvents;
     const tokenIds = this.contexts?.peek(sessionId)?.tokenIds;
     const blockSize = events?.index.blockSize;
@@ -470,7 +482,7 @@ export class NodeService {
             ? "partial"
             : "miss";
     this.metrics.contextResidency.inc({ where });
-    return found.anyTokens;
+    return found;
   }
 
   private sendWarmup(sessionId: string): void {

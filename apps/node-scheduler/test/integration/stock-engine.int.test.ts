@@ -1,7 +1,7 @@
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeClient, status } from "../grpc-client";
 import { runRoundRobin, type RoundRobinResult } from "../round-robin";
+import { scrape, startStockStack, type StockStack } from "../stock-stack";
 
 /**
  * The node in front of a stock engine: mock-vllm with vLLM's KV-cache events (ZMQ) and native CPU
@@ -29,88 +29,7 @@ const MOCK_ARGS = [
   "0.5",
 ];
 
-/** Sum of a metric's samples whose labels include every `labels` pair. */
-async function scrape(port: number): Promise<(name: string, labels?: Record<string, string>) => number> {
-  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-  const lines = text.split("\n").filter((l) => l && !l.startsWith("#"));
-  return (name, labels = {}) => {
-    let sum = 0;
-    for (const line of lines) {
-      const m = /^([^{\s]+)(\{[^}]*\})?\s+(\S+)/.exec(line);
-      if (!m || m[1] !== name) continue;
-      const set = m[2] ?? "";
-      if (Object.entries(labels).every(([k, v]) => set.includes(`${k}="${v}"`))) sum += Number(m[3]);
-    }
-    return sum;
-  };
-}
-
-interface Stack {
-  mock: RunningService;
-  node: RunningService;
-  stop(): Promise<void>;
-}
-
-function kvEventsEndpoints(mock: RunningService): { endpoint: string; replayEndpoint: string } {
-  const line = mock.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
-  if (!line) throw new Error("mock-vllm logged no kv-events endpoint");
-  return { endpoint: String(line.endpoint), replayEndpoint: String(line.replayEndpoint) };
-}
-
-async function startStack(nodeArgs: string[]): Promise<Stack> {
-  // The engine binds its publisher on an ephemeral loopback port ("*" in the port makes vLLM
-  // bind), and the node connects to it, as a node beside a vLLM started with tcp://*:5557 does.
-  const mock = await spawnService(
-    "mock-vllm",
-    bundlePath("mock-vllm"),
-    [
-      "--port",
-      "0",
-      ...MOCK_ARGS,
-      "--kv-events-config",
-      JSON.stringify({
-        enable_kv_cache_events: true,
-        publisher: "zmq",
-        endpoint: "tcp://127.0.0.1:*",
-        replay_endpoint: "tcp://127.0.0.1:*",
-        topic: "kv@mock",
-      }),
-    ],
-    ["http"],
-    60_000,
-  );
-  const { endpoint, replayEndpoint } = kvEventsEndpoints(mock);
-  const node = await spawnService(
-    "node-scheduler",
-    bundlePath("node-scheduler"),
-    [
-      "--port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--engine-url",
-      `http://127.0.0.1:${mock.ports.http}/v1`,
-      "--kv-events-endpoint",
-      endpoint,
-      "--kv-events-replay-endpoint",
-      replayEndpoint,
-      "--kv-events-topic",
-      "kv@",
-      ...nodeArgs,
-    ],
-    ["grpc", "metrics"],
-  );
-  return {
-    mock,
-    node,
-    stop: async () => {
-      await node.stop();
-      await mock.stop();
-    },
-  };
-}
-
-async function run(stack: Stack, prefix: string, hints: boolean): Promise<RoundRobinResult> {
+async function run(stack: StockStack, prefix: string, hints: boolean): Promise<RoundRobinResult> {
   const client = nodeClient(stack.node.ports.grpc!);
   try {
     return await runRoundRobin({
@@ -130,15 +49,22 @@ async function run(stack: Stack, prefix: string, hints: boolean): Promise<RoundR
 const RETURNING = SESSIONS * (TURNS - 1);
 
 describe("node-scheduler in warmup mode against mock-vllm with KV events and CPU offload", () => {
-  let hinted: Stack;
-  let plain: Stack;
+  let hinted: StockStack;
+  let plain: StockStack;
   let withHints: RoundRobinResult;
   let withoutHints: RoundRobinResult;
 
   beforeAll(async () => {
     [hinted, plain] = await Promise.all([
-      startStack(["--prefetch-mode", "warmup", "--warmup-timing", "just-in-time", "--warmup-lead-ms", "0"]),
-      startStack(["--prefetch-mode", "off"]),
+      startStockStack(MOCK_ARGS, [
+        "--prefetch-mode",
+        "warmup",
+        "--warmup-timing",
+        "just-in-time",
+        "--warmup-lead-ms",
+        "0",
+      ]),
+      startStockStack(MOCK_ARGS, ["--prefetch-mode", "off"]),
     ]);
     withHints = await run(hinted, "hinted", true);
     withoutHints = await run(plain, "plain", false);

@@ -1,5 +1,11 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseArg, UsageError, type LogLevel } from "@symphony/common";
+import {
+  checkTokenizerSpec,
+  parseArg,
+  TOKENIZER_FLAG_HELP,
+  UsageError,
+  type LogLevel,
+} from "@symphony/common";
 import { KvEventsConfigError, parseKvEventsConfig, type KvEventsConfig } from "@symphony/kv-events";
 import {
   coefficientsFor,
@@ -25,6 +31,11 @@ export interface Config {
   readonly servedModelNames: readonly string[];
   /** Engine profile name (see PROFILES). */
   readonly profile: EngineProfile;
+  /**
+   * --tokenizer (as vLLM's): `cl100k`, `llama3`, `llama2` or a tokenizer.json path; default the
+   * profile model's. It counts prompts, renders the chat template and detokenizes output.
+   */
+  readonly tokenizer: string;
   /** Step-time coefficients: the profile's, with any flag overrides applied. */
   readonly coefficients: StepTimeCoefficients;
   /** Longest prompt + output, tokens. */
@@ -102,6 +113,7 @@ function buildProgram(): Command {
         .choices(profiles)
         .default(DEFAULT_PROFILE),
     )
+    .addOption(new Option("--tokenizer <name|path>", `${TOKENIZER_FLAG_HELP} (default: the profile model's)`))
     .addOption(
       new Option(
         "--max-model-len <tokens>",
@@ -263,6 +275,7 @@ interface RawOptions {
   model: string;
   servedModelName?: string[];
   profile: string;
+  tokenizer?: string;
   maxModelLen?: number;
   maxNumSeqs?: number;
   maxNumBatchedTokens?: number;
@@ -359,6 +372,7 @@ export function parseConfig(
     model: o.model,
     servedModelNames: Object.freeze(o.servedModelName?.length ? o.servedModelName : [o.model]),
     profile,
+    tokenizer: checkTokenizerSpec(o.tokenizer ?? profile.model.tokenizer),
     coefficients: Object.freeze(coefficients),
     maxModelLen,
     maxNumSeqs,

@@ -1,4 +1,12 @@
-import { createLogger, onShutdownSignal, RealTimers, rngFor, runCli, UsageError } from "@symphony/common";
+import {
+  createLogger,
+  loadTokenizer,
+  onShutdownSignal,
+  RealTimers,
+  rngFor,
+  runCli,
+  UsageError,
+} from "@symphony/common";
 import { ZmqEventPublisher } from "@symphony/kv-events";
 import { Registry } from "prom-client";
 import { parseConfig } from "./config";
@@ -94,7 +102,12 @@ runCli(async () => {
   );
   statsOf = () => engine.stats();
 
-  const tokens = new TokenCache();
+  const tokenizerStart = performance.now();
+  const tokens = new TokenCache(loadTokenizer(config.tokenizer));
+  logger.info("tokenizer loaded", {
+    tokenizer: tokens.tokenizer.description,
+    ms: Math.round(performance.now() - tokenizerStart),
+  });
   const app = await buildHttpServer({
     config,
     engine,

@@ -2,8 +2,10 @@ import { hostname } from "node:os";
 import { Command, Option } from "commander";
 import {
   AUTH_TOKEN_ENV,
+  checkTokenizerSpec,
   loadTokens,
   parseArg,
+  TOKENIZER_FLAG_HELP,
   UsageError,
   type LogLevel,
   type TlsFiles,
@@ -43,6 +45,11 @@ export interface Config {
   engineUrl: string;
   /** "" = the engine's first model from /v1/models. */
   model: string;
+  /**
+   * The engine's tokenizer (`cl100k`, `llama3`, `llama2` or a tokenizer.json path): prompts are
+   * counted with it and the model's chat template, so admission counts match the engine's.
+   */
+  tokenizer: string;
   engineConnections: number;
   engineConnectTimeoutMs: number;
   engineRetries: number;
@@ -114,6 +121,11 @@ function buildProgram(): Command {
         "",
         "the engine's first model from /v1/models",
       ),
+    )
+    .option(
+      "--tokenizer <name|path>",
+      `${TOKENIZER_FLAG_HELP}; the engine's (default: mock-vllm's default profile, Llama 3.1 8B)`,
+      "llama3",
     )
     .option("--engine-connections <n>", "keep-alive HTTP connections to the engine", int(1, 100_000), 256)
     .option("--engine-connect-timeout-ms <ms>", "engine TCP connect timeout", int(1), 5000)
@@ -332,6 +344,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     nodeId,
     engineUrl: engineUrl.toString().replace(/\/+$/, ""),
     model: o.model as string,
+    tokenizer: checkTokenizerSpec(o.tokenizer as string),
     engineConnections: o.engineConnections as number,
     engineConnectTimeoutMs: o.engineConnectTimeoutMs as number,
     engineRetries: o.engineRetries as number,

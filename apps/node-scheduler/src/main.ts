@@ -1,6 +1,7 @@
 import {
   channelCredentials,
   createLogger,
+  loadTokenizer,
   NodeSchedulerServiceService,
   onShutdownSignal,
   RealTimers,
@@ -73,6 +74,7 @@ async function main(): Promise<void> {
     engineLoad: () => engineLoad,
     registry,
     logger,
+    tokenizer: loadTokenizer(config.tokenizer),
     prefetchMode: config.prefetchMode,
     warmup: { timing: config.warmupTiming, leadUs: config.warmupLeadMs * 1000 },
     kvEvents,

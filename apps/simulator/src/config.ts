@@ -489,7 +489,9 @@ function workloadConfigFor(
   seed: number,
   source: string | undefined,
 ): WorkloadConfig {
-  const argv: string[] = ["--seed", String(seed)];
+  // cl100k: the simulation's token cache encodes word by word, which is exact for cl100k (see
+  // FastTokenCache); a workload.tokenizer in the file is overridden.
+  const argv: string[] = ["--seed", String(seed), "--tokenizer", "cl100k"];
   const duration = ov.duration ?? file.duration;
   if (duration !== undefined) argv.push("--duration", String(duration));
   if (ov.numClients !== undefined) argv.push("--num-clients", String(ov.numClients));

@@ -8,7 +8,7 @@
  *    in-memory target (no network), at least 20k requests/s.
  * 3. Prompt synthesis: at least 2M tokens/s of deterministic prompt text.
  */
-import { VirtualTimers } from "@symphony/common";
+import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import {
   LoadRunner,
   OpenLoopSource,
@@ -80,7 +80,7 @@ function report(name: string, value: number, unit: string, ok: boolean, target: 
       target,
       source: new OpenLoopSource([profile], { seed: 2, totalDuration: 1e9 }),
       thinkTime: new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 }),
-      synth: new PromptSynthesizer(2),
+      synth: new PromptSynthesizer(2, loadTokenizer("llama3")),
     },
     {
       mode: "open",
@@ -109,7 +109,7 @@ function report(name: string, value: number, unit: string, ok: boolean, target: 
 
 // 3. Prompt synthesis.
 {
-  const synth = new PromptSynthesizer(3);
+  const synth = new PromptSynthesizer(3, loadTokenizer("llama3"));
   const t0 = performance.now();
   let tokens = 0;
   for (let i = 0; i < 2000; i++) {

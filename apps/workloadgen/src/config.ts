@@ -1,5 +1,12 @@
 import { Command, Option } from "commander";
-import { loadConfigFile, parseArg, UsageError, type LogLevel } from "@symphony/common";
+import {
+  checkTokenizerSpec,
+  loadConfigFile,
+  parseArg,
+  TOKENIZER_FLAG_HELP,
+  UsageError,
+  type LogLevel,
+} from "@symphony/common";
 import { z } from "zod";
 import {
   agentProfileSchema,
@@ -16,6 +23,12 @@ export interface Config extends RunOptions {
   workload: WorkloadType;
   /** host:port of the Symphony scheduler (targetKind grpc), or the HTTP base URL (targetKind http). */
   target: string;
+  /**
+   * The served model's tokenizer (`cl100k`, `llama3`, `llama2` or a tokenizer.json path): counts
+   * dataset texts, sizes synthetic prompts ("N tokens" = N tokens of the model) and counts replies
+   * when the server sends no usage. Config `workload.tokenizer`.
+   */
+  tokenizer: string;
   /** Dataset path, or undefined for the embedded sample. */
   dataset: string | undefined;
   numClients: number;
@@ -78,6 +91,7 @@ export const configFileSchema = z.strictObject({
       time_scale: z.number().positive().optional(),
       max_requests: z.number().int().positive().optional(),
       duration: z.number().min(0).optional(),
+      tokenizer: z.string().min(1).optional(),
       // closed loop
       dataset: z.string().optional(),
       num_clients: z.number().int().positive().optional(),
@@ -129,6 +143,11 @@ export function buildProgram(): Command {
     )
     .option("--scheduler-ip <host>", "scheduler host", "127.0.0.1")
     .option("--scheduler-port <port>", "scheduler gRPC port", parseArg.port, 50051)
+    .option(
+      "--tokenizer <name|path>",
+      `${TOKENIZER_FLAG_HELP}; use the served model's, as vLLM's benchmarks do`,
+      "llama3",
+    )
     .option(
       "--dataset <file>",
       "ShareGPT-style JSON dataset (default: the embedded sample of 12 conversations)",
@@ -289,6 +308,12 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     ...run.options,
     workload,
     target,
+    tokenizer: checkTokenizerSpec(
+      pick<string>("tokenizer", w.tokenizer),
+      fromCli("tokenizer") || w.tokenizer === undefined
+        ? "--tokenizer"
+        : `${o.config as string}: workload.tokenizer`,
+    ),
     dataset: pick<string | undefined>("dataset", w.dataset),
     numClients: pick("numClients", w.num_clients),
     rampUp: pick("rampUp", w.ramp_up),

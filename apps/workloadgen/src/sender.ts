@@ -1,5 +1,5 @@
 import { monitorEventLoopDelay, type ELDHistogram } from "node:perf_hooks";
-import { countTokens, type Logger } from "@symphony/common";
+import { loadTokenizer, type Logger } from "@symphony/common";
 import type { Config } from "./config";
 import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type Target } from "./domain";
 import { PreciseTimers } from "./precise-timers";
@@ -29,6 +29,7 @@ export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget
         connections: config.httpConnections,
         requestTimeoutMs: config.requestTimeout * 1000,
         idleTimeoutMs: config.idleTimeout * 1000,
+        tokenizer: loadTokenizer(config.tokenizer),
       },
       logger,
     );
@@ -141,13 +142,14 @@ export interface Sender {
 }
 
 /**
- * Warms up what the first request would otherwise pay for (the tokenizer's tables take about a
- * second to build), so that stall does not land on the schedule. Returns the synthesizer.
+ * Warms up what the first request would otherwise pay for (loading --tokenizer's vocabulary
+ * takes 0.2-1.5 s), so that stall does not land on the schedule. Returns the synthesizer.
  */
 export function warmedSynthesizer(config: Readonly<Config>): PromptSynthesizer {
-  const synth = new PromptSynthesizer(config.seed, config.blockSize);
+  const tokenizer = loadTokenizer(config.tokenizer);
+  const synth = new PromptSynthesizer(config.seed, tokenizer, config.blockSize);
   synth.text("warm-up", 16);
-  countTokens("warm-up");
+  tokenizer.countTokens("warm-up");
   return synth;
 }
 

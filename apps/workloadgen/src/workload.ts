@@ -1,4 +1,4 @@
-import { readTextFile, UsageError } from "@symphony/common";
+import { loadTokenizer, readTextFile, UsageError } from "@symphony/common";
 import sample from "../data/sample-conversations.json";
 import type { Config } from "./config";
 import {
@@ -56,8 +56,12 @@ export interface Workload {
   info: Record<string, unknown>;
 }
 
-/** Builds the session source the config selects. */
+/**
+ * Builds the session source the config selects. Texts are counted, and prompts synthesized, with
+ * --tokenizer (loaded here: the served model's vocabulary, so N tokens are N tokens to the engine).
+ */
 export function buildWorkload(config: Config): Workload {
+  const tokenizer = loadTokenizer(config.tokenizer);
   const thinkTime = new ThinkTimeModel({
     readCharsPerSec: config.readSpeed,
     typeCharsPerSec: config.typeSpeed,
@@ -70,6 +74,7 @@ export function buildWorkload(config: Config): Workload {
         thinkTime,
         source: new DatasetSessionSource(dataset.conversations, thinkTime, {
           seed: config.seed,
+          tokenizer,
           maxOutputTokens: config.maxOutputTokens,
           priority: config.priority,
           stream: config.stream,
@@ -101,7 +106,7 @@ export function buildWorkload(config: Config): Workload {
         const path = config.agentTrace;
         let trace;
         try {
-          trace = parseAgentTrace(readTextFile(path, "agent trace"), config.seed);
+          trace = parseAgentTrace(readTextFile(path, "agent trace"), config.seed, tokenizer);
         } catch (err) {
           if (err instanceof TraceFormatError) throw new UsageError(`${path}: ${err.message}`);
           throw err;
@@ -119,6 +124,7 @@ export function buildWorkload(config: Config): Workload {
       }
       const agents = new AgentSessionSource(config.agentProfiles, {
         seed: config.seed,
+        tokenizer,
         totalDuration: config.totalDuration,
         maxOutputTokensCap: config.maxOutputTokens,
       });

@@ -1,5 +1,5 @@
-import { rngFor, type Rng } from "@symphony/common";
-import { SINGLE_TOKEN_WORDS } from "@symphony/workloadgen/src/domain/prompt-synth";
+import { loadTokenizer, rngFor, type Rng } from "@symphony/common";
+import { promptVocabulary } from "@symphony/workloadgen/src/domain/prompt-synth";
 
 /** Shape of the synthetic multi-turn chat dataset (ShareGPT-like lengths). Token counts are cl100k tokens. */
 export interface ChatDatasetShape {
@@ -41,8 +41,9 @@ function drawLength(rng: Rng, mean: number): number {
 
 /** `n` single-token words (each " word" is one cl100k token), so the text is `n` tokens. */
 function words(rng: Rng, n: number): string {
+  const vocabulary = promptVocabulary(loadTokenizer("cl100k")).words;
   const out = new Array<string>(n);
-  for (let i = 0; i < n; i++) out[i] = SINGLE_TOKEN_WORDS[rng.int(0, SINGLE_TOKEN_WORDS.length - 1)]!;
+  for (let i = 0; i < n; i++) out[i] = vocabulary[rng.int(0, vocabulary.length - 1)]!;
   return out.join("").trimStart();
 }
 

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
-import type { PreTrainedTokenizer } from "@lenml/tokenizers";
+import type { TokenizerLoader } from "@lenml/tokenizers";
 import { describe, expect, it } from "vitest";
 import {
   BOTH_GENERATION_FLAGS_MESSAGE,
@@ -16,6 +16,8 @@ import {
 } from "./chat-format";
 import { loadTokenizer, type Tokenizer } from "./tokenizer";
 import templates from "./testdata/chat-templates.json";
+
+type PreTrainedTokenizer = ReturnType<typeof TokenizerLoader.fromPreTrained>;
 
 /** The models' own Jinja chat templates, rendered by @lenml/tokenizers' Jinja engine (as transformers does). */
 function referenceTokenizer(pkg: string): PreTrainedTokenizer {

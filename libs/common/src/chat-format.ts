@@ -66,6 +66,8 @@ export interface ChatFormat {
   readonly bosId: number;
   /** The token that ends an assistant turn (`<|eot_id|>`, `</s>`): an empty answer is this token. */
   readonly endOfTurnId: number;
+  /** Every special token id the format writes. */
+  readonly specialIds: readonly number[];
   render(messages: readonly TemplateMessage[], options?: ChatRenderOptions): ChatPiece[];
 }
 
@@ -111,6 +113,7 @@ export function llama31Format(ids: {
     name: "llama3.1",
     bosId: ids.beginOfText,
     endOfTurnId: ids.endOfTurn,
+    specialIds: [ids.beginOfText, ids.startHeader, ids.endHeader, ids.endOfTurn],
     render(messages, options = {}) {
       const out: ChatPiece[] = [ids.beginOfText, ids.startHeader, "system", ids.endHeader, "\n\n"];
       out.push(LLAMA31_SYSTEM_PREAMBLE);
@@ -153,6 +156,7 @@ export function llama2ChatFormat(bosId: number, eosId: number): ChatFormat {
     name: "llama2-chat",
     bosId,
     endOfTurnId: eosId,
+    specialIds: [bosId, eosId],
     render(messages, options = {}) {
       let loop = messages;
       let system: string | undefined;

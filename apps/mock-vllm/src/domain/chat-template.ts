@@ -1,74 +1,69 @@
-import { SPECIAL, type TokenCache } from "./tokens";
+import {
+  chatFormatFor,
+  type ChatFormat,
+  type ChatPiece,
+  type ChatRenderOptions,
+  type TemplateMessage,
+} from "@symphony/common";
+import type { TokenCache } from "./tokens";
 
-export interface ChatMessage {
-  readonly role: string;
-  readonly content: string;
-}
+export type ChatMessage = TemplateMessage;
+
+/** Layout pieces up to this length (role names, "\n\n", the system preamble) are kept here for good. */
+const FIXED_PIECE_CHARS = 80;
 
 /**
- * Llama 3.1's chat template, token by token (approximation documented in the README):
+ * The served model's chat template, as token ids: Llama 3.1 Instruct's for Llama 3 vocabularies
+ * (and for cl100k, with Llama 3's special ids), Llama 2 Chat's for Llama 2 (see `chatFormatFor`).
  *
- *   <|begin_of_text|>
- *   <|start_header_id|>system<|end_header_id|>\n\n Cutting Knowledge Date: ...\n\n{system}<|eot_id|>
- *   <|start_header_id|>{role}<|end_header_id|>\n\n{content}<|eot_id|>      (each other message)
- *   <|start_header_id|>assistant<|end_header_id|>\n\n                    (generation prompt)
- *
- * Content is tokenised with the stack's tokenizer (cl100k_base) and memoised per message, so a
- * conversation resent every turn costs only its new messages. Turn k's prompt is a token prefix
- * of turn k+1's, which is what makes prefix caching work across turns, as in vLLM.
+ * Each message's content is tokenised on its own and memoised (TokenCache), so a conversation
+ * resent every turn costs only its new messages. Turn k's prompt plus its answer is a token
+ * prefix of turn k+1's prompt, which is what makes prefix caching work across turns, as in vLLM.
  */
 export class ChatTemplate {
-  private readonly headerCache = new Map<string, readonly number[]>();
-  private readonly preamble: readonly number[];
+  readonly format: ChatFormat;
+  /** Ids of short layout pieces; content goes through the TokenCache. */
+  private readonly fixed = new Map<string, readonly number[]>();
 
   constructor(private readonly tokens: TokenCache) {
-    this.preamble = tokens.encode("Cutting Knowledge Date: December 2023\nToday Date: 26 Jul 2024\n\n");
+    this.format = chatFormatFor(tokens.tokenizer);
   }
 
-  /** Token ids of the templated conversation. */
-  apply(messages: readonly ChatMessage[], addGenerationPrompt = true): number[] {
-    const out: number[] = [SPECIAL.beginOfText];
-    let rest = messages;
-    const first = messages[0];
-    // The template always emits a system block, with the knowledge-date preamble.
-    this.pushAll(out, this.header("system"));
-    this.pushAll(out, this.preamble);
-    if (first && first.role === "system") {
-      this.pushAll(out, this.tokens.encode(first.content.trim()));
-      rest = messages.slice(1);
-    }
-    out.push(SPECIAL.endOfTurn);
-    for (const m of rest) {
-      this.pushAll(out, this.header(m.role));
-      this.pushAll(out, this.tokens.encode(m.content.trim()));
-      out.push(SPECIAL.endOfTurn);
-    }
-    if (addGenerationPrompt) this.pushAll(out, this.header("assistant"));
+  /**
+   * Token ids of the templated conversation. Throws ChatFormatError when the template rejects it
+   * (Llama 2 Chat: roles must alternate).
+   */
+  apply(messages: readonly ChatMessage[], options: ChatRenderOptions = {}): number[] {
+    return this.ids(this.format.render(messages, options));
+  }
+
+  /** A raw completion prompt: BOS + text (vLLM's add_special_tokens, default true), or the text alone. */
+  completionPrompt(text: string, addSpecialTokens = true): number[] {
+    const out: number[] = addSpecialTokens ? [this.format.bosId] : [];
+    pushAll(out, this.tokens.encode(text));
     return out;
   }
 
-  /** A raw completion prompt: <|begin_of_text|> + text (vLLM adds BOS for Llama). */
-  completionPrompt(text: string): number[] {
-    const out: number[] = [SPECIAL.beginOfText];
-    this.pushAll(out, this.tokens.encode(text));
+  private ids(pieces: readonly ChatPiece[]): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < pieces.length; i++) {
+      const p = pieces[i]!;
+      if (typeof p === "number") out.push(p);
+      else pushAll(out, p.length <= FIXED_PIECE_CHARS ? this.fixedIds(p) : this.tokens.encode(p));
+    }
     return out;
   }
 
-  private header(role: string): readonly number[] {
-    let h = this.headerCache.get(role);
-    if (!h) {
-      h = [
-        SPECIAL.startHeader,
-        ...this.tokens.encode(role),
-        SPECIAL.endHeader,
-        ...this.tokens.encode("\n\n"),
-      ];
-      if (this.headerCache.size < 64) this.headerCache.set(role, h);
+  private fixedIds(text: string): readonly number[] {
+    let ids = this.fixed.get(text);
+    if (!ids) {
+      ids = this.tokens.encode(text);
+      if (this.fixed.size < 256) this.fixed.set(text, ids);
     }
-    return h;
+    return ids;
   }
+}
 
-  private pushAll(out: number[], ids: readonly number[]): void {
-    for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
-  }
+function pushAll(out: number[], ids: readonly number[]): void {
+  for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
 }

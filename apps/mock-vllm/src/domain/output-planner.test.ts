@@ -1,12 +1,13 @@
-import { decodeTokens } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { OutputPlanner } from "./output-planner";
-import { streamPieces, TokenCache } from "./tokens";
+import { TokenCache } from "./tokens";
 
-const tokens = new TokenCache();
 const prompt = [128000, 1, 2, 3];
 
-describe("OutputPlanner", () => {
+describe.each(["cl100k", "llama3", "llama2"])("OutputPlanner, tokenizer %s", (spec) => {
+  const tokens = new TokenCache(loadTokenizer(spec));
+  const decodeTokens = (ids: readonly number[]) => tokens.tokenizer.decode(ids);
   const planner = new OutputPlanner(0, 0, tokens);
   const text = "The answer is forty-two, of course.";
   const n = tokens.encode(text).length;
@@ -34,7 +35,8 @@ describe("OutputPlanner", () => {
       ignoreEos: false,
     });
     expect(plan.tokenIds).toHaveLength(1);
-    expect(streamPieces(plan.tokenIds)).toEqual([""]);
+    expect(tokens.tokenizer.isSpecial(plan.tokenIds[0]!)).toBe(true);
+    expect(tokens.streamPieces(plan.tokenIds)).toEqual([""]);
   });
 
   it("generated text, no EOS sampling -> max_tokens single-token words", () => {
@@ -70,14 +72,16 @@ describe("OutputPlanner", () => {
   });
 });
 
-describe("streamPieces", () => {
+describe.each(["cl100k", "llama3", "llama2"])("TokenCache.streamPieces, tokenizer %s", (spec) => {
+  const tokens = new TokenCache(loadTokenizer(spec));
   it.each(["plain ascii words", "Ünïcödé façade", "日本語のテキスト", "emoji 🎉🚀 mix", ""])(
     "%j -> pieces join to the text, one piece per token",
     (text) => {
       const ids = tokens.encode(text);
-      const pieces = streamPieces(ids);
+      const pieces = tokens.streamPieces(ids);
       expect(pieces).toHaveLength(ids.length);
-      expect(pieces.join("")).toBe(text);
+      // SentencePiece output streams with its leading space (" Hello"), as Llama 2 in vLLM does.
+      expect(pieces.join("")).toBe(tokens.tokenizer.prependsSpace && text ? ` ${text}` : text);
       expect(pieces.some((p) => p.includes("\uFFFD"))).toBe(false);
     },
   );

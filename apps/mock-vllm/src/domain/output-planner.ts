@@ -1,7 +1,7 @@
-import { rngFor, type Rng } from "@symphony/common";
-import { SPECIAL, type TokenCache } from "./tokens";
+import { chatFormatFor, rngFor, type Rng } from "@symphony/common";
+import type { TokenCache } from "./tokens";
 
-/** Common words that are single cl100k tokens with a leading space: generated text is a stream of them. */
+/** Common words that are single tokens with a leading space: generated text is a stream of them. */
 const WORDS = (
   "the of and to in is that for it as was with be by on not he this are or his from at which but have " +
   "an they you were her she there been one all we their has would when if so no will more out up into " +
@@ -37,15 +37,19 @@ export interface OutputPlan {
  */
 export class OutputPlanner {
   private readonly wordIds: number[];
+  /** The model's end-of-turn token (`<|eot_id|>`, `</s>`). */
+  private readonly endOfTurnId: number;
 
   constructor(
     private readonly seed: number,
     private readonly eosMeanTokens: number,
     private readonly tokens: TokenCache,
   ) {
+    this.endOfTurnId = chatFormatFor(tokens.tokenizer).endOfTurnId;
     this.wordIds = [];
     for (const w of WORDS) {
-      const ids = tokens.encode(` ${w}`);
+      // SentencePiece puts the space in front of the text by itself.
+      const ids = tokens.encode(tokens.tokenizer.prependsSpace ? w : ` ${w}`);
       if (ids.length === 1 && !this.wordIds.includes(ids[0]!)) this.wordIds.push(ids[0]!);
     }
   }
@@ -89,7 +93,7 @@ export class OutputPlanner {
     }
     if (len === 0) {
       // An empty answer is still one sampled token: the end-of-turn token, which has no text.
-      out.push(SPECIAL.endOfTurn);
+      out.push(this.endOfTurnId);
     }
     return { tokenIds: out, finishReason };
   }

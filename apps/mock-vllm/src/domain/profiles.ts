@@ -38,6 +38,8 @@ export interface ModelSpec {
   readonly dtypeBytes: number;
   /** max_position_embeddings: vLLM's default --max-model-len. */
   readonly maxModelLen: number;
+  /** The model's tokenizer (`loadTokenizer` spec): the mock's default --tokenizer. */
+  readonly tokenizer: string;
 }
 
 export interface EngineProfile {
@@ -86,6 +88,7 @@ const LLAMA3_8B: ModelSpec = {
   hiddenSize: 4096,
   dtypeBytes: 2,
   maxModelLen: 131072,
+  tokenizer: "llama3",
 };
 const LLAMA2_13B: ModelSpec = {
   name: "meta-llama/Llama-2-13b-chat-hf",
@@ -96,6 +99,7 @@ const LLAMA2_13B: ModelSpec = {
   hiddenSize: 5120,
   dtypeBytes: 2,
   maxModelLen: 4096,
+  tokenizer: "llama2",
 };
 const LLAMA3_70B: ModelSpec = {
   name: "meta-llama/Llama-3.1-70B-Instruct",
@@ -106,6 +110,7 @@ const LLAMA3_70B: ModelSpec = {
   hiddenSize: 8192,
   dtypeBytes: 2,
   maxModelLen: 131072,
+  tokenizer: "llama3",
 };
 
 /** Every built-in profile by name. `llama3-8b-h100` is the default. */

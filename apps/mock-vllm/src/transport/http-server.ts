@@ -7,7 +7,6 @@ import type { Registry } from "prom-client";
 import type { z } from "zod";
 import type { Config } from "../config";
 import {
-  streamPieces,
   type ChatTemplate,
   type EngineCore,
   type EngineListener,
@@ -17,7 +16,7 @@ import {
   type RequestSummary,
   type TokenCache,
 } from "../domain";
-import { decodeTokens } from "@symphony/common";
+import { ChatFormatError, resolveRenderOptions, type ChatRenderOptions } from "@symphony/common";
 import { ApiError, errorBody } from "./api-error";
 import {
   chatCompletionRequest,
@@ -50,6 +49,8 @@ interface Job {
   readonly model: string;
   readonly promptTokenIds: number[];
   readonly plan: OutputPlan;
+  /** The text each output token streams (the tokenizer's incremental detokenization). */
+  readonly pieces: string[];
   readonly stream: boolean;
   readonly includeUsage: boolean;
   /** Prompt tokens whose KV the node reports resident (loaded, not recomputed; --kv-connector). */
@@ -104,7 +105,7 @@ class CompletionResponder implements EngineListener {
     /** --enable-prompt-tokens-details: report cached tokens in usage (vLLM omits them otherwise). */
     private readonly promptTokensDetails: boolean,
   ) {
-    this.pieces = streamPieces(job.plan.tokenIds);
+    this.pieces = job.pieces;
     this.lastIndex = job.plan.tokenIds.length - 1;
     const object = job.kind === "chat" ? "chat.completion.chunk" : "text_completion";
     this.head = `data: {"id":"${job.id}","object":"${object}","created":${job.created},"model":${JSON.stringify(job.model)},"choices":[{"index":0,`;
@@ -327,6 +328,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const model = checkModel(body.model);
     if (body.n != null && body.n !== 1)
       throw new ApiError(400, `n must be 1: the mock serves one choice per request, got n=${body.n}`, "n");
+    // vLLM's input check, e.g. an empty completion prompt without BOS.
+    if (promptTokenIds.length === 0) throw new ApiError(400, "The decoder prompt cannot be empty");
     const maxTokens = resolveMaxTokens(promptTokenIds.length, requestedMaxTokens);
     const minTokens = body.min_tokens ?? 0;
     if (minTokens > maxTokens)
@@ -355,6 +358,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       model,
       promptTokenIds,
       plan,
+      pieces: tokens.streamPieces(plan.tokenIds),
       stream: body.stream ?? false,
       includeUsage: body.stream_options?.include_usage ?? false,
       externalKvTokens: config.kvConnector ? residentTokens(headers["x-symphony-resident-tokens"]) : 0,
@@ -378,11 +382,33 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     }
   };
 
+  /**
+   * The chat prompt as vLLM renders it: the model's template with add_generation_prompt /
+   * continue_final_message, plus BOS when add_special_tokens asks for it (vLLM default false).
+   */
+  const chatPrompt = (body: {
+    messages: readonly { role: string; content?: Parameters<typeof messageText>[0] }[];
+    add_generation_prompt?: boolean | null;
+    continue_final_message?: boolean | null;
+    add_special_tokens?: boolean | null;
+  }): number[] => {
+    try {
+      const options: ChatRenderOptions = resolveRenderOptions(
+        body.add_generation_prompt,
+        body.continue_final_message,
+      );
+      const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m.content) }));
+      const ids = template.apply(messages, options);
+      return body.add_special_tokens ? [template.format.bosId, ...ids] : ids;
+    } catch (err) {
+      if (err instanceof ChatFormatError) throw new ApiError(400, err.message);
+      throw err;
+    }
+  };
+
   app.post("/v1/chat/completions", async (req, reply) => {
     const body = parseBody(chatCompletionRequest, req.body);
-    const prompt = template.apply(
-      body.messages.map((m) => ({ role: m.role, content: messageText(m.content) })),
-    );
+    const prompt = chatPrompt(body);
     const { job, decision } = prepare(
       "chat",
       "chatcmpl",
@@ -398,10 +424,11 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     const body = parseBody(completionRequest, req.body);
     const p = body.prompt;
     let prompt: number[];
-    if (typeof p === "string") prompt = template.completionPrompt(p);
+    const bos = body.add_special_tokens ?? true;
+    if (typeof p === "string") prompt = template.completionPrompt(p, bos);
     else if (p.length !== 1 && (typeof p[0] === "string" || Array.isArray(p[0])))
       throw new ApiError(400, `one prompt per request is supported, got ${p.length}`, "prompt");
-    else if (typeof p[0] === "string") prompt = template.completionPrompt(p[0]);
+    else if (typeof p[0] === "string") prompt = template.completionPrompt(p[0], bos);
     else if (Array.isArray(p[0])) prompt = [...p[0]];
     else prompt = [...(p as number[])];
     const { job, decision } = prepare("text", "cmpl", body, prompt, body.max_tokens, req.headers);
@@ -413,15 +440,11 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
     if (req.body && typeof req.body === "object" && "messages" in req.body) {
       const body = parseBody(tokenizeChatRequest, req.body);
       checkModel(body.model);
-      const messages = body.messages.map((m) => ({ role: m.role, content: messageText(m.content) }));
-      ids = template.apply(messages, body.add_generation_prompt ?? true);
+      ids = chatPrompt(body);
     } else {
       const body = parseBody(tokenizePromptRequest, req.body);
       checkModel(body.model);
-      ids =
-        body.add_special_tokens === false
-          ? [...tokens.encode(body.prompt)]
-          : template.completionPrompt(body.prompt);
+      ids = template.completionPrompt(body.prompt, body.add_special_tokens ?? true);
     }
     return reply.send({
       count: ids.length,
@@ -434,8 +457,11 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   app.post("/detokenize", async (req, reply) => {
     const body = parseBody(detokenizeRequest, req.body);
     checkModel(body.model);
-    // Special tokens (ids >= 128000 in the template) have no text.
-    return reply.send({ prompt: decodeTokens(body.tokens.filter((t) => t < 128000)) });
+    const known = (t: number) => t < tokens.tokenizer.vocabSize || template.format.specialIds.includes(t);
+    const unknown = body.tokens.find((t) => !known(t));
+    if (unknown !== undefined) throw new ApiError(400, `Token id ${unknown} is out of vocabulary`, "tokens");
+    // As vLLM: the tokenizer's decode, special tokens included.
+    return reply.send({ prompt: tokens.tokenizer.decode(body.tokens, { skipSpecialTokens: false }) });
   });
 
   app.get("/v1/models", async (_req, reply) =>

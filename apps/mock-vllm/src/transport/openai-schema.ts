@@ -26,8 +26,19 @@ const sampling = {
   expected_response: z.string().nullish(),
 };
 
+/** vLLM's chat template fields (chat completions and the chat form of /tokenize). */
+const chatTemplateFields = {
+  /** Open an assistant turn at the end of the prompt (vLLM default true). */
+  add_generation_prompt: z.boolean().nullish(),
+  /** Leave the last message open (no end-of-turn token); exclusive with add_generation_prompt. */
+  continue_final_message: z.boolean().nullish(),
+  /** Add BOS on top of the template's own (vLLM default false for chat). */
+  add_special_tokens: z.boolean().nullish(),
+};
+
 export const chatCompletionRequest = z.looseObject({
   ...sampling,
+  ...chatTemplateFields,
   messages: z.array(message).min(1),
   max_completion_tokens: z.int().min(1).nullish(),
 });
@@ -35,6 +46,8 @@ export type ChatCompletionRequest = z.infer<typeof chatCompletionRequest>;
 
 export const completionRequest = z.looseObject({
   ...sampling,
+  /** BOS before a text prompt (vLLM default true); token-id prompts are taken as they are. */
+  add_special_tokens: z.boolean().nullish(),
   prompt: z.union([
     z.string(),
     z.array(z.string()).min(1),
@@ -48,7 +61,7 @@ export type CompletionRequest = z.infer<typeof completionRequest>;
 export const tokenizeChatRequest = z.looseObject({
   model: z.string().nullish(),
   messages: z.array(message).min(1),
-  add_generation_prompt: z.boolean().nullish(),
+  ...chatTemplateFields,
 });
 
 /** POST /tokenize, completion form: a raw prompt. */

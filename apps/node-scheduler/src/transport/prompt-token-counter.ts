@@ -1,49 +1,94 @@
 import { createHash } from "node:crypto";
-import { countTokens, type InferenceRequest } from "@symphony/common";
+import {
+  ChatFormatError,
+  chatFormatFor,
+  ROLE_NAMES,
+  type ChatFormat,
+  type InferenceRequest,
+  type Tokenizer,
+} from "@symphony/common";
 import { LRUCache } from "lru-cache";
 
 /**
- * Tokens per chat message spent on the chat template (role markers, separators). An
+ * Tokens per chat message allowed for the chat template when the vocabulary has no known chat
+ * format (a tokenizer.json of another family) or the template rejects the conversation: an
  * approximation; the engine's usage report is what sizes the session's KV afterwards.
  */
 export const CHAT_TEMPLATE_TOKENS_PER_MESSAGE = 4;
 
+/** Texts shorter than this are counted without hashing (hashing would cost about as much). */
+const SHORT_TEXT_CHARS = 64;
+
 /**
- * Counts a request's prompt tokens (cl100k_base, the stack's tokenizer) for admission.
+ * Counts a request's prompt tokens for admission as the engine will: with the engine's tokenizer
+ * (--tokenizer) and its model's chat template (Llama 3.1 or Llama 2 Chat, with the generation
+ * prompt, as a chat completion renders by default), and BOS before a completion prompt (vLLM's
+ * add_special_tokens default).
+ *
  * Clients resend the whole conversation every turn, so counting it afresh would cost O(context)
- * tokenizer work per turn (~1 ms per 5k tokens). Instead each message's count is cached by a hash
- * of its content (bounded, least recently used dropped first), so a turn tokenizes only its new
- * messages.
+ * tokenizer work per turn (~1 ms per 5k tokens). Instead each piece of the rendered template (a
+ * message's content, or a Llama 2 exchange) is counted once and cached by a hash of its text
+ * (bounded, least recently used dropped first), so a turn tokenizes only its new messages.
  */
 export class PromptTokenCounter {
   // lru-cache, not a Map trimmed from its front: once full, a V8 Map whose oldest keys are
   // deleted again and again makes `keys().next()` scan the deleted slots (~100x slower).
   private readonly cache: LRUCache<string, number>;
+  /** Counts of short texts (roles, separators, short messages); bounded. */
+  private readonly short = new Map<string, number>();
+  private readonly format: ChatFormat | undefined;
   hits = 0;
   misses = 0;
 
-  /** @param maxEntries cached message counts kept (each ~100 bytes). */
-  constructor(maxEntries = 200_000) {
+  /** @param maxEntries cached text counts kept (each ~100 bytes). */
+  constructor(
+    private readonly tokenizer: Tokenizer,
+    maxEntries = 200_000,
+  ) {
     this.cache = new LRUCache({ max: maxEntries });
+    try {
+      this.format = chatFormatFor(tokenizer);
+    } catch {
+      this.format = undefined; // no known template: approximate (see CHAT_TEMPLATE_TOKENS_PER_MESSAGE)
+    }
   }
 
   count(req: InferenceRequest): number {
-    if (req.messages.length === 0) return countTokens(req.prompt);
+    if (req.messages.length === 0) return (this.format ? 1 : 0) + this.countText(req.prompt);
+    if (this.format) {
+      const messages = req.messages.map((m) => ({ role: ROLE_NAMES[m.role] ?? "user", content: m.content }));
+      try {
+        let n = 0;
+        for (const piece of this.format.render(messages))
+          n += typeof piece === "number" ? 1 : this.countText(piece);
+        return n;
+      } catch (err) {
+        // The engine will reject it (e.g. Llama 2 Chat: roles must alternate); count roughly.
+        if (!(err instanceof ChatFormatError)) throw err;
+      }
+    }
     let n = 0;
-    for (const m of req.messages) n += this.countMessage(m.content) + CHAT_TEMPLATE_TOKENS_PER_MESSAGE;
+    for (const m of req.messages) n += this.countText(m.content) + CHAT_TEMPLATE_TOKENS_PER_MESSAGE;
     return n;
   }
 
-  private countMessage(content: string): number {
-    if (content.length < 64) return countTokens(content); // hashing would cost about as much
-    const key = createHash("sha1").update(content).digest("base64");
+  private countText(text: string): number {
+    if (text.length < SHORT_TEXT_CHARS) {
+      let n = this.short.get(text);
+      if (n === undefined) {
+        n = this.tokenizer.countTokens(text);
+        if (this.short.size < 4096) this.short.set(text, n);
+      }
+      return n;
+    }
+    const key = createHash("sha1").update(text).digest("base64");
     const cached = this.cache.get(key);
     if (cached !== undefined) {
       this.hits++;
       return cached;
     }
     this.misses++;
-    const tokens = countTokens(content);
+    const tokens = this.tokenizer.countTokens(text);
     this.cache.set(key, tokens);
     return tokens;
   }

@@ -1,4 +1,4 @@
-import { encodeText } from "@symphony/common";
+import { encodeText, loadTokenizer } from "@symphony/common";
 import { LRUCache } from "lru-cache";
 import { TokenCache } from "@symphony/mock-vllm/src/domain";
 
@@ -33,7 +33,7 @@ export class FastTokenCache extends TokenCache {
   fullEncodes = 0;
 
   constructor(maxTexts = 50_000, maxRecent = 4096) {
-    super(1);
+    super(loadTokenizer("cl100k"), 1); // cl100k by design: the word path relies on its pre-tokenizer
     this.texts = new LRUCache({ max: maxTexts });
     this.recent = new LRUCache({ max: maxRecent });
   }

@@ -1,4 +1,4 @@
-import { VirtualTimers } from "@symphony/common";
+import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import {
   ChatTemplate,
   coefficientsFor,
@@ -112,7 +112,7 @@ function simulate(plans: SessionPlan[], clusterSpec = spec()) {
       target: cluster,
       source: arraySource(plans),
       thinkTime: new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 }),
-      synth: new PromptSynthesizer(3),
+      synth: new PromptSynthesizer(3, loadTokenizer("cl100k")),
     },
     {
       mode: "open",

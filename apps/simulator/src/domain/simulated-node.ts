@@ -3,7 +3,6 @@ import {
   ChatTemplate,
   EngineCore,
   OutputPlanner,
-  streamPieces,
   type EngineConfig,
   type RequestSummary,
   type StepTimeModel,
@@ -159,7 +158,7 @@ export class SimulatedNode {
       ignoreEos: req.ignoreEos,
     });
     turn.plan = plan;
-    turn.pieces = streamPieces(plan.tokenIds);
+    turn.pieces = this.text.tokens.streamPieces(plan.tokenIds);
     turn.phase = "on-engine";
     turn.onEngineToken = this.onToken;
     turn.onEngineFinish = this.onEngineFinish;

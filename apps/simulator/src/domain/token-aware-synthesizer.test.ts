@@ -1,4 +1,4 @@
-import { encodeText } from "@symphony/common";
+import { encodeText, loadTokenizer } from "@symphony/common";
 import { PromptSynthesizer } from "@symphony/workloadgen/src/domain";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
@@ -11,7 +11,7 @@ describe("TokenAwareSynthesizer", () => {
     [7, "x", 300],
   ])("seed %i key %s, %i tokens -> the same text as workloadgen's PromptSynthesizer", (seed, key, tokens) => {
     const text = new TokenAwareSynthesizer(seed, 512, new FastTokenCache()).text(key, tokens);
-    expect(text).toBe(new PromptSynthesizer(seed, 512).text(key, tokens));
+    expect(text).toBe(new PromptSynthesizer(seed, loadTokenizer("cl100k"), 512).text(key, tokens));
   });
 
   it("a synthetic prompt -> its ids (as sent and trimmed) are cached, equal to the real encoding, no full encode", () => {

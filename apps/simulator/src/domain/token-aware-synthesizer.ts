@@ -1,11 +1,5 @@
 import { encodeText } from "@symphony/common";
-import {
-  PHRASE_WORDS,
-  PHRASES,
-  PromptSynthesizer,
-  promptWordsText,
-  SINGLE_TOKEN_WORDS,
-} from "@symphony/workloadgen/src/domain";
+import { PHRASE_WORDS, PromptSynthesizer, promptWordsText } from "@symphony/workloadgen/src/domain";
 import type { FastTokenCache } from "./fast-token-cache";
 
 /**
@@ -23,10 +17,11 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
     blockTokens: number,
     private readonly tokens: FastTokenCache,
   ) {
-    super(synthSeed, blockTokens);
-    this.spacedIds = SINGLE_TOKEN_WORDS.map((w) => encodeText(w)[0]!);
+    super(synthSeed, tokens.tokenizer, blockTokens);
+    const words = this.vocabulary.words;
+    this.spacedIds = words.map((w) => encodeText(w)[0]!);
     // A prompt's first word has no leading space; only words that are one token bare come first.
-    this.bareIds = SINGLE_TOKEN_WORDS.map((w) => {
+    this.bareIds = words.map((w) => {
       const ids = encodeText(w.trimStart());
       return ids.length === 1 ? ids[0]! : -1;
     });
@@ -34,13 +29,14 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
 
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
-    const text = promptWordsText(words);
+    const text = promptWordsText(this.vocabulary, words);
     const ids = new Array<number>(Math.max(0, tokens));
     if (words.first >= 0) ids[0] = this.bareIds[words.first]!;
     let k = 1;
     for (let i = 0; i < words.phrases.length; i++) {
       const at = words.phrases[i]! * PHRASE_WORDS;
-      for (let j = 0; j < PHRASE_WORDS; j++) ids[k++] = this.spacedIds[PHRASES.words[at + j]!]!;
+      for (let j = 0; j < PHRASE_WORDS; j++)
+        ids[k++] = this.spacedIds[this.vocabulary.phrases.words[at + j]!]!;
     }
     for (let i = 0; i < words.tail.length; i++) ids[k++] = this.spacedIds[words.tail[i]!]!;
     this.tokens.remember(text, ids);

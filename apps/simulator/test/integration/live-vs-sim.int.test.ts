@@ -130,9 +130,14 @@ describe("live stack vs simulation, same workload and cluster", () => {
     stack = await startLocalStack({
       nodes: NODES,
       timeScale: 1,
-      mockArgs: ["--profile", PROFILE],
+      // The simulator counts tokens with cl100k (its word-level token cache): the live stack too,
+      // so both sides see the same prompts of the same lengths.
+      mockArgs: ["--profile", PROFILE, "--tokenizer", "cl100k"],
       // The simulator models a directive engine: node-directed residency (see simulated-node.ts).
-      nodeArgs: ["--prefetch-mode", "directive", "--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
+      nodeArgs: [
+        ...["--prefetch-mode", "directive", "--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
+        ...["--tokenizer", "cl100k"],
+      ],
     });
     // Warm-up (JIT, connections) on the embedded sample dataset, so the measured run's first
     // requests do not pay start-up costs the simulation has no reason to model.
@@ -149,13 +154,18 @@ describe("live stack vs simulation, same workload and cluster", () => {
         "100",
         "--duration",
         "0",
+        "--tokenizer",
+        "cl100k",
       ],
       60_000,
     );
     expect(warmUp.code, warmUp.stderr.slice(-2000)).toBe(0);
     const liveRun = await runCli(
       bundlePath("workloadgen"),
-      ["--target", `grpc://${stack.schedulerAddress}`, "--config", workload, "--out", liveDir],
+      [
+        ...["--target", `grpc://${stack.schedulerAddress}`, "--config", workload, "--out", liveDir],
+        ...["--tokenizer", "cl100k"],
+      ],
       RUN_TIMEOUT_MS,
     );
     expect(liveRun.code, liveRun.stderr.slice(-2000)).toBe(0);

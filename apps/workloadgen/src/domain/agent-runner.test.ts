@@ -1,4 +1,4 @@
-import { VirtualTimers } from "@symphony/common";
+import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { LoadRunner, type LoadRunnerOptions, type RequestRecord } from "./load-runner";
 import { arraySource, type PlannedTurn, type SessionPlan } from "./plan";
@@ -106,7 +106,7 @@ function run(
       target,
       source: arraySource(plans),
       thinkTime: new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 }),
-      synth: new PromptSynthesizer(1),
+      synth: new PromptSynthesizer(1, loadTokenizer("llama3")),
     },
     {
       mode: "open",

@@ -1,15 +1,17 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { countTokens } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { parseAgentTrace } from "./agent-trace";
 
 const sample = readFileSync(join(__dirname, "../../data/sample-agent-trace.jsonl"), "utf8");
 const line = (o: Record<string, unknown>) => JSON.stringify(o);
+const tokenizer = loadTokenizer("llama3");
+const countTokens = (text: string) => tokenizer.countTokens(text);
 
 describe("parseAgentTrace", () => {
   it("the sample -> 3 sessions in start order, tool latencies, sub-agents nested under their parent", () => {
-    const t = parseAgentTrace(sample);
+    const t = parseAgentTrace(sample, 0, tokenizer);
     expect(t.sessions.map((s) => [s.sessionId, s.startUs])).toEqual([
       ["fix-bug", 0],
       ["research", 500_000],
@@ -47,7 +49,9 @@ describe("parseAgentTrace", () => {
   });
 
   it("same text and seed -> identical plans", () => {
-    expect(JSON.stringify(parseAgentTrace(sample, 3))).toBe(JSON.stringify(parseAgentTrace(sample, 3)));
+    expect(JSON.stringify(parseAgentTrace(sample, 3, tokenizer))).toBe(
+      JSON.stringify(parseAgentTrace(sample, 3, tokenizer)),
+    );
   });
 
   it.each<[string, string[], RegExp]>([
@@ -114,6 +118,6 @@ describe("parseAgentTrace", () => {
     ],
     ["an empty file", [""], /the trace has no messages/],
   ])("%s -> TraceFormatError naming the line and key", (_name, lines, pattern) => {
-    expect(() => parseAgentTrace(lines.join("\n"))).toThrow(pattern);
+    expect(() => parseAgentTrace(lines.join("\n"), 0, tokenizer)).toThrow(pattern);
   });
 });

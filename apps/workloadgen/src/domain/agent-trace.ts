@@ -1,4 +1,4 @@
-import { countTokens } from "@symphony/common";
+import type { Tokenizer } from "@symphony/common";
 import { z } from "zod";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
 import { PromptSynthesizer } from "./prompt-synth";
@@ -45,9 +45,10 @@ function lineError(line: number, key: string, problem: string): never {
 
 /**
  * Parses an agent trace. Throws TraceFormatError(`line N: key: problem`) on the first problem; the
- * caller prefixes the file name. Same text + seed -> same plans.
+ * caller prefixes the file name. Same text + seed -> same plans. Texts are counted, and `tokens`
+ * synthesized, with `tokenizer` (the served model's).
  */
-export function parseAgentTrace(text: string, seed = 0): AgentTrace {
+export function parseAgentTrace(text: string, seed: number, tokenizer: Tokenizer): AgentTrace {
   const bySession = new Map<string, AgentTraceLine[]>();
   let messages = 0;
   text.split(/\r?\n/).forEach((raw, i) => {
@@ -82,7 +83,7 @@ export function parseAgentTrace(text: string, seed = 0): AgentTrace {
   });
   if (bySession.size === 0) throw new TraceFormatError("line 1: the trace has no messages");
 
-  const synth = new PromptSynthesizer(seed);
+  const synth = new PromptSynthesizer(seed, tokenizer);
   const parentOf = new Map<string, { parent: string; line: number }>();
   for (const [id, lines] of bySession) {
     const withParent = lines.find((l) => l.parent_session_id !== undefined);
@@ -90,7 +91,7 @@ export function parseAgentTrace(text: string, seed = 0): AgentTrace {
   }
   const claimed = new Map<string, number>();
   const build = (id: string, depth: number): SessionPlan =>
-    buildSession(id, bySession.get(id)!, depth, { bySession, parentOf, claimed, synth, build });
+    buildSession(id, bySession.get(id)!, depth, { bySession, parentOf, claimed, synth, tokenizer, build });
   const sessions = [...bySession.keys()].filter((id) => !parentOf.has(id)).map((id) => build(id, 0));
   for (const [id, { parent, line }] of parentOf) {
     if (!bySession.has(parent)) lineError(line, "parent_session_id", `no session "${parent}" in the trace`);
@@ -128,6 +129,7 @@ interface BuildContext {
   parentOf: Map<string, { parent: string; line: number }>;
   claimed: Map<string, number>;
   synth: PromptSynthesizer;
+  tokenizer: Tokenizer;
   build(id: string, depth: number): SessionPlan;
 }
 
@@ -182,7 +184,7 @@ function buildSession(id: string, lines: AgentTraceLine[], depth: number, ctx: B
     const replyTurn =
       expectedResponse === undefined
         ? { maxOutputTokens: Math.max(1, reply.tokens!) }
-        : { expectedResponse, maxOutputTokens: Math.max(1, countTokens(expectedResponse)) };
+        : { expectedResponse, maxOutputTokens: Math.max(1, ctx.tokenizer.countTokens(expectedResponse)) };
     if (ask.subagents) {
       const children = ask.subagents.map((childId) => {
         const parent = ctx.parentOf.get(childId);
@@ -212,7 +214,7 @@ function buildSession(id: string, lines: AgentTraceLine[], depth: number, ctx: B
     }
     const prompt =
       ask.content !== undefined
-        ? { text: ask.content, promptTokens: countTokens(ask.content) }
+        ? { text: ask.content, promptTokens: ctx.tokenizer.countTokens(ask.content) }
         : { promptTokens: ask.tokens! };
     const delayMs = ask.role === "tool" ? (ask.latency_ms ?? 0) : (ask.delay_ms ?? 0);
     turns.push({

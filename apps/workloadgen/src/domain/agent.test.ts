@@ -1,10 +1,13 @@
-import { countTokens, parseWithSchema } from "@symphony/common";
+import { loadTokenizer, parseWithSchema } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { AgentSessionSource, agentProfileSchema, mergeByStart, type AgentProfileConfig } from "./agent";
 import { arraySource } from "./plan";
 import type { SessionPlan } from "./plan";
 
 type ProfileInput = Record<string, unknown>;
+
+const tokenizer = loadTokenizer("llama3");
+const countTokens = (text: string) => tokenizer.countTokens(text);
 
 const base: ProfileInput = {
   profile_name: "coder",
@@ -20,7 +23,7 @@ const profile = (over: ProfileInput = {}): AgentProfileConfig =>
   parseWithSchema(agentProfileSchema, { ...base, ...over }, "test.yaml");
 
 function drain(profiles: AgentProfileConfig[], seed = 1, totalDuration = 5000): SessionPlan[] {
-  const source = new AgentSessionSource(profiles, { seed, totalDuration });
+  const source = new AgentSessionSource(profiles, { seed, totalDuration, tokenizer });
   const plans: SessionPlan[] = [];
   for (let p = source.next(); p; p = source.next()) plans.push(p);
   return plans;

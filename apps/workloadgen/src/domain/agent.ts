@@ -1,7 +1,8 @@
-import { countTokens, rngFor, type Rng } from "@symphony/common";
+import { rngFor, type Rng, type Tokenizer } from "@symphony/common";
 import { z } from "zod";
 import {
   distributionConfigSchema,
+  interArrivalConfigSchema,
   makeDistribution,
   makeInterArrival,
   type Distribution,
@@ -48,7 +49,7 @@ export const agentProfileSchema = z
     profile_name: z.string().min(1).default("agent"),
     weight: z.number().positive().default(1),
     /** Seconds between agent sessions (`Poisson` = a Poisson process). */
-    inter_arrival_time_dist_config: distributionConfigSchema,
+    inter_arrival_time_dist_config: interArrivalConfigSchema,
     /** The task: tokens of the first user message. */
     task_prompt_tokens_dist_config: distributionConfigSchema,
     /** Tokens of a system prompt shared by every session of the profile (0 = none). */
@@ -127,6 +128,8 @@ interface AgentProfile {
 
 export interface AgentSourceOptions {
   seed: number;
+  /** The served model's tokenizer: synthetic texts are exact token counts of it. */
+  tokenizer: Tokenizer;
   /** Planned length, seconds: no session starts later. */
   totalDuration: number;
   /** Cap on max_output_tokens (content + reasoning). */
@@ -201,7 +204,7 @@ export class AgentSessionSource implements SessionSource {
     this.shape = rngFor(seed, "workloadgen.agent.sessions");
     this.lengths = rngFor(seed, "workloadgen.agent.lengths");
     this.tools = rngFor(seed, "workloadgen.agent.tools");
-    this.synth = new PromptSynthesizer(seed);
+    this.synth = new PromptSynthesizer(seed, options.tokenizer);
   }
 
   private pickProfile(): AgentProfile {
@@ -319,7 +322,10 @@ export class AgentSessionSource implements SessionSource {
     const text =
       (reasoning > 0 ? `<think>${this.synth.text(`think:${key}`, reasoning)}</think>` : "") +
       this.synth.text(`reply:${key}`, output);
-    return { maxOutputTokens: Math.min(cap, countTokens(text)), expectedResponse: text };
+    return {
+      maxOutputTokens: Math.min(cap, this.options.tokenizer.countTokens(text)),
+      expectedResponse: text,
+    };
   }
 }
 

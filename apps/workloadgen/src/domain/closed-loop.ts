@@ -1,10 +1,12 @@
-import { countTokens, rngFor } from "@symphony/common";
+import { rngFor, type Tokenizer } from "@symphony/common";
 import type { Conversation } from "./dataset";
 import type { PlannedTurn, PriorityName, SessionPlan, SessionSource } from "./plan";
 import type { ThinkTimeModel } from "./think-time";
 
 export interface ClosedLoopOptions {
   seed: number;
+  /** The served model's tokenizer: turns' prompt and reply lengths are its counts. */
+  tokenizer: Tokenizer;
   /** Cap on max_output_tokens per turn. */
   maxOutputTokens: number;
   priority: PriorityName;
@@ -46,8 +48,11 @@ export class DatasetSessionSource implements SessionSource {
       turns = conv.turns.map((t, i) => ({
         turnIndex: i,
         text: t.user,
-        promptTokens: countTokens(t.user),
-        maxOutputTokens: Math.min(this.options.maxOutputTokens, Math.max(1, countTokens(t.assistant))),
+        promptTokens: this.options.tokenizer.countTokens(t.user),
+        maxOutputTokens: Math.min(
+          this.options.maxOutputTokens,
+          Math.max(1, this.options.tokenizer.countTokens(t.assistant)),
+        ),
         expectedResponse: t.assistant,
       }));
       this.turnsCache.set(convIndex, turns);

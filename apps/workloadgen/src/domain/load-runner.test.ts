@@ -1,4 +1,4 @@
-import { VirtualTimers } from "@symphony/common";
+import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { DatasetSessionSource } from "./closed-loop";
 import type { Conversation } from "./dataset";
@@ -96,13 +96,14 @@ function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource, send
         source ??
         new DatasetSessionSource(conversations, thinkTime, {
           seed: 1,
+          tokenizer: loadTokenizer("llama3"),
           maxOutputTokens: 100,
           priority: "normal",
           stream: true,
           numClients: 3,
         }),
       thinkTime,
-      synth: new PromptSynthesizer(1),
+      synth: new PromptSynthesizer(1, loadTokenizer("llama3")),
       ...(sendQuota ? { sendQuota } : {}),
     },
     {

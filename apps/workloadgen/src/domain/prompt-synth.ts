@@ -1,9 +1,8 @@
-import { countTokens, rngFor, type Rng } from "@symphony/common";
+import { rngFor, type Rng, type Tokenizer } from "@symphony/common";
 
 /**
- * Common English words that are each ONE cl100k token with a leading space. The tokenizer's
- * pre-split keeps " word" pieces apart, so N such words joined make exactly N tokens.
- * (Checked at load: any word that is not one token is dropped.)
+ * Common English words, most of them ONE token with a leading space in any English vocabulary
+ * (each tokenizer keeps those that are: see `promptVocabulary`).
  */
 const CANDIDATE_WORDS = (
   "time year people way day man thing woman life child world school state family student group " +
@@ -25,28 +24,50 @@ const CANDIDATE_WORDS = (
   .split(" ")
   .filter(Boolean);
 
-export const SINGLE_TOKEN_WORDS: readonly string[] = [...new Set(CANDIDATE_WORDS)]
-  .map((w) => ` ${w}`)
-  .filter((w) => countTokens(w) === 1);
-
 /**
- * Indexes (into SINGLE_TOKEN_WORDS) of the words that are one token without their leading space
- * too. A prompt starts with one of them, bare: chat templates trim message content, and text
- * that needs no trimming stays the very same string (cheap to look up in token caches).
+ * The words prompts are made of, for one tokenizer: each is ONE token wherever it stands in a
+ * prompt, so N words make exactly N tokens of the served model.
  */
-const BARE_FIRST_WORDS: readonly number[] = SINGLE_TOKEN_WORDS.flatMap((w, i) =>
-  countTokens(w.trimStart()) === 1 ? [i] : [],
-);
+export interface PromptVocabulary {
+  /** The words, each with its leading space (" word"): one token after other text. */
+  readonly words: readonly string[];
+  /**
+   * Indexes (into `words`) of the words that are one token without their leading space too. A
+   * prompt starts with one of them, bare: chat templates trim message content, and text that
+   * needs no trimming stays the very same string (cheap to look up in token caches).
+   */
+  readonly bareFirst: readonly number[];
+  /**
+   * A fixed table of 4096 random phrases of PHRASE_WORDS spaced words (the same for every seed;
+   * prompts differ by which phrases they pick). Two random prompts share their first 16-token
+   * KV block with probability ~1e-10, so synthetic prompts still defeat prefix caches.
+   */
+  readonly phrases: { readonly words: Uint16Array; readonly texts: readonly string[] };
+}
 
 /** Words per phrase. Prompts are built from whole phrases: a few draws and string pieces per prompt. */
 export const PHRASE_WORDS = 8;
 
+const vocabularies = new WeakMap<Tokenizer, PromptVocabulary>();
+
 /**
- * A fixed table of 4096 random phrases of PHRASE_WORDS spaced words (the same for every seed;
- * prompts differ by which phrases they pick). Two random prompts share their first 16-token
- * KV block with probability ~1e-10, so synthetic prompts still defeat prefix caches.
+ * The prompt vocabulary of `tokenizer` (built once per tokenizer). Byte-level BPE (cl100k, Llama
+ * 3) splits " word" pieces apart before merging; SentencePiece (Llama 2) writes each space as
+ * "▁" in front of the next word, so " word" is the token of "word" with its prepended "▁".
  */
-export const PHRASES: { readonly words: Uint16Array; readonly texts: readonly string[] } = (() => {
+export function promptVocabulary(tokenizer: Tokenizer): PromptVocabulary {
+  let v = vocabularies.get(tokenizer);
+  if (!v) {
+    const tokensAfterText = (w: string) => tokenizer.countTokens(tokenizer.prependsSpace ? w.trimStart() : w);
+    const words = [...new Set(CANDIDATE_WORDS)].map((w) => ` ${w}`).filter((w) => tokensAfterText(w) === 1);
+    const bareFirst = words.flatMap((w, i) => (tokenizer.countTokens(w.trimStart()) === 1 ? [i] : []));
+    v = { words, bareFirst, phrases: phraseTable(words) };
+    vocabularies.set(tokenizer, v);
+  }
+  return v;
+}
+
+function phraseTable(vocabulary: readonly string[]): PromptVocabulary["phrases"] {
   const count = 4096;
   const rng = rngFor(0, "workloadgen.prompt-phrases");
   const words = new Uint16Array(count * PHRASE_WORDS);
@@ -54,79 +75,84 @@ export const PHRASES: { readonly words: Uint16Array; readonly texts: readonly st
   const parts = new Array<string>(PHRASE_WORDS);
   for (let p = 0; p < count; p++) {
     for (let k = 0; k < PHRASE_WORDS; k++) {
-      const w = rng.index(SINGLE_TOKEN_WORDS.length);
+      const w = rng.index(vocabulary.length);
       words[p * PHRASE_WORDS + k] = w;
-      parts[k] = SINGLE_TOKEN_WORDS[w]!;
+      parts[k] = vocabulary[w]!;
     }
     // join() makes a flat string; `+=` would leave a rope that every prompt join re-walks.
     texts[p] = parts.join("");
   }
   return { words, texts };
-})();
+}
 
 /** A synthetic prompt of exactly one token per word: a bare first word, whole phrases, single words. */
 export interface PromptWords {
-  /** Index into SINGLE_TOKEN_WORDS of the first word (written without its space); -1 if empty. */
+  /** Index into the vocabulary's words of the first word (written without its space); -1 if empty. */
   readonly first: number;
-  /** Indexes into PHRASES. */
+  /** Indexes into the vocabulary's phrases. */
   readonly phrases: Uint16Array;
-  /** Indexes into SINGLE_TOKEN_WORDS of the words after the phrases. */
+  /** Indexes into the vocabulary's words of the words after the phrases. */
   readonly tail: Uint16Array;
 }
 
 /** The words of a prompt of `count` tokens, drawn from `rng`. */
-export function promptWords(rng: Rng, count: number): PromptWords {
+export function promptWords(v: PromptVocabulary, rng: Rng, count: number): PromptWords {
   if (count <= 0) return { first: -1, phrases: new Uint16Array(0), tail: new Uint16Array(0) };
-  const first = BARE_FIRST_WORDS[rng.index(BARE_FIRST_WORDS.length)]!;
+  const first = v.bareFirst[rng.index(v.bareFirst.length)]!;
   const phrases = new Uint16Array(Math.floor((count - 1) / PHRASE_WORDS));
-  for (let i = 0; i < phrases.length; i++) phrases[i] = rng.index(PHRASES.texts.length);
+  for (let i = 0; i < phrases.length; i++) phrases[i] = rng.index(v.phrases.texts.length);
   const tail = new Uint16Array(count - 1 - phrases.length * PHRASE_WORDS);
-  for (let i = 0; i < tail.length; i++) tail[i] = rng.index(SINGLE_TOKEN_WORDS.length);
+  for (let i = 0; i < tail.length; i++) tail[i] = rng.index(v.words.length);
   return { first, phrases, tail };
 }
 
 /** The text of promptWords(): no surrounding whitespace, exactly one token per word. */
-export function promptWordsText(w: PromptWords): string {
+export function promptWordsText(v: PromptVocabulary, w: PromptWords): string {
   if (w.first < 0) return "";
   const parts = new Array<string>(1 + w.phrases.length + w.tail.length);
-  parts[0] = SINGLE_TOKEN_WORDS[w.first]!.slice(1);
+  parts[0] = v.words[w.first]!.slice(1);
   let k = 1;
-  for (let i = 0; i < w.phrases.length; i++) parts[k++] = PHRASES.texts[w.phrases[i]!]!;
-  for (let i = 0; i < w.tail.length; i++) parts[k++] = SINGLE_TOKEN_WORDS[w.tail[i]!]!;
+  for (let i = 0; i < w.phrases.length; i++) parts[k++] = v.phrases.texts[w.phrases[i]!]!;
+  for (let i = 0; i < w.tail.length; i++) parts[k++] = v.words[w.tail[i]!]!;
   return parts.join("");
 }
 
 /** `count` words, each with its leading space (prefix blocks, which follow other text). */
-function words(rng: Rng, count: number): string[] {
+function words(v: PromptVocabulary, rng: Rng, count: number): string[] {
   const out = new Array<string>(count);
-  for (let i = 0; i < count; i++) out[i] = SINGLE_TOKEN_WORDS[rng.index(SINGLE_TOKEN_WORDS.length)]!;
+  for (let i = 0; i < count; i++) out[i] = v.words[rng.index(v.words.length)]!;
   return out;
 }
 
 /**
- * Deterministic prompt text of an exact token count, for open-loop profiles and trace replay.
- * Same (seed, key, tokens) -> same text. With `hashIds` (Mooncake traces), the text starts with
- * one block of `blockTokens` words per hash id, so requests sharing hash ids share prefix text.
+ * Deterministic prompt text of an exact token count of `tokenizer` (the served model's), for
+ * open-loop profiles, agent sessions and trace replay. Same (seed, key, tokens, tokenizer) -> same
+ * text. With `hashIds` (Mooncake traces), the text starts with one block of `blockTokens` words
+ * per hash id, so requests sharing hash ids share prefix text.
  */
 export class PromptSynthesizer {
   private readonly blocks = new Map<number, string[]>();
+  protected readonly vocabulary: PromptVocabulary;
 
   constructor(
     private readonly seed: number,
+    tokenizer: Tokenizer,
     /** Tokens per Mooncake hash block (512 in the published traces). */
     private readonly blockTokens = 512,
     /** Blocks kept in memory; older ones are regenerated on demand (same text). */
     private readonly maxCachedBlocks = 4096,
-  ) {}
+  ) {
+    this.vocabulary = promptVocabulary(tokenizer);
+  }
 
   /** `tokens` tokens of text unique to `key` (e.g. a request id), starting without a space. */
   text(key: string, tokens: number): string {
-    return promptWordsText(this.promptWords(key, tokens));
+    return promptWordsText(this.vocabulary, this.promptWords(key, tokens));
   }
 
   /** The words of text(key, tokens). */
   protected promptWords(key: string, tokens: number): PromptWords {
-    return promptWords(rngFor(this.seed, `prompt:${key}`), tokens);
+    return promptWords(this.vocabulary, rngFor(this.seed, `prompt:${key}`), tokens);
   }
 
   /** Text whose first tokens are the shared blocks of `hashIds`, `tokens` tokens in all. */
@@ -140,14 +166,14 @@ export class PromptSynthesizer {
       }
     }
     if (parts.length < tokens)
-      parts.push(...words(rngFor(this.seed, `prompt:${key}`), tokens - parts.length));
+      parts.push(...words(this.vocabulary, rngFor(this.seed, `prompt:${key}`), tokens - parts.length));
     return parts.join("");
   }
 
   private block(id: number): string[] {
     let block = this.blocks.get(id);
     if (!block) {
-      block = words(rngFor(this.seed, `block:${id}`), this.blockTokens);
+      block = words(this.vocabulary, rngFor(this.seed, `block:${id}`), this.blockTokens);
       if (this.blocks.size >= this.maxCachedBlocks) this.blocks.clear();
       this.blocks.set(id, block);
     }

@@ -1,6 +1,6 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { countTokens, createLogger } from "@symphony/common";
+import { createLogger, loadTokenizer } from "@symphony/common";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FinishedInfo, TurnFailure, TurnRequest } from "../domain";
 import { OpenAiHttpTarget, type OpenAiTargetOptions } from "./openai-target";
@@ -122,6 +122,7 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
         sendExpectedResponse: false,
         connections: 4,
         requestTimeoutMs: 5000,
+        tokenizer: loadTokenizer("llama3"),
         ...over,
       },
       createLogger("test", "error"),
@@ -187,11 +188,11 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
     await t.close();
   });
 
-  it("no usage in the stream -> client-side count with the stack's tokenizer, flagged", async () => {
+  it("no usage in the stream -> client-side count with --tokenizer, flagged", async () => {
     const t = target({ model: "m" });
     const r = await play(t, turn("no usage"));
     expect(r.finished).toMatchObject({
-      completionTokens: countTokens("one two three"),
+      completionTokens: loadTokenizer("llama3").countTokens("one two three"),
       promptTokens: 5,
       usageSource: "client",
     });
@@ -283,6 +284,7 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
         sendExpectedResponse: false,
         connections: 1,
         requestTimeoutMs: 1000,
+        tokenizer: loadTokenizer("llama3"),
       },
       createLogger("test", "error"),
     );

@@ -1,11 +1,11 @@
 import {
-  countTokens,
   LineSplitter,
   notAnEventStream,
   streamPieces,
   type Logger,
   type OpenAiStreamChunk,
   type OpenAiUsage,
+  type Tokenizer,
 } from "@symphony/common";
 import { Pool } from "undici";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
@@ -32,6 +32,8 @@ export interface OpenAiTargetOptions {
   requestTimeoutMs: number;
   /** A streamed turn fails (IDLE_TIMEOUT) after this long without a byte, ms (0 = off; default off). */
   idleTimeoutMs?: number;
+  /** Counts completion tokens when the server sends no usage (--tokenizer, the served model's). */
+  tokenizer: Tokenizer;
 }
 
 type StreamChunk = OpenAiStreamChunk;
@@ -44,7 +46,7 @@ export const MAX_WHOLE_BODY_CHARS = 64 << 20;
  * Any OpenAI-compatible server as a Target: chat completions (or completions) with streaming and
  * `stream_options.include_usage`, over an undici keep-alive Pool. TTFT is the first chunk with
  * non-empty content (vLLM's first chunk carries only the assistant role). Token counts come from
- * the server's `usage`; without it the client counts with the stack's tokenizer and flags the
+ * the server's `usage`; without it the client counts with --tokenizer and flags the
  * record (`usage_source: "client"`). `Advise`/`CloseSession` have no HTTP equivalent: no-ops,
  * counted as `hintsUnsupported`.
  */
@@ -236,7 +238,8 @@ export class OpenAiHttpTarget implements Target {
         response = (chat ? choice?.message?.content : choice?.text) ?? "";
         usage = json.usage;
         finishReason = choice?.finish_reason ?? "";
-        if (response) handlers.token(response, usage?.completion_tokens ?? countTokens(response));
+        if (response)
+          handlers.token(response, usage?.completion_tokens ?? this.options.tokenizer.countTokens(response));
       } else if (!sawDone) {
         return fail("STREAM_TRUNCATED", "stream ended without [DONE]");
       }
@@ -247,7 +250,9 @@ export class OpenAiHttpTarget implements Target {
       handlers.finished({
         nodeId: "",
         promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
-        completionTokens: fromServer ? usage!.completion_tokens! : countTokens(response),
+        completionTokens: fromServer
+          ? usage!.completion_tokens!
+          : this.options.tokenizer.countTokens(response),
         cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
         finishReason,
         usageSource: fromServer ? "server" : "client",

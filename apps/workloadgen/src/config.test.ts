@@ -118,6 +118,11 @@ describe("parseConfig", () => {
       /bad\.yaml: client_profiles\[0\]\.weight: /,
     ],
     ["invalid YAML", "workload: [", /bad\.yaml: invalid YAML/],
+    [
+      "zero inter-arrival times",
+      profileYaml.replace("{ type: Poisson, rate: 10 }", "{ type: Constant, value: 0 }"),
+      /bad\.yaml: client_profiles\[0\]\.inter_arrival_time_dist_config\.value: inter-arrival times must be > 0 s, but every sample is <= 0, so the plan would never advance$/,
+    ],
   ])("config with %s -> UsageError naming file and key", (_name, text, pattern) => {
     const path = file("bad.yaml", text);
     expect(() => parseConfig(["--config", path])).toThrow(UsageError);

@@ -1,9 +1,31 @@
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { UsageError } from "@symphony/common";
 import type { Config } from "./config";
-import { AgentPlanStats, agentPlanLine, planLine, summarizePlan } from "./domain";
+import { AgentPlanStats, agentPlanLine, planLine, summarizePlan, type SessionSource } from "./domain";
 import { toJson } from "./output/report";
 import type { Workload } from "./workload";
+
+/**
+ * Most sessions a dry run lists: its summary keeps every turn's lengths, so a plan that (nearly)
+ * never ends must stop with a message instead of filling memory.
+ */
+export const MAX_DRY_RUN_SESSIONS = 5_000_000;
+
+/** `source`, refusing to go past `max` sessions. */
+export function boundedSource(source: SessionSource, max: number): SessionSource {
+  let count = 0;
+  return {
+    next() {
+      const plan = source.next();
+      if (plan && ++count > max)
+        throw new UsageError(
+          `--dry-run: the plan has more than ${max} sessions; shorten workload.total_duration or lower the arrival rate`,
+        );
+      return plan;
+    },
+  };
+}
 
 /**
  * `--dry-run`: drains the workload's plan without sending anything. Prints the first
@@ -25,7 +47,7 @@ export function dryRun(config: Readonly<Config>, workload: Workload): void {
     batchChars = 0;
   };
   const agents = config.workload === "agent" ? new AgentPlanStats() : undefined;
-  const summary = summarizePlan(workload.source, limit, (plan, i) => {
+  const summary = summarizePlan(boundedSource(workload.source, MAX_DRY_RUN_SESSIONS), limit, (plan, i) => {
     agents?.add(plan);
     const line = agents ? agentPlanLine(plan) : planLine(plan);
     if (planFd !== undefined) {

@@ -1,9 +1,11 @@
-import { parseWithSchema, rngFor } from "@symphony/common";
+import { parseWithSchema, rngFor, UsageError } from "@symphony/common";
 import { cumulativeStdNormalProbability } from "simple-statistics";
 import { describe, expect, it } from "vitest";
 import {
   distributionConfigSchema,
+  interArrivalConfigSchema,
   logNormalParams,
+  MAX_ZERO_GAPS_IN_A_ROW,
   makeDistribution,
   makeInterArrival,
   type DistributionConfig,
@@ -123,5 +125,49 @@ describe("distribution config validation", () => {
     ],
   ])("%j -> a message naming the key", (config, pattern) => {
     expect(() => parseWithSchema(distributionConfigSchema, config, "f")).toThrow(pattern);
+  });
+});
+
+describe("inter-arrival configs (issue 17)", () => {
+  it.each([
+    [{ type: "Constant", value: 0 }, "value", /must be > 0 s, but every sample is <= 0/],
+    [{ type: "Constant", value: -2 }, "value", /every sample is <= -2/],
+    [{ type: "Uniform", low: -1, high: 0 }, "high", /every sample is <= 0/],
+    [{ type: "Exponential", mean: 5, max: 0 }, "max", /every sample is <= 0/],
+    [{ type: "Normal", mean: 0, sigma: 1 }, "mean", /need a mean > 0 s, got 0/],
+    [{ type: "Empirical", samples: [0, 0] }, "samples", /every sample is <= 0/],
+    [{ type: "Uniform", low: 0, high: 0.4, is_int: true }, "is_int", /is_int rounds every sample to 0/],
+  ])("%j -> refused, naming the key", (config, key, message) => {
+    const r = interArrivalConfigSchema.safeParse(config);
+    expect(r.success).toBe(false);
+    expect(r.error!.issues[0]!.path).toEqual([key]);
+    expect(r.error!.issues[0]!.message).toMatch(message);
+    expect(r.error!.issues[0]!.message).toMatch(/so the plan would never advance$/);
+  });
+
+  it.each([
+    { type: "Constant", value: 0.01 },
+    { type: "Poisson", rate: 100 },
+    { type: "Uniform", low: 0, high: 1 },
+    { type: "Empirical", samples: [0, 0, 1] },
+    { type: "Normal", mean: 1, sigma: 2 },
+  ])("%j -> accepted", (config) => {
+    expect(interArrivalConfigSchema.safeParse(config).success).toBe(true);
+  });
+
+  it("a sampler stuck at 0 (bypassing the check) -> UsageError after MAX_ZERO_GAPS_IN_A_ROW draws, naming it", () => {
+    const d = makeInterArrival(
+      { type: "Constant", value: 0 },
+      'client profile "p": inter_arrival_time_dist_config',
+    );
+    const rng = rngFor(1, "zero");
+    for (let i = 1; i < MAX_ZERO_GAPS_IN_A_ROW; i++) d.sample(rng);
+    expect(() => d.sample(rng)).toThrow(UsageError);
+    const e = makeInterArrival({ type: "Constant", value: 0 }, "x");
+    expect(() => {
+      for (let i = 0; i <= MAX_ZERO_GAPS_IN_A_ROW; i++) e.sample(rng);
+    }).toThrow(
+      /^x: 1000000 inter-arrival times in a row were <= 0 s: the plan would never advance; make them > 0$/,
+    );
   });
 });

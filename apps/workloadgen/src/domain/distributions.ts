@@ -1,4 +1,4 @@
-import type { Rng } from "@symphony/common";
+import { UsageError, type Rng } from "@symphony/common";
 import { z } from "zod";
 
 /**
@@ -248,12 +248,86 @@ export function makeDistribution(config: DistributionConfig): Distribution {
   };
 }
 
+/** The largest sample `d` can give (after `max` clamping); Infinity when unbounded. */
+function largestSample(d: DistributionConfig): number {
+  let top = Infinity;
+  if (d.type === "Constant") top = d.value;
+  else if (d.type === "Uniform") top = d.high ?? d.max!;
+  else if (d.type === "Normal" && d.sigma === 0) top = d.mean;
+  else if (d.type === "Empirical")
+    top = d.samples ? Math.max(...d.samples) : d.histogram!.edges[d.histogram!.edges.length - 1]!;
+  return Math.min(top, d.max ?? Infinity);
+}
+
+/**
+ * Why `d` cannot be an inter-arrival time distribution, or undefined: gaps that are never > 0
+ * (a Constant 0, a `max` <= 0, integers that always round to 0, a Normal centred at or below
+ * 0) would put every arrival at the same instant, and a plan that never advances never ends.
+ */
+export function interArrivalProblem(d: DistributionConfig): { message: string; path: string[] } | undefined {
+  const never = "so the plan would never advance";
+  if (d.type === "Normal" && d.mean <= 0)
+    return { message: `inter-arrival times need a mean > 0 s, got ${d.mean}, ${never}`, path: ["mean"] };
+  const top = largestSample(d);
+  // The key that sets the largest sample, for the error's path.
+  const field =
+    d.max !== undefined && d.max <= top
+      ? "max"
+      : {
+          Constant: "value",
+          Uniform: "high",
+          Empirical: d.type === "Empirical" && d.histogram ? "histogram" : "samples",
+        }[d.type as string];
+  if (top <= 0)
+    return {
+      message: `inter-arrival times must be > 0 s, but every sample is <= ${top}, ${never}`,
+      path: field ? [field] : [],
+    };
+  if (d.is_int && top < 0.5)
+    return {
+      message: `inter-arrival times must be > 0 s, but is_int rounds every sample to 0, ${never}`,
+      path: ["is_int"],
+    };
+  return undefined;
+}
+
+/** A distribution config valid as inter-arrival times (> 0 s at least sometimes; see interArrivalProblem). */
+export const interArrivalConfigSchema = distributionConfigSchema.superRefine((d, ctx) => {
+  const problem = interArrivalProblem(d);
+  if (problem) ctx.addIssue({ code: "custom", message: problem.message, path: problem.path });
+});
+
+/**
+ * Zero gaps in a row after which an inter-arrival distribution is taken to never advance (the
+ * config check catches the certain cases; this bounds the nearly-certain ones, e.g. an Empirical
+ * list of zeros with one tiny value).
+ */
+export const MAX_ZERO_GAPS_IN_A_ROW = 1_000_000;
+
 /**
  * An inter-arrival distribution in seconds. `Poisson` here means a Poisson arrival PROCESS of
- * `rate` requests/s (or one every `mean` seconds), whose gaps are exponential.
+ * `rate` requests/s (or one every `mean` seconds), whose gaps are exponential. `what` names it in
+ * the error a plan that stops advancing gets (MAX_ZERO_GAPS_IN_A_ROW).
  */
-export function makeInterArrival(config: DistributionConfig): Distribution {
-  if (config.type !== "Poisson") return makeDistribution(config);
-  const { rate, mean, ...rest } = config;
-  return makeDistribution({ ...rest, type: "Exponential", mean: mean ?? 1 / rate! });
+export function makeInterArrival(
+  config: DistributionConfig,
+  what = "inter_arrival_time_dist_config",
+): Distribution {
+  const { rate, mean, ...rest } = config as Extract<DistributionConfig, { type: "Poisson" }>;
+  const inner = makeDistribution(
+    config.type === "Poisson" ? { ...rest, type: "Exponential", mean: mean ?? 1 / rate! } : config,
+  );
+  let zeros = 0;
+  return {
+    config: inner.config,
+    sample(rng) {
+      const x = inner.sample(rng);
+      if (x > 0) zeros = 0;
+      else if (++zeros >= MAX_ZERO_GAPS_IN_A_ROW)
+        throw new UsageError(
+          `${what}: ${MAX_ZERO_GAPS_IN_A_ROW} inter-arrival times in a row were <= 0 s: the plan would never advance; make them > 0`,
+        );
+      return x;
+    },
+  };
 }

@@ -2,6 +2,7 @@ import { rngFor, type Rng } from "@symphony/common";
 import { z } from "zod";
 import {
   distributionConfigSchema,
+  interArrivalConfigSchema,
   makeDistribution,
   makeInterArrival,
   type Distribution,
@@ -18,7 +19,7 @@ const probability = z.number().min(0).max(1);
 export const clientProfileSchema = z.strictObject({
   profile_name: z.string().min(1),
   weight: z.number().positive(),
-  inter_arrival_time_dist_config: distributionConfigSchema,
+  inter_arrival_time_dist_config: interArrivalConfigSchema,
   prompt_tokens_dist_config: distributionConfigSchema,
   max_output_tokens_dist_config: distributionConfigSchema,
   conversational_probability: probability.default(0),
@@ -48,6 +49,9 @@ export interface OpenLoopOptions {
 
 const tokens = (x: number) => Math.max(1, Math.round(x));
 
+/** Most follow-up turns of one session (longer draws are capped): one plan can never be endless. */
+export const MAX_FOLLOW_UP_TURNS = 10_000;
+
 /**
  * Open-loop arrivals from a weighted mix of client profiles. Each arrival's profile is drawn by
  * weight (so the share of sessions per profile is weight / total weight); the gap before it is
@@ -73,7 +77,10 @@ export class OpenLoopSource implements SessionSource {
     if (profiles.length === 0) throw new Error("open loop needs at least one client profile");
     this.profiles = profiles.map((config) => ({
       config,
-      interArrival: makeInterArrival(config.inter_arrival_time_dist_config),
+      interArrival: makeInterArrival(
+        config.inter_arrival_time_dist_config,
+        `client profile "${config.profile_name}": inter_arrival_time_dist_config`,
+      ),
       promptTokens: makeDistribution(config.prompt_tokens_dist_config),
       maxOutputTokens: makeDistribution(config.max_output_tokens_dist_config),
       followUpDelay: makeDistribution(config.follow_up_delay_dist_config),
@@ -107,7 +114,9 @@ export class OpenLoopSource implements SessionSource {
     }
     const c = profile.config;
     const conversational = this.shape.next() < c.conversational_probability;
-    const followUps = conversational ? Math.max(0, Math.round(profile.followUpTurns.sample(this.shape))) : 0;
+    const followUps = conversational
+      ? Math.min(MAX_FOLLOW_UP_TURNS, Math.max(0, Math.round(profile.followUpTurns.sample(this.shape))))
+      : 0;
     const stream = this.shape.next() < c.streaming_response_probability;
     const cap = this.options.maxOutputTokensCap ?? Infinity;
     const turns: PlannedTurn[] = [];

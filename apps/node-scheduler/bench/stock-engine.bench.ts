@@ -15,7 +15,10 @@ import { scrape, startStockStack, type StockStack } from "../test/stock-stack";
  */
 const SESSIONS = Number(process.env.STOCK_BENCH_SESSIONS ?? 12);
 const TURNS = Number(process.env.STOCK_BENCH_TURNS ?? 6);
-const GPU_BLOCKS = 160; // 2,560 tokens; late contexts are ~1,200 tokens: two sessions fit
+/** GPU KV cache in blocks of 16 tokens (default 1,024 = 16k tokens: late contexts are ~4k tokens, about four sessions fit). */
+const GPU_BLOCKS = Number(process.env.STOCK_BENCH_GPU_BLOCKS ?? 1024);
+/** Words added to every user message (about 2.3 tokens each): the context grows by ~1k tokens a turn. */
+const PAD_WORDS = Number(process.env.STOCK_BENCH_PAD_WORDS ?? 400);
 const mockArgs = (cpuOffloadGiB: number) => [
   "--num-gpu-blocks",
   String(GPU_BLOCKS),
@@ -72,7 +75,8 @@ it("stock engine: returning-turn TTFT with warm-ups vs without", async () => {
       turns: TURNS,
       hints: true,
       maxOutputTokens: 32,
-      padWords: 60,
+      padWords: PAD_WORDS,
+      hintFraction: 0.9,
     });
     client.close();
     expect(r.errors).toEqual([]);

@@ -1,5 +1,6 @@
 import {
   createLogger,
+  listenFailure,
   loadTokenizer,
   onShutdownSignal,
   RealTimers,
@@ -120,7 +121,9 @@ runCli(async () => {
   });
   // uvicorn's (and so vLLM's) default accept backlog: a burst of thousands of new streams
   // should queue, not be reset.
-  await app.listen({ host: config.host, port: config.port, backlog: 2048 });
+  await app
+    .listen({ host: config.host, port: config.port, backlog: 2048 })
+    .catch((err: unknown) => Promise.reject(listenFailure(err, config.host, config.port, "--port")));
   const address = app.server.address();
   const port = typeof address === "object" && address ? address.port : config.port;
   logger.info("config", {

@@ -5,6 +5,7 @@ import {
   HealthService,
   type HealthServer,
 } from "./gen/grpc/health/v1/health";
+import { listenFailure } from "./listen-errors";
 import { UsageError } from "./usage-error";
 
 /**
@@ -137,6 +138,30 @@ export function channelCredentials(
 export interface GrpcServerOptions {
   /** Default: plaintext (see serverCredentials). */
   readonly credentials?: grpc.ServerCredentials;
+  /** The flag that chose `port`, for the error when it cannot be bound. Default `--port`. */
+  readonly portFlag?: string;
+}
+
+/** Binds in progress: grpc-js's own log line for a failed bind is dropped (we report it). */
+let bindsInProgress = 0;
+let bindLogFilterInstalled = false;
+
+/**
+ * Replaces grpc-js's logger with one printing the same lines, except the "No address added"
+ * error of a bind this module is reporting as a one-line usage error (grpc-js has no getter for
+ * its logger, so the default's format is reproduced).
+ */
+function installBindLogFilter(): void {
+  if (bindLogFilterInstalled) return;
+  bindLogFilterInstalled = true;
+  const print =
+    (prefix: string) =>
+    (message?: unknown, ...rest: unknown[]) => {
+      if (bindsInProgress > 0 && typeof message === "string" && message.startsWith("No address added"))
+        return;
+      console.error(`${prefix} ${String(message)}`, ...rest);
+    };
+  grpc.setLogger({ error: print("E"), info: print("I"), debug: print("D") });
 }
 
 /**
@@ -159,13 +184,15 @@ export async function startGrpcServer(
   const health = new HealthRegistry();
   server.addService(HealthService, health.handlers);
   register(server, health);
+  installBindLogFilter();
+  bindsInProgress++;
   const bound = await new Promise<number>((resolve, reject) =>
     server.bindAsync(
       `${host}:${port}`,
       options.credentials ?? grpc.ServerCredentials.createInsecure(),
-      (err, p) => (err ? reject(err) : resolve(p)),
+      (err, p) => (err ? reject(listenFailure(err, host, port, options.portFlag ?? "--port")) : resolve(p)),
     ),
-  );
+  ).finally(() => bindsInProgress--);
   const stop = (graceMs = 5000) =>
     new Promise<void>((resolve) => {
       health.shutdown();

@@ -14,3 +14,4 @@ export * from "./openai-stream";
 export * from "./inference-request";
 export * from "./auth";
 export * from "./sse-lines";
+export * from "./listen-errors";

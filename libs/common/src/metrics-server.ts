@@ -1,6 +1,7 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
+import { listenFailure } from "./listen-errors";
 
 export interface MetricsServer {
   port: number;
@@ -12,13 +13,15 @@ export type JsonRoutes = Readonly<Record<string, () => unknown>>;
 
 /**
  * Serves `GET /metrics` (Prometheus text) from `registry` on its own port, for services whose
- * main protocol is gRPC, plus any JSON admin routes. Port 0 picks a free port.
+ * main protocol is gRPC, plus any JSON admin routes. Port 0 picks a free port; a port that cannot
+ * be bound is a UsageError naming `flag` (see listenFailure).
  */
 export async function startMetricsServer(
   registry: Registry,
   host: string,
   port: number,
   jsonRoutes: JsonRoutes = {},
+  flag = "--metrics-port",
 ): Promise<MetricsServer> {
   const known = ["/metrics", ...Object.keys(jsonRoutes)].map((p) => `GET ${p}`).join(" or ");
   const server: Server = createServer((req, res) => {
@@ -46,7 +49,7 @@ export async function startMetricsServer(
     res.end(`not found: try ${known}\n`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err) => reject(listenFailure(err, host, port, flag)));
     server.listen(port, host, () => resolve());
   });
   return {

@@ -1,3 +1,4 @@
+import { createServer, type AddressInfo } from "node:net";
 import { bundlePath, runCli, spawnService } from "@symphony/testkit";
 import { describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
@@ -23,6 +24,12 @@ describe("node-scheduler CLI", () => {
     [["--residency-policy", "random"], "--residency-policy"],
     [["--kv-budget-tokens", "10", "--kv-budget-bytes", "100"], "--kv-budget-bytes"],
     [["--engine-url", "localhost:8000"], "--engine-url"],
+    [["--prefetch-mode", "prefetch"], "--prefetch-mode"],
+    [["--kv-events-endpoint", "localhost:5557"], "--kv-events-endpoint"],
+    [
+      ["--kv-events-endpoint", "tcp://127.0.0.1:5557", "--prefetch-mode", "directive"],
+      "--kv-events-endpoint",
+    ],
   ])("bad flags %j -> one error line naming %s, exit 2", async (args, flag) => {
     const r = await runCli(bundlePath("node-scheduler"), args, 20_000);
     expect(r.code).toBe(2);
@@ -30,6 +37,36 @@ describe("node-scheduler CLI", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/^error: /);
     expect(lines[0]).toContain(flag);
+  });
+
+  it("--kv-events-bind on an address already in use -> one error line naming the flag, exit 2", async () => {
+    const taken = createServer();
+    await new Promise<void>((r) => taken.listen(0, "127.0.0.1", r));
+    const port = (taken.address() as AddressInfo).port;
+    try {
+      const r = await runCli(
+        bundlePath("node-scheduler"),
+        [
+          "--port",
+          "0",
+          "--metrics-port",
+          "0",
+          "--kv-events-endpoint",
+          `tcp://127.0.0.1:${port}`,
+          "--kv-events-bind",
+        ],
+        20_000,
+      );
+      expect(r.code).toBe(2);
+      const errors = r.stderr
+        .trim()
+        .split("\n")
+        .filter((l) => l.startsWith("error: "));
+      expect(errors).toHaveLength(1);
+      expect(errors[0]).toContain("--kv-events-endpoint");
+    } finally {
+      taken.close();
+    }
   });
 
   it("SIGTERM with a turn in flight -> the turn finishes, process logs stopped and exits 0", async () => {

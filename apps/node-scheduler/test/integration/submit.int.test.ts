@@ -57,7 +57,9 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
     }
     const sent = engine.generateCalls().at(-1)!;
     expect(sent.path).toBe("/v1/chat/completions");
-    expect(sent.headers["x-symphony-kv-tier"]).toBe("new");
+    // A stock engine (the default --prefetch-mode warmup) gets no Symphony residency headers.
+    expect(sent.headers["x-symphony-kv-tier"]).toBeUndefined();
+    expect(sent.headers["x-symphony-resident-tokens"]).toBeUndefined();
     expect(sent.headers["x-symphony-session-id"]).toBe("chat-1");
     expect(sent.body).toMatchObject({
       model: "fake-model",
@@ -67,6 +69,33 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
       expected_response: "one two three",
       messages: [{ role: "user", content: "Hello there, how are you?" }],
     });
+  });
+
+  it("--prefetch-mode directive -> the engine is told the arrival tier and the resident context", async () => {
+    const directive = await spawnService(
+      "node-directive",
+      bundlePath("node-scheduler"),
+      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--prefetch-mode", "directive"],
+      ["grpc", "metrics"],
+    );
+    const dc = nodeClient(directive.ports.grpc!);
+    try {
+      for (const turnIndex of [0, 1]) {
+        const events = await submit(
+          dc,
+          chatTurn({ sessionId: "directive-1", turnIndex, expectedResponse: "one two", maxOutputTokens: 4 }),
+        );
+        expect(terminal(events)?.$case).toBe("finished");
+      }
+      const [first, second] = engine.generateCalls().slice(-2);
+      expect(first!.headers["x-symphony-kv-tier"]).toBe("new");
+      expect(first!.headers["x-symphony-resident-tokens"]).toBeUndefined();
+      expect(second!.headers["x-symphony-kv-tier"]).toBe("gpu");
+      expect(Number(second!.headers["x-symphony-resident-tokens"])).toBeGreaterThan(0);
+    } finally {
+      dc.close();
+      await directive.stop();
+    }
   });
 
   it("reasoning model: reasoning_content chunks -> token events flagged reasoning, before content", async () => {

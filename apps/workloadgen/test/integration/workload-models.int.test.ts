@@ -1,10 +1,13 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countTokens } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
 import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAILING_SESSION, startFakeScheduler, type FakeScheduler } from "./fake-scheduler";
+
+/** workloadgen's default --tokenizer: synthetic prompts are exact token counts of it. */
+const countTokens = (text: string) => loadTokenizer("llama3").countTokens(text);
 
 let dir: string;
 let fake: FakeScheduler;
@@ -141,6 +144,30 @@ describe("open loop and trace replay, built bundle", () => {
     const recs = lines(join(out, "requests.jsonl")) as { scheduled_ms: number }[];
     expect(recs.map((x) => x.scheduled_ms).sort((a, b) => a - b)).toEqual([0, 100, 200]);
   });
+
+  it.each([
+    ["--tokenizer llama2", ["--tokenizer", "llama2"], ""],
+    ["workload.tokenizer: llama2 in the config file", [], "  tokenizer: llama2\n"],
+  ])(
+    "%s -> the dataset's replies are counted in Llama 2 tokens (max_output_tokens)",
+    async (_n, flags, yaml) => {
+      const cfg = join(dir, "closed-llama2.yaml");
+      writeFileSync(cfg, `workload:\n  type: closed\n  max_requests: 12\n  num_clients: 4\n${yaml}`);
+      const before = fake.submits.length;
+      const r = await runCli(bundlePath("workloadgen"), [
+        ...["--config", cfg, "--time-scale", "1000", "--duration", "0"],
+        ...["--target", `127.0.0.1:${fake.server.port}`, ...flags],
+      ]);
+      expect(r.code, r.stderr).toBe(0);
+      const sent = fake.submits.slice(before);
+      expect(sent.length).toBeGreaterThan(0);
+      const llama2 = loadTokenizer("llama2");
+      const want = (q: (typeof sent)[number]) => Math.max(1, llama2.countTokens(q.expectedResponse));
+      expect(sent.map((q) => q.maxOutputTokens)).toEqual(sent.map(want));
+      // Llama 3 counts the same replies differently: the flag is what made these counts.
+      expect(sent.some((q) => q.maxOutputTokens !== Math.max(1, countTokens(q.expectedResponse)))).toBe(true);
+    },
+  );
 
   it("config with a bad distribution -> exit 2, one line naming file and key", async () => {
     const cfg = join(dir, "bad.yaml");

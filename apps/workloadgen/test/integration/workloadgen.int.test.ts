@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { countTokens } from "@symphony/common";
+import { countTokens, loadTokenizer } from "@symphony/common";
 import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FAILING_SESSION, reply, startFakeScheduler, type FakeScheduler } from "./fake-scheduler";
@@ -81,7 +81,7 @@ describe("workloadgen bundle against a fake scheduler", () => {
         continue;
       }
       expect(l.node_id).toBe("fake-node");
-      expect(l.token_count).toBe(countTokens(reply(sent)));
+      expect(l.token_count).toBe(countTokens(reply(sent))); // the fake scheduler counts with cl100k
       expect(l.cached_tokens).toBe(40);
       expect(l.sent_ms).toBeGreaterThanOrEqual(l.scheduled_ms);
       expect(l.end_ms).toBeGreaterThanOrEqual(l.first_token_ms);
@@ -98,7 +98,10 @@ describe("workloadgen bundle against a fake scheduler", () => {
       );
       expect(req.messages).toHaveLength(2 * req.turnIndex + 1);
       for (const prev of earlier) expect(req.messages[2 * prev.turnIndex + 1]!.content).toBe(reply(prev));
-      expect(req.maxOutputTokens).toBe(Math.max(1, countTokens(req.expectedResponse!)));
+      // workloadgen counts the dataset's replies with its default --tokenizer, llama3.
+      expect(req.maxOutputTokens).toBe(
+        Math.max(1, loadTokenizer("llama3").countTokens(req.expectedResponse!)),
+      );
     }
   });
 

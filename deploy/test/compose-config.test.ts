@@ -99,6 +99,14 @@ describe("docker-compose.yml", () => {
     for (const [, s] of vllm) {
       expect(s.image).toMatch(/vllm\/vllm-openai:v[\d.]+\}$/);
       expect(s.command).toContain("--enable-prefix-caching");
+      expect(s.command).toContain("--enable-prompt-tokens-details");
+      expect(s.command).toContain("--kv-offloading-backend=native");
+      const events = JSON.parse(flag(s, "kv-events-config")!) as Record<string, unknown>;
+      expect(events).toMatchObject({
+        enable_kv_cache_events: true,
+        publisher: "zmq",
+        endpoint: "tcp://*:5557",
+      });
       expect(JSON.stringify((s as { deploy?: unknown }).deploy)).toContain('"capabilities":["gpu"]');
     }
   });
@@ -113,10 +121,15 @@ describe("deploy/compose.vllm.yml", () => {
     ] as const) {
       const s = override.services[node]!;
       expect(flag(s, "engine-url")).toBe(`http://${engine}:8000/v1`);
+      // The node reads its own engine's KV-cache events (vLLM --kv-events-config).
+      expect(flag(s, "kv-events-endpoint")).toBe(`tcp://${engine}:5557`);
+      expect(flag(s, "kv-events-replay-endpoint")).toBe(`tcp://${engine}:5558`);
       expect(s.depends_on).toMatchObject({ [engine]: { condition: "service_healthy" } });
       // Everything else on the command line stays as in the base file.
-      const base = compose.services[node]!.command!.filter((a) => !a.startsWith("--engine-url="));
-      expect(s.command!.filter((a) => !a.startsWith("--engine-url="))).toEqual(base);
+      const engineFlag = (a: string) =>
+        /^--(engine-url|kv-events-endpoint|kv-events-replay-endpoint)=/.test(a);
+      const base = compose.services[node]!.command!.filter((a) => !engineFlag(a));
+      expect(s.command!.filter((a) => !engineFlag(a))).toEqual(base);
     }
   });
 });

@@ -55,6 +55,11 @@ export interface Config {
   engineRetries: number;
   engineRetryBackoffMs: number;
   engineMetricsIntervalMs: number;
+  /** Engine health probe period, ms (0 = no probes: the engine is assumed healthy). */
+  engineHealthIntervalMs: number;
+  engineHealthTimeoutMs: number;
+  /** Failed probes in a row before the node reports NOT_SERVING and draining. */
+  engineHealthFailures: number;
   forwardExpectedResponse: boolean;
   maxQueue: number;
   maxRunning: number;
@@ -141,6 +146,19 @@ function buildProgram(): Command {
       "how often to scrape the engine's /metrics (0 = never)",
       int(0),
       1000,
+    )
+    .option(
+      "--engine-health-interval-ms <ms>",
+      "how often to probe the engine's /health; failing probes make the node NOT_SERVING and draining (0 = never)",
+      int(0),
+      1000,
+    )
+    .option("--engine-health-timeout-ms <ms>", "a health probe with no answer by then fails", int(1), 2000)
+    .option(
+      "--engine-health-failures <n>",
+      "health probes failing in a row before the engine counts as down (one success brings it back)",
+      int(1, 1000),
+      3,
     )
     .option("--no-forward-expected-response", "do not send the request's expected_response to the engine")
     .option("--max-queue <n>", "most turns waiting; more get RESOURCE_EXHAUSTED", int(0), 1024)
@@ -350,6 +368,9 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     engineRetries: o.engineRetries as number,
     engineRetryBackoffMs: o.engineRetryBackoffMs as number,
     engineMetricsIntervalMs: o.engineMetricsIntervalMs as number,
+    engineHealthIntervalMs: o.engineHealthIntervalMs as number,
+    engineHealthTimeoutMs: o.engineHealthTimeoutMs as number,
+    engineHealthFailures: o.engineHealthFailures as number,
     forwardExpectedResponse: o.forwardExpectedResponse as boolean,
     maxQueue: o.maxQueue as number,
     maxRunning: o.maxRunning as number,

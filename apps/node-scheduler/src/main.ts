@@ -7,6 +7,7 @@ import {
   RealTimers,
   runCli,
   serverCredentials,
+  ServingStatus,
   startGrpcServer,
   startMetricsServer,
   UsageError,
@@ -15,6 +16,7 @@ import { collectDefaultMetrics, Registry } from "prom-client";
 import { defaultNodeId, parseConfig } from "./config";
 import { createResidencyPolicy } from "./domain";
 import type { EngineLoad } from "./engine/engine-adapter";
+import { EngineHealthMonitor } from "./engine/engine-health";
 import { EngineKvEvents } from "./engine/kv-events-feed";
 import { OpenAiHttpAdapter } from "./engine/openai-http-adapter";
 import { NodeService } from "./transport/node-service";
@@ -143,8 +145,32 @@ async function main(): Promise<void> {
     registration.start();
   }
 
+  // Engine health is node health: while the engine is unreachable the node is NOT_SERVING and
+  // its heartbeats say draining, so the scheduler moves its sessions and sends it no turns.
+  const engineHealth =
+    config.engineHealthIntervalMs > 0
+      ? new EngineHealthMonitor({
+          url: `${new URL(config.engineUrl).origin}/health`,
+          intervalMs: config.engineHealthIntervalMs,
+          timeoutMs: config.engineHealthTimeoutMs,
+          failuresToUnhealthy: config.engineHealthFailures,
+          onChange: ({ healthy, reason }) => {
+            if (healthy) logger.info("engine healthy again: serving", { engineUrl: config.engineUrl });
+            else
+              logger.warn("engine unhealthy: NOT_SERVING and draining", {
+                engineUrl: config.engineUrl,
+                reason,
+              });
+            grpcServer.health.set("", healthy ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
+            registration?.setDraining(!healthy);
+          },
+        })
+      : undefined;
+  engineHealth?.start();
+
   onShutdownSignal(async (signal) => {
     logger.info("shutting down", { signal });
+    engineHealth?.stop();
     if (scrapeTimer) clearTimeout(scrapeTimer);
     await registration?.stop();
     // Stop taking calls, let open turns finish for a while, then end the rest as UNAVAILABLE.

@@ -4,6 +4,7 @@ import {
   grpcClientOptions,
   NodeSchedulerServiceService,
   SchedulerServiceClient,
+  ServingStatus,
   startGrpcServer,
   type InferenceRequest,
   type NodeSchedulerServiceServer,
@@ -41,6 +42,10 @@ export class FakeNode {
   failNextSubmits = 0;
   /** Token events written so far (across calls). */
   tokensWritten = 0;
+  /** Its engine is unreachable: Submits get Started, then a retryable UNAVAILABLE TurnError. */
+  engineDown = false;
+  /** Heartbeats say draining (a real node does while its engine is down, and on shutdown). */
+  draining = false;
   private server!: StartedGrpcServer;
   private heartbeatTimer: NodeJS.Timeout | undefined;
   load: { queueDepth: number; kvUsedTokens: number; kvBudgetTokens: number };
@@ -108,6 +113,19 @@ export class FakeNode {
           call.emit("error", { code: grpc.status.UNAVAILABLE, details: "injected call failure" });
           return;
         }
+        if (this.engineDown) {
+          call.write({
+            event: { $case: "started", value: { nodeId: this.nodeId, queueTimeUs: 0, kvTier: "new" } },
+          });
+          call.write({
+            event: {
+              $case: "error",
+              value: { code: "UNAVAILABLE", message: "engine unreachable: ECONNREFUSED", retryable: true },
+            },
+          });
+          call.end();
+          return;
+        }
         let i = 0;
         let timer: NodeJS.Timeout | undefined;
         call.on("cancelled", () => {
@@ -173,9 +191,15 @@ export class FakeNode {
       ),
     );
     this.heartbeatTimer = setInterval(
-      () => client.heartbeat({ nodeId: this.nodeId, status: this.status(), draining: false }, () => {}),
+      () =>
+        client.heartbeat({ nodeId: this.nodeId, status: this.status(), draining: this.draining }, () => {}),
       res.heartbeatIntervalMs,
     );
+  }
+
+  /** What its grpc.health check answers (a real node: NOT_SERVING while its engine is down). */
+  setServing(serving: boolean): void {
+    this.server.health.set("", serving ? ServingStatus.SERVING : ServingStatus.NOT_SERVING);
   }
 
   stopHeartbeats(): void {

@@ -35,6 +35,8 @@ export class SchedulerRegistration {
   private registered = false;
   private intervalMs = 1000;
   private draining = false;
+  private callInFlight = false;
+  private sendSoon = false;
 
   constructor(private readonly options: RegistrationOptions) {
     this.client = new SchedulerServiceClient(
@@ -47,6 +49,23 @@ export class SchedulerRegistration {
   }
 
   start(): void {
+    this.tick();
+  }
+
+  /**
+   * Heartbeats say `draining` from now on (the engine is unreachable: take no new turns), or no
+   * longer; the change is sent at once rather than with the next periodic heartbeat.
+   */
+  setDraining(draining: boolean): void {
+    if (this.stopped || this.draining === draining) return;
+    this.draining = draining;
+    if (!this.registered) return;
+    // One heartbeat loop only: a call in flight sends the news as soon as it is done.
+    if (this.callInFlight) {
+      this.sendSoon = true;
+      return;
+    }
+    if (this.timer) clearTimeout(this.timer);
     this.tick();
   }
 
@@ -69,10 +88,17 @@ export class SchedulerRegistration {
 
   private tick(): void {
     if (this.stopped) return;
+    this.callInFlight = true;
     const step = this.registered ? this.heartbeat() : this.register();
     step.then(
-      () => this.schedule(this.registered ? this.intervalMs : this.options.retryMs),
+      () => {
+        this.callInFlight = false;
+        const soon = this.sendSoon;
+        this.sendSoon = false;
+        this.schedule(soon ? 0 : this.registered ? this.intervalMs : this.options.retryMs);
+      },
       (err: unknown) => {
+        this.callInFlight = false;
         this.registered = false;
         this.options.logger.warn("scheduler unreachable, will retry", {
           scheduler: this.options.scheduler,

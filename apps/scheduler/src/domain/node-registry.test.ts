@@ -137,6 +137,33 @@ describe("NodeRegistry", () => {
     expect(reg.register("n1", "h:2")).toEqual({ ok: true });
   });
 
+  it("health NOT_SERVING -> down, kept down by draining heartbeats, up again with a heartbeat that is not draining", () => {
+    const { reg, events } = setup();
+    reg.register("n1", "h:2");
+    events.length = 0;
+    reg.heartbeat("n1", NO_LOAD, true);
+    expect(reg.state(reg.get("n1")!)).toBe("draining");
+    reg.markUnhealthy("n1", "health check: NOT_SERVING");
+    expect(reg.get("n1")).toMatchObject({
+      up: false,
+      unhealthy: true,
+      downReason: "health check: NOT_SERVING",
+    });
+    for (let i = 0; i < 3; i++) reg.heartbeat("n1", load(1), true);
+    expect(reg.state(reg.get("n1")!)).toBe("down");
+    reg.heartbeat("n1", NO_LOAD, false);
+    expect(reg.get("n1")).toMatchObject({ up: true, unhealthy: false, draining: false, downReason: "" });
+    expect(events.map((e) => e.kind)).toEqual(["down", "up"]);
+  });
+
+  it("a plain markDown (no health verdict) -> the next heartbeat brings the node back, draining or not", () => {
+    const { reg } = setup();
+    reg.register("n1", "h:2");
+    reg.markDown("n1", "relay failed");
+    reg.heartbeat("n1", NO_LOAD, true);
+    expect(reg.state(reg.get("n1")!)).toBe("draining");
+  });
+
   it("snapshots -> load, in-flight count and session count per node", () => {
     const { reg } = setup();
     reg.register("n1", "h:2");

@@ -41,6 +41,11 @@ export interface NodeRecord {
   readonly downs: number;
   /** Relays to it that failed in a row, since its last finished turn (see noteRelayFailure). */
   readonly relayFailures: number;
+  /**
+   * Its health check said NOT_SERVING (its engine is unreachable): it stays down, whatever its
+   * heartbeats, until it reports again without `draining` (see markUnhealthy).
+   */
+  readonly unhealthy: boolean;
 }
 
 type MutableNodeRecord = { -readonly [K in keyof NodeRecord]: NodeRecord[K] };
@@ -193,6 +198,19 @@ export class NodeRegistry {
     return true;
   }
 
+  /**
+   * The node's health check says NOT_SERVING (the node reports its engine unreachable): down,
+   * and kept down by its draining heartbeats (a heartbeat alone would bring it back up), until
+   * a report without `draining` says it is serving again.
+   */
+  markUnhealthy(nodeId: string, reason: string): void {
+    const rec = this.nodes.get(nodeId);
+    if (!rec) return;
+    rec.unhealthy = true;
+    if (rec.up) this.markDown(nodeId, reason);
+    else rec.downReason = reason;
+  }
+
   /** Same as markDown, for a node known by address (polls of static nodes). */
   markDownByAddress(address: string, reason: string): void {
     const rec = this.byAddress(address);
@@ -291,6 +309,7 @@ export class NodeRegistry {
       inFlight: 0,
       downs: 0,
       relayFailures: 0,
+      unhealthy: false,
     };
   }
 
@@ -298,6 +317,9 @@ export class NodeRegistry {
     rec.load = load;
     rec.draining = draining;
     rec.observedAtUs = this.timers.nowUs();
+    // Still draining after a failed health check: alive, but not serving (its engine is down).
+    if (rec.unhealthy && draining) return;
+    rec.unhealthy = false;
     if (!rec.up) {
       rec.up = true;
       rec.downReason = "";

@@ -29,6 +29,8 @@ export class SchedulerMetrics {
   readonly failovers: Counter<"from_node">;
   readonly moved: Counter<"reason">;
   readonly turnErrors: Counter<"code">;
+  /** Turns a node failed retryably before any output, placed on another node instead. */
+  readonly redispatched: Counter<"code">;
   /** Turns being relayed now; a plain number read at scrape time (no gauge update per turn). */
   inFlightTurns = 0;
   /** Time from receiving a Submit to issuing the node call (validation + routing + dispatch). */
@@ -71,6 +73,12 @@ export class SchedulerMetrics {
     this.turnErrors = new Counter({
       name: "scheduler_turn_errors_total",
       help: "Turns that ended with an error event or status, by gRPC code name",
+      labelNames: ["code"],
+      registers: [registry],
+    });
+    this.redispatched = new Counter({
+      name: "scheduler_turns_redispatched_total",
+      help: "Turns a node failed retryably before any output (e.g. its engine unreachable), placed on another node",
       labelNames: ["code"],
       registers: [registry],
     });

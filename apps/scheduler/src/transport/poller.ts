@@ -55,7 +55,7 @@ export class StaticNodePoller {
           ),
       );
       if (health !== ServingStatus.SERVING)
-        this.router.registry.markDown(nodeId, `health check: ${ServingStatus[health] ?? health}`);
+        this.router.registry.markUnhealthy(nodeId, `health check: ${ServingStatus[health] ?? health}`);
     } catch (err) {
       const e = err as grpc.ServiceError;
       if (e.code !== grpc.status.DEADLINE_EXCEEDED)

@@ -50,6 +50,11 @@ export const NODE_SUBMIT_PATH = NodeSchedulerServiceService.submit.path;
 const TAG_STARTED = (1 << 3) | 2;
 const TAG_TOKEN = (2 << 3) | 2;
 
+/** Whether the node's event is Started (read from its first byte, without decoding). */
+export function isStartedEvent(bytes: Buffer): boolean {
+  return bytes[0] === TAG_STARTED;
+}
+
 /**
  * The event if the relay must read it (Finished, TurnError or anything unexpected), undefined
  * for Started and Token, which pass through unread. An InferenceEvent holds exactly one oneof

@@ -9,7 +9,7 @@ import { conversationText, type PromptBlocks, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";
 import { NodeSubmitCall } from "./node-submit-call";
-import { eventToInspect, requestBytes, type RelayedEvent } from "./raw-relay-codec";
+import { eventToInspect, isStartedEvent, requestBytes, type RelayedEvent } from "./raw-relay-codec";
 
 const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
 
@@ -26,7 +26,11 @@ export interface RelayDeps {
   readonly probe?: (nodeId: string) => void;
 }
 
-/** A turn whose node fails before sending anything is placed again, at most this many times. */
+/**
+ * A turn whose node fails before anything reached the client (connection lost, or a retryable
+ * TurnError such as an unreachable engine before the first token) is placed again, at most this
+ * many times.
+ */
 const MAX_REDISPATCH = 2;
 
 interface TrackedRelay {
@@ -183,6 +187,10 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
 
     let done = false;
     let firstEventSeen = false;
+    /** Whether anything of this attempt was written to the client (then it cannot move). */
+    let relayedAny = false;
+    /** The node's Started, held until something follows it (see onEvent). */
+    let heldStarted: Buffer | undefined;
     let contextTokens = 0;
     const finish = () => {
       if (done) return false;
@@ -199,7 +207,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       // marks it down after consecutive failures, and the probe confirms with a health check.
       router.relayFailed(nodeId, why);
       deps.probe?.(nodeId);
-      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) {
+      if (!relayedAny && attemptNo < MAX_REDISPATCH) {
         (failedNodes ??= new Map()).set(nodeId, why);
         return attempt(attemptNo + 1);
       }
@@ -209,8 +217,8 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     const tracked = inFlight.add(nodeId, (reason) => {
       if (!finish()) return;
       upstream?.cancel(`node ${nodeId} down`);
-      // Nothing started on the dead node: place the turn again elsewhere.
-      if (!firstEventSeen && attemptNo < MAX_REDISPATCH) {
+      // Nothing reached the client from the dead node: place the turn again elsewhere.
+      if (!relayedAny && attemptNo < MAX_REDISPATCH) {
         (failedNodes ??= new Map()).set(nodeId, reason);
         return attempt(attemptNo + 1);
       }
@@ -226,14 +234,44 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
           firstEventSeen = true;
           metrics.firstEvent.observe((performance.now() - receivedAt) / 1000);
         }
+        // Started waits for what follows it: if the node then fails the turn before its first
+        // token, the client has seen nothing and the turn can still go to another node.
+        if (!relayedAny && isStartedEvent(bytes)) {
+          heldStarted = bytes;
+          upstream?.readNext();
+          return;
+        }
         const ev = eventToInspect(bytes);
         if (ev?.event?.$case === "finished") {
           router.registry.noteAlive(nodeId);
           const u = ev.event.value.usage;
           if (u) contextTokens = u.promptTokens + u.completionTokens;
         } else if (ev?.event?.$case === "error") {
-          metrics.turnFailed(ev.event.value.code || "UNKNOWN");
+          const e = ev.event.value;
+          if (!relayedAny && e.retryable && attemptNo < MAX_REDISPATCH && !clientGone) {
+            // E.g. the node's engine is unreachable: nothing reached the client, so the turn is
+            // placed on another node instead of failing (the node is probed: NOT_SERVING takes
+            // it out of rotation).
+            if (!finish()) return;
+            upstream?.cancel("turn placed on another node");
+            logger.warn("turn failed before any output, placing it again", {
+              sessionId: req.sessionId,
+              nodeId,
+              code: e.code,
+              message: e.message,
+            });
+            metrics.redispatched.inc({ code: e.code || "UNKNOWN" });
+            deps.probe?.(nodeId);
+            (failedNodes ??= new Map()).set(nodeId, `${e.code}: ${e.message}`);
+            return attempt(attemptNo + 1);
+          }
+          metrics.turnFailed(e.code || "UNKNOWN");
         }
+        if (heldStarted) {
+          call.write(heldStarted);
+          heldStarted = undefined;
+        }
+        relayedAny = true;
         // Back-pressure: ask the node for the next event only once the client has room.
         if (call.write(bytes)) upstream?.readNext();
         else call.once("drain", () => upstream?.readNext());

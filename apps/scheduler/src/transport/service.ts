@@ -167,8 +167,12 @@ export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
       const who = checkBearer(deps.auth.nodes, call.metadata, "Heartbeat");
       if (!who.ok) return callback(who.error);
       if (!nodeId) return callback(fail(grpc.status.INVALID_ARGUMENT, "node_id: required"));
+      const wasDraining = router.registry.get(nodeId)?.draining ?? false;
       const known = router.heartbeat(nodeId, loadFromStatus(status), draining);
       if (known && status) deps.statuses.set(nodeId, status);
+      // A node starts draining on shutdown, or because its engine is unreachable: its health
+      // check tells which (NOT_SERVING takes it out of rotation, sessions and all).
+      if (known && draining && !wasDraining) deps.probe?.(nodeId);
       callback(null, { known });
     },
 

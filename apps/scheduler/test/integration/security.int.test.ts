@@ -235,7 +235,11 @@ describe("scheduler with --auth-token-file and --client-auth-token-file", () => 
   });
 
   it("a node-scheduler bundle with --auth-token-file registers; without it, it is refused and keeps retrying", async () => {
-    const common = ["--port", "0", "--metrics-port", "0", "--engine-url", "http://127.0.0.1:1/v1"];
+    // No engine behind them (its health probes are off, or the node would rightly leave rotation).
+    const common = [
+      ...["--port", "0", "--metrics-port", "0", "--engine-url", "http://127.0.0.1:1/v1"],
+      ...["--engine-health-interval-ms", "0"],
+    ];
     const good = await spawnService(
       "node-good",
       bundlePath("node-scheduler"),

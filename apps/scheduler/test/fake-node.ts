@@ -76,6 +76,9 @@ export class FakeNode {
     return node;
   }
 
+  /** Set: the node reports its engine's residency (session id -> cached context tokens), as with KV events. */
+  engineResidency: Map<string, number> | undefined;
+
   status() {
     return {
       nodeId: this.nodeId,
@@ -97,6 +100,12 @@ export class FakeNode {
       engineRunning: -1,
       sessionHits: 0,
       sessionMisses: 0,
+      residencyFromEngine: this.engineResidency !== undefined,
+      sessionResidency: [...(this.engineResidency ?? [])].map(([sessionId, cachedTokens]) => ({
+        sessionId,
+        cachedTokens,
+        contextTokens: cachedTokens,
+      })),
     };
   }
 

@@ -1,12 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
 import {
+  DEFAULT_REQUEST_LIMITS,
+  requestSizeProblem,
   validateInferenceRequest,
   type InferenceEvent,
   type InferenceRequest,
   type Logger,
   type NodeSchedulerServiceServer,
   type NodeStatus,
+  type RequestLimits,
   type Timers,
   type Tokenizer,
 } from "@symphony/common";
@@ -29,6 +32,7 @@ import { createNodeMetrics, type NodeMetrics } from "./metrics";
 import { PromptTokenCounter } from "./prompt-token-counter";
 import { priorityClassOf, toEngineRequest } from "./request-mapping";
 import { SessionContexts } from "./session-contexts";
+import { countPromptTokensSliced, promptChars, SLICED_COUNT_CHARS } from "./sliced-prompt-count";
 
 export interface NodeServiceDeps {
   core: NodeCoreConfig;
@@ -50,10 +54,14 @@ export interface NodeServiceDeps {
   kvEvents?: EngineKvEvents;
   /** Most session contexts kept for warm-ups and residency lookups. Default 100,000. */
   maxTrackedSessions?: number;
+  /** Size limits checked before any tokenization (--max-prompt-bytes, --max-messages). */
+  requestLimits?: RequestLimits;
 }
 
 /** Tokens per KV block assumed until the engine's events say otherwise (vLLM's default). */
 const DEFAULT_BLOCK_SIZE = 16;
+/** Sessions whose engine residency a status reports (most recently active first). */
+const REPORTED_SESSIONS = 1024;
 /** A warm-up that has not answered in this long is abandoned (it only ever helps). */
 const WARMUP_TIMEOUT_MS = 60_000;
 
@@ -179,6 +187,8 @@ export class NodeService {
       queueDepth: s.queueDepth,
       running: s.running,
       residentSessions: real?.residentSessions ?? s.residentSessions,
+      residencyFromEngine: real !== undefined,
+      sessionResidency: real?.sessions ?? [],
       kvTiers: real?.tiers ?? s.tiers,
       engineKvUsage: load.kvUsage,
       engineWaiting: load.waiting,
@@ -193,7 +203,9 @@ export class NodeService {
    * node's), and sessions whose tokenized context has at least one block there. undefined
    * without events.
    */
-  engineResidency(): { tiers: NodeStatus["kvTiers"]; residentSessions: number } | undefined {
+  engineResidency():
+    | { tiers: NodeStatus["kvTiers"]; residentSessions: number; sessions: NodeStatus["sessionResidency"] }
+    | undefined {
     const events = this.deps.kvEvents;
     if (!events) return undefined;
     const blockSize = events.index.blockSize ?? 0;
@@ -201,12 +213,17 @@ export class NodeService {
     let gpuSessions = 0;
     let cpuSessions = 0;
     let resident = 0;
-    for (const [, tracked] of this.contexts?.entries() ?? []) {
+    const sessions: NodeStatus["sessionResidency"] = [];
+    // The most recently active sessions only: a lookup hashes the whole context, and a status is
+    // built for every heartbeat.
+    for (const [sessionId, tracked] of this.contexts?.entries() ?? []) {
+      if (sessions.length >= REPORTED_SESSIONS) break;
       if (!tracked.tokenIds) continue;
       const r = events.index.lookup(tracked.tokenIds);
       if (r.gpuTokens > 0) gpuSessions++;
       if (r.cpuTokens > 0) cpuSessions++;
       if (r.anyTokens > 0) resident++;
+      sessions.push({ sessionId, cachedTokens: r.anyTokens, contextTokens: tracked.tokenIds.length });
     }
     const bytesPerToken = this.deps.core.bytesPerToken;
     const tier = (name: "gpu" | "cpu", usedTokens: number, budgetTokens: number, sessions: number) => ({
@@ -223,6 +240,7 @@ export class NodeService {
         tier("cpu", blocks.cpuBlocks * blockSize, this.deps.core.cpuBudgetTokens, cpuSessions),
       ],
       residentSessions: resident,
+      sessions,
     };
   }
 
@@ -241,10 +259,25 @@ export class NodeService {
     }
   }
 
-  private submit(call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>): void {
+  /** `countedTokens`: the prompt's tokens when counted already (a long prompt, in slices). */
+  private submit(
+    call: grpc.ServerWritableStream<InferenceRequest, InferenceEvent>,
+    countedTokens?: number,
+  ): void {
     const req = call.request;
-    const invalid = validateInferenceRequest(req);
+    const invalid =
+      validateInferenceRequest(req) ??
+      requestSizeProblem(req, this.deps.requestLimits ?? DEFAULT_REQUEST_LIMITS, "this node");
     if (invalid) return this.rejectCall(call, "INVALID_ARGUMENT", invalid, false);
+    // A long prompt is counted in slices, the event loop free in between (heartbeats go on).
+    if (countedTokens === undefined && promptChars(req) > SLICED_COUNT_CHARS) {
+      void countPromptTokensSliced(this.deps.tokenizer, req).then(
+        (n) => void (call.cancelled || this.submit(call, n)),
+        (err: unknown) =>
+          this.rejectCall(call, "INTERNAL", `counting the prompt failed: ${String(err)}`, false),
+      );
+      return;
+    }
     const key = turnKey(req.sessionId, req.requestId);
     if (this.turns.has(key)) {
       return this.rejectCall(
@@ -271,7 +304,7 @@ export class NodeService {
       req,
       call,
       abort: new AbortController(),
-      promptTokens: this.promptCounter.count(req),
+      promptTokens: countedTokens ?? this.promptCounter.count(req),
       ended: false,
     };
     this.turns.set(key, turn);

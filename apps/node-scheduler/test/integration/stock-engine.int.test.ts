@@ -138,6 +138,14 @@ describe("node-scheduler in warmup mode against mock-vllm with KV events and CPU
         expect(gpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "GPU" }) * 16);
         expect(cpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "CPU" }) * 16);
         expect(gpu.usedTokens).toBeGreaterThan(0);
+        // Per session: how much of its context the engine holds (what the scheduler routes on).
+        expect(s.residencyFromEngine).toBe(true);
+        expect(s.sessionResidency).toHaveLength(SESSIONS);
+        for (const r of s.sessionResidency) {
+          expect(r.contextTokens).toBeGreaterThan(0);
+          expect(r.cachedTokens).toBeLessThanOrEqual(r.contextTokens);
+          expect(r.cachedTokens % 16).toBe(0);
+        }
         expect(cpu.usedTokens).toBeGreaterThan(0);
       } finally {
         client.close();

@@ -10,6 +10,11 @@ export interface NodeLoad {
   readonly kvBudgetTokens: number;
   /** Sessions the node itself holds state for. */
   readonly residentSessions: number;
+  /**
+   * Context tokens the node's engine really holds per session (GPU, then its CPU tier), from the
+   * engine's KV-cache events; undefined when the node does not read them.
+   */
+  readonly engineResidency?: ReadonlyMap<string, number>;
 }
 
 export const NO_LOAD: NodeLoad = {

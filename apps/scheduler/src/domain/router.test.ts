@@ -159,6 +159,29 @@ describe("Router", () => {
     expect(place(router, "s2", system + "second user")).toBe(home);
   });
 
+  it("kv-aware, the home engine reports the session's context evicted -> moves for load; held -> stays", () => {
+    const { router } = setup("kv-aware");
+    const text = "You are a helpful assistant. ".repeat(20);
+    const home = place(router, "s1", text);
+    // The home node is busy; the prefix index alone says its cache holds the whole prompt.
+    const busy = { ...NO_LOAD, queueDepth: 20, running: 20 };
+    const turn = { ...turnOf("s1", text + "next"), turnIndex: 1, promptTokens: 1000 };
+    router.registry.heartbeat(home, busy, false);
+    const estimated = router.route(turn);
+    expect(estimated.ok && estimated.decision.nodeId).toBe(home);
+    // The home engine's KV events say the session's context was evicted: moving costs nothing.
+    router.registry.heartbeat(home, { ...busy, engineResidency: new Map([["s1", 0]]) }, false);
+    const evicted = router.route(turn);
+    expect(evicted.ok && evicted.decision).toMatchObject({ reason: "moved-for-load" });
+    expect(evicted.ok && evicted.decision.nodeId).not.toBe(home);
+    // Its new engine holds the context: the session stays there.
+    const now = evicted.ok ? evicted.decision.nodeId : "";
+    router.registry.heartbeat(now, { ...busy, engineResidency: new Map([["s1", 990]]) }, false);
+    router.registry.heartbeat(home, { ...NO_LOAD, engineResidency: new Map() }, false);
+    const held = router.route(turn);
+    expect(held.ok && held.decision.nodeId).toBe(now);
+  });
+
   it("Advise for an unknown session -> placed now; its first turn goes there", () => {
     const { router } = setup();
     place(router, "other");

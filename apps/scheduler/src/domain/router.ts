@@ -133,8 +133,8 @@ export class Router {
         ? this.sessions.get(turn.parentSessionId)?.nodeId
         : undefined;
     const predictedHitByNode = this.policy.usesPrefixHits
-      ? this.prefixIndex.predictHits(
-          turn.blocks,
+      ? this.predictHits(
+          turn,
           nodes.filter((n) => n.up).map((n) => n.nodeId),
         )
       : new Map<string, number>();
@@ -164,6 +164,27 @@ export class Router {
       address: node.address,
       failoverFrom,
     };
+  }
+
+  /**
+   * Cached fraction of the turn's prompt per node. The prefix index estimates it from what this
+   * scheduler sent where; a node that reads its engine's KV-cache events reports how much of each
+   * session's context the engine really holds, and for a session any such node reports, that
+   * replaces the estimate on every such node (0 where the session is not held: evicted, or never
+   * there). Sessions no node reports (new ones) keep the estimate, which also sees shared prefixes.
+   */
+  private predictHits(turn: TurnToRoute, upNodeIds: readonly string[]): Map<string, number> {
+    const hits = this.prefixIndex.predictHits(turn.blocks, upNodeIds);
+    if (turn.promptTokens <= 0) return hits;
+    const reporting = upNodeIds.flatMap((id) => {
+      const held = this.registry.get(id)?.load.engineResidency;
+      return held ? [[id, held] as const] : [];
+    });
+    if (!reporting.some(([, held]) => held.has(turn.sessionId))) return hits;
+    for (const [id, held] of reporting) {
+      hits.set(id, Math.min(1, (held.get(turn.sessionId) ?? 0) / turn.promptTokens));
+    }
+    return hits;
   }
 
   /**

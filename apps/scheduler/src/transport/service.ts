@@ -19,6 +19,9 @@ export function loadFromStatus(status: NodeStatus | undefined): NodeLoad {
     kvUsedTokens: gpu?.usedTokens ?? 0,
     kvBudgetTokens: gpu?.budgetTokens ?? 0,
     residentSessions: status?.residentSessions ?? 0,
+    engineResidency: status?.residencyFromEngine
+      ? new Map(status.sessionResidency.map((r) => [r.sessionId, r.cachedTokens]))
+      : undefined,
   };
 }
 

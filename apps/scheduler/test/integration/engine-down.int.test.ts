@@ -34,9 +34,8 @@ describe("scheduler with a node whose engine goes down", () => {
   let client: SchedulerServiceClient;
 
   beforeAll(async () => {
-    [sick, well] = await Promise.all(
-      ["sick", "well"].map((nodeId) => FakeNode.start({ nodeId, tokens: 3, tokenDelayMs: 2 })),
-    );
+    sick = await FakeNode.start({ nodeId: "sick", tokens: 3, tokenDelayMs: 2 });
+    well = await FakeNode.start({ nodeId: "well", tokens: 3, tokenDelayMs: 2 });
     svc = await spawnService(
       "scheduler-engine-down",
       bundlePath("scheduler"),

@@ -55,14 +55,32 @@ it("stock engine: returning-turn TTFT with warm-ups vs without", async () => {
     [
       "CPU offload, warm-up just in time",
       4,
-      ["--prefetch-mode", "warmup", "--warmup-timing", "just-in-time", "--warmup-lead-ms", "0"],
+      [
+        "--prefetch-mode",
+        "warmup",
+        "--warmup-timing",
+        "just-in-time",
+        "--warmup-lead-ms",
+        "0",
+        "--warmup-min-gap-ms",
+        "0",
+      ],
     ],
-    ["CPU offload, warm-up at the hint", 4, ["--prefetch-mode", "warmup"]],
+    ["CPU offload, warm-up at the hint", 4, ["--prefetch-mode", "warmup", "--warmup-min-gap-ms", "0"]],
     ["no offload, no warm-ups", 0, ["--prefetch-mode", "off"]],
     [
       "no offload, warm-up just in time",
       0,
-      ["--prefetch-mode", "warmup", "--warmup-timing", "just-in-time", "--warmup-lead-ms", "0"],
+      [
+        "--prefetch-mode",
+        "warmup",
+        "--warmup-timing",
+        "just-in-time",
+        "--warmup-lead-ms",
+        "0",
+        "--warmup-min-gap-ms",
+        "0",
+      ],
     ],
   ] as const) {
     const stack = await startStockStack(mockArgs(offload), [...nodeArgs]);

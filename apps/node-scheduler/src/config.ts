@@ -74,10 +74,14 @@ export interface Config {
   prefetchMode: PrefetchMode;
   warmupTiming: WarmupTiming;
   warmupLeadMs: number;
+  warmupMinGapMs: number;
   /** undefined = no events: residency is the node's own bookkeeping. */
   kvEvents?: KvEventsSource;
   /** Most sessions whose context the node keeps for warm-ups and residency (least recent dropped). */
   maxTrackedSessions: number;
+  /** Requests are refused beyond these sizes, before any tokenization. */
+  maxPromptBytes: number;
+  maxMessages: number;
   scheduler?: string;
   /** undefined = `<host>:<bound port>`. */
   advertiseAddress?: string;
@@ -239,6 +243,12 @@ function buildProgram(): Command {
       500,
     )
     .option(
+      "--warmup-min-gap-ms <ms>",
+      "no warm-up for a session due back sooner than this (its context is still cached)",
+      int(0),
+      1000,
+    )
+    .option(
       "--kv-events-endpoint <url>",
       "the engine's KV-cache event publisher (vLLM --kv-events-config endpoint), e.g. tcp://vllm-host:5557 " +
         "(default: none; residency is then the node's own bookkeeping)",
@@ -260,6 +270,13 @@ function buildProgram(): Command {
       int(1),
       100_000,
     )
+    .option(
+      "--max-prompt-bytes <n>",
+      "refuse a request with more UTF-8 bytes of prompt text than this (INVALID_ARGUMENT, before tokenizing)",
+      int(1),
+      4 << 20,
+    )
+    .option("--max-messages <n>", "refuse a request with more chat messages than this", int(1), 10_000)
     .option("--scheduler <host:port>", "global scheduler to register with and heartbeat (default: none)")
     .option(
       "--advertise-address <host:port>",
@@ -385,6 +402,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     prefetchMode: o.prefetchMode as PrefetchMode,
     warmupTiming: o.warmupTiming as WarmupTiming,
     warmupLeadMs: o.warmupLeadMs as number,
+    warmupMinGapMs: o.warmupMinGapMs as number,
     kvEvents:
       kvEventsEndpoint === undefined
         ? undefined
@@ -395,6 +413,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
             topic: o.kvEventsTopic as string,
           },
     maxTrackedSessions: o.maxTrackedSessions as number,
+    maxPromptBytes: o.maxPromptBytes as number,
+    maxMessages: o.maxMessages as number,
     scheduler: hostPort("--scheduler", o.scheduler),
     advertiseAddress: hostPort("--advertise-address", o.advertiseAddress),
     registerRetryMs: o.registerRetryMs as number,

@@ -1,6 +1,7 @@
 import {
   channelCredentials,
   createLogger,
+  grpcReceiveLimit,
   loadTokenizer,
   NodeSchedulerServiceService,
   onShutdownSignal,
@@ -78,16 +79,28 @@ async function main(): Promise<void> {
     logger,
     tokenizer: loadTokenizer(config.tokenizer),
     prefetchMode: config.prefetchMode,
-    warmup: { timing: config.warmupTiming, leadUs: config.warmupLeadMs * 1000 },
+    warmup: {
+      timing: config.warmupTiming,
+      leadUs: config.warmupLeadMs * 1000,
+      minGapUs: config.warmupMinGapMs * 1000,
+    },
     kvEvents,
     maxTrackedSessions: config.maxTrackedSessions,
+    requestLimits: { maxPromptBytes: config.maxPromptBytes, maxMessages: config.maxMessages },
   });
 
   const grpcServer = await startGrpcServer(
     config.host,
     config.port,
     (server) => server.addService(NodeSchedulerServiceService, service.handlers),
-    { credentials: serverCredentials(config.tls) },
+    {
+      credentials: serverCredentials(config.tls),
+      // Far larger requests are refused by size before they are even decoded.
+      maxReceiveMessageBytes: grpcReceiveLimit({
+        maxPromptBytes: config.maxPromptBytes,
+        maxMessages: config.maxMessages,
+      }),
+    },
   );
   if (!nodeId) nodeId = defaultNodeId(grpcServer.port);
   logger.info("listening", { kind: "grpc", host: config.host, port: grpcServer.port });

@@ -2,10 +2,10 @@ import { VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { WarmupPlanner, type WarmupTiming } from "./warmup-planner";
 
-function harness(timing: WarmupTiming = "at-hint", leadUs = 100_000) {
+function harness(timing: WarmupTiming = "at-hint", leadUs = 100_000, minGapUs = 0) {
   const timers = new VirtualTimers();
   const sent: { id: string; atUs: number }[] = [];
-  const planner = new WarmupPlanner({ timing, leadUs, blockSize: () => 16 }, timers, {
+  const planner = new WarmupPlanner({ timing, leadUs, minGapUs, blockSize: () => 16 }, timers, {
     send: (id) => sent.push({ id, atUs: timers.nowUs() }),
   });
   return { timers, sent, planner };
@@ -69,6 +69,14 @@ describe("WarmupPlanner", () => {
     h.timers.runAll();
     expect(h.sent).toEqual([{ id: "s", atUs: 3_000_000 }]);
     expect(h.planner.stats.planned).toBe(1);
+  });
+
+  it("session due back within the minimum gap -> no warm-up (its context is still cached)", () => {
+    const h = harness("at-hint", 0, 1_000_000);
+    expect(h.planner.onHint("soon", 500_000, true)).toBe(false);
+    expect(h.planner.onHint("later", 2_000_000, true)).toBe(true);
+    expect(h.sent.map((s) => s.id)).toEqual(["later"]);
+    expect(h.planner.stats).toMatchObject({ skipped: 1, planned: 1 });
   });
 
   it("no known context -> nothing planned", () => {

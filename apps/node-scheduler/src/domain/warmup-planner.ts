@@ -13,6 +13,11 @@ export interface WarmupPlannerConfig {
   timing: WarmupTiming;
   /** just-in-time: send this long before the expected arrival, µs. */
   leadUs: number;
+  /**
+   * A session due back sooner than this gets no warm-up, µs: its context was computed moments
+   * ago and is still cached, and a warm-up would only compete with the turn for engine steps.
+   */
+  minGapUs: number;
   /** Tokens per engine KV block: a warmed context counts as found when all its full blocks hit. */
   blockSize: () => number;
 }
@@ -29,6 +34,8 @@ export type WarmupWaste = "not_cached" | "failed" | "session_closed";
 export interface WarmupStats {
   /** Hints that led to a warm-up being planned (timer set or sent at once). */
   planned: number;
+  /** Hints for sessions due back within `minGapUs`: no warm-up. */
+  skipped: number;
   /** Planned warm-ups dropped before being sent: the turn came first, or the session closed. */
   cancelled: number;
   sent: number;
@@ -58,6 +65,7 @@ type WarmupState =
 export class WarmupPlanner {
   readonly stats: WarmupStats = {
     planned: 0,
+    skipped: 0,
     cancelled: 0,
     sent: 0,
     overtaken: 0,
@@ -84,11 +92,15 @@ export class WarmupPlanner {
    */
   onHint(sessionId: string, expectedArrivalUs: number, hasContext: boolean): boolean {
     if (!hasContext) return false;
+    const now = this.timers.nowUs();
     const existing = this.bySession.get(sessionId);
+    if (expectedArrivalUs - now < this.config.minGapUs && existing?.phase !== "planned") {
+      this.stats.skipped++;
+      return false;
+    }
     if (existing?.phase === "planned") this.timers.cancel(existing.timer);
     else if (existing !== undefined) return false;
     this.stats.planned += existing === undefined ? 1 : 0;
-    const now = this.timers.nowUs();
     const sendAtUs = this.config.timing === "at-hint" ? now : expectedArrivalUs - this.config.leadUs;
     if (sendAtUs <= now) {
       this.send(sessionId);

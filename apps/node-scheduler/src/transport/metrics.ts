@@ -159,6 +159,7 @@ export function createNodeMetrics(
         const w = warmups.stats;
         this.reset();
         this.inc({ outcome: "planned" }, w.planned);
+        this.inc({ outcome: "skipped" }, w.skipped);
         this.inc({ outcome: "cancelled" }, w.cancelled);
         this.inc({ outcome: "sent" }, w.sent);
         this.inc({ outcome: "overtaken" }, w.overtaken);

@@ -49,7 +49,7 @@ export interface NodeServiceDeps {
   tokenizer: Tokenizer;
   /** How hinted sessions get their KV back (see PrefetchMode). Default "directive". */
   prefetchMode?: PrefetchMode;
-  warmup?: { timing: WarmupTiming; leadUs: number };
+  warmup?: { timing: WarmupTiming; leadUs: number; minGapUs: number };
   /** The engine's KV-cache events: real residency instead of the node's bookkeeping. */
   kvEvents?: EngineKvEvents;
   /** Most session contexts kept for warm-ups and residency lookups. Default 100,000. */
@@ -129,6 +129,7 @@ export class NodeService {
         {
           timing: deps.warmup?.timing ?? "at-hint",
           leadUs: deps.warmup?.leadUs ?? 500_000,
+          minGapUs: deps.warmup?.minGapUs ?? 1_000_000,
           blockSize: () => deps.kvEvents?.index.blockSize ?? DEFAULT_BLOCK_SIZE,
         },
         deps.timers,

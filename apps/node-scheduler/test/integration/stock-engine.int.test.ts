@@ -63,6 +63,8 @@ describe("node-scheduler in warmup mode against mock-vllm with KV events and CPU
         "just-in-time",
         "--warmup-lead-ms",
         "0",
+        "--warmup-min-gap-ms",
+        "0",
       ]),
       startStockStack(MOCK_ARGS, ["--prefetch-mode", "off"]),
     ]);

@@ -1,6 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   channelCredentials,
+  grpcReceiveLimit,
   isLoopbackHost,
   RealTimers,
   rngFor,
@@ -50,6 +51,7 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     prefixBlockChars: config.prefixBlockChars,
     prefixCapacityBlocksPerNode: 200_000,
   });
+  const requestLimits = { maxPromptBytes: config.maxPromptBytes, maxMessages: config.maxMessages };
   const auth = { nodes: new TokenSet(config.nodeAuthTokens), clients: new TokenSet(config.clientAuthTokens) };
   // Read the PEM files before anything starts, so a bad path is a usage error and nothing leaks.
   const credentials = serverCredentials(config.tls);
@@ -144,9 +146,11 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
           inFlight,
           probe,
           auth,
+          requestLimits,
         }),
       ),
-    { credentials },
+    // Far larger requests are refused by size before they are even decoded.
+    { credentials, maxReceiveMessageBytes: grpcReceiveLimit(requestLimits) },
   );
   if (!isLoopbackHost(config.host) && !auth.nodes.enabled)
     logger.warn(

@@ -45,6 +45,9 @@ export interface Config {
   readonly tls: TlsFiles;
   /** CA to trust when dialing nodes over TLS (undefined = plaintext to nodes). */
   readonly nodeTlsCa: string | undefined;
+  /** Submits with more prompt text or messages than this are refused before routing. */
+  readonly maxPromptBytes: number;
+  readonly maxMessages: number;
 }
 
 export function buildProgram(): Command {
@@ -139,6 +142,18 @@ export function buildProgram(): Command {
     .option("--tls-cert <path>", "PEM certificate chain: serve gRPC over TLS (with --tls-key)")
     .option("--tls-key <path>", "PEM private key of --tls-cert")
     .option("--tls-ca <path>", "PEM CA bundle: require client certificates signed by it (mTLS)")
+    .option(
+      "--max-prompt-bytes <n>",
+      "refuse a Submit with more UTF-8 bytes of prompt text than this (INVALID_ARGUMENT, before routing)",
+      parseArg.int(1),
+      4 << 20,
+    )
+    .option(
+      "--max-messages <n>",
+      "refuse a Submit with more chat messages than this",
+      parseArg.int(1),
+      10_000,
+    )
     .option(
       "--node-tls-ca <path>",
       "PEM CA bundle: dial nodes over TLS trusting it (presents --tls-cert/--tls-key to nodes requiring mTLS)",

@@ -140,6 +140,8 @@ export interface GrpcServerOptions {
   readonly credentials?: grpc.ServerCredentials;
   /** The flag that chose `port`, for the error when it cannot be bound. Default `--port`. */
   readonly portFlag?: string;
+  /** Largest message accepted, bytes (larger ones are refused before decoding). Default 64 MiB. */
+  readonly maxReceiveMessageBytes?: number;
 }
 
 /** Binds in progress: grpc-js's own log line for a failed bind is dropped (we report it). */
@@ -179,7 +181,7 @@ export async function startGrpcServer(
     // sessions that forceShutdown() destroys only in its channelz handler, so without channelz
     // a forced stop leaves open streams running. (Clients turn it off: grpcClientOptions.)
     "grpc.keepalive_permit_without_calls": 1,
-    "grpc.max_receive_message_length": 64 * 1024 * 1024,
+    "grpc.max_receive_message_length": options.maxReceiveMessageBytes ?? 64 * 1024 * 1024,
   });
   const health = new HealthRegistry();
   server.addService(HealthService, health.handlers);

@@ -15,3 +15,4 @@ export * from "./inference-request";
 export * from "./auth";
 export * from "./sse-lines";
 export * from "./listen-errors";
+export * from "./request-limits";

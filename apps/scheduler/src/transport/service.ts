@@ -1,8 +1,10 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   checkBearer,
+  requestSizeProblem,
   type NodeStatus,
   type NodeView,
+  type RequestLimits,
   type SchedulerServiceServer,
   type TokenSet,
 } from "@symphony/common";
@@ -36,6 +38,8 @@ export interface SchedulerAuth {
 
 export interface ServiceDeps extends RelayDeps {
   readonly auth: SchedulerAuth;
+  /** Submits larger than this are refused before routing (INVALID_ARGUMENT). */
+  readonly requestLimits: RequestLimits;
   readonly statuses: StatusCache;
   readonly heartbeatIntervalMs: number;
   readonly nodeCallTimeoutMs: number;
@@ -83,6 +87,13 @@ export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
       if (!mayUse(call.request.sessionId, who.principal)) {
         deps.metrics.turnFailed("PERMISSION_DENIED");
         call.emit("error", notOwner(call.request.sessionId));
+        return;
+      }
+      // By size first: the conversation is not even joined or hashed when it is too large.
+      const tooLarge = requestSizeProblem(call.request, deps.requestLimits, "this scheduler");
+      if (tooLarge) {
+        deps.metrics.turnFailed("INVALID_ARGUMENT");
+        call.emit("error", fail(grpc.status.INVALID_ARGUMENT, tooLarge));
         return;
       }
       handleSubmit(call, deps, deps.inFlight);

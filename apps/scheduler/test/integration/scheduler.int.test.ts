@@ -137,6 +137,16 @@ describe("scheduler with three static nodes", () => {
     ["zero max_output_tokens", { maxOutputTokens: 0 }, "max_output_tokens"],
     ["negative max_output_tokens sent as uint32", { maxOutputTokens: 4294967295 }, "max_output_tokens"],
     ["neither messages nor prompt", { messages: [], prompt: "" }, "messages/prompt"],
+    [
+      "100,000 messages (over --max-messages)",
+      { messages: Array.from({ length: 100_000 }, () => ({ role: 2, content: "hi" })) },
+      "messages: 100000 messages, more than this scheduler's --max-messages 10000",
+    ],
+    [
+      "5 MB of prompt text (over --max-prompt-bytes)",
+      { messages: [], prompt: "x".repeat(5_000_000) },
+      "prompt: more than 4194304 bytes of text",
+    ],
   ])("malformed request, %s -> INVALID_ARGUMENT naming the field", async (_name, patch, field) => {
     const r = await runTurn(client, turn("bad", 0, patch));
     expect(r.status?.code).toBe(grpc.status.INVALID_ARGUMENT);

@@ -74,6 +74,7 @@ export interface Config {
   prefetchMode: PrefetchMode;
   warmupTiming: WarmupTiming;
   warmupLeadMs: number;
+  warmupMinGapMs: number;
   /** undefined = no events: residency is the node's own bookkeeping. */
   kvEvents?: KvEventsSource;
   /** Most sessions whose context the node keeps for warm-ups and residency (least recent dropped). */
@@ -242,6 +243,12 @@ function buildProgram(): Command {
       500,
     )
     .option(
+      "--warmup-min-gap-ms <ms>",
+      "no warm-up for a session due back sooner than this (its context is still cached)",
+      int(0),
+      1000,
+    )
+    .option(
       "--kv-events-endpoint <url>",
       "the engine's KV-cache event publisher (vLLM --kv-events-config endpoint), e.g. tcp://vllm-host:5557 " +
         "(default: none; residency is then the node's own bookkeeping)",
@@ -395,6 +402,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     prefetchMode: o.prefetchMode as PrefetchMode,
     warmupTiming: o.warmupTiming as WarmupTiming,
     warmupLeadMs: o.warmupLeadMs as number,
+    warmupMinGapMs: o.warmupMinGapMs as number,
     kvEvents:
       kvEventsEndpoint === undefined
         ? undefined

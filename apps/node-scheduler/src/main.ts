@@ -79,7 +79,11 @@ async function main(): Promise<void> {
     logger,
     tokenizer: loadTokenizer(config.tokenizer),
     prefetchMode: config.prefetchMode,
-    warmup: { timing: config.warmupTiming, leadUs: config.warmupLeadMs * 1000 },
+    warmup: {
+      timing: config.warmupTiming,
+      leadUs: config.warmupLeadMs * 1000,
+      minGapUs: config.warmupMinGapMs * 1000,
+    },
     kvEvents,
     maxTrackedSessions: config.maxTrackedSessions,
     requestLimits: { maxPromptBytes: config.maxPromptBytes, maxMessages: config.maxMessages },

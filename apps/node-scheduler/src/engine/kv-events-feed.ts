@@ -9,27 +9,23 @@ import type { KvEventsSource } from "../config";
  * what it held is unknown or gone, and the engine's next events rebuild it.
  */
 export class EngineKvEvents {
-  readonly index = new KvResidencyIndex();
   private constructor(
+    readonly index: KvResidencyIndex,
     private readonly subscriber: ZmqEventSubscriber,
     readonly endpoint: string,
   ) {}
 
   static async open(source: KvEventsSource, logger: Logger): Promise<EngineKvEvents> {
-    let feed: EngineKvEvents | undefined;
-    const pending: Parameters<KvResidencyIndex["apply"]>[0][] = [];
+    const index = new KvResidencyIndex();
     let lastErrorLogMs = 0;
     const subscriber = await ZmqEventSubscriber.open({
       endpoint: source.endpoint,
       bind: source.bind,
       replayEndpoint: source.replayEndpoint ?? null,
       topic: source.topic,
-      onBatch: (batch) => {
-        if (feed) feed.index.apply(batch.events);
-        else pending.push(batch.events);
-      },
+      onBatch: (batch) => index.apply(batch.events),
       onReset: (reason) => {
-        feed?.index.clear();
+        index.clear();
         logger.warn("kv events: engine state reset, residency index cleared", { reason });
       },
       onError: (err) => {
@@ -40,9 +36,7 @@ export class EngineKvEvents {
         logger.warn("kv events: message skipped", { error: err.message });
       },
     });
-    feed = new EngineKvEvents(subscriber, subscriber.endpoint);
-    for (const events of pending) feed.index.apply(events);
-    return feed;
+    return new EngineKvEvents(index, subscriber, subscriber.endpoint);
   }
 
   stats(): SubscriberStats {

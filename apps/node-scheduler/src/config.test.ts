@@ -29,6 +29,13 @@ describe("parseConfig", () => {
     });
   });
 
+  it("budget from the engine -> only on a stock engine without a budget flag", () => {
+    expect(parse([]).kvBudgetFromEngine).toBe(true);
+    expect(parse(["--kv-budget-tokens", "1000"]).kvBudgetFromEngine).toBe(false);
+    expect(parse(["--kv-budget-bytes", "1e9"]).kvBudgetFromEngine).toBe(false);
+    expect(parse(["--prefetch-mode", "directive"]).kvBudgetFromEngine).toBe(false);
+  });
+
   it("--kv-budget-bytes -> budget in tokens = bytes / bytes-per-token", () => {
     expect(parse(["--kv-budget-bytes", String(8 * 2 ** 30)]).kvBudgetTokens).toBe(65536);
   });

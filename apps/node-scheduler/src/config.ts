@@ -64,6 +64,11 @@ export interface Config {
   maxQueue: number;
   maxRunning: number;
   kvBudgetTokens: number;
+  /**
+   * Take the GPU budget from the engine's reported KV capacity (vLLM's cache_config_info) once
+   * its metrics are read: a stock engine (warmup/off) when no budget flag was given.
+   */
+  kvBudgetFromEngine: boolean;
   kvBytesPerToken: number;
   cpuBudgetTokens: number;
   offloadGBps: number;
@@ -168,7 +173,11 @@ function buildProgram(): Command {
     .option("--max-queue <n>", "most turns waiting; more get RESOURCE_EXHAUSTED", int(0), 1024)
     .option("--max-running <n>", "most turns admitted at once (restoring + on the engine)", int(1), 256)
     .addOption(
-      new Option("--kv-budget-tokens <n>", "GPU KV budget in tokens")
+      new Option(
+        "--kv-budget-tokens <n>",
+        "GPU KV budget in tokens; on a stock engine (warmup/off) without this flag, the engine's reported " +
+          "KV capacity once its /metrics is read",
+      )
         .argParser(int(1))
         .default(262144)
         .conflicts("kvBudgetBytes"),
@@ -392,6 +401,10 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     maxQueue: o.maxQueue as number,
     maxRunning: o.maxRunning as number,
     kvBudgetTokens,
+    kvBudgetFromEngine:
+      o.prefetchMode !== "directive" &&
+      o.kvBudgetBytes === undefined &&
+      program.getOptionValueSource("kvBudgetTokens") === "default",
     kvBytesPerToken: bytesPerToken,
     cpuBudgetTokens: o.cpuBudgetTokens as number,
     offloadGBps: o.offloadGbps as number,

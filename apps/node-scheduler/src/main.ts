@@ -130,6 +130,15 @@ async function main(): Promise<void> {
         .readLoad(AbortSignal.timeout(Math.max(1000, config.engineMetricsIntervalMs)))
         .then((load) => {
           engineLoad = load ?? { kvUsage: -1, waiting: -1, running: -1 };
+          const capacity = load?.kvCacheTokens;
+          if (
+            config.kvBudgetFromEngine &&
+            capacity !== undefined &&
+            capacity !== service.core.gpu.budgetTokens
+          ) {
+            service.core.setGpuBudget(capacity);
+            logger.info("GPU KV budget from the engine", { tokens: capacity });
+          }
           scrapeTimer = setTimeout(scrape, config.engineMetricsIntervalMs);
           scrapeTimer.unref();
         });

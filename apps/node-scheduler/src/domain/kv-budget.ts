@@ -11,9 +11,18 @@ export class KvBudget {
 
   constructor(
     readonly name: "gpu" | "cpu",
-    readonly budgetTokens: number,
+    private budget: number,
     readonly bytesPerToken: number,
   ) {}
+
+  get budgetTokens(): number {
+    return this.budget;
+  }
+
+  /** Sets a new budget (e.g. the engine's real capacity, once known); what is held stays held. */
+  resize(budgetTokens: number): void {
+    this.budget = budgetTokens;
+  }
 
   get usedTokens(): number {
     return this.used;

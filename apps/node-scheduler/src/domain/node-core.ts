@@ -240,6 +240,15 @@ export class NodeCore {
     return this.queue.length;
   }
 
+  /**
+   * The GPU budget becomes `tokens` (a stock engine's real KV capacity, read from its metrics).
+   * Turns already admitted keep their reservations; waiting ones are admitted against the new size.
+   */
+  setGpuBudget(tokens: number): void {
+    this.gpu.resize(tokens);
+    this.pump();
+  }
+
   /** Estimated one-way transfer time of `tokens` of KV, µs. */
   transferUs(tokens: number): number {
     return this.transfers.durationUs(tokens);

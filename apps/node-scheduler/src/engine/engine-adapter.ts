@@ -85,6 +85,8 @@ export interface EngineLoad {
   kvUsage: number;
   waiting: number;
   running: number;
+  /** KV-cache capacity in tokens (vLLM's cache_config_info: num_gpu_blocks x block_size), when reported. */
+  kvCacheTokens?: number;
 }
 
 /** A session's context so far (what its next turn's prompt starts with): chat messages or a prompt. */

@@ -15,6 +15,16 @@ describe("engineLoadFromMetrics", () => {
     expect(engineLoadFromMetrics(text)).toEqual({ running: 5, waiting: 7, kvUsage: 0.375 });
   });
 
+  it("vllm:cache_config_info -> the engine's KV capacity in tokens (blocks x block size)", () => {
+    const text =
+      'vllm:cache_config_info{block_size="16",cache_dtype="auto",enable_prefix_caching="True",' +
+      'gpu_memory_utilization="0.9",num_cpu_blocks="None",num_gpu_blocks="27000",num_gpu_blocks_override="None"} 1.0\n';
+    expect(engineLoadFromMetrics(text).kvCacheTokens).toBe(432_000);
+    expect(
+      engineLoadFromMetrics('vllm:cache_config_info{block_size="16",num_gpu_blocks="None"} 1\n'),
+    ).not.toHaveProperty("kvCacheTokens");
+  });
+
   it("older vLLM (gpu_cache_usage_perc) -> used for KV usage", () => {
     expect(engineLoadFromMetrics("vllm:gpu_cache_usage_perc 0.9\n").kvUsage).toBeCloseTo(0.9);
   });

@@ -40,8 +40,24 @@ export function engineLoadFromMetrics(text: string): EngineLoad {
     v !== undefined && Number.isInteger(v) && v >= 0 && v <= 0x7fff_ffff ? v : -1;
   const fraction = (v: number | undefined) => (v !== undefined && v >= 0 && v <= 1 ? v : undefined);
   return {
+    ...cacheCapacity(text),
     running: count(sum("vllm:num_requests_running")),
     waiting: count(sum("vllm:num_requests_waiting")),
     kvUsage: fraction(mean("vllm:kv_cache_usage_perc")) ?? fraction(mean("vllm:gpu_cache_usage_perc")) ?? -1,
   };
+}
+
+/**
+ * The engine's KV-cache capacity in tokens from vLLM's `vllm:cache_config_info` info metric
+ * (labels `num_gpu_blocks` and `block_size`, values as strings); nothing when absent or garbage.
+ */
+function cacheCapacity(text: string): { kvCacheTokens?: number } {
+  const line = /^vllm:cache_config_info\{([^}]*)\}/m.exec(text);
+  if (!line) return {};
+  const label = (name: string) => {
+    const m = new RegExp(`(?:^|,)\\s*${name}="(\\d+)"`).exec(line[1]!);
+    return m ? Number(m[1]) : NaN;
+  };
+  const tokens = label("num_gpu_blocks") * label("block_size");
+  return Number.isSafeInteger(tokens) && tokens > 0 ? { kvCacheTokens: tokens } : {};
 }

@@ -237,8 +237,8 @@ export class NodeService {
     });
     return {
       tiers: [
-        tier("gpu", blocks.gpuBlocks * blockSize, this.deps.core.gpuBudgetTokens, gpuSessions),
-        tier("cpu", blocks.cpuBlocks * blockSize, this.deps.core.cpuBudgetTokens, cpuSessions),
+        tier("gpu", blocks.gpuBlocks * blockSize, this.core.gpu.budgetTokens, gpuSessions),
+        tier("cpu", blocks.cpuBlocks * blockSize, this.core.cpu.budgetTokens, cpuSessions),
       ],
       residentSessions: resident,
       sessions,

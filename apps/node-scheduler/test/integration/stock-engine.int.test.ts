@@ -140,6 +140,8 @@ describe("node-scheduler in warmup mode against mock-vllm with KV events and CPU
         expect(gpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "GPU" }) * 16);
         expect(cpu.usedTokens).toBe(engine("symphony_mock_kv_cached_blocks", { medium: "CPU" }) * 16);
         expect(gpu.usedTokens).toBeGreaterThan(0);
+        // No --kv-budget-tokens: the node took the engine's real capacity from its /metrics.
+        expect(gpu.budgetTokens).toBe(GPU_BLOCKS * 16);
         // Per session: how much of its context the engine holds (what the scheduler routes on).
         expect(s.residencyFromEngine).toBe(true);
         expect(s.sessionResidency).toHaveLength(SESSIONS);

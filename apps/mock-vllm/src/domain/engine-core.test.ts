@@ -232,6 +232,73 @@ describe("EngineCore", () => {
     ).toThrow(message);
   });
 
+  describe("step loop running late (a busy event loop fires the step timer after the step's end)", () => {
+    /** VirtualTimers whose next timer set with at() fires `lateUs` after the time asked for. */
+    class LateTimers extends VirtualTimers {
+      lateUs = 0;
+      override at(tUs: number, cb: () => void) {
+        const late = this.lateUs;
+        this.lateUs = 0;
+        return super.at(tUs + late, cb);
+      }
+    }
+
+    function lateSetup() {
+      const timers = new LateTimers();
+      const ttfts: number[] = [];
+      const engine = new EngineCore(
+        {
+          maxNumSeqs: 64,
+          maxNumBatchedTokens: 2048,
+          numGpuBlocks: 1000,
+          blockSize: 16,
+          enablePrefixCaching: true,
+          timeScale: 1,
+        },
+        model,
+        timers,
+        { onFirstToken: (us) => ttfts.push(us) },
+      );
+      const trace = (req: EngineRequest): Trace => {
+        const t: Trace = { tokens: [] };
+        engine.submit(req, {
+          onToken: (index, tokenId) => t.tokens.push({ index, tokenId, tUs: timers.nowUs() }),
+          onFinish: (s) => (t.summary = s),
+        });
+        return t;
+      };
+      return { timers, engine, ttfts, trace };
+    }
+
+    const PROMPT = 64;
+    /** The shortest step that can give a request its first token: its prefill alone. */
+    const coldTtftUs = model.coldTtftUs(PROMPT);
+
+    it.each([
+      ["the chain continues (the other request still decodes)", 30],
+      ["the chain ends (the other request finishes in the late step)", 1],
+    ])(
+      "request arriving after the next step's modelled start, %s -> it waits for a step starting after it: TTFT >= one step",
+      (_name, otherOutputLen) => {
+        const { timers, ttfts, trace } = lateSetup();
+        const firstEndUs = Math.ceil(coldTtftUs);
+        // The timer ending the first step fires one step late; `late` arrives at 90 % of that
+        // delay, after the step that follows the first one has (in the model) already begun.
+        timers.lateUs = firstEndUs;
+        const other = trace(request("other", tokens(PROMPT, 1), otherOutputLen));
+        const arrivalUs = firstEndUs + Math.round(0.9 * firstEndUs);
+        let late: Trace | undefined;
+        timers.at(arrivalUs, () => (late = trace(request("late", tokens(PROMPT, 2), 3))));
+        timers.runAll();
+        expect(other.summary?.finishReason).toBe("length");
+        expect(late!.summary?.finishReason).toBe("length");
+        expect(late!.summary!.firstScheduledUs).toBeGreaterThanOrEqual(arrivalUs);
+        expect(late!.tokens[0]!.tUs - arrivalUs).toBeGreaterThanOrEqual(Math.floor(coldTtftUs));
+        expect(Math.min(...ttfts)).toBeGreaterThanOrEqual(Math.floor(coldTtftUs));
+      },
+    );
+  });
+
   it("same workload twice -> identical token timelines (deterministic on virtual time)", () => {
     const run = () => {
       const { timers, engine } = setup({ numGpuBlocks: 40, maxNumSeqs: 3 });

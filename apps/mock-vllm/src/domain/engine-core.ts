@@ -343,9 +343,22 @@ export class EngineCore {
 
   // --- step loop ----------------------------------------------------------------------------
 
-  /** Schedules a batch starting at `startUs`; goes idle when there is nothing to run. */
+  /**
+   * Schedules a batch starting at `startUs`; goes idle when there is nothing to run. `startUs`
+   * may lie in the past (the step chain runs on modelled end times while timers fire late): only
+   * requests that had arrived by then join, so no request joins a step that began before it
+   * arrived. When nothing else runs, the engine was idle when the first of the later arrivals
+   * came, and the step starts at its arrival instead (vLLM's busy loop picks it up at once).
+   */
   private startStep(startUs: number): void {
-    const shape = this.schedule();
+    let shape = this.schedule(startUs);
+    if (this.batch.length === 0 && this.numWaiting > 0) {
+      const firstArrivalUs = this.firstWaitingArrivalAfter(startUs);
+      if (firstArrivalUs !== null) {
+        startUs = firstArrivalUs;
+        shape = this.schedule(startUs);
+      }
+    }
     if (this.batch.length === 0) {
       // Nothing runs; with copies in flight, wake up when the next one completes (vLLM keeps
       // polling its connector while transfers are pending).
@@ -358,6 +371,16 @@ export class EngineCore {
     this.steps++;
     this.observer.onStep?.(shape, durationUs);
     this.stepEndUs = startUs + durationUs;
+  }
+
+  /** The earliest arrival after `startUs` among the waiting requests, or null if none. */
+  private firstWaitingArrivalAfter(startUs: number): number | null {
+    let first: number | null = null;
+    for (const r of this.waiting) {
+      if (r.status !== Status.Waiting || r.arrivalUs <= startUs) continue;
+      if (first === null || r.arrivalUs < first) first = r.arrivalUs;
+    }
+    return first;
   }
 
   private readonly onTimer = (): void => {
@@ -381,7 +404,8 @@ export class EngineCore {
     }
   };
 
-  private schedule(): StepShape {
+  /** Builds the batch of a step starting at `startUs` (see startStep). */
+  private schedule(startUs: number): StepShape {
     if (this.offload) this.completeTransfers();
     if (this.needsCompaction) this.compact();
     const { blockSize, maxNumSeqs } = this.config;
@@ -429,6 +453,9 @@ export class EngineCore {
     let admitted = 0;
     while (!preempted && admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
       const r = this.waiting[admitted]!;
+      // The queue is in arrival order (requeued requests at its head arrived earlier still), so
+      // the first one that arrived after the step began ends admission.
+      if (r.arrivalUs > startUs) break;
       let n: number;
       if (r.blocks.length > 0) {
         // Its KV was just loaded from the CPU tier: blocks held, lookups already counted.
@@ -470,7 +497,7 @@ export class EngineCore {
         }
         if (r.cachedTokens < 0) r.cachedTokens = numComputed;
       }
-      if (r.firstScheduledUs < 0) r.firstScheduledUs = this.timers.nowUs();
+      if (r.firstScheduledUs < 0) r.firstScheduledUs = Math.ceil(startUs);
       admitted++;
       this.numWaiting--;
       r.status = Status.Running;

@@ -77,7 +77,7 @@ export class OpenAiHttpAdapter implements EngineAdapter {
   }
 
   async listModels(signal?: AbortSignal): Promise<string[]> {
-    const body = await this.getJson(`${this.pathPrefix}/models`, signal);
+    const body = await this.requestJson("GET", `${this.pathPrefix}/models`, { signal });
     const data = (body as { data?: { id?: unknown }[] }).data;
     if (!Array.isArray(data)) {
       throw new EngineError("INTERNAL", `engine ${this.engineUrl}/models returned no "data" list`, false);
@@ -226,10 +226,11 @@ export class OpenAiHttpAdapter implements EngineAdapter {
     const body = chat
       ? { model, messages: context.messages, add_generation_prompt: false, max_tokens: 1, stream: false }
       : { model, prompt: context.prompt ?? "", max_tokens: 1, stream: false };
-    const res = await this.postJson(
+    const res = await this.requestJson(
+      "POST",
       `${this.pathPrefix}${chat ? "/chat/completions" : "/completions"}`,
-      body,
       {
+        body,
         signal,
         requestId,
       },
@@ -257,7 +258,7 @@ export class OpenAiHttpAdapter implements EngineAdapter {
       context.messages !== undefined
         ? { model, messages: context.messages, add_generation_prompt: false }
         : { model, prompt: context.prompt ?? "", add_special_tokens: true };
-    const res = (await this.postJson("/tokenize", body, { signal })) as { tokens?: unknown };
+    const res = (await this.requestJson("POST", "/tokenize", { body, signal })) as { tokens?: unknown };
     if (!Array.isArray(res.tokens) || !res.tokens.every((t) => Number.isInteger(t) && (t as number) >= 0)) {
       throw new EngineError(
         "INTERNAL",
@@ -272,21 +273,22 @@ export class OpenAiHttpAdapter implements EngineAdapter {
     await this.pool.close();
   }
 
-  private async postJson(
+  /** A JSON call to the engine: one EngineError (classified like a turn's) for anything but a JSON 2xx. */
+  private async requestJson(
+    method: "GET" | "POST",
     path: string,
-    body: unknown,
-    opts: { signal?: AbortSignal; requestId?: string },
+    opts: { body?: unknown; signal?: AbortSignal; requestId?: string } = {},
   ): Promise<unknown> {
     let res: Awaited<ReturnType<Pool["request"]>>;
     try {
       res = await this.pool.request({
-        method: "POST",
+        method,
         path,
         headers: {
-          "content-type": "application/json",
+          ...(opts.body !== undefined ? { "content-type": "application/json" } : {}),
           ...(opts.requestId ? { "x-request-id": opts.requestId } : {}),
         },
-        body: JSON.stringify(body),
+        body: opts.body !== undefined ? JSON.stringify(opts.body) : undefined,
         signal: opts.signal,
       });
     } catch (err) {
@@ -297,37 +299,14 @@ export class OpenAiHttpAdapter implements EngineAdapter {
       const { code, retryable } = classifyHttpStatus(res.statusCode);
       throw new EngineError(
         code,
-        `engine POST ${path}: HTTP ${res.statusCode}: ${errorMessageOf(text)}`,
+        `engine ${method} ${path}: HTTP ${res.statusCode}: ${errorMessageOf(text)}`,
         retryable,
       );
     }
     try {
       return JSON.parse(text) as unknown;
     } catch {
-      throw new EngineError("INTERNAL", `engine POST ${path} returned invalid JSON`, false);
-    }
-  }
-
-  private async getJson(path: string, signal?: AbortSignal): Promise<unknown> {
-    let res: Awaited<ReturnType<Pool["request"]>>;
-    try {
-      res = await this.pool.request({ method: "GET", path, signal });
-    } catch (err) {
-      throw toEngineError(err, this.engineUrl, false);
-    }
-    const text = await res.body.text();
-    if (res.statusCode >= 400) {
-      const { code, retryable } = classifyHttpStatus(res.statusCode);
-      throw new EngineError(
-        code,
-        `engine GET ${path}: HTTP ${res.statusCode}: ${errorMessageOf(text)}`,
-        retryable,
-      );
-    }
-    try {
-      return JSON.parse(text) as unknown;
-    } catch {
-      throw new EngineError("INTERNAL", `engine GET ${path} returned invalid JSON`, false);
+      throw new EngineError("INTERNAL", `engine ${method} ${path} returned invalid JSON`, false);
     }
   }
 }

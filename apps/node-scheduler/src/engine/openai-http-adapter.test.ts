@@ -51,13 +51,16 @@ describe("OpenAiHttpAdapter back-pressure", () => {
       sink,
       new AbortController().signal,
     );
-    await new Promise((r) => setTimeout(r, 300)); // the engine keeps sending meanwhile
+    const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    // Wait for the sink to fill (the first call also looks the model up: its time varies with load).
+    for (const end = Date.now() + 10_000; full === undefined && Date.now() < end; ) await sleep(10);
+    expect(tokensWhenFull).toBe(5);
     // Tokens already parsed from the piece that filled the sink may follow, but no later piece.
+    await sleep(100);
     const whilePaused = tokens;
-    await new Promise((r) => setTimeout(r, 200));
+    await sleep(300); // the engine keeps sending meanwhile
     expect(tokens).toBe(whilePaused);
     expect(whilePaused).toBeLessThan(40);
-    expect(tokensWhenFull).toBe(5);
     full = undefined;
     release();
     const result = await done;

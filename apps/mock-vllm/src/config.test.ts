@@ -58,10 +58,18 @@ describe("parseConfig", () => {
     ["--profile", "gpt-5-on-a-toaster"],
     ["--fault-error-rate", "1.5"],
     ["--block-size", "x"],
+    ["--show-hidden-metrics-for-version", "latest"],
   ])("%s %s -> rejected", (flag, value) => {
     const errors: string[] = [];
     expect(() => parseConfig([flag, value], (t) => errors.push(t))).toThrow();
     expect(errors.join("")).toContain(flag);
+  });
+
+  it("--show-hidden-metrics-for-version -> the version kept; absent -> null (current metric names only)", () => {
+    expect(parseConfig(["--show-hidden-metrics-for-version", "0.10"]).showHiddenMetricsForVersion).toBe(
+      "0.10",
+    );
+    expect(parseConfig([]).showHiddenMetricsForVersion).toBeNull();
   });
 
   it("stock-vLLM surfaces -> off by default (no events, no offload, no cached-token details, no dev endpoints, no directive connector)", () => {

@@ -68,6 +68,11 @@ export interface Config {
   readonly enablePromptTokensDetails: boolean;
   /** env VLLM_SERVER_DEV_MODE=1: serve vLLM's dev endpoints (`/reset_prefix_cache`). */
   readonly serverDevMode: boolean;
+  /**
+   * `--show-hidden-metrics-for-version` (vLLM's escape hatch for renamed metrics): when set, the
+   * metric names current vLLM no longer exports are served too; null = current names only.
+   */
+  readonly showHiddenMetricsForVersion: string | null;
   /** Divides every modelled duration (10 = ten times faster than real time). */
   readonly timeScale: number;
   readonly seed: number;
@@ -90,6 +95,13 @@ function kvEventsConfig(value: string): KvEventsConfig {
     if (err instanceof KvEventsConfigError) throw new InvalidArgumentError(err.message);
     throw err;
   }
+}
+
+/** A vLLM release as `--show-hidden-metrics-for-version` takes it: `0.10` or `0.10.2`. */
+function vllmVersion(value: string): string {
+  if (!/^\d+\.\d+(\.\d+)?$/.test(value))
+    throw new InvalidArgumentError(`expected a vLLM version such as 0.10, got "${value}"`);
+  return value;
 }
 
 function buildProgram(): Command {
@@ -183,6 +195,12 @@ function buildProgram(): Command {
         "--enable-prompt-tokens-details",
         "fill usage.prompt_tokens_details.cached_tokens (as vLLM, off by default)",
       ).default(false),
+    )
+    .addOption(
+      new Option(
+        "--show-hidden-metrics-for-version <version>",
+        "also serve the metric names vLLM has since removed (gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds), e.g. 0.10",
+      ).argParser(vllmVersion),
     )
     .addOption(
       new Option("--time-scale <x>", "divide all modelled durations by x (10 = 10x faster)")
@@ -288,6 +306,7 @@ interface RawOptions {
   kvOffloadingSize: number;
   kvOffloadingBackend: string;
   enablePromptTokensDetails: boolean;
+  showHiddenMetricsForVersion?: string;
   timeScale: number;
   seed: number;
   eosMeanTokens: number;
@@ -388,6 +407,7 @@ export function parseConfig(
     numCpuBlocks,
     enablePromptTokensDetails: o.enablePromptTokensDetails,
     serverDevMode,
+    showHiddenMetricsForVersion: o.showHiddenMetricsForVersion ?? null,
     timeScale: o.timeScale,
     seed: o.seed,
     eosMeanTokens: o.eosMeanTokens,

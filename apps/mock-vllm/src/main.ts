@@ -76,7 +76,12 @@ runCli(async () => {
       enablePrefixCaching: config.enablePrefixCaching,
     },
     () => statsOf(),
-    { externalPrefixCache: config.kvConnector || config.numCpuBlocks > 0, offload: config.numCpuBlocks > 0 },
+    {
+      externalPrefixCache: config.kvConnector || config.numCpuBlocks > 0,
+      offload: config.numCpuBlocks > 0,
+      maxModelLen: config.maxModelLen,
+      showHiddenMetrics: config.showHiddenMetricsForVersion !== null,
+    },
   );
   const engine = new EngineCore(
     {

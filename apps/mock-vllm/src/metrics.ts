@@ -14,9 +14,20 @@ const REQUEST_LATENCY_BUCKETS = [
   960.0, 1920.0, 7680.0,
 ];
 const ITERATION_TOKEN_BUCKETS = [1, 8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096, 8192, 16384];
-const TOKEN_COUNT_BUCKETS = [
-  1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000, 20000, 50000, 100000,
-];
+const N_PARAM_BUCKETS = [1, 2, 5, 10, 20];
+
+/**
+ * vLLM's token-count buckets (build_1_2_5_buckets): 1, 2, 5, 10, 20, 50, ... up to `max`
+ * (max-model-len), so counts near the context limit still fall below +Inf.
+ */
+export function oneTwoFiveBuckets(max: number): number[] {
+  const out: number[] = [];
+  for (let scale = 1; ; scale *= 10)
+    for (const m of [1, 2, 5]) {
+      if (m * scale > max) return out;
+      out.push(m * scale);
+    }
+}
 // vllm/distributed/kv_transfer/kv_connector/v1/offloading/metrics.py TRANSFER_SIZE_BUCKETS (bytes).
 const TRANSFER_SIZE_BUCKETS = [1e6, 5e6, 10e6, 20e6, 40e6, 60e6, 80e6, 100e6, 150e6, 200e6];
 const TRANSFER_TYPES: readonly KvTransferType[] = ["GPU_to_CPU", "CPU_to_GPU"];
@@ -116,20 +127,38 @@ export interface ConnectorMetricsOptions {
   readonly offload?: boolean;
 }
 
+/** Which series to export, and their token-count buckets. */
+export interface EngineMetricsOptions extends ConnectorMetricsOptions {
+  /** --max-model-len: the top of the token-count buckets (vLLM's build_1_2_5_buckets). Default 100000. */
+  readonly maxModelLen?: number;
+  /**
+   * --show-hidden-metrics-for-version given: also export the names current vLLM no longer does
+   * (`vllm:gpu_cache_usage_perc`, `vllm:gpu_prefix_cache_{queries,hits}_total`,
+   * `vllm:time_per_output_token_seconds`), for dashboards not yet moved to the new names.
+   */
+  readonly showHiddenMetrics?: boolean;
+}
+
+/** The engine index label: one engine core per server (vLLM labels data-parallel ranks 0..N-1). */
+export const ENGINE_INDEX = "0";
+
 /**
- * vLLM's Prometheus metrics (names as vLLM v1 exports them, all labelled `model_name`) on an
- * injected registry. Gauges and counters read `engine.stats()` at scrape time; histograms are
- * fed by the engine observer. Durations are seconds of the engine clock (wall time when live).
+ * vLLM's Prometheus metrics (names as vLLM v1's PrometheusStatLogger exports them, labelled
+ * `model_name` and `engine`) on an injected registry. Gauges and counters read `engine.stats()`
+ * at scrape time; histograms are fed by the engine observer. Durations are seconds of the engine
+ * clock (wall time when live).
  */
 export function createEngineMetrics(
   registry: Registry,
   modelName: string,
   cacheInfo: { blockSize: number; numGpuBlocks: number; enablePrefixCaching: boolean },
   statsOf: () => EngineStats,
-  connector: ConnectorMetricsOptions = {},
+  options: EngineMetricsOptions = {},
 ): EngineObserver {
-  const labels = { model_name: modelName };
-  const labelNames = ["model_name"] as const;
+  const hidden = options.showHiddenMetrics ?? false;
+  const tokenCountBuckets = oneTwoFiveBuckets(options.maxModelLen ?? 100_000);
+  const labels = { model_name: modelName, engine: ENGINE_INDEX };
+  const labelNames = ["model_name", "engine"] as const;
   const registers = [registry];
 
   const gauge = (name: string, help: string, read: (s: EngineStats) => number) =>
@@ -157,11 +186,24 @@ export function createEngineMetrics(
   gauge("vllm:num_requests_running", "Number of requests in model execution batches.", (s) => s.numRunning);
   gauge("vllm:num_requests_waiting", "Number of requests waiting to be processed.", (s) => s.numWaiting);
   gauge("vllm:kv_cache_usage_perc", "KV-cache usage. 1 means 100 percent usage.", (s) => s.kvCacheUsage);
-  gauge(
-    "vllm:gpu_cache_usage_perc",
-    "GPU KV-cache usage. 1 means 100 percent usage (deprecated name of kv_cache_usage_perc).",
-    (s) => s.kvCacheUsage,
-  );
+  // The mock has no sleep mode (vLLM's --enable-sleep-mode, POST /sleep): always awake.
+  const sleepState = new Gauge({
+    name: "vllm:engine_sleep_state",
+    help:
+      "Engine sleep state; awake = 0 means engine is sleeping; awake = 1 means engine is awake; " +
+      "weights_offloaded = 1 means sleep level 1; discard_all = 1 means sleep level 2.",
+    labelNames: [...labelNames, "sleep_state"],
+    registers,
+  });
+  sleepState.set({ ...labels, sleep_state: "awake" }, 1);
+  sleepState.set({ ...labels, sleep_state: "weights_offloaded" }, 0);
+  sleepState.set({ ...labels, sleep_state: "discard_all" }, 0);
+  if (hidden)
+    gauge(
+      "vllm:gpu_cache_usage_perc",
+      "GPU KV-cache usage. 1 means 100 percent usage. DEPRECATED: Use vllm:kv_cache_usage_perc instead.",
+      (s) => s.kvCacheUsage,
+    );
   counter(
     "vllm:prefix_cache_queries_total",
     "Prefix cache queries, in terms of number of queried tokens.",
@@ -172,16 +214,18 @@ export function createEngineMetrics(
     "Prefix cache hits, in terms of number of cached tokens.",
     (s) => s.prefixCacheHits,
   );
-  counter(
-    "vllm:gpu_prefix_cache_queries_total",
-    "GPU prefix cache queries, in tokens (deprecated name).",
-    (s) => s.prefixCacheQueries,
-  );
-  counter(
-    "vllm:gpu_prefix_cache_hits_total",
-    "GPU prefix cache hits, in tokens (deprecated name).",
-    (s) => s.prefixCacheHits,
-  );
+  if (hidden) {
+    counter(
+      "vllm:gpu_prefix_cache_queries_total",
+      "GPU prefix cache queries, in terms of number of queried tokens. DEPRECATED: Use vllm:prefix_cache_queries instead.",
+      (s) => s.prefixCacheQueries,
+    );
+    counter(
+      "vllm:gpu_prefix_cache_hits_total",
+      "GPU prefix cache hits, in terms of number of cached tokens. DEPRECATED: Use vllm:prefix_cache_hits instead.",
+      (s) => s.prefixCacheHits,
+    );
+  }
   counter(
     "vllm:num_preemptions_total",
     "Cumulative number of preemptions from the engine.",
@@ -196,7 +240,7 @@ export function createEngineMetrics(
   new Counter({
     name: "vllm:request_success_total",
     help: "Count of successfully processed requests.",
-    labelNames: ["model_name", "finished_reason"],
+    labelNames: [...labelNames, "finished_reason"],
     registers,
     collect() {
       this.reset();
@@ -208,10 +252,11 @@ export function createEngineMetrics(
   new Gauge({
     name: "vllm:cache_config_info",
     help: "Information of the LLMEngine CacheConfig.",
-    labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching"],
+    labelNames: ["block_size", "num_gpu_blocks", "enable_prefix_caching", "engine"],
     registers,
   }).set(
     {
+      engine: ENGINE_INDEX,
       block_size: String(cacheInfo.blockSize),
       num_gpu_blocks: String(cacheInfo.numGpuBlocks),
       enable_prefix_caching: String(cacheInfo.enablePrefixCaching),
@@ -219,7 +264,7 @@ export function createEngineMetrics(
     1,
   );
 
-  if (connector.externalPrefixCache) {
+  if (options.externalPrefixCache) {
     counter(
       "vllm:external_prefix_cache_queries_total",
       "External prefix cache queries from KV connector cross-instance cache sharing, in terms of number of queried tokens.",
@@ -244,12 +289,12 @@ export function createEngineMetrics(
     },
   });
   let transferSize: FastHistogramFamily<KvTransferType> | null = null;
-  if (connector.offload) {
+  if (options.offload) {
     const byTransfer = (name: string, help: string, read: (s: EngineStats, t: KvTransferType) => number) =>
       new Counter({
         name,
         help,
-        labelNames: ["model_name", "transfer_type"],
+        labelNames: [...labelNames, "transfer_type"],
         registers,
         collect() {
           this.reset();
@@ -295,9 +340,16 @@ export function createEngineMetrics(
     "Histogram of inter-token latency in seconds.",
     ITL_BUCKETS,
   );
-  const tpot = histogram(
-    "vllm:time_per_output_token_seconds",
-    "Histogram of time per output token in seconds (deprecated name of inter_token_latency).",
+  const tpot = hidden
+    ? histogram(
+        "vllm:time_per_output_token_seconds",
+        "Histogram of time per output token in seconds. DEPRECATED: Use vllm:inter_token_latency_seconds instead.",
+        ITL_BUCKETS,
+      )
+    : null;
+  const requestTpot = histogram(
+    "vllm:request_time_per_output_token_seconds",
+    "Histogram of time_per_output_token_seconds per request.",
     ITL_BUCKETS,
   );
   const e2e = histogram(
@@ -308,6 +360,11 @@ export function createEngineMetrics(
   const queue = histogram(
     "vllm:request_queue_time_seconds",
     "Histogram of time spent in WAITING phase for request.",
+    REQUEST_LATENCY_BUCKETS,
+  );
+  const inference = histogram(
+    "vllm:request_inference_time_seconds",
+    "Histogram of time spent in RUNNING phase for request.",
     REQUEST_LATENCY_BUCKETS,
   );
   const prefill = histogram(
@@ -323,12 +380,23 @@ export function createEngineMetrics(
   const promptTokens = histogram(
     "vllm:request_prompt_tokens",
     "Number of prefill tokens processed.",
-    TOKEN_COUNT_BUCKETS,
+    tokenCountBuckets,
   );
   const generationTokens = histogram(
     "vllm:request_generation_tokens",
     "Number of generation tokens processed.",
-    TOKEN_COUNT_BUCKETS,
+    tokenCountBuckets,
+  );
+  const maxNumGenerationTokens = histogram(
+    "vllm:request_max_num_generation_tokens",
+    "Histogram of maximum number of requested generation tokens.",
+    tokenCountBuckets,
+  );
+  const nParam = histogram("vllm:request_params_n", "Histogram of the n request parameter.", N_PARAM_BUCKETS);
+  const maxTokensParam = histogram(
+    "vllm:request_params_max_tokens",
+    "Histogram of the max_tokens request parameter.",
+    tokenCountBuckets,
   );
 
   const iterationTokens = histogram(
@@ -345,7 +413,7 @@ export function createEngineMetrics(
     onFirstToken: (us) => ttft.observe(us / 1e6),
     onInterToken: (us) => {
       itl.observe(us / 1e6);
-      tpot.observe(us / 1e6);
+      tpot?.observe(us / 1e6);
     },
     onFinish: (s) => {
       if (s.finishReason === "abort") return;
@@ -353,8 +421,17 @@ export function createEngineMetrics(
       queue.observe((s.firstScheduledUs - s.arrivalUs) / 1e6);
       prefill.observe((s.firstTokenUs - s.firstScheduledUs) / 1e6);
       decode.observe((s.finishUs - s.firstTokenUs) / 1e6);
+      inference.observe((s.finishUs - s.firstScheduledUs) / 1e6);
+      // vLLM: the first token is the prefill's, so the mean is over the other n - 1.
+      requestTpot.observe(
+        s.completionTokens > 1 ? (s.finishUs - s.firstTokenUs) / 1e6 / (s.completionTokens - 1) : 0,
+      );
       promptTokens.observe(s.promptTokens);
       generationTokens.observe(s.completionTokens);
+      // One choice per request (n = 1), so its longest generation is its own.
+      nParam.observe(1);
+      maxNumGenerationTokens.observe(s.completionTokens);
+      if (s.maxTokens > 0) maxTokensParam.observe(s.maxTokens);
     },
   };
   return observer;

@@ -33,6 +33,11 @@ export interface EngineRequest {
    * prefix-cache hits. Default 0.
    */
   readonly externalKvTokens?: number;
+  /**
+   * The request's `max_tokens` as the server resolved it (the client's, else max-model-len minus
+   * the prompt), for vLLM's `request_params_max_tokens`; absent or 0 = not reported.
+   */
+  readonly maxTokens?: number;
 }
 
 /** What a request cost and when things happened (engine clock, µs). */
@@ -54,6 +59,8 @@ export interface RequestSummary {
   /** When its first token was emitted; -1 if none was. */
   readonly firstTokenUs: number;
   readonly finishUs: number;
+  /** The request's `maxTokens` (0 when it gave none). */
+  readonly maxTokens: number;
 }
 
 /** Per-request callbacks, called synchronously from the step loop. They must not throw. */
@@ -731,6 +738,7 @@ export class EngineCore {
       firstScheduledUs: r.firstScheduledUs,
       firstTokenUs: r.firstTokenUs,
       finishUs: now,
+      maxTokens: r.req.maxTokens ?? 0,
     };
     this.observer.onFinish?.(summary);
     r.listener.onFinish(summary);

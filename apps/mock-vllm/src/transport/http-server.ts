@@ -55,6 +55,8 @@ interface Job {
   readonly includeUsage: boolean;
   /** Prompt tokens whose KV the node reports resident (loaded, not recomputed; --kv-connector). */
   readonly externalKvTokens: number;
+  /** max_tokens as resolved (the client's, else max-model-len minus the prompt). */
+  readonly maxTokens: number;
 }
 
 const SSE_HEADERS = {
@@ -294,6 +296,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
             outputTokenIds: job.plan.tokenIds,
             finishReason: job.plan.finishReason,
             externalKvTokens: job.externalKvTokens,
+            maxTokens: job.maxTokens,
           },
           responder,
         );
@@ -362,6 +365,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
       stream: body.stream ?? false,
       includeUsage: body.stream_options?.include_usage ?? false,
       externalKvTokens: config.kvConnector ? residentTokens(headers["x-symphony-resident-tokens"]) : 0,
+      maxTokens,
     };
     return { job, decision };
   };

@@ -185,6 +185,37 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
     expect(metricValue(after, "vllm:generation_tokens_total") - gen0).toBe(7);
     expect(metricValue(after, "vllm:request_success_total") - ok0).toBe(1);
     expect(metricValue(after, "vllm:time_to_first_token_seconds_count")).toBeGreaterThan(0);
-    expect(after).toContain(`vllm:num_requests_running{model_name="${MODEL}"} 0`);
+    expect(after).toContain(`vllm:num_requests_running{model_name="${MODEL}",engine="0"} 0`);
+    // Current vLLM's per-request series: the request's max_tokens (7: in the bucket 5 < x <= 10),
+    // n, its mean time per output token.
+    const maxTokensIn5To10 = (text: string) =>
+      metricValue(text, "vllm:request_params_max_tokens_bucket", 'le="10"') -
+      metricValue(text, "vllm:request_params_max_tokens_bucket", 'le="5"');
+    expect(maxTokensIn5To10(after) - maxTokensIn5To10(before)).toBe(1);
+    expect(metricValue(after, "vllm:request_params_n_count")).toBeGreaterThan(0);
+    expect(metricValue(after, "vllm:request_time_per_output_token_seconds_sum")).toBeGreaterThan(0);
+    expect(after).toContain(
+      `vllm:engine_sleep_state{model_name="${MODEL}",engine="0",sleep_state="awake"} 1`,
+    );
+    expect(after).not.toContain("vllm:gpu_cache_usage_perc");
+  });
+});
+
+describe("mock-vllm --show-hidden-metrics-for-version (built bundle)", () => {
+  it("given -> the names vLLM has removed are served beside the current ones", async () => {
+    const { svc, base } = await startMock(["--show-hidden-metrics-for-version", "0.10"]);
+    try {
+      const text = await (await fetch(`${base}/metrics`)).text();
+      for (const name of [
+        "vllm:gpu_cache_usage_perc",
+        "vllm:gpu_prefix_cache_queries_total",
+        "vllm:gpu_prefix_cache_hits_total",
+        "vllm:time_per_output_token_seconds_count",
+        "vllm:kv_cache_usage_perc",
+      ])
+        expect(metricValue(text, name)).toBe(0);
+    } finally {
+      await svc.stop();
+    }
   });
 });

@@ -148,6 +148,35 @@ describe.skipIf(skipReason !== undefined)("compose stack in containers", () => {
     expect(published).toMatch(/^127\.0\.0\.1:\d+$/);
   });
 
+  it("stock-vLLM wiring -> each node reads its engine's KV events and reports the engine's real cache", async () => {
+    for (const [node, engine] of [
+      ["node-1", "mock-vllm-1"],
+      ["node-2", "mock-vllm-2"],
+    ] as const) {
+      const scrape = async (service: string, port: string) => {
+        const hostPort = sh("docker", ["port", container(service), port])
+          .trim()
+          .split("\n")[0]!;
+        return (await (await fetch(`http://${hostPort}/metrics`)).text()).split("\n");
+      };
+      const sample = (lines: string[], prefix: string) =>
+        Number(
+          lines
+            .find((l) => l.startsWith(prefix))
+            ?.split(" ")
+            .at(-1) ?? NaN,
+        );
+      const nodeLines = await scrape(node, "9461/tcp");
+      expect(sample(nodeLines, 'symphony_node_kv_events_total{kind="received"}'), node).toBeGreaterThan(0);
+      expect(sample(nodeLines, 'symphony_node_kv_events_total{kind="decode_errors"}'), node).toBe(0);
+      // The engine's cache as the node sees it from events equals the engine's own count.
+      const engineLines = await scrape(engine, "8000/tcp");
+      expect(sample(nodeLines, 'symphony_node_engine_kv_cached_tokens{medium="GPU"}'), node).toBe(
+        sample(engineLines, 'symphony_mock_kv_cached_blocks{medium="GPU"}') * 16,
+      );
+    }
+  });
+
   it("grafana dashboard -> every metric it queries is exported by a running service", async () => {
     const endpoints: [string, string, string][] = [
       ["scheduler", "9464/tcp", "/metrics"],

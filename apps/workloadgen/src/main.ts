@@ -1,27 +1,19 @@
-import { mkdirSync } from "node:fs";
 import { isMainThread, workerData } from "node:worker_threads";
-import { createLogger, runCli, UsageError } from "@symphony/common";
+import { createLogger, runCli } from "@symphony/common";
 import { parseConfig } from "./config";
 import { dryRun } from "./dry-run";
 import { liveRun } from "./live-run";
+import { prepareOutDir } from "./output/out-dir";
 import { isSendWorkerData } from "./workers/protocol";
 import { runSendWorker } from "./workers/send-worker";
 import { buildWorkload } from "./workload";
-
-function prepareOut(dir: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (err) {
-    throw new UsageError(`--out ${dir}: cannot create directory: ${(err as Error).message}`);
-  }
-}
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   const config = parseConfig(argv);
   const logger = createLogger("workloadgen", config.logLevel);
   const workload = buildWorkload(config);
-  if (config.out) prepareOut(config.out);
+  if (config.out) prepareOutDir(config.out);
   if (config.dryRun) dryRun(config, workload);
   else await liveRun(config, workload, logger, argv);
 }

@@ -277,7 +277,7 @@ function buildProgram(): Command {
       "--max-tracked-sessions <n>",
       "most session contexts kept for warm-ups and residency",
       int(1),
-      100_000,
+      10_000,
     )
     .option(
       "--max-prompt-bytes <n>",

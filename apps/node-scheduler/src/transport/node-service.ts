@@ -122,7 +122,7 @@ export class NodeService {
       },
     );
     if (this.prefetchMode === "warmup" || deps.kvEvents) {
-      this.contexts = new SessionContexts(deps.maxTrackedSessions ?? 100_000);
+      this.contexts = new SessionContexts(deps.maxTrackedSessions ?? 10_000);
     }
     if (this.prefetchMode === "warmup") {
       this.warmups = new WarmupPlanner(

@@ -80,6 +80,7 @@ export interface Config {
   warmupTiming: WarmupTiming;
   warmupLeadMs: number;
   warmupMinGapMs: number;
+  maxWarmupsInFlight: number;
   /** undefined = no events: residency is the node's own bookkeeping. */
   kvEvents?: KvEventsSource;
   /** Most sessions whose context the node keeps for warm-ups and residency (least recent dropped). */
@@ -252,6 +253,12 @@ function buildProgram(): Command {
       500,
     )
     .option(
+      "--max-warmups-in-flight <n>",
+      "most warm-up requests running at once (they bypass the queue); more are skipped",
+      int(1),
+      16,
+    )
+    .option(
       "--warmup-min-gap-ms <ms>",
       "no warm-up for a session due back sooner than this (its context is still cached)",
       int(0),
@@ -416,6 +423,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     warmupTiming: o.warmupTiming as WarmupTiming,
     warmupLeadMs: o.warmupLeadMs as number,
     warmupMinGapMs: o.warmupMinGapMs as number,
+    maxWarmupsInFlight: o.maxWarmupsInFlight as number,
     kvEvents:
       kvEventsEndpoint === undefined
         ? undefined

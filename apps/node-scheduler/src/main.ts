@@ -83,6 +83,7 @@ async function main(): Promise<void> {
       timing: config.warmupTiming,
       leadUs: config.warmupLeadMs * 1000,
       minGapUs: config.warmupMinGapMs * 1000,
+      maxInFlight: config.maxWarmupsInFlight,
     },
     kvEvents,
     maxTrackedSessions: config.maxTrackedSessions,

@@ -5,10 +5,16 @@ import { WarmupPlanner, type WarmupTiming } from "./warmup-planner";
 function harness(timing: WarmupTiming = "at-hint", leadUs = 100_000, minGapUs = 0) {
   const timers = new VirtualTimers();
   const sent: { id: string; atUs: number }[] = [];
+  /** Answers of the transport to the next sends (true = sent); empty = always sends. */
+  const accepting: boolean[] = [];
   const planner = new WarmupPlanner({ timing, leadUs, minGapUs, blockSize: () => 16 }, timers, {
-    send: (id) => sent.push({ id, atUs: timers.nowUs() }),
+    send: (id) => {
+      if (accepting.length > 0 && !accepting.shift()) return false;
+      sent.push({ id, atUs: timers.nowUs() });
+      return true;
+    },
   });
-  return { timers, sent, planner };
+  return { timers, sent, planner, accepting };
 }
 
 describe("WarmupPlanner", () => {
@@ -79,6 +85,19 @@ describe("WarmupPlanner", () => {
     expect(h.planner.stats).toMatchObject({ skipped: 1, planned: 1 });
   });
 
+  it("transport at capacity declines a send -> skipped, not sent; a failed turn scores its warm-up wasted", () => {
+    const h = harness();
+    h.accepting.push(false);
+    h.planner.onHint("a", 5_000_000, true);
+    expect(h.planner.stats).toMatchObject({ sent: 0, skipped: 1 });
+    expect(h.planner.size).toBe(0);
+    h.planner.onHint("b", 5_000_000, true);
+    h.planner.onWarmupDone("b", 32);
+    h.planner.onTurnArrived("b");
+    h.planner.onTurnFailed("b");
+    expect(h.planner.stats.wasted.turn_failed).toBe(1);
+  });
+
   it("no known context -> nothing planned", () => {
     const h = harness();
     expect(h.planner.onHint("s", 1_000_000, false)).toBe(false);
@@ -93,7 +112,7 @@ describe("WarmupPlanner", () => {
     h.planner.onSessionClosed("c");
     h.planner.onWarmupDone("c", 64);
     h.planner.onTurnFinished("c", 64);
-    expect(h.planner.stats.wasted).toEqual({ not_cached: 0, failed: 1, session_closed: 1 });
+    expect(h.planner.stats.wasted).toEqual({ not_cached: 0, failed: 1, session_closed: 1, turn_failed: 0 });
     expect(h.planner.stats.useful).toBe(0);
     expect(h.planner.size).toBe(0);
   });
@@ -114,7 +133,7 @@ describe("WarmupPlanner", () => {
       }
     }
     const { sent, useful, wasted } = h.planner.stats;
-    expect(useful + wasted.not_cached + wasted.failed + wasted.session_closed).toBe(sent);
+    expect(useful + Object.values(wasted).reduce((a, b) => a + b, 0)).toBe(sent);
     expect(h.planner.size).toBe(0);
   });
 });

@@ -23,18 +23,21 @@ export interface WarmupPlannerConfig {
 }
 
 export interface WarmupPlannerHooks {
-  /** Send the session's warm-up now; report back with `onWarmupDone` / `onWarmupFailed`. */
-  send(sessionId: string): void;
+  /**
+   * Send the session's warm-up now and report back with `onWarmupDone` / `onWarmupFailed`; or
+   * return false to decline (too many warm-ups already running): it counts as skipped.
+   */
+  send(sessionId: string): boolean;
 }
 
 /** Why a sent warm-up did not help its turn. */
-export type WarmupWaste = "not_cached" | "failed" | "session_closed";
+export type WarmupWaste = "not_cached" | "failed" | "session_closed" | "turn_failed";
 
 /** Monotonic counters. Every sent warm-up ends exactly once as useful or wasted (by reason). */
 export interface WarmupStats {
   /** Hints that led to a warm-up being planned (timer set or sent at once). */
   planned: number;
-  /** Hints for sessions due back within `minGapUs`: no warm-up. */
+  /** Hints for sessions due back within `minGapUs`, or warm-ups declined at capacity: none sent. */
   skipped: number;
   /** Planned warm-ups dropped before being sent: the turn came first, or the session closed. */
   cancelled: number;
@@ -70,7 +73,7 @@ export class WarmupPlanner {
     sent: 0,
     overtaken: 0,
     useful: 0,
-    wasted: { not_cached: 0, failed: 0, session_closed: 0 },
+    wasted: { not_cached: 0, failed: 0, session_closed: 0, turn_failed: 0 },
   };
   private readonly bySession = new Map<string, WarmupState>();
 
@@ -161,10 +164,12 @@ export class WarmupPlanner {
     else this.stats.wasted.not_cached++;
   }
 
-  /** The turn failed: its warm-up is scored by no turn (the next hint plans a new one). */
+  /** The turn failed: nothing shows whether its warm-up helped, so it is counted as wasted. */
   onTurnFailed(sessionId: string): void {
     const s = this.bySession.get(sessionId);
-    if (s?.phase === "awaiting-turn") this.bySession.delete(sessionId);
+    if (s?.phase !== "awaiting-turn") return;
+    this.bySession.delete(sessionId);
+    this.stats.wasted.turn_failed++;
   }
 
   /** The session ended: whatever was warmed for it is wasted. */
@@ -192,7 +197,11 @@ export class WarmupPlanner {
 
   private send(sessionId: string): void {
     this.bySession.set(sessionId, { phase: "in-flight", overtaken: false, warmedTokens: 0 });
+    if (!this.hooks.send(sessionId)) {
+      this.bySession.delete(sessionId);
+      this.stats.skipped++;
+      return;
+    }
     this.stats.sent++;
-    this.hooks.send(sessionId);
   }
 }

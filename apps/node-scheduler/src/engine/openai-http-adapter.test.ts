@@ -53,7 +53,7 @@ describe("OpenAiHttpAdapter back-pressure", () => {
     );
     const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
     // Wait for the sink to fill (the first call also looks the model up: its time varies with load).
-    for (const end = Date.now() + 10_000; full === undefined && Date.now() < end; ) await sleep(10);
+    for (const end = Date.now() + 10_000; full === undefined && Date.now() < end;) await sleep(10);
     expect(tokensWhenFull).toBe(5);
     // Tokens already parsed from the piece that filled the sink may follow, but no later piece.
     await sleep(100);

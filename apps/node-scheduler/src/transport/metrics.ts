@@ -164,12 +164,15 @@ export function createNodeMetrics(
         this.inc({ outcome: "sent" }, w.sent);
         this.inc({ outcome: "overtaken" }, w.overtaken);
         this.inc({ outcome: "useful" }, w.useful);
-        this.inc({ outcome: "wasted" }, w.wasted.not_cached + w.wasted.failed + w.wasted.session_closed);
+        this.inc(
+          { outcome: "wasted" },
+          Object.values(w.wasted).reduce((a, b) => a + b, 0),
+        );
       },
     });
     new Counter({
       name: "symphony_node_warmups_wasted_total",
-      help: "Sent warm-ups that did not help, by reason: not_cached, failed, session_closed",
+      help: "Sent warm-ups that did not help, by reason: not_cached, failed, session_closed, turn_failed",
       labelNames: ["reason"],
       registers: [registry],
       collect() {

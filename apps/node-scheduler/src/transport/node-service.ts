@@ -49,7 +49,7 @@ export interface NodeServiceDeps {
   tokenizer: Tokenizer;
   /** How hinted sessions get their KV back (see PrefetchMode). Default "directive". */
   prefetchMode?: PrefetchMode;
-  warmup?: { timing: WarmupTiming; leadUs: number; minGapUs: number };
+  warmup?: { timing: WarmupTiming; leadUs: number; minGapUs: number; maxInFlight?: number };
   /** The engine's KV-cache events: real residency instead of the node's bookkeeping. */
   kvEvents?: EngineKvEvents;
   /** Most session contexts kept for warm-ups and residency lookups. Default 100,000. */
@@ -60,6 +60,8 @@ export interface NodeServiceDeps {
 
 /** Tokens per KV block assumed until the engine's events say otherwise (vLLM's default). */
 const DEFAULT_BLOCK_SIZE = 16;
+/** Warm-ups running at once when not configured (`--max-warmups-in-flight`). */
+const DEFAULT_MAX_WARMUPS_IN_FLIGHT = 16;
 /** Sessions whose engine residency a status reports (most recently active first). */
 const REPORTED_SESSIONS = 1024;
 /** A warm-up that has not answered in this long is abandoned (it only ever helps). */
@@ -109,6 +111,7 @@ export class NodeService {
   private readonly contexts?: SessionContexts;
   readonly warmups?: WarmupPlanner;
   private warmupSeq = 0;
+  private warmupsInFlight = 0;
 
   constructor(private readonly deps: NodeServiceDeps) {
     this.promptCounter = new PromptTokenCounter(deps.tokenizer);
@@ -519,22 +522,27 @@ export class NodeService {
     return found;
   }
 
-  private sendWarmup(sessionId: string): void {
+  private sendWarmup(sessionId: string): boolean {
     const planner = this.warmups!;
     const context = this.contexts?.get(sessionId)?.context;
     const engine = this.deps.engine;
-    if (!context || !engine.warmup) {
-      planner.onWarmupFailed(sessionId);
-      return;
-    }
+    if (!context || !engine.warmup) return false;
+    // Warm-ups bypass the queue: cap them so a burst of hints cannot flood the engine.
+    if (this.warmupsInFlight >= (this.deps.warmup?.maxInFlight ?? DEFAULT_MAX_WARMUPS_IN_FLIGHT))
+      return false;
+    this.warmupsInFlight++;
     const requestId = `symphony-warmup-${++this.warmupSeq}`;
-    engine.warmup(context, requestId, AbortSignal.timeout(WARMUP_TIMEOUT_MS)).then(
-      (r) => planner.onWarmupDone(sessionId, r.promptTokens),
-      (err: unknown) => {
-        planner.onWarmupFailed(sessionId);
-        this.deps.logger.debug("warm-up failed", { sessionId, error: (err as Error).message });
-      },
-    );
+    engine
+      .warmup(context, requestId, AbortSignal.timeout(WARMUP_TIMEOUT_MS))
+      .then(
+        (r) => planner.onWarmupDone(sessionId, r.promptTokens),
+        (err: unknown) => {
+          planner.onWarmupFailed(sessionId);
+          this.deps.logger.debug("warm-up failed", { sessionId, error: (err as Error).message });
+        },
+      )
+      .finally(() => this.warmupsInFlight--);
+    return true;
   }
 
   private forgetSession(sessionId: string): void {

@@ -48,7 +48,8 @@ async function main(): Promise<void> {
       );
     }
     const port = /:(\d+)$/.exec(kvEvents.endpoint)?.[1];
-    logger.info("listening", {
+    // "listening" only when the node binds (an engine connects to it); else it dialled the engine.
+    logger.info(config.kvEvents.bind ? "listening" : "kv events subscribed", {
       kind: "kv-events",
       ...(port !== undefined ? { port: Number(port) } : {}),
       endpoint: kvEvents.endpoint,

@@ -151,7 +151,8 @@ export function createNodeMetrics(
     new Counter({
       name: "symphony_node_warmups_total",
       help:
-        "Warm-up requests by outcome: planned, cancelled (turn came first), sent, overtaken (turn arrived " +
+        "Warm-up requests by outcome: planned, skipped (session due back too soon, or at capacity), " +
+        "cancelled (turn came first), sent, overtaken (turn arrived " +
         "while it ran), useful (the turn found the warmed context cached), wasted",
       labelNames: ["outcome"],
       registers: [registry],

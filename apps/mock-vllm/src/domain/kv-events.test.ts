@@ -42,7 +42,8 @@ function tokens(n: number, salt: number): number[] {
 /** The chained hashes of the first `n` full blocks of `seq`. */
 function chain(seq: readonly number[], n: number): number[] {
   const out: number[] = [];
-  for (let k = 0; k < n; k++) out.push(hashBlock(k === 0 ? NO_HASH : out[k - 1]!, (i) => seq[i]!, k * BS, BS));
+  for (let k = 0; k < n; k++)
+    out.push(hashBlock(k === 0 ? NO_HASH : out[k - 1]!, (i) => seq[i]!, k * BS, BS));
   return out;
 }
 
@@ -92,7 +93,12 @@ describe("EngineCore KV-cache events (vLLM block_pool.py)", () => {
 
     batches.length = 0;
     const prompt2 = [...seq1, ...tokens(30, 3)];
-    const t2 = submit(engine, { id: "t2", promptTokenIds: prompt2, outputTokenIds: [7], finishReason: "stop" });
+    const t2 = submit(engine, {
+      id: "t2",
+      promptTokenIds: prompt2,
+      outputTokenIds: [7],
+      finishReason: "stop",
+    });
     timers.runAll();
     expect(t2.summary!.cachedTokens).toBe(48);
     const h2 = chain(prompt2, 5);

@@ -49,6 +49,8 @@ export function startStackFor(scale: Scale, config: Configuration, seed: number)
   return startLocalStack({
     nodes: scale.nodes,
     timeScale: scale.engineTimeScale,
+    // The simulator models a directive engine (node-directed residency): so does the live point.
+    engine: "directive",
     mockArgs: [
       "--profile",
       ENGINE_PROFILE,
@@ -65,9 +67,6 @@ export function startStackFor(scale: Scale, config: Configuration, seed: number)
       String(seed),
     ],
     nodeArgs: [
-      // The simulator models a directive engine (node-directed residency): so does the live point.
-      "--prefetch-mode",
-      "directive",
       "--kv-budget-tokens",
       String(scale.kvTokens),
       "--cpu-budget-tokens",

@@ -5,6 +5,14 @@ export interface LocalStackOptions {
   nodes?: number;
   /** mock-vllm time scale (10 = ten times faster than real time). */
   timeScale?: number;
+  /**
+   * What the engines are (default "stock"):
+   * - "stock": mock-vllm as a stock vLLM: KV-cache events (published on ephemeral loopback
+   *   ports) and native CPU offload; each node reads its engine's events and sends warm-ups.
+   * - "directive": mock-vllm's directive KV connector; nodes in `--prefetch-mode directive`
+   *   (node-directed residency, what the simulator models).
+   */
+  engine?: "stock" | "directive";
   mockArgs?: string[];
   nodeArgs?: string[];
   schedulerArgs?: string[];
@@ -23,11 +31,43 @@ export interface LocalStack {
 }
 
 /**
+ * A stock vLLM's surfaces: KV-cache events from a publisher bound on ephemeral loopback ports
+ * ("*" in the port makes vLLM's publisher bind) and 8 GiB of native CPU offload.
+ */
+const STOCK_ENGINE_ARGS = [
+  "--kv-events-config",
+  JSON.stringify({
+    enable_kv_cache_events: true,
+    publisher: "zmq",
+    endpoint: "tcp://127.0.0.1:*",
+    replay_endpoint: "tcp://127.0.0.1:*",
+    topic: "kv",
+  }),
+  "--kv-offloading-size",
+  "8",
+  "--kv-offloading-backend",
+  "native",
+];
+
+/** Node flags reading `mock`'s events, from the endpoints it logged. */
+function kvEventsArgs(mock: RunningService): string[] {
+  const line = mock.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
+  if (!line) throw new Error(`${mock.name} logged no kv-events endpoint`);
+  return [
+    "--kv-events-endpoint",
+    String(line.endpoint),
+    "--kv-events-replay-endpoint",
+    String(line.replayEndpoint),
+  ];
+}
+
+/**
  * The whole stack as processes on loopback, every port chosen by the OS: N mock engines, one
  * node-scheduler per engine, and the global scheduler with the nodes as its static list.
  */
 export async function startLocalStack(options: LocalStackOptions = {}): Promise<LocalStack> {
   const n = options.nodes ?? 2;
+  const engine = options.engine ?? "stock";
   const timeScale = String(options.timeScale ?? 1);
   const started: RunningService[] = [];
   const track = (s: RunningService) => {
@@ -46,9 +86,9 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
           bundlePath("mock-vllm"),
           [
             ...["--host", "127.0.0.1", "--port", "0", "--time-scale", timeScale],
-            // Symphony's engine: the directive KV connector (loads the resident tokens the node
-            // reports) and cached_tokens in usage, both off in a stock vLLM. mockArgs may undo them.
-            ...["--kv-connector", "--enable-prompt-tokens-details"],
+            // cached_tokens in usage (vLLM's flag), then what the engine offers Symphony.
+            "--enable-prompt-tokens-details",
+            ...(engine === "stock" ? STOCK_ENGINE_ARGS : ["--kv-connector"]),
             ...(options.mockArgs ?? []),
           ],
           ["http"],
@@ -71,6 +111,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
             `node-${i + 1}`,
             "--engine-url",
             `http://127.0.0.1:${mock.ports.http}/v1`,
+            ...(engine === "stock" ? kvEventsArgs(mock) : ["--prefetch-mode", "directive"]),
             ...(options.nodeArgs ?? []),
           ],
           ["grpc", "metrics"],

@@ -130,14 +130,12 @@ describe("live stack vs simulation, same workload and cluster", () => {
     stack = await startLocalStack({
       nodes: NODES,
       timeScale: 1,
+      // The simulator models a directive engine: node-directed residency (see simulated-node.ts).
+      engine: "directive",
       // The simulator counts tokens with cl100k (its word-level token cache): the live stack too,
       // so both sides see the same prompts of the same lengths.
       mockArgs: ["--profile", PROFILE, "--tokenizer", "cl100k"],
-      // The simulator models a directive engine: node-directed residency (see simulated-node.ts).
-      nodeArgs: [
-        ...["--prefetch-mode", "directive", "--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)],
-        ...["--tokenizer", "cl100k"],
-      ],
+      nodeArgs: [...["--kv-bytes-per-token", String(KV_BYTES_PER_TOKEN)], ...["--tokenizer", "cl100k"]],
     });
     // Warm-up (JIT, connections) on the embedded sample dataset, so the measured run's first
     // requests do not pay start-up costs the simulation has no reason to model.

@@ -203,8 +203,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       join(config.out, "report.html"),
       renderHtmlReport(
         summary,
-        results.columns(),
-        results.itlSample(20_000),
+        results.chartSource(summary.duration_s),
         "Symphony simulation (simulated run)",
       ),
     );

@@ -70,9 +70,10 @@ export async function liveRun(
     slo: config.slo,
     warmupS: config.warmup,
     cooldownS: config.cooldown,
+    exactRecords: config.exactRecords,
   });
   // Agent sessions (tool waits, sub-agent fan-out) get their own section when the run has any.
-  const agents = new AgentReportAccumulator();
+  const agents = new AgentReportAccumulator(config.exactRecords);
   let agentRecords = 0;
   const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
   const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
@@ -218,7 +219,7 @@ export async function liveRun(
     writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
     writeFileSync(
       join(config.out, "report.html"),
-      renderHtmlReport(summary, results.columns(), results.itlSample(20_000)),
+      renderHtmlReport(summary, results.chartSource(summary.duration_s)),
     );
   }
   logger.info("run finished", {

@@ -82,4 +82,10 @@ describe("parseConfig, run options", () => {
       maxErrorRate: 0.2,
     });
   });
+
+  it("--exact-records -> 250,000 by default, 0 allowed (histograms from the start), negative refused", () => {
+    expect(parseConfig([]).exactRecords).toBe(250_000);
+    expect(parseConfig(["--exact-records", "0"]).exactRecords).toBe(0);
+    expect(() => parseConfig(["--exact-records", "-1"])).toThrow(/exact-records/);
+  });
 });

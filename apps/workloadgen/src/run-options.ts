@@ -33,6 +33,11 @@ export interface RunOptions {
   /** Seconds excluded from the statistics at the start / end (by send time). */
   warmup: number;
   cooldown: number;
+  /**
+   * Every record is kept for exact percentiles up to this many records; beyond, the statistics
+   * come from bounded histograms (within 1%), so memory does not grow with the run (0 = always).
+   */
+  exactRecords: number;
   /** Stop after this many failed requests (Infinity = never). */
   maxErrors: number;
   /** Stop when failed / finished exceeds this (after at least 20 finished); Infinity = never. */
@@ -146,6 +151,13 @@ export function addRunOptions(program: Command): Command {
       parseArg.number(0),
       0,
     )
+    .option(
+      "--exact-records <n>",
+      "keep every record for exact percentiles up to n records; beyond, bounded histograms within 1% " +
+        "(summary.json percentiles: exact or hdr(1%); 0 = histograms from the start)",
+      parseArg.int(0),
+      250_000,
+    )
     .option("--max-errors <n>", "stop after this many failed requests (0 = no limit)", parseArg.int(0), 0)
     .option(
       "--max-error-rate <f>",
@@ -206,6 +218,7 @@ export function runOptionsFrom(
       slo: (o.slo as Slo | undefined) ?? {},
       warmup: o.warmup as number,
       cooldown: o.cooldown as number,
+      exactRecords: o.exactRecords as number,
       maxErrors: (o.maxErrors as number) === 0 ? Infinity : (o.maxErrors as number),
       maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
       grace: o.grace as number,

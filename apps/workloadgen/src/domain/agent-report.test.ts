@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { agentReport, formatAgentReport } from "./agent-report";
+import { AgentReportAccumulator, agentReport, formatAgentReport } from "./agent-report";
 import type { RequestRecord } from "./load-runner";
 
 let end = 0;
@@ -104,5 +104,21 @@ describe("agentReport", () => {
     expect(text).toMatch(/agent: 6\/6 ok/);
     expect(text).toMatch(/tool waits \(not in latencies\): 2, mean 400\.00 ms/);
     expect(text).toMatch(/sub-agents: 2 in 1 fan-outs/);
+  });
+});
+
+describe("AgentReportAccumulator, long runs", () => {
+  it("300,000 agent turns -> latencies from histograms (within 1%), sessions remembered are capped", () => {
+    const acc = new AgentReportAccumulator();
+    for (let i = 0; i < 300_000; i++)
+      acc.add(rec({ session_id: `s${i}`, ttft_ms: 1 + (i % 1000), tool_wait_ms: 100, turn_index: 1 }));
+    const r = acc.summary();
+    expect(r.percentiles).toBe("hdr(1%)");
+    expect(r.by_kind.agent!.ttft_ms.count).toBe(300_000);
+    expect(Math.abs(r.by_kind.agent!.ttft_ms.p50 - 500.5) / 500.5).toBeLessThanOrEqual(0.01);
+    expect(r.tool_wait_total_s).toBeCloseTo(30_000, 6);
+    const kept = acc as unknown as Record<"nodesBySession" | "nodesBySessionBefore", Map<string, unknown>>;
+    expect(kept.nodesBySession.size + kept.nodesBySessionBefore.size).toBeLessThanOrEqual(100_000);
+    expect(agentReport([rec({})]).percentiles).toBe("exact");
   });
 });

@@ -1,5 +1,6 @@
+import { EXACT_VALUES_LIMIT, HISTOGRAM_METHOD, StreamingMetric } from "./histogram";
 import type { RequestRecord } from "./load-runner";
-import { summarize, type MetricSummary } from "./stats";
+import type { MetricSummary } from "./stats";
 
 /** Latency and size figures of one session kind (chat or agent). Failed requests are excluded from latencies. */
 export interface KindSummary {
@@ -50,6 +51,8 @@ export interface AgentReport {
   agent_followup_turn_cache: CacheFigures;
   /** Sub-agent sessions whose first turn ran on a different node than their parent's last turn. */
   subagents_off_parent_node: number;
+  /** "exact", or "hdr(1%)" once a metric had more than 250,000 values (percentiles within 1%). */
+  percentiles: string;
 }
 
 /** Running sums of one group of turns' prompt and cached tokens. */
@@ -71,62 +74,101 @@ class CacheSums {
 class KindSums {
   requests = 0;
   failed = 0;
-  readonly ttft: number[] = [];
-  readonly ttfct: number[] = [];
-  readonly e2el: number[] = [];
+  readonly ttft: StreamingMetric;
+  readonly ttfct: StreamingMetric;
+  readonly e2el: StreamingMetric;
   readonly cache = new CacheSums();
   completion = 0;
   reasoning = 0;
+
+  constructor(exactValues: number) {
+    this.ttft = new StreamingMetric(exactValues);
+    this.ttfct = new StreamingMetric(exactValues);
+    this.e2el = new StreamingMetric(exactValues);
+  }
 }
+
+/** Agent sessions whose nodes are remembered for the sub-agent placement check (the most recently active, at least half of them). */
+const NODE_SESSIONS_KEPT = 100_000;
 
 /**
  * Builds the agent report record by record, as a run produces them (records of a sub-agent's
- * first turn come after its parent's earlier turns, which the node check relies on). Memory:
- * three numbers per request and the set of nodes per agent session.
+ * first turn come after its parent's earlier turns, which the node check relies on). Memory is
+ * bounded however long the run: latencies are exact up to `exactValues` (250,000) each, then histograms
+ * (within 1%, `StreamingMetric`); the nodes of the NODE_SESSIONS_KEPT most recently active agent
+ * sessions (a sub-agent starts right after its parent's turn, so its parent is among them).
  */
 export class AgentReportAccumulator {
   private readonly kinds = new Map<string, KindSums>();
-  private readonly toolWaits: number[] = [];
-  private readonly subagentWaits: number[] = [];
-  private readonly fanOuts: number[] = [];
+  private readonly toolWaits: StreamingMetric;
+  private readonly subagentWaits: StreamingMetric;
+  private readonly fanOuts: StreamingMetric;
   private readonly subFirst = new CacheSums();
   private readonly followUps = new CacheSums();
-  private readonly subSessions = new Set<string>();
-  private readonly nodesBySession = new Map<string, Set<string>>();
+  private subSessions = 0;
+  /**
+   * Nodes per agent session in two generations: a session seen again moves to the current one;
+   * when it is full the previous one is dropped (O(1) per record, no scan of deleted entries).
+   */
+  private nodesBySession = new Map<string, Set<string>>();
+  private nodesBySessionBefore = new Map<string, Set<string>>();
   private offParent = 0;
+
+  /** @param exactValues values per metric kept for exact percentiles (then a histogram, within 1%). */
+  constructor(private readonly exactValues = EXACT_VALUES_LIMIT) {
+    this.toolWaits = new StreamingMetric(exactValues);
+    this.subagentWaits = new StreamingMetric(exactValues);
+    this.fanOuts = new StreamingMetric(exactValues);
+  }
 
   add(r: RequestRecord): void {
     const kind = r.session_kind ?? "chat";
     let k = this.kinds.get(kind);
-    if (!k) this.kinds.set(kind, (k = new KindSums()));
+    if (!k) this.kinds.set(kind, (k = new KindSums(this.exactValues)));
     k.requests++;
-    if (r.parent_session_id) this.subSessions.add(r.session_id);
+    // A session's turn 0 is its first record: sub-agent sessions counted once each.
+    if (r.parent_session_id && r.turn_index === 0) this.subSessions++;
     if (r.error) {
       k.failed++;
       return;
     }
-    if (r.ttft_ms !== null) k.ttft.push(r.ttft_ms);
-    if (typeof r.ttfct_ms === "number") k.ttfct.push(r.ttfct_ms);
-    k.e2el.push(r.e2el_ms);
+    if (r.ttft_ms !== null) k.ttft.add(r.ttft_ms);
+    if (typeof r.ttfct_ms === "number") k.ttfct.add(r.ttfct_ms);
+    k.e2el.add(r.e2el_ms);
     k.cache.add(r);
     k.completion += r.completion_tokens;
     k.reasoning += r.reasoning_tokens ?? 0;
     if (kind !== "agent") return;
-    if (typeof r.tool_wait_ms === "number") this.toolWaits.push(r.tool_wait_ms);
+    if (typeof r.tool_wait_ms === "number") this.toolWaits.add(r.tool_wait_ms);
     if ((r.fan_out ?? 0) > 0) {
-      this.fanOuts.push(r.fan_out!);
-      if (typeof r.subagent_wait_ms === "number") this.subagentWaits.push(r.subagent_wait_ms);
+      this.fanOuts.add(r.fan_out!);
+      if (typeof r.subagent_wait_ms === "number") this.subagentWaits.add(r.subagent_wait_ms);
     }
     if (r.parent_session_id && r.turn_index === 0) {
       this.subFirst.add(r);
-      if (!this.nodesBySession.get(r.parent_session_id)?.has(r.node_id)) this.offParent++;
+      const parentNodes =
+        this.nodesBySession.get(r.parent_session_id) ?? this.nodesBySessionBefore.get(r.parent_session_id);
+      if (!parentNodes?.has(r.node_id)) this.offParent++;
     } else if (r.turn_index > 0) this.followUps.add(r);
     let nodes = this.nodesBySession.get(r.session_id);
-    if (!nodes) this.nodesBySession.set(r.session_id, (nodes = new Set()));
+    if (!nodes) {
+      nodes = this.nodesBySessionBefore.get(r.session_id) ?? new Set<string>();
+      if (this.nodesBySession.size >= NODE_SESSIONS_KEPT / 2) {
+        this.nodesBySessionBefore = this.nodesBySession;
+        this.nodesBySession = new Map();
+      }
+      this.nodesBySession.set(r.session_id, nodes);
+    }
     nodes.add(r.node_id);
   }
 
   summary(): AgentReport {
+    const metrics = [
+      this.toolWaits,
+      this.subagentWaits,
+      this.fanOuts,
+      ...[...this.kinds.values()].flatMap((k) => [k.ttft, k.ttfct, k.e2el]),
+    ];
     return {
       by_kind: Object.fromEntries(
         [...this.kinds].map(([kind, k]) => {
@@ -137,9 +179,9 @@ export class AgentReportAccumulator {
               requests: k.requests,
               completed: k.requests - k.failed,
               failed: k.failed,
-              ttft_ms: summarize(k.ttft),
-              ttfct_ms: summarize(k.ttfct),
-              e2el_ms: summarize(k.e2el),
+              ttft_ms: k.ttft.summary(),
+              ttfct_ms: k.ttfct.summary(),
+              e2el_ms: k.e2el.summary(),
               prompt_tokens: c.prompt_tokens,
               cached_tokens: c.cached_tokens,
               prefix_cache_hit_rate: c.hit_rate,
@@ -149,14 +191,15 @@ export class AgentReportAccumulator {
           ];
         }),
       ),
-      tool_wait_ms: summarize(this.toolWaits),
-      tool_wait_total_s: this.toolWaits.reduce((s, w) => s + w, 0) / 1000,
-      subagent_wait_ms: summarize(this.subagentWaits),
-      fan_out: summarize(this.fanOuts),
-      subagent_sessions: this.subSessions.size,
+      tool_wait_ms: this.toolWaits.summary(),
+      tool_wait_total_s: this.toolWaits.sum / 1000,
+      subagent_wait_ms: this.subagentWaits.summary(),
+      fan_out: this.fanOuts.summary(),
+      subagent_sessions: this.subSessions,
       subagent_first_turn_cache: this.subFirst.figures(),
       agent_followup_turn_cache: this.followUps.figures(),
       subagents_off_parent_node: this.offParent,
+      percentiles: metrics.every((m) => m.method === "exact") ? "exact" : HISTOGRAM_METHOD,
     };
   }
 }

@@ -103,7 +103,7 @@ describe("renderHtmlReport", () => {
     const acc = new SummaryAccumulator();
     for (let i = 0; i < 50; i++) acc.add(record(i));
     const summary = { ...acc.summary(5), run_id: "</script><b>x" };
-    const html = renderHtmlReport(summary, acc.columns(), acc.itlSample(100));
+    const html = renderHtmlReport(summary, acc.chartSource(5));
     expect(html.startsWith("<!doctype html>")).toBe(true);
     expect(html).toContain("uPlot");
     // Nothing loaded from elsewhere: no external scripts, stylesheets or images.
@@ -111,7 +111,7 @@ describe("renderHtmlReport", () => {
     expect(html.match(/class="chart"/g)).toHaveLength(7);
     // The run id is escaped in text and in JSON: exactly the page's own </script> tags remain.
     expect(html.match(/<\/script>/g)).toHaveLength(3);
-    expect(buildCharts(acc.columns(), acc.itlSample(100), 5).map((c) => c.id)).toEqual([
+    expect(buildCharts(acc.chartSource(5), 5).map((c) => c.id)).toEqual([
       "cdf-ttft",
       "cdf-tpot",
       "cdf-itl",

@@ -1,13 +1,7 @@
-import type { RecordColumns, RunSummary } from "./report";
-import { toJson } from "./report";
+import type { ChartSource, RecordColumns, RunSummary, TimeSeries } from "./report";
+import { CDF_POINTS, MAX_TIME_BUCKETS, SCATTER_POINTS, toJson } from "./report";
 import { escapeHtml, htmlPageHead } from "./html-page";
 import { UPLOT_JS } from "./uplot-assets";
-
-/** Points per CDF curve and per scatter series: enough to read, small enough for a 1-hour run. */
-const CDF_POINTS = 400;
-const SCATTER_POINTS = 4000;
-/** Time-series buckets across the run. */
-const MAX_BUCKETS = 300;
 
 /** One chart's data, uPlot's column format: x values, then one array per series. */
 export interface ChartData {
@@ -39,11 +33,11 @@ export function cdfPoints(values: readonly number[], points = CDF_POINTS): [numb
 const round = (x: number) => Math.round(x * 1000) / 1000;
 
 /** Bucketed time series over the run: throughput (by completion time) and mean concurrency. */
-export function timeSeries(cols: RecordColumns, durationS: number) {
+export function timeSeries(cols: RecordColumns, durationS: number): TimeSeries {
   // A loop, not Math.max(...spread): a spread of 100k+ values overflows the call stack.
   let spanS = Math.max(durationS, 1e-3);
   for (const endMs of cols.end) if (endMs / 1000 > spanS) spanS = endMs / 1000;
-  const bucketS = Math.max(1, Math.ceil(spanS / MAX_BUCKETS));
+  const bucketS = Math.max(1, Math.ceil(spanS / MAX_TIME_BUCKETS));
   const buckets = Math.ceil(spanS / bucketS);
   const completed = new Array<number>(buckets).fill(0);
   const tokens = new Array<number>(buckets).fill(0);
@@ -93,31 +87,44 @@ function latencyOverTime(cols: RecordColumns): number[][] {
   return [x, ttft as number[], e2el];
 }
 
-/** Every chart of the report, from the accumulator's columns and ITL sample. */
-export function buildCharts(
-  cols: RecordColumns,
-  itlSample: readonly number[],
-  durationS: number,
-): ChartData[] {
-  const okValues = (v: number[]) => v.filter((_, i) => cols.ok[i]);
-  const cdf = (id: string, title: string, values: readonly number[]): ChartData => {
-    const [x, y] = cdfPoints(values);
-    return {
-      id,
-      title,
-      xLabel: "ms",
-      yLabel: "% of requests ≤ x",
-      series: ["CDF"],
-      kind: "line",
-      data: [x, y],
+/**
+ * Every chart of the report: from every record's columns and the ITL sample (a small run), or
+ * from the accumulator's bounded data (histogram CDFs, a sample of requests, binned series).
+ */
+export function buildCharts(source: ChartSource, durationS: number): ChartData[] {
+  const cdf = (id: string, title: string, [x, y]: [number[], number[]]): ChartData => ({
+    id,
+    title,
+    xLabel: "ms",
+    yLabel: "% of requests ≤ x",
+    series: ["CDF"],
+    kind: "line",
+    data: [x, y],
+  });
+  let cdfs: Record<"ttft" | "tpot" | "itl" | "e2el", [number[], number[]]>;
+  let scatter: number[][];
+  let ts: TimeSeries;
+  if (source.kind === "records") {
+    const cols = source.columns;
+    const okValues = (v: number[]) => v.filter((_, i) => cols.ok[i]);
+    cdfs = {
+      ttft: cdfPoints(okValues(cols.ttft)),
+      tpot: cdfPoints(okValues(cols.tpot)),
+      itl: cdfPoints(source.itlSample),
+      e2el: cdfPoints(okValues(cols.e2el)),
     };
-  };
-  const ts = timeSeries(cols, durationS);
+    scatter = latencyOverTime(cols);
+    ts = timeSeries(cols, durationS);
+  } else {
+    cdfs = source.cdf;
+    scatter = source.scatter as number[][];
+    ts = source.series;
+  }
   return [
-    cdf("cdf-ttft", "TTFT CDF", okValues(cols.ttft)),
-    cdf("cdf-tpot", "TPOT CDF", okValues(cols.tpot)),
-    cdf("cdf-itl", "ITL CDF", itlSample),
-    cdf("cdf-e2el", "E2EL CDF", okValues(cols.e2el)),
+    cdf("cdf-ttft", "TTFT CDF", cdfs.ttft),
+    cdf("cdf-tpot", "TPOT CDF", cdfs.tpot),
+    cdf("cdf-itl", "ITL CDF", cdfs.itl),
+    cdf("cdf-e2el", "E2EL CDF", cdfs.e2el),
     {
       id: "latency-time",
       title: "TTFT and E2EL over time (by send time)",
@@ -125,7 +132,7 @@ export function buildCharts(
       yLabel: "ms",
       series: ["TTFT", "E2EL"],
       kind: "points",
-      data: latencyOverTime(cols),
+      data: scatter,
     },
     {
       id: "throughput-time",
@@ -216,11 +223,10 @@ const CLIENT_SCRIPT = `
  */
 export function renderHtmlReport(
   summary: RunSummary,
-  cols: RecordColumns,
-  itlSample: readonly number[],
+  source: ChartSource,
   title = "workloadgen report",
 ): string {
-  const charts = buildCharts(cols, itlSample, summary.duration_s);
+  const charts = buildCharts(source, summary.duration_s);
   // "</" inside a <script> would end it: escape it in the JSON.
   const json = (v: unknown) => toJson(v).replace(/<\//g, "<\\/");
   return `${htmlPageHead(

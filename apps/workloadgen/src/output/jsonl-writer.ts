@@ -6,6 +6,11 @@ import { closeSync, openSync, writeSync } from "node:fs";
  * flushed from the process's `exit` event (which `process.exit` after an error still runs),
  * unlike a WriteStream whose queued writes die with the process. At most `flushMs` of lines
  * can be lost only if the process is killed outright (SIGKILL).
+ *
+ * Memory is bounded: at most `maxChars` wait in the buffer, and a write that reaches it flushes
+ * at once, synchronously, so a disk slower than the run holds the writer back (back-pressure)
+ * instead of letting lines pile up in memory. SIGINT/SIGTERM: the live run closes the writer
+ * after the grace period (every finished request is on disk before summary.json is written).
  */
 export class JsonlWriter {
   private readonly fd: number;
@@ -39,7 +44,13 @@ export class JsonlWriter {
     const text = this.buffer.join("");
     this.buffer = [];
     this.chars = 0;
-    writeSync(this.fd, text);
+    const written = writeSync(this.fd, text);
+    // A write may take only part of the bytes (a pipe, a nearly full disk): write the rest.
+    if (written < Buffer.byteLength(text)) {
+      const bytes = Buffer.from(text);
+      for (let done = written; done < bytes.length;)
+        done += writeSync(this.fd, bytes, done, bytes.length - done);
+    }
   }
 
   close(): void {

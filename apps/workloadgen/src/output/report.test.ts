@@ -1,5 +1,7 @@
+import { rngFor } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "../domain";
+import type { MetricSummary, RequestRecord } from "../domain";
+import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
 import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./report";
 
 function record(over: Partial<RequestRecord>): RequestRecord {
@@ -194,5 +196,165 @@ describe("run summary, issue #7 additions", () => {
     const p = acc.progress;
     expect(p).toMatchObject({ completed: 5, failed: 1 });
     expect(Math.abs(p.ttftP50Ms - 30) / 30).toBeLessThan(0.02);
+  });
+});
+
+describe("run summary, bounded memory (issue 17 item 7)", () => {
+  /** A seeded run's records: two profiles, many turn indices, some failures, latencies with a tail. */
+  function seededRecords(n: number, seed = 11): RequestRecord[] {
+    const rng = rngFor(seed, "report.test.records");
+    const out: RequestRecord[] = [];
+    for (let i = 0; i < n; i++) {
+      const sent = i * 10 + rng.next() * 5;
+      const ttft = 20 * Math.exp(rng.next() * 3);
+      const gaps = Array.from(
+        { length: 1 + Math.floor(rng.next() * 6) },
+        () => 5 + rng.next() * rng.next() * 40,
+      );
+      const e2el = ttft + gaps.reduce((a, b) => a + b, 0);
+      const failed = rng.next() < 0.03;
+      out.push(
+        record({
+          profile: rng.next() < 0.7 ? "chat" : "batch",
+          turn_index: Math.floor(rng.next() * 14),
+          scheduled_ms: sent - 0.5,
+          sent_ms: sent,
+          schedule_lag_ms: rng.next() < 0.5 ? 0 : rng.next() * 2,
+          end_ms: sent + e2el,
+          ttft_ms: failed ? null : ttft,
+          e2el_ms: e2el,
+          tpot_ms: failed ? null : (e2el - ttft) / gaps.length,
+          itl_ms: gaps,
+          completion_tokens: gaps.length + 1,
+          prompt_tokens: 100 + Math.floor(rng.next() * 900),
+          cached_tokens: Math.floor(rng.next() * 100),
+          usage_source: rng.next() < 0.1 ? "client" : "server",
+          error: failed ? "UNAVAILABLE: down" : null,
+        }),
+      );
+    }
+    return out;
+  }
+
+  const STATS = ["p50", "p90", "p95", "p99", "p999"] as const;
+  function expectWithin1Percent(got: MetricSummary, want: MetricSummary, what: string) {
+    expect(got.count, what).toBe(want.count);
+    expect(got.min, what).toBe(want.min);
+    expect(got.max, what).toBe(want.max);
+    expect(got.mean, what).toBeCloseTo(want.mean, 6);
+    for (const p of STATS)
+      expect(Math.abs(got[p] - want[p]) / want[p], `${what} ${p}`).toBeLessThanOrEqual(0.01);
+  }
+
+  it.each([
+    { window: "no window", opts: {} },
+    {
+      window: "warm-up, cool-down and SLOs",
+      opts: { warmupS: 5, cooldownS: 7, slo: { ttft: 100, e2el: 300 } },
+    },
+  ])(
+    "past exactRecords ($window) -> histograms: counts, sums and goodput exact, percentiles within 1 percent",
+    ({ opts }) => {
+      const records = seededRecords(6_000);
+      const exact = buildSummary(records, 62, opts);
+      const bounded = buildSummary(records, 62, { ...opts, exactRecords: 1_000 });
+      expect(exact.percentiles).toBe("exact");
+      expect(exact.itl_percentiles).toBe("exact");
+      expect(bounded.percentiles).toBe("hdr(1%)");
+      expect(bounded.itl_percentiles).toBe("hdr(1%)");
+      for (const key of [
+        "completed",
+        "failed",
+        "errors",
+        "total_prompt_tokens",
+        "total_completion_tokens",
+        "total_cached_tokens",
+        "usage_client_counted",
+        "send_rate",
+        "window",
+        "goodput",
+      ])
+        expect(bounded[key], key).toEqual(exact[key]);
+      expect(bounded.request_throughput).toBe(exact.request_throughput);
+      expectWithin1Percent(bounded.ttft_ms, exact.ttft_ms, "ttft");
+      expectWithin1Percent(bounded.tpot_ms, exact.tpot_ms, "tpot");
+      expectWithin1Percent(bounded.itl_ms, exact.itl_ms, "itl");
+      expectWithin1Percent(bounded.e2el_ms, exact.e2el_ms, "e2el");
+      const groups = (s: typeof exact, key: "by_profile" | "by_turn_index") =>
+        s[key] as Record<
+          string,
+          { completed: number; failed: number; ttft_ms: MetricSummary; cached_token_fraction: number }
+        >;
+      for (const key of ["by_profile", "by_turn_index"] as const) {
+        expect(Object.keys(groups(bounded, key))).toEqual(Object.keys(groups(exact, key)));
+        for (const [name, g] of Object.entries(groups(exact, key))) {
+          const b = groups(bounded, key)[name]!;
+          expect([b.completed, b.failed, b.cached_token_fraction]).toEqual([
+            g.completed,
+            g.failed,
+            g.cached_token_fraction,
+          ]);
+          expectWithin1Percent(b.ttft_ms, g.ttft_ms, `${key} ${name} ttft`);
+        }
+      }
+      expect(formatSummaryTable(bounded)).toMatch(/Percentiles \(from histograms\):\s+hdr\(1%\)/);
+      expect(formatSummaryTable(exact)).not.toMatch(/Percentiles/);
+    },
+  );
+
+  it("1e6 records -> the accumulator's state is histogram buckets and bins, not one entry per record", () => {
+    // A 1 ms cool-down keeps the waiting-rows path in play too.
+    const acc = new SummaryAccumulator(1_000_000, 0, true, { cooldownS: 1, exactRecords: 200_000 });
+    const gaps = [4, 5, 6];
+    const slotsAt: number[] = [];
+    for (let i = 0; i < 1_000_000; i++) {
+      acc.add(
+        record({
+          sent_ms: i,
+          end_ms: i + 50 + (i % 97),
+          ttft_ms: 10 + (i % 89),
+          e2el_ms: 50 + (i % 97),
+          itl_ms: gaps,
+          turn_index: i % 13,
+          error: i % 101 === 0 ? "X: y" : null,
+        }),
+      );
+      if (i === 100_000) expect(acc.footprint.records).toBe(100_001);
+      if (i === 400_000 || i === 999_999) slotsAt.push(acc.footprint.slots);
+    }
+    const fp = acc.footprint;
+    expect(acc.method).toBe("hdr(1%)");
+    expect(fp.records).toBe(0);
+    // A cool-down's worth of rows (1 s at 1 request/ms), swept in batches.
+    expect(fp.pendingRows).toBeLessThan(2 * 1000 + 1024 + 1000);
+    // Bounded: between 4e5 and 1e6 records only the time bins may grow (3 per bin, at most 1,200 bins).
+    expect(fp.slots).toBeLessThan(100_000);
+    expect(slotsAt[1]! - slotsAt[0]!).toBeLessThanOrEqual(3 * 1_200);
+    const s = acc.summary(1_000_200 / 1000);
+    expect(s.completed + s.failed + (s.window as { requests_excluded: number }).requests_excluded).toBe(
+      1_000_000,
+    );
+    const charts = buildCharts(acc.chartSource(1_000.2), 1_000.2);
+    for (const c of charts) expect(c.data[0]!.length).toBeLessThanOrEqual(4000);
+  });
+
+  it("bounded report data -> the same time series as every record gives, CDFs within 1%", () => {
+    const records = seededRecords(3_000);
+    const exact = new SummaryAccumulator();
+    const bounded = new SummaryAccumulator(1_000_000, 0, true, { exactRecords: 0 });
+    for (const r of records) {
+      exact.add(r);
+      bounded.add(r);
+    }
+    const e = exact.chartSource(31);
+    const b = bounded.chartSource(31);
+    if (e.kind !== "records" || b.kind !== "bounded") throw new Error("unexpected chart sources");
+    expect(b.series).toEqual(timeSeries(e.columns, 31));
+    const [x] = cdfPoints(e.columns.ttft.filter((_, i) => e.columns.ok[i]));
+    expect(b.cdf.ttft[0]).toHaveLength(x.length);
+    x.forEach((v, k) => expect(Math.abs(b.cdf.ttft[0][k]! - v) / v).toBeLessThanOrEqual(0.01));
+    expect(b.scatter[0].length).toBe(records.filter((r) => r.error === null).length);
+    const html = renderHtmlReport(bounded.summary(31), b);
+    expect(html.match(/class="chart"/g)).toHaveLength(7);
   });
 });

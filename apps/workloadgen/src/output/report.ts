@@ -1,5 +1,12 @@
 import { rngFor } from "@symphony/common";
-import { ReservoirSampler, summarize, type MetricSummary, type RequestRecord } from "../domain";
+import {
+  HISTOGRAM_METHOD,
+  LogLinearHistogram,
+  ReservoirSampler,
+  summarize,
+  type MetricSummary,
+  type RequestRecord,
+} from "../domain";
 
 /** Service-level objectives for goodput, in ms (as `vllm bench serve --goodput`). */
 export interface Slo {
@@ -15,6 +22,12 @@ export interface SummaryOptions {
   /** Requests SENT in the first `warmupS` / last `cooldownS` seconds are left out of the statistics. */
   warmupS?: number;
   cooldownS?: number;
+  /**
+   * Every record is kept (exact percentiles, as `vllm bench serve` computes them) up to this many;
+   * beyond it the accumulator drops them and every figure comes from bounded histograms (within
+   * 1%). Default `EXACT_RECORDS_LIMIT`.
+   */
+  exactRecords?: number;
 }
 
 /** Latency/throughput block of one group of requests (the whole run, one profile, one turn index). */
@@ -78,17 +91,299 @@ export interface RecordColumns {
   ok: boolean[];
 }
 
-/** Turn indices from this one up are pooled into one "N+" group. */
-const TURN_GROUPS = 10;
+/** Throughput and mean concurrency over the run, in buckets of `bucketS` seconds. */
+export interface TimeSeries {
+  bucketS: number;
+  x: number[];
+  requestsPerS: number[];
+  tokensPerS: number[];
+  concurrency: number[];
+}
 
 /**
- * Builds the run summary one record at a time. Keeps a few numbers per request (so warm-up and
- * cool-down windows and per-profile/per-turn groups can be cut at the end) and, for
- * inter-token latencies (hundreds per request), a uniform reservoir of at most
- * `itlReservoirSize` gaps, so a 1-hour run stays small in memory. ITL means and counts are
- * exact; ITL percentiles come from the reservoir (exact until it fills).
+ * What report.html draws: every record's columns while the run is small ("records"), else
+ * bounded data ("bounded": CDFs from the histograms, a uniform sample of requests for the
+ * latency scatter, time series binned as the records came).
  */
-export class SummaryAccumulator {
+export type ChartSource =
+  | { kind: "records"; columns: RecordColumns; itlSample: number[] }
+  | {
+      kind: "bounded";
+      cdf: Record<"ttft" | "tpot" | "itl" | "e2el", [number[], number[]]>;
+      /** [send time s, TTFT ms (null: none), E2EL ms], ordered by send time. */
+      scatter: [number[], (number | null)[], number[]];
+      series: TimeSeries;
+    };
+
+/** Turn indices from this one up are pooled into one "N+" group. */
+const TURN_GROUPS = 10;
+/** Default of `SummaryOptions.exactRecords`: ~50 MB of columns (and a 16 MB ITL reservoir) at most. */
+export const EXACT_RECORDS_LIMIT = 250_000;
+/** Points per CDF curve and per scatter series in report.html. */
+export const CDF_POINTS = 400;
+export const SCATTER_POINTS = 4000;
+/** Time-series buckets across the run (report.html). */
+export const MAX_TIME_BUCKETS = 300;
+
+/** What the summary keeps of one record (ms; NaN where the record has null). */
+interface Row {
+  sent: number;
+  end: number;
+  lag: number;
+  ttft: number;
+  tpot: number;
+  e2el: number;
+  prompt: number;
+  completion: number;
+  cached: number;
+  turn: number;
+  profile: number;
+  /** Index of the error code, -1 when the request completed. */
+  error: number;
+  clientCounted: boolean;
+  /** Inter-token gaps of a completed request (the record's own array: no copy). */
+  itl: readonly number[] | undefined;
+}
+
+/** One group's running figures: counts, token sums and TTFT/TPOT/E2EL histograms (completed requests). */
+class GroupStats {
+  completed = 0;
+  failed = 0;
+  prompt = 0;
+  completion = 0;
+  cached = 0;
+  readonly ttft = new LogLinearHistogram();
+  readonly tpot = new LogLinearHistogram();
+  readonly e2el = new LogLinearHistogram();
+
+  add(row: Row): void {
+    if (row.error >= 0) {
+      this.failed++;
+      return;
+    }
+    this.completed++;
+    this.ttft.add(row.ttft); // NaN (no first token) is ignored, as the exact path skips it
+    this.tpot.add(row.tpot);
+    this.e2el.add(row.e2el);
+    this.prompt += row.prompt;
+    this.completion += row.completion;
+    this.cached += row.cached;
+  }
+
+  merge(other: GroupStats): void {
+    this.completed += other.completed;
+    this.failed += other.failed;
+    this.prompt += other.prompt;
+    this.completion += other.completion;
+    this.cached += other.cached;
+    this.ttft.merge(other.ttft);
+    this.tpot.merge(other.tpot);
+    this.e2el.merge(other.e2el);
+  }
+
+  summary(windowS: number): GroupSummary {
+    return {
+      completed: this.completed,
+      failed: this.failed,
+      request_throughput: this.completed / windowS,
+      output_token_throughput: this.completion / windowS,
+      ttft_ms: this.ttft.summary(),
+      tpot_ms: this.tpot.summary(),
+      e2el_ms: this.e2el.summary(),
+      mean_prompt_tokens: this.completed > 0 ? this.prompt / this.completed : NaN,
+      cached_token_fraction: this.prompt > 0 ? this.cached / this.prompt : NaN,
+    };
+  }
+}
+
+const turnGroup = (turn: number) => Math.min(turn, TURN_GROUPS);
+const turnLabel = (group: number) => (group >= TURN_GROUPS ? `${TURN_GROUPS}+` : String(group));
+
+/** Everything the summary needs of the requests inside the window, in memory bounded by buckets and groups. */
+class WindowStats {
+  readonly all = new GroupStats();
+  readonly profiles = new Map<number, GroupStats>();
+  readonly turns = new Map<number, GroupStats>();
+  readonly lag = new LogLinearHistogram();
+  readonly itl = new LogLinearHistogram();
+  readonly errors = new Map<number, number>();
+  sends = 0;
+  itlSum = 0;
+  itlCount = 0;
+  clientCounted = 0;
+  firstScheduled = Infinity;
+  lastScheduled = -Infinity;
+  firstSent = Infinity;
+  lastSent = -Infinity;
+  good = 0;
+  readonly violations = { ttft: 0, tpot: 0, e2el: 0 };
+
+  constructor(private readonly slo: Slo) {}
+
+  private static group(map: Map<number, GroupStats>, key: number): GroupStats {
+    let g = map.get(key);
+    if (!g) map.set(key, (g = new GroupStats()));
+    return g;
+  }
+
+  add(row: Row): void {
+    this.sends++;
+    this.lag.add(row.lag);
+    const scheduled = row.sent - row.lag;
+    this.firstScheduled = Math.min(this.firstScheduled, scheduled);
+    this.lastScheduled = Math.max(this.lastScheduled, scheduled);
+    this.firstSent = Math.min(this.firstSent, row.sent);
+    this.lastSent = Math.max(this.lastSent, row.sent);
+    this.all.add(row);
+    WindowStats.group(this.profiles, row.profile).add(row);
+    WindowStats.group(this.turns, turnGroup(row.turn)).add(row);
+    if (row.error >= 0) {
+      this.errors.set(row.error, (this.errors.get(row.error) ?? 0) + 1);
+      return;
+    }
+    const gaps = row.itl ?? [];
+    for (let k = 0; k < gaps.length; k++) {
+      this.itl.add(gaps[k]!);
+      this.itlSum += gaps[k]!;
+    }
+    this.itlCount += gaps.length;
+    if (row.clientCounted) this.clientCounted++;
+    const slo = this.slo;
+    if (slo.ttft === undefined && slo.tpot === undefined && slo.e2el === undefined) return;
+    // The same rules as the exact path (see `goodputOf`).
+    const tpot = Number.isNaN(row.tpot) ? 0 : row.tpot;
+    const missTtft = slo.ttft !== undefined && !(row.ttft <= slo.ttft);
+    const missTpot = slo.tpot !== undefined && !(tpot <= slo.tpot);
+    const missE2el = slo.e2el !== undefined && !(row.e2el <= slo.e2el);
+    if (missTtft) this.violations.ttft++;
+    if (missTpot) this.violations.tpot++;
+    if (missE2el) this.violations.e2el++;
+    if (!missTtft && !missTpot && !missE2el) this.good++;
+  }
+
+  /** Adds `other`'s figures to these (`other` is left as it was). */
+  merge(other: WindowStats): this {
+    this.all.merge(other.all);
+    for (const [k, g] of other.profiles) WindowStats.group(this.profiles, k).merge(g);
+    for (const [k, g] of other.turns) WindowStats.group(this.turns, k).merge(g);
+    this.lag.merge(other.lag);
+    this.itl.merge(other.itl);
+    for (const [k, n] of other.errors) this.errors.set(k, (this.errors.get(k) ?? 0) + n);
+    this.sends += other.sends;
+    this.itlSum += other.itlSum;
+    this.itlCount += other.itlCount;
+    this.clientCounted += other.clientCounted;
+    this.firstScheduled = Math.min(this.firstScheduled, other.firstScheduled);
+    this.lastScheduled = Math.max(this.lastScheduled, other.lastScheduled);
+    this.firstSent = Math.min(this.firstSent, other.firstSent);
+    this.lastSent = Math.max(this.lastSent, other.lastSent);
+    this.good += other.good;
+    this.violations.ttft += other.violations.ttft;
+    this.violations.tpot += other.violations.tpot;
+    this.violations.e2el += other.violations.e2el;
+    return this;
+  }
+
+  /** Bucket slots held by every histogram (the size test's counter). */
+  get slots(): number {
+    let n = this.lag.slots + this.itl.slots;
+    for (const g of [this.all, ...this.profiles.values(), ...this.turns.values()])
+      n += g.ttft.slots + g.tpot.slots + g.e2el.slots;
+    return n;
+  }
+}
+
+/** Most bins `TimeBins` keeps before it doubles their width. */
+const MAX_TIME_BINS = 4 * MAX_TIME_BUCKETS;
+
+/**
+ * Completions, output tokens and busy time per bin of the run, as records arrive: bins start at
+ * 1 s and double in width whenever there would be more than MAX_TIME_BINS, so memory is bounded
+ * however long the run. The report's buckets are then whole numbers of bins.
+ */
+class TimeBins {
+  private widthMs = 1000;
+  private completed: number[] = [];
+  private tokens: number[] = [];
+  private busyMs: number[] = [];
+  private maxEndMs = 0;
+
+  add(row: Row): void {
+    this.maxEndMs = Math.max(this.maxEndMs, row.end);
+    this.cover(row.end);
+    const b = Math.floor(row.end / this.widthMs);
+    if (row.error < 0) {
+      this.completed[b]!++;
+      this.tokens[b]! += row.completion;
+    }
+    for (let t = Math.max(0, row.sent); t < row.end;) {
+      const k = Math.floor(t / this.widthMs);
+      const next = Math.min((k + 1) * this.widthMs, row.end);
+      this.busyMs[k]! += next - t;
+      t = next;
+    }
+  }
+
+  /** Makes room for time `ms`, doubling the bin width while there would be too many bins. */
+  private cover(ms: number): void {
+    while (Math.floor(ms / this.widthMs) >= MAX_TIME_BINS) {
+      const halve = (a: number[]) => {
+        const out = new Array<number>(Math.ceil(a.length / 2)).fill(0);
+        for (let i = 0; i < a.length; i++) out[i >> 1]! += a[i]!;
+        return out;
+      };
+      this.completed = halve(this.completed);
+      this.tokens = halve(this.tokens);
+      this.busyMs = halve(this.busyMs);
+      this.widthMs *= 2;
+    }
+    const need = Math.floor(ms / this.widthMs) + 1;
+    while (this.completed.length < need) {
+      this.completed.push(0);
+      this.tokens.push(0);
+      this.busyMs.push(0);
+    }
+  }
+
+  /** The report's series: buckets of whole bins, at least 1 s, at most MAX_TIME_BUCKETS (as `timeSeries`). */
+  series(durationS: number): TimeSeries {
+    const spanS = Math.max(durationS, 1e-3, this.maxEndMs / 1000);
+    const binS = this.widthMs / 1000;
+    const bucketS = binS * Math.ceil(Math.max(1, Math.ceil(spanS / MAX_TIME_BUCKETS)) / binS);
+    const buckets = Math.ceil(spanS / bucketS);
+    const perBucket = bucketS / binS;
+    const completed = new Array<number>(buckets).fill(0);
+    const tokens = new Array<number>(buckets).fill(0);
+    const busyMs = new Array<number>(buckets).fill(0);
+    for (let i = 0; i < this.completed.length; i++) {
+      const b = Math.floor(i / perBucket);
+      // Completions after the span's last bucket count in it; busy time beyond it is cut off.
+      completed[Math.min(b, buckets - 1)]! += this.completed[i]!;
+      tokens[Math.min(b, buckets - 1)]! += this.tokens[i]!;
+      if (b < buckets) busyMs[b]! += this.busyMs[i]!;
+    }
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    return {
+      bucketS,
+      x: Array.from({ length: buckets }, (_, k) => k * bucketS),
+      requestsPerS: completed.map((c) => round(c / bucketS)),
+      tokensPerS: tokens.map((c) => round(c / bucketS)),
+      concurrency: busyMs.map((ms) => round(ms / (bucketS * 1000))),
+    };
+  }
+
+  get slots(): number {
+    return this.completed.length * 3;
+  }
+}
+
+/**
+ * Every record's figures in columns (the exact path): warm-up/cool-down windows and groups are
+ * cut at the end, percentiles are exact. Inter-token gaps (hundreds per request) go to a uniform
+ * reservoir of at most `itlReservoirSize` gaps: ITL means and counts are exact, ITL percentiles
+ * exact until the reservoir fills.
+ */
+class ExactRecords {
   private readonly sent: number[] = [];
   private readonly end: number[] = [];
   private readonly lag: number[] = [];
@@ -104,82 +399,59 @@ export class SummaryAccumulator {
   private readonly clientCounted: boolean[] = [];
   private readonly itlSum: number[] = [];
   private readonly itlCount: number[] = [];
-  private readonly profileNames: string[] = [];
-  private readonly profileIndex = new Map<string, number>();
-  private readonly errorNames: string[] = [];
-  private readonly errorIndex = new Map<string, number>();
   /** ITL reservoir: gap values and the request each came from. */
   private readonly itl: number[] = [];
   private readonly itlRequest: number[] = [];
   private readonly itlSampler: ReservoirSampler;
-  private okCount = 0;
-  private failCount = 0;
-  private readonly ttftHistogram = new LogHistogram();
+  private itlSeen = 0;
 
   constructor(
-    itlReservoirSize = 1_000_000,
-    seed = 0,
-    private readonly byProfile = true,
-    private readonly options: SummaryOptions = {},
+    private readonly itlReservoirSize: number,
+    seed: number,
+    private readonly profileNames: readonly string[],
+    private readonly errorNames: readonly string[],
+    private readonly slo: Slo,
   ) {
     this.itlSampler = new ReservoirSampler(itlReservoirSize, rngFor(seed, "workloadgen.itl-reservoir"));
   }
 
-  /** Requests added so far: completed, failed (cheap: for per-record checks). */
-  get counts(): { completed: number; failed: number } {
-    return { completed: this.okCount, failed: this.failCount };
+  get length(): number {
+    return this.sent.length;
   }
 
-  /** Counts and the TTFT median so far (approximate, ±1%), for the progress display (a few times a second). */
-  get progress(): { completed: number; failed: number; ttftP50Ms: number } {
-    return { ...this.counts, ttftP50Ms: this.ttftHistogram.quantile(0.5) };
-  }
-
-  add(r: RequestRecord): void {
+  add(row: Row, gaps: readonly number[]): void {
     const i = this.sent.length;
-    this.sent.push(r.sent_ms);
-    this.end.push(r.end_ms);
-    this.lag.push(r.schedule_lag_ms);
-    this.turn.push(r.turn_index);
-    let p = this.profileIndex.get(r.profile);
-    if (p === undefined) {
-      p = this.profileNames.push(r.profile) - 1;
-      this.profileIndex.set(r.profile, p);
-    }
-    this.profile.push(p);
-    if (r.error !== null) {
-      this.failCount++;
-      const code = r.error.split(":")[0]!;
-      let e = this.errorIndex.get(code);
-      if (e === undefined) {
-        e = this.errorNames.push(code) - 1;
-        this.errorIndex.set(code, e);
-      }
-      this.errorCode.push(e);
-    } else {
-      this.okCount++;
-      this.errorCode.push(-1);
-      if (r.ttft_ms !== null) this.ttftHistogram.add(r.ttft_ms);
-    }
-    this.ttft.push(r.ttft_ms ?? NaN);
-    this.tpot.push(r.tpot_ms ?? NaN);
-    this.e2el.push(r.e2el_ms);
-    this.prompt.push(r.prompt_tokens);
-    this.completion.push(r.completion_tokens);
-    this.cached.push(r.cached_tokens);
-    this.clientCounted.push(r.usage_source === "client" && r.error === null);
+    this.sent.push(row.sent);
+    this.end.push(row.end);
+    this.lag.push(row.lag);
+    this.turn.push(row.turn);
+    this.profile.push(row.profile);
+    this.errorCode.push(row.error);
+    this.ttft.push(row.ttft);
+    this.tpot.push(row.tpot);
+    this.e2el.push(row.e2el);
+    this.prompt.push(row.prompt);
+    this.completion.push(row.completion);
+    this.cached.push(row.cached);
+    this.clientCounted.push(row.clientCounted);
     let sum = 0;
-    const gaps = r.itl_ms;
     for (let k = 0; k < gaps.length; k++) sum += gaps[k]!;
+    this.itlSeen += gaps.length;
     this.itlSampler.offerMany(gaps.length, (slot, k) => {
       this.itl[slot] = gaps[k]!;
       this.itlRequest[slot] = i;
     });
     this.itlSum.push(sum);
-    this.itlCount.push(r.error === null ? r.itl_ms.length : 0);
+    this.itlCount.push(row.error < 0 ? gaps.length : 0);
   }
 
-  /** Columns for charts (all requests, no window). */
+  /** "exact" while the reservoir holds every gap, else what it is. */
+  get itlMethod(): string {
+    return this.itlSeen <= this.itlReservoirSize
+      ? "exact"
+      : `uniform sample of ${this.itlReservoirSize} gaps`;
+  }
+
   columns(): RecordColumns {
     return {
       sent: this.sent,
@@ -246,29 +518,18 @@ export class SummaryAccumulator {
     };
   }
 
-  /**
-   * The summary of everything added, for a run that lasted `durationS` seconds (wall clock, or
-   * virtual time in a simulation). With a warm-up/cool-down, only requests sent inside
-   * [warmup, duration - cooldown) count, and throughputs divide by that window's length.
-   */
-  summary(durationS: number): RunSummary {
-    const warmupMs = (this.options.warmupS ?? 0) * 1000;
-    const cooldownMs = (this.options.cooldownS ?? 0) * 1000;
-    const windowed = warmupMs > 0 || cooldownMs > 0;
-    const fromMs = warmupMs;
-    const toMs = windowed ? durationS * 1000 - cooldownMs : Infinity;
-    const windowS = windowed ? Math.max(0, toMs - fromMs) / 1000 : durationS;
+  figures(w: Window): Figures {
     const n = this.sent.length;
     const included = new Uint8Array(n);
     const indices: number[] = [];
     for (let i = 0; i < n; i++) {
       const s = this.sent[i]!;
-      if (s >= fromMs && s < toMs) {
+      if (s >= w.fromMs && s < w.toMs) {
         included[i] = 1;
         indices.push(i);
       }
     }
-    const all = this.group(indices, windowS);
+    const all = this.group(indices, w.windowS);
     let prompt = 0;
     let completion = 0;
     let cached = 0;
@@ -301,52 +562,33 @@ export class SummaryAccumulator {
       itlCount += this.itlCount[i]!;
       if (this.clientCounted[i]) clientCounted++;
     }
-    const itl = summarize(this.itlIn(included));
-    const sends = indices.length;
-    const summary: RunSummary = {
-      completed: all.completed,
-      failed: all.failed,
-      duration_s: durationS,
-      request_throughput: all.request_throughput,
-      output_token_throughput: all.output_token_throughput,
-      total_token_throughput: (completion + prompt) / windowS,
-      total_prompt_tokens: prompt,
-      total_completion_tokens: completion,
-      total_cached_tokens: cached,
-      ttft_ms: all.ttft_ms,
-      tpot_ms: all.tpot_ms,
-      itl_ms: { ...itl, count: itlCount, mean: itlCount > 0 ? itlSum / itlCount : NaN },
-      e2el_ms: all.e2el_ms,
-      schedule_lag_ms: summarize(lag),
+    return {
+      method: "exact",
+      itlMethod: this.itlMethod,
+      all,
+      prompt,
+      completion,
+      cached,
+      itl: summarize(this.itlIn(included)),
+      itlSum,
+      itlCount,
+      lag: summarize(lag),
       errors,
-      /** Requests whose token counts are the client's own (no usage from the server). */
-      usage_client_counted: clientCounted,
-      cached_token_fraction: all.cached_token_fraction,
-      send_rate: {
-        // Rate the schedule asked for vs the rate sends happened at (equal unless the client lags).
-        requested_rps: sends > 1 ? ((sends - 1) * 1000) / (lastScheduled - firstScheduled) : NaN,
-        achieved_rps: sends > 1 ? ((sends - 1) * 1000) / (lastSent - firstSent) : NaN,
-      },
-      ...(windowed
-        ? {
-            window: {
-              warmup_s: warmupMs / 1000,
-              cooldown_s: cooldownMs / 1000,
-              measured_s: windowS,
-              requests_excluded: n - sends,
-            },
-          }
-        : {}),
-      ...(this.goodput(indices, windowS, all.completed) ?? {}),
-      ...(this.byProfile ? { by_profile: this.profileSummaries(indices, windowS) } : {}),
-      ...(this.byProfile ? { by_turn_index: this.turnSummaries(indices, windowS) } : {}),
+      clientCounted,
+      sends: indices.length,
+      firstScheduled,
+      lastScheduled,
+      firstSent,
+      lastSent,
+      goodput: this.goodput(indices),
+      byProfile: this.grouped(indices, (i) => this.profileNames[this.profile[i]!]!, w.windowS),
+      byTurn: this.grouped(indices, (i) => turnLabel(turnGroup(this.turn[i]!)), w.windowS),
     };
-    return summary;
   }
 
-  /** Goodput (vLLM's definition): completed requests meeting every SLO, per second. */
-  private goodput(indices: readonly number[], windowS: number, completed: number) {
-    const slo = this.options.slo ?? {};
+  /** Goodput (vLLM's definition): completed requests meeting every SLO. */
+  private goodput(indices: readonly number[]): Figures["goodput"] {
+    const slo = this.slo;
     if (slo.ttft === undefined && slo.tpot === undefined && slo.e2el === undefined) return undefined;
     let good = 0;
     const violations = { ttft: 0, tpot: 0, e2el: 0 };
@@ -364,15 +606,7 @@ export class SummaryAccumulator {
       if (missE2el) violations.e2el++;
       if (!missTtft && !missTpot && !missE2el) good++;
     }
-    return {
-      goodput: {
-        slo_ms: slo,
-        good_requests: good,
-        request_goodput: good / windowS,
-        good_fraction: completed > 0 ? good / completed : NaN,
-        violations,
-      },
-    };
+    return { good, violations };
   }
 
   private grouped(indices: readonly number[], key: (i: number) => string, windowS: number) {
@@ -387,53 +621,356 @@ export class SummaryAccumulator {
     for (const [k, list] of groups) out.set(k, this.group(list, windowS));
     return out;
   }
+}
 
-  /** Headline figures per client profile (e.g. to compare priorities in one open-loop mix). */
-  private profileSummaries(indices: readonly number[], windowS: number): Record<string, ProfileSummary> {
-    const groups = this.grouped(indices, (i) => this.profileNames[this.profile[i]!]!, windowS);
-    const out: Record<string, ProfileSummary> = {};
-    for (const name of [...groups.keys()].sort((a, b) => a.localeCompare(b))) out[name] = groups.get(name)!;
-    return out;
+/** The measured window: requests sent in [fromMs, toMs) count; throughputs divide by windowS. */
+interface Window {
+  fromMs: number;
+  toMs: number;
+  windowS: number;
+  windowed: boolean;
+}
+
+/** The window's figures, from every record (exact) or from the histograms (bounded). */
+interface Figures {
+  method: string;
+  itlMethod: string;
+  all: GroupSummary;
+  prompt: number;
+  completion: number;
+  cached: number;
+  itl: MetricSummary;
+  itlSum: number;
+  itlCount: number;
+  lag: MetricSummary;
+  errors: Record<string, number>;
+  clientCounted: number;
+  sends: number;
+  firstScheduled: number;
+  lastScheduled: number;
+  firstSent: number;
+  lastSent: number;
+  goodput: { good: number; violations: { ttft: number; tpot: number; e2el: number } } | undefined;
+  /** Unordered; the summary sorts them. */
+  byProfile: Map<string, GroupSummary>;
+  byTurn: Map<string, GroupSummary>;
+}
+
+/** Pending rows are swept into the window's histograms once there are this many (or twice as many as last time). */
+const SWEEP_MIN_ROWS = 1024;
+
+/**
+ * Builds the run summary one record at a time, in memory that does not grow with the run once
+ * it is long. Up to `exactRecords` records (`SummaryOptions`, default 250,000) it also keeps
+ * every record's figures, and the summary's percentiles are exact (`"percentiles": "exact"`);
+ * past that it drops them, and the summary and report come from mergeable histograms
+ * (`LogLinearHistogram`, within 1%: `"percentiles": "hdr(1%)"`), binned time series and a
+ * uniform sample of requests for the latency scatter. Counts, sums, means, min and max stay exact.
+ *
+ * The histograms take a record once it is surely inside the measured window: at once without a
+ * window; with `--warmup`/`--cooldown`, once it was sent more than the cool-down before the
+ * latest end seen (the run lasts at least that long). Until then its row waits (at most a
+ * cool-down's worth of requests).
+ */
+export class SummaryAccumulator {
+  private readonly profileNames: string[] = [];
+  private readonly profileIndex = new Map<string, number>();
+  private readonly errorNames: string[] = [];
+  private readonly errorIndex = new Map<string, number>();
+  private exact: ExactRecords | undefined;
+  private readonly exactLimit: number;
+  private readonly slo: Slo;
+  private readonly warmupMs: number;
+  private readonly cooldownMs: number;
+  private readonly windowed: boolean;
+  /** Rows surely inside the window. */
+  private readonly committed: WindowStats;
+  /** Rows that may still fall in the cool-down. */
+  private pending: Row[] = [];
+  private sweepAt = SWEEP_MIN_ROWS;
+  private maxEndMs = -Infinity;
+  private readonly bins = new TimeBins();
+  private readonly scatterSampler: ReservoirSampler;
+  private readonly scatter = {
+    sent: new Float64Array(SCATTER_POINTS),
+    ttft: new Float64Array(SCATTER_POINTS),
+    e2el: new Float64Array(SCATTER_POINTS),
+  };
+  private scatterCount = 0;
+  private records = 0;
+  private okCount = 0;
+  private failCount = 0;
+  private readonly ttftProgress = new LogLinearHistogram();
+
+  constructor(
+    itlReservoirSize = 1_000_000,
+    seed = 0,
+    private readonly byProfile = true,
+    options: SummaryOptions = {},
+  ) {
+    this.slo = options.slo ?? {};
+    this.warmupMs = (options.warmupS ?? 0) * 1000;
+    this.cooldownMs = (options.cooldownS ?? 0) * 1000;
+    this.windowed = this.warmupMs > 0 || this.cooldownMs > 0;
+    this.exactLimit = options.exactRecords ?? EXACT_RECORDS_LIMIT;
+    this.committed = new WindowStats(this.slo);
+    this.exact =
+      this.exactLimit > 0
+        ? new ExactRecords(itlReservoirSize, seed, this.profileNames, this.errorNames, this.slo)
+        : undefined;
+    this.scatterSampler = new ReservoirSampler(SCATTER_POINTS, rngFor(seed, "workloadgen.latency-scatter"));
+  }
+
+  /** Requests added so far: completed, failed (cheap: for per-record checks). */
+  get counts(): { completed: number; failed: number } {
+    return { completed: this.okCount, failed: this.failCount };
+  }
+
+  /** Counts and the TTFT median so far (±1%), for the progress display (a few times a second). */
+  get progress(): { completed: number; failed: number; ttftP50Ms: number } {
+    return { ...this.counts, ttftP50Ms: this.ttftProgress.percentile(50) };
+  }
+
+  /** "exact" while every record is kept, else the histograms' method. */
+  get method(): string {
+    return this.exact ? "exact" : HISTOGRAM_METHOD;
   }
 
   /**
-   * Per turn index ("0" = first turns, ..., "10+"): first turns pay full prefill, later turns
-   * reuse the session's KV cache, so TTFT and cached_token_fraction show the reuse effect.
+   * Memory held, in values (8 bytes each, about): every kept record's columns while exact, then
+   * only histogram buckets, time bins, the scatter sample and the rows waiting for the window.
    */
-  private turnSummaries(indices: readonly number[], windowS: number): Record<string, GroupSummary> {
-    const label = (t: number) => (t >= TURN_GROUPS ? `${TURN_GROUPS}+` : String(t));
-    const groups = this.grouped(indices, (i) => label(this.turn[i]!), windowS);
-    const out: Record<string, GroupSummary> = {};
-    const order = (k: string) => Number.parseInt(k, 10);
-    for (const k of [...groups.keys()].sort((a, b) => order(a) - order(b))) out[k] = groups.get(k)!;
-    return out;
-  }
-}
-
-/**
- * Log-bucketed histogram (2% wide buckets) for an approximate running median: O(1) per value,
- * for the progress display (the summary's percentiles are exact).
- */
-class LogHistogram {
-  private readonly counts = new Map<number, number>();
-  private total = 0;
-  private static readonly RATIO = Math.log(1.02);
-
-  add(value: number): void {
-    const b = value <= 0.001 ? -1000 : Math.floor(Math.log(value) / LogHistogram.RATIO);
-    this.counts.set(b, (this.counts.get(b) ?? 0) + 1);
-    this.total++;
+  get footprint(): { records: number; pendingRows: number; slots: number } {
+    return {
+      records: this.exact?.length ?? 0,
+      pendingRows: this.pending.length,
+      slots: this.committed.slots + this.bins.slots + this.ttftProgress.slots + 3 * SCATTER_POINTS,
+    };
   }
 
-  quantile(q: number): number {
-    if (this.total === 0) return NaN;
-    const target = q * this.total;
-    let seen = 0;
-    for (const b of [...this.counts.keys()].sort((x, y) => x - y)) {
-      seen += this.counts.get(b)!;
-      if (seen >= target) return b === -1000 ? 0 : Math.exp((b + 0.5) * LogHistogram.RATIO);
+  add(r: RequestRecord): void {
+    let p = this.profileIndex.get(r.profile);
+    if (p === undefined) {
+      p = this.profileNames.push(r.profile) - 1;
+      this.profileIndex.set(r.profile, p);
     }
-    return NaN;
+    let e = -1;
+    if (r.error !== null) {
+      this.failCount++;
+      const code = r.error.split(":")[0]!;
+      let known = this.errorIndex.get(code);
+      if (known === undefined) {
+        known = this.errorNames.push(code) - 1;
+        this.errorIndex.set(code, known);
+      }
+      e = known;
+    } else {
+      this.okCount++;
+      if (r.ttft_ms !== null) this.ttftProgress.add(r.ttft_ms);
+    }
+    const row: Row = {
+      sent: r.sent_ms,
+      end: r.end_ms,
+      lag: r.schedule_lag_ms,
+      ttft: r.ttft_ms ?? NaN,
+      tpot: r.tpot_ms ?? NaN,
+      e2el: r.e2el_ms,
+      prompt: r.prompt_tokens,
+      completion: r.completion_tokens,
+      cached: r.cached_tokens,
+      turn: r.turn_index,
+      profile: p,
+      error: e,
+      clientCounted: r.usage_source === "client" && r.error === null,
+      itl: e < 0 ? r.itl_ms : undefined,
+    };
+    this.records++;
+    this.exact?.add(row, r.itl_ms);
+    this.bins.add(row);
+    if (e < 0)
+      this.scatterSampler.offerMany(1, (slot) => {
+        this.scatter.sent[slot] = row.sent;
+        this.scatter.ttft[slot] = row.ttft;
+        this.scatter.e2el[slot] = row.e2el;
+        this.scatterCount = Math.min(SCATTER_POINTS, this.scatterCount + 1);
+      });
+    if (!this.windowed) this.committed.add(row);
+    else if (row.sent >= this.warmupMs) {
+      // Rows sent in the warm-up never count; the others wait until they are surely before the cool-down.
+      this.pending.push(row);
+      this.maxEndMs = Math.max(this.maxEndMs, row.end);
+      if (this.pending.length >= this.sweepAt) this.sweep();
+    }
+    if (this.exact && this.records > this.exactLimit) this.exact = undefined;
+  }
+
+  /** Moves the rows surely inside the window (sent a cool-down before the latest end) into the histograms. */
+  private sweep(): void {
+    const before = this.maxEndMs - this.cooldownMs;
+    const waiting: Row[] = [];
+    for (const row of this.pending) {
+      if (row.sent < before) this.committed.add(row);
+      else waiting.push(row);
+    }
+    this.pending = waiting;
+    this.sweepAt = Math.max(SWEEP_MIN_ROWS, 2 * waiting.length);
+  }
+
+  private window(durationS: number): Window {
+    const fromMs = this.warmupMs;
+    const toMs = this.windowed ? durationS * 1000 - this.cooldownMs : Infinity;
+    const windowS = this.windowed ? Math.max(0, toMs - fromMs) / 1000 : durationS;
+    return { fromMs, toMs, windowS, windowed: this.windowed };
+  }
+
+  /** The window's histograms: the committed rows plus the waiting ones inside the window. */
+  private windowStats(w: Window): WindowStats {
+    const stats = new WindowStats(this.slo);
+    for (const row of this.pending) if (row.sent >= w.fromMs && row.sent < w.toMs) stats.add(row);
+    return stats.merge(this.committed);
+  }
+
+  private boundedFigures(w: Window): Figures {
+    const stats = this.windowStats(w);
+    const named = (map: Map<number, GroupStats>, name: (k: number) => string) =>
+      new Map([...map].map(([k, g]) => [name(k), g.summary(w.windowS)] as const));
+    const errors: Record<string, number> = {};
+    for (const [k, n] of stats.errors) errors[this.errorNames[k]!] = n;
+    const hasSlo = this.slo.ttft !== undefined || this.slo.tpot !== undefined || this.slo.e2el !== undefined;
+    return {
+      method: HISTOGRAM_METHOD,
+      itlMethod: HISTOGRAM_METHOD,
+      all: stats.all.summary(w.windowS),
+      prompt: stats.all.prompt,
+      completion: stats.all.completion,
+      cached: stats.all.cached,
+      itl: stats.itl.summary(),
+      itlSum: stats.itlSum,
+      itlCount: stats.itlCount,
+      lag: stats.lag.summary(),
+      errors,
+      clientCounted: stats.clientCounted,
+      sends: stats.sends,
+      firstScheduled: stats.firstScheduled,
+      lastScheduled: stats.lastScheduled,
+      firstSent: stats.firstSent,
+      lastSent: stats.lastSent,
+      goodput: hasSlo ? { good: stats.good, violations: { ...stats.violations } } : undefined,
+      byProfile: named(stats.profiles, (k) => this.profileNames[k]!),
+      byTurn: named(stats.turns, turnLabel),
+    };
+  }
+
+  /**
+   * The summary of everything added, for a run that lasted `durationS` seconds (wall clock, or
+   * virtual time in a simulation). With a warm-up/cool-down, only requests sent inside
+   * [warmup, duration - cooldown) count, and throughputs divide by that window's length.
+   */
+  summary(durationS: number): RunSummary {
+    const w = this.window(durationS);
+    const f = this.exact ? this.exact.figures(w) : this.boundedFigures(w);
+    const n = this.records;
+    const sends = f.sends;
+    const summary: RunSummary = {
+      completed: f.all.completed,
+      failed: f.all.failed,
+      duration_s: durationS,
+      request_throughput: f.all.request_throughput,
+      output_token_throughput: f.all.output_token_throughput,
+      total_token_throughput: (f.completion + f.prompt) / w.windowS,
+      total_prompt_tokens: f.prompt,
+      total_completion_tokens: f.completion,
+      total_cached_tokens: f.cached,
+      ttft_ms: f.all.ttft_ms,
+      tpot_ms: f.all.tpot_ms,
+      itl_ms: { ...f.itl, count: f.itlCount, mean: f.itlCount > 0 ? f.itlSum / f.itlCount : NaN },
+      e2el_ms: f.all.e2el_ms,
+      schedule_lag_ms: f.lag,
+      errors: f.errors,
+      /** How the percentiles were computed: "exact" (every record kept) or "hdr(1%)" (histograms, within 1%). */
+      percentiles: f.method,
+      /** ITL percentiles: "exact", a uniform sample of the gaps (exact path, many gaps), or "hdr(1%)". */
+      itl_percentiles: f.itlMethod,
+      /** Requests whose token counts are the client's own (no usage from the server). */
+      usage_client_counted: f.clientCounted,
+      cached_token_fraction: f.all.cached_token_fraction,
+      send_rate: {
+        // Rate the schedule asked for vs the rate sends happened at (equal unless the client lags).
+        requested_rps: sends > 1 ? ((sends - 1) * 1000) / (f.lastScheduled - f.firstScheduled) : NaN,
+        achieved_rps: sends > 1 ? ((sends - 1) * 1000) / (f.lastSent - f.firstSent) : NaN,
+      },
+      ...(w.windowed
+        ? {
+            window: {
+              warmup_s: this.warmupMs / 1000,
+              cooldown_s: this.cooldownMs / 1000,
+              measured_s: w.windowS,
+              requests_excluded: n - sends,
+            },
+          }
+        : {}),
+      ...(f.goodput
+        ? {
+            goodput: {
+              slo_ms: this.slo,
+              good_requests: f.goodput.good,
+              request_goodput: f.goodput.good / w.windowS,
+              good_fraction: f.all.completed > 0 ? f.goodput.good / f.all.completed : NaN,
+              violations: f.goodput.violations,
+            },
+          }
+        : {}),
+      ...(this.byProfile
+        ? {
+            by_profile: Object.fromEntries(
+              [...f.byProfile.keys()].sort((a, b) => a.localeCompare(b)).map((k) => [k, f.byProfile.get(k)!]),
+            ),
+          }
+        : {}),
+      // Per turn index ("0" = first turns, ..., "10+"): first turns pay full prefill, later turns
+      // reuse the session's KV cache, so TTFT and cached_token_fraction show the reuse effect.
+      ...(this.byProfile
+        ? {
+            by_turn_index: Object.fromEntries(
+              [...f.byTurn.keys()]
+                .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10))
+                .map((k) => [k, f.byTurn.get(k)!]),
+            ),
+          }
+        : {}),
+    };
+    return summary;
+  }
+
+  /**
+   * What report.html draws for a run of `durationS` seconds: every record's columns while they
+   * are kept, else bounded data (CDFs of the measured window from the histograms, at most
+   * SCATTER_POINTS requests sampled uniformly for the scatter, the binned time series).
+   */
+  chartSource(durationS: number): ChartSource {
+    if (this.exact)
+      return { kind: "records", columns: this.exact.columns(), itlSample: this.exact.itlSample(20_000) };
+    const stats = this.windowStats(this.window(durationS));
+    const order = Array.from({ length: this.scatterCount }, (_, i) => i).sort(
+      (a, b) => this.scatter.sent[a]! - this.scatter.sent[b]!,
+    );
+    const round = (x: number) => Math.round(x * 1000) / 1000;
+    const rounded = ([x, y]: [number[], number[]]): [number[], number[]] => [x.map(round), y.map(round)];
+    return {
+      kind: "bounded",
+      cdf: {
+        ttft: rounded(stats.all.ttft.cdf(CDF_POINTS)),
+        tpot: rounded(stats.all.tpot.cdf(CDF_POINTS)),
+        itl: rounded(stats.itl.cdf(CDF_POINTS)),
+        e2el: rounded(stats.all.e2el.cdf(CDF_POINTS)),
+      },
+      scatter: [
+        order.map((i) => round(this.scatter.sent[i]! / 1000)),
+        order.map((i) => (Number.isFinite(this.scatter.ttft[i]!) ? round(this.scatter.ttft[i]!) : null)),
+        order.map((i) => round(this.scatter.e2el[i]!)),
+      ],
+      series: this.bins.series(durationS),
+    };
   }
 }
 
@@ -474,6 +1011,8 @@ export function formatSummaryTable(s: RunSummary, title = "Serving Benchmark Res
     out.push(line("Request goodput (req/s):", f2(goodput.request_goodput)));
     out.push(line("Requests meeting the SLOs (%):", f2(goodput.good_fraction * 100)));
   }
+  if (typeof s.percentiles === "string" && s.percentiles !== "exact")
+    out.push(line("Percentiles (from histograms):", s.percentiles));
   const metric = (name: string, label: string, m: MetricSummary) => {
     out.push(section(name));
     out.push(line(`Mean ${label} (ms):`, f2(m.mean)));

@@ -140,6 +140,7 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
           metrics,
           logger,
           requestTimeoutMs: config.requestTimeoutMs,
+          waitForNodeMs: config.waitForNodeMs,
           statuses,
           heartbeatIntervalMs: config.heartbeatIntervalMs,
           nodeCallTimeoutMs: config.nodeCallTimeoutMs,

@@ -24,6 +24,8 @@ export interface Config {
   /** Relays failing in a row that mark a node down without a failed health check. */
   readonly relayFailuresToDown: number;
   readonly requestTimeoutMs: number;
+  /** How long a turn waits for a node to (re)register when none is up, before failing. */
+  readonly waitForNodeMs: number;
   readonly rebalanceIntervalMs: number;
   readonly overloadKvFraction: number;
   readonly targetKvFraction: number;
@@ -88,6 +90,13 @@ export function buildProgram(): Command {
       "deadline of one relayed turn (a request's deadline_ms may be shorter)",
       ms,
       600_000,
+    )
+    .option(
+      "--wait-for-node-ms <ms>",
+      "a turn arriving while no node is up waits this long for one to (re)register (a scheduler just " +
+        "restarted, nodes restarting) before failing UNAVAILABLE; 0 = fail at once",
+      parseArg.int(0, 600_000),
+      5000,
     )
     .option(
       "--rebalance-interval-ms <ms>",

@@ -42,9 +42,12 @@ export class SchedulerRegistration {
     this.client = new SchedulerServiceClient(
       options.scheduler,
       options.credentials ?? grpc.credentials.createInsecure(),
-      options.authToken === undefined
-        ? grpcClientOptions
-        : { ...grpcClientOptions, interceptors: [bearerInterceptor(options.authToken)] },
+      {
+        ...grpcClientOptions,
+        "grpc.initial_reconnect_backoff_ms": options.retryMs,
+        "grpc.max_reconnect_backoff_ms": Math.max(options.retryMs, 1000),
+        ...(options.authToken === undefined ? {} : { interceptors: [bearerInterceptor(options.authToken)] }),
+      },
     );
   }
 

@@ -247,6 +247,12 @@ export class NodeRegistry {
     return this.nodes.get(nodeId);
   }
 
+  /** Whether any node is up (draining ones included: they still serve their sessions). */
+  anyUp(): boolean {
+    for (const rec of this.nodes.values()) if (rec.up) return true;
+    return false;
+  }
+
   byAddress(address: string): MutableNodeRecord | undefined {
     for (const rec of this.nodes.values()) if (rec.address === address) return rec;
     return undefined;

@@ -20,6 +20,12 @@ export interface RelayDeps {
   readonly logger: Logger;
   readonly requestTimeoutMs: number;
   /**
+   * A turn that finds no node up waits up to this long (within its deadline) for one to register
+   * or come back, re-trying every 100 ms: after a scheduler restart nodes need a moment to
+   * register again, and those turns should not fail. Default 0 (fail at once).
+   */
+  readonly waitForNodeMs?: number;
+  /**
    * Re-checks a node's health now, after a relay to it failed; a failed check marks it down.
    * Optional (without it only --relay-failures-to-down consecutive failures mark a node down).
    */
@@ -32,6 +38,9 @@ export interface RelayDeps {
  * many times.
  */
 const MAX_REDISPATCH = 2;
+
+/** How often a turn waiting for a node (see RelayDeps.waitForNodeMs) looks again, ms. */
+const NO_NODE_RETRY_MS = 100;
 
 interface TrackedRelay {
   abort(reason: string): void;
@@ -165,6 +174,18 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       avoidNodes: failedNodes,
     });
     if (!outcome.ok) {
+      const waitUntil = Math.min(
+        receivedAt + (deps.waitForNodeMs ?? 0),
+        performance.now() + (deadlineEpochMs - Date.now()),
+      );
+      if (
+        failedNodes === undefined &&
+        !router.registry.anyUp() &&
+        performance.now() + NO_NODE_RETRY_MS <= waitUntil
+      ) {
+        setTimeout(() => attempt(attemptNo), NO_NODE_RETRY_MS);
+        return;
+      }
       logger.warn("no node for turn", { sessionId: req.sessionId, reason: outcome.message });
       failTurn("UNAVAILABLE", outcome.message, true);
       return;

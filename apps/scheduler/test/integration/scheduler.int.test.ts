@@ -410,7 +410,7 @@ describe("dynamic registration", () => {
     svc = await spawnService(
       "scheduler",
       bundlePath("scheduler"),
-      ["--port", "0", "--metrics-port", "0", ...FAST_MEMBERSHIP],
+      ["--port", "0", "--metrics-port", "0", "--wait-for-node-ms", "0", ...FAST_MEMBERSHIP],
       ["grpc", "metrics"],
     );
     client = schedulerClient(svc.ports.grpc!);
@@ -443,5 +443,44 @@ describe("dynamic registration", () => {
     const r2 = await runTurn(client, turn("dyn", 1));
     expect(r2.error).toBeUndefined();
     expect(r2.nodeId).not.toBe(home.nodeId);
+  });
+});
+
+describe("a turn arriving while no node is up (a scheduler just restarted)", () => {
+  let svc: RunningService;
+  let client: SchedulerServiceClient;
+  let node: FakeNode | undefined;
+
+  beforeAll(async () => {
+    svc = await spawnService(
+      "scheduler",
+      bundlePath("scheduler"),
+      ["--port", "0", "--metrics-port", "0", "--wait-for-node-ms", "3000", ...FAST_MEMBERSHIP],
+      ["grpc", "metrics"],
+    );
+    client = schedulerClient(svc.ports.grpc!);
+  });
+
+  afterAll(async () => {
+    client?.close();
+    await svc?.stop();
+    await node?.stop();
+  });
+
+  it("no node registers within --wait-for-node-ms -> UNAVAILABLE after waiting, not at once", async () => {
+    const t0 = performance.now();
+    const r = await runTurn(client, turn("early", 0));
+    expect(r.error?.code).toBe("UNAVAILABLE");
+    expect(performance.now() - t0).toBeGreaterThan(2500);
+  });
+
+  it("a node registers while the turn waits -> the turn runs there", async () => {
+    const pending = runTurn(client, turn("patient", 0));
+    await new Promise((r) => setTimeout(r, 500));
+    node = await FakeNode.start({ nodeId: "late", tokens: 2 });
+    await node.registerWith(`127.0.0.1:${svc.ports.grpc}`);
+    const r = await pending;
+    expect(r.error).toBeUndefined();
+    expect(r.nodeId).toBe("late");
   });
 });

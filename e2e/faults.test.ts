@@ -286,7 +286,9 @@ describe("the whole stack under faults (workloadgen -> scheduler -> 2 nodes -> 2
         `[faults] scheduler back in ${Math.round(t1 - t0)} ms, nodes up ${Math.round(performance.now() - t1)} ms later`,
       );
     });
-    expectFailuresBoundedByInFlight(run, 5_000, true);
+    // No failure at all is possible (and best): turns sent while the scheduler is away wait for it
+    // (gRPC wait-for-ready), so only turns on the wire at the kill can fail.
+    expectFailuresBoundedByInFlight(run, 5_000, false);
     expectRecordsMatchSummary(run);
     expect((await c.upNodes()).sort()).toEqual(["node-1", "node-2"]);
   });

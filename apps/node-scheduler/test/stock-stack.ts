@@ -1,4 +1,4 @@
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { bundlePath, loggedKvEventsEndpoints, spawnService, type RunningService } from "@symphony/testkit";
 
 /** Sum of a metric's samples whose labels include every `labels` pair. */
 export async function scrape(
@@ -25,12 +25,6 @@ export interface StockStack {
   stop(): Promise<void>;
 }
 
-function kvEventsEndpoints(mock: RunningService): { endpoint: string; replayEndpoint: string } {
-  const line = mock.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
-  if (!line) throw new Error("mock-vllm logged no kv-events endpoint");
-  return { endpoint: String(line.endpoint), replayEndpoint: String(line.replayEndpoint) };
-}
-
 export async function startStockStack(mockArgs: string[], nodeArgs: string[]): Promise<StockStack> {
   // The engine binds its publisher on an ephemeral loopback port ("*" in the port makes vLLM
   // bind), and the node connects to it, as a node beside a vLLM started with tcp://*:5557 does.
@@ -53,7 +47,7 @@ export async function startStockStack(mockArgs: string[], nodeArgs: string[]): P
     ["http"],
     60_000,
   );
-  const { endpoint, replayEndpoint } = kvEventsEndpoints(mock);
+  const { endpoint, replayEndpoint } = loggedKvEventsEndpoints(mock);
   const node = await spawnService(
     "node-scheduler",
     bundlePath("node-scheduler"),

@@ -49,16 +49,20 @@ const STOCK_ENGINE_ARGS = [
   "native",
 ];
 
+/** The KV-event endpoints a mock-vllm (or node) logged in its `listening` line for kind "kv-events". */
+export function loggedKvEventsEndpoints(service: RunningService): {
+  endpoint: string;
+  replayEndpoint: string;
+} {
+  const line = service.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
+  if (!line) throw new Error(`${service.name} logged no kv-events endpoint`);
+  return { endpoint: String(line.endpoint), replayEndpoint: String(line.replayEndpoint) };
+}
+
 /** Node flags reading `mock`'s events, from the endpoints it logged. */
 function kvEventsArgs(mock: RunningService): string[] {
-  const line = mock.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
-  if (!line) throw new Error(`${mock.name} logged no kv-events endpoint`);
-  return [
-    "--kv-events-endpoint",
-    String(line.endpoint),
-    "--kv-events-replay-endpoint",
-    String(line.replayEndpoint),
-  ];
+  const { endpoint, replayEndpoint } = loggedKvEventsEndpoints(mock);
+  return ["--kv-events-endpoint", endpoint, "--kv-events-replay-endpoint", replayEndpoint];
 }
 
 /**

@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createConnection, createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { bundlePath, loggedKvEventsEndpoints, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeClient, status } from "../grpc-client";
 import { runRoundRobin } from "../round-robin";
@@ -30,12 +30,6 @@ function startMock(kvEvents: Record<string, unknown>): Promise<RunningService> {
     ["http"],
     60_000,
   );
-}
-
-function loggedKvEvents(service: RunningService): { endpoint: string; replayEndpoint: string } {
-  const line = service.logs.find((l) => l.message === "listening" && l.kind === "kv-events");
-  if (!line) throw new Error(`${service.name} logged no kv-events endpoint`);
-  return { endpoint: String(line.endpoint), replayEndpoint: String(line.replayEndpoint) };
 }
 
 async function turns(node: RunningService, prefix: string, sessions = 3, turnCount = 2): Promise<void> {
@@ -153,7 +147,7 @@ describe("node-scheduler KV events: lost batches are replayed", () => {
 
   beforeAll(async () => {
     mock = await startMock({ endpoint: "tcp://127.0.0.1:*", replay_endpoint: "tcp://127.0.0.1:*" });
-    const { endpoint, replayEndpoint } = loggedKvEvents(mock);
+    const { endpoint, replayEndpoint } = loggedKvEventsEndpoints(mock);
     // Events reach the node through a relay the test can cut; replay requests go straight to the engine.
     relay = new Relay({ host: "127.0.0.1", port: Number(endpoint.split(":").at(-1)) });
     const relayPort = await relay.start();

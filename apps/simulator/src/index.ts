@@ -2,5 +2,5 @@
 // run/sweep entry points the CLI uses.
 export * from "./domain";
 export { parseConfig, resolveConfig, parseSweep, clusterFileSchema, type SimConfig } from "./config";
-export { runSimulation, recordLine, type SimResult, type SimStats } from "./simulate";
+export { runSimulation, type SimResult, type SimStats } from "./simulate";
 export { runSweep, combinations, type SweepRow } from "./sweep";

@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError, type Logger } from "@symphony/common";
-import { toJson } from "@symphony/workloadgen/src/output/report";
+import { toJson } from "@symphony/measure";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";
 import { runSimulation, type SimResult } from "./simulate";

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { UsageError } from "@symphony/common";
 import type { Config } from "./config";
 import { AgentPlanStats, agentPlanLine, planLine, summarizePlan, type SessionSource } from "./domain";
-import { toJson } from "./output/report";
+import { toJson } from "@symphony/measure";
 import type { Workload } from "./workload";
 
 /**

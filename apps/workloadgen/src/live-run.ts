@@ -1,28 +1,27 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { startMetricsServer, UsageError, type Logger } from "@symphony/common";
+import {
+  formatSummaryTable,
+  requestLine,
+  RunOutputs,
+  SummaryAccumulator,
+  type RequestRecord,
+} from "@symphony/measure";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
-import { AgentReportAccumulator, formatAgentReport, type RequestRecord } from "./domain";
-import { renderHtmlReport } from "./output/html-report";
-import { JsonlWriter } from "./output/jsonl-writer";
+import { AgentReportAccumulator, formatAgentReport } from "./domain";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
-import { formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./output/report";
 import {
   InProcessSender,
   LOOP_DELAY_RESOLUTION_MS,
   loopDelayFigures,
-  requestLine,
   startLoopDelayMonitor,
   TargetNotReadyError,
   type Sender,
 } from "./sender";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
-
-export { requestLine };
 
 /** Exit codes after a signal, as shells report them (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -75,7 +74,7 @@ export async function liveRun(
   // Agent sessions (tool waits, sub-agent fan-out) get their own section when the run has any.
   const agents = new AgentReportAccumulator(config.exactRecords);
   let agentRecords = 0;
-  const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
+  const outputs = config.out ? new RunOutputs(config.out) : undefined;
   const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
@@ -134,9 +133,9 @@ export async function liveRun(
     sender.start({
       records: (records, lines) => {
         for (const record of records) onRecord(record);
-        if (requestsFile) {
-          if (lines !== undefined) requestsFile.write(lines);
-          else for (const record of records) requestsFile.write(requestLine(record));
+        if (outputs) {
+          if (lines !== undefined) outputs.writeRequestLine(lines);
+          else for (const record of records) outputs.writeRequestLine(requestLine(record));
         }
         const { completed, failed } = results.counts;
         if (stopReason === "completed" && failed > 0) {
@@ -158,7 +157,7 @@ export async function liveRun(
   mainLoopDelay?.disable();
   const durationS = (performance.now() - t0) / 1000;
   progress.stop();
-  requestsFile?.close();
+  outputs?.closeRequests();
   await sender.close();
   await metricsServer?.close();
   if (signalHandler) {
@@ -214,14 +213,7 @@ export async function liveRun(
   };
   process.stdout.write(formatSummaryTable(summary));
   if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
-  if (config.out) {
-    writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
-    writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
-    writeFileSync(
-      join(config.out, "report.html"),
-      renderHtmlReport(summary, results.chartSource(summary.duration_s)),
-    );
-  }
+  outputs?.writeSummary(summary, results.chartSource(summary.duration_s));
   logger.info("run finished", {
     completed: summary.completed,
     failed: summary.failed,

@@ -3,7 +3,7 @@ import { createLogger, runCli } from "@symphony/common";
 import { parseConfig } from "./config";
 import { dryRun } from "./dry-run";
 import { liveRun } from "./live-run";
-import { prepareOutDir } from "./output/out-dir";
+import { prepareOutDir } from "@symphony/measure";
 import { isSendWorkerData } from "./workers/protocol";
 import { runSendWorker } from "./workers/send-worker";
 import { buildWorkload } from "./workload";

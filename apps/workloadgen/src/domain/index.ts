@@ -9,8 +9,8 @@
  * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
  * - `PartitionedSource`/`shareOf`: a run split across worker threads (each session played once).
- * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`,
- *   `LogLinearHistogram`/`StreamingMetric` (bounded-memory percentiles, within 1%).
+ * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`. Records, percentiles and summaries
+ *   are in @symphony/measure.
  * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
  *   (dry run), `agentReport` (per-kind breakdown, tool waits, fan-out cache hits),
@@ -20,8 +20,6 @@ export * from "./distributions";
 export * from "./think-time";
 export * from "./dataset";
 export * from "./chat-session";
-export * from "./stats";
-export * from "./histogram";
 export * from "./prompt-synth";
 export * from "./plan";
 export * from "./closed-loop";

@@ -1,7 +1,8 @@
 import { parentPort } from "node:worker_threads";
 import { createLogger } from "@symphony/common";
 import { parseConfig, type Config } from "../config";
-import { PartitionedSource, shareOf, type RequestRecord } from "../domain";
+import type { RequestRecord } from "@symphony/measure";
+import { PartitionedSource, shareOf } from "../domain";
 import { InProcessSender } from "../sender";
 import { buildWorkload } from "../workload";
 import type { FromWorker, SendWorkerData, ToWorker } from "./protocol";

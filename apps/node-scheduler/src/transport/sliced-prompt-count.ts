@@ -6,7 +6,7 @@ import {
   type InferenceRequest,
   type Tokenizer,
 } from "@symphony/common";
-import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE } from "./prompt-token-counter";
+import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE } from "../domain";
 
 /**
  * Prompts with more text than this are counted by `countPromptTokensSliced` instead of in one

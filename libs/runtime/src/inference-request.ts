@@ -1,4 +1,4 @@
-import type { ChatRole } from "./chat-format";
+import type { ChatRole } from "@symphony/common";
 import { Priority, Role, type InferenceRequest } from "./gen/symphony/v1/inference";
 
 /** OpenAI role names of the wire's Role enum (ROLE_UNSPECIFIED has none). */

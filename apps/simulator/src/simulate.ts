@@ -1,6 +1,7 @@
 import { mkdirSync } from "node:fs";
-import { VirtualTimers, type Logger } from "@symphony/common";
+import { VirtualTimers } from "@symphony/common";
 import { requestLineWithoutItl, RunOutputs, SummaryAccumulator, type RunSummary } from "@symphony/measure";
+import { type Logger } from "@symphony/runtime";
 import {
   ChatTemplate,
   coefficientsFor,

@@ -1,7 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError, type Logger } from "@symphony/common";
+import { UsageError } from "@symphony/common";
 import { toJson } from "@symphony/measure";
+import { type Logger } from "@symphony/runtime";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";
 import { runSimulation, type SimResult } from "./simulate";

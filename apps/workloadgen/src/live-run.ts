@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { startMetricsServer, UsageError, type Logger } from "@symphony/common";
+import { UsageError } from "@symphony/common";
 import {
   formatSummaryTable,
   requestLine,
@@ -7,6 +7,7 @@ import {
   SummaryAccumulator,
   type RequestRecord,
 } from "@symphony/measure";
+import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
 import { AgentReportAccumulator, formatAgentReport } from "./domain";

@@ -1,7 +1,8 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, UsageError, type TlsFiles } from "@symphony/common";
+import { UsageError } from "@symphony/common";
 import type { Slo } from "@symphony/measure";
+import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, type TlsFiles } from "@symphony/runtime";
 
 /**
  * Flags of the live run (issue #7): the target (gRPC scheduler or any OpenAI-compatible HTTP

@@ -9,8 +9,9 @@
  * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
  * - `PartitionedSource`/`shareOf`: a run split across worker threads (each session played once).
- * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`. Records, percentiles and summaries
- *   are in @symphony/measure.
+ * - `SyntheticChatSource`/`synthesizeChats` (seeded ShareGPT-like chats), `ThinkTimeModel`
+ *   (typing or measured chat gaps), `ChatHistory`, `PromptSynthesizer`. Records, percentiles
+ *   and summaries are in @symphony/measure.
  * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
  *   (dry run), `agentReport` (per-kind breakdown, tool waits, fan-out cache hits),
@@ -18,6 +19,7 @@
  */
 export * from "./distributions";
 export * from "./think-time";
+export * from "./chat-synth";
 export * from "./dataset";
 export * from "./chat-session";
 export * from "./prompt-synth";

@@ -80,7 +80,7 @@ describe("mock-vllm HTTP routes (in process)", () => {
     ],
     ["min_tokens > max_tokens", { max_tokens: 2, min_tokens: 3 }, 400, "min_tokens", /min_tokens must be/],
   ])(
-    "chat with %s -> %i naming the field, vLLM's error shape",
+    "chat with %s -> an error naming the field, in vLLM's shape",
     async (_what, patch, status, param, message) => {
       const res = await post("/v1/chat/completions", {
         messages: [{ role: "user", content: "x" }],

@@ -1,12 +1,6 @@
 import { Command, Option } from "commander";
-import {
-  checkTokenizerSpec,
-  loadConfigFile,
-  parseArg,
-  TOKENIZER_FLAG_HELP,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
+import { checkTokenizerSpec, loadConfigFile, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import { z } from "zod";
 import {
   agentProfileSchema,

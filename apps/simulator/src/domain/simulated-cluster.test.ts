@@ -23,7 +23,15 @@ import { DIRECTIVE_DRIVE, type EngineDrive } from "./simulated-node";
 const profile = PROFILES["llama3-8b-h100"]!;
 const link = { latencyUs: 100, bandwidthBytesPerSec: 1.25e9 };
 
-function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: number } = {}): ClusterSpec {
+function spec(
+  overrides: {
+    nodes?: number;
+    policy?: string;
+    kvBudgetTokens?: number;
+    maxRunning?: number;
+    maxQueue?: number;
+  } = {},
+): ClusterSpec {
   return {
     nodes: overrides.nodes ?? 2,
     routing: {
@@ -50,8 +58,8 @@ function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: num
       cpuBudgetTokens: 1_048_576,
       bytesPerToken: 131_072,
       offloadGBps: 25,
-      maxRunning: 256,
-      maxQueue: 1024,
+      maxRunning: overrides.maxRunning ?? 256,
+      maxQueue: overrides.maxQueue ?? 1024,
       prefetchMarginUs: 50_000,
       residencyPolicy: "hint-aware",
       hintStaleAfterUs: 10_000_000,
@@ -183,6 +191,47 @@ describe("SimulatedCluster", () => {
     const { records, done } = simulate([session("a", 1, 2000, 20)], spec({ kvBudgetTokens: 1000 }));
     expect(done).toBe(true);
     expect(records[0]!.error).toMatch(/^RESOURCE_EXHAUSTED/);
+  });
+
+  it("node queue full before any output -> the turn is placed on another node and succeeds", () => {
+    // Round-robin over 2 nodes of one running + one queued turn: node-1 runs a and queues c (both
+    // long), so e, which round-robin sends to node-1, is refused there (retryable) and moves to node-2.
+    const { records, cluster } = simulate(
+      [
+        session("a", 1, 200, 2000),
+        session("b", 1, 200, 5),
+        session("c", 1, 200, 2000),
+        session("d", 1, 200, 5, 500_000),
+        session("e", 1, 200, 5, 500_010),
+      ],
+      spec({ policy: "round-robin", maxRunning: 1, maxQueue: 1 }),
+    );
+    const e = records.find((r) => r.session_id === "e")!;
+    expect(e.error).toBeNull();
+    expect(e.node_id).toBe("node-2");
+    expect(records.every((r) => r.error === null)).toBe(true);
+    expect(cluster.node("node-1")!.core.stats.rejectedQueueFull).toBe(1);
+  });
+
+  it("every node refuses before any output -> placed on 3 nodes in all, then the last refusal reaches the client", () => {
+    const { records, cluster } = simulate(
+      [session("a", 1)],
+      spec({ nodes: 4, policy: "round-robin", maxRunning: 1, maxQueue: 0 }),
+    );
+    expect(records[0]!.error).toMatch(/^RESOURCE_EXHAUSTED: node queue is full/);
+    const refusals = cluster.nodes.map((n) => n.core.stats.rejectedQueueFull);
+    expect(refusals.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(Math.max(...refusals)).toBe(1);
+  });
+
+  it("2 nodes, both refuse before any output -> UNAVAILABLE naming why each failed the turn", () => {
+    const { records } = simulate(
+      [session("a", 1)],
+      spec({ policy: "round-robin", maxRunning: 1, maxQueue: 0 }),
+    );
+    expect(records[0]!.error).toMatch(
+      /^UNAVAILABLE: no usable node among 2 known: node-1 failed this turn \(RESOURCE_EXHAUSTED/,
+    );
   });
 
   it("hints on, multi-turn sessions -> the nodes accept the Advise hints", () => {

@@ -10,6 +10,7 @@ import {
   type TokenCache,
 } from "@symphony/mock-vllm/src/domain";
 import {
+  approxChatPromptTokens,
   NodeCore,
   WarmupPlanner,
   type Dispatch,
@@ -21,9 +22,6 @@ import {
 import type { FinishedInfo, SessionHint, StartedInfo } from "@symphony/workloadgen/src/domain";
 import type { NetworkModel } from "./network-model";
 import type { SimTurn } from "./sim-turn";
-
-/** Per-message template overhead the node adds to its prompt count (node-scheduler's CHAT_TEMPLATE_TOKENS_PER_MESSAGE). */
-const TEMPLATE_TOKENS_PER_MESSAGE = 4;
 
 /** Tokenizer, chat template and output planner shared by every simulated engine (they are stateless caches). */
 export interface EngineText {
@@ -78,7 +76,8 @@ export interface NodeSink {
   started(turn: SimTurn, info: StartedInfo): void;
   /** The turn finished on this node; `contextTokens` = prompt + completion (for the scheduler). */
   finished(turn: SimTurn, info: FinishedInfo, contextTokens: number): void;
-  failed(turn: SimTurn, failure: { code: string; message: string }): void;
+  /** The turn failed on this node; a retryable failure before Started may be placed elsewhere. */
+  failed(turn: SimTurn, failure: { code: string; message: string; retryable: boolean }): void;
 }
 
 /**
@@ -221,9 +220,7 @@ export class SimulatedNode {
     // Encoded as the engine will encode it (completion prompts untrimmed, chat content trimmed), so
     // the engine's encode is a cache hit.
     if (req.messages === undefined) return tokens.encode(req.prompt ?? "").length;
-    let n = 0;
-    for (const m of req.messages) n += tokens.encode(m.content.trim()).length + TEMPLATE_TOKENS_PER_MESSAGE;
-    return n;
+    return approxChatPromptTokens(req.messages, (content) => tokens.encode(content.trim()).length);
   }
 
   private onDispatch(d: Dispatch): void {
@@ -354,7 +351,7 @@ export class SimulatedNode {
     this.turns.delete(turn.request.requestId);
     this.warmups?.onTurnFailed(turn.request.sessionId);
     turn.phase = "returning";
-    this.sink.failed(turn, { code: failure.code, message: failure.message });
+    this.sink.failed(turn, failure);
   }
 
   // ---- stock engine ------------------------------------------------------------------------

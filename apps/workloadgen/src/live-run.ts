@@ -19,6 +19,7 @@ import {
   TargetNotReadyError,
   type Sender,
 } from "./sender";
+import { runClock, runnerShare } from "./shard";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
 
@@ -45,10 +46,23 @@ export async function liveRun(
   const runId = randomBytes(4).toString("hex");
   const workers = sendingThreads(config);
   const renderLines = config.out !== undefined;
+  // With --shard, this process plays its part of the clients and of --max-requests.
+  const share = runnerShare(config);
   const sender: Sender =
     workers > 1
       ? new WorkerPoolSender(config, [...argv], logger, runId, renderLines)
-      : new InProcessSender(config, workload, logger, { runId, renderLines });
+      : new InProcessSender(
+          { ...config, numClients: share.numClients, maxRequests: share.shardMaxRequests },
+          workload,
+          logger,
+          {
+            runId,
+            renderLines,
+            slotOffset: share.slotOffset,
+            slotStride: share.slotStride,
+            totalClients: share.totalClients,
+          },
+        );
   try {
     await sender.prepare();
   } catch (err) {
@@ -76,7 +90,7 @@ export async function liveRun(
   const agents = new AgentReportAccumulator(config.exactRecords);
   let agentRecords = 0;
   const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
-  const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
+  const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
   const startedAt = new Date();
@@ -171,6 +185,9 @@ export async function liveRun(
   const summary = {
     ...results.summary(durationS),
     started_at: startedAt.toISOString(),
+    // Where record times' zero is on this host's clocks, and which part of the run this was.
+    clock: runClock(sender.scheduleStartMs() ?? t0),
+    ...(config.shard ? { shard: { index: config.shard.index, count: config.shard.count } } : {}),
     run_id: runId,
     stop_reason: stopReason,
     target: {

@@ -19,6 +19,7 @@ import {
   TargetNotReadyError,
   type Sender,
 } from "./sender";
+import { ServerWatch } from "./server-watch";
 import { runClock, runnerShare } from "./shard";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
@@ -72,6 +73,8 @@ export async function liveRun(
       `--target ${config.target}: not reachable within ${config.connectTimeout} s (${err.message})`,
     );
   }
+  const servers = new ServerWatch(config, logger);
+  await servers.beforeRun();
   const registry = new Registry();
   const metrics = new WorkloadMetrics(registry);
   const metricsServer =
@@ -145,6 +148,7 @@ export async function liveRun(
       ...workload.info,
     });
     progress.start();
+    servers.start();
     sender.start({
       records: (records, lines) => {
         for (const record of records) onRecord(record);
@@ -180,13 +184,15 @@ export async function liveRun(
     process.off("SIGTERM", signalHandler);
   }
 
+  const scheduleStartMs = sender.scheduleStartMs() ?? t0;
+  const watched = await servers.finish(scheduleStartMs);
   const loopDelay = sender.loopDelay();
   const counters = sender.counters();
   const summary = {
     ...results.summary(durationS),
     started_at: startedAt.toISOString(),
     // Where record times' zero is on this host's clocks, and which part of the run this was.
-    clock: runClock(sender.scheduleStartMs() ?? t0),
+    clock: runClock(scheduleStartMs),
     ...(config.shard ? { shard: { index: config.shard.index, count: config.shard.count } } : {}),
     run_id: runId,
     stop_reason: stopReason,
@@ -218,6 +224,9 @@ export async function liveRun(
         : {}),
     },
     workload_info: workload.info,
+    ...(watched.summary ? { server_metrics: watched.summary } : {}),
+    ...(watched.resets ? { prefix_cache_reset: watched.resets } : {}),
+    ...(watched.warnings.length > 0 ? { warnings: watched.warnings } : {}),
     ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
     config: {
       ...config,
@@ -231,8 +240,14 @@ export async function liveRun(
   };
   process.stdout.write(formatSummaryTable(summary));
   if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
+  for (const w of watched.warnings) process.stdout.write(`warning: ${w}\n`);
   if (config.out) {
     writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
+    if (watched.summary)
+      writeFileSync(
+        join(config.out, "server-metrics.jsonl"),
+        watched.samples.map((s) => JSON.stringify(s) + "\n").join(""),
+      );
     writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
     writeFileSync(
       join(config.out, "report.html"),

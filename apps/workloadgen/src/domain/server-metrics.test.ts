@@ -107,7 +107,7 @@ describe("warmCacheReason", () => {
       false,
       undefined,
     ],
-    ["earlier prefix hits", { "vllm:prefix_cache_hits_total": 320 }, false, "320 prefix-cache hit tokens"],
+    ["earlier prefix hits", { "vllm:prefix_cache_hits_total": 320 }, false, "prefix cache already hit 320 tokens before this run"],
     ["earlier hits, cache reset just before", { "vllm:prefix_cache_hits_total": 320 }, true, undefined],
     [
       "KV blocks in use (someone else's load)",
@@ -115,7 +115,7 @@ describe("warmCacheReason", () => {
       true,
       "KV cache 12.5% in use (vllm:kv_cache_usage_perc), 2 requests running",
     ],
-    ["deprecated gpu_ names", { "vllm:gpu_prefix_cache_hits_total": 5 }, false, "5 prefix-cache hit tokens"],
+    ["deprecated gpu_ names", { "vllm:gpu_prefix_cache_hits_total": 5 }, false, "already hit 5 tokens"],
     ["not an engine", { symphony_node_queue_depth: 3 }, false, undefined],
   ])("%s -> %s", (_, metrics, reset, want) => {
     const got = warmCacheReason(metrics, reset);

@@ -203,7 +203,10 @@ export function warmCacheReason(
   const running = pick(atStart, VLLM.running) ?? 0;
   const reasons: string[] = [];
   if (!resetBeforeRun && hits !== undefined && hits > 0)
-    reasons.push(`${hits} prefix-cache hit tokens already served (vllm:prefix_cache_hits)`);
+    reasons.push(
+      `its prefix cache already hit ${hits} tokens before this run (vllm:prefix_cache_hits) and may hold ` +
+        "this workload's prefixes (reset it with --reset-prefix-cache)",
+    );
   if (usage !== undefined && usage > 0)
     reasons.push(
       `KV cache ${(usage * 100).toFixed(1)}% in use (vllm:kv_cache_usage_perc), ${running} requests running`,

@@ -2,14 +2,8 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
-import {
-  parseArg,
-  parseStructuredText,
-  parseWithSchema,
-  readTextFile,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
+import { parseStructuredText, parseWithSchema, readTextFile, UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import {
   DEFAULT_PROFILE,
   deriveNumGpuBlocks,

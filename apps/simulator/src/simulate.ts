@@ -1,6 +1,7 @@
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { VirtualTimers, type Logger } from "@symphony/common";
+import { VirtualTimers } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import {
   ChatTemplate,
   coefficientsFor,

@@ -1,4 +1,5 @@
-import { InferenceRequest, loadTokenizer, Role } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
+import { InferenceRequest, Role } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
 import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE, PromptTokenCounter } from "./prompt-token-counter";
 

@@ -1,12 +1,6 @@
 import { createHash } from "node:crypto";
-import {
-  ChatFormatError,
-  chatFormatFor,
-  ROLE_NAMES,
-  type ChatFormat,
-  type InferenceRequest,
-  type Tokenizer,
-} from "@symphony/common";
+import { ChatFormatError, chatFormatFor, type ChatFormat, type Tokenizer } from "@symphony/common";
+import { ROLE_NAMES, type InferenceRequest } from "@symphony/runtime";
 import { LRUCache } from "lru-cache";
 
 /**

@@ -4,7 +4,7 @@ import {
   type InferenceEvent,
   type InferenceRequest,
   type Logger,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { conversationText, type PromptBlocks, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";

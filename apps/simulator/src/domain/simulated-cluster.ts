@@ -1,4 +1,5 @@
-import { Role, rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
+import { rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
+import { Role } from "@symphony/runtime";
 import type { EngineConfig, StepTimeModel } from "@symphony/mock-vllm/src/domain";
 import {
   createResidencyPolicy,

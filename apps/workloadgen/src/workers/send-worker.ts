@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { parseConfig, type Config } from "../config";
 import { PartitionedSource, type RequestRecord } from "../domain";
 import { runnerShare } from "../shard";

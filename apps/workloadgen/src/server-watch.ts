@@ -1,4 +1,4 @@
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import type { Config } from "./config";
 import { summarizeServerMetrics, warmCacheReason, type ServerMetricsSample } from "./domain";
 import {

@@ -126,6 +126,8 @@ export interface Sender {
   modelName(): string;
   /** Event-loop delay where the sending happens: the worst thread's figures, and each thread's. */
   loopDelay(): { merged: LoopDelayFigures; threads: { thread: string; delay: LoopDelayFigures }[] };
+  /** The schedule's start (records' time zero) on this thread's `performance.now()`, after `start`. */
+  scheduleStartMs(): number | undefined;
 }
 
 /**
@@ -163,6 +165,7 @@ export class InProcessSender implements Sender {
   private aborted = false;
   private monitor?: ELDHistogram;
   private synth?: PromptSynthesizer;
+  private startMs: number | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -209,6 +212,7 @@ export class InProcessSender implements Sender {
         events.done();
       },
     );
+    this.startMs = performance.now();
     this.runner.start();
     // A stop or abort that came before the start (a worker waiting for the common start instant).
     if (this.aborted) this.runner.abort();
@@ -248,6 +252,10 @@ export class InProcessSender implements Sender {
 
   modelName(): string {
     return targetModelName(this.target);
+  }
+
+  scheduleStartMs(): number | undefined {
+    return this.startMs;
   }
 
   loopDelay() {

@@ -15,7 +15,7 @@ import {
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
 import { NetworkModel, type NetworkConfig } from "./network-model";
 import { requestWireBytes, SimTurn } from "./sim-turn";
-import { SimulatedNode, type EngineText, type NodeSink } from "./simulated-node";
+import { SimulatedNode, type EngineDrive, type EngineText, type NodeSink } from "./simulated-node";
 
 /** Everything that shapes the simulated cluster (the workload is separate). Times in µs. */
 export interface ClusterSpec {
@@ -32,6 +32,8 @@ export interface ClusterSpec {
   readonly node: Omit<NodeCoreConfig, "policy"> & {
     readonly residencyPolicy: ResidencyPolicyName;
     readonly hintStaleAfterUs: number;
+    /** How the node drives its engine (default: the directive engine, exact hints). */
+    readonly drive?: EngineDrive;
   };
   readonly engine: EngineConfig;
   readonly network: NetworkConfig;
@@ -121,7 +123,7 @@ export class SimulatedCluster implements Target {
         });
       },
     };
-    const { residencyPolicy, hintStaleAfterUs, ...core } = spec.node;
+    const { residencyPolicy, hintStaleAfterUs, drive, ...core } = spec.node;
     for (let i = 1; i <= spec.nodes; i++) {
       const nodeId = `node-${i}`;
       const node = new SimulatedNode(
@@ -133,6 +135,7 @@ export class SimulatedCluster implements Target {
         text,
         this.net,
         sink,
+        drive,
       );
       this.nodes.push(node);
       this.byId.set(nodeId, node);
@@ -184,7 +187,7 @@ export class SimulatedCluster implements Target {
         return;
       }
       this.after(this.net.delayUs("schedulerNode", 96), () => {
-        const accepted = this.byId.get(target.nodeId)!.core.advise(hint);
+        const accepted = this.byId.get(target.nodeId)!.advise(hint);
         if (accepted) this.counters.hintsAccepted++;
         else this.counters.hintsRejected++;
       });
@@ -234,7 +237,7 @@ export class SimulatedCluster implements Target {
   private releaseOn(nodeId: string | undefined, sessionId: string): void {
     const node = nodeId === undefined ? undefined : this.byId.get(nodeId);
     if (!node) return;
-    this.after(this.net.delayUs("schedulerNode", 64), () => node.core.closeSession(sessionId));
+    this.after(this.net.delayUs("schedulerNode", 64), () => node.closeSession(sessionId));
   }
 
   /** Each node reports its load to the scheduler every poll period (the live scheduler polls Status). */

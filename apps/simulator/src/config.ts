@@ -4,18 +4,13 @@ import { join } from "node:path";
 import { Command, Option } from "commander";
 import { parseStructuredText, parseWithSchema, readTextFile, UsageError } from "@symphony/common";
 import { parseArg, type LogLevel } from "@symphony/runtime";
-import {
-  DEFAULT_PROFILE,
-  deriveNumGpuBlocks,
-  kvBytesPerToken,
-  PROFILES,
-} from "@symphony/mock-vllm/src/domain";
-import { POLICY_NAMES } from "@symphony/scheduler/src/domain";
+import { DEFAULT_PROFILE, deriveNumGpuBlocks, kvBytesPerToken, PROFILES } from "@symphony/mock-vllm/domain";
+import { POLICY_NAMES } from "@symphony/scheduler/domain";
 import {
   configFileSchema as workloadFileSchema,
   parseConfig as parseWorkloadConfig,
   type Config as WorkloadConfig,
-} from "@symphony/workloadgen/src/config";
+} from "@symphony/workloadgen";
 import { z } from "zod";
 import type { ClusterSpec } from "./domain";
 

@@ -7,14 +7,14 @@ import {
   type RequestSummary,
   type StepTimeModel,
   type TokenCache,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   NodeCore,
   type Dispatch,
   type NodeCoreConfig,
   type TurnFailure,
-} from "@symphony/node-scheduler/src/domain";
-import type { FinishedInfo, StartedInfo } from "@symphony/workloadgen/src/domain";
+} from "@symphony/node-scheduler/domain";
+import type { FinishedInfo, StartedInfo } from "@symphony/workloadgen/domain";
 import type { NetworkModel } from "./network-model";
 import type { SimTurn } from "./sim-turn";
 

@@ -76,16 +76,7 @@ export default {
         "servers, logging, ZMQ, metrics or generated wire code, directly or through any chain of " +
         "imports (a barrel included). Tests beside the domain may wire real transports.",
       severity: "error",
-      from: {
-        path: "(^|/)src/domain/",
-        pathNot: [
-          "\\.test\\.ts$",
-          // The one exception: the simulated cluster still maps chat roles to the generated Role
-          // enum (the numbers the scheduler hashes) until the domain has its own role type; the
-          // simulator's domain barrel re-exports it.
-          "^apps/simulator/src/domain/(simulated-cluster|index)\\.ts$",
-        ],
-      },
+      from: { path: "(^|/)src/domain/", pathNot: "\\.test\\.ts$" },
       to: { path: RUNTIME_ONLY, reachable: true },
     },
     {

@@ -169,6 +169,9 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
         ...n.core.stats,
         engine_steps: n.engine.stats().steps,
         engine_preemptions: n.engine.stats().numPreemptions,
+        // Stock-engine figures, only where they exist (directive runs keep their summary).
+        ...(n.engine.stats().offload && { engine_offload: n.engine.stats().offload }),
+        ...(n.warmupStats && { warmups: n.warmupStats }),
       },
     ]),
   );

@@ -38,3 +38,4 @@ export * from "./agent-trace";
 export * from "./agent-plan";
 export * from "./agent-report";
 export * from "./agent-reasoning";
+export * from "./server-metrics";

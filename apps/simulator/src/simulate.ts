@@ -8,9 +8,9 @@ import {
   OutputPlanner,
   PROFILES,
   StepTimeModel,
-} from "@symphony/mock-vllm/src/domain";
-import { LoadRunner } from "@symphony/workloadgen/src/domain";
-import { buildWorkload, runnerOptions } from "@symphony/workloadgen/src/workload";
+} from "@symphony/mock-vllm/domain";
+import { LoadRunner } from "@symphony/workloadgen/domain";
+import { buildWorkload, runnerOptions } from "@symphony/workloadgen";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";

@@ -6,14 +6,14 @@ import {
   OutputPlanner,
   PROFILES,
   StepTimeModel,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   arraySource,
   LoadRunner,
   PromptSynthesizer,
   ThinkTimeModel,
   type SessionPlan,
-} from "@symphony/workloadgen/src/domain";
+} from "@symphony/workloadgen/domain";
 import type { RequestRecord } from "@symphony/measure";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";

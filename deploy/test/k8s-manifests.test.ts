@@ -12,6 +12,7 @@ import { parse } from "yaml";
 import { type K8sObject, render, splitImage } from "../k8s/render.mjs";
 import { validateObject } from "../k8s/schema.mjs";
 import { deployDir, repoRoot } from "./support/docker";
+import { comparable, kubectlKustomize, kustomizeUnavailableReason } from "./support/kustomize";
 
 // A scratch copy with fresh tokens: the real base/auth.env is gitignored and may not exist.
 const tmp = mkdtempSync(join(tmpdir(), "symphony-k8s-"));
@@ -160,6 +161,17 @@ const containersOf = (objects: K8sObject[]) =>
     [...(pod.spec.initContainers ?? []), ...pod.spec.containers].map((c) => ({ pod, c })),
   );
 
+// ---- the renderer against the real kustomize, where a kubectl with kustomize v4+ is installed ----
+
+const noKustomize = kustomizeUnavailableReason();
+if (noKustomize) console.warn(`[deploy] k8s comparison with kubectl kustomize SKIPPED: ${noKustomize}`);
+
+describe.skipIf(noKustomize !== undefined)("render.mts vs kubectl kustomize", () => {
+  it.each(renders)("%s -> the same objects (kustomize prints them sorted by kind)", (name, mine) => {
+    expect(comparable(mine)).toEqual(comparable(kubectlKustomize(join(k8sDir, name))));
+  });
+});
+
 describe.each(renders)("%s", (_name, objects) => {
   it.each(objects.map((o) => [`${o.kind}/${o.metadata.name}`, o] as const))(
     "%s -> valid against the Kubernetes OpenAPI schema, no unknown fields",
@@ -234,6 +246,8 @@ describe.each(renders)("%s", (_name, objects) => {
       if (app === undefined || app === "workloadgen") continue;
       expect(c.readinessProbe, `${pod.owner} ${c.name}`).toBeDefined();
       expect(c.livenessProbe, `${pod.owner} ${c.name}`).toBeDefined();
+      // Tokenizers and weights load before any port listens: liveness must wait for startup.
+      if (app !== "scheduler") expect(c.startupProbe, `${pod.owner} ${c.name}`).toBeDefined();
       if (app === "scheduler" || app === "node-scheduler")
         expect(c.readinessProbe?.grpc?.port, `${pod.owner} ${c.name}`).toBe(
           Number(flagValue(c.args, "port")),

@@ -609,12 +609,6 @@ function helpFlags(app: App): Set<string> | undefined {
   return new Set([...r.stdout.matchAll(/^\s+(?:-\w, )?(--[a-z0-9.-]+)/gm)].map((m) => m[1]!));
 }
 
-/**
- * Flags the manifests use ahead of the app build that brings them: checked once --help lists them,
- * skipped with a warning until then.
- */
-const PENDING_FLAGS: Partial<Record<App, string[]>> = { workloadgen: ["--shard"] };
-
 describe("flags passed to our apps", () => {
   const uses = renders.flatMap(([name, objects]) =>
     containersOf(objects).flatMap(({ pod, c }) => {
@@ -637,11 +631,7 @@ describe("flags passed to our apps", () => {
         `[deploy] k8s flag check SKIPPED for ${app}: dist/apps/${app}/main.js missing or --help failed (npm run build first)`,
       );
     const mine = [...new Map(uses.filter((u) => u.app === app).map((u) => [u.flag, u])).values()];
-    const pending = mine.filter((u) => known && !known.has(u.flag) && PENDING_FLAGS[app]?.includes(u.flag));
-    for (const u of pending)
-      console.warn(`[deploy] k8s flag check SKIPPED for ${app} ${u.flag}: not in this build's --help yet`);
-    const checked = mine.filter((u) => !pending.includes(u));
-    it.skipIf(!known).each(checked.map((u) => [u.flag, u.where] as const))(
+    it.skipIf(!known).each(mine.map((u) => [u.flag, u.where] as const))(
       "%s (%s) -> in its --help",
       (name) => {
         expect([...known!]).toContain(name);

@@ -131,14 +131,6 @@ describe.skipIf(skip !== undefined)("mock overlay + load Job, run as processes",
         .replace(/^--duration=.*/, "--duration=20")
         .replace(/^--max-requests=.*/, "--max-requests=9");
     load.command = load.command.map(sized);
-    const help = spawnSync(process.execPath, [bundle("workloadgen"), "--help"], { encoding: "utf8" }).stdout;
-    if (!help.includes("--shard")) {
-      console.warn(
-        "[deploy] k8s pods test: this workloadgen build has no --shard yet; running the Job's container without it",
-      );
-      load.command = load.command.filter((a) => !a.startsWith("--shard"));
-    }
-
     const input = {
       dir: tmp,
       hosts: objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),

@@ -1,25 +1,11 @@
-import type { Logger } from "@symphony/runtime";
 import Fastify, { type FastifyInstance } from "fastify";
-import type { Registry } from "prom-client";
-import type { Config } from "../config";
-import type { ChatTemplate, EngineCore, FaultInjector, OutputPlanner, TokenCache } from "../domain";
 import { ApiError, errorBody } from "./api-error";
+import type { HttpServerDeps } from "./http-server-deps";
 import { registerGenerateRoutes } from "./routes/generate";
 import { registerServerInfoRoutes } from "./routes/server-info";
 import { registerTokenizeRoutes } from "./routes/tokenize";
 
-export interface HttpServerDeps {
-  readonly config: Config;
-  readonly engine: EngineCore;
-  readonly registry: Registry;
-  readonly logger: Logger;
-  readonly tokens: TokenCache;
-  readonly template: ChatTemplate;
-  readonly planner: OutputPlanner;
-  readonly faults: FaultInjector;
-  /** Wall-clock seconds for `created` fields (injectable for tests). */
-  readonly nowSeconds?: () => number;
-}
+export type { HttpServerDeps } from "./http-server-deps";
 
 /**
  * The mock's HTTP API on fastify: OpenAI-compatible routes plus vLLM's extras (routes/), with

@@ -39,3 +39,4 @@ export * from "./agent-plan";
 export * from "./agent-report";
 export * from "./agent-reasoning";
 export * from "./server-metrics";
+export * from "./shard-merge";

@@ -4,7 +4,7 @@ import type { FastifyInstance, FastifyReply } from "fastify";
 import type { FaultInjector } from "../../domain";
 import { ApiError, errorBody } from "../api-error";
 import { CompletionResponder, type Job } from "../completion-responder";
-import type { HttpServerDeps } from "../http-server";
+import type { HttpServerDeps } from "../http-server-deps";
 import { chatCompletionRequest, completionRequest } from "../openai-schema";
 import { chatPromptIds, checkModel, parseBody } from "../request-checks";
 

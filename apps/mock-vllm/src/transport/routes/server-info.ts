@@ -1,5 +1,5 @@
 import type { FastifyInstance } from "fastify";
-import type { HttpServerDeps } from "../http-server";
+import type { HttpServerDeps } from "../http-server-deps";
 
 /**
  * GET /v1/models, /health, /ping, /version, /metrics, and POST /reset_prefix_cache when

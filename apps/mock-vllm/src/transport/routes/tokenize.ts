@@ -1,6 +1,6 @@
 import type { FastifyInstance } from "fastify";
 import { ApiError } from "../api-error";
-import type { HttpServerDeps } from "../http-server";
+import type { HttpServerDeps } from "../http-server-deps";
 import { detokenizeRequest, tokenizeChatRequest, tokenizePromptRequest } from "../openai-schema";
 import { chatPromptIds, checkModel, parseBody } from "../request-checks";
 

@@ -9,6 +9,7 @@ export * from "./timers";
 export * from "./grpc-server";
 export * from "./metrics-server";
 export * from "./cli";
+export * from "./options";
 export * from "./shutdown";
 export * from "./openai-stream";
 export * from "./inference-request";

@@ -202,9 +202,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     maxRunning: o.maxRunning,
     kvBudgetTokens,
     kvBudgetFromEngine:
-      o.prefetchMode !== "directive" &&
-      o.kvBudgetBytes === undefined &&
-      !given("kvBudgetTokens"),
+      o.prefetchMode !== "directive" && o.kvBudgetBytes === undefined && !given("kvBudgetTokens"),
     kvBytesPerToken: bytesPerToken,
     cpuBudgetTokens: o.cpuBudgetTokens,
     offloadGBps: o.offloadGbps,
@@ -232,11 +230,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     scheduler: hostPort("--scheduler", o.scheduler),
     advertiseAddress: hostPort("--advertise-address", o.advertiseAddress),
     registerRetryMs: o.registerRetryMs,
-    authToken: loadTokens(
-      o.authTokenFile,
-      "--auth-token-file",
-      process.env[AUTH_TOKEN_ENV],
-    )[0],
+    authToken: loadTokens(o.authTokenFile, "--auth-token-file", process.env[AUTH_TOKEN_ENV])[0],
     tls: tlsFiles(o),
     schedulerTlsCa: o.schedulerTlsCa,
     logLevel: o.logLevel,

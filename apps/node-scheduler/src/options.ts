@@ -198,7 +198,10 @@ export const nodeSchedulerOptions = z.object({
     "most session contexts kept for warm-ups and residency",
   ),
   maxPromptBytes: flag(
-    z.int().min(1).default(4 << 20),
+    z
+      .int()
+      .min(1)
+      .default(4 << 20),
     "--max-prompt-bytes <n>",
     "refuse a request with more UTF-8 bytes of prompt text than this (INVALID_ARGUMENT, before tokenizing)",
   ),

@@ -134,7 +134,10 @@ export const schedulerOptions = z.object({
     "PEM CA bundle: require client certificates signed by it (mTLS)",
   ),
   maxPromptBytes: flag(
-    z.int().min(1).default(4 << 20),
+    z
+      .int()
+      .min(1)
+      .default(4 << 20),
     "--max-prompt-bytes <n>",
     "refuse a Submit with more UTF-8 bytes of prompt text than this (INVALID_ARGUMENT, before routing)",
   ),

@@ -1,4 +1,9 @@
-import { CommanderError, InvalidArgumentError, Option, type CommandUnknownOpts } from "@commander-js/extra-typings";
+import {
+  CommanderError,
+  InvalidArgumentError,
+  Option,
+  type CommandUnknownOpts,
+} from "@commander-js/extra-typings";
 import { z } from "zod";
 import { cliFlags, defaultOf } from "./options";
 import { parseWithSchema, UsageError } from "./usage-error";
@@ -45,7 +50,8 @@ export const parseArg = {
 
 /** The schema under `.default()` and `.optional()`. */
 function innerType(field: z.ZodType): z.ZodType {
-  if (field instanceof z.ZodDefault || field instanceof z.ZodOptional) return innerType(field.unwrap() as z.ZodType);
+  if (field instanceof z.ZodDefault || field instanceof z.ZodOptional)
+    return innerType(field.unwrap() as z.ZodType);
   return field;
 }
 
@@ -122,8 +128,7 @@ export function helpDefaultMismatches(program: CommandUnknownOpts, schema: z.Zod
     const shown = /default: (.*)\)$/.exec(extra)?.[1];
     const value = defaultOf(field);
     const negated = spec.flags.startsWith("--no-");
-    const expected =
-      value === undefined || negated ? undefined : (spec.defaultHelp ?? JSON.stringify(value));
+    const expected = value === undefined || negated ? undefined : (spec.defaultHelp ?? JSON.stringify(value));
     if (shown !== expected) problems.push(`${spec.flags}: --help shows ${shown}, the schema ${expected}`);
   }
   return problems;

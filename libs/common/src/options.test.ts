@@ -13,7 +13,8 @@ const schema = z.object({
   fileOnly: z.int().default(7),
 });
 
-const program = () => addOptions(new Command("t").exitOverride().configureOutput({ writeErr: () => {} }), schema);
+const program = () =>
+  addOptions(new Command("t").exitOverride().configureOutput({ writeErr: () => {} }), schema);
 const parse = (argv: string[]) => parseOptions(program(), schema, argv);
 
 describe("addOptions / parseOptions", () => {
@@ -24,7 +25,17 @@ describe("addOptions / parseOptions", () => {
   });
 
   it("flags -> parsed by type, marked given", () => {
-    const { values, given } = parse(["--port", "8", "--rate", "0.5", "--mode", "b", "--no-hints", "--names", "x,y"]);
+    const { values, given } = parse([
+      "--port",
+      "8",
+      "--rate",
+      "0.5",
+      "--mode",
+      "b",
+      "--no-hints",
+      "--names",
+      "x,y",
+    ]);
     expect(values).toMatchObject({ port: 8, rate: 0.5, mode: "b", hints: false, names: ["x", "y"] });
     expect(given("port")).toBe(true);
   });

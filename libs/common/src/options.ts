@@ -37,7 +37,8 @@ export function flag<S extends z.ZodType>(
   help: string,
   more: Omit<CliFlag, "flags" | "help"> = {},
 ): S {
-  return schema.register(cliFlags, { flags, help, ...more });
+  cliFlags.add(schema, { flags, help, ...more });
+  return schema;
 }
 
 /** The default of an options field, or undefined when it has none. */
@@ -59,7 +60,9 @@ export function defaultsOf<S extends z.ZodObject>(schema: S): Partial<z.output<S
  * A field as a config file key that may be left out: the same type and bounds, no default (the
  * caller layers file values over the flags' defaults and under the flags given).
  */
-export function fileField<T extends z.ZodType>(field: T): z.ZodOptional<T extends z.ZodDefault<infer I> ? I : T> {
+export function fileField<T extends z.ZodType>(
+  field: T,
+): z.ZodOptional<T extends z.ZodDefault<infer I> ? I : T> {
   const inner = field instanceof z.ZodDefault ? (field.unwrap() as z.ZodType) : field;
   return inner.optional() as z.ZodOptional<T extends z.ZodDefault<infer I> ? I : T>;
 }

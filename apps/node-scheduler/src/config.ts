@@ -1,16 +1,14 @@
 import { hostname } from "node:os";
 import { Command } from "@commander-js/extra-typings";
+import { checkTokenizerSpec, parseHostPorts, UsageError } from "@symphony/common";
 import {
   addOptions,
   AUTH_TOKEN_ENV,
-  checkTokenizerSpec,
   loadTokens,
-  parseArg,
   parseOptions,
-  UsageError,
   type LogLevel,
   type TlsFiles,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import type { ResidencyPolicyName, WarmupTiming } from "./domain";
 import { nodeSchedulerOptions, type NodeSchedulerOptions, type PrefetchMode } from "./options";
 
@@ -128,7 +126,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     if (value === undefined) return undefined;
     const items = (() => {
       try {
-        return parseArg.hostPorts(value);
+        return parseHostPorts(value);
       } catch (err) {
         throw new UsageError(`${flag}: ${(err as Error).message}`);
       }

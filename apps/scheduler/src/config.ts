@@ -1,13 +1,13 @@
 import { Command } from "@commander-js/extra-typings";
+import { UsageError } from "@symphony/common";
 import {
   addOptions,
   AUTH_TOKEN_ENV,
   CLIENT_AUTH_TOKEN_ENV,
   loadTokens,
   parseOptions,
-  UsageError,
   type TlsFiles,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { schedulerOptions, type SchedulerOptions } from "./options";
 
 /** Validated scheduler configuration (times in ms as on the command line): see `schedulerOptions`. */

@@ -1,4 +1,4 @@
-import { helpDefaultMismatches } from "@symphony/common";
+import { helpDefaultMismatches } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "./config";
 import { schedulerOptions } from "./options";

@@ -1,4 +1,10 @@
-import { AUTH_TOKEN_ENV, CLIENT_AUTH_TOKEN_ENV, flag, logLevelOption, parseArg } from "@symphony/common";
+import {
+  AUTH_TOKEN_ENV,
+  CLIENT_AUTH_TOKEN_ENV,
+  flag,
+  logLevelOption,
+  parseHostPorts,
+} from "@symphony/common";
 import { z } from "zod";
 import { DEFAULT_POLICY_PARAMS, POLICY_NAMES } from "./domain";
 
@@ -20,7 +26,7 @@ export const schedulerOptions = z.object({
     z.array(z.string()).default([]),
     "--nodes <host:port,...>",
     "static node-scheduler addresses, polled with Status",
-    { parse: parseArg.hostPorts },
+    { parse: parseHostPorts },
   ),
   policy: flag(z.enum(POLICY_NAMES).default("session-affinity"), "--policy <name>", "routing policy"),
   heartbeatIntervalMs: flag(

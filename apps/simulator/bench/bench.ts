@@ -8,7 +8,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { join } from "node:path";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { parseConfig } from "../src/config";
 import { runSimulation } from "../src/simulate";
 

@@ -3,22 +3,21 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import {
-  addOptions,
   defaultOf,
   fileField,
   flag,
   logLevelOption,
-  parseArg,
-  parseOptions,
   parseStructuredText,
   parseWithSchema,
   readTextFile,
   UsageError,
-  type LogLevel,
 } from "@symphony/common";
+import { addOptions, parseArg, parseOptions, type LogLevel } from "@symphony/runtime";
 import {
+  cpuBlocksFor,
   DEFAULT_PROFILE,
   deriveNumGpuBlocks,
+  hostLinkBytesPerUs,
   kvBytesPerToken,
   PROFILES,
 } from "@symphony/mock-vllm/src/domain";
@@ -99,6 +98,8 @@ export const clusterFileSchema = z.strictObject({
       /** Mean generated length before a sampled EOS (mock-vllm --eos-mean-tokens; 0 = never). */
       eos_mean_tokens: nonNegInt.default(256),
       seed: nonNegInt.default(0),
+      /** vLLM's native CPU offload, GiB of host memory (`--kv-offloading-size`; 0 = off). */
+      kv_offloading_size: z.number().min(0).default(0),
     })
     .prefault({}),
   node: z
@@ -113,6 +114,15 @@ export const clusterFileSchema = z.strictObject({
       max_queue: node.maxQueue,
       prefetch_margin_ms: node.prefetchMarginMs,
       hint_stale_ms: node.hintStaleMs,
+      // The simulated engine takes directives by default (node-scheduler's flag defaults to a stock
+      // engine's warmup).
+      prefetch_mode: node.prefetchMode.unwrap().default("directive"),
+      warmup_timing: node.warmupTiming,
+      warmup_lead_ms: node.warmupLeadMs,
+      warmup_min_gap_ms: node.warmupMinGapMs,
+      max_warmups_in_flight: node.maxWarmupsInFlight,
+      /** Each hint's ETA × (1 + e·U(−1, 1)): 0 = exact hints. */
+      hint_eta_error: z.number().min(0).max(1).default(0),
     })
     .prefault({}),
   network: z
@@ -467,6 +477,15 @@ export function resolveConfig(
       prefetchMarginUs: n.prefetch_margin_ms * 1000,
       residencyPolicy: ov.residencyPolicy ?? n.residency_policy,
       hintStaleAfterUs: n.hint_stale_ms * 1000,
+      drive: {
+        prefetchMode: n.prefetch_mode,
+        warmupTiming: n.warmup_timing,
+        warmupLeadUs: n.warmup_lead_ms * 1000,
+        warmupMinGapUs: n.warmup_min_gap_ms * 1000,
+        maxWarmupsInFlight: n.max_warmups_in_flight,
+        hintEtaError: n.hint_eta_error,
+        seed,
+      },
     },
     engine: {
       maxNumSeqs: e.max_num_seqs ?? profile.defaultMaxNumSeqs,
@@ -475,6 +494,13 @@ export function resolveConfig(
       blockSize,
       enablePrefixCaching: e.prefix_caching,
       timeScale: engineTimeScale,
+      ...(e.kv_offloading_size > 0 && {
+        cpuOffload: {
+          numCpuBlocks: cpuBlocksFor(e.kv_offloading_size, blockSize, kvBytesPerToken(profile.model)),
+          bytesPerBlock: blockSize * kvBytesPerToken(profile.model),
+          linkBytesPerUs: hostLinkBytesPerUs(profile),
+        },
+      }),
     },
     network: {
       clientScheduler: link(file.network.client_scheduler),

@@ -1,4 +1,5 @@
-import { defaultsOf, helpDefaultMismatches } from "@symphony/common";
+import { defaultsOf } from "@symphony/common";
+import { helpDefaultMismatches } from "@symphony/runtime";
 import { nodeSchedulerOptions } from "@symphony/node-scheduler";
 import { DEFAULT_POLICY_PARAMS, schedulerOptions } from "@symphony/scheduler";
 import { describe, expect, it } from "vitest";

@@ -1,7 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { startMetricsServer, UsageError, type Logger } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
 import { AgentReportAccumulator, formatAgentReport, type RequestRecord } from "./domain";

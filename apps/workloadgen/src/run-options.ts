@@ -1,6 +1,7 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, UsageError, type TlsFiles } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, type TlsFiles } from "@symphony/runtime";
 import type { Slo } from "./output/report";
 
 /**

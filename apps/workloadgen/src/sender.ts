@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type ELDHistogram } from "node:perf_hooks";
-import { loadTokenizer, type Logger } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import type { Config } from "./config";
 import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type Target } from "./domain";
 import { PreciseTimers } from "./precise-timers";

@@ -10,6 +10,7 @@ import {
   parseAgentTrace,
   parseShareGpt,
   parseTrace,
+  SyntheticChatSource,
   ThinkTimeModel,
   TraceFormatError,
   TraceSessionSource,
@@ -66,9 +67,24 @@ export function buildWorkload(config: Config): Workload {
     readCharsPerSec: config.readSpeed,
     typeCharsPerSec: config.typeSpeed,
     speedJitter: config.speedJitter,
+    kind: config.thinkTime,
   });
   switch (config.workload) {
     case "closed": {
+      if (config.chatSynth) {
+        return {
+          thinkTime,
+          source: new SyntheticChatSource(config.chatSynth, thinkTime, {
+            seed: config.seed,
+            tokenizer,
+            maxOutputTokens: config.maxOutputTokens,
+            priority: config.priority,
+            stream: config.stream,
+            numClients: config.numClients,
+          }),
+          info: { dataset: "sharegpt-synth", sharegpt_synth: config.chatSynth, think_time: config.thinkTime },
+        };
+      }
       const dataset = loadDataset(config.dataset, config.minTurns);
       return {
         thinkTime,

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { UsageError } from "./usage-error";
 
 /**
  * How one field of an app's options schema appears on the command line. The field's zod schema
@@ -12,8 +13,9 @@ export interface CliFlag {
   readonly flags: string;
   readonly help: string;
   /**
-   * Turns the flag's text into the value (lists, JSON, repeated flags). Without it, numbers are
-   * parsed within the schema's bounds, enums become choices and strings pass as given.
+   * Turns the flag's text into the value (lists, JSON, repeated flags); a UsageError's message
+   * becomes commander's "argument is invalid" reason. Without it, numbers are parsed within the
+   * schema's bounds, enums become choices and strings pass as given.
    */
   readonly parse?: (value: string, previous: unknown) => unknown;
   /** Shown in --help as the default instead of the value (a default that depends on other flags). */
@@ -70,3 +72,16 @@ export function fileField<T extends z.ZodType>(
 /** `--log-level`, the same in every app. */
 export const logLevelOption = () =>
   flag(z.enum(["error", "warn", "info", "debug"]).default("info"), "--log-level <level>", "log level");
+
+/** `host:port,host:port` lists (empty items dropped). */
+export function parseHostPorts(value: string): string[] {
+  const items = value
+    .split(",")
+    .map((s) => s.trim())
+    .filter(Boolean);
+  for (const item of items) {
+    const m = /^(.+):(\d+)$/.exec(item);
+    if (!m || Number(m[2]) > 65535) throw new UsageError(`expected host:port, got "${item}"`);
+  }
+  return items;
+}

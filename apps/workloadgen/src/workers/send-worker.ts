@@ -1,5 +1,5 @@
 import { parentPort } from "node:worker_threads";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { parseConfig, type Config } from "../config";
 import { PartitionedSource, shareOf, type RequestRecord } from "../domain";
 import { InProcessSender } from "../sender";

@@ -1,5 +1,5 @@
 import { Worker } from "node:worker_threads";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import { sendingThreads, type Config } from "../config";
 import {
   TargetNotReadyError,

@@ -4,9 +4,22 @@ import {
   Option,
   type CommandUnknownOpts,
 } from "@commander-js/extra-typings";
+import { cliFlags, defaultOf, parseHostPorts, parseWithSchema, UsageError } from "@symphony/common";
 import { z } from "zod";
-import { cliFlags, defaultOf } from "./options";
-import { parseWithSchema, UsageError } from "./usage-error";
+
+/** Runs a flag value parser, turning its UsageError into commander's InvalidArgumentError. */
+function asArgumentError<T>(
+  parse: (value: string, previous: unknown) => T,
+  value: string,
+  previous?: unknown,
+): T {
+  try {
+    return parse(value, previous);
+  } catch (err) {
+    if (err instanceof UsageError) throw new InvalidArgumentError(err.message);
+    throw err;
+  }
+}
 
 /** Commander argument parsers that reject bad values with the flag's expectation. */
 export const parseArg = {
@@ -36,15 +49,7 @@ export const parseArg = {
   },
   /** `host:port,host:port` lists. */
   hostPorts(value: string): string[] {
-    const items = value
-      .split(",")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const item of items) {
-      const m = /^(.+):(\d+)$/.exec(item);
-      if (!m || Number(m[2]) > 65535) throw new InvalidArgumentError(`expected host:port, got "${item}"`);
-    }
-    return items;
+    return asArgumentError(parseHostPorts, value);
   },
 };
 
@@ -63,7 +68,8 @@ function optionFor(key: string, field: z.ZodType): Option[] {
   if (option.attributeName() !== key)
     throw new Error(`flag ${spec.flags} sets "${option.attributeName()}", not its field "${key}"`);
   const inner = innerType(field);
-  if (spec.parse) option.argParser(spec.parse);
+  const parse = spec.parse;
+  if (parse) option.argParser((value, previous) => asArgumentError(parse, value, previous));
   else if (inner instanceof z.ZodNumber)
     option.argParser(
       inner.isInt

@@ -2,7 +2,7 @@ import { Command, CommanderError } from "@commander-js/extra-typings";
 import { describe, expect, it } from "vitest";
 import { z } from "zod";
 import { addOptions, helpDefaultMismatches, parseOptions } from "./cli";
-import { defaultsOf, fileField, flag } from "./options";
+import { defaultsOf, fileField, flag } from "@symphony/common";
 
 const schema = z.object({
   port: flag(z.int().min(0).max(65535).default(80), "--port <port>", "port"),

@@ -1,12 +1,9 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
-/** Env var holding the node-registration token (when no --auth-token-file is given). */
-export const AUTH_TOKEN_ENV = "SYMPHONY_AUTH_TOKEN";
-/** Env var holding the client API token (when no --client-auth-token-file / --auth-token-file is given). */
-export const CLIENT_AUTH_TOKEN_ENV = "SYMPHONY_CLIENT_AUTH_TOKEN";
+export { AUTH_TOKEN_ENV, CLIENT_AUTH_TOKEN_ENV } from "@symphony/common";
 
 /**
  * The tokens in a token file: one per non-empty line, surrounding whitespace dropped, `#` lines

@@ -20,7 +20,7 @@ import {
   hostLinkBytesPerUs,
   kvBytesPerToken,
   PROFILES,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   nodeSchedulerOptions,
   RESIDENCY_POLICY_NAMES,
@@ -31,7 +31,7 @@ import {
   configFileSchema as workloadFileSchema,
   parseConfig as parseWorkloadConfig,
   type Config as WorkloadConfig,
-} from "@symphony/workloadgen/src/config";
+} from "@symphony/workloadgen";
 import { z } from "zod";
 import type { ClusterSpec } from "./domain";
 

@@ -38,3 +38,5 @@ export * from "./agent-trace";
 export * from "./agent-plan";
 export * from "./agent-report";
 export * from "./agent-reasoning";
+export * from "./server-metrics";
+export * from "./shard-merge";

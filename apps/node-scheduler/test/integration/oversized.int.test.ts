@@ -1,7 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { rngFor } from "@symphony/common";
 import { InferenceRequest, Role } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
@@ -29,12 +29,7 @@ describe("node-scheduler and oversized requests", () => {
 
   beforeAll(async () => {
     engine = await new FakeEngine().start();
-    node = await spawnService(
-      "node-oversized",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url],
-      ["grpc", "metrics"],
-    );
+    node = await startNode(engine.url, [], { name: "node-oversized" });
     client = nodeClient(node.ports.grpc!);
   });
   afterAll(async () => {

@@ -40,3 +40,5 @@ export * from "./agent-report";
 export * from "./agent-reasoning";
 export * from "./server-metrics";
 export * from "./shard-merge";
+export * from "./compare-stats";
+export * from "./compare";

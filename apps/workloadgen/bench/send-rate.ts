@@ -10,7 +10,7 @@
  * options after `--`: `--workers 1,2` (counts to try), `--timer-spin-ms <ms>` (passed through),
  * `--rates 1000,2000,...`; `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
  * against another (e.g. main's, copied aside before a change): both send the same open loop at
- * `--ab-rate` req/s (default 1000) in `--ab-rounds` alternating runs each (default 4), and the
+ * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
  * bench prints the median ratio of their CPU per request (the machine's other load hits both
  * alike); `--ab-only` runs just that A/B.
  */
@@ -66,8 +66,8 @@ if (baselineBundle !== undefined && !existsSync(baselineBundle)) {
   );
   process.exit(2);
 }
-const AB_RATE = listArg("--ab-rate", [1000])[0]!;
-const AB_ROUNDS = listArg("--ab-rounds", [4])[0]!;
+const AB_RATE = listArg("--ab-rate", [500])[0]!;
+const AB_ROUNDS = listArg("--ab-rounds", [5])[0]!;
 const AB_ONLY = process.argv.includes("--ab-only");
 if (AB_ONLY && baselineBundle === undefined) {
   console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js>");
@@ -204,47 +204,45 @@ const median = (xs: number[]) => {
 };
 
 /**
- * This build against --baseline-bundle: the same open loop at AB_RATE, alternating which goes
- * first each round; CPU per request over the measured window (after the warm-up, before the
- * schedule's end) from the child's /proc CPU counters.
+ * This build against --baseline-bundle: both send the same open loop at AB_RATE to the same
+ * server AT THE SAME TIME, so the machine's other load (bursty on a shared box) hits both
+ * alike; CPU per request over the measured window (after the warm-up, before the schedule's
+ * end) from each child's /proc CPU counters; AB_ROUNDS such runs, median ratio.
  */
 async function abCompare(port: number, dir: string, baseline: string): Promise<void> {
   const perRequestUs: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
   const ratios: number[] = [];
+  const one = async (which: "current" | "baseline", round: number) => {
+    const cpu: CpuSamples = [];
+    const s = await openLoopAt(port, AB_RATE, 1, dir, {
+      bundle: which === "current" ? workloadgen : baseline,
+      cpu,
+      phaseS: AB_PHASE_S,
+      warmupS: AB_WARMUP_S,
+      tag: `-ab-${which}-${round}`,
+    });
+    const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
+      .schedule_start_epoch_ms;
+    const { cpu: seconds, wallMs } = cpuBetween(cpu, start + AB_WARMUP_S * 1000, start + AB_PHASE_S * 1000);
+    // Requests sent in the sampled stretch, at the achieved rate.
+    const us = (seconds / Math.max(1, s.send_rate.achieved_rps * (wallMs / 1000))) * 1e6;
+    perRequestUs[which].push(us);
+    console.log(
+      `A/B round ${round + 1} ${which.padEnd(8)}: ${f(us, 1)} us CPU/request, sent ${f(s.send_rate.achieved_rps)} req/s, ` +
+        `lag p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ${s.failed} failed`,
+    );
+    return us;
+  };
   for (let round = 0; round < AB_ROUNDS; round++) {
-    const order = round % 2 === 0 ? (["current", "baseline"] as const) : (["baseline", "current"] as const);
-    const us: Partial<Record<"current" | "baseline", number>> = {};
-    for (const which of order) {
-      const cpu: CpuSamples = [];
-      const s = await openLoopAt(port, AB_RATE, 1, dir, {
-        bundle: which === "current" ? workloadgen : baseline,
-        cpu,
-        phaseS: AB_PHASE_S,
-        warmupS: AB_WARMUP_S,
-        tag: `-ab-${which}-${round}`,
-      });
-      const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
-        .schedule_start_epoch_ms;
-      const { cpu: seconds, wallMs } = cpuBetween(cpu, start + AB_WARMUP_S * 1000, start + AB_PHASE_S * 1000);
-      // Requests sent in the sampled stretch, at the achieved rate.
-      const requests = s.send_rate.achieved_rps * (wallMs / 1000);
-      us[which] = (seconds / Math.max(1, requests)) * 1e6;
-      perRequestUs[which].push(us[which]);
-      console.log(
-        `A/B round ${round + 1} ${which.padEnd(8)}: ${f(us[which], 1)} us CPU/request, sent ${f(s.send_rate.achieved_rps)} req/s, ` +
-          `lag p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ${s.failed} failed`,
-      );
-    }
-    ratios.push(us.baseline! / us.current!);
+    const [current, base] = await Promise.all([one("current", round), one("baseline", round)]);
+    ratios.push(base / current);
   }
   console.log(
-    `RESULT  A/B at ${AB_RATE} req/s, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
+    `RESULT  A/B at ${AB_RATE} req/s each, side by side, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
       `${f(median(perRequestUs.baseline), 1)} us (${baseline}); median speed-up x${f(median(ratios), 2)} ` +
       `(rounds: ${ratios.map((r) => f(r, 2)).join(", ")})`,
   );
 }
-
-const f = (x: number, d = 1) => x.toFixed(d);
 
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "wg-bench-"));

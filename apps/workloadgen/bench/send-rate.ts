@@ -198,6 +198,8 @@ async function openLoopAt(
   return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
 }
 
+const f = (x: number, d = 1) => x.toFixed(d);
+
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;

@@ -2,9 +2,10 @@ import { isMainThread, workerData } from "node:worker_threads";
 import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
 import { dryRun } from "./dry-run";
+import { compareMain } from "./compare-cli";
 import { liveRun } from "./live-run";
+import { prepareOutDir } from "@symphony/measure";
 import { mergeMain } from "./merge-cli";
-import { prepareOutDir } from "./output/out-dir";
 import { isSendWorkerData } from "./workers/protocol";
 import { runSendWorker } from "./workers/send-worker";
 import { buildWorkload } from "./workload";
@@ -12,6 +13,7 @@ import { buildWorkload } from "./workload";
 /** Subcommands over results folders; anything else is a run (its flags). */
 const SUBCOMMANDS: Record<string, (argv: readonly string[]) => Promise<void>> = {
   merge: mergeMain,
+  compare: compareMain,
 };
 
 async function main(): Promise<void> {

@@ -1,10 +1,10 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildSummary, type RequestRecord } from "@symphony/measure";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSummary } from "../../src/output/report";
-import type { RequestRecord } from "../../src/domain";
+import { checkPage, hasChromium } from "./browser";
 import { readRequestLines, readSummary } from "./run-output";
 
 /** Open loop with follow-up turns: every session of the plan is played, whatever the timing. */
@@ -150,4 +150,34 @@ describe("one workload whole and as 3 shards on loopback (mock-vllm), merged", (
       `error: ${dir}: no summary.json (not the --out folder of a workloadgen run)`,
     );
   });
+  it.skipIf(!hasChromium)(
+    "compare whole vs merged -> table on stdout, compare.json, report.html drawn in headless Chromium",
+    async () => {
+      const out = join(dir, "compare");
+      const run = await runCli(bundlePath("workloadgen"), [
+        "compare",
+        join(dir, "whole"),
+        join(dir, "merged"),
+        "--out",
+        out,
+      ]);
+      expect(run.code, run.stderr).toBe(0);
+      expect(run.stdout).toMatch(
+        /^TTFT p50 \(ms\)\s+[\d.]+\s+[\d.]+\s+[-+][\d.]+ \([-+][\d.]+%\)\s+(<1e-6|[\d.e-]+)$/m,
+      );
+      // The same requests: the token totals do not change.
+      expect(run.stdout).toMatch(/^Prompt tokens\s+(\d+)\s+\1\s+\+0 \(\+0\.0%\)/m);
+      const c = JSON.parse(readFileSync(join(out, "compare.json"), "utf8"));
+      expect(c.labels).toEqual(["whole", "merged"]);
+      const ttft = c.rows.find((r: { key: string }) => r.key === "ttft_ms.p50");
+      expect(ttft.tests[1].p).toBeGreaterThanOrEqual(0);
+      expect(ttft.tests[1].medianDiff.resamples).toBe(1000);
+      const page = await checkPage(join(out, "report.html"));
+      expect(page.errors).toEqual([]);
+      expect(page.chartsRendered).toBe(6); // 4 CDF overlays, TTFT and cached share by turn
+      expect(page.canvases).toHaveLength(6);
+      for (const pixels of page.seriesPixels) expect(pixels).toBeGreaterThan(20);
+    },
+    120_000,
+  );
 });

@@ -13,6 +13,7 @@ import {
   type ThinkTimeKind,
 } from "./domain";
 import { addRunOptions, runOptionsFrom, type RunOptions } from "./run-options";
+import { parseShard, runnerShare, type Shard } from "./shard";
 
 export type WorkloadType = "closed" | "open" | "trace" | "agent";
 
@@ -84,6 +85,8 @@ export interface Config extends RunOptions {
    * Default 1.5 with one sending thread, 0 with workers.
    */
   timerSpinMs: number;
+  /** `--shard i/n`: play part i (0-based) of n of the run; undefined = the whole run. */
+  shard: Shard | undefined;
 }
 
 /** `--config` file: the workload model and its parameters; CLI flags override. */
@@ -300,6 +303,12 @@ export function buildProgram(): Command {
         // Several polling threads would compete for cores with each other and the server.
         .default(1.5, "1.5 with --workers 1, 0 with more workers"),
     )
+    .option(
+      "--shard <i/n>",
+      "play part i (0-based) of n of the run: every nth session from the ith, arrival times kept, " +
+        "its share of --num-clients and --max-requests (merge the results with `workloadgen merge`)",
+      parseShard,
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["error", "warn", "info", "debug"])
@@ -390,6 +399,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     configFile: o.config as string | undefined,
     workers: o.workers as number,
     timerSpinMs: 0, // set below, from the number of sending threads
+    shard: o.shard as Shard | undefined,
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(
@@ -470,7 +480,9 @@ function profileList<K extends "client_profiles" | "agent_profiles">(
  * without a client would have nothing to play).
  */
 export function sendingThreads(
-  config: Readonly<Pick<Config, "workload" | "workers" | "numClients">>,
+  config: Readonly<Pick<Config, "workload" | "workers" | "numClients" | "maxRequests" | "shard">>,
 ): number {
-  return config.workload === "closed" ? Math.min(config.workers, config.numClients) : config.workers;
+  return config.workload === "closed"
+    ? Math.min(config.workers, runnerShare(config).numClients)
+    : config.workers;
 }

@@ -7,6 +7,7 @@ import {
   DatasetSessionSource,
   mergeByStart,
   OpenLoopSource,
+  PartitionedSource,
   parseAgentTrace,
   parseShareGpt,
   parseTrace,
@@ -62,6 +63,17 @@ export interface Workload {
  * --tokenizer (loaded here: the served model's vocabulary, so N tokens are N tokens to the engine).
  */
 export function buildWorkload(config: Config): Workload {
+  const whole = buildWholeWorkload(config);
+  if (!config.shard || config.shard.count === 1) return whole;
+  const { index, count } = config.shard;
+  return {
+    ...whole,
+    source: new PartitionedSource(whole.source, index, count),
+    info: { ...whole.info, shard: `${index}/${count}` },
+  };
+}
+
+function buildWholeWorkload(config: Config): Workload {
   const tokenizer = loadTokenizer(config.tokenizer);
   const thinkTime = new ThinkTimeModel({
     readCharsPerSec: config.readSpeed,

@@ -6,7 +6,7 @@ import {
   SHAREGPT_CHAT_SHAPE,
   type ChatSynthShape,
   type ThinkTimeKind,
-} from "@symphony/workloadgen/src/domain";
+} from "@symphony/workloadgen/domain";
 import { STOCK_CONFIG_NAMES, STOCK_CONFIGURATIONS, type StockConfiguration } from "./configurations";
 import { engineFacts } from "./sim-point";
 

@@ -1,7 +1,7 @@
 import { spread } from "../domain/capacity-search";
 import type { RegimeConfig } from "./config";
 import { STOCK_CONFIGURATIONS } from "./configurations";
-import type { RegimeResult } from "./run";
+import type { RegimeResult } from "./results";
 import type { RegimePoint } from "./sim-point";
 
 const label = (name: string) => STOCK_CONFIGURATIONS.find((c) => c.name === name)?.label ?? name;

@@ -1,56 +1,18 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { createLogger, type Logger } from "@symphony/runtime";
-import type { ThinkTimeKind } from "@symphony/workloadgen/src/domain";
-import { searchCapacity, type SearchResult } from "../domain/capacity-search";
+import type { ThinkTimeKind } from "@symphony/workloadgen/domain";
+import { searchCapacity } from "../domain/capacity-search";
 import type { RegimeConfig } from "./config";
 import { STOCK_CONFIGURATIONS, type StockConfiguration } from "./configurations";
 import { capacityCsv, pointsCsv, regimeMarkdown } from "./report";
 import { cpuTokensOf, engineFacts, runRegimePoint, type Regime, type RegimePoint } from "./sim-point";
+import type { CapacityResult, HintVariant, RegimeResult } from "./results";
+
+export type { CapacityResult, HintVariant, RegimeResult } from "./results";
 
 /** How much longer the unloaded reference point runs than the others. */
 export const UNLOADED_DURATION_FACTOR = 8;
-
-/** One configuration's capacity under one criterion, for one seed. */
-export interface CapacityResult {
-  readonly config: string;
-  readonly seed: number;
-  readonly criterion: "slo" | "latency";
-  readonly search: SearchResult;
-}
-
-/** Configuration 4 at the fixed load with another warm-up timing or hint error. */
-export interface HintVariant {
-  readonly timing: "at-hint" | "just-in-time";
-  readonly hintEtaError: number;
-  readonly points: RegimePoint[];
-}
-
-/** Everything measured at one regime point. */
-export interface RegimeResult {
-  readonly name: string;
-  readonly profile: string;
-  readonly thinkTime: ThinkTimeKind;
-  readonly regime: Regime;
-  readonly kvTokensPerGpu: number;
-  readonly cpuTokensPerGpu: number;
-  /** Unloaded vLLM (configuration 1 at the unloaded session count): mean E2EL per seed, ms. */
-  readonly unloaded: {
-    seed: number;
-    sessions: number;
-    /** Virtual seconds it ran (longer than the other points: few users give few requests). */
-    duration_s: number;
-    normalized_latency_ms: number;
-    e2el_mean_ms: number;
-    ttft_p99_ms: number;
-  }[];
-  readonly capacities: CapacityResult[];
-  /** Every configuration at the fixed load, per seed. */
-  readonly fixed: RegimePoint[];
-  readonly variants: HintVariant[];
-  /** Every point measured (searches included). */
-  readonly points: RegimePoint[];
-}
 
 /** The regime point of `profile` × `thinkTime` under the experiment's shared settings. */
 export function regimeOf(c: RegimeConfig, profile: string, thinkTime: ThinkTimeKind): Regime {

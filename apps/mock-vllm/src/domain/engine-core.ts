@@ -67,6 +67,13 @@ export interface RequestSummary {
 export interface EngineListener {
   /** Output token `index` (0 = first token) with id `tokenId` was just emitted. */
   onToken(index: number, tokenId: number): void;
+  /**
+   * Output tokens `firstIndex .. firstIndex + count - 1` were emitted at engine-clock times
+   * `timesUs[timesFrom + i]` (fast-forwarded steps, see `EngineConfig.fastForward`). Called late,
+   * once the steps are over, in token order and always before `onFinish`. Without it, each token
+   * gets its own `onToken` call at that later moment.
+   */
+  onTokens?(firstIndex: number, count: number, timesUs: readonly number[], timesFrom: number): void;
   /** The request finished (or was aborted); no callback follows. */
   onFinish(summary: RequestSummary): void;
 }
@@ -109,6 +116,14 @@ export interface EngineConfig {
    * misses. Absent = off (the engine then behaves exactly as without this field).
    */
   readonly cpuOffload?: CpuOffloadConfig;
+  /**
+   * Fast-forward stretches of steps in which the batch only decodes (nothing arrives, nothing
+   * finishes, no preemption): such a step costs O(1) plus the requests that fill a KV block in
+   * it, and the tokens of those steps reach listeners late (`EngineListener.onTokens`) with their
+   * exact times. Every scheduling decision, step duration and counter is the same as without it.
+   * For virtual time (the simulator): a live server would stream those tokens late. Default false.
+   */
+  readonly fastForward?: boolean;
 }
 
 /** A point-in-time view for metrics and tests. */
@@ -164,6 +179,8 @@ class RequestState {
   source: BlockSource | null = null;
   /** Tokens this step computes. */
   scheduledTokens = 0;
+  /** In a fast-forwarded stretch: stretch steps already applied to the fields above. */
+  ffBase = 0;
   cachedTokens = -1;
   numPreemptions = 0;
   firstScheduledUs = -1;
@@ -223,6 +240,23 @@ export class EngineCore {
   private readonly offload: CpuOffloadTier<RequestState> | null;
   /** Nothing to run but copies in flight: the timer is a wake-up at the next completion. */
   private waitingOnTransfers = false;
+
+  // Fast-forward (config.fastForward): while `ff`, the batch is every running request, each
+  // decoding one token per step, and each request's numComputed / numOutput lag by the stretch
+  // steps done since its `ffBase` until `ffCatchUp` applies them.
+  private ff = false;
+  /** Stretch steps completed. */
+  private ffDone = 0;
+  /** When each completed stretch step ended (the clock at its timer), by stretch step - 1. */
+  private readonly ffTimes: number[] = [];
+  /** The stretch step whose completion finishes the first request (never fast-forwarded). */
+  private ffFinishStep = 0;
+  /** Requests (batch order) whose KV fills a block at stretch steps ≡ index (mod blockSize). */
+  private ffBuckets: RequestState[][] = [];
+  /** kvTokensRead of the step in flight. */
+  private ffKvTokensRead = 0;
+  /** A write-through store was skipped (tier full): it is retried every step, so the stretch ends. */
+  private ffStoreSkipped = false;
 
   private numRunning = 0;
   private numWaiting = 0;
@@ -301,6 +335,7 @@ export class EngineCore {
   abort(id: string): boolean {
     const r = this.byId.get(id);
     if (!r) return false;
+    if (this.ff) this.ffEnd();
     this.finish(r, "abort", this.timers.nowUs());
     return true;
   }
@@ -358,6 +393,11 @@ export class EngineCore {
    * came, and the step starts at its arrival instead (vLLM's busy loop picks it up at once).
    */
   private startStep(startUs: number): void {
+    if (this.ff) {
+      const shape = this.ffSchedule();
+      if (shape) return this.runStep(startUs, shape);
+      this.ffEnd();
+    }
     let shape = this.schedule(startUs);
     if (this.batch.length === 0 && this.numWaiting > 0) {
       const firstArrivalUs = this.firstWaitingArrivalAfter(startUs);
@@ -374,6 +414,11 @@ export class EngineCore {
       return;
     }
     this.waitingOnTransfers = false;
+    if (this.config.fastForward) this.ffBegin(shape);
+    this.runStep(startUs, shape);
+  }
+
+  private runStep(startUs: number, shape: StepShape): void {
     const durationUs = this.model.stepUs(shape) / this.config.timeScale;
     this.steps++;
     this.observer.onStep?.(shape, durationUs);
@@ -395,7 +440,8 @@ export class EngineCore {
     const loopStartUs = this.timers.nowUs();
     for (let guard = 0; ; guard++) {
       const endUs = this.stepEndUs;
-      this.completeStep();
+      if (this.ff) this.ffComplete();
+      else this.completeStep();
       if (this.closed) return;
       const now = this.timers.nowUs();
       this.startStep(Math.max(endUs, now - this.maxLagUs));
@@ -556,6 +602,123 @@ export class EngineCore {
       if (r.status === Status.Running && r.numOutput === r.req.outputTokenIds.length)
         this.finish(r, r.req.finishReason, now);
     }
+  }
+
+  // --- fast-forward (config.fastForward) -----------------------------------------------------
+
+  /**
+   * After a regular schedule: starts a stretch when this step and the ones after it can only
+   * decode every running request, until one of them finishes (its step is run regularly), a
+   * request could be admitted, a KV block cannot be allocated without preempting, a CPU load
+   * completes or a write-through store is skipped. Within it a step touches only the requests
+   * whose KV fills a block (cached, written through, and a new block allocated, in batch order,
+   * as the regular loop does); the others catch up when the stretch ends or they fill a block.
+   */
+  private ffBegin(shape: StepShape): void {
+    const batch = this.batch;
+    const n = batch.length;
+    if (shape.prefillTokens !== 0 || shape.decodeSeqs !== n || n !== this.running.length) return;
+    // A per-token observer sees every token as it is emitted: nothing to skip.
+    if (this.observer.onInterToken || this.ffCanAdmit()) return;
+    const bs = this.config.blockSize;
+    let finishStep = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const r = batch[i]!;
+      const left = r.req.outputTokenIds.length - r.numOutput;
+      if (left < finishStep) finishStep = left;
+      // Blocks not yet cached or written through are retried every step.
+      const full = Math.floor(r.numComputed / bs);
+      if (this.config.enablePrefixCaching && r.numCachedBlocks < full) return;
+      if (this.offload && r.numStoredBlocks < full) return;
+    }
+    if (finishStep < 2) return;
+    if (this.ffBuckets.length !== bs) this.ffBuckets = Array.from({ length: bs }, () => []);
+    else for (const b of this.ffBuckets) b.length = 0;
+    for (let i = 0; i < n; i++) {
+      const r = batch[i]!;
+      r.ffBase = 0;
+      // Stretch step k completes a block when numComputed + k is a multiple of the block size.
+      this.ffBuckets[(bs - (r.numComputed % bs)) % bs]!.push(r);
+    }
+    this.ff = true;
+    this.ffDone = 0;
+    this.ffTimes.length = 0;
+    this.ffFinishStep = finishStep;
+    this.ffKvTokensRead = shape.kvTokensRead;
+    this.ffStoreSkipped = false;
+  }
+
+  /** Whether a regular schedule would admit a waiting request (or even try to). */
+  private ffCanAdmit(): boolean {
+    const running = this.running.length;
+    return this.waiting.length > 0 && running < this.config.maxNumSeqs && this.config.maxNumBatchedTokens > running;
+  }
+
+  /** completeStep for a stretch step: every request decoded one token; only block fills are applied now. */
+  private ffComplete(): void {
+    const now = this.timers.nowUs();
+    const k = ++this.ffDone;
+    this.ffTimes.push(now);
+    this.generationTokens += this.batch.length;
+    const bs = this.config.blockSize;
+    const bucket = this.ffBuckets[k % bs]!;
+    const caching = this.config.enablePrefixCaching;
+    for (let i = 0; i < bucket.length; i++) {
+      const r = bucket[i]!;
+      this.ffCatchUp(r);
+      if (caching && r.numComputed >= (r.numCachedBlocks + 1) * bs) this.cacheFullBlocks(r);
+      if (this.offload && r.numComputed >= (r.numStoredBlocks + 1) * bs) {
+        this.storeToCpu(r, now);
+        if (r.numComputed >= (r.numStoredBlocks + 1) * bs) this.ffStoreSkipped = true;
+      }
+    }
+  }
+
+  /**
+   * schedule() for the next stretch step: the same batch, one decode each, the blocks of the
+   * requests that just filled one. Null when the stretch has to end (a regular schedule follows).
+   */
+  private ffSchedule(): StepShape | null {
+    const k = this.ffDone;
+    if (k + 1 >= this.ffFinishStep || this.ffStoreSkipped) return null;
+    if (this.offload) this.completeTransfers();
+    if (this.ffCanAdmit()) return null;
+    const bs = this.config.blockSize;
+    const bucket = this.ffBuckets[k % bs]!;
+    if (bucket.length > 0) {
+      let need = 0;
+      for (let i = 0; i < bucket.length; i++) {
+        const r = bucket[i]!;
+        need += Math.max(0, Math.ceil((r.numComputed + 1) / bs) - r.blocks.length);
+      }
+      // Short of blocks: the regular schedule preempts.
+      if (need > this.pool.numFreeBlocks) return null;
+      for (let i = 0; i < bucket.length; i++) this.allocateSlots(bucket[i]!, 1);
+    }
+    const n = this.batch.length;
+    this.ffKvTokensRead += n;
+    return { prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: n, kvTokensRead: this.ffKvTokensRead, numSeqs: n };
+  }
+
+  /** Applies the stretch steps `r` has not seen yet and hands their tokens to its listener. */
+  private ffCatchUp(r: RequestState): void {
+    const from = r.ffBase;
+    const d = this.ffDone - from;
+    if (d === 0) return;
+    const first = r.numOutput;
+    r.numComputed += d;
+    r.numOutput += d;
+    r.lastTokenUs = this.ffTimes[this.ffDone - 1]!;
+    r.ffBase = this.ffDone;
+    if (r.listener.onTokens) r.listener.onTokens(first, d, this.ffTimes, from);
+    else for (let i = first; i < first + d; i++) r.listener.onToken(i, r.req.outputTokenIds[i]!);
+  }
+
+  /** Ends the stretch: every request catches up (the step in flight, if any, completes regularly). */
+  private ffEnd(): void {
+    this.ff = false;
+    const batch = this.batch;
+    for (let i = 0; i < batch.length; i++) this.ffCatchUp(batch[i]!);
   }
 
   // --- KV blocks ----------------------------------------------------------------------------

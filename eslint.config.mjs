@@ -9,7 +9,7 @@ export default tseslint.config(
       "reports/**",
       "results/**",
       ".nx/**",
-      "libs/common/src/gen/**",
+      "libs/runtime/src/gen/**",
     ],
   },
   js.configs.recommended,

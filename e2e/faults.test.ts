@@ -17,7 +17,7 @@ import {
   SchedulerServiceClient,
   type ClusterStatusResponse,
   type InferenceRequest,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 

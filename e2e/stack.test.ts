@@ -2,7 +2,7 @@ import * as grpc from "@grpc/grpc-js";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { grpcClientOptions, type InferenceEvent, SchedulerServiceClient } from "@symphony/common";
+import { grpcClientOptions, type InferenceEvent, SchedulerServiceClient } from "@symphony/runtime";
 import { bundlePath, runCli, spawnService, startLocalStack, type LocalStack } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 

@@ -1,5 +1,5 @@
 // Generates TypeScript from proto/ with buf + ts-proto (the binaries ship inside npm packages;
-// nothing is downloaded). Output goes to libs/common/src/gen and is never edited by hand.
+// nothing is downloaded). Output goes to libs/runtime/src/gen and is never edited by hand.
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";

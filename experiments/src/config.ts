@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import { parseArg, UsageError, type LogLevel } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import { CONFIG_NAMES, configurationNamed, type Configuration } from "./configurations";
 import type { ChatDatasetShape } from "./domain/sharegpt-synth";
 import type { Scale } from "./scale";

@@ -1,5 +1,5 @@
 import { writeFileSync } from "node:fs";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import { CONFIGURATIONS, type Configuration } from "./configurations";
 import { capacityOf, type Capacity, type PointResult } from "./domain/point-metrics";
 import { synthesizeChatDataset, type ChatDatasetShape } from "./domain/sharegpt-synth";

@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
 import type { Configuration } from "./configurations";
 import { figuresOf, type KvMovement, type PointResult } from "./domain/point-metrics";

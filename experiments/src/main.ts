@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { createLogger, runCli } from "@symphony/common";
+import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
 import { runExperiment } from "./run";
 

@@ -1,6 +1,6 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import type { Config, ScaleName } from "./config";
 import { runScale, writeDataset, type ScaleResult } from "./experiment";
 import {

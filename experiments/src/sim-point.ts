@@ -1,7 +1,8 @@
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseWithSchema, type Logger } from "@symphony/common";
+import { parseWithSchema } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import { clusterFileSchema, resolveConfig, type ClusterFile } from "@symphony/simulator/src/config";
 import { runSimulation } from "@symphony/simulator/src/simulate";
 import type { Configuration } from "./configurations";

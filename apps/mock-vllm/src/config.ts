@@ -1,11 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
-import {
-  checkTokenizerSpec,
-  parseArg,
-  TOKENIZER_FLAG_HELP,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
+import { checkTokenizerSpec, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import { KvEventsConfigError, parseKvEventsConfig, type KvEventsConfig } from "@symphony/kv-events";
 import {
   coefficientsFor,

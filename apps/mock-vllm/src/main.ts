@@ -1,13 +1,5 @@
-import {
-  createLogger,
-  listenFailure,
-  loadTokenizer,
-  onShutdownSignal,
-  RealTimers,
-  rngFor,
-  runCli,
-  UsageError,
-} from "@symphony/common";
+import { loadTokenizer, RealTimers, rngFor, UsageError } from "@symphony/common";
+import { createLogger, listenFailure, onShutdownSignal, runCli } from "@symphony/runtime";
 import { ZmqEventPublisher } from "@symphony/kv-events";
 import { Registry } from "prom-client";
 import { parseConfig } from "./config";

@@ -1,15 +1,7 @@
 import { hostname } from "node:os";
 import { Command, Option } from "commander";
-import {
-  AUTH_TOKEN_ENV,
-  checkTokenizerSpec,
-  loadTokens,
-  parseArg,
-  TOKENIZER_FLAG_HELP,
-  UsageError,
-  type LogLevel,
-  type TlsFiles,
-} from "@symphony/common";
+import { checkTokenizerSpec, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
+import { AUTH_TOKEN_ENV, loadTokens, parseArg, type LogLevel, type TlsFiles } from "@symphony/runtime";
 import type { ResidencyPolicyName, WarmupTiming } from "./domain";
 
 /**

@@ -1,18 +1,16 @@
+import { loadTokenizer, RealTimers, UsageError } from "@symphony/common";
 import {
   channelCredentials,
   createLogger,
   grpcReceiveLimit,
-  loadTokenizer,
   NodeSchedulerServiceService,
   onShutdownSignal,
-  RealTimers,
   runCli,
   serverCredentials,
   ServingStatus,
   startGrpcServer,
   startMetricsServer,
-  UsageError,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { defaultNodeId, parseConfig } from "./config";
 import { createResidencyPolicy } from "./domain";

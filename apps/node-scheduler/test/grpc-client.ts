@@ -9,7 +9,7 @@ import {
   type InferenceEvent,
   type NodeStatus,
   type SessionHint,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 export function nodeClient(port: number): NodeSchedulerServiceClient {
   return new NodeSchedulerServiceClient(

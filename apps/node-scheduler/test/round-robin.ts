@@ -1,4 +1,4 @@
-import { InferenceRequest, Role, type ChatMessage, type NodeSchedulerServiceClient } from "@symphony/common";
+import { InferenceRequest, Role, type ChatMessage, type NodeSchedulerServiceClient } from "@symphony/runtime";
 import { advise, submit, terminal } from "./grpc-client";
 
 export interface RoundRobinOptions {

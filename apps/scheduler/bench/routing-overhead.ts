@@ -30,7 +30,7 @@ import {
   SchedulerServiceClient,
   type InferenceEvent,
   type InferenceRequest,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
 import { turn } from "../test/client";
 import { FakeNode } from "../test/fake-node";

@@ -1,16 +1,15 @@
 import * as grpc from "@grpc/grpc-js";
+import { RealTimers, rngFor } from "@symphony/common";
 import {
   channelCredentials,
   grpcReceiveLimit,
   isLoopbackHost,
-  RealTimers,
-  rngFor,
   serverCredentials,
   startGrpcServer,
   startMetricsServer,
   TokenSet,
   type Logger,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { Registry } from "prom-client";
 import type { Config } from "./config";
 import { createPolicy, Router } from "./domain";

@@ -1,13 +1,13 @@
 import { Command, Option } from "commander";
+import { UsageError } from "@symphony/common";
 import {
   AUTH_TOKEN_ENV,
   CLIENT_AUTH_TOKEN_ENV,
   loadTokens,
   parseArg,
-  UsageError,
   type LogLevel,
   type TlsFiles,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { POLICY_NAMES, type PolicyName } from "./domain";
 
 /** Validated scheduler configuration (times in ms as on the command line). */

@@ -1,4 +1,4 @@
-import { createLogger, onShutdownSignal, runCli } from "@symphony/common";
+import { createLogger, onShutdownSignal, runCli } from "@symphony/runtime";
 import { startScheduler } from "./app";
 import { parseConfig } from "./config";
 

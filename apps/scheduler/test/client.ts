@@ -5,7 +5,7 @@ import {
   SchedulerServiceClient,
   type InferenceEvent,
   type InferenceRequest,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 /** A client of the scheduler on 127.0.0.1:`port`, optionally with a bearer token and TLS credentials. */
 export function schedulerClient(

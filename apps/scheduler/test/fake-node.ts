@@ -9,7 +9,7 @@ import {
   type InferenceRequest,
   type NodeSchedulerServiceServer,
   type StartedGrpcServer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 export interface FakeNodeOptions {
   nodeId: string;

@@ -11,7 +11,7 @@
  */
 import { setFlagsFromString } from "node:v8";
 import { join } from "node:path";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { parseConfig, type SimConfig } from "../src/config";
 import { runSimulation } from "../src/simulate";
 

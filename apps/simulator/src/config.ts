@@ -2,17 +2,13 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { parseStructuredText, parseWithSchema, readTextFile, UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import {
-  parseArg,
-  parseStructuredText,
-  parseWithSchema,
-  readTextFile,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
-import {
+  cpuBlocksFor,
   DEFAULT_PROFILE,
   deriveNumGpuBlocks,
+  hostLinkBytesPerUs,
   kvBytesPerToken,
   PROFILES,
 } from "@symphony/mock-vllm/src/domain";
@@ -83,6 +79,8 @@ export const clusterFileSchema = z.strictObject({
       /** Mean generated length before a sampled EOS (mock-vllm --eos-mean-tokens; 0 = never). */
       eos_mean_tokens: nonNegInt.default(256),
       seed: nonNegInt.default(0),
+      /** vLLM's native CPU offload, GiB of host memory (`--kv-offloading-size`; 0 = off). */
+      kv_offloading_size: z.number().min(0).default(0),
     })
     .prefault({}),
   node: z
@@ -96,6 +94,14 @@ export const clusterFileSchema = z.strictObject({
       max_queue: nonNegInt.default(1024),
       prefetch_margin_ms: nonNegInt.default(50),
       hint_stale_ms: nonNegInt.default(10_000),
+      /** node-scheduler's --prefetch-mode: directive engine, or a stock one with/without warm-ups. */
+      prefetch_mode: z.enum(["directive", "warmup", "off"]).default("directive"),
+      warmup_timing: z.enum(["at-hint", "just-in-time"]).default("at-hint"),
+      warmup_lead_ms: nonNegInt.default(500),
+      warmup_min_gap_ms: nonNegInt.default(1000),
+      max_warmups_in_flight: posInt.default(16),
+      /** Each hint's ETA × (1 + e·U(−1, 1)): 0 = exact hints. */
+      hint_eta_error: z.number().min(0).max(1).default(0),
     })
     .prefault({}),
   network: z
@@ -446,6 +452,15 @@ export function resolveConfig(
       prefetchMarginUs: n.prefetch_margin_ms * 1000,
       residencyPolicy: (ov.residencyPolicy ?? n.residency_policy) as "lru" | "hint-aware",
       hintStaleAfterUs: n.hint_stale_ms * 1000,
+      drive: {
+        prefetchMode: n.prefetch_mode,
+        warmupTiming: n.warmup_timing,
+        warmupLeadUs: n.warmup_lead_ms * 1000,
+        warmupMinGapUs: n.warmup_min_gap_ms * 1000,
+        maxWarmupsInFlight: n.max_warmups_in_flight,
+        hintEtaError: n.hint_eta_error,
+        seed,
+      },
     },
     engine: {
       maxNumSeqs: e.max_num_seqs ?? profile.defaultMaxNumSeqs,
@@ -454,6 +469,13 @@ export function resolveConfig(
       blockSize,
       enablePrefixCaching: e.prefix_caching,
       timeScale: engineTimeScale,
+      ...(e.kv_offloading_size > 0 && {
+        cpuOffload: {
+          numCpuBlocks: cpuBlocksFor(e.kv_offloading_size, blockSize, kvBytesPerToken(profile.model)),
+          bytesPerBlock: blockSize * kvBytesPerToken(profile.model),
+          linkBytesPerUs: hostLinkBytesPerUs(profile),
+        },
+      }),
     },
     network: {
       clientScheduler: link(file.network.client_scheduler),

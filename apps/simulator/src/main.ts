@@ -1,5 +1,5 @@
 import { setFlagsFromString } from "node:v8";
-import { createLogger, runCli } from "@symphony/common";
+import { createLogger, runCli } from "@symphony/runtime";
 import { formatSummaryTable } from "@symphony/workloadgen/src/output/report";
 import { parseConfig } from "./config";
 import { runSimulation } from "./simulate";

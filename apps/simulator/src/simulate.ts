@@ -1,6 +1,7 @@
 import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
 import { join } from "node:path";
-import { VirtualTimers, type Logger } from "@symphony/common";
+import { VirtualTimers } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import {
   ChatTemplate,
   coefficientsFor,
@@ -167,6 +168,9 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
         ...n.core.stats,
         engine_steps: n.engine.stats().steps,
         engine_preemptions: n.engine.stats().numPreemptions,
+        // Stock-engine figures, only where they exist (directive runs keep their summary).
+        ...(n.engine.stats().offload && { engine_offload: n.engine.stats().offload }),
+        ...(n.warmupStats && { warmups: n.warmupStats }),
       },
     ]),
   );

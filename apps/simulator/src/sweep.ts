@@ -1,6 +1,7 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { UsageError, type Logger } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import { toJson } from "@symphony/workloadgen/src/output/report";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";

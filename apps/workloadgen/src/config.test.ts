@@ -210,3 +210,56 @@ describe("parseConfig, --ramp-up", () => {
     expect(() => parseConfig(["--ramp-up", "-1"])).toThrow(/--ramp-up <s>' argument '-1' is invalid/);
   });
 });
+
+describe("generated chats and think-time model", () => {
+  it("default -> a dataset and the typing model", () => {
+    expect(parseConfig([])).toMatchObject({ chatSynth: undefined, thinkTime: "typing" });
+  });
+
+  it("--sharegpt-synth --think-time chat-gaps -> the ShareGPT shape and measured gaps", () => {
+    const c = parseConfig(["--sharegpt-synth", "--think-time", "chat-gaps"]);
+    expect(c.chatSynth).toMatchObject({
+      turnsGeometricP: 0.285,
+      maxTurns: 40,
+      promptMedianTokens: 40,
+      replyMedianTokens: 275,
+    });
+    expect(c.thinkTime).toBe("chat-gaps");
+  });
+
+  it("workload.sharegpt_synth keys override the defaults, the rest stay", () => {
+    const path = file(
+      "synth.yaml",
+      "workload:\n  think_time: chat-gaps\n  sharegpt_synth: { max_turns: 10, reply_median_tokens: 500, max_context_tokens: 4000 }\n",
+    );
+    const c = parseConfig(["--config", path]);
+    expect(c.chatSynth).toMatchObject({
+      maxTurns: 10,
+      replyMedianTokens: 500,
+      maxContextTokens: 4000,
+      promptSigma: 1.3,
+    });
+    expect(c.thinkTime).toBe("chat-gaps");
+  });
+
+  it.each([
+    [
+      "sharegpt_synth: { turns_geometric_p: 1.5 }",
+      "workload.sharegpt_synth: turnsGeometricP must be in (0, 1]",
+    ],
+    ["sharegpt_synth: { reply_min_tokens: 100, reply_max_tokens: 50 }", "replyMinTokens/replyMaxTokens"],
+    ["sharegpt_synth: { unknown_key: 1 }", "unknown_key"],
+  ])("bad generator shape %s -> one UsageError line naming it", (yaml, message) => {
+    const path = file("bad-synth.yaml", `workload:\n  ${yaml}\n`);
+    expect(() => parseConfig(["--config", path])).toThrow(UsageError);
+    expect(() => parseConfig(["--config", path])).toThrow(message);
+  });
+
+  it("--sharegpt-synth with --dataset -> UsageError (one source of conversations)", () => {
+    expect(() => parseConfig(["--sharegpt-synth", "--dataset", "x.json"])).toThrow(/keep one of them/);
+  });
+
+  it("--think-time bogus -> error naming the flag", () => {
+    expect(() => parseConfig(["--think-time", "bogus"])).toThrow(/--think-time/);
+  });
+});

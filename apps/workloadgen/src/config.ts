@@ -1,20 +1,19 @@
 import { Command, Option } from "commander";
-import {
-  checkTokenizerSpec,
-  loadConfigFile,
-  parseArg,
-  TOKENIZER_FLAG_HELP,
-  UsageError,
-  type LogLevel,
-} from "@symphony/common";
+import { checkTokenizerSpec, loadConfigFile, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
+import { parseArg, type LogLevel } from "@symphony/runtime";
 import { z } from "zod";
 import {
   agentProfileSchema,
+  chatShapeProblem,
   clientProfileSchema,
+  SHAREGPT_CHAT_SHAPE,
   type AgentProfileConfig,
+  type ChatSynthShape,
   type ClientProfileConfig,
+  type ThinkTimeKind,
 } from "./domain";
 import { addRunOptions, runOptionsFrom, type RunOptions } from "./run-options";
+import { parseShard, runnerShare, type Shard } from "./shard";
 
 export type WorkloadType = "closed" | "open" | "trace" | "agent";
 
@@ -31,6 +30,13 @@ export interface Config extends RunOptions {
   tokenizer: string;
   /** Dataset path, or undefined for the embedded sample. */
   dataset: string | undefined;
+  /**
+   * Closed loop: play generated ShareGPT-like chats (a fresh one per session) instead of a
+   * dataset: `--sharegpt-synth` or config `workload.sharegpt_synth` (its keys override the shape).
+   */
+  chatSynth: ChatSynthShape | undefined;
+  /** Closed loop: the think-time model (`--think-time`). */
+  thinkTime: ThinkTimeKind;
   numClients: number;
   /** Closed loop: seconds over which the clients start, evenly (0 = all at once). */
   rampUp: number;
@@ -79,6 +85,8 @@ export interface Config extends RunOptions {
    * Default 1.5 with one sending thread, 0 with workers.
    */
   timerSpinMs: number;
+  /** `--shard i/n`: play part i (0-based) of n of the run; undefined = the whole run. */
+  shard: Shard | undefined;
 }
 
 /** `--config` file: the workload model and its parameters; CLI flags override. */
@@ -96,6 +104,22 @@ export const configFileSchema = z.strictObject({
       dataset: z.string().optional(),
       num_clients: z.number().int().positive().optional(),
       ramp_up: z.number().min(0).optional(),
+      sharegpt_synth: z
+        .strictObject({
+          turns_geometric_p: z.number().optional(),
+          max_turns: z.number().optional(),
+          prompt_median_tokens: z.number().optional(),
+          prompt_sigma: z.number().optional(),
+          prompt_min_tokens: z.number().optional(),
+          prompt_max_tokens: z.number().optional(),
+          reply_median_tokens: z.number().optional(),
+          reply_sigma: z.number().optional(),
+          reply_min_tokens: z.number().optional(),
+          reply_max_tokens: z.number().optional(),
+          max_context_tokens: z.number().optional(),
+        })
+        .optional(),
+      think_time: z.enum(["typing", "chat-gaps"]).optional(),
       read_speed: z.number().positive().optional(),
       type_speed: z.number().positive().optional(),
       speed_jitter: z.number().min(0).optional(),
@@ -151,6 +175,20 @@ export function buildProgram(): Command {
     .option(
       "--dataset <file>",
       "ShareGPT-style JSON dataset (default: the embedded sample of 12 conversations)",
+    )
+    .option(
+      "--sharegpt-synth",
+      "closed loop: play generated ShareGPT-like chats, a fresh one per session, instead of a dataset " +
+        "(shape: config workload.sharegpt_synth)",
+      false,
+    )
+    .addOption(
+      new Option(
+        "--think-time <model>",
+        "closed loop: typing (read/type speeds) or chat-gaps (measured gaps between chat turns: p50 7.2 s, p90 15 s, p99 43 s)",
+      )
+        .choices(["typing", "chat-gaps"])
+        .default("typing"),
     )
     .option("--num-clients <n>", "closed loop: concurrent sessions kept active", parseArg.int(1, 100_000), 10)
     .option(
@@ -265,6 +303,12 @@ export function buildProgram(): Command {
         // Several polling threads would compete for cores with each other and the server.
         .default(1.5, "1.5 with --workers 1, 0 with more workers"),
     )
+    .option(
+      "--shard <i/n>",
+      "play part i (0-based) of n of the run: every nth session from the ith, arrival times kept, " +
+        "its share of --num-clients and --max-requests (merge the results with `workloadgen merge`)",
+      parseShard,
+    )
     .addOption(
       new Option("--log-level <level>", "log level")
         .choices(["error", "warn", "info", "debug"])
@@ -315,6 +359,8 @@ export function parseConfig(argv: string[]): Readonly<Config> {
         : `${o.config as string}: workload.tokenizer`,
     ),
     dataset: pick<string | undefined>("dataset", w.dataset),
+    chatSynth: chatSynthFrom(o.sharegptSynth as boolean, w.sharegpt_synth, o.config as string | undefined),
+    thinkTime: pick("thinkTime", w.think_time),
     numClients: pick("numClients", w.num_clients),
     rampUp: pick("rampUp", w.ramp_up),
     readSpeed: pick("readSpeed", w.read_speed),
@@ -353,6 +399,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     configFile: o.config as string | undefined,
     workers: o.workers as number,
     timerSpinMs: 0, // set below, from the number of sending threads
+    shard: o.shard as Shard | undefined,
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(
@@ -368,6 +415,9 @@ export function parseConfig(argv: string[]): Readonly<Config> {
         `--duration ${config.duration} s: make them shorter than the run`,
     );
   }
+  if (config.chatSynth && config.dataset !== undefined) {
+    throw new UsageError("--sharegpt-synth and --dataset both choose the conversations: keep one of them");
+  }
   if (config.workload === "trace" && !config.trace) {
     throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");
   }
@@ -378,6 +428,33 @@ export function parseConfig(argv: string[]): Readonly<Config> {
       ? 0
       : 1.5;
   return Object.freeze(config);
+}
+
+/** The generator's shape: the ShareGPT defaults overridden by the file's keys; undefined when not chosen. */
+function chatSynthFrom(
+  flag: boolean,
+  section: NonNullable<ConfigFile["workload"]>["sharegpt_synth"],
+  source: string | undefined,
+): ChatSynthShape | undefined {
+  if (!flag && section === undefined) return undefined;
+  const s = section ?? {};
+  const d = SHAREGPT_CHAT_SHAPE;
+  const shape: ChatSynthShape = {
+    turnsGeometricP: s.turns_geometric_p ?? d.turnsGeometricP,
+    maxTurns: s.max_turns ?? d.maxTurns,
+    promptMedianTokens: s.prompt_median_tokens ?? d.promptMedianTokens,
+    promptSigma: s.prompt_sigma ?? d.promptSigma,
+    promptMinTokens: s.prompt_min_tokens ?? d.promptMinTokens,
+    promptMaxTokens: s.prompt_max_tokens ?? d.promptMaxTokens,
+    replyMedianTokens: s.reply_median_tokens ?? d.replyMedianTokens,
+    replySigma: s.reply_sigma ?? d.replySigma,
+    replyMinTokens: s.reply_min_tokens ?? d.replyMinTokens,
+    replyMaxTokens: s.reply_max_tokens ?? d.replyMaxTokens,
+    maxContextTokens: s.max_context_tokens ?? d.maxContextTokens,
+  };
+  const problem = chatShapeProblem(shape);
+  if (problem) throw new UsageError(`${source ?? "--sharegpt-synth"}: workload.sharegpt_synth: ${problem}`);
+  return shape;
 }
 
 /**
@@ -403,7 +480,9 @@ function profileList<K extends "client_profiles" | "agent_profiles">(
  * without a client would have nothing to play).
  */
 export function sendingThreads(
-  config: Readonly<Pick<Config, "workload" | "workers" | "numClients">>,
+  config: Readonly<Pick<Config, "workload" | "workers" | "numClients" | "maxRequests" | "shard">>,
 ): number {
-  return config.workload === "closed" ? Math.min(config.workers, config.numClients) : config.workers;
+  return config.workload === "closed"
+    ? Math.min(config.workers, runnerShare(config).numClients)
+    : config.workers;
 }

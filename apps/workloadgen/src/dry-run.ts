@@ -2,8 +2,16 @@ import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "@symphony/common";
 import type { Config } from "./config";
-import { AgentPlanStats, agentPlanLine, planLine, summarizePlan, type SessionSource } from "./domain";
+import {
+  AgentPlanStats,
+  agentPlanLine,
+  planLine,
+  shareOf,
+  summarizePlan,
+  type SessionSource,
+} from "./domain";
 import { toJson } from "./output/report";
+import { WHOLE } from "./shard";
 import type { Workload } from "./workload";
 
 /**
@@ -33,8 +41,10 @@ export function boundedSource(source: SessionSource, max: number): SessionSource
  * summary to plan-summary.json (same seed -> byte-identical files).
  */
 export function dryRun(config: Readonly<Config>, workload: Workload): void {
-  // Closed-loop sources cycle forever: list one pass (or --plan-size sessions).
-  const limit = config.workload === "closed" ? Math.max(config.planSize, 1) : Infinity;
+  // Closed-loop sources cycle forever: list --plan-size sessions (a shard: its part of them).
+  const shard = config.shard ?? WHOLE;
+  const limit =
+    config.workload === "closed" ? shareOf(Math.max(config.planSize, 1), shard.index, shard.count) : Infinity;
   // Synchronous writes: the plan is produced synchronously, and nothing piles up in memory.
   const planFd = config.out ? openSync(join(config.out, "plan.jsonl"), "w") : undefined;
   const shown: string[] = [];

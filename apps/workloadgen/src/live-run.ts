@@ -1,7 +1,8 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
-import { startMetricsServer, UsageError, type Logger } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
 import { AgentReportAccumulator, formatAgentReport, type RequestRecord } from "./domain";
@@ -19,6 +20,8 @@ import {
   TargetNotReadyError,
   type Sender,
 } from "./sender";
+import { ServerWatch } from "./server-watch";
+import { runClock, runnerShare } from "./shard";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
 
@@ -45,10 +48,23 @@ export async function liveRun(
   const runId = randomBytes(4).toString("hex");
   const workers = sendingThreads(config);
   const renderLines = config.out !== undefined;
+  // With --shard, this process plays its part of the clients and of --max-requests.
+  const share = runnerShare(config);
   const sender: Sender =
     workers > 1
       ? new WorkerPoolSender(config, [...argv], logger, runId, renderLines)
-      : new InProcessSender(config, workload, logger, { runId, renderLines });
+      : new InProcessSender(
+          { ...config, numClients: share.numClients, maxRequests: share.shardMaxRequests },
+          workload,
+          logger,
+          {
+            runId,
+            renderLines,
+            slotOffset: share.slotOffset,
+            slotStride: share.slotStride,
+            totalClients: share.totalClients,
+          },
+        );
   try {
     await sender.prepare();
   } catch (err) {
@@ -58,6 +74,8 @@ export async function liveRun(
       `--target ${config.target}: not reachable within ${config.connectTimeout} s (${err.message})`,
     );
   }
+  const servers = new ServerWatch(config, logger);
+  await servers.beforeRun();
   const registry = new Registry();
   const metrics = new WorkloadMetrics(registry);
   const metricsServer =
@@ -76,7 +94,7 @@ export async function liveRun(
   const agents = new AgentReportAccumulator(config.exactRecords);
   let agentRecords = 0;
   const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
-  const progress = new Progress(logger, config.duration, config.maxRequests, config.progressInterval);
+  const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
   const startedAt = new Date();
@@ -131,6 +149,7 @@ export async function liveRun(
       ...workload.info,
     });
     progress.start();
+    servers.start();
     sender.start({
       records: (records, lines) => {
         for (const record of records) onRecord(record);
@@ -166,11 +185,16 @@ export async function liveRun(
     process.off("SIGTERM", signalHandler);
   }
 
+  const scheduleStartMs = sender.scheduleStartMs() ?? t0;
+  const watched = await servers.finish(scheduleStartMs);
   const loopDelay = sender.loopDelay();
   const counters = sender.counters();
   const summary = {
     ...results.summary(durationS),
     started_at: startedAt.toISOString(),
+    // Where record times' zero is on this host's clocks, and which part of the run this was.
+    clock: runClock(scheduleStartMs),
+    ...(config.shard ? { shard: { index: config.shard.index, count: config.shard.count } } : {}),
     run_id: runId,
     stop_reason: stopReason,
     target: {
@@ -201,6 +225,9 @@ export async function liveRun(
         : {}),
     },
     workload_info: workload.info,
+    ...(watched.summary ? { server_metrics: watched.summary } : {}),
+    ...(watched.resets ? { prefix_cache_reset: watched.resets } : {}),
+    ...(watched.warnings.length > 0 ? { warnings: watched.warnings } : {}),
     ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
     config: {
       ...config,
@@ -214,8 +241,14 @@ export async function liveRun(
   };
   process.stdout.write(formatSummaryTable(summary));
   if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
+  for (const w of watched.warnings) process.stdout.write(`warning: ${w}\n`);
   if (config.out) {
     writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
+    if (watched.summary)
+      writeFileSync(
+        join(config.out, "server-metrics.jsonl"),
+        watched.samples.map((s) => JSON.stringify(s) + "\n").join(""),
+      );
     writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
     writeFileSync(
       join(config.out, "report.html"),

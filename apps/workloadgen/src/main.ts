@@ -1,5 +1,5 @@
 import { isMainThread, workerData } from "node:worker_threads";
-import { createLogger, runCli } from "@symphony/common";
+import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
 import { dryRun } from "./dry-run";
 import { liveRun } from "./live-run";

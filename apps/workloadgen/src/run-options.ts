@@ -1,7 +1,9 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
-import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, UsageError, type TlsFiles } from "@symphony/common";
+import { UsageError } from "@symphony/common";
+import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, type TlsFiles } from "@symphony/runtime";
 import type { Slo } from "./output/report";
+import { parseMetricsUrls } from "./transport/server-metrics";
 
 /**
  * Flags of the live run (issue #7): the target (gRPC scheduler or any OpenAI-compatible HTTP
@@ -49,6 +51,12 @@ export interface RunOptions {
   grace: number;
   /** Seconds without any byte (HTTP) or event (gRPC) on a streamed turn before it fails (0 = off). */
   idleTimeout: number;
+  /** Engines' and nodes' Prometheus /metrics URLs scraped during the run (server-metrics.jsonl). */
+  serverMetrics: string[];
+  /** Seconds between scrapes of `serverMetrics`. */
+  serverMetricsInterval: number;
+  /** POST /reset_prefix_cache to each engine before the run (vLLM: needs VLLM_SERVER_DEV_MODE=1). */
+  resetPrefixCache: boolean;
 }
 
 /** `grpc://host:port`, `host:port`, or `http(s)://host:port[/prefix]` -> kind + address. */
@@ -177,6 +185,24 @@ export function addRunOptions(program: Command): Command {
       "fail a streamed turn (IDLE_TIMEOUT) when no byte (HTTP) or event (gRPC) arrived for this long (0 = off)",
       parseArg.number(0),
       60,
+    )
+    .option(
+      "--server-metrics <urls>",
+      "engines' and nodes' Prometheus endpoints (host:port or URL, comma-separated) to scrape during the " +
+        "run: server-metrics.jsonl, KV usage / queue / prefix-cache hit rate in the report, warm-cache check (default: none)",
+      parseMetricsUrls,
+    )
+    .option(
+      "--server-metrics-interval <s>",
+      "seconds between --server-metrics scrapes",
+      parseArg.number(0.05),
+      1,
+    )
+    .option(
+      "--reset-prefix-cache",
+      "POST /reset_prefix_cache to each engine (the HTTP --target, --server-metrics engines) before the run " +
+        "(vLLM serves it only with VLLM_SERVER_DEV_MODE=1)",
+      false,
     );
 }
 
@@ -223,6 +249,9 @@ export function runOptionsFrom(
       maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
       grace: o.grace as number,
       idleTimeout: o.idleTimeout as number,
+      serverMetrics: (o.serverMetrics as string[] | undefined) ?? [],
+      serverMetricsInterval: o.serverMetricsInterval as number,
+      resetPrefixCache: o.resetPrefixCache as boolean,
     },
   };
 }

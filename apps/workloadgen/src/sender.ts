@@ -1,5 +1,6 @@
 import { monitorEventLoopDelay, type ELDHistogram } from "node:perf_hooks";
-import { loadTokenizer, type Logger } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import type { Config } from "./config";
 import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type Target } from "./domain";
 import { PreciseTimers } from "./precise-timers";
@@ -139,6 +140,8 @@ export interface Sender {
   modelName(): string;
   /** Event-loop delay where the sending happens: the worst thread's figures, and each thread's. */
   loopDelay(): { merged: LoopDelayFigures; threads: { thread: string; delay: LoopDelayFigures }[] };
+  /** The schedule's start (records' time zero) on this thread's `performance.now()`, after `start`. */
+  scheduleStartMs(): number | undefined;
 }
 
 /**
@@ -176,6 +179,7 @@ export class InProcessSender implements Sender {
   private aborted = false;
   private monitor?: ELDHistogram;
   private synth?: PromptSynthesizer;
+  private startMs: number | undefined;
 
   constructor(
     private readonly config: Readonly<Config>,
@@ -222,6 +226,7 @@ export class InProcessSender implements Sender {
         events.done();
       },
     );
+    this.startMs = performance.now();
     this.runner.start();
     // A stop or abort that came before the start (a worker waiting for the common start instant).
     if (this.aborted) this.runner.abort();
@@ -261,6 +266,10 @@ export class InProcessSender implements Sender {
 
   modelName(): string {
     return targetModelName(this.target);
+  }
+
+  scheduleStartMs(): number | undefined {
+    return this.startMs;
   }
 
   loopDelay() {

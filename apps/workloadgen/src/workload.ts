@@ -7,9 +7,11 @@ import {
   DatasetSessionSource,
   mergeByStart,
   OpenLoopSource,
+  PartitionedSource,
   parseAgentTrace,
   parseShareGpt,
   parseTrace,
+  SyntheticChatSource,
   ThinkTimeModel,
   TraceFormatError,
   TraceSessionSource,
@@ -61,14 +63,40 @@ export interface Workload {
  * --tokenizer (loaded here: the served model's vocabulary, so N tokens are N tokens to the engine).
  */
 export function buildWorkload(config: Config): Workload {
+  const whole = buildWholeWorkload(config);
+  if (!config.shard || config.shard.count === 1) return whole;
+  const { index, count } = config.shard;
+  return {
+    ...whole,
+    source: new PartitionedSource(whole.source, index, count),
+    info: { ...whole.info, shard: `${index}/${count}` },
+  };
+}
+
+function buildWholeWorkload(config: Config): Workload {
   const tokenizer = loadTokenizer(config.tokenizer);
   const thinkTime = new ThinkTimeModel({
     readCharsPerSec: config.readSpeed,
     typeCharsPerSec: config.typeSpeed,
     speedJitter: config.speedJitter,
+    kind: config.thinkTime,
   });
   switch (config.workload) {
     case "closed": {
+      if (config.chatSynth) {
+        return {
+          thinkTime,
+          source: new SyntheticChatSource(config.chatSynth, thinkTime, {
+            seed: config.seed,
+            tokenizer,
+            maxOutputTokens: config.maxOutputTokens,
+            priority: config.priority,
+            stream: config.stream,
+            numClients: config.numClients,
+          }),
+          info: { dataset: "sharegpt-synth", sharegpt_synth: config.chatSynth, think_time: config.thinkTime },
+        };
+      }
       const dataset = loadDataset(config.dataset, config.minTurns);
       return {
         thinkTime,

@@ -5,7 +5,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import type { LocalStack } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { configurationNamed } from "../../src/configurations";

@@ -1,6 +1,9 @@
 import type { Tokenizer } from "./tokenizer";
 import { UsageError } from "./usage-error";
 
+/** The role of a chat message, by its OpenAI chat completions name (the domain's role; wire enums map to it). */
+export type ChatRole = "system" | "user" | "assistant" | "tool";
+
 /** One chat message as the template sees it (content already flattened to text). */
 export interface TemplateMessage {
   readonly role: string;

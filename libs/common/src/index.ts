@@ -1,18 +1,11 @@
-export * from "./proto";
-export * from "./logging";
+// The pure core shared by every package, domain code included: time (Timers), seeded randomness,
+// tokenizers and chat formats, config-file parsing and the UsageError of bad input. Nothing here
+// loads gRPC, HTTP servers, logging or generated wire code (that is @symphony/runtime).
 export * from "./usage-error";
 export * from "./config-file";
 export * from "./tokenizer";
 export * from "./chat-format";
 export * from "./rng";
 export * from "./timers";
-export * from "./grpc-server";
-export * from "./metrics-server";
-export * from "./cli";
-export * from "./shutdown";
 export * from "./openai-stream";
-export * from "./inference-request";
-export * from "./auth";
 export * from "./sse-lines";
-export * from "./listen-errors";
-export * from "./request-limits";

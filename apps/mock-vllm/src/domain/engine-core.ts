@@ -52,6 +52,8 @@ export interface RequestSummary {
    * loaded by a connector (the CPU tier, or resident tokens), as vLLM's num_cached_tokens.
    */
   readonly cachedTokens: number;
+  /** Of `cachedTokens`, those found in the GPU prefix cache (the rest a connector loaded). */
+  readonly prefixHitTokens: number;
   readonly numPreemptions: number;
   readonly arrivalUs: number;
   /** When the request first entered a batch; -1 if it never did. */
@@ -182,6 +184,7 @@ class RequestState {
   /** In a fast-forwarded stretch: stretch steps already applied to the fields above. */
   ffBase = 0;
   cachedTokens = -1;
+  prefixHitTokens = 0;
   numPreemptions = 0;
   firstScheduledUs = -1;
   firstTokenUs = -1;
@@ -548,7 +551,10 @@ export class EngineCore {
           this.externalPrefixCacheQueries += r.numTokens;
           this.externalPrefixCacheHits += numComputed - prefixHit;
         }
-        if (r.cachedTokens < 0) r.cachedTokens = numComputed;
+        if (r.cachedTokens < 0) {
+          r.cachedTokens = numComputed;
+          r.prefixHitTokens = prefixHit;
+        }
       }
       if (r.firstScheduledUs < 0) r.firstScheduledUs = Math.ceil(startUs);
       admitted++;
@@ -825,7 +831,10 @@ export class EngineCore {
     }
     this.externalPrefixCacheQueries += r.numTokens;
     this.externalPrefixCacheHits += hits * bs;
-    if (r.cachedTokens < 0) r.cachedTokens = (cached.length + hits) * bs;
+    if (r.cachedTokens < 0) {
+      r.cachedTokens = (cached.length + hits) * bs;
+      r.prefixHitTokens = cached.length * bs;
+    }
     r.status = Status.Loading;
     offload.load(now, seq, cached.length, cached.length + hits, r);
     return true;
@@ -896,6 +905,7 @@ export class EngineCore {
       promptTokens: r.promptLen,
       completionTokens: r.numOutput,
       cachedTokens: Math.max(0, r.cachedTokens),
+      prefixHitTokens: r.prefixHitTokens,
       numPreemptions: r.numPreemptions,
       arrivalUs: r.arrivalUs,
       firstScheduledUs: r.firstScheduledUs,

@@ -1,7 +1,7 @@
 import type { IncomingHttpHeaders } from "node:http";
 import { randomUUID } from "node:crypto";
 import type { ServerResponse } from "node:http";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import Fastify, { type FastifyInstance, type FastifyReply } from "fastify";
 import type { Registry } from "prom-client";
 import type { z } from "zod";

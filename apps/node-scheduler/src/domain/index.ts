@@ -10,6 +10,7 @@
  * - `SessionTable`: per-session tier, KV size, hints, in-flight transfers.
  * - `ResidencyPolicy` (`LruPolicy`, `HintAwarePolicy`): which idle session gives up memory first.
  * - `WarmupPlanner`: when hinted sessions get a warm-up request (stock engines), and its score.
+ * - `approxChatPromptTokens`: a chat prompt's tokens without its exact template (the per-message allowance).
  */
 export * from "./node-core";
 export * from "./request-queue";
@@ -17,3 +18,4 @@ export * from "./kv-budget";
 export * from "./session-table";
 export * from "./residency-policy";
 export * from "./warmup-planner";
+export * from "./prompt-tokens";

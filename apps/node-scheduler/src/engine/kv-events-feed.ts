@@ -1,4 +1,4 @@
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import { KvResidencyIndex, ZmqEventSubscriber, type SubscriberStats } from "@symphony/kv-events";
 import type { KvEventsSource } from "../config";
 

@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import { once } from "node:events";
+import { type Timers, type Tokenizer } from "@symphony/common";
 import {
   DEFAULT_REQUEST_LIMITS,
   requestSizeProblem,
@@ -10,9 +11,7 @@ import {
   type NodeSchedulerServiceServer,
   type NodeStatus,
   type RequestLimits,
-  type Timers,
-  type Tokenizer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import type { PrefetchMode } from "../config";
 import {
   NodeCore,

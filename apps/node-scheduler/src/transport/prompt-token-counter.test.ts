@@ -1,6 +1,8 @@
-import { InferenceRequest, loadTokenizer, Role } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
+import { InferenceRequest, Role } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
-import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE, PromptTokenCounter } from "./prompt-token-counter";
+import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE } from "../domain";
+import { PromptTokenCounter } from "./prompt-token-counter";
 
 const long = (tag: string) => `${tag}: ` + "the quick brown fox jumps over the lazy dog ".repeat(10);
 const llama3 = loadTokenizer("llama3");

@@ -1,20 +1,8 @@
 import { createHash } from "node:crypto";
-import {
-  ChatFormatError,
-  chatFormatFor,
-  ROLE_NAMES,
-  type ChatFormat,
-  type InferenceRequest,
-  type Tokenizer,
-} from "@symphony/common";
+import { ChatFormatError, chatFormatFor, type ChatFormat, type Tokenizer } from "@symphony/common";
+import { ROLE_NAMES, type InferenceRequest } from "@symphony/runtime";
 import { LRUCache } from "lru-cache";
-
-/**
- * Tokens per chat message allowed for the chat template when the vocabulary has no known chat
- * format (a tokenizer.json of another family) or the template rejects the conversation: an
- * approximation; the engine's usage report is what sizes the session's KV afterwards.
- */
-export const CHAT_TEMPLATE_TOKENS_PER_MESSAGE = 4;
+import { approxChatPromptTokens } from "../domain";
 
 /** Texts shorter than this are counted without hashing (hashing would cost about as much). */
 const SHORT_TEXT_CHARS = 64;
@@ -49,7 +37,7 @@ export class PromptTokenCounter {
     try {
       this.format = chatFormatFor(tokenizer);
     } catch {
-      this.format = undefined; // no known template: approximate (see CHAT_TEMPLATE_TOKENS_PER_MESSAGE)
+      this.format = undefined; // no known template: approximate (see approxChatPromptTokens)
     }
   }
 
@@ -67,9 +55,7 @@ export class PromptTokenCounter {
         if (!(err instanceof ChatFormatError)) throw err;
       }
     }
-    let n = 0;
-    for (const m of req.messages) n += this.countText(m.content) + CHAT_TEMPLATE_TOKENS_PER_MESSAGE;
-    return n;
+    return approxChatPromptTokens(req.messages, (content) => this.countText(content));
   }
 
   private countText(text: string): number {

@@ -5,7 +5,7 @@ import {
   SchedulerServiceClient,
   type Logger,
   type NodeStatus,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 export interface RegistrationOptions {
   /** host:port of the global scheduler. */

@@ -1,4 +1,4 @@
-import { InferenceRequest, Priority, Role } from "@symphony/common";
+import { InferenceRequest, Priority, Role } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
 import { priorityClassOf, toEngineRequest } from "./request-mapping";
 

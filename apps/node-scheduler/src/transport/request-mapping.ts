@@ -1,4 +1,4 @@
-import { Priority, ROLE_NAMES, type InferenceRequest } from "@symphony/common";
+import { Priority, ROLE_NAMES, type InferenceRequest } from "@symphony/runtime";
 import type { PriorityClass } from "../domain";
 import type { EngineRequest } from "../engine/engine-adapter";
 

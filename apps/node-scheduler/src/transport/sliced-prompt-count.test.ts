@@ -1,4 +1,5 @@
-import { InferenceRequest, loadTokenizer, Role, rngFor } from "@symphony/common";
+import { loadTokenizer, rngFor } from "@symphony/common";
+import { InferenceRequest, Role } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
 import { PromptTokenCounter } from "./prompt-token-counter";
 import { countPromptTokensSliced, countTextSliced, SLICE_CHARS } from "./sliced-prompt-count";

@@ -1,12 +1,6 @@
-import {
-  ChatFormatError,
-  chatFormatFor,
-  ROLE_NAMES,
-  type ChatFormat,
-  type InferenceRequest,
-  type Tokenizer,
-} from "@symphony/common";
-import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE } from "./prompt-token-counter";
+import { ChatFormatError, chatFormatFor, type ChatFormat, type Tokenizer } from "@symphony/common";
+import { ROLE_NAMES, type InferenceRequest } from "@symphony/runtime";
+import { CHAT_TEMPLATE_TOKENS_PER_MESSAGE } from "../domain";
 
 /**
  * Prompts with more text than this are counted by `countPromptTokensSliced` instead of in one

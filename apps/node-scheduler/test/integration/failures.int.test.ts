@@ -2,7 +2,7 @@ import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
-import type { InferenceEvent } from "@symphony/common";
+import type { InferenceEvent } from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";

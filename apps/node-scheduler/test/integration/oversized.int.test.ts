@@ -1,5 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
-import { InferenceRequest, rngFor, Role } from "@symphony/common";
+import { rngFor } from "@symphony/common";
+import { InferenceRequest, Role } from "@symphony/runtime";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";

@@ -4,7 +4,7 @@ import {
   type HeartbeatRequest,
   type RegisterNodeRequest,
   type SchedulerServiceServer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";

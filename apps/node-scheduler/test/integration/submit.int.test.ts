@@ -1,5 +1,5 @@
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
-import { Role } from "@symphony/common";
+import { Role } from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, closeSession, nodeClient, status, submit, terminal } from "../grpc-client";

@@ -9,6 +9,8 @@
  * - `PrefixIndex` + `prefixBlocks`: predicted prefix-cache hit per node.
  * - `planRebalance`: moves of idle sessions off overloaded nodes.
  * - `Router`: all of the above wired together on injected Timers and Rng.
+ * - `TurnPlacement`: one turn's place -> run -> end protocol, placed again after a node fails it
+ *   before any output (used by the live relay and the simulated cluster).
  */
 export * from "./types";
 export * from "./scorers";
@@ -18,3 +20,4 @@ export * from "./session-table";
 export * from "./prefix-index";
 export * from "./rebalancer";
 export * from "./router";
+export * from "./turn-placement";

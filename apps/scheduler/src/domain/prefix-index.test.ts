@@ -44,10 +44,10 @@ describe("prefixBlocks with the session's known hashes", () => {
 });
 
 describe("PrefixIndex", () => {
-  const conv1 = conversationText([{ role: 2, content: "q".repeat(400) }]);
+  const conv1 = conversationText([{ role: "user", content: "q".repeat(400) }]);
   const conv2 = conversationText([
-    { role: 2, content: "q".repeat(400) },
-    { role: 3, content: "r".repeat(400) },
+    { role: "user", content: "q".repeat(400) },
+    { role: "assistant", content: "r".repeat(400) },
   ]);
 
   it("next turn of a conversation sent to one node -> predicted hit there, none elsewhere", () => {

@@ -1,3 +1,4 @@
+import type { ChatRole } from "@symphony/common";
 import { LRUCache } from "lru-cache";
 
 /**
@@ -66,10 +67,19 @@ export function prefixBlocks(text: string, blockChars: number, known: readonly n
   return { hashes, totalChars: text.length };
 }
 
+/** A chat message as the scheduler sees it. */
+export interface ChatMessage {
+  readonly role: ChatRole;
+  readonly content: string;
+}
+
+/** One digit per role in the conversation text (the block layout, and so predicted hits, depend on its length). */
+const ROLE_DIGIT: Readonly<Record<ChatRole, string>> = { system: "1", user: "2", assistant: "3", tool: "4" };
+
 /** Chat history as one string, in a fixed layout so equal histories give equal text. */
-export function conversationText(messages: readonly { role: number; content: string }[]): string {
+export function conversationText(messages: readonly ChatMessage[]): string {
   let out = "";
-  for (const m of messages) out += `\u0002${m.role}\u0003${m.content}`;
+  for (const m of messages) out += `\u0002${ROLE_DIGIT[m.role]}\u0003${m.content}`;
   return out;
 }
 

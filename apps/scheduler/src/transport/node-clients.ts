@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { grpcClientOptions, HealthClient, NodeSchedulerServiceClient } from "@symphony/common";
+import { grpcClientOptions, HealthClient, NodeSchedulerServiceClient } from "@symphony/runtime";
 
 /**
  * Channel options for node calls: the stack's defaults, with grpc-js's transparent retries off.

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import { ServingStatus, type Logger } from "@symphony/common";
+import { ServingStatus, type Logger } from "@symphony/runtime";
 import type { Router } from "../domain";
 import { deadlineIn, type NodeClients } from "./node-clients";
 import { loadFromStatus, type StatusCache } from "./service";
@@ -78,7 +78,7 @@ export class StaticNodePoller {
               err ? reject(err) : resolve(res.status),
             ),
         ),
-        new Promise<import("@symphony/common").NodeStatus>((resolve, reject) =>
+        new Promise<import("@symphony/runtime").NodeStatus>((resolve, reject) =>
           this.clients
             .node(address)
             .status({}, new grpc.Metadata(), { deadline }, (err, res) => (err ? reject(err) : resolve(res))),

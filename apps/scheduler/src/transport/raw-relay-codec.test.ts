@@ -1,4 +1,4 @@
-import { InferenceEvent, InferenceRequest } from "@symphony/common";
+import { InferenceEvent, InferenceRequest } from "@symphony/runtime";
 import { describe, expect, it } from "vitest";
 import { turn } from "../../test/client";
 import { eventToInspect, requestBytes, schedulerServiceDefinition } from "./raw-relay-codec";

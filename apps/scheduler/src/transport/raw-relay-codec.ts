@@ -4,7 +4,7 @@ import {
   InferenceRequest,
   NodeSchedulerServiceService,
   SchedulerServiceService,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 /**
  * The relay forwards bytes, not objects. A Submit's request is decoded once (to validate and

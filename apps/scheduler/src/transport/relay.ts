@@ -1,17 +1,16 @@
 import * as grpc from "@grpc/grpc-js";
 import {
+  ROLE_NAMES,
   validateInferenceRequest,
   type InferenceEvent,
   type InferenceRequest,
   type Logger,
-} from "@symphony/common";
-import { conversationText, type PromptBlocks, type Router } from "../domain";
+} from "@symphony/runtime";
+import { TurnPlacement, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";
 import { NodeSubmitCall } from "./node-submit-call";
 import { eventToInspect, isStartedEvent, requestBytes, type RelayedEvent } from "./raw-relay-codec";
-
-const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
 
 export interface RelayDeps {
   readonly router: Router;
@@ -31,13 +30,6 @@ export interface RelayDeps {
    */
   readonly probe?: (nodeId: string) => void;
 }
-
-/**
- * A turn whose node fails before anything reached the client (connection lost, or a retryable
- * TurnError such as an unreachable engine before the first token) is placed again, at most this
- * many times.
- */
-const MAX_REDISPATCH = 2;
 
 /** How often a turn waiting for a node (see RelayDeps.waitForNodeMs) looks again, ms. */
 const NO_NODE_RETRY_MS = 100;
@@ -125,7 +117,9 @@ function turnDeadlineMs(call: SubmitCall, req: InferenceRequest, requestTimeoutM
  * (the next event is read from the node only while the client's buffer has room), client
  * cancellation propagated to the node, and a per-request deadline. Turn failures (no node, node
  * died mid-turn, deadline) end the stream with a TurnError event; malformed requests get
- * INVALID_ARGUMENT. Events are relayed as the node's bytes (see raw-relay-codec.ts).
+ * INVALID_ARGUMENT. Events are relayed as the node's bytes (see raw-relay-codec.ts). Placement,
+ * placing again after a node fails before any output, and the router's started/ended bookkeeping
+ * follow the domain's TurnPlacement (the simulated cluster follows it too).
  */
 export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlightRelays): void {
   const receivedAt = performance.now();
@@ -138,9 +132,16 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     return;
   }
 
-  const blocks = router.policy.usesPrefixHits
-    ? router.promptBlocks(req.sessionId, req.prompt || conversationText(req.messages))
-    : EMPTY_BLOCKS;
+  const placement = new TurnPlacement(router, {
+    sessionId: req.sessionId,
+    turnIndex: req.turnIndex,
+    promptTokens: req.promptTokens,
+    parentSessionId: req.parentSessionId,
+    isLast: req.isLast,
+    prompt: req.prompt,
+    // Validated above: every role has a name.
+    messages: req.messages.map((m) => ({ role: ROLE_NAMES[m.role]!, content: m.content })),
+  });
   const deadlineMs = turnDeadlineMs(call, req, deps.requestTimeoutMs);
   const deadlineEpochMs = Date.now() + deadlineMs;
 
@@ -159,39 +160,24 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     if (!call.cancelled && !call.writableEnded) endWith(call, errorEvent(code, message, retryable));
   };
 
-  /** Nodes that failed this turn before sending anything, with why: a retry avoids them. */
-  let failedNodes: Map<string, string> | undefined;
-
-  /** Routes and relays; a node that fails before sending anything is skipped and the turn placed again. */
-  const attempt = (attemptNo: number): void => {
+  /** Places and relays; a node that fails before sending anything is skipped and the turn placed again. */
+  const attempt = (): void => {
     if (clientGone) return;
-    const outcome = router.route({
-      sessionId: req.sessionId,
-      turnIndex: req.turnIndex,
-      promptTokens: req.promptTokens,
-      blocks,
-      parentSessionId: req.parentSessionId || undefined,
-      avoidNodes: failedNodes,
-    });
+    const outcome = placement.place();
     if (!outcome.ok) {
       const waitUntil = Math.min(
         receivedAt + (deps.waitForNodeMs ?? 0),
         performance.now() + (deadlineEpochMs - Date.now()),
       );
-      if (
-        failedNodes === undefined &&
-        !router.registry.anyUp() &&
-        performance.now() + NO_NODE_RETRY_MS <= waitUntil
-      ) {
-        setTimeout(() => attempt(attemptNo), NO_NODE_RETRY_MS);
+      if (outcome.noNodeUp && performance.now() + NO_NODE_RETRY_MS <= waitUntil) {
+        setTimeout(attempt, NO_NODE_RETRY_MS);
         return;
       }
       logger.warn("no node for turn", { sessionId: req.sessionId, reason: outcome.message });
       failTurn("UNAVAILABLE", outcome.message, true);
       return;
     }
-    const { decision, address } = outcome;
-    const nodeId = decision.nodeId;
+    const { decision, address, nodeId, attemptNo } = outcome;
     metrics.routedTo(nodeId);
     metrics.decided(decision.reason);
     if (outcome.failoverFrom !== undefined) {
@@ -203,7 +189,6 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       });
     }
 
-    router.turnStarted(req.sessionId, nodeId, blocks);
     metrics.inFlightTurns++;
 
     let done = false;
@@ -219,19 +204,16 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       tracked.remove();
       cancelCurrent = undefined;
       metrics.inFlightTurns--;
-      router.turnEnded(req.sessionId, nodeId, contextTokens, req.isLast);
+      placement.end(contextTokens);
       return true;
     };
     /** The node is gone for this turn: count it against the node, then place again or fail. */
     const nodeFailed = (why: string) => {
       // One failure is not proof the node is dead (a call can fail on its own): the registry
       // marks it down after consecutive failures, and the probe confirms with a health check.
-      router.relayFailed(nodeId, why);
+      placement.relayFailed(why);
       deps.probe?.(nodeId);
-      if (!relayedAny && attemptNo < MAX_REDISPATCH) {
-        (failedNodes ??= new Map()).set(nodeId, why);
-        return attempt(attemptNo + 1);
-      }
+      if (!relayedAny && placement.failedBeforeOutput(why)) return attempt();
       failTurn("UNAVAILABLE", `node ${nodeId} (${address}) became unavailable during the turn: ${why}`, true);
     };
 
@@ -239,10 +221,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       if (!finish()) return;
       upstream?.cancel(`node ${nodeId} down`);
       // Nothing reached the client from the dead node: place the turn again elsewhere.
-      if (!relayedAny && attemptNo < MAX_REDISPATCH) {
-        (failedNodes ??= new Map()).set(nodeId, reason);
-        return attempt(attemptNo + 1);
-      }
+      if (!relayedAny && placement.failedBeforeOutput(reason)) return attempt();
       failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
     });
     // Assigned right below; the listener's callbacks only run after the constructor returns.
@@ -269,7 +248,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
           if (u) contextTokens = u.promptTokens + u.completionTokens;
         } else if (ev?.event?.$case === "error") {
           const e = ev.event.value;
-          if (!relayedAny && e.retryable && attemptNo < MAX_REDISPATCH && !clientGone) {
+          if (!relayedAny && e.retryable && placement.mayPlaceAgain && !clientGone) {
             // E.g. the node's engine is unreachable: nothing reached the client, so the turn is
             // placed on another node instead of failing (the node is probed: NOT_SERVING takes
             // it out of rotation).
@@ -283,8 +262,8 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
             });
             metrics.redispatched.inc({ code: e.code || "UNKNOWN" });
             deps.probe?.(nodeId);
-            (failedNodes ??= new Map()).set(nodeId, `${e.code}: ${e.message}`);
-            return attempt(attemptNo + 1);
+            placement.failedBeforeOutput(`${e.code}: ${e.message}`);
+            return attempt();
           }
           metrics.turnFailed(e.code || "UNKNOWN");
         }
@@ -324,5 +303,5 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       if (finish()) upstream?.cancel("client cancelled");
     };
   };
-  attempt(0);
+  attempt();
 }

@@ -7,7 +7,7 @@ import {
   type RequestLimits,
   type SchedulerServiceServer,
   type TokenSet,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import type { NodeLoad, Router } from "../domain";
 import { deadlineIn } from "./node-clients";
 import { handleSubmit, InFlightRelays, type RelayDeps } from "./relay";

@@ -1,4 +1,4 @@
-import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/common";
+import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn, type TurnResult } from "../client";

@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/common";
+import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
 import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn, type TurnResult } from "../client";

@@ -1,5 +1,5 @@
 import * as grpc from "@grpc/grpc-js";
-import type { ClusterStatusResponse, InferenceEvent, SchedulerServiceClient } from "@symphony/common";
+import type { ClusterStatusResponse, InferenceEvent, SchedulerServiceClient } from "@symphony/runtime";
 import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
-import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/common";
+import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";

@@ -1,5 +1,5 @@
 import type { EngineListener, OutputPlan, RequestSummary } from "@symphony/mock-vllm/src/domain";
-import type { PromptBlocks } from "@symphony/scheduler/src/domain";
+import type { TurnPlacement } from "@symphony/scheduler/src/domain";
 import type { TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
 
 /** Where a simulated turn is: it ends exactly once, either finished or failed. */
@@ -17,7 +17,10 @@ export class SimTurn implements EngineListener {
   nodeId = "";
   /** KV tokens of earlier turns the node holds on the GPU at dispatch (loaded, not recomputed). */
   residentKvTokens = 0;
-  blocks: PromptBlocks | undefined;
+  /** The scheduler's placement of this turn (set when it first reaches the scheduler). */
+  placement: TurnPlacement | undefined;
+  /** The node sent Started toward the client: a failure now reaches the client, the turn cannot move. */
+  startedSent = false;
   /** Prompt tokens as the node counts them (whole context). */
   nodePromptTokens = 0;
   plan: OutputPlan | undefined;

@@ -18,11 +18,20 @@ import {
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
 import { SimulatedCluster, type ClusterSpec } from "./simulated-cluster";
+import { DIRECTIVE_DRIVE, type EngineDrive } from "./simulated-node";
 
 const profile = PROFILES["llama3-8b-h100"]!;
 const link = { latencyUs: 100, bandwidthBytesPerSec: 1.25e9 };
 
-function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: number } = {}): ClusterSpec {
+function spec(
+  overrides: {
+    nodes?: number;
+    policy?: string;
+    kvBudgetTokens?: number;
+    maxRunning?: number;
+    maxQueue?: number;
+  } = {},
+): ClusterSpec {
   return {
     nodes: overrides.nodes ?? 2,
     routing: {
@@ -49,8 +58,8 @@ function spec(overrides: { nodes?: number; policy?: string; kvBudgetTokens?: num
       cpuBudgetTokens: 1_048_576,
       bytesPerToken: 131_072,
       offloadGBps: 25,
-      maxRunning: 256,
-      maxQueue: 1024,
+      maxRunning: overrides.maxRunning ?? 256,
+      maxQueue: overrides.maxQueue ?? 1024,
       prefetchMarginUs: 50_000,
       residencyPolicy: "hint-aware",
       hintStaleAfterUs: 10_000_000,
@@ -184,6 +193,47 @@ describe("SimulatedCluster", () => {
     expect(records[0]!.error).toMatch(/^RESOURCE_EXHAUSTED/);
   });
 
+  it("node queue full before any output -> the turn is placed on another node and succeeds", () => {
+    // Round-robin over 2 nodes of one running + one queued turn: node-1 runs a and queues c (both
+    // long), so e, which round-robin sends to node-1, is refused there (retryable) and moves to node-2.
+    const { records, cluster } = simulate(
+      [
+        session("a", 1, 200, 2000),
+        session("b", 1, 200, 5),
+        session("c", 1, 200, 2000),
+        session("d", 1, 200, 5, 500_000),
+        session("e", 1, 200, 5, 500_010),
+      ],
+      spec({ policy: "round-robin", maxRunning: 1, maxQueue: 1 }),
+    );
+    const e = records.find((r) => r.session_id === "e")!;
+    expect(e.error).toBeNull();
+    expect(e.node_id).toBe("node-2");
+    expect(records.every((r) => r.error === null)).toBe(true);
+    expect(cluster.node("node-1")!.core.stats.rejectedQueueFull).toBe(1);
+  });
+
+  it("every node refuses before any output -> placed on 3 nodes in all, then the last refusal reaches the client", () => {
+    const { records, cluster } = simulate(
+      [session("a", 1)],
+      spec({ nodes: 4, policy: "round-robin", maxRunning: 1, maxQueue: 0 }),
+    );
+    expect(records[0]!.error).toMatch(/^RESOURCE_EXHAUSTED: node queue is full/);
+    const refusals = cluster.nodes.map((n) => n.core.stats.rejectedQueueFull);
+    expect(refusals.reduce((a, b) => a + b, 0)).toBe(3);
+    expect(Math.max(...refusals)).toBe(1);
+  });
+
+  it("2 nodes, both refuse before any output -> UNAVAILABLE naming why each failed the turn", () => {
+    const { records } = simulate(
+      [session("a", 1)],
+      spec({ policy: "round-robin", maxRunning: 1, maxQueue: 0 }),
+    );
+    expect(records[0]!.error).toMatch(
+      /^UNAVAILABLE: no usable node among 2 known: node-1 failed this turn \(RESOURCE_EXHAUSTED/,
+    );
+  });
+
   it("hints on, multi-turn sessions -> the nodes accept the Advise hints", () => {
     const { cluster } = simulate([session("a", 3), session("b", 3)]);
     expect(cluster.counters.hintsAccepted).toBe(4);
@@ -199,5 +249,87 @@ describe("SimulatedCluster", () => {
     const a = simulate(plans()).records;
     const b = simulate(plans()).records;
     expect(JSON.stringify(b)).toBe(JSON.stringify(a));
+  });
+});
+
+/**
+ * One node whose engine holds 40 blocks (640 tokens): session a's first turn (~230 tokens) is
+ * evicted from the prefix cache by session b's single 560-token turn at 1 s; a returns 5 s after
+ * its first turn ended.
+ */
+function evictionScenario(drive: Partial<EngineDrive>, cpuOffload: boolean) {
+  const base = spec({ nodes: 1 });
+  const clusterSpec: ClusterSpec = {
+    ...base,
+    node: { ...base.node, drive: { ...DIRECTIVE_DRIVE, ...drive } },
+    engine: {
+      ...base.engine,
+      numGpuBlocks: 40,
+      ...(cpuOffload && {
+        cpuOffload: { numCpuBlocks: 1000, bytesPerBlock: 16 * 131_072, linkBytesPerUs: 25_000 },
+      }),
+    },
+  };
+  const a = session("a", 2, 200, 20);
+  a.turns[1]!.delayUs = 5_000_000;
+  // A replayed reply of single-token words: the next turn re-encodes it to the very tokens the
+  // engine generated, so its whole context can hit (a sampled reply may re-encode differently).
+  for (const t of a.turns)
+    t.expectedResponse = " time year people way day man thing woman life child".repeat(2).trim();
+  const b = session("b", 1, 560, 20, 1_000_000);
+  const run = simulate([a, b], clusterSpec);
+  const aTurn1 = run.records.find((r) => r.session_id === "a" && r.turn_index === 1)!;
+  return { ...run, aTurn1 };
+}
+
+describe("SimulatedCluster, stock engine", () => {
+  it("off, no CPU offload -> the evicted session recomputes its context (kv_tier evicted)", () => {
+    const { aTurn1, cluster } = evictionScenario({ prefetchMode: "off" }, false);
+    expect(aTurn1.error).toBeNull();
+    expect(aTurn1.kv_tier).toBe("evicted");
+    expect(aTurn1.cached_tokens).toBeLessThan(200);
+    expect(cluster.nodes[0]!.core.stats.prefetches).toBe(0);
+    expect(cluster.nodes[0]!.warmupStats).toBeUndefined();
+  });
+
+  it("off, native CPU offload -> the context is loaded back from the CPU tier (kv_tier cpu, cached)", () => {
+    const { aTurn1, cluster } = evictionScenario({ prefetchMode: "off" }, true);
+    expect(aTurn1.kv_tier).toBe("cpu");
+    expect(aTurn1.cached_tokens).toBeGreaterThanOrEqual(208);
+    expect(cluster.nodes[0]!.engine.stats().offload!.cpuToGpuBytes).toBeGreaterThan(0);
+  });
+
+  it("warmup just-in-time -> the warm-up puts the context back on the GPU before the turn (useful)", () => {
+    const { aTurn1, cluster } = evictionScenario(
+      { prefetchMode: "warmup", warmupTiming: "just-in-time", warmupLeadUs: 500_000 },
+      true,
+    );
+    expect(aTurn1.kv_tier).toBe("gpu");
+    const w = cluster.nodes[0]!.warmupStats!;
+    expect(w.sent).toBe(1);
+    expect(w.useful).toBe(1);
+  });
+
+  it("warmup at the hint -> warmed before b's turn, evicted again by it: wasted (not cached)", () => {
+    const { aTurn1, cluster } = evictionScenario({ prefetchMode: "warmup", warmupTiming: "at-hint" }, false);
+    expect(aTurn1.kv_tier).not.toBe("gpu");
+    const w = cluster.nodes[0]!.warmupStats!;
+    expect(w.sent).toBe(1);
+    expect(w.wasted.not_cached).toBe(1);
+  });
+
+  it("hint ETA error -> the just-in-time warm-up moves with it; same seed, same records", () => {
+    // ETA × (1 ± 0.9): a warm-up may land up to 4.5 s early (before b's turn) or late.
+    const drive = {
+      prefetchMode: "warmup" as const,
+      warmupTiming: "just-in-time" as const,
+      hintEtaError: 0.9,
+    };
+    const seeds = [1, 2, 3, 4, 5, 6].map((seed) => evictionScenario({ ...drive, seed }, false));
+    const useful = seeds.map((r) => r.cluster.nodes[0]!.warmupStats!.useful);
+    expect(useful.some((u) => u === 0)).toBe(true);
+    expect(JSON.stringify(evictionScenario({ ...drive, seed: 3 }, false).records)).toBe(
+      JSON.stringify(seeds[2]!.records),
+    );
   });
 });

@@ -1,4 +1,4 @@
-import { Role, rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
+import { rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
 import type { EngineConfig, StepTimeModel } from "@symphony/mock-vllm/src/domain";
 import {
   createResidencyPolicy,
@@ -6,18 +6,16 @@ import {
   type ResidencyPolicyName,
 } from "@symphony/node-scheduler/src/domain";
 import {
-  conversationText,
   createPolicy,
-  prefixBlocks,
   Router,
+  TurnPlacement,
   type PolicyParams,
-  type PromptBlocks,
   type RouterOptions,
 } from "@symphony/scheduler/src/domain";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
 import { NetworkModel, type NetworkConfig } from "./network-model";
 import { requestWireBytes, SimTurn } from "./sim-turn";
-import { SimulatedNode, type EngineText, type NodeSink } from "./simulated-node";
+import { SimulatedNode, type EngineDrive, type EngineText, type NodeSink } from "./simulated-node";
 
 /** Everything that shapes the simulated cluster (the workload is separate). Times in µs. */
 export interface ClusterSpec {
@@ -34,6 +32,8 @@ export interface ClusterSpec {
   readonly node: Omit<NodeCoreConfig, "policy"> & {
     readonly residencyPolicy: ResidencyPolicyName;
     readonly hintStaleAfterUs: number;
+    /** How the node drives its engine (default: the directive engine, exact hints). */
+    readonly drive?: EngineDrive;
   };
   readonly engine: EngineConfig;
   readonly network: NetworkConfig;
@@ -47,14 +47,13 @@ export interface AdviceCounters {
   closeErrors: number;
 }
 
-const EMPTY_BLOCKS: PromptBlocks = { hashes: [], totalChars: 0 };
-const ROLE = { system: Role.ROLE_SYSTEM, user: Role.ROLE_USER, assistant: Role.ROLE_ASSISTANT };
-
 /**
  * The whole Symphony cluster on one virtual clock: the scheduler's real `Router` and routing
  * policy, N nodes each with the real `NodeCore` and the mock engine's real `EngineCore`, and a
  * `NetworkModel` delaying every message between client, scheduler, node and engine. Nothing
- * sleeps and nothing opens a socket: every hop is a timer event on `VirtualTimers`.
+ * sleeps and nothing opens a socket: every hop is a timer event on `VirtualTimers`. Turns are
+ * placed by the scheduler's own `TurnPlacement`, as the live relay places them (prompt blocks,
+ * placed again on another node after a retryable failure before any output).
  *
  * It is a workloadgen `Target`, so workloadgen's own `LoadRunner` and session sources drive it
  * exactly as they drive the live scheduler over gRPC.
@@ -91,12 +90,13 @@ export class SimulatedCluster implements Target {
       },
     });
     const sink: NodeSink = {
-      started: (turn, info) =>
-        this.toClient(turn, this.net.eventNodeToClientUs, () => turn.handlers.started(info)),
+      started: (turn, info) => {
+        turn.startedSent = true;
+        this.toClient(turn, this.net.eventNodeToClientUs, () => turn.handlers.started(info));
+      },
       finished: (turn, info, contextTokens) => {
-        this.atSchedulerFromNode(() =>
-          this.router.turnEnded(turn.request.sessionId, turn.nodeId, contextTokens, turn.request.isLast),
-        );
+        const placement = turn.placement!;
+        this.atSchedulerFromNode(() => placement.end(contextTokens));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
           if (!turn.request.stream) turn.handlers.token(turn.pieces!.join(""), info.completionTokens);
@@ -105,17 +105,27 @@ export class SimulatedCluster implements Target {
         });
       },
       failed: (turn, failure) => {
-        this.atSchedulerFromNode(() =>
-          this.router.turnEnded(turn.request.sessionId, turn.nodeId, 0, turn.request.isLast),
-        );
+        const placement = turn.placement!;
+        // Nothing reached the client yet: the scheduler places the turn on another node (as the relay does).
+        if (failure.retryable && !turn.startedSent && placement.mayPlaceAgain) {
+          turn.phase = "to-scheduler";
+          this.atSchedulerFromNode(() => {
+            placement.end(0);
+            if (turn.cancelled) return;
+            placement.failedBeforeOutput(`${failure.code}: ${failure.message}`);
+            this.place(turn);
+          });
+          return;
+        }
+        this.atSchedulerFromNode(() => placement.end(0));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
           if (turn.pieces) turn.deliverTokens();
-          turn.handlers.failed(failure);
+          turn.handlers.failed({ code: failure.code, message: failure.message });
         });
       },
     };
-    const { residencyPolicy, hintStaleAfterUs, ...core } = spec.node;
+    const { residencyPolicy, hintStaleAfterUs, drive, ...core } = spec.node;
     for (let i = 1; i <= spec.nodes; i++) {
       const nodeId = `node-${i}`;
       const node = new SimulatedNode(
@@ -127,6 +137,7 @@ export class SimulatedCluster implements Target {
         text,
         this.net,
         sink,
+        drive,
       );
       this.nodes.push(node);
       this.byId.set(nodeId, node);
@@ -156,7 +167,7 @@ export class SimulatedCluster implements Target {
 
   submit(request: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
     const turn = new SimTurn(request, handlers, requestWireBytes(request));
-    this.after(this.net.delayUs("clientScheduler", turn.requestBytes), () => this.route(turn));
+    this.after(this.net.delayUs("clientScheduler", turn.requestBytes), () => this.place(turn));
     return {
       cancel: () => {
         if (turn.phase === "done" || turn.cancelled) return;
@@ -166,10 +177,9 @@ export class SimulatedCluster implements Target {
         if (turn.pieces) turn.deliverTokens(this.timers.nowUs());
         turn.cancelled = true;
         this.after(this.net.delayUs("clientScheduler", 64), () => {
-          if (turn.nodeId) {
-            this.router.turnEnded(request.sessionId, turn.nodeId, 0, false);
-            this.after(this.net.delayUs("schedulerNode", 64), () => this.byId.get(turn.nodeId)?.cancel(turn));
-          }
+          const nodeId = turn.placement?.nodeId;
+          if (nodeId !== undefined && turn.placement!.end(0))
+            this.after(this.net.delayUs("schedulerNode", 64), () => this.byId.get(nodeId)?.cancel(turn));
         });
       },
     };
@@ -183,7 +193,7 @@ export class SimulatedCluster implements Target {
         return;
       }
       this.after(this.net.delayUs("schedulerNode", 96), () => {
-        const accepted = this.byId.get(target.nodeId)!.core.advise(hint);
+        const accepted = this.byId.get(target.nodeId)!.advise(hint);
         if (accepted) this.counters.hintsAccepted++;
         else this.counters.hintsRejected++;
       });
@@ -201,25 +211,20 @@ export class SimulatedCluster implements Target {
 
   // ---- hops ----------------------------------------------------------------------------------
 
-  /** At the scheduler: route, then forward to the chosen node (as the scheduler's relay does). */
-  private route(turn: SimTurn): void {
+  /** At the scheduler: place the turn, then forward it to the chosen node (as the scheduler's relay does). */
+  private place(turn: SimTurn): void {
     if (turn.cancelled) return;
     const req = turn.request;
-    const blocks = this.router.policy.usesPrefixHits
-      ? prefixBlocks(
-          req.prompt ??
-            conversationText((req.messages ?? []).map((m) => ({ role: ROLE[m.role], content: m.content }))),
-          this.router.prefixIndex.blockChars,
-        )
-      : EMPTY_BLOCKS;
-    const outcome = this.router.route({
+    turn.placement ??= new TurnPlacement(this.router, {
       sessionId: req.sessionId,
       turnIndex: req.turnIndex,
       promptTokens: req.promptTokens,
-      blocks,
-      // A sub-agent's first turn goes to its parent's node (as the scheduler's relay passes it).
-      parentSessionId: req.parentSessionId || undefined,
+      parentSessionId: req.parentSessionId,
+      isLast: req.isLast,
+      prompt: req.prompt,
+      messages: req.messages,
     });
+    const outcome = turn.placement.place();
     if (!outcome.ok) {
       this.toClient(turn, this.net.eventSchedulerToClientUs, () => {
         turn.phase = "done";
@@ -227,11 +232,9 @@ export class SimulatedCluster implements Target {
       });
       return;
     }
-    const nodeId = outcome.decision.nodeId;
+    const nodeId = outcome.nodeId;
     turn.nodeId = nodeId;
-    turn.blocks = blocks;
     turn.phase = "to-node";
-    this.router.turnStarted(req.sessionId, nodeId, blocks);
     this.after(this.net.delayUs("schedulerNode", turn.requestBytes), () =>
       this.byId.get(nodeId)!.receive(turn),
     );
@@ -240,7 +243,7 @@ export class SimulatedCluster implements Target {
   private releaseOn(nodeId: string | undefined, sessionId: string): void {
     const node = nodeId === undefined ? undefined : this.byId.get(nodeId);
     if (!node) return;
-    this.after(this.net.delayUs("schedulerNode", 64), () => node.core.closeSession(sessionId));
+    this.after(this.net.delayUs("schedulerNode", 64), () => node.closeSession(sessionId));
   }
 
   /** Each node reports its load to the scheduler every poll period (the live scheduler polls Status). */

@@ -1,25 +1,27 @@
-import type { Timers } from "@symphony/common";
+import { rngFor, type Rng, type Timers } from "@symphony/common";
 import {
   ChatTemplate,
   EngineCore,
   OutputPlanner,
+  type ChatMessage,
   type EngineConfig,
   type RequestSummary,
   type StepTimeModel,
   type TokenCache,
 } from "@symphony/mock-vllm/src/domain";
 import {
+  approxChatPromptTokens,
   NodeCore,
+  WarmupPlanner,
   type Dispatch,
   type NodeCoreConfig,
   type TurnFailure,
+  type WarmupStats,
+  type WarmupTiming,
 } from "@symphony/node-scheduler/src/domain";
-import type { FinishedInfo, StartedInfo } from "@symphony/workloadgen/src/domain";
+import type { FinishedInfo, SessionHint, StartedInfo } from "@symphony/workloadgen/src/domain";
 import type { NetworkModel } from "./network-model";
 import type { SimTurn } from "./sim-turn";
-
-/** Per-message template overhead the node adds to its prompt count (node-scheduler's CHAT_TEMPLATE_TOKENS_PER_MESSAGE). */
-const TEMPLATE_TOKENS_PER_MESSAGE = 4;
 
 /** Tokenizer, chat template and output planner shared by every simulated engine (they are stateless caches). */
 export interface EngineText {
@@ -30,12 +32,52 @@ export interface EngineText {
   readonly maxModelLen: number;
 }
 
+/**
+ * How the node drives its engine (node-scheduler's `--prefetch-mode`):
+ * - `directive`: the engine takes the node's residency (the proposed vLLM APIs): the node models
+ *   copies between its tiers, and a turn's resident KV is loaded, not recomputed.
+ * - `warmup`: a stock vLLM: the engine keeps what its own prefix cache (and, when configured, its
+ *   native CPU offload) keeps; on a hint the node sends a warm-up request (the session's context,
+ *   1 output token) so the context is back on the GPU before the turn.
+ * - `off`: a stock vLLM, no warm-ups.
+ */
+export type PrefetchMode = "directive" | "warmup" | "off";
+
+/** The node's engine mode and warm-up settings (node-scheduler's `--prefetch-mode`, `--warmup-*`). */
+export interface EngineDrive {
+  readonly prefetchMode: PrefetchMode;
+  readonly warmupTiming: WarmupTiming;
+  /** just-in-time: send this long before the hinted arrival, µs. */
+  readonly warmupLeadUs: number;
+  /** No warm-up for a session due back sooner than this, µs. */
+  readonly warmupMinGapUs: number;
+  readonly maxWarmupsInFlight: number;
+  /**
+   * Hint accuracy: each hint's ETA is multiplied by 1 + e·U(−1, 1) with this e (0 = exact),
+   * drawn from the node's own stream `simulator.hint-eta:<node>`.
+   */
+  readonly hintEtaError: number;
+  readonly seed: number;
+}
+
+/** Today's behaviour: the directive engine, exact hints. */
+export const DIRECTIVE_DRIVE: EngineDrive = {
+  prefetchMode: "directive",
+  warmupTiming: "at-hint",
+  warmupLeadUs: 500_000,
+  warmupMinGapUs: 1_000_000,
+  maxWarmupsInFlight: 16,
+  hintEtaError: 0,
+  seed: 0,
+};
+
 /** What a node reports upstream; the cluster carries it over the network to scheduler and client. */
 export interface NodeSink {
   started(turn: SimTurn, info: StartedInfo): void;
   /** The turn finished on this node; `contextTokens` = prompt + completion (for the scheduler). */
   finished(turn: SimTurn, info: FinishedInfo, contextTokens: number): void;
-  failed(turn: SimTurn, failure: { code: string; message: string }): void;
+  /** The turn failed on this node; a retryable failure before Started may be placed elsewhere. */
+  failed(turn: SimTurn, failure: { code: string; message: string; retryable: boolean }): void;
 }
 
 /**
@@ -66,6 +108,13 @@ export class SimulatedNode {
   private spareTurns: SimTurn[] = [];
   private spareIndexes: number[] = [];
   private flushScheduled = false;
+  /** Stock engine with warm-ups: plans them from hints and scores each by its turn. */
+  readonly warmups: WarmupPlanner | undefined;
+  /** Warm-up mode: each session's context as the engine last saw it (messages + the reply). */
+  private readonly contexts = new Map<string, ChatMessage[]>();
+  private warmupsInFlight = 0;
+  private warmupSeq = 0;
+  private readonly etaRng: Rng;
 
   constructor(
     readonly nodeId: string,
@@ -76,13 +125,68 @@ export class SimulatedNode {
     private readonly text: EngineText,
     private readonly net: NetworkModel,
     private readonly sink: NodeSink,
+    private readonly drive: EngineDrive = DIRECTIVE_DRIVE,
   ) {
     this.fastForward = engineConfig.fastForward ?? true;
     this.engine = new EngineCore({ ...engineConfig, fastForward: this.fastForward }, stepModel, timers);
-    this.core = new NodeCore(coreConfig, timers, {
+    const directive = drive.prefetchMode === "directive";
+    this.core = new NodeCore(directive ? coreConfig : { ...coreConfig, modelTransfers: false }, timers, {
       dispatch: (d) => this.onDispatch(d),
       fail: (id, failure) => this.onCoreFailure(id, failure),
     });
+    this.etaRng = rngFor(drive.seed, `simulator.hint-eta:${nodeId}`);
+    this.warmups =
+      drive.prefetchMode === "warmup"
+        ? new WarmupPlanner(
+            {
+              timing: drive.warmupTiming,
+              leadUs: drive.warmupLeadUs,
+              minGapUs: drive.warmupMinGapUs,
+              blockSize: () => engineConfig.blockSize,
+            },
+            timers,
+            { send: (sessionId) => this.sendWarmup(sessionId) },
+          )
+        : undefined;
+  }
+
+  /**
+   * A hint reaches the node: the core's residency (directive) and, in warm-up mode, the warm-up
+   * planner. The ETA carries the configured error. Returns whether either took it.
+   */
+  advise(hint: SessionHint): boolean {
+    const e = this.drive.hintEtaError;
+    const etaMs =
+      e > 0
+        ? hint.expectedArrivalMs * Math.max(0, 1 + e * (2 * this.etaRng.next() - 1))
+        : hint.expectedArrivalMs;
+    const seen = etaMs === hint.expectedArrivalMs ? hint : { ...hint, expectedArrivalMs: etaMs };
+    let accepted = this.core.advise(seen);
+    if (this.warmups) {
+      const planned = this.warmups.onHint(
+        hint.sessionId,
+        this.timers.nowUs() + Math.round(etaMs * 1000),
+        this.contexts.has(hint.sessionId),
+      );
+      accepted = accepted || planned;
+    }
+    return accepted;
+  }
+
+  /** The scheduler released the session here (it ended or moved). */
+  closeSession(sessionId: string): void {
+    this.core.closeSession(sessionId);
+    this.forgetSession(sessionId);
+  }
+
+  private forgetSession(sessionId: string): void {
+    this.warmups?.onSessionClosed(sessionId);
+    this.contexts.delete(sessionId);
+  }
+
+  /** Warm-up counters (undefined unless in warm-up mode). */
+  get warmupStats(): WarmupStats | undefined {
+    return this.warmups?.stats;
   }
 
   /** Turns on this node (queued, restoring or on the engine). */
@@ -98,6 +202,7 @@ export class SimulatedNode {
     turn.nodeId = this.nodeId;
     turn.nodePromptTokens = this.countPromptTokens(turn);
     this.turns.set(req.requestId, turn);
+    this.warmups?.onTurnArrived(req.sessionId);
     const result = this.core.submit({
       requestId: req.requestId,
       sessionId: req.sessionId,
@@ -124,9 +229,7 @@ export class SimulatedNode {
     // Encoded as the engine will encode it (completion prompts untrimmed, chat content trimmed), so
     // the engine's encode is a cache hit.
     if (req.messages === undefined) return tokens.encode(req.prompt ?? "").length;
-    let n = 0;
-    for (const m of req.messages) n += tokens.encode(m.content.trim()).length + TEMPLATE_TOKENS_PER_MESSAGE;
-    return n;
+    return approxChatPromptTokens(req.messages, (content) => tokens.encode(content.trim()).length);
   }
 
   private onDispatch(d: Dispatch): void {
@@ -179,8 +282,9 @@ export class SimulatedNode {
           promptTokenIds,
           outputTokenIds: plan.tokenIds,
           finishReason: plan.finishReason,
-          // Like mock-vllm's --kv-connector (directive mode, as the live stack runs it): the node's resident KV is loaded.
-          externalKvTokens: turn.residentKvTokens,
+          // Like mock-vllm's --kv-connector (directive mode): the node's resident KV is loaded.
+          // A stock engine has only its own caches.
+          externalKvTokens: this.drive.prefetchMode === "directive" ? turn.residentKvTokens : 0,
         },
         turn,
       );
@@ -248,17 +352,18 @@ export class SimulatedNode {
         completionTokens: s.completionTokens,
       });
       turn.phase = "returning";
-      this.sink.finished(
-        turn,
-        {
-          nodeId: this.nodeId,
-          promptTokens: s.promptTokens,
-          completionTokens: s.completionTokens,
-          cachedTokens: s.cachedTokens,
-          finishReason: turn.plan!.finishReason,
-        },
-        s.promptTokens + s.completionTokens,
-      );
+      const info: FinishedInfo = {
+        nodeId: this.nodeId,
+        promptTokens: s.promptTokens,
+        completionTokens: s.completionTokens,
+        cachedTokens: s.cachedTokens,
+        finishReason: turn.plan!.finishReason,
+      };
+      if (this.drive.prefetchMode !== "directive") {
+        info.kvTier = this.foundTier(turn, s);
+        this.afterStockTurn(turn, s);
+      }
+      this.sink.finished(turn, info, s.promptTokens + s.completionTokens);
     });
   };
 
@@ -271,7 +376,90 @@ export class SimulatedNode {
 
   private endWithError(turn: SimTurn, failure: { code: string; message: string; retryable: boolean }): void {
     this.turns.delete(turn.request.requestId);
+    this.warmups?.onTurnFailed(turn.request.sessionId);
     turn.phase = "returning";
-    this.sink.failed(turn, { code: failure.code, message: failure.message });
+    this.sink.failed(turn, failure);
+  }
+
+  // ---- stock engine ------------------------------------------------------------------------
+
+  /**
+   * Where a stock engine found the session's earlier context (the prompt up to its new user
+   * message): "gpu" when its prefix cache held every full block of it (all but the reply's last
+   * two tokens, which the previous turn never computed), "cpu" when the CPU offload tier supplied
+   * the rest, "evicted" otherwise; "new" for a first turn.
+   */
+  private foundTier(turn: SimTurn, s: RequestSummary): string {
+    const messages = turn.request.messages;
+    if (turn.request.turnIndex === 0 || messages === undefined || messages.length < 2) return "new";
+    const context = this.text.template.apply(messages.slice(0, -1), { addGenerationPrompt: false }).length;
+    const bs = this.engine.config.blockSize;
+    const needed = Math.floor(Math.max(0, context - 2) / bs) * bs;
+    if (s.prefixHitTokens >= needed) return "gpu";
+    if (s.cachedTokens >= needed) return "cpu";
+    return "evicted";
+  }
+
+  /** Scores the session's warm-up by what its turn found on the GPU, and keeps its context. */
+  private afterStockTurn(turn: SimTurn, s: RequestSummary): void {
+    const req = turn.request;
+    this.warmups?.onTurnFinished(req.sessionId, s.prefixHitTokens);
+    if (!this.warmups || req.messages === undefined) return;
+    if (req.isLast) {
+      this.forgetSession(req.sessionId);
+      return;
+    }
+    this.contexts.set(req.sessionId, [
+      ...req.messages,
+      { role: "assistant", content: turn.pieces!.join("") },
+    ]);
+  }
+
+  /**
+   * A warm-up: the session's context (no generation prompt, so its blocks are exactly the next
+   * turn's leading blocks) with one output token, straight to the engine (warm-ups bypass the
+   * node's queue, capped at `maxWarmupsInFlight`, as the live node sends them).
+   */
+  private sendWarmup(sessionId: string): boolean {
+    const context = this.contexts.get(sessionId);
+    if (!context || this.warmupsInFlight >= this.drive.maxWarmupsInFlight) return false;
+    this.warmupsInFlight++;
+    const id = `symphony-warmup-${this.nodeId}-${++this.warmupSeq}`;
+    let bytes = 96;
+    for (const m of context) bytes += m.content.length + 8;
+    const done = (fn: () => void) =>
+      this.timers.at(this.timers.nowUs() + this.net.eventEngineToNodeUs, () => {
+        this.warmupsInFlight--;
+        fn();
+      });
+    this.timers.at(this.timers.nowUs() + this.net.delayUs("nodeEngine", bytes), () => {
+      const promptTokenIds = this.text.template.apply(context, { addGenerationPrompt: false });
+      const planner = this.warmups!;
+      try {
+        if (promptTokenIds.length + 1 > this.text.maxModelLen)
+          throw new RangeError("longer than max-model-len");
+        this.engine.submit(
+          {
+            id,
+            promptTokenIds,
+            outputTokenIds: [promptTokenIds[promptTokenIds.length - 1]!],
+            finishReason: "length",
+            maxTokens: 1,
+          },
+          {
+            onToken: () => {},
+            onFinish: (r) =>
+              done(() =>
+                r.finishReason === "abort"
+                  ? planner.onWarmupFailed(sessionId)
+                  : planner.onWarmupDone(sessionId, r.promptTokens),
+              ),
+          },
+        );
+      } catch {
+        done(() => planner.onWarmupFailed(sessionId));
+      }
+    });
+    return true;
   }
 }

@@ -23,6 +23,8 @@ export interface ClosedLoopOptions {
 export class DatasetSessionSource implements SessionSource {
   private index = 0;
   private readonly speedRng;
+  /** Waits drawn per turn when the think-time model plans them (`chat-gaps`); unused with `typing`. */
+  private readonly gapRng;
   /**
    * Turns per conversation, built on first use: sessions cycle through the dataset, and
    * tokenizing the same texts again for every session made starting 10,000 clients a
@@ -37,6 +39,7 @@ export class DatasetSessionSource implements SessionSource {
   ) {
     if (conversations.length === 0) throw new Error("dataset has no usable conversations");
     this.speedRng = rngFor(options.seed, "workloadgen.user-speeds");
+    this.gapRng = rngFor(options.seed, "workloadgen.think-gaps");
   }
 
   next(): SessionPlan {
@@ -68,7 +71,10 @@ export class DatasetSessionSource implements SessionSource {
       ...(conv.system !== undefined ? { system: conv.system } : {}),
       speeds: this.thinkTime.userSpeeds(this.speedRng),
       // Copies: a plan is the session's own data.
-      turns: turns.map((t) => ({ ...t })),
+      turns: turns.map((t) => {
+        const delayUs = this.thinkTime.plannedDelayUs(this.gapRng);
+        return delayUs === undefined ? { ...t } : { ...t, delayUs };
+      }),
     };
   }
 }

@@ -9,7 +9,8 @@
  * - `LoadRunner(deps, options, onRecord, onDone)`: plays sessions against a `Target` on `Timers`.
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
  * - `PartitionedSource`/`shareOf`: a run split across worker threads (each session played once).
- * - `ThinkTimeModel`, `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`,
+ * - `SyntheticChatSource`/`synthesizeChats` (seeded ShareGPT-like chats), `ThinkTimeModel`
+ *   (typing or measured chat gaps), `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`,
  *   `LogLinearHistogram`/`StreamingMetric` (bounded-memory percentiles, within 1%).
  * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
@@ -18,6 +19,7 @@
  */
 export * from "./distributions";
 export * from "./think-time";
+export * from "./chat-synth";
 export * from "./dataset";
 export * from "./chat-session";
 export * from "./stats";
@@ -36,3 +38,4 @@ export * from "./agent-trace";
 export * from "./agent-plan";
 export * from "./agent-report";
 export * from "./agent-reasoning";
+export * from "./server-metrics";

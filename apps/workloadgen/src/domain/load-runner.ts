@@ -416,7 +416,7 @@ export class LoadRunner {
         turn_index: request.turnIndex,
         profile: plan.profile,
         node_id: fin?.nodeId || started?.nodeId || "",
-        kv_tier: started?.kvTier ?? "",
+        kv_tier: fin?.kvTier ?? started?.kvTier ?? "",
         scheduled_ms: ms(scheduledUs),
         sent_ms: ms(sentUs),
         schedule_lag_ms: (sentUs - scheduledUs) / 1000,

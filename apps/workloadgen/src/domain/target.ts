@@ -43,6 +43,12 @@ export interface FinishedInfo {
    * with the stack's tokenizer when the server sent none (flagged in every record).
    */
   usageSource?: "server" | "client";
+  /**
+   * Where the session's earlier context was found, when the server learns it only as the turn
+   * ends (a simulated stock engine: its prefix cache, not the node's accounting). Replaces the
+   * Started event's `kvTier` in the record; absent = that one stands.
+   */
+  kvTier?: string;
 }
 
 export interface TurnFailure {

@@ -1,5 +1,5 @@
 import { SingleBar } from "cli-progress";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 
 export interface ProgressSnapshot {
   elapsedS: number;

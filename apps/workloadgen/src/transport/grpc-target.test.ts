@@ -5,7 +5,7 @@ import {
   startGrpcServer,
   type SchedulerServiceServer,
   type StartedGrpcServer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { TurnFailure, TurnRequest } from "../domain";
 import { GrpcSchedulerTarget } from "./grpc-target";

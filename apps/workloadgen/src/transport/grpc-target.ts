@@ -9,7 +9,7 @@ import {
   type InferenceEvent,
   type Logger,
   type TlsFiles,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
 
 const PRIORITY = {

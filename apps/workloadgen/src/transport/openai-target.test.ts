@@ -1,6 +1,7 @@
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { createLogger, loadTokenizer } from "@symphony/common";
+import { loadTokenizer } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { FinishedInfo, TurnFailure, TurnRequest } from "../domain";
 import { OpenAiHttpTarget, type OpenAiTargetOptions } from "./openai-target";

@@ -2,11 +2,11 @@ import {
   LineSplitter,
   notAnEventStream,
   streamPieces,
-  type Logger,
   type OpenAiStreamChunk,
   type OpenAiUsage,
   type Tokenizer,
 } from "@symphony/common";
+import { type Logger } from "@symphony/runtime";
 import { Pool } from "undici";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
 import type { AdviceCounters } from "./grpc-target";

@@ -1,7 +1,8 @@
 import { parentPort } from "node:worker_threads";
-import { createLogger } from "@symphony/common";
+import { createLogger } from "@symphony/runtime";
 import { parseConfig, type Config } from "../config";
-import { PartitionedSource, shareOf, type RequestRecord } from "../domain";
+import { PartitionedSource, type RequestRecord } from "../domain";
+import { runnerShare } from "../shard";
 import { InProcessSender } from "../sender";
 import { buildWorkload } from "../workload";
 import type { FromWorker, SendWorkerData, ToWorker } from "./protocol";
@@ -31,13 +32,11 @@ export async function runSendWorker(data: SendWorkerData): Promise<void> {
     const workload = buildWorkload(config);
     // This thread's share: every `count`-th session; the run-wide --max-requests is the shared
     // quota instead of a per-thread cap.
-    const own: Readonly<Config> = {
-      ...config,
-      numClients: shareOf(config.numClients, data.index, data.count),
-      maxRequests: Infinity,
-    };
+    // (With --shard: the thread's share of this shard's share.)
+    const share = runnerShare(config, { index: data.index, count: data.count });
+    const own: Readonly<Config> = { ...config, numClients: share.numClients, maxRequests: Infinity };
     const quota = data.quota
-      ? new SharedSendQuota(data.quota, config.maxRequests, () => post({ type: "quota-exhausted" }))
+      ? new SharedSendQuota(data.quota, share.shardMaxRequests, () => post({ type: "quota-exhausted" }))
       : undefined;
     const sender = new InProcessSender(
       own,
@@ -47,9 +46,9 @@ export async function runSendWorker(data: SendWorkerData): Promise<void> {
         runId: `${data.runId}-w${data.index}`,
         renderLines: data.renderLines,
         ...(quota ? { sendQuota: quota } : {}),
-        slotOffset: data.index,
-        slotStride: data.count,
-        totalClients: config.numClients,
+        slotOffset: share.slotOffset,
+        slotStride: share.slotStride,
+        totalClients: share.totalClients,
       },
     );
     try {

@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
-import type { Logger } from "@symphony/common";
+import type { Logger } from "@symphony/runtime";
 import { sendingThreads, type Config } from "../config";
+import { runnerShare } from "../shard";
 import {
   TargetNotReadyError,
   type LoopDelayFigures,
@@ -41,6 +42,7 @@ export class WorkerPoolSender implements Sender {
   private events?: SenderEvents;
   private model = "";
   private finished = false;
+  private startMs: number | undefined;
   /** A worker that crashed (a bug): the run ends and exits 1 after writing what it has. */
   failure: Error | undefined;
 
@@ -55,7 +57,7 @@ export class WorkerPoolSender implements Sender {
   /** Starts the workers and waits until every one has reached the target. */
   async prepare(): Promise<void> {
     const count = sendingThreads(this.config);
-    const quota = Number.isFinite(this.config.maxRequests) ? newQuotaBuffer() : undefined;
+    const quota = Number.isFinite(runnerShare(this.config).shardMaxRequests) ? newQuotaBuffer() : undefined;
     const ready = Array.from({ length: count }, (_, index) => {
       const data: SendWorkerData = {
         kind: SEND_WORKER_KIND,
@@ -104,9 +106,14 @@ export class WorkerPoolSender implements Sender {
     this.logger.debug("workers ready", { workers: count });
   }
 
+  scheduleStartMs(): number | undefined {
+    return this.startMs;
+  }
+
   start(events: SenderEvents): void {
     this.events = events;
     const atEpochMs = performance.timeOrigin + performance.now() + START_DELAY_MS;
+    this.startMs = atEpochMs - performance.timeOrigin;
     this.broadcast({ type: "start", atEpochMs });
     this.checkDone(); // every worker may have crashed between "ready" and now
   }

@@ -1,5 +1,5 @@
+import { countTokens } from "@symphony/common";
 import {
-  countTokens,
   SchedulerServiceService,
   startGrpcServer,
   type CloseSessionRequest,
@@ -7,7 +7,7 @@ import {
   type SchedulerServiceServer,
   type SessionHint,
   type StartedGrpcServer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 
 /** The fake's reply: NOT the expected response, so the test can see the client sends what it received. */
 export const reply = (req: InferenceRequest) =>

@@ -8,7 +8,7 @@ import {
   startGrpcServer,
   type SchedulerServiceServer,
   type StartedGrpcServer,
-} from "@symphony/common";
+} from "@symphony/runtime";
 import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRequestLines, readSummary } from "./run-output";

@@ -1,7 +1,8 @@
+import type { ChatRole } from "@symphony/common";
 import { Priority, Role, type InferenceRequest } from "./gen/symphony/v1/inference";
 
 /** OpenAI role names of the wire's Role enum (ROLE_UNSPECIFIED has none). */
-export const ROLE_NAMES: Readonly<Partial<Record<Role, "system" | "user" | "assistant" | "tool">>> = {
+export const ROLE_NAMES: Readonly<Partial<Record<Role, ChatRole>>> = {
   [Role.ROLE_SYSTEM]: "system",
   [Role.ROLE_USER]: "user",
   [Role.ROLE_ASSISTANT]: "assistant",

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { startGrpcServer } from "./grpc-server";
 import { listenFailure } from "./listen-errors";
 import { startMetricsServer } from "./metrics-server";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 describe("listenFailure", () => {
   it.each([

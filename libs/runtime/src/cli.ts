@@ -1,5 +1,5 @@
 import { CommanderError, InvalidArgumentError } from "commander";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 /** Commander argument parsers that reject bad values with the flag's expectation. */
 export const parseArg = {

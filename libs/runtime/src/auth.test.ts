@@ -4,7 +4,7 @@ import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import { describe, expect, it } from "vitest";
 import { bearerToken, checkBearer, isLoopbackHost, loadTokens, readTokenFile, TokenSet } from "./auth";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 const metadata = (authorization?: string) => {
   const m = new grpc.Metadata();

@@ -1,4 +1,4 @@
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 /**
  * A failed bind or listen as the user should see it: an address in use, a privileged port or an

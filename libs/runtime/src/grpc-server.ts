@@ -6,7 +6,7 @@ import {
   type HealthServer,
 } from "./gen/grpc/health/v1/health";
 import { listenFailure } from "./listen-errors";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 /**
  * Standard gRPC health checking (grpc.health.v1). "" is the whole server; services register by

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
-import { UsageError } from "./usage-error";
+import { UsageError } from "@symphony/common";
 
 /** Env var holding the node-registration token (when no --auth-token-file is given). */
 export const AUTH_TOKEN_ENV = "SYMPHONY_AUTH_TOKEN";

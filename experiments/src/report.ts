@@ -1,5 +1,4 @@
-import { escapeHtml, htmlPageHead } from "@symphony/workloadgen/src/output/html-page";
-import { UPLOT_JS } from "@symphony/workloadgen/src/output/uplot-assets";
+import { escapeHtml, htmlPageHead, UPLOT_JS } from "@symphony/workloadgen";
 import { CONFIGURATIONS, configurationNamed } from "./configurations";
 import type { Capacity, PointResult } from "./domain/point-metrics";
 import type { ScaleResult } from "./experiment";

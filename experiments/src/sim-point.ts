@@ -3,8 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseWithSchema } from "@symphony/common";
 import { type Logger } from "@symphony/runtime";
-import { clusterFileSchema, resolveConfig, type ClusterFile } from "@symphony/simulator/src/config";
-import { runSimulation } from "@symphony/simulator/src/simulate";
+import { clusterFileSchema, resolveConfig, runSimulation, type ClusterFile } from "@symphony/simulator";
 import type { Configuration } from "./configurations";
 import {
   figuresOf,

@@ -11,13 +11,13 @@ import {
   hostLinkBytesPerUs,
   kvBytesPerToken,
   PROFILES,
-} from "@symphony/mock-vllm/src/domain";
-import { POLICY_NAMES } from "@symphony/scheduler/src/domain";
+} from "@symphony/mock-vllm/domain";
+import { POLICY_NAMES } from "@symphony/scheduler/domain";
 import {
   configFileSchema as workloadFileSchema,
   parseConfig as parseWorkloadConfig,
   type Config as WorkloadConfig,
-} from "@symphony/workloadgen/src/config";
+} from "@symphony/workloadgen";
 import { z } from "zod";
 import type { ClusterSpec } from "./domain";
 

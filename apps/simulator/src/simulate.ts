@@ -8,16 +8,17 @@ import {
   OutputPlanner,
   PROFILES,
   StepTimeModel,
-} from "@symphony/mock-vllm/src/domain";
-import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/src/domain";
-import { renderHtmlReport } from "@symphony/workloadgen/src/output/html-report";
+} from "@symphony/mock-vllm/domain";
+import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/domain";
 import {
+  buildWorkload,
+  renderHtmlReport,
+  runnerOptions,
   summaryCsv,
   SummaryAccumulator,
   toJson,
   type RunSummary,
-} from "@symphony/workloadgen/src/output/report";
-import { buildWorkload, runnerOptions } from "@symphony/workloadgen/src/workload";
+} from "@symphony/workloadgen";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";

@@ -2,32 +2,13 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "@symphony/common";
 import { type Logger } from "@symphony/runtime";
-import { toJson } from "@symphony/workloadgen/src/output/report";
+import { toJson } from "@symphony/workloadgen";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";
 import { runSimulation, type SimResult } from "./simulate";
+import type { SweepRow } from "./sweep-row";
 
-/** One run of a sweep, as a row of the comparison table. */
-export interface SweepRow {
-  run: string;
-  params: Record<string, string>;
-  completed: number;
-  failed: number;
-  request_throughput: number;
-  output_token_throughput: number;
-  ttft_mean_ms: number;
-  ttft_p50_ms: number;
-  ttft_p99_ms: number;
-  tpot_mean_ms: number;
-  e2el_mean_ms: number;
-  e2el_p99_ms: number;
-  /** Cached prompt tokens / prompt tokens. */
-  prefix_cache_hit: number;
-  /** Returning turns that found their session's KV on the node (GPU or CPU tier). */
-  session_hit_rate: number;
-  virtual_s: number;
-  wall_s: number;
-}
+export type { SweepRow } from "./sweep-row";
 
 /** Every combination of the axes' values, in order (the first axis varies slowest). */
 export function combinations(axes: readonly SweepAxis[]): Record<string, string>[] {

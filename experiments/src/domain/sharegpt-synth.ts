@@ -1,5 +1,5 @@
 import { loadTokenizer, rngFor, type Rng } from "@symphony/common";
-import { promptVocabulary } from "@symphony/workloadgen/src/domain/prompt-synth";
+import { promptVocabulary } from "@symphony/workloadgen/domain";
 
 /** Shape of the synthetic multi-turn chat dataset (ShareGPT-like lengths). Token counts are cl100k tokens. */
 export interface ChatDatasetShape {

@@ -1,6 +1,6 @@
 import { encodeText, loadTokenizer } from "@symphony/common";
 import { LRUCache } from "lru-cache";
-import { TokenCache } from "@symphony/mock-vllm/src/domain";
+import { TokenCache } from "@symphony/mock-vllm/domain";
 
 /** Letters separated by single spaces: the synthetic prompts and the mock's filler output. */
 const WORDS_ONLY = /^ ?[A-Za-z]+(?: [A-Za-z]+)*$/;

@@ -1,6 +1,6 @@
-import type { EngineListener, OutputPlan, RequestSummary } from "@symphony/mock-vllm/src/domain";
-import type { TurnPlacement } from "@symphony/scheduler/src/domain";
-import type { TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
+import type { EngineListener, OutputPlan, RequestSummary } from "@symphony/mock-vllm/domain";
+import type { TurnPlacement } from "@symphony/scheduler/domain";
+import type { TurnHandlers, TurnRequest } from "@symphony/workloadgen/domain";
 
 /** Where a simulated turn is: it ends exactly once, either finished or failed. */
 export type TurnPhase = "to-scheduler" | "to-node" | "on-node" | "on-engine" | "returning" | "done";

@@ -6,7 +6,7 @@ import {
   OutputPlanner,
   PROFILES,
   StepTimeModel,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   arraySource,
   LoadRunner,
@@ -14,7 +14,7 @@ import {
   ThinkTimeModel,
   type RequestRecord,
   type SessionPlan,
-} from "@symphony/workloadgen/src/domain";
+} from "@symphony/workloadgen/domain";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
 import { SimulatedCluster, type ClusterSpec } from "./simulated-cluster";

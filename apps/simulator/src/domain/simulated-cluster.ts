@@ -1,18 +1,18 @@
 import { rngFor, type TimerHandle, type VirtualTimers } from "@symphony/common";
-import type { EngineConfig, StepTimeModel } from "@symphony/mock-vllm/src/domain";
+import type { EngineConfig, StepTimeModel } from "@symphony/mock-vllm/domain";
 import {
   createResidencyPolicy,
   type NodeCoreConfig,
   type ResidencyPolicyName,
-} from "@symphony/node-scheduler/src/domain";
+} from "@symphony/node-scheduler/domain";
 import {
   createPolicy,
   Router,
   TurnPlacement,
   type PolicyParams,
   type RouterOptions,
-} from "@symphony/scheduler/src/domain";
-import type { SessionHint, Target, TurnHandlers, TurnRequest } from "@symphony/workloadgen/src/domain";
+} from "@symphony/scheduler/domain";
+import type { SessionHint, Target, TurnHandlers, TurnRequest } from "@symphony/workloadgen/domain";
 import { NetworkModel, type NetworkConfig } from "./network-model";
 import { requestWireBytes, SimTurn } from "./sim-turn";
 import { SimulatedNode, type EngineDrive, type EngineText, type NodeSink } from "./simulated-node";

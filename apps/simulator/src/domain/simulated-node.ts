@@ -8,7 +8,7 @@ import {
   type RequestSummary,
   type StepTimeModel,
   type TokenCache,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   approxChatPromptTokens,
   NodeCore,
@@ -18,8 +18,8 @@ import {
   type TurnFailure,
   type WarmupStats,
   type WarmupTiming,
-} from "@symphony/node-scheduler/src/domain";
-import type { FinishedInfo, SessionHint, StartedInfo } from "@symphony/workloadgen/src/domain";
+} from "@symphony/node-scheduler/domain";
+import type { FinishedInfo, SessionHint, StartedInfo } from "@symphony/workloadgen/domain";
 import type { NetworkModel } from "./network-model";
 import type { SimTurn } from "./sim-turn";
 

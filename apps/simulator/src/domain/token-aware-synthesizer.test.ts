@@ -1,5 +1,5 @@
 import { encodeText, loadTokenizer } from "@symphony/common";
-import { PromptSynthesizer } from "@symphony/workloadgen/src/domain";
+import { PromptSynthesizer } from "@symphony/workloadgen/domain";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
 import { TokenAwareSynthesizer } from "./token-aware-synthesizer";

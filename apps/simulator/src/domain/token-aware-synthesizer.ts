@@ -1,5 +1,5 @@
 import { encodeText } from "@symphony/common";
-import { PHRASE_WORDS, PromptSynthesizer, promptWordsText } from "@symphony/workloadgen/src/domain";
+import { PHRASE_WORDS, PromptSynthesizer, promptWordsText } from "@symphony/workloadgen/domain";
 import type { FastTokenCache } from "./fast-token-cache";
 
 /**

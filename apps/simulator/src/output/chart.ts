@@ -1,4 +1,4 @@
-import type { SweepRow } from "../sweep";
+import type { SweepRow } from "../sweep-row";
 
 const PANELS: readonly { key: keyof SweepRow; title: string; digits: number }[] = [
   { key: "ttft_mean_ms", title: "Mean TTFT (ms)", digits: 1 },

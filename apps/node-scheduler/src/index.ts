@@ -1,0 +1,2 @@
+/** The package entry (`@symphony/node-scheduler`): the transport-free domain, for simulations. */
+export * from "./domain";

@@ -1,0 +1,2 @@
+// Violation (domain-stays-pure): gRPC in the domain.
+import "@grpc/grpc-js";

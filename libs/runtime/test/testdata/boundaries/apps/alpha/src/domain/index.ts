@@ -1,0 +1,2 @@
+// Clean: a domain barrel over pure modules.
+export * from "./pure";

@@ -1,0 +1,1 @@
+export const tick = (): number => 1;

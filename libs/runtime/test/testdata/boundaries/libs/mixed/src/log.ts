@@ -1,0 +1,3 @@
+import winston from "winston";
+
+export const log = winston.createLogger();

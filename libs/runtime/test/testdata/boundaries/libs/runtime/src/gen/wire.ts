@@ -1,0 +1,2 @@
+// Stands in for generated wire code.
+export const WIRE_VERSION = 1;

@@ -1,0 +1,1 @@
+export { WIRE_VERSION } from "./gen/wire";

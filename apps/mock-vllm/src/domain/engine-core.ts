@@ -657,7 +657,9 @@ export class EngineCore {
   /** Whether a regular schedule would admit a waiting request (or even try to). */
   private ffCanAdmit(): boolean {
     const running = this.running.length;
-    return this.waiting.length > 0 && running < this.config.maxNumSeqs && this.config.maxNumBatchedTokens > running;
+    return (
+      this.waiting.length > 0 && running < this.config.maxNumSeqs && this.config.maxNumBatchedTokens > running
+    );
   }
 
   /** completeStep for a stretch step: every request decoded one token; only block fills are applied now. */
@@ -703,7 +705,13 @@ export class EngineCore {
     }
     const n = this.batch.length;
     this.ffKvTokensRead += n;
-    return { prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: n, kvTokensRead: this.ffKvTokensRead, numSeqs: n };
+    return {
+      prefillTokens: 0,
+      prefillAttentionPairs: 0,
+      decodeSeqs: n,
+      kvTokensRead: this.ffKvTokensRead,
+      numSeqs: n,
+    };
   }
 
   /** Applies the stretch steps `r` has not seen yet and hands their tokens to its listener. */

@@ -84,7 +84,8 @@ function run(s: Scenario, fastForward: boolean): Observed {
   for (const p of s.probesUs) timers.at(p, () => out.probes.push(`${p} ${JSON.stringify(engine.stats())}`));
   timers.runAll(1_000_000);
   out.probes.push(JSON.stringify(engine.stats()));
-  if (!s.listenerHasOnTokens) for (const t of out.tokens) for (let k = 0; k < t.length; k++) t[k] = t[k]!.split("@")[0]!;
+  if (!s.listenerHasOnTokens)
+    for (const t of out.tokens) for (let k = 0; k < t.length; k++) t[k] = t[k]!.split("@")[0]!;
   return out;
 }
 
@@ -147,7 +148,12 @@ describe("EngineCore fastForward", () => {
     let runs = 0;
     let tokens = 0;
     engine.submit(
-      { id: "a", promptTokenIds: [1, 2, 3], outputTokenIds: Array.from({ length: 200 }, (_, k) => k), finishReason: "length" },
+      {
+        id: "a",
+        promptTokenIds: [1, 2, 3],
+        outputTokenIds: Array.from({ length: 200 }, (_, k) => k),
+        finishReason: "length",
+      },
       {
         onToken: () => (singles++, tokens++),
         onTokens: (_first, count) => (runs++, (tokens += count)),

@@ -6,7 +6,7 @@ import {
   PROFILES,
   StepTimeModel,
   type EngineConfig,
-} from "@symphony/mock-vllm/src/domain";
+} from "@symphony/mock-vllm/domain";
 import {
   arraySource,
   LoadRunner,
@@ -14,11 +14,12 @@ import {
   ThinkTimeModel,
   type RequestRecord,
   type SessionPlan,
-} from "@symphony/workloadgen/src/domain";
+} from "@symphony/workloadgen/domain";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
 import { SimulatedCluster, type ClusterSpec } from "./simulated-cluster";
+import { DIRECTIVE_DRIVE, type PrefetchMode } from "./simulated-node";
 
 const profile = PROFILES["llama3-8b-h100"]!;
 const link = { latencyUs: 100, bandwidthBytesPerSec: 1.25e9 };
@@ -27,9 +28,19 @@ const tokenizer = loadTokenizer("cl100k");
 interface Case {
   nodes: number;
   policy: string;
-  engine: Omit<EngineConfig, "blockSize" | "enablePrefixCaching" | "fastForward">;
+  engine: Omit<EngineConfig, "blockSize" | "enablePrefixCaching" | "fastForward" | "cpuOffload">;
+  /** The node's engine mode (stock modes send warm-ups and use the engine's own caches). */
+  prefetchMode: PrefetchMode;
+  /** vLLM's native CPU offload on the engine, in blocks; 0 = off. */
+  cpuOffloadBlocks: number;
   kvBudgetTokens: number;
-  sessions: { turns: number; promptTokens: number; maxOutputTokens: number; startUs: number; stream: boolean }[];
+  sessions: {
+    turns: number;
+    promptTokens: number;
+    maxOutputTokens: number;
+    startUs: number;
+    stream: boolean;
+  }[];
   /** A hard end (in-flight turns cancelled), or none. */
   hardEnd: { durationUs: number; graceUs: number } | null;
 }
@@ -43,7 +54,12 @@ function spec(c: Case, fastForward: boolean): ClusterSpec {
       router: {
         heartbeatTimeoutUs: 3_000_000,
         rebalanceIntervalUs: 2_000_000,
-        rebalance: { overloadKvFraction: 0.9, targetKvFraction: 0.75, overloadOutstanding: 0, maxMovesPerRound: 8 },
+        rebalance: {
+          overloadKvFraction: 0.9,
+          targetKvFraction: 0.75,
+          overloadOutstanding: 0,
+          maxMovesPerRound: 8,
+        },
         sessionTtlUs: 1_800_000_000,
         prefixBlockChars: 256,
         prefixCapacityBlocksPerNode: 200_000,
@@ -61,8 +77,22 @@ function spec(c: Case, fastForward: boolean): ClusterSpec {
       prefetchMarginUs: 50_000,
       residencyPolicy: "hint-aware",
       hintStaleAfterUs: 10_000_000,
+      drive: {
+        ...DIRECTIVE_DRIVE,
+        prefetchMode: c.prefetchMode,
+        warmupTiming: "just-in-time",
+        warmupLeadUs: 100_000,
+      },
     },
-    engine: { ...c.engine, blockSize: 16, enablePrefixCaching: true, fastForward },
+    engine: {
+      ...c.engine,
+      blockSize: 16,
+      enablePrefixCaching: true,
+      fastForward,
+      ...(c.cpuOffloadBlocks > 0 && {
+        cpuOffload: { numCpuBlocks: c.cpuOffloadBlocks, bytesPerBlock: 16 * 131_072, linkBytesPerUs: 25_000 },
+      }),
+    },
     network: { clientScheduler: link, schedulerNode: link, nodeEngine: link },
   };
 }
@@ -82,6 +112,11 @@ function plans(c: Case): SessionPlan[] {
       promptTokens: s.promptTokens,
       maxOutputTokens: s.maxOutputTokens,
       delayUs: t === 0 ? 0 : 300_000,
+      // Multi-turn sessions replay single-token words: the next turn re-encodes to the very
+      // tokens generated, so later turns hit the prefix cache (and warm-ups have work to do).
+      ...(s.turns > 1 && {
+        expectedResponse: " time year people way day man thing woman life child".repeat(1 + (i % 4)).trim(),
+      }),
     })),
   }));
 }
@@ -90,12 +125,17 @@ function plans(c: Case): SessionPlan[] {
 function simulate(c: Case, fastForward: boolean): string {
   const timers = new VirtualTimers();
   const tokens = new FastTokenCache();
-  const cluster = new SimulatedCluster(timers, spec(c, fastForward), new StepTimeModel(coefficientsFor(profile)), {
-    tokens,
-    template: new ChatTemplate(tokens),
-    planner: new OutputPlanner(0, 64, tokens),
-    maxModelLen: profile.model.maxModelLen,
-  });
+  const cluster = new SimulatedCluster(
+    timers,
+    spec(c, fastForward),
+    new StepTimeModel(coefficientsFor(profile)),
+    {
+      tokens,
+      template: new ChatTemplate(tokens),
+      planner: new OutputPlanner(0, 64, tokens),
+      maxModelLen: profile.model.maxModelLen,
+    },
+  );
   const records: RequestRecord[] = [];
   let done = false;
   const runner = new LoadRunner(
@@ -140,6 +180,8 @@ const caseArb: fc.Arbitrary<Case> = fc.record({
     numGpuBlocks: fc.integer({ min: 60, max: 3000 }),
     timeScale: fc.constantFrom(1, 10),
   }),
+  prefetchMode: fc.constantFrom<PrefetchMode>("directive", "warmup", "off"),
+  cpuOffloadBlocks: fc.constantFrom(0, 0, 50, 2000),
   kvBudgetTokens: fc.constantFrom(2_000, 262_144),
   sessions: fc.array(
     fc.record({
@@ -175,6 +217,8 @@ describe("engine fast-forward in the simulated cluster", () => {
       nodes: 1,
       policy: "session-affinity",
       engine: { maxNumSeqs: 8, maxNumBatchedTokens: 2048, numGpuBlocks: 2000, timeScale: 1 },
+      prefetchMode: "directive",
+      cpuOffloadBlocks: 0,
       kvBudgetTokens: 262_144,
       sessions: [{ turns: 1, promptTokens: 100, maxOutputTokens: 200, startUs: 0, stream: true }],
       hardEnd: { durationUs: 100_000, graceUs: 50_000 },

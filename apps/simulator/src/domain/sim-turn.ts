@@ -35,8 +35,13 @@ export class SimTurn implements EngineListener {
   tokensDelivered = 0;
   /** Called by the engine for each emitted token / at the end; set by the node running it. */
   onEngineToken: (turn: SimTurn, index: number) => void = () => {};
-  onEngineTokens: (turn: SimTurn, first: number, count: number, timesUs: readonly number[], from: number) => void =
-    () => {};
+  onEngineTokens: (
+    turn: SimTurn,
+    first: number,
+    count: number,
+    timesUs: readonly number[],
+    from: number,
+  ) => void = () => {};
   onEngineFinish: (turn: SimTurn, summary: RequestSummary) => void = () => {};
 
   constructor(

@@ -37,7 +37,7 @@ const PACKAGE = "^((?:apps|libs)/[^/]+|experiments|e2e|deploy)/";
 // generated wire code. Paths may lie above the cruised directory (fixtures resolve the repository's
 // node_modules), hence no ^ on node_modules.
 const RUNTIME_ONLY = [
-  "(^|/)node_modules/(@grpc/grpc-js|winston|zeromq|fastify|prom-client)/",
+  "(^|/)node_modules/(@grpc/grpc-js|winston|zeromq|fastify|undici|prom-client)/",
   "^(node:)?(http|https|net)$",
   "^libs/runtime/src/gen/",
 ];

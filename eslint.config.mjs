@@ -22,8 +22,9 @@ export default tseslint.config(
   },
   {
     // Domain code knows nothing of transport, logging or generated wire types: it runs the same
-    // live and in virtual-time simulation.
-    files: ["apps/*/src/domain/**/*.ts"],
+    // live and in virtual-time simulation. Direct imports only; dependency-cruiser (npm run lint)
+    // also follows barrels and other packages.
+    files: ["apps/*/src/domain/**/*.ts", "experiments/src/domain/**/*.ts"],
     ignores: ["**/*.test.ts"],
     rules: {
       "no-restricted-imports": [
@@ -35,6 +36,17 @@ export default tseslint.config(
             { name: "winston", message: "domain code gets no logger; return events instead" },
             { name: "fastify", message: "domain code must not depend on transport" },
             { name: "undici", message: "domain code must not depend on transport" },
+            { name: "node:https", message: "domain code must not depend on transport" },
+            { name: "node:net", message: "domain code must not depend on transport" },
+            { name: "zeromq", message: "domain code must not depend on transport" },
+            {
+              name: "prom-client",
+              message: "domain code counts in plain fields; the service exports metrics",
+            },
+            {
+              name: "@symphony/runtime",
+              message: "the service runtime (wire types, gRPC, logging) stays out of domain code",
+            },
           ],
         },
       ],

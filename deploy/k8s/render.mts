@@ -2,8 +2,9 @@
 // kustomize features these manifests use, so the tests can check what a cluster would receive
 // without kubectl, kustomize or a network:
 //   resources        files (multi-document YAML) and directories holding a kustomization
-//   namespace        metadata.namespace of every namespaced object (RoleBinding subjects named
-//                    "default" too, as kustomize does; other subjects are left alone)
+//   namespace        metadata.namespace of every namespaced object, the name of a Namespace
+//                    object, and RoleBinding subjects named "default" (others are left alone),
+//                    as kustomize does
 //   images           name -> newName / newTag / digest on every containers[] and initContainers[]
 //   secretGenerator  envs files (KEY=VALUE lines) -> an Opaque Secret
 //   generatorOptions disableNameSuffixHash: true (required here: no name hashing is implemented)
@@ -77,7 +78,7 @@ export function render(dir: string): K8sObject[] {
   const root = resolve(dir);
   const file = KUSTOMIZATION_FILES.map((f) => join(root, f)).find((f) => existsSync(f));
   if (!file) throw new RenderError(`${root}: no kustomization.yaml`);
-  const k = (parse(readFileSync(file, "utf8")) ?? {}) as Kustomization;
+  const k = (parse(readFileSync(file, "utf8"), { version: "1.1" }) ?? {}) as Kustomization;
   for (const key of Object.keys(k))
     if (!SUPPORTED_FIELDS.has(key))
       throw new RenderError(`${file}: field "${key}" is not supported by this renderer (see render.mts)`);
@@ -100,7 +101,8 @@ export function render(dir: string): K8sObject[] {
 
 function readObjects(path: string): K8sObject[] {
   const out: K8sObject[] = [];
-  for (const doc of parseAllDocuments(readFileSync(path, "utf8"))) {
+  // YAML 1.1, as Kubernetes reads manifests (go-yaml): `defaultMode: 0440` is octal (288).
+  for (const doc of parseAllDocuments(readFileSync(path, "utf8"), { version: "1.1" })) {
     if (doc.errors.length) throw new RenderError(`${path}: ${doc.errors[0]!.message}`);
     const o = doc.toJS() as K8sObject | null;
     if (o === null) continue;
@@ -141,6 +143,8 @@ function generateSecret(root: string, file: string, gen: SecretGeneratorEntry): 
 }
 
 function setNamespace(o: K8sObject, namespace: string): void {
+  // kustomize's namespace field specs include metadata/name of kind Namespace: it is renamed.
+  if (o.kind === "Namespace") o.metadata.name = namespace;
   if (CLUSTER_SCOPED.has(o.kind)) return;
   o.metadata.namespace = namespace;
   if (o.kind === "RoleBinding" || o.kind === "ClusterRoleBinding")

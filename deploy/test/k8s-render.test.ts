@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { parseEnvFile, render, RenderError, splitImage } from "../k8s/render.mjs";
 import { deployDir } from "./support/docker";
+import { comparable, kubectlKustomize, kustomizeUnavailableReason } from "./support/kustomize";
 
 const tmp = mkdtempSync(join(tmpdir(), "symphony-k8s-render-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -52,7 +53,12 @@ generatorOptions: { disableNameSuffixHash: true }
 ---
 apiVersion: v1
 kind: Namespace
-metadata: { name: keep-me }
+metadata: { name: renamed }
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: { name: cluster-wide }
+rules: []
 ---
 apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
@@ -83,18 +89,24 @@ images:
   it("resources depth-first, a kustomization's generated objects after its resources -> accumulation order", () => {
     expect(objects.map((o) => `${o.kind}/${o.metadata.name}`)).toEqual([
       "Deployment/in-base",
-      "Namespace/keep-me",
+      "Namespace/overlay-ns",
+      "ClusterRole/cluster-wide",
       "RoleBinding/rb",
       "Secret/auth",
       "Deployment/in-overlay",
     ]);
   });
 
-  it("namespace -> the outermost wins on namespaced objects; cluster-scoped ones are untouched", () => {
+  it("namespace -> the outermost wins on namespaced objects and renames a Namespace object", () => {
     expect(byName("in-base").metadata.namespace).toBe("overlay-ns");
     expect(byName("in-overlay").metadata.namespace).toBe("overlay-ns");
     expect(byName("rb").metadata.namespace).toBe("overlay-ns");
-    expect(byName("keep-me").metadata.namespace).toBeUndefined();
+    expect(byName("cluster-wide").metadata.namespace).toBeUndefined();
+    expect(byName("overlay-ns")).toEqual({
+      apiVersion: "v1",
+      kind: "Namespace",
+      metadata: { name: "overlay-ns" },
+    });
   });
 
   it("namespace on a RoleBinding -> only the subject named default follows", () => {
@@ -119,6 +131,12 @@ images:
       data: { "node-token": "YWJj", "client-token": Buffer.from("x=y").toString("base64") },
     });
   });
+
+  // Registered only where a kubectl with kustomize v4+ is found (not one of the project's installs).
+  if (kustomizeUnavailableReason() === undefined)
+    it("the same tree through kubectl kustomize -> the same objects (the expectations above are kustomize's)", () => {
+      expect(comparable(objects)).toEqual(comparable(kubectlKustomize(join(root, "overlay"))));
+    });
 
   it.each([
     [
@@ -154,6 +172,20 @@ images:
     const dir = tree(`bad-${name.replace(/\W+/g, "-")}`, files);
     expect(() => render(dir)).toThrow(RenderError);
     expect(() => render(dir)).toThrow(message);
+  });
+});
+
+describe("render, YAML", () => {
+  it("defaultMode: 0440 -> 288, octal, as Kubernetes reads manifests (YAML 1.1), not 440", () => {
+    const dir = tree("octal", {
+      "kustomization.yaml": "resources: [cm.yaml]\n",
+      "cm.yaml":
+        "apiVersion: v1\nkind: Pod\nmetadata: { name: p }\nspec:\n  volumes: [{ name: v, secret: { secretName: s, defaultMode: 0440 } }]\n",
+    });
+    const [pod] = render(dir);
+    expect(
+      (pod!.spec as { volumes: { secret: { defaultMode: number } }[] }).volumes[0]!.secret.defaultMode,
+    ).toBe(0o440);
   });
 });
 

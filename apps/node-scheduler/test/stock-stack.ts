@@ -1,4 +1,4 @@
-import { bundlePath, loggedKvEventsEndpoints, spawnService, type RunningService } from "@symphony/testkit";
+import { loggedKvEventsEndpoints, type RunningService, startNode, startMockVllm } from "@symphony/testkit";
 
 /** Sum of a metric's samples whose labels include every `labels` pair. */
 export async function scrape(
@@ -28,12 +28,8 @@ export interface StockStack {
 export async function startStockStack(mockArgs: string[], nodeArgs: string[]): Promise<StockStack> {
   // The engine binds its publisher on an ephemeral loopback port ("*" in the port makes vLLM
   // bind), and the node connects to it, as a node beside a vLLM started with tcp://*:5557 does.
-  const mock = await spawnService(
-    "mock-vllm",
-    bundlePath("mock-vllm"),
+  const mock = await startMockVllm(
     [
-      "--port",
-      "0",
       ...mockArgs,
       "--kv-events-config",
       JSON.stringify({
@@ -44,30 +40,18 @@ export async function startStockStack(mockArgs: string[], nodeArgs: string[]): P
         topic: "kv@mock",
       }),
     ],
-    ["http"],
-    60_000,
+    { timeoutMs: 60_000 },
   );
   const { endpoint, replayEndpoint } = loggedKvEventsEndpoints(mock);
-  const node = await spawnService(
-    "node-scheduler",
-    bundlePath("node-scheduler"),
-    [
-      "--port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--engine-url",
-      `http://127.0.0.1:${mock.ports.http}/v1`,
-      "--kv-events-endpoint",
-      endpoint,
-      "--kv-events-replay-endpoint",
-      replayEndpoint,
-      "--kv-events-topic",
-      "kv@",
-      ...nodeArgs,
-    ],
-    ["grpc", "metrics"],
-  );
+  const node = await startNode(mock.url, [
+    "--kv-events-endpoint",
+    endpoint,
+    "--kv-events-replay-endpoint",
+    replayEndpoint,
+    "--kv-events-topic",
+    "kv@",
+    ...nodeArgs,
+  ]);
   return {
     mock,
     node,

@@ -1,5 +1,5 @@
 /**
- * Routing overhead benchmark (issue #5): the latency the scheduler adds per request and the most
+ * Routing overhead benchmark: the latency the scheduler adds per request and the most
  * requests per second it relays, measured side by side against sending straight to the node in
  * one run.
  *
@@ -31,14 +31,10 @@ import {
   type InferenceEvent,
   type InferenceRequest,
 } from "@symphony/runtime";
+import { percentileSorted } from "@symphony/measure";
 import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
 import { turn } from "../test/client";
 import { FakeNode } from "../test/fake-node";
-
-/** Nearest-rank quantile of an ascending array (q in [0, 1]). */
-function quantileSorted(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 type Submitter = (req: InferenceRequest) => grpc.ClientReadableStream<InferenceEvent>;
 
@@ -177,9 +173,9 @@ async function closedLoop(
 
 const ms = (v: number) => Math.round(v * 1000) / 1000;
 const summary = (s: number[]) => ({
-  p50: ms(quantileSorted(s, 0.5)),
-  p90: ms(quantileSorted(s, 0.9)),
-  p99: ms(quantileSorted(s, 0.99)),
+  p50: ms(percentileSorted(s, 50)),
+  p90: ms(percentileSorted(s, 90)),
+  p99: ms(percentileSorted(s, 99)),
   max: ms(s[s.length - 1]!),
 });
 
@@ -404,7 +400,8 @@ async function main(): Promise<void> {
           `at ${cmp.atRate.rate} req/s ${cmp.atRate.cpuUsPerTurn.current} vs ${cmp.atRate.cpuUsPerTurn.baseline} us (x${cmp.atRate.ratio})\n`,
       );
     process.stdout.write(
-      `max ${viaCap.perSecond} turns/s relayed vs ${directCap.perSecond} direct; scheduler CPU ` +
+      `max ${viaCap.perSecond} turns/s relayed vs ${directCap.perSecond} direct ` +
+        `(${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} % of direct); scheduler CPU ` +
         `${viaCap.cpuUsPerTurn.scheduler} us per relayed turn at capacity ` +
         `(${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`,
     );

@@ -1,2 +1,3 @@
 export * from "./spawn-service";
 export * from "./local-stack";
+export * from "./services";

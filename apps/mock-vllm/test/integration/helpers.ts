@@ -1,9 +1,9 @@
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { startMockVllm, type RunningService } from "@symphony/testkit";
 
 /** Starts the built mock on a free loopback port. */
 export async function startMock(args: string[] = []): Promise<{ svc: RunningService; base: string }> {
-  const svc = await spawnService("mock-vllm", bundlePath("mock-vllm"), ["--port", "0", ...args], ["http"]);
-  return { svc, base: `http://127.0.0.1:${svc.ports.http}` };
+  const svc = await startMockVllm(args);
+  return { svc, base: svc.base };
 }
 
 export interface StreamResult {

@@ -1,5 +1,5 @@
 import { createServer, type AddressInfo } from "node:net";
-import { bundlePath, runCli, spawnService } from "@symphony/testkit";
+import { bundlePath, runCli, startNode } from "@symphony/testkit";
 import { describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, submit, terminal } from "../grpc-client";
@@ -72,12 +72,7 @@ describe("node-scheduler CLI", () => {
   it("SIGTERM with a turn in flight -> the turn finishes, process logs stopped and exits 0", async () => {
     const engine = await new FakeEngine().start();
     engine.chunkDelayMs = 20;
-    const node = await spawnService(
-      "node-sigterm",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url],
-      ["grpc", "metrics"],
-    );
+    const node = await startNode(engine.url, [], { name: "node-sigterm" });
     const client = nodeClient(node.ports.grpc!);
     try {
       const turn = submit(client, chatTurn({ sessionId: "drain", expectedResponse: "a b c d e f g h i j" }));

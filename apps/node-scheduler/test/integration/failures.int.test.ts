@@ -1,7 +1,7 @@
 import { createServer } from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import type { InferenceEvent } from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
@@ -33,24 +33,10 @@ describe("node-scheduler with its engine down", () => {
   let node: RunningService;
 
   beforeAll(async () => {
-    node = await spawnService(
-      "node-engine-down",
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--model",
-        "m",
-        "--engine-url",
-        `http://127.0.0.1:${await deadPort()}/v1`,
-        "--engine-retries",
-        "2",
-        "--engine-retry-backoff-ms",
-        "10",
-      ],
-      ["grpc", "metrics"],
+    node = await startNode(
+      `http://127.0.0.1:${await deadPort()}/v1`,
+      ["--model", "m", "--engine-retries", "2", "--engine-retry-backoff-ms", "10"],
+      { name: "node-engine-down" },
     );
   });
   afterAll(async () => {
@@ -82,24 +68,10 @@ describe("node-scheduler limits (max-running 1, max-queue 1, budget 2000 tokens)
 
   beforeAll(async () => {
     engine = await new FakeEngine().start();
-    node = await spawnService(
-      "node-limits",
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--engine-url",
-        engine.url,
-        "--max-running",
-        "1",
-        "--max-queue",
-        "1",
-        "--kv-budget-tokens",
-        "2000",
-      ],
-      ["grpc", "metrics"],
+    node = await startNode(
+      engine.url,
+      ["--max-running", "1", "--max-queue", "1", "--kv-budget-tokens", "2000"],
+      { name: "node-limits" },
     );
     client = nodeClient(node.ports.grpc!);
   });

@@ -1,9 +1,9 @@
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
 
-// An engine that answers with garbage (issue 17): the turn fails clearly, the node stays healthy.
+// An engine that answers with garbage: the turn fails clearly, the node stays healthy.
 
 describe("node-scheduler behind an engine sending malformed numbers", () => {
   let engine: FakeEngine;
@@ -12,12 +12,7 @@ describe("node-scheduler behind an engine sending malformed numbers", () => {
 
   beforeAll(async () => {
     engine = await new FakeEngine().start();
-    node = await spawnService(
-      "node-hostile-engine",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--engine-retries", "2"],
-      ["grpc", "metrics"],
-    );
+    node = await startNode(engine.url, ["--engine-retries", "2"], { name: "node-hostile-engine" });
     client = nodeClient(node.ports.grpc!);
   });
   afterAll(async () => {

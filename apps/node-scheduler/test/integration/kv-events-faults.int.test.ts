@@ -1,7 +1,7 @@
 import { createServer as createHttpServer, request as httpRequest, type Server } from "node:http";
 import { createConnection, createServer, type Socket } from "node:net";
 import type { AddressInfo } from "node:net";
-import { bundlePath, loggedKvEventsEndpoints, spawnService, type RunningService } from "@symphony/testkit";
+import { loggedKvEventsEndpoints, type RunningService, startNode, startMockVllm } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { nodeClient, status } from "../grpc-client";
 import { runRoundRobin } from "../round-robin";
@@ -9,12 +9,8 @@ import { scrape } from "../stock-stack";
 
 /** mock-vllm with a small GPU cache and a CPU tier; `kvEvents` is its --kv-events-config. */
 function startMock(kvEvents: Record<string, unknown>): Promise<RunningService> {
-  return spawnService(
-    "mock-vllm",
-    bundlePath("mock-vllm"),
+  return startMockVllm(
     [
-      "--port",
-      "0",
       "--num-gpu-blocks",
       "80",
       "--max-model-len",
@@ -27,8 +23,7 @@ function startMock(kvEvents: Record<string, unknown>): Promise<RunningService> {
       "--kv-events-config",
       JSON.stringify({ enable_kv_cache_events: true, publisher: "zmq", topic: "kv", ...kvEvents }),
     ],
-    ["http"],
-    60_000,
+    { timeoutMs: 60_000 },
   );
 }
 
@@ -151,23 +146,12 @@ describe("node-scheduler KV events: lost batches are replayed", () => {
     // Events reach the node through a relay the test can cut; replay requests go straight to the engine.
     relay = new Relay({ host: "127.0.0.1", port: Number(endpoint.split(":").at(-1)) });
     const relayPort = await relay.start();
-    node = await spawnService(
-      "node-scheduler",
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--engine-url",
-        `http://127.0.0.1:${mock.ports.http}/v1`,
-        "--kv-events-endpoint",
-        `tcp://127.0.0.1:${relayPort}`,
-        "--kv-events-replay-endpoint",
-        replayEndpoint,
-      ],
-      ["grpc", "metrics"],
-    );
+    node = await startNode(`http://127.0.0.1:${mock.ports.http}/v1`, [
+      "--kv-events-endpoint",
+      `tcp://127.0.0.1:${relayPort}`,
+      "--kv-events-replay-endpoint",
+      replayEndpoint,
+    ]);
   }, 90_000);
 
   afterAll(async () => {
@@ -205,21 +189,10 @@ describe("node-scheduler KV events: the engine restarts (its publisher connects 
     // subscriber, and the node must exist first: the engine's HTTP address it learns through a proxy.
     proxy = new SwitchableProxy();
     const proxyPort = await proxy.start();
-    node = await spawnService(
-      "node-scheduler",
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--engine-url",
-        `http://127.0.0.1:${proxyPort}/v1`,
-        "--kv-events-endpoint",
-        "tcp://127.0.0.1:*",
-        "--kv-events-bind",
-      ],
-      ["grpc", "metrics", "kv-events"],
+    node = await startNode(
+      `http://127.0.0.1:${proxyPort}/v1`,
+      ["--kv-events-endpoint", "tcp://127.0.0.1:*", "--kv-events-bind"],
+      { alsoWaitFor: ["kv-events"] },
     );
     nodeEndpoint = `tcp://127.0.0.1:${node.ports["kv-events"]}`;
     first = await startMock({ endpoint: nodeEndpoint });

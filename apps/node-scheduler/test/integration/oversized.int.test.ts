@@ -1,12 +1,12 @@
 import * as grpc from "@grpc/grpc-js";
 import { rngFor } from "@symphony/common";
 import { InferenceRequest, Role } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
 
-// Oversized requests (issue 17, item 4): refused by size before any tokenization, and a long but
+// Oversized requests: refused by size before any tokenization, and a long but
 // allowed prompt is counted without holding the event loop (Status and heartbeats keep flowing).
 
 /** Text that tokenizes about one token per two characters (the slow case for BPE). */
@@ -29,12 +29,7 @@ describe("node-scheduler and oversized requests", () => {
 
   beforeAll(async () => {
     engine = await new FakeEngine().start();
-    node = await spawnService(
-      "node-oversized",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url],
-      ["grpc", "metrics"],
-    );
+    node = await startNode(engine.url, [], { name: "node-oversized" });
     client = nodeClient(node.ports.grpc!);
   });
   afterAll(async () => {

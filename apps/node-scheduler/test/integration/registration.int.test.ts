@@ -5,7 +5,7 @@ import {
   type RegisterNodeRequest,
   type SchedulerServiceServer,
 } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 
@@ -63,18 +63,11 @@ describe("node-scheduler registration with the global scheduler", () => {
     const probe = await new FakeScheduler().start();
     schedulerPort = probe.port;
     probe.stop();
-    node = await spawnService(
-      "node-registering",
-      bundlePath("node-scheduler"),
+    node = await startNode(
+      engine.url,
       [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
         "--node-id",
         "reg-node",
-        "--engine-url",
-        engine.url,
         "--scheduler",
         `127.0.0.1:${schedulerPort}`,
         "--advertise-address",
@@ -82,7 +75,7 @@ describe("node-scheduler registration with the global scheduler", () => {
         "--register-retry-ms",
         "100",
       ],
-      ["grpc", "metrics"],
+      { name: "node-registering" },
     );
   });
   afterAll(async () => {

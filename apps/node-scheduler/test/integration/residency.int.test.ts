@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
+import { repoRoot, type RunningService, startNode, startMockVllm } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { nodeClient } from "../grpc-client";
@@ -30,15 +30,6 @@ const NODE_ARGS = [
   "--prefetch-margin-ms",
   "150",
 ];
-
-async function startNode(name: string, engineUrl: string): Promise<RunningService> {
-  return spawnService(
-    name,
-    bundlePath("node-scheduler"),
-    ["--port", "0", "--metrics-port", "0", "--engine-url", engineUrl, ...NODE_ARGS],
-    ["grpc", "metrics"],
-  );
-}
 
 interface Run {
   result: RoundRobinResult;
@@ -76,8 +67,8 @@ function describeResidency(
     beforeAll(async () => {
       engine = await startEngine();
       [hinted, unhinted] = await Promise.all([
-        startNode("node-hinted", engine.url),
-        startNode("node-unhinted", engine.url),
+        startNode(engine.url, NODE_ARGS, { name: "node-hinted" }),
+        startNode(engine.url, NODE_ARGS, { name: "node-unhinted" }),
       ]);
       // One after the other: the two runs would otherwise compete for the engine and skew timing.
       withHints = await runScenario(hinted, "hinted", true);
@@ -127,12 +118,7 @@ describeResidency("fake engine", async () => {
 const mockBundle = join(repoRoot, "dist", "apps", "mock-vllm", "main.js");
 describe.runIf(existsSync(mockBundle))("with the built mock-vllm", () => {
   describeResidency("mock-vllm", async () => {
-    const mock = await spawnService(
-      "mock-vllm",
-      mockBundle,
-      ["--port", "0", "--seed", "1", "--kv-connector", "--enable-prompt-tokens-details"],
-      ["http"],
-    );
-    return { url: `http://127.0.0.1:${mock.ports.http}/v1`, stop: () => mock.stop() };
+    const mock = await startMockVllm(["--seed", "1", "--kv-connector", "--enable-prompt-tokens-details"]);
+    return { url: mock.url, stop: () => mock.stop() };
   });
 });

@@ -1,4 +1,4 @@
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startNode } from "@symphony/testkit";
 import { Role } from "@symphony/runtime";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
@@ -11,23 +11,7 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
 
   beforeAll(async () => {
     engine = await new FakeEngine().start();
-    node = await spawnService(
-      "node-scheduler",
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--node-id",
-        "n-test",
-        "--engine-url",
-        engine.url,
-        "--engine-retry-backoff-ms",
-        "10",
-      ],
-      ["grpc", "metrics"],
-    );
+    node = await startNode(engine.url, ["--node-id", "n-test", "--engine-retry-backoff-ms", "10"]);
     client = nodeClient(node.ports.grpc!);
   });
 
@@ -72,12 +56,9 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
   });
 
   it("--prefetch-mode directive -> the engine is told the arrival tier and the resident context", async () => {
-    const directive = await spawnService(
-      "node-directive",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--prefetch-mode", "directive"],
-      ["grpc", "metrics"],
-    );
+    const directive = await startNode(engine.url, ["--prefetch-mode", "directive"], {
+      name: "node-directive",
+    });
     const dc = nodeClient(directive.ports.grpc!);
     try {
       for (const turnIndex of [0, 1]) {
@@ -160,12 +141,9 @@ describe("node-scheduler Submit against a fake OpenAI engine", () => {
   });
 
   it("--no-forward-expected-response is honoured -> engine body has no expected_response", async () => {
-    const other = await spawnService(
-      "node-scheduler-nofwd",
-      bundlePath("node-scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--engine-url", engine.url, "--no-forward-expected-response"],
-      ["grpc", "metrics"],
-    );
+    const other = await startNode(engine.url, ["--no-forward-expected-response"], {
+      name: "node-scheduler-nofwd",
+    });
     const c = nodeClient(other.ports.grpc!);
     try {
       await submit(c, chatTurn({ sessionId: "nofwd", expectedResponse: "secret" }));

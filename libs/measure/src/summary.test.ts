@@ -1,8 +1,9 @@
 import { rngFor } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import type { MetricSummary, RequestRecord } from "../domain";
+import type { RequestRecord } from "./record";
+import type { MetricSummary } from "./stats";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
-import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./report";
+import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./summary";
 
 function record(over: Partial<RequestRecord>): RequestRecord {
   return {
@@ -97,7 +98,7 @@ describe("run summary", () => {
   });
 });
 
-describe("run summary, issue #7 additions", () => {
+describe("run summary, live-run fields", () => {
   it("p99.9 -> interpolated like the other percentiles", () => {
     const s = buildSummary(
       Array.from({ length: 1001 }, (_, i) => record({ ttft_ms: i })),
@@ -199,7 +200,7 @@ describe("run summary, issue #7 additions", () => {
   });
 });
 
-describe("run summary, bounded memory (issue 17 item 7)", () => {
+describe("run summary, bounded memory", () => {
   /** A seeded run's records: two profiles, many turn indices, some failures, latencies with a tail. */
   function seededRecords(n: number, seed = 11): RequestRecord[] {
     const rng = rngFor(seed, "report.test.records");

@@ -5,7 +5,12 @@ import { UsageError } from "@symphony/common";
 import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
-import { AgentReportAccumulator, formatAgentReport, type RequestRecord } from "./domain";
+import {
+  AgentReportAccumulator,
+  formatAgentReport,
+  SessionPanelAccumulator,
+  type RequestRecord,
+} from "./domain";
 import { renderHtmlReport } from "./output/html-report";
 import { JsonlWriter } from "./output/jsonl-writer";
 import { WorkloadMetrics } from "./output/metrics";
@@ -92,6 +97,11 @@ export async function liveRun(
   });
   // Agent sessions (tool waits, sub-agent fan-out) get their own section when the run has any.
   const agents = new AgentReportAccumulator(config.exactRecords);
+  // Hints reach only the Symphony scheduler (OpenAI APIs have no Advise).
+  const sessions = new SessionPanelAccumulator(
+    config.hints && config.targetKind === "grpc",
+    config.exactRecords,
+  );
   let agentRecords = 0;
   const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
   const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
@@ -109,6 +119,7 @@ export async function liveRun(
     results.add(record);
     if (record.session_kind !== undefined && record.session_kind !== "chat") agentRecords++;
     agents.add(record);
+    sessions.add(record);
     // Per-request histograms only when someone can scrape them (they cost ~10 µs a request).
     if (metricsServer) metrics.observe(record);
   };
@@ -229,6 +240,7 @@ export async function liveRun(
     ...(watched.resets ? { prefix_cache_reset: watched.resets } : {}),
     ...(watched.warnings.length > 0 ? { warnings: watched.warnings } : {}),
     ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
+    sessions: sessions.result(),
     config: {
       ...config,
       apiKey: config.apiKey ? "(set)" : undefined,

@@ -1,5 +1,5 @@
-// The rendered mock overlay and load Job, run: the scheduler's container, one engine pod's two
-// containers and shard 0 of the load Job, started from the built bundles with exactly the rendered
+// Each overlay with the load Job, run: the scheduler's container, one engine pod's two containers
+// (the vllm overlay's vLLM container runs mock-vllm, which takes vLLM's flags) and shard 0 of the Job, started from the built bundles with exactly the rendered
 // args and env (downward API values filled in as the kubelet would: pod name, pod IP, completion
 // index), Secret and volume mounts mapped to scratch folders, in a private network namespace where
 // the Service name resolves to loopback. Proves what the static checks cannot: the flags work
@@ -62,14 +62,21 @@ afterAll(() => {
   else rmSync(tmp, { recursive: true, force: true });
 });
 
-/** The app a container runs: the last path segment of its image repository. */
-const appOf = (c: Container) => splitImage(c.image).name.split("/").pop()!;
+/**
+ * The bundle a container runs: the last path segment of its image repository; vLLM's container
+ * runs mock-vllm, which takes vLLM's flags, with exactly the vLLM container's args.
+ */
+const appOf = (c: Container) => {
+  const app = splitImage(c.image).name.split("/").pop()!;
+  return app === "vllm-openai" ? "mock-vllm" : app;
+};
 
 /**
  * A container as a local process: downward-API env resolved, $(VAR) expanded in args (Kubernetes'
  * rule), each volume mount's path replaced by a scratch folder holding the Secret's items.
  */
 function processOf(
+  scratch: string,
   objects: K8sObject[],
   podName: string,
   spec: PodSpec,
@@ -82,7 +89,7 @@ function processOf(
     else if (e.valueFrom?.fieldRef) env[e.name] = fields[e.valueFrom.fieldRef.fieldPath]!;
   }
   const mounts = (c.volumeMounts ?? []).map((m) => {
-    const local = join(tmp, podName, m.name);
+    const local = join(scratch, podName, m.name);
     mkdirSync(local, { recursive: true });
     const volume = spec.volumes!.find((v) => v.name === m.name)!;
     if (volume.secret) {
@@ -104,78 +111,82 @@ function processOf(
   return { name: `${podName}-${c.name}`, command: [process.execPath, bundle(appOf(c)), ...args], env };
 }
 
-describe.skipIf(skip !== undefined)("mock overlay + load Job, run as processes", () => {
-  it("node registers with the token, KV events flow in the pod, shard 0's turns complete", () => {
-    const k8sDir = join(tmp, "k8s");
-    cpSync(join(deployDir, "k8s"), k8sDir, { recursive: true, filter: (src) => !src.endsWith("auth.env") });
-    expect(spawnSync(join(k8sDir, "scripts/new-tokens.sh")).status).toBe(0);
-    const objects = [...render(join(k8sDir, "overlays/mock")), ...render(join(k8sDir, "load"))];
-    const templateOf = (kind: string, name: string) => {
-      const o = objects.find((x) => x.kind === kind && x.metadata.name === name)!;
-      return (o.spec as { template: { spec: PodSpec } }).template.spec;
-    };
+describe.skipIf(skip !== undefined).each(["mock", "vllm"])(
+  "overlay %s + load Job, run as processes",
+  (overlay) => {
+    it("node registers with the token, KV events flow in the pod, shard 0's turns complete", () => {
+      const scratch = join(tmp, overlay);
+      const k8sDir = join(scratch, "k8s");
+      cpSync(join(deployDir, "k8s"), k8sDir, { recursive: true, filter: (src) => !src.endsWith("auth.env") });
+      expect(spawnSync(join(k8sDir, "scripts/new-tokens.sh")).status).toBe(0);
+      const objects = [...render(join(k8sDir, "overlays", overlay)), ...render(join(k8sDir, "load"))];
+      const templateOf = (kind: string, name: string) => {
+        const o = objects.find((x) => x.kind === kind && x.metadata.name === name)!;
+        return (o.spec as { template: { spec: PodSpec } }).template.spec;
+      };
 
-    const scheduler = templateOf("Deployment", "scheduler");
-    const engine = templateOf("Deployment", "engine");
-    const job = templateOf("Job", "workloadgen");
-    const fields = {
-      "metadata.name": "engine-0",
-      "status.podIP": "127.0.0.1",
-      "metadata.annotations['batch.kubernetes.io/job-completion-index']": "0",
-    };
-    const load = processOf(objects, "workloadgen-0", job, job.containers[0]!, fields);
-    // A short run of the same Job: fewer clients and turns, same flags otherwise.
-    const sized = (a: string) =>
-      a
-        .replace(/^--num-clients=.*/, "--num-clients=6")
-        .replace(/^--duration=.*/, "--duration=20")
-        .replace(/^--max-requests=.*/, "--max-requests=9");
-    load.command = load.command.map(sized);
-    const input = {
-      dir: tmp,
-      hosts: objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),
-      scheduler: processOf(objects, "scheduler-0", scheduler, scheduler.containers[0]!, fields),
-      pod: engine.containers.map((c) => processOf(objects, "engine-0", engine, c, fields)),
-      load,
-      schedulerMetricsPort: 9464,
-      nodeMetricsPort: 9461,
-      timeoutMs: 150_000,
-    };
-    const inputFile = join(tmp, "input.json");
-    writeFileSync(inputFile, JSON.stringify(input));
-    const run = spawnSync(
-      "unshare",
-      ["-n", "-m", process.execPath, join(__dirname, "support/k8s-pod-driver.mts"), inputFile],
-      { encoding: "utf8", timeout: 180_000 },
-    );
-    const logs = () =>
-      ["scheduler-0-scheduler", "engine-0-engine", "engine-0-node-scheduler", "workloadgen-0-workloadgen"]
-        .map(
-          (n) =>
-            `--- ${n}\n${existsSync(join(tmp, `${n}.log`)) ? readFileSync(join(tmp, `${n}.log`), "utf8").slice(-2000) : "(none)"}`,
-        )
-        .join("\n");
-    expect(run.status, `${run.stderr}\n${logs()}`).toBe(0);
-    const result = JSON.parse(run.stdout) as {
-      nodeUp: boolean;
-      nodeUpAfterMs: number;
-      loadExit: number | string;
-      kvEvents: number;
-    };
-    console.log(
-      `[deploy] k8s pods: node up after ${result.nodeUpAfterMs} ms, ${result.kvEvents} KV events at the node`,
-    );
-    expect(result.loadExit, logs()).toBe(0);
-    expect(result.nodeUp, logs()).toBe(true);
-    expect(result.kvEvents, logs()).toBeGreaterThan(0);
+      const scheduler = templateOf("Deployment", "scheduler");
+      const engine = templateOf("Deployment", "engine");
+      const job = templateOf("Job", "workloadgen");
+      const fields = {
+        "metadata.name": "engine-0",
+        "status.podIP": "127.0.0.1",
+        "metadata.annotations['batch.kubernetes.io/job-completion-index']": "0",
+      };
+      const load = processOf(scratch, objects, "workloadgen-0", job, job.containers[0]!, fields);
+      // A short run of the same Job: fewer clients and turns, same flags otherwise.
+      const sized = (a: string) =>
+        a
+          .replace(/^--num-clients=.*/, "--num-clients=6")
+          .replace(/^--duration=.*/, "--duration=20")
+          .replace(/^--max-requests=.*/, "--max-requests=9");
+      load.command = load.command.map(sized);
+      const input = {
+        dir: scratch,
+        hosts: objects.filter((o) => o.kind === "Service").map((o) => o.metadata.name),
+        scheduler: processOf(scratch, objects, "scheduler-0", scheduler, scheduler.containers[0]!, fields),
+        pod: engine.containers.map((c) => processOf(scratch, objects, "engine-0", engine, c, fields)),
+        load,
+        schedulerMetricsPort: 9464,
+        nodeMetricsPort: 9461,
+        timeoutMs: 150_000,
+      };
+      const inputFile = join(scratch, "input.json");
+      writeFileSync(inputFile, JSON.stringify(input));
+      const run = spawnSync(
+        "unshare",
+        ["-n", "-m", process.execPath, join(__dirname, "support/k8s-pod-driver.mts"), inputFile],
+        { encoding: "utf8", timeout: 180_000 },
+      );
+      const logs = () =>
+        ["scheduler-0-scheduler", "engine-0-engine", "engine-0-node-scheduler", "workloadgen-0-workloadgen"]
+          .map(
+            (n) =>
+              `--- ${n}\n${existsSync(join(scratch, `${n}.log`)) ? readFileSync(join(scratch, `${n}.log`), "utf8").slice(-2000) : "(none)"}`,
+          )
+          .join("\n");
+      expect(run.status, `${run.stderr}\n${logs()}`).toBe(0);
+      const result = JSON.parse(run.stdout) as {
+        nodeUp: boolean;
+        nodeUpAfterMs: number;
+        loadExit: number | string;
+        kvEvents: number;
+      };
+      console.log(
+        `[deploy] k8s pods (${overlay}): node up after ${result.nodeUpAfterMs} ms, ${result.kvEvents} KV events at the node`,
+      );
+      expect(result.loadExit, logs()).toBe(0);
+      expect(result.nodeUp, logs()).toBe(true);
+      expect(result.kvEvents, logs()).toBeGreaterThan(0);
 
-    const out = load.command.find((a) => a.startsWith("--out="))!.slice("--out=".length);
-    const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as {
-      completed: number;
-      failed: number;
-    };
-    expect(summary.failed, logs()).toBe(0);
-    expect(summary.completed, logs()).toBeGreaterThan(0);
-    expect(dirname(out)).toBe(join(tmp, "workloadgen-0", "results"));
-  });
-});
+      const out = load.command.find((a) => a.startsWith("--out="))!.slice("--out=".length);
+      const summary = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as {
+        completed: number;
+        failed: number;
+      };
+      expect(summary.failed, logs()).toBe(0);
+      expect(summary.completed, logs()).toBeGreaterThan(0);
+      expect(dirname(out)).toBe(join(scratch, "workloadgen-0", "results"));
+    });
+  },
+);

@@ -1,9 +1,18 @@
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Command, Option } from "commander";
-import { parseStructuredText, parseWithSchema, readTextFile, UsageError } from "@symphony/common";
-import { parseArg, type LogLevel } from "@symphony/runtime";
+import { Command } from "@commander-js/extra-typings";
+import {
+  defaultOf,
+  fileField,
+  flag,
+  logLevelOption,
+  parseStructuredText,
+  parseWithSchema,
+  readTextFile,
+  UsageError,
+} from "@symphony/common";
+import { addOptions, parseArg, parseOptions, type LogLevel } from "@symphony/runtime";
 import {
   cpuBlocksFor,
   DEFAULT_PROFILE,
@@ -12,7 +21,12 @@ import {
   kvBytesPerToken,
   PROFILES,
 } from "@symphony/mock-vllm/domain";
-import { POLICY_NAMES } from "@symphony/scheduler/domain";
+import {
+  nodeSchedulerOptions,
+  RESIDENCY_POLICY_NAMES,
+  type ResidencyPolicyName,
+} from "@symphony/node-scheduler";
+import { POLICY_NAMES, schedulerOptions } from "@symphony/scheduler";
 import {
   configFileSchema as workloadFileSchema,
   parseConfig as parseWorkloadConfig,
@@ -24,6 +38,10 @@ import type { ClusterSpec } from "./domain";
 const pos = z.number().positive();
 const posInt = z.number().int().positive();
 const nonNegInt = z.number().int().min(0);
+
+// The apps' own option fields: their types, bounds and defaults are the cluster file's.
+const scheduler = schedulerOptions.shape;
+const node = nodeSchedulerOptions.shape;
 
 const linkSchema = z.strictObject({
   /** One-way latency, µs. */
@@ -39,29 +57,30 @@ const linkSchema = z.strictObject({
  */
 export const clusterFileSchema = z.strictObject({
   nodes: posInt.max(4096).optional(),
-  policy: z.enum(POLICY_NAMES).optional(),
+  policy: scheduler.policy,
   seed: z.number().int().min(0).optional(),
   /** Seconds of (virtual) traffic: workloadgen's --duration. */
   duration: z.number().min(0).optional(),
   policy_params: z
     .strictObject({
-      queue_weight: z.number().min(0).optional(),
-      kv_weight: z.number().min(0).optional(),
-      prefix_weight: z.number().min(0).optional(),
-      queue_half_score: pos.optional(),
+      // Left out = the policy's own defaults (the scheduler's flags default to the same).
+      queue_weight: fileField(scheduler.queueWeight),
+      kv_weight: fileField(scheduler.kvWeight),
+      prefix_weight: fileField(scheduler.prefixWeight),
+      queue_half_score: fileField(scheduler.queueHalfScore),
     })
     .prefault({}),
   scheduler: z
     .strictObject({
-      poll_interval_ms: posInt.default(500),
-      heartbeat_timeout_ms: posInt.default(3000),
-      rebalance_interval_ms: nonNegInt.default(2000),
-      overload_kv_fraction: z.number().min(0.01).max(1).default(0.9),
-      target_kv_fraction: z.number().min(0).max(1).default(0.75),
-      overload_queue: nonNegInt.default(0),
-      max_moves_per_round: nonNegInt.default(8),
-      session_ttl_ms: nonNegInt.default(1_800_000),
-      prefix_block_chars: z.number().int().min(16).default(256),
+      poll_interval_ms: scheduler.pollIntervalMs,
+      heartbeat_timeout_ms: scheduler.heartbeatTimeoutMs,
+      rebalance_interval_ms: scheduler.rebalanceIntervalMs,
+      overload_kv_fraction: scheduler.overloadKvFraction,
+      target_kv_fraction: scheduler.targetKvFraction,
+      overload_queue: scheduler.overloadQueue,
+      max_moves_per_round: scheduler.maxMovesPerRound,
+      session_ttl_ms: scheduler.sessionTtlMs,
+      prefix_block_chars: scheduler.prefixBlockChars,
     })
     .prefault({}),
   engine: z
@@ -85,21 +104,23 @@ export const clusterFileSchema = z.strictObject({
     .prefault({}),
   node: z
     .strictObject({
-      kv_budget_tokens: posInt.default(262144),
-      cpu_budget_tokens: nonNegInt.default(1048576),
-      kv_bytes_per_token: posInt.optional(),
-      residency_policy: z.enum(["lru", "hint-aware"]).default("hint-aware"),
-      offload_gbps: z.number().min(0.001).default(25),
-      max_running: posInt.default(256),
-      max_queue: nonNegInt.default(1024),
-      prefetch_margin_ms: nonNegInt.default(50),
-      hint_stale_ms: nonNegInt.default(10_000),
-      /** node-scheduler's --prefetch-mode: directive engine, or a stock one with/without warm-ups. */
-      prefetch_mode: z.enum(["directive", "warmup", "off"]).default("directive"),
-      warmup_timing: z.enum(["at-hint", "just-in-time"]).default("at-hint"),
-      warmup_lead_ms: nonNegInt.default(500),
-      warmup_min_gap_ms: nonNegInt.default(1000),
-      max_warmups_in_flight: posInt.default(16),
+      kv_budget_tokens: node.kvBudgetTokens,
+      cpu_budget_tokens: node.cpuBudgetTokens,
+      // Left out = the engine profile's model (the node-scheduler's flag defaults to Llama-3-8B's).
+      kv_bytes_per_token: fileField(node.kvBytesPerToken),
+      residency_policy: node.residencyPolicy,
+      offload_gbps: node.offloadGbps,
+      max_running: node.maxRunning,
+      max_queue: node.maxQueue,
+      prefetch_margin_ms: node.prefetchMarginMs,
+      hint_stale_ms: node.hintStaleMs,
+      // The simulated engine takes directives by default (node-scheduler's flag defaults to a stock
+      // engine's warmup).
+      prefetch_mode: node.prefetchMode.unwrap().default("directive"),
+      warmup_timing: node.warmupTiming,
+      warmup_lead_ms: node.warmupLeadMs,
+      warmup_min_gap_ms: node.warmupMinGapMs,
+      max_warmups_in_flight: node.maxWarmupsInFlight,
       /** Each hint's ETA × (1 + e·U(−1, 1)): 0 = exact hints. */
       hint_eta_error: z.number().min(0).max(1).default(0),
     })
@@ -164,7 +185,7 @@ export interface Overrides {
   numClients?: number;
   maxRequests?: number;
   timeScale?: number;
-  residencyPolicy?: string;
+  residencyPolicy?: ResidencyPolicyName;
   hints?: boolean;
 }
 
@@ -181,94 +202,99 @@ export const SWEEP_KEYS = {
 } as const satisfies Record<string, keyof Overrides>;
 export type SweepKey = keyof typeof SWEEP_KEYS;
 
-function buildProgram(): Command {
-  return new Command("simulator")
+/**
+ * The simulator's options. Those left out come from the cluster file (`--config`), else from the
+ * apps' own defaults; a sweep applies its axes over them.
+ */
+export const simulatorOptions = z.object({
+  config: flag(
+    z.string().optional(),
+    "--config <file>",
+    "cluster.yaml (cluster + workload sections) or a plain workloadgen workload file",
+  ),
+  nodes: flag(
+    z.int().min(1).max(4096).optional(),
+    "--nodes <n>",
+    "simulated nodes (default: config nodes, else 2)",
+  ),
+  policy: flag(
+    fileField(scheduler.policy),
+    "--policy <name>",
+    `routing policy (default: config policy, else ${String(defaultOf(scheduler.policy))})`,
+  ),
+  profile: flag(
+    z.enum(Object.keys(PROFILES) as [string, ...string[]]).optional(),
+    "--profile <name>",
+    `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`,
+  ),
+  kvBudgetTokens: flag(
+    fileField(node.kvBudgetTokens),
+    "--kv-budget-tokens <n>",
+    `node GPU KV budget, tokens (default: config, else ${String(defaultOf(node.kvBudgetTokens))})`,
+  ),
+  residencyPolicy: flag(
+    fileField(node.residencyPolicy),
+    "--residency-policy <name>",
+    `node residency policy (default: config, else ${String(defaultOf(node.residencyPolicy))})`,
+  ),
+  duration: flag(
+    z.number().min(0).optional(),
+    "--duration <s>",
+    "seconds of traffic (default: config duration / workload.duration, else workloadgen's)",
+  ),
+  seed: flag(
+    z
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .optional(),
+    "--seed <n>",
+    "seed of the workload and routing (default: config seed, else 0)",
+  ),
+  numClients: flag(
+    z.int().min(1).max(100_000).optional(),
+    "--num-clients <n>",
+    "closed loop: concurrent sessions (default: workload's)",
+  ),
+  maxRequests: flag(
+    z.int().min(0).optional(),
+    "--max-requests <n>",
+    "stop after this many requests (default: workload's)",
+  ),
+  timeScale: flag(
+    z.number().min(1e-6).optional(),
+    "--time-scale <x>",
+    "divide think times AND engine durations by x (default: workload's / engine's)",
+  ),
+  hints: flag(z.boolean().default(true), "--no-hints", "do not send Advise hints"),
+  out: flag(
+    z.string().optional(),
+    "--out <dir>",
+    "write summary.json and requests.jsonl here (sweep: one folder per run + sweep.csv/json/svg)",
+  ),
+  sweep: flag(
+    z.array(z.string()).optional(),
+    "--sweep <key=v1,v2...>",
+    `vary parameters, one run per combination; keys: ${Object.keys(SWEEP_KEYS).join(", ")}`,
+    { parse: (value, previous) => [...((previous as string[] | undefined) ?? []), value] },
+  ),
+  progressInterval: flag(
+    z.number().min(0.1).default(2),
+    "--progress-interval <s>",
+    "seconds of wall time between progress lines on stderr",
+  ),
+  logLevel: logLevelOption(),
+});
+
+export function buildProgram() {
+  const program = new Command("simulator")
     .description(
       "Runs a Symphony workload against a simulated cluster in virtual time: the real routing policies, node " +
         "admission/residency code and mock-vllm engine model on a discrete-event clock, no servers or sleeps.",
     )
-    .option(
-      "--config <file>",
-      "cluster.yaml (cluster + workload sections) or a plain workloadgen workload file",
-    )
-    .addOption(
-      new Option("--nodes <n>", "simulated nodes (default: config nodes, else 2)").argParser(
-        parseArg.int(1, 4096),
-      ),
-    )
-    .addOption(
-      new Option("--policy <name>", "routing policy (default: config policy, else session-affinity)").choices(
-        [...POLICY_NAMES],
-      ),
-    )
-    .addOption(
-      new Option(
-        "--profile <name>",
-        `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`,
-      ).choices(Object.keys(PROFILES)),
-    )
-    .addOption(
-      new Option(
-        "--kv-budget-tokens <n>",
-        "node GPU KV budget, tokens (default: config, else 262144)",
-      ).argParser(parseArg.int(1)),
-    )
-    .addOption(
-      new Option(
-        "--residency-policy <name>",
-        "node residency policy (default: config, else hint-aware)",
-      ).choices(["lru", "hint-aware"]),
-    )
-    .addOption(
-      new Option(
-        "--duration <s>",
-        "seconds of traffic (default: config duration / workload.duration, else workloadgen's)",
-      ).argParser(parseArg.number(0)),
-    )
-    .addOption(
-      new Option("--seed <n>", "seed of the workload and routing (default: config seed, else 0)").argParser(
-        parseArg.int(0, 2 ** 31 - 1),
-      ),
-    )
-    .addOption(
-      new Option("--num-clients <n>", "closed loop: concurrent sessions (default: workload's)").argParser(
-        parseArg.int(1, 100_000),
-      ),
-    )
-    .addOption(
-      new Option("--max-requests <n>", "stop after this many requests (default: workload's)").argParser(
-        parseArg.int(0),
-      ),
-    )
-    .addOption(
-      new Option(
-        "--time-scale <x>",
-        "divide think times AND engine durations by x (default: workload's / engine's)",
-      ).argParser(parseArg.number(1e-6)),
-    )
-    .option("--no-hints", "do not send Advise hints")
-    .option(
-      "--out <dir>",
-      "write summary.json and requests.jsonl here (sweep: one folder per run + sweep.csv/json/svg)",
-    )
-    .addOption(
-      new Option(
-        "--sweep <key=v1,v2...>",
-        `vary parameters, one run per combination; keys: ${Object.keys(SWEEP_KEYS).join(", ")}`,
-      ).argParser((value: string, previous: string[] | undefined) => [...(previous ?? []), value]),
-    )
-    .addOption(
-      new Option("--progress-interval <s>", "seconds of wall time between progress lines on stderr")
-        .default(2)
-        .argParser(parseArg.number(0.1)),
-    )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["error", "warn", "info", "debug"])
-        .default("info"),
-    )
     .exitOverride()
     .allowExcessArguments(true);
+  return addOptions(program, simulatorOptions);
 }
 
 /** Parses `--sweep` assignments into axes; every key and value is checked. */
@@ -305,10 +331,11 @@ export function applySweepValue(overrides: Overrides, key: SweepKey, value: stri
       throw new UsageError(`${flag}: ${(err as Error).message}`);
     }
   };
-  const oneOf = (choices: readonly string[]) => {
-    if (!choices.includes(value))
+  const oneOf = <T extends string>(choices: readonly T[]): T => {
+    const choice = choices.find((c) => c === value);
+    if (choice === undefined)
       throw new UsageError(`${flag}: expected one of ${choices.join(", ")}, got "${value}"`);
-    return value;
+    return choice;
   };
   const next = { ...overrides };
   switch (key) {
@@ -325,7 +352,7 @@ export function applySweepValue(overrides: Overrides, key: SweepKey, value: stri
       next.kvBudgetTokens = int(1);
       break;
     case "residency_policy":
-      next.residencyPolicy = oneOf(["lru", "hint-aware"]);
+      next.residencyPolicy = oneOf(RESIDENCY_POLICY_NAMES);
       break;
     case "num_clients":
       next.numClients = int(1, 100_000);
@@ -346,12 +373,10 @@ export function applySweepValue(overrides: Overrides, key: SweepKey, value: stri
 /** Parses argv (without node and script). Bad flags or files -> UsageError (exit 2). */
 export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
   const program = buildProgram();
-  program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.parse([...argv], { from: "user" });
+  const { values: o } = parseOptions(program, simulatorOptions, argv);
   if (program.args.length > 0)
     throw new UsageError(`unexpected argument "${program.args[0]}" (flags start with --)`);
-  const o = program.opts<Record<string, unknown>>();
-  const configFile = o.config as string | undefined;
+  const configFile = o.config;
   const raw: unknown = configFile ? parseStructuredText(readTextFile(configFile, "config"), configFile) : {};
   const parsed = parseWithSchema(clusterFileSchema, raw, configFile ?? "(defaults)");
   const workloadSections: Record<string, unknown> = {};
@@ -361,24 +386,24 @@ export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
   }
   const file: ClusterFile = { ...parsed, workloadSections };
   const overrides: Overrides = {
-    nodes: o.nodes as number | undefined,
-    policy: o.policy as string | undefined,
-    profile: o.profile as string | undefined,
-    kvBudgetTokens: o.kvBudgetTokens as number | undefined,
-    residencyPolicy: o.residencyPolicy as string | undefined,
-    duration: o.duration as number | undefined,
-    seed: o.seed as number | undefined,
-    numClients: o.numClients as number | undefined,
-    maxRequests: o.maxRequests as number | undefined,
-    timeScale: o.timeScale as number | undefined,
-    hints: o.hints as boolean,
+    nodes: o.nodes,
+    policy: o.policy,
+    profile: o.profile,
+    kvBudgetTokens: o.kvBudgetTokens,
+    residencyPolicy: o.residencyPolicy,
+    duration: o.duration,
+    seed: o.seed,
+    numClients: o.numClients,
+    maxRequests: o.maxRequests,
+    timeScale: o.timeScale,
+    hints: o.hints,
   };
   return resolveConfig(file, overrides, {
     configFile,
-    out: o.out as string | undefined,
-    sweep: parseSweep((o.sweep as string[] | undefined) ?? []),
-    progressIntervalS: o.progressInterval as number,
-    logLevel: o.logLevel as LogLevel,
+    out: o.out,
+    sweep: parseSweep(o.sweep ?? []),
+    progressIntervalS: o.progressInterval,
+    logLevel: o.logLevel,
   });
 }
 
@@ -413,7 +438,7 @@ export function resolveConfig(
   const cluster: ClusterSpec = {
     nodes: ov.nodes ?? file.nodes ?? 2,
     routing: {
-      policy: ov.policy ?? file.policy ?? "session-affinity",
+      policy: ov.policy ?? file.policy,
       params: {
         ...(file.policy_params.queue_weight !== undefined && {
           queueWeight: file.policy_params.queue_weight,
@@ -450,7 +475,7 @@ export function resolveConfig(
       maxRunning: n.max_running,
       maxQueue: n.max_queue,
       prefetchMarginUs: n.prefetch_margin_ms * 1000,
-      residencyPolicy: (ov.residencyPolicy ?? n.residency_policy) as "lru" | "hint-aware",
+      residencyPolicy: ov.residencyPolicy ?? n.residency_policy,
       hintStaleAfterUs: n.hint_stale_ms * 1000,
       drive: {
         prefetchMode: n.prefetch_mode,

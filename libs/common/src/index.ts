@@ -7,5 +7,7 @@ export * from "./tokenizer";
 export * from "./chat-format";
 export * from "./rng";
 export * from "./timers";
+export * from "./options";
+export * from "./auth-env";
 export * from "./openai-stream";
 export * from "./sse-lines";

@@ -3,10 +3,7 @@ import { readFileSync } from "node:fs";
 import * as grpc from "@grpc/grpc-js";
 import { UsageError } from "@symphony/common";
 
-/** Env var holding the node-registration token (when no --auth-token-file is given). */
-export const AUTH_TOKEN_ENV = "SYMPHONY_AUTH_TOKEN";
-/** Env var holding the client API token (when no --client-auth-token-file / --auth-token-file is given). */
-export const CLIENT_AUTH_TOKEN_ENV = "SYMPHONY_CLIENT_AUTH_TOKEN";
+export { AUTH_TOKEN_ENV, CLIENT_AUTH_TOKEN_ENV } from "@symphony/common";
 
 /**
  * The tokens in a token file: one per non-empty line, surrounding whitespace dropped, `#` lines

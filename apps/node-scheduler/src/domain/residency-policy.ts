@@ -69,7 +69,8 @@ export class HintAwarePolicy implements ResidencyPolicy {
   }
 }
 
-export type ResidencyPolicyName = "lru" | "hint-aware";
+export const RESIDENCY_POLICY_NAMES = ["lru", "hint-aware"] as const;
+export type ResidencyPolicyName = (typeof RESIDENCY_POLICY_NAMES)[number];
 
 export function createResidencyPolicy(
   name: ResidencyPolicyName,

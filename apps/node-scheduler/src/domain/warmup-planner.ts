@@ -7,7 +7,8 @@ import type { TimerHandle, Timers } from "@symphony/common";
  * - `just-in-time`: `leadUs` before the hinted arrival, so the warmed KV spends as little time as
  *   possible competing for GPU memory (but an early turn overtakes it).
  */
-export type WarmupTiming = "at-hint" | "just-in-time";
+export const WARMUP_TIMINGS = ["at-hint", "just-in-time"] as const;
+export type WarmupTiming = (typeof WARMUP_TIMINGS)[number];
 
 export interface WarmupPlannerConfig {
   timing: WarmupTiming;

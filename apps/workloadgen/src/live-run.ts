@@ -32,6 +32,27 @@ import type { Workload } from "./workload";
 
 export { requestLine };
 
+/**
+ * `--start-at`: sleeps until the wall clock reaches `epochMs` (shards started together). A time
+ * already past is a warning, not an error: the run starts at once, and `workloadgen merge`
+ * reports the offset.
+ */
+async function waitUntil(epochMs: number, logger: Logger): Promise<void> {
+  const waitMs = epochMs - Date.now();
+  if (waitMs < 0) {
+    logger.warn("--start-at is past: starting now", { lateMs: Math.round(-waitMs) });
+    return;
+  }
+  logger.info("waiting for --start-at", {
+    startAt: new Date(epochMs).toISOString(),
+    waitMs: Math.round(waitMs),
+  });
+  await new Promise((resolve) => setTimeout(resolve, waitMs));
+  while (Date.now() < epochMs) {
+    // the last fraction of a millisecond: setTimeout has whole-ms resolution
+  }
+}
+
 /** Exit codes after a signal, as shells report them (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
@@ -81,6 +102,7 @@ export async function liveRun(
   }
   const servers = new ServerWatch(config, logger);
   await servers.beforeRun();
+  if (config.startAt !== undefined) await waitUntil(config.startAt, logger);
   const registry = new Registry();
   const metrics = new WorkloadMetrics(registry);
   const metricsServer =

@@ -57,6 +57,8 @@ export interface RunOptions {
   serverMetricsInterval: number;
   /** POST /reset_prefix_cache to each engine before the run (vLLM: needs VLLM_SERVER_DEV_MODE=1). */
   resetPrefixCache: boolean;
+  /** Wall-clock instant (ms since the epoch) to start the schedule at; undefined = when ready. */
+  startAt: number | undefined;
 }
 
 /** `grpc://host:port`, `host:port`, or `http(s)://host:port[/prefix]` -> kind + address. */
@@ -98,6 +100,21 @@ export function parseSlo(value: string): Slo {
     slo[m[1]!.toLowerCase() as keyof Slo] = Number(m[2]) * DURATION_UNITS[(m[3] ?? "ms").toLowerCase()]!;
   }
   return slo;
+}
+
+/** `--start-at`: ISO 8601 (with a zone) or seconds since the epoch -> ms since the epoch. */
+export function parseStartAt(value: string): number {
+  const v = value.trim();
+  const ms = /^\d+(\.\d+)?$/.test(v)
+    ? Number(v) * 1000
+    : /\d{4}-\d\d-\d\dT.*(Z|[+-]\d\d:?\d\d)$/i.test(v)
+      ? Date.parse(v)
+      : NaN;
+  if (!Number.isFinite(ms))
+    throw new InvalidArgumentError(
+      `expected an ISO 8601 time with its zone (2026-12-06T14:00:00Z) or seconds since the epoch, got "${value}"`,
+    );
+  return ms;
 }
 
 /** `Name: value` -> [name, value]; collected over repeated --header flags. */
@@ -199,6 +216,12 @@ export function addRunOptions(program: Command): Command {
       1,
     )
     .option(
+      "--start-at <time>",
+      "start the schedule at this wall-clock instant (ISO 8601, or seconds since the epoch), after " +
+        "connecting: shards on several machines start together (default: when ready)",
+      parseStartAt,
+    )
+    .option(
       "--reset-prefix-cache",
       "POST /reset_prefix_cache to each engine (the HTTP --target, --server-metrics engines) before the run " +
         "(vLLM serves it only with VLLM_SERVER_DEV_MODE=1)",
@@ -252,6 +275,7 @@ export function runOptionsFrom(
       serverMetrics: (o.serverMetrics as string[] | undefined) ?? [],
       serverMetricsInterval: o.serverMetricsInterval as number,
       resetPrefixCache: o.resetPrefixCache as boolean,
+      startAt: o.startAt as number | undefined,
     },
   };
 }

@@ -32,25 +32,28 @@ import type { Workload } from "./workload";
 
 export { requestLine };
 
+/** The setup left after waiting for `--start-at` (logging, progress display) takes at most about this long, ms. */
+const START_AT_MARGIN_MS = 250;
+
 /**
- * `--start-at`: sleeps until the wall clock reaches `epochMs` (shards started together). A time
- * already past is a warning, not an error: the run starts at once, and `workloadgen merge`
- * reports the offset.
+ * `--start-at`: sleeps until shortly before the wall clock reaches `epochMs` (shards started
+ * together) and returns that instant on this thread's `performance.now()`, for the sender to
+ * start on. A time already past is a warning, not an error: the run starts at once (undefined),
+ * and `workloadgen merge` reports the offset.
  */
-async function waitUntil(epochMs: number, logger: Logger): Promise<void> {
-  const waitMs = epochMs - Date.now();
-  if (waitMs < 0) {
-    logger.warn("--start-at is past: starting now", { lateMs: Math.round(-waitMs) });
-    return;
+async function waitUntil(epochMs: number, logger: Logger): Promise<number | undefined> {
+  const atMs = performance.now() + (epochMs - Date.now());
+  const waitMs = atMs - performance.now();
+  if (waitMs < START_AT_MARGIN_MS) {
+    logger.warn("--start-at is past or too close: starting now", { lateMs: Math.round(-waitMs) });
+    return undefined;
   }
   logger.info("waiting for --start-at", {
     startAt: new Date(epochMs).toISOString(),
     waitMs: Math.round(waitMs),
   });
-  await new Promise((resolve) => setTimeout(resolve, waitMs));
-  while (Date.now() < epochMs) {
-    // the last fraction of a millisecond: setTimeout has whole-ms resolution
-  }
+  await new Promise((resolve) => setTimeout(resolve, waitMs - START_AT_MARGIN_MS));
+  return atMs;
 }
 
 /** Exit codes after a signal, as shells report them (128 + signal number). */
@@ -102,7 +105,6 @@ export async function liveRun(
   }
   const servers = new ServerWatch(config, logger);
   await servers.beforeRun();
-  if (config.startAt !== undefined) await waitUntil(config.startAt, logger);
   const registry = new Registry();
   const metrics = new WorkloadMetrics(registry);
   const metricsServer =
@@ -129,6 +131,8 @@ export async function liveRun(
   const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
+  // --start-at: sleep until just before it; the sender starts on the instant itself.
+  const startAtMs = config.startAt === undefined ? undefined : await waitUntil(config.startAt, logger);
   const startedAt = new Date();
   const t0 = performance.now();
 
@@ -183,32 +187,36 @@ export async function liveRun(
     });
     progress.start();
     servers.start();
-    sender.start({
-      records: (records, lines) => {
-        for (const record of records) onRecord(record);
-        if (requestsFile) {
-          if (lines !== undefined) requestsFile.write(lines);
-          else for (const record of records) requestsFile.write(requestLine(record));
-        }
-        const { completed, failed } = results.counts;
-        if (stopReason === "completed" && failed > 0) {
-          const finished = completed + failed;
-          if (failed >= config.maxErrors) stopReason = "max-errors";
-          else if (finished >= 20 && failed / finished > config.maxErrorRate) stopReason = "max-error-rate";
-          if (stopReason !== "completed") {
-            logger.warn("stopping early", { reason: stopReason, failed, finished });
-            sender.stop();
+    sender.start(
+      {
+        records: (records, lines) => {
+          for (const record of records) onRecord(record);
+          if (requestsFile) {
+            if (lines !== undefined) requestsFile.write(lines);
+            else for (const record of records) requestsFile.write(requestLine(record));
           }
-        }
+          const { completed, failed } = results.counts;
+          if (stopReason === "completed" && failed > 0) {
+            const finished = completed + failed;
+            if (failed >= config.maxErrors) stopReason = "max-errors";
+            else if (finished >= 20 && failed / finished > config.maxErrorRate) stopReason = "max-error-rate";
+            if (stopReason !== "completed") {
+              logger.warn("stopping early", { reason: stopReason, failed, finished });
+              sender.stop();
+            }
+          }
+        },
+        done: resolve,
       },
-      done: resolve,
-    });
+      startAtMs,
+    );
   });
   await done;
   clearInterval(tick);
   clearTimeout(graceTimer);
   mainLoopDelay?.disable();
-  const durationS = (performance.now() - t0) / 1000;
+  // With --start-at the run is timed from the start instant, not from the last setup step.
+  const durationS = (performance.now() - (startAtMs ?? t0)) / 1000;
   progress.stop();
   requestsFile?.close();
   await sender.close();

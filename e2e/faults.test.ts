@@ -1,4 +1,4 @@
-// The whole stack under faults (issue 17, "Done means"): a real workloadgen run through the
+// The whole stack under faults: a real workloadgen run through the
 // scheduler to two node-schedulers, each in front of its own mock-vllm, all processes on loopback;
 // mid-run one fault is injected. For each: the turns that fail are at most those in flight at the
 // fault (one per session, within the recovery window, never more than the concurrent clients),

@@ -132,12 +132,11 @@ images:
     });
   });
 
-  it.skipIf(kustomizeUnavailableReason() !== undefined)(
-    "the same tree through kubectl kustomize -> the same objects (the expectations above are kustomize's)",
-    () => {
+  // Registered only where a kubectl with kustomize v4+ is found (not one of the project's installs).
+  if (kustomizeUnavailableReason() === undefined)
+    it("the same tree through kubectl kustomize -> the same objects (the expectations above are kustomize's)", () => {
       expect(comparable(objects)).toEqual(comparable(kubectlKustomize(join(root, "overlay"))));
-    },
-  );
+    });
 
   it.each([
     [

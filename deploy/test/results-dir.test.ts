@@ -1,4 +1,4 @@
-// The documented container command's results directory (issue 17 item 11): docker-compose's
+// The documented container command's results directory: docker-compose's
 // workloadgen service writes ./results as SYMPHONY_RESULTS_USER. Run as root and as a normal user,
 // with `SYMPHONY_RESULTS_USER="$(id -u):$(id -g)"` into a results directory that user created, the
 // run must succeed; a directory the container's user cannot write is one line and exit 2 (it was

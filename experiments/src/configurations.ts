@@ -1,5 +1,5 @@
 /**
- * The four cluster configurations the experiment compares (issue #11), and how each maps onto
+ * The four cluster configurations the experiment compares, and how each maps onto
  * the real knobs of the scheduler, the node-scheduler and workloadgen.
  */
 export type ConfigName = "baseline" | "affinity" | "residency" | "hints";

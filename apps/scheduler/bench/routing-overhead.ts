@@ -1,5 +1,5 @@
 /**
- * Routing overhead benchmark (issue #5): the latency the scheduler adds per request and the most
+ * Routing overhead benchmark: the latency the scheduler adds per request and the most
  * requests per second it relays, measured side by side against sending straight to the node in
  * one run.
  *

@@ -1,5 +1,5 @@
 /**
- * Speed benchmark of issue #9: one hour of ~100 requests/s open-loop traffic (360,000 requests)
+ * Speed benchmark: one hour of ~100 requests/s open-loop traffic (360,000 requests)
  * on 8 simulated nodes (examples/cluster.yaml) must finish in under 60 s of wall time.
  * Prints the figures as JSON and exits 1 when the target is missed.
  *

@@ -1,5 +1,5 @@
 /**
- * Send-rate benchmark (issue #7): the highest request rate ONE workloadgen process sustains with
+ * Send-rate benchmark: the highest request rate ONE workloadgen process sustains with
  * p99 schedule lag under 5 ms, side by side with autocannon (the raw HTTP ceiling of Node on
  * this machine) against the same fast OpenAI SSE server, in one run; plus a 10,000-session
  * closed loop. Every rate is tried with each `--workers` count (default 1 and 2: one event loop,

@@ -1,5 +1,5 @@
 /**
- * Soak benchmark (issue 17 item 7): workloadgen against a mock-vllm for a long time, with the
+ * Soak benchmark: workloadgen against a mock-vllm for a long time, with the
  * memory of both processes sampled every few seconds, and each one's growth per hour. A run that
  * keeps what it needs in bounded summaries shows a flat heap; one that keeps every record grows
  * linearly with the requests finished. Not a test: figures depend on the machine.

@@ -6,7 +6,7 @@ import type { Slo } from "./output/report";
 import { parseMetricsUrls } from "./transport/server-metrics";
 
 /**
- * Flags of the live run (issue #7): the target (gRPC scheduler or any OpenAI-compatible HTTP
+ * Flags of the live run: the target (gRPC scheduler or any OpenAI-compatible HTTP
  * server), SLOs for goodput, measurement windows, early-stop rules and shutdown. Kept apart from
  * `config.ts` (the workload models' flags) so both can grow independently; `Config` extends this.
  */

@@ -537,7 +537,7 @@ describe("NodeCore session lifecycle", () => {
   );
 });
 
-describe("NodeCore with bad usage counts (issue 17)", () => {
+describe("NodeCore with bad usage counts", () => {
   it.each([
     ["NaN", { promptTokens: Number.NaN, completionTokens: 5 }],
     ["negative", { promptTokens: 300, completionTokens: -1000 }],

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
 
-// An engine that answers with garbage (issue 17): the turn fails clearly, the node stays healthy.
+// An engine that answers with garbage: the turn fails clearly, the node stays healthy.
 
 describe("node-scheduler behind an engine sending malformed numbers", () => {
   let engine: FakeEngine;

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { FakeEngine } from "../fake-engine";
 import { chatTurn, nodeClient, status, submit, terminal } from "../grpc-client";
 
-// Oversized requests (issue 17, item 4): refused by size before any tokenization, and a long but
+// Oversized requests: refused by size before any tokenization, and a long but
 // allowed prompt is counted without holding the event loop (Status and heartbeats keep flowing).
 
 /** Text that tokenizes about one token per two characters (the slow case for BPE). */

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";
 import { FakeNode } from "../fake-node";
 
-// A node whose engine is unreachable (issue 17, item 1): its turns fail retryably before any
+// A node whose engine is unreachable: its turns fail retryably before any
 // token, and it reports NOT_SERVING with draining heartbeats. The scheduler must place those turns
 // on another node and take the node out of rotation until it serves again.
 

@@ -3,7 +3,7 @@ import { bundlePath, spawnService, type RunningService } from "@symphony/testkit
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn, type TurnResult } from "../client";
 
-// Fault test (issue 17, item 1): kill -9 the mock-vllm behind one of two node-schedulers mid-run.
+// Fault test: kill -9 the mock-vllm behind one of two node-schedulers mid-run.
 // Its node must leave rotation (NOT_SERVING, draining heartbeats -> down at the scheduler), turns
 // failing before any token must be placed on the other node, and every later turn must succeed.
 

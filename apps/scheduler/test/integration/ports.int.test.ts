@@ -4,7 +4,7 @@ import type { AddressInfo } from "node:net";
 import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// A port already in use (issue 17, item 10): every app prints one line naming the flag and the
+// A port already in use: every app prints one line naming the flag and the
 // port and exits 2 (before: a stack trace and exit 1). The test holds the port itself.
 
 type App = "scheduler" | "node-scheduler" | "mock-vllm" | "workloadgen";

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";
 import { FakeNode } from "../fake-node";
 
-// Hostile callers (issue 17, item 2): registration hijacks, other clients' sessions, no TLS.
+// Hostile callers: registration hijacks, other clients' sessions, no TLS.
 
 const FAST = [
   "--poll-interval-ms",

@@ -128,7 +128,7 @@ describe("distribution config validation", () => {
   });
 });
 
-describe("inter-arrival configs (issue 17)", () => {
+describe("inter-arrival configs, edge cases", () => {
   it.each([
     [{ type: "Constant", value: 0 }, "value", /must be > 0 s, but every sample is <= 0/],
     [{ type: "Constant", value: -2 }, "value", /every sample is <= -2/],

@@ -12,7 +12,7 @@
  * - `SyntheticChatSource`/`synthesizeChats` (seeded ShareGPT-like chats), `ThinkTimeModel`
  *   (typing or measured chat gaps), `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`,
  *   `LogLinearHistogram`/`StreamingMetric` (bounded-memory percentiles, within 1%).
- * - Agents (issue #12): `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
+ * - Agents: `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
  *   (dry run), `agentReport` (per-kind breakdown, tool waits, fan-out cache hits),
  *   `ThinkTagSplitter` (reasoning vs content in a stream).

@@ -97,7 +97,7 @@ describe("run summary", () => {
   });
 });
 
-describe("run summary, issue #7 additions", () => {
+describe("run summary, live-run fields", () => {
   it("p99.9 -> interpolated like the other percentiles", () => {
     const s = buildSummary(
       Array.from({ length: 1001 }, (_, i) => record({ ttft_ms: i })),
@@ -199,7 +199,7 @@ describe("run summary, issue #7 additions", () => {
   });
 });
 
-describe("run summary, bounded memory (issue 17 item 7)", () => {
+describe("run summary, bounded memory", () => {
   /** A seeded run's records: two profiles, many turn indices, some failures, latencies with a tail. */
   function seededRecords(n: number, seed = 11): RequestRecord[] {
     const rng = rngFor(seed, "report.test.records");

@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// Inputs that used to run forever or crash (issue 17): each gets one line and exit 2.
+// Hostile inputs (that could run forever or crash): each gets one line and exit 2.
 
 describe("workloadgen bundle, hostile input", () => {
   let dir: string;

@@ -5,8 +5,8 @@ import { join } from "node:path";
 import { bundlePath } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
-// Issue 17 item 11: the containers' results directory, created by Docker for root, made the
-// workloadgen service (uid 1000) fail with EACCES, a stack trace and exit 1.
+// The containers' results directory, created by Docker for root: the workloadgen service (uid
+// 1000) must not fail with EACCES, a stack trace and exit 1.
 
 const PLAN = `workload: { type: open, total_duration: 2, seed: 3 }
 client_profiles:

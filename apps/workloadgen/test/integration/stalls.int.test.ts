@@ -13,7 +13,7 @@ import { bundlePath, runCli } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { readRequestLines, readSummary } from "./run-output";
 
-// Servers that answer a turn's first token and then go silent (issue 17, item 6): the run must
+// Servers that answer a turn's first token and then go silent: the run must
 // end at --duration + --grace (in-flight turns cancelled and recorded), and --idle-timeout must
 // fail a silent stream, on both targets.
 

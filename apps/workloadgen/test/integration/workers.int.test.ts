@@ -7,7 +7,7 @@ import { startFakeScheduler, type FakeScheduler } from "./fake-scheduler";
 import { prometheusCounter, readRequestLines, readSummary, signalMidRun } from "./run-output";
 
 /**
- * `--workers N` (issue #7): the plan split across worker threads must send the same requests
+ * `--workers N`: the plan split across worker threads must send the same requests
  * as one thread and measure them as exactly, against the real mock engine.
  */
 

@@ -1,4 +1,4 @@
-import { escapeHtml, htmlPageHead, UPLOT_JS } from "@symphony/workloadgen";
+import { escapeHtml, htmlPageHead, UPLOT_JS } from "@symphony/measure";
 import { CONFIGURATIONS, configurationNamed } from "./configurations";
 import type { Capacity, PointResult } from "./domain/point-metrics";
 import type { ScaleResult } from "./experiment";

@@ -16,6 +16,7 @@ import http from "node:http";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
+import { percentileSorted } from "@symphony/measure";
 
 interface WorkerConfig {
   port: number;
@@ -126,11 +127,6 @@ function runWorker(cfg: WorkerConfig): void {
       process.exit(0);
     }
   });
-}
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]!;
 }
 
 /** utime + stime of a process, seconds (Linux /proc). */
@@ -252,8 +248,8 @@ async function main(): Promise<void> {
     mockTokensPerCpuSecond: Math.round(engineTokens / (cpu1 - cpu0)),
     metricsScrapeMs: Math.round(scrapeMs),
     meanItlMs: Number(((itlSum / itlCount) * 1000).toFixed(2)),
-    clientTtftMsP50: Math.round(percentile(ttft, 50)),
-    clientTtftMsP99: Math.round(percentile(ttft, 99)),
+    clientTtftMsP50: Math.round(percentileSorted(ttft, 50)),
+    clientTtftMsP99: Math.round(percentileSorted(ttft, 99)),
     mockArgs: mockArgs.join(" "),
   };
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);

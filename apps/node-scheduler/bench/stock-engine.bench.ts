@@ -1,4 +1,5 @@
 import { afterAll, expect, it } from "vitest";
+import { percentileSorted } from "@symphony/measure";
 import { nodeClient } from "../test/grpc-client";
 import { runRoundRobin, type ReturningTurn } from "../test/round-robin";
 import { scrape, startStockStack, type StockStack } from "../test/stock-stack";
@@ -37,14 +38,9 @@ afterAll(async () => {
   for (const s of stacks) await s.stop();
 });
 
-function percentile(sorted: number[], q: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)]!;
-}
-
 function ttftRow(turns: ReturningTurn[]): { mean: number; p99: number } {
   const ms = turns.map((t) => t.ttftMs).sort((a, b) => a - b);
-  return { mean: ms.reduce((a, b) => a + b, 0) / ms.length, p99: percentile(ms, 0.99) };
+  return { mean: ms.reduce((a, b) => a + b, 0) / ms.length, p99: percentileSorted(ms, 99) };
 }
 
 /** Warm-ups sent when the hint says the session is about due (sessions here return within a second). */

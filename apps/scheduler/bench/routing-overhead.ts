@@ -31,14 +31,10 @@ import {
   type InferenceEvent,
   type InferenceRequest,
 } from "@symphony/runtime";
+import { percentileSorted } from "@symphony/measure";
 import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
 import { turn } from "../test/client";
 import { FakeNode } from "../test/fake-node";
-
-/** Nearest-rank quantile of an ascending array (q in [0, 1]). */
-function quantileSorted(sorted: readonly number[], q: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 type Submitter = (req: InferenceRequest) => grpc.ClientReadableStream<InferenceEvent>;
 
@@ -177,9 +173,9 @@ async function closedLoop(
 
 const ms = (v: number) => Math.round(v * 1000) / 1000;
 const summary = (s: number[]) => ({
-  p50: ms(quantileSorted(s, 0.5)),
-  p90: ms(quantileSorted(s, 0.9)),
-  p99: ms(quantileSorted(s, 0.99)),
+  p50: ms(percentileSorted(s, 50)),
+  p90: ms(percentileSorted(s, 90)),
+  p99: ms(percentileSorted(s, 99)),
   max: ms(s[s.length - 1]!),
 });
 

@@ -9,5 +9,5 @@ export {
   type ClusterFile,
   type SimConfig,
 } from "./config";
-export { runSimulation, recordLine, type SimResult, type SimStats } from "./simulate";
+export { runSimulation, type SimResult, type SimStats } from "./simulate";
 export { runSweep, combinations, type SweepRow } from "./sweep";

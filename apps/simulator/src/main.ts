@@ -1,6 +1,6 @@
 import { setFlagsFromString } from "node:v8";
+import { formatSummaryTable } from "@symphony/measure";
 import { createLogger, runCli } from "@symphony/runtime";
-import { formatSummaryTable } from "@symphony/workloadgen";
 import { parseConfig } from "./config";
 import { runSimulation } from "./simulate";
 import { runSweep } from "./sweep";

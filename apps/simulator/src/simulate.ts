@@ -1,6 +1,6 @@
-import { createWriteStream, mkdirSync, writeFileSync, type WriteStream } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { VirtualTimers } from "@symphony/common";
+import { requestLineWithoutItl, RunOutputs, SummaryAccumulator, type RunSummary } from "@symphony/measure";
 import { type Logger } from "@symphony/runtime";
 import {
   ChatTemplate,
@@ -9,16 +9,8 @@ import {
   PROFILES,
   StepTimeModel,
 } from "@symphony/mock-vllm/domain";
-import { LoadRunner, type RequestRecord } from "@symphony/workloadgen/domain";
-import {
-  buildWorkload,
-  renderHtmlReport,
-  runnerOptions,
-  summaryCsv,
-  SummaryAccumulator,
-  toJson,
-  type RunSummary,
-} from "@symphony/workloadgen";
+import { LoadRunner } from "@symphony/workloadgen/domain";
+import { buildWorkload, runnerOptions } from "@symphony/workloadgen";
 import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";
@@ -42,18 +34,9 @@ export interface SimResult {
 const SLICE_US = 1_000_000;
 
 /**
- * One line of requests.jsonl: workloadgen's fields, except that the ITL gaps are given only as
- * `itl_count` (workloadgen also writes every gap, `itl_ms`).
- */
-export function recordLine(record: RequestRecord): string {
-  const { itl_ms, ...line } = record;
-  return JSON.stringify({ ...line, itl_count: itl_ms.length });
-}
-
-/**
  * Runs one simulation: workloadgen's LoadRunner and session source against a SimulatedCluster
  * on VirtualTimers, in slices of virtual time so progress can be reported. Writes
- * `requests.jsonl` and `summary.json` to `config.out` when set.
+ * requests.jsonl, summary.json, summary.csv and report.html to `config.out` when set.
  */
 export async function runSimulation(config: SimConfig, logger: Logger): Promise<SimResult> {
   const timers = new VirtualTimers();
@@ -74,17 +57,8 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       throw new UsageError(`--out ${config.out}: cannot create directory: ${(err as Error).message}`);
     }
   }
-  const requestsFile: WriteStream | undefined = config.out
-    ? createWriteStream(join(config.out, "requests.jsonl"))
-    : undefined;
-  // Lines are batched: one write per ~1 MB.
-  let batch: string[] = [];
-  let batchChars = 0;
-  const flush = () => {
-    if (batch.length > 0) requestsFile?.write(batch.join(""));
-    batch = [];
-    batchChars = 0;
-  };
+  // The ITL gaps are left out of requests.jsonl: a simulated hour would write millions.
+  const outputs = config.out ? new RunOutputs(config.out) : undefined;
   const results = new SummaryAccumulator(1_000_000, wl.seed, true, {
     slo: wl.slo,
     warmupS: wl.warmup,
@@ -103,12 +77,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     runnerOptions(wl, `sim${wl.seed}`),
     (record) => {
       results.add(record);
-      if (requestsFile) {
-        const line = recordLine(record) + "\n";
-        batch.push(line);
-        batchChars += line.length;
-        if (batchChars > 1 << 20) flush();
-      }
+      outputs?.writeRequestLine(requestLineWithoutItl(record));
     },
     () => {
       doneAtUs = timers.nowUs();
@@ -151,8 +120,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
   // Whatever is still queued (late advisory calls, node transfers) ends with the periodic timers stopped.
   events += timers.runAll(50_000_000);
   const wallS = (performance.now() - t0) / 1000;
-  flush();
-  if (requestsFile) await new Promise<void>((r) => requestsFile.end(() => r()));
+  outputs?.closeRequests();
 
   const virtualS = doneAtUs / 1e6;
   const sim: SimStats = {
@@ -201,17 +169,10 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
       maxRequests: Number.isFinite(wl.maxRequests) ? wl.maxRequests : null,
     },
   };
-  if (config.out) {
-    writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
-    writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
-    writeFileSync(
-      join(config.out, "report.html"),
-      renderHtmlReport(
-        summary,
-        results.chartSource(summary.duration_s),
-        "Symphony simulation (simulated run)",
-      ),
-    );
-  }
+  outputs?.writeSummary(
+    summary,
+    results.chartSource(summary.duration_s),
+    "Symphony simulation (simulated run)",
+  );
   return { summary };
 }

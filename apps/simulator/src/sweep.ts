@@ -1,8 +1,8 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "@symphony/common";
+import { toJson } from "@symphony/measure";
 import { type Logger } from "@symphony/runtime";
-import { toJson } from "@symphony/workloadgen";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";
 import { runSimulation, type SimResult } from "./simulate";

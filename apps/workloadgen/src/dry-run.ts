@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "@symphony/common";
+import { toJson } from "@symphony/measure";
 import type { Config } from "./config";
 import {
   AgentPlanStats,
@@ -10,7 +11,6 @@ import {
   summarizePlan,
   type SessionSource,
 } from "./domain";
-import { toJson } from "./output/report";
 import { WHOLE } from "./shard";
 import type { Workload } from "./workload";
 

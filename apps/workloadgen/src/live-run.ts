@@ -2,6 +2,13 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { UsageError } from "@symphony/common";
+import {
+  formatSummaryTable,
+  requestLine,
+  RunOutputs,
+  SummaryAccumulator,
+  type RequestRecord,
+} from "@symphony/measure";
 import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
@@ -9,18 +16,13 @@ import {
   AgentReportAccumulator,
   formatAgentReport,
   SessionPanelAccumulator,
-  type RequestRecord,
 } from "./domain";
-import { renderHtmlReport } from "./output/html-report";
-import { JsonlWriter } from "./output/jsonl-writer";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
-import { formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./output/report";
 import {
   InProcessSender,
   LOOP_DELAY_RESOLUTION_MS,
   loopDelayFigures,
-  requestLine,
   startLoopDelayMonitor,
   TargetNotReadyError,
   type Sender,
@@ -29,8 +31,6 @@ import { ServerWatch } from "./server-watch";
 import { runClock, runnerShare } from "./shard";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
-
-export { requestLine };
 
 /** The setup left after waiting for `--start-at` (logging, progress display) takes at most about this long, ms. */
 const START_AT_MARGIN_MS = 250;
@@ -127,7 +127,7 @@ export async function liveRun(
     config.exactRecords,
   );
   let agentRecords = 0;
-  const requestsFile = config.out ? new JsonlWriter(join(config.out, "requests.jsonl")) : undefined;
+  const outputs = config.out ? new RunOutputs(config.out) : undefined;
   const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
@@ -191,9 +191,9 @@ export async function liveRun(
       {
         records: (records, lines) => {
           for (const record of records) onRecord(record);
-          if (requestsFile) {
-            if (lines !== undefined) requestsFile.write(lines);
-            else for (const record of records) requestsFile.write(requestLine(record));
+          if (outputs) {
+            if (lines !== undefined) outputs.writeRequestLine(lines);
+            else for (const record of records) outputs.writeRequestLine(requestLine(record));
           }
           const { completed, failed } = results.counts;
           if (stopReason === "completed" && failed > 0) {
@@ -218,7 +218,7 @@ export async function liveRun(
   // With --start-at the run is timed from the start instant, not from the last setup step.
   const durationS = (performance.now() - (startAtMs ?? t0)) / 1000;
   progress.stop();
-  requestsFile?.close();
+  outputs?.closeRequests();
   await sender.close();
   await metricsServer?.close();
   if (signalHandler) {
@@ -284,19 +284,12 @@ export async function liveRun(
   process.stdout.write(formatSummaryTable(summary));
   if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
   for (const w of watched.warnings) process.stdout.write(`warning: ${w}\n`);
-  if (config.out) {
-    writeFileSync(join(config.out, "summary.json"), toJson(summary) + "\n");
-    if (watched.summary)
-      writeFileSync(
-        join(config.out, "server-metrics.jsonl"),
-        watched.samples.map((s) => JSON.stringify(s) + "\n").join(""),
-      );
-    writeFileSync(join(config.out, "summary.csv"), summaryCsv(summary));
+  outputs?.writeSummary(summary, results.chartSource(summary.duration_s));
+  if (config.out && watched.summary)
     writeFileSync(
-      join(config.out, "report.html"),
-      renderHtmlReport(summary, results.chartSource(summary.duration_s)),
+      join(config.out, "server-metrics.jsonl"),
+      watched.samples.map((s) => JSON.stringify(s) + "\n").join(""),
     );
-  }
   logger.info("run finished", {
     completed: summary.completed,
     failed: summary.failed,

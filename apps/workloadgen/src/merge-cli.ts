@@ -3,21 +3,24 @@ import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import { UsageError } from "@symphony/common";
 import {
+  formatSummaryTable,
+  prepareOutDir,
+  requestLine,
+  RunOutputs,
+  SummaryAccumulator,
+  type RequestRecord,
+  type Slo,
+} from "@symphony/measure";
+import {
   AgentReportAccumulator,
   formatAgentReport,
   MergeError,
   mergeShardRuns,
   SessionPanelAccumulator,
   summarizeServerMetrics,
-  type RequestRecord,
   type ServerMetricsSample,
   type ShardRun,
 } from "./domain";
-import { renderHtmlReport } from "./output/html-report";
-import { JsonlWriter } from "./output/jsonl-writer";
-import { prepareOutDir } from "./output/out-dir";
-import { formatSummaryTable, summaryCsv, SummaryAccumulator, toJson, type Slo } from "./output/report";
-import { requestLine } from "./sender";
 
 /** Lines of a JSONL file, parsed; a bad line is one UsageError naming the file and line. */
 export function readJsonl<T>(path: string): T[] {
@@ -171,14 +174,12 @@ export async function mergeMain(argv: readonly string[]): Promise<void> {
   for (const w of warnings) process.stdout.write(`warning: ${w}\n`);
   const offsets = merged.shards.map((s) => `${basename(s.name)} ${s.offset_ms.toFixed(3)} ms`).join(", ");
   process.stdout.write(`clock offsets used: ${offsets}\n`);
-  const requests = new JsonlWriter(join(out, "requests.jsonl"));
-  for (const r of merged.records) requests.write(requestLine(r));
-  requests.close();
-  writeFileSync(join(out, "summary.json"), toJson(summary) + "\n");
-  writeFileSync(join(out, "summary.csv"), summaryCsv(summary));
-  writeFileSync(
-    join(out, "report.html"),
-    renderHtmlReport(summary, results.chartSource(summary.duration_s), "workloadgen report (merged shards)"),
+  const outputs = new RunOutputs(out);
+  for (const r of merged.records) outputs.writeRequestLine(requestLine(r));
+  outputs.writeSummary(
+    summary,
+    results.chartSource(summary.duration_s),
+    "workloadgen report (merged shards)",
   );
   if (merged.serverSamples.length > 0)
     writeFileSync(

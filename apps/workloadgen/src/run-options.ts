@@ -1,8 +1,8 @@
 import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "@symphony/common";
+import type { Slo } from "@symphony/measure";
 import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, type TlsFiles } from "@symphony/runtime";
-import type { Slo } from "./output/report";
 import { parseMetricsUrls } from "./transport/server-metrics";
 
 /**

@@ -2,7 +2,8 @@ import { monitorEventLoopDelay, type ELDHistogram } from "node:perf_hooks";
 import { loadTokenizer } from "@symphony/common";
 import { type Logger } from "@symphony/runtime";
 import type { Config } from "./config";
-import { LoadRunner, PromptSynthesizer, type RequestRecord, type SendQuota, type Target } from "./domain";
+import { requestLine, type RequestRecord } from "@symphony/measure";
+import { LoadRunner, PromptSynthesizer, type SendQuota, type Target } from "./domain";
 import { PreciseTimers } from "./precise-timers";
 import { GrpcSchedulerTarget, type AdviceCounters } from "./transport/grpc-target";
 import { OpenAiHttpTarget } from "./transport/openai-target";
@@ -45,21 +46,6 @@ export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget
 /** The model name an HTTP target resolved ("" for gRPC). */
 export function targetModelName(target: LiveTarget): string {
   return target instanceof OpenAiHttpTarget ? target.modelName : "";
-}
-
-/**
- * One requests.jsonl line: the record, ITLs rounded to µs (they are most of the bytes), plus
- * `itl_count`. Hot path (one call per request): the record is stringified as is, with its ITL
- * array swapped for the rounded one, instead of copied into a new object first.
- */
-export function requestLine(record: RequestRecord): string {
-  const raw = record.itl_ms;
-  const itl = new Array<number>(raw.length);
-  for (let i = 0; i < raw.length; i++) itl[i] = Math.round(raw[i]! * 1000) / 1000;
-  record.itl_ms = itl;
-  const json = JSON.stringify(record);
-  record.itl_ms = raw;
-  return `${json.slice(0, -1)},"itl_count":${itl.length}}`;
 }
 
 /** The target did not answer within --connect-timeout (a usage problem, not a crash). */

@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  capacityOf,
-  figuresOf,
-  NO_KV_MOVEMENT,
-  percentile,
-  type PointResult,
-  type RecordLine,
-} from "./point-metrics";
+import { capacityOf, figuresOf, NO_KV_MOVEMENT, type PointResult, type RecordLine } from "./point-metrics";
 
 const rec = (over: Partial<RecordLine>): RecordLine => ({
   session_id: "s1",
@@ -41,22 +34,6 @@ const point = (config: string, sessions: number, ttftP99: number): PointResult =
   gpu_hit_rate: 0,
   recomputed_tokens: 0,
   ...NO_KV_MOVEMENT,
-});
-
-describe("percentile", () => {
-  it.each([
-    [[1, 2, 3, 4, 5], 50, 3],
-    [[1, 2, 3, 4, 5], 0, 1],
-    [[1, 2, 3, 4, 5], 100, 5],
-    [[10, 20], 50, 15],
-    [[10, 20], 99, 19.9],
-  ])("percentile(%j, %d) -> %d (linear interpolation)", (xs, p, want) => {
-    expect(percentile(xs, p)).toBeCloseTo(want, 9);
-  });
-
-  it("percentile, no values -> NaN", () => {
-    expect(percentile([], 50)).toBeNaN();
-  });
 });
 
 describe("figuresOf", () => {

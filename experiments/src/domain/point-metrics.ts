@@ -2,6 +2,7 @@
  * What one measured point (one configuration at one session count) reports, computed from
  * workloadgen's per-request records so the simulated and the live runs are measured identically.
  */
+import { percentileSorted } from "@symphony/measure";
 
 /** The fields of a workloadgen `requests.jsonl` line this experiment reads. */
 export interface RecordLine {
@@ -66,15 +67,6 @@ export interface LatencyFigures {
   recomputed_tokens: number;
 }
 
-/** Linear-interpolation percentile (numpy's default), p in [0, 100]; NaN for no values. */
-export function percentile(sorted: readonly number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  const rank = (p / 100) * (sorted.length - 1);
-  const lo = Math.floor(rank);
-  const hi = Math.ceil(rank);
-  return sorted[lo]! + (sorted[hi]! - sorted[lo]!) * (rank - lo);
-}
-
 const mean = (xs: readonly number[]) => (xs.length === 0 ? NaN : xs.reduce((a, b) => a + b, 0) / xs.length);
 
 /**
@@ -130,10 +122,10 @@ export function figuresOf(records: readonly RecordLine[], warmupMs: number, endM
     request_throughput: completed / windowS,
     output_token_throughput: outputTokens / windowS,
     ttft_mean_ms: mean(ttft),
-    ttft_p50_ms: percentile(ttft, 50),
-    ttft_p99_ms: percentile(ttft, 99),
+    ttft_p50_ms: percentileSorted(ttft, 50),
+    ttft_p99_ms: percentileSorted(ttft, 99),
     e2el_mean_ms: mean(e2el),
-    e2el_p99_ms: percentile(e2el, 99),
+    e2el_p99_ms: percentileSorted(e2el, 99),
     prefix_cache_hit_rate: promptTokens > 0 ? cachedTokens / promptTokens : 0,
     gpu_hit_rate: returning > 0 ? gpuHits / returning : 0,
     recomputed_tokens: recomputed,

@@ -1,5 +1,5 @@
 import type { ClusterStatusResponse, NodeView, SchedulerServiceClient } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startScheduler as startSchedulerBundle } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";
 import { FakeNode } from "../fake-node";
@@ -36,20 +36,10 @@ describe("scheduler with a node whose engine goes down", () => {
   beforeAll(async () => {
     sick = await FakeNode.start({ nodeId: "sick", tokens: 3, tokenDelayMs: 2 });
     well = await FakeNode.start({ nodeId: "well", tokens: 3, tokenDelayMs: 2 });
-    svc = await spawnService(
-      "scheduler-engine-down",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--heartbeat-interval-ms",
-        "100",
-        "--heartbeat-timeout-ms",
-        "3000",
-      ],
-      ["grpc", "metrics"],
+    svc = await startSchedulerBundle(
+      [],
+      ["--heartbeat-interval-ms", "100", "--heartbeat-timeout-ms", "3000"],
+      { name: "scheduler-engine-down" },
     );
     client = schedulerClient(svc.ports.grpc!);
     for (const n of [sick, well]) await n.registerWith(`127.0.0.1:${svc.ports.grpc}`);

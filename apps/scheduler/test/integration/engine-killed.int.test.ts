@@ -1,5 +1,11 @@
 import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import {
+  bundlePath,
+  spawnService,
+  type RunningService,
+  startMockVllm,
+  startScheduler as startSchedulerBundle,
+} from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn, type TurnResult } from "../client";
 
@@ -37,31 +43,13 @@ describe("real stack: the engine behind one of two nodes is killed mid-run", () 
   let client: SchedulerServiceClient;
 
   beforeAll(async () => {
-    scheduler = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--heartbeat-interval-ms",
-        "200",
-        "--heartbeat-timeout-ms",
-        "8000",
-      ],
-      ["grpc", "metrics"],
+    scheduler = await startSchedulerBundle(
+      [],
+      ["--heartbeat-interval-ms", "200", "--heartbeat-timeout-ms", "8000"],
     );
     client = schedulerClient(scheduler.ports.grpc!);
     for (let i = 0; i < 2; i++)
-      engines.push(
-        await spawnService(
-          `mock-vllm-${i}`,
-          bundlePath("mock-vllm"),
-          ["--port", "0", "--time-scale", "5"],
-          ["http"],
-        ),
-      );
+      engines.push(await startMockVllm(["--time-scale", "5"], { name: `mock-vllm-${i}` }));
     for (let i = 0; i < 2; i++)
       nodes.push(
         await spawnService(

@@ -1,7 +1,13 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
-import { bundlePath, repoRoot, spawnService, type RunningService } from "@symphony/testkit";
+import {
+  repoRoot,
+  type RunningService,
+  startNode,
+  startMockVllm,
+  startScheduler as startSchedulerBundle,
+} from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn, type TurnResult } from "../client";
 
@@ -42,59 +48,36 @@ describe.skipIf(!bundlesBuilt)("real stack: scheduler + 3 node-schedulers + 3 mo
   let scheduler: RunningService;
   let client: SchedulerServiceClient;
 
-  const startNode = async (nodeId: string, engine: RunningService) => {
-    const svc = await spawnService(
-      nodeId,
-      bundlePath("node-scheduler"),
-      [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
-        "--node-id",
-        nodeId,
-        "--engine-url",
-        `http://127.0.0.1:${engine.ports.http}/v1`,
-        "--scheduler",
-        `127.0.0.1:${scheduler.ports.grpc}`,
-        "--register-retry-ms",
-        "200",
-      ],
-      ["grpc"],
+  const addNode = async (nodeId: string, engine: RunningService) => {
+    const svc = await startNode(
+      `http://127.0.0.1:${engine.ports.http}/v1`,
+      ["--node-id", nodeId, "--scheduler", `127.0.0.1:${scheduler.ports.grpc}`, "--register-retry-ms", "200"],
+      { name: nodeId },
     );
     nodes.set(nodeId, svc);
     return svc;
   };
 
   beforeAll(async () => {
-    scheduler = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
+    scheduler = await startSchedulerBundle(
+      [],
       [
-        "--port",
-        "0",
-        "--metrics-port",
-        "0",
         "--heartbeat-interval-ms",
         "500",
-        "--heartbeat-timeout-ms",
         // Generous: this machine is shared and heavily loaded; a killed node is detected by its
         // broken connection, not by the timeout.
+        "--heartbeat-timeout-ms",
         "8000",
       ],
-      ["grpc", "metrics"],
     );
     client = schedulerClient(scheduler.ports.grpc!);
     for (let i = 0; i < 3; i++)
       engines.push(
-        await spawnService(
-          `mock-vllm-${i}`,
-          bundlePath("mock-vllm"),
-          ["--port", "0", "--time-scale", "5", "--kv-connector", "--enable-prompt-tokens-details"],
-          ["http"],
-        ),
+        await startMockVllm(["--time-scale", "5", "--kv-connector", "--enable-prompt-tokens-details"], {
+          name: `mock-vllm-${i}`,
+        }),
       );
-    for (let i = 0; i < 3; i++) await startNode(`node-${i}`, engines[i]!);
+    for (let i = 0; i < 3; i++) await addNode(`node-${i}`, engines[i]!);
     await waitFor("three registered nodes", async () => (await upNodes(client)).length === 3);
   }, 120_000);
 
@@ -193,7 +176,7 @@ describe.skipIf(!bundlesBuilt)("real stack: scheduler + 3 node-schedulers + 3 mo
     expect(failovers).toBe(sessions.filter((s) => home.get(s) === victim).length);
 
     // Restart the victim (same id, new port): it registers again and receives new sessions.
-    await startNode(victim, engines[0]!);
+    await addNode(victim, engines[0]!);
     await waitFor("restarted node up", async () => (await upNodes(client)).includes(victim));
     const fresh = await Promise.all(
       Array.from({ length: 6 }, (_, i) =>

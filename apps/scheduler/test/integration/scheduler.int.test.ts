@@ -1,6 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import type { ClusterStatusResponse, InferenceEvent, SchedulerServiceClient } from "@symphony/runtime";
-import { bundlePath, spawnService, type RunningService } from "@symphony/testkit";
+import { type RunningService, startScheduler as startSchedulerBundle } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";
 import { FakeNode } from "../fake-node";
@@ -48,20 +48,10 @@ async function startScheduler(
   name = "scheduler",
   extraArgs: readonly string[] = [],
 ): Promise<{ svc: RunningService; client: SchedulerServiceClient }> {
-  const svc = await spawnService(
-    name,
-    bundlePath("scheduler"),
-    [
-      "--port",
-      "0",
-      "--metrics-port",
-      "0",
-      "--nodes",
-      nodes.map((n) => n.address).join(","),
-      ...extraArgs,
-      ...FAST_MEMBERSHIP,
-    ],
-    ["grpc", "metrics"],
+  const svc = await startSchedulerBundle(
+    nodes.map((n) => n.address),
+    [...extraArgs, ...FAST_MEMBERSHIP],
+    { name: name },
   );
   const client = schedulerClient(svc.ports.grpc!);
   try {
@@ -407,12 +397,7 @@ describe("dynamic registration", () => {
   const nodes: FakeNode[] = [];
 
   beforeAll(async () => {
-    svc = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--wait-for-node-ms", "0", ...FAST_MEMBERSHIP],
-      ["grpc", "metrics"],
-    );
+    svc = await startSchedulerBundle([], ["--wait-for-node-ms", "0", ...FAST_MEMBERSHIP]);
     client = schedulerClient(svc.ports.grpc!);
   });
 
@@ -452,12 +437,7 @@ describe("a turn arriving while no node is up (a scheduler just restarted)", () 
   let node: FakeNode | undefined;
 
   beforeAll(async () => {
-    svc = await spawnService(
-      "scheduler",
-      bundlePath("scheduler"),
-      ["--port", "0", "--metrics-port", "0", "--wait-for-node-ms", "3000", ...FAST_MEMBERSHIP],
-      ["grpc", "metrics"],
-    );
+    svc = await startSchedulerBundle([], ["--wait-for-node-ms", "3000", ...FAST_MEMBERSHIP]);
     client = schedulerClient(svc.ports.grpc!);
   });
 

@@ -3,7 +3,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
 import type { ClusterStatusResponse, SchedulerServiceClient } from "@symphony/runtime";
-import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
+import {
+  bundlePath,
+  runCli,
+  spawnService,
+  type RunningService,
+  startScheduler as startSchedulerBundle,
+} from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runTurn, schedulerClient, turn } from "../client";
 import { FakeNode } from "../fake-node";
@@ -55,12 +61,7 @@ async function waitFor(what: string, pred: () => Promise<boolean> | boolean, tim
 }
 
 async function spawnScheduler(args: string[], name = "scheduler"): Promise<RunningService> {
-  return spawnService(
-    name,
-    bundlePath("scheduler"),
-    ["--port", "0", "--metrics-port", "0", ...FAST, ...args],
-    ["grpc", "metrics"],
-  );
+  return startSchedulerBundle([], [...FAST, ...args], { name: name });
 }
 
 describe("scheduler without auth (the loopback default)", () => {

@@ -12,9 +12,9 @@ import {
   LoadRunner,
   PromptSynthesizer,
   ThinkTimeModel,
-  type RequestRecord,
   type SessionPlan,
 } from "@symphony/workloadgen/domain";
+import type { RequestRecord } from "@symphony/measure";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
 import { SimulatedCluster, type ClusterSpec } from "./simulated-cluster";

@@ -1,5 +1,5 @@
 import type { SessionPlan } from "./plan";
-import { summarize, type MetricSummary } from "./stats";
+import { summarize, type MetricSummary } from "@symphony/measure";
 
 /** Shape of the agent sessions of a plan, for `--dry-run` (sub-agents included). */
 export interface AgentPlanSummary {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { AgentReportAccumulator, agentReport, formatAgentReport } from "./agent-report";
-import type { RequestRecord } from "./load-runner";
+import type { RequestRecord } from "@symphony/measure";
 
 let end = 0;
 function rec(over: Partial<RequestRecord>): RequestRecord {

@@ -1,6 +1,10 @@
-import { EXACT_VALUES_LIMIT, HISTOGRAM_METHOD, StreamingMetric } from "./histogram";
-import type { RequestRecord } from "./load-runner";
-import type { MetricSummary } from "./stats";
+import {
+  EXACT_VALUES_LIMIT,
+  HISTOGRAM_METHOD,
+  StreamingMetric,
+  type MetricSummary,
+  type RequestRecord,
+} from "@symphony/measure";
 
 /** Latency and size figures of one session kind (chat or agent). Failed requests are excluded from latencies. */
 export interface KindSummary {

@@ -1,6 +1,7 @@
 import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import { LoadRunner, type LoadRunnerOptions, type RequestRecord } from "./load-runner";
+import type { RequestRecord } from "@symphony/measure";
+import { LoadRunner, type LoadRunnerOptions } from "./load-runner";
 import { arraySource, type PlannedTurn, type SessionPlan } from "./plan";
 import { PromptSynthesizer } from "./prompt-synth";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "./target";

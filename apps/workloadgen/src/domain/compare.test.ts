@@ -1,7 +1,7 @@
 import { rngFor } from "@symphony/common";
+import type { RequestRecord } from "@symphony/measure";
 import { describe, expect, it } from "vitest";
 import { compareRuns, type ComparedRun } from "./compare";
-import type { RequestRecord } from "./load-runner";
 
 const rec = (ttft: number, turn: number): RequestRecord => ({
   request_id: "r",

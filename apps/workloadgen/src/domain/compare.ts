@@ -1,7 +1,6 @@
 import { rngFor } from "@symphony/common";
+import { ReservoirSampler, type RequestRecord } from "@symphony/measure";
 import { bootstrapMedianDiff, mannWhitneyU, type MedianDiffCi } from "./compare-stats";
-import type { RequestRecord } from "./load-runner";
-import { ReservoirSampler } from "./stats";
 
 /** One run as the comparison reads it: its summary.json and its per-request records. */
 export interface ComparedRun {

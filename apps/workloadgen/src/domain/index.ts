@@ -10,8 +10,8 @@
  * - `makeDistribution(config)`: seeded samplers (Constant ... Empirical).
  * - `PartitionedSource`/`shareOf`: a run split across worker threads (each session played once).
  * - `SyntheticChatSource`/`synthesizeChats` (seeded ShareGPT-like chats), `ThinkTimeModel`
- *   (typing or measured chat gaps), `ChatHistory`, `PromptSynthesizer`, `summarize`/`percentileSorted`,
- *   `LogLinearHistogram`/`StreamingMetric` (bounded-memory percentiles, within 1%).
+ *   (typing or measured chat gaps), `ChatHistory`, `PromptSynthesizer`. Records, percentiles
+ *   and summaries are in @symphony/measure.
  * - Agents: `AgentSessionSource` (agent profiles: tool calls, sub-agent fan-out,
  *   reasoning replies), `parseAgentTrace` (JSONL agent traces), `AgentPlanStats`/`agentPlanLine`
  *   (dry run), `agentReport` (per-kind breakdown, tool waits, fan-out cache hits),
@@ -22,8 +22,6 @@ export * from "./think-time";
 export * from "./chat-synth";
 export * from "./dataset";
 export * from "./chat-session";
-export * from "./stats";
-export * from "./histogram";
 export * from "./prompt-synth";
 export * from "./plan";
 export * from "./closed-loop";

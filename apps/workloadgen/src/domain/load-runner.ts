@@ -1,61 +1,11 @@
 import type { TimerHandle, Timers } from "@symphony/common";
+import type { RequestRecord } from "@symphony/measure";
 import { ChatHistory } from "./chat-session";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
 import { ThinkTagSplitter } from "./agent-reasoning";
 import type { PromptSynthesizer } from "./prompt-synth";
 import type { FinishedInfo, StartedInfo, Target, TurnRequest } from "./target";
 import type { ThinkTimeModel } from "./think-time";
-
-/** What the run measured for one request. Times are ms since the run started. */
-export interface RequestRecord {
-  request_id: string;
-  client_id: string;
-  session_id: string;
-  turn_index: number;
-  profile: string;
-  node_id: string;
-  kv_tier: string;
-  /** When the schedule said to send it. */
-  scheduled_ms: number;
-  sent_ms: number;
-  /** sent - scheduled: how late the generator was (a saturated client shows here, not as latency). */
-  schedule_lag_ms: number;
-  first_token_ms: number | null;
-  end_ms: number;
-  ttft_ms: number | null;
-  e2el_ms: number;
-  /** (e2el - ttft) / (completion_tokens - 1); null with fewer than 2 tokens. */
-  tpot_ms: number | null;
-  /** Gaps between successive token events (ms). */
-  itl_ms: number[];
-  prompt_tokens: number;
-  completion_tokens: number;
-  cached_tokens: number;
-  /** Sum of Token events' token_count. */
-  token_count: number;
-  /**
-   * "server": token counts from the server's usage; "client": counted locally (fallback, less
-   * exact). Optional only so older record builders still type-check; the run loop always sets it.
-   */
-  usage_source?: "server" | "client";
-  queue_time_ms: number | null;
-  finish_reason: string | null;
-  error: string | null;
-  /** "chat" or "agent" (the plan's kind). Optional only so older record builders still type-check. */
-  session_kind?: "chat" | "agent";
-  /** Sub-agents: the session that spawned this one; null for top-level sessions. */
-  parent_session_id?: string | null;
-  /** Output tokens that were reasoning (server-marked, or inside a leading <think> block). */
-  reasoning_tokens?: number;
-  /** Time to first CONTENT token (ttft_ms counts a token of any kind); null if no content came. */
-  ttfct_ms?: number | null;
-  /** Agents: the tool call's latency this turn waited for (µs-exact, scaled); null if none. */
-  tool_wait_ms?: number | null;
-  /** Agents: time this turn waited for its sub-agents (from the spawn to the last one's end); null if none. */
-  subagent_wait_ms?: number | null;
-  /** Agents: sub-agents joined into this turn (0 if none). */
-  fan_out?: number;
-}
 
 export interface LoadRunnerOptions {
   /** "closed": keep `concurrency` sessions active, replacing finished ones at once. "open": start sessions at their `startUs`. */

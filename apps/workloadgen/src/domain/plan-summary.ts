@@ -1,5 +1,5 @@
 import type { SessionPlan, SessionSource } from "./plan";
-import { summarize, type MetricSummary } from "./stats";
+import { summarize, type MetricSummary } from "@symphony/measure";
 
 /** Aggregate shape of a plan, for `--dry-run`. Rates are per second of user time. */
 export interface PlanSummary {

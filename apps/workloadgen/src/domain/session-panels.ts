@@ -1,6 +1,4 @@
-import { StreamingMetric } from "./histogram";
-import type { RequestRecord } from "./load-runner";
-import type { MetricSummary } from "./stats";
+import { StreamingMetric, type MetricSummary, type RequestRecord } from "@symphony/measure";
 
 /** Turn indices from this one up are pooled into one "N+" group (as the summary's by_turn_index). */
 const TURN_GROUPS = 10;

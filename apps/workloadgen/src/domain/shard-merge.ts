@@ -1,4 +1,4 @@
-import type { RequestRecord } from "./load-runner";
+import type { RequestRecord } from "@symphony/measure";
 import type { ServerMetricsSample } from "./server-metrics";
 
 /** What merging needs from one shard's results folder. */

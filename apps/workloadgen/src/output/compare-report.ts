@@ -1,3 +1,4 @@
+import { cdfPoints, escapeHtml, htmlPageHead, toJson, UPLOT_JS } from "@symphony/measure";
 import {
   COMPARED_DISTRIBUTIONS,
   type CompareRow,
@@ -5,10 +6,6 @@ import {
   type ComparedDistribution,
   type DistributionTest,
 } from "../domain";
-import { cdfPoints } from "./html-report";
-import { escapeHtml, htmlPageHead } from "./html-page";
-import { toJson } from "./report";
-import { UPLOT_JS } from "./uplot-assets";
 
 const fmt = (x: number | null, digits = 2): string => (x === null ? "n/a" : x.toFixed(digits));
 const signed = (x: number | null, digits = 2): string =>

@@ -1,4 +1,4 @@
-import type { RequestRecord } from "../domain";
+import type { RequestRecord } from "@symphony/measure";
 import type { LoopDelayFigures, SenderStatus } from "../sender";
 import type { AdviceCounters } from "../transport/grpc-target";
 

@@ -1,7 +1,8 @@
 import { parentPort } from "node:worker_threads";
 import { createLogger } from "@symphony/runtime";
 import { parseConfig, type Config } from "../config";
-import { PartitionedSource, type RequestRecord } from "../domain";
+import type { RequestRecord } from "@symphony/measure";
+import { PartitionedSource } from "../domain";
 import { runnerShare } from "../shard";
 import { InProcessSender } from "../sender";
 import { buildWorkload } from "../workload";

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { agentReport, type RequestRecord } from "../../src/domain";
+import type { RequestRecord } from "@symphony/measure";
+import { agentReport } from "../../src/domain";
 
 /**
  * Agent sessions through the real stack: 2 mock engines -> 2 node-schedulers -> the scheduler

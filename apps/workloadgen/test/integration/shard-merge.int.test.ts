@@ -1,10 +1,9 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { buildSummary, type RequestRecord } from "@symphony/measure";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { buildSummary } from "../../src/output/report";
-import type { RequestRecord } from "../../src/domain";
 import { checkPage, hasChromium } from "./browser";
 import { readRequestLines, readSummary } from "./run-output";
 

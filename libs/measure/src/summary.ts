@@ -1,12 +1,7 @@
 import { rngFor } from "@symphony/common";
-import {
-  HISTOGRAM_METHOD,
-  LogLinearHistogram,
-  ReservoirSampler,
-  summarize,
-  type MetricSummary,
-  type RequestRecord,
-} from "../domain";
+import { HISTOGRAM_METHOD, LogLinearHistogram } from "./histogram";
+import type { RequestRecord } from "./record";
+import { ReservoirSampler, summarize, type MetricSummary } from "./stats";
 
 /** Service-level objectives for goodput, in ms (as `vllm bench serve --goodput`). */
 export interface Slo {

@@ -1,5 +1,5 @@
-import type { ChartSource, RecordColumns, RunSummary, TimeSeries } from "./report";
-import { CDF_POINTS, MAX_TIME_BUCKETS, SCATTER_POINTS, toJson } from "./report";
+import type { ChartSource, RecordColumns, RunSummary, TimeSeries } from "./summary";
+import { CDF_POINTS, MAX_TIME_BUCKETS, SCATTER_POINTS, toJson } from "./summary";
 import { escapeHtml, htmlPageHead } from "./html-page";
 import { UPLOT_JS } from "./uplot-assets";
 

@@ -1,8 +1,9 @@
 import { rngFor } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import type { MetricSummary, RequestRecord } from "../domain";
+import type { RequestRecord } from "./record";
+import type { MetricSummary } from "./stats";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
-import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./report";
+import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./summary";
 
 function record(over: Partial<RequestRecord>): RequestRecord {
   return {

@@ -12,6 +12,8 @@ describe("percentileSorted", () => {
     [[0, 10], 25, 2.5],
     [[1, 2, 3, 4, 5], 0, 1],
     [[1, 2, 3, 4, 5], 100, 5],
+    [[10, 20], 50, 15],
+    [[10, 20], 99, 19.9],
   ])("%j at p%i -> %d", (values, p, expected) => {
     expect(percentileSorted(values, p)).toBeCloseTo(expected, 10);
   });

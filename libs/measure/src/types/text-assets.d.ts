@@ -1,4 +1,4 @@
-// Files imported as text (`with { type: "text" }`): see src/output/uplot-assets.ts.
+// Files imported as text (`with { type: "text" }`): see ../uplot-assets.ts.
 declare module "uplot/dist/uPlot.iife.min.js" {
   const text: string;
   export default text;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "../domain";
+import type { RequestRecord } from "./record";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
-import { SummaryAccumulator, type RecordColumns } from "./report";
+import { SummaryAccumulator, type RecordColumns } from "./summary";
 
 const columns = (
   rows: { sent: number; end: number; ok?: boolean; completion?: number }[],

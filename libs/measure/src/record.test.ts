@@ -1,6 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "./domain";
-import { requestLine } from "./sender";
+import { requestLine, requestLineWithoutItl, type RequestRecord } from "./record";
 
 const record = {
   request_id: "r-1",
@@ -32,5 +31,13 @@ describe("requestLine", () => {
     };
     expect(parsed.itl_ms).toEqual([]);
     expect(parsed.itl_count).toBe(0);
+  });
+});
+
+describe("requestLineWithoutItl", () => {
+  it("record -> its JSON without itl_ms, itl_count last; the record itself unchanged", () => {
+    const line = requestLineWithoutItl(record);
+    expect(line).toBe('{"request_id":"r-1","session_id":"s1","ttft_ms":1.5,"error":null,"itl_count":2}');
+    expect(record.itl_ms).toEqual([0.1234567, 2.0004999]);
   });
 });

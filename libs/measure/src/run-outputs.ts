@@ -1,0 +1,48 @@
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { renderHtmlReport } from "./html-report";
+import { JsonlWriter } from "./jsonl-writer";
+import { summaryCsv, toJson, type ChartSource, type RunSummary } from "./summary";
+
+/** The files of a run's results folder (`--out`). */
+export const RUN_FILES = {
+  requests: "requests.jsonl",
+  summary: "summary.json",
+  summaryCsv: "summary.csv",
+  report: "report.html",
+} as const;
+
+/**
+ * One run's results folder: requests.jsonl, one line per request as requests finish, then
+ * summary.json, summary.csv and report.html, all three from the same summary. The live run and
+ * the simulator (and so the experiments, which drive both) write through this, so their files
+ * have one format. The folder must exist and be writable (`prepareOutDir`).
+ */
+export class RunOutputs {
+  private readonly requests: JsonlWriter;
+
+  constructor(readonly dir: string) {
+    this.requests = new JsonlWriter(join(dir, RUN_FILES.requests));
+  }
+
+  /** Appends one requests.jsonl line (or several joined by "\n"); a newline is added. */
+  writeRequestLine(line: string): void {
+    this.requests.write(line);
+  }
+
+  /** Writes every queued line and closes requests.jsonl (idempotent). */
+  closeRequests(): void {
+    this.requests.close();
+  }
+
+  /**
+   * Closes requests.jsonl, then writes summary.json, summary.csv and report.html (`title`: the
+   * report page's heading, the live run's by default).
+   */
+  writeSummary(summary: RunSummary, charts: ChartSource, title?: string): void {
+    this.closeRequests();
+    writeFileSync(join(this.dir, RUN_FILES.summary), toJson(summary) + "\n");
+    writeFileSync(join(this.dir, RUN_FILES.summaryCsv), summaryCsv(summary));
+    writeFileSync(join(this.dir, RUN_FILES.report), renderHtmlReport(summary, charts, title));
+  }
+}

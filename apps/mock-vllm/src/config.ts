@@ -1,11 +1,10 @@
-import { Command, InvalidArgumentError, Option } from "commander";
-import { checkTokenizerSpec, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
-import { parseArg, type LogLevel } from "@symphony/runtime";
-import { KvEventsConfigError, parseKvEventsConfig, type KvEventsConfig } from "@symphony/kv-events";
+import { Command } from "@commander-js/extra-typings";
+import { checkTokenizerSpec, UsageError } from "@symphony/common";
+import type { KvEventsConfig } from "@symphony/kv-events";
+import { addOptions, parseOptions, type LogLevel } from "@symphony/runtime";
 import {
   coefficientsFor,
   cpuBlocksFor,
-  DEFAULT_PROFILE,
   deriveNumGpuBlocks,
   kvBytesPerToken,
   PROFILES,
@@ -13,6 +12,7 @@ import {
   type FaultConfig,
   type StepTimeCoefficients,
 } from "./domain";
+import { mockVllmOptions } from "./options";
 
 /** The effective configuration of one mock vLLM server. */
 export interface Config {
@@ -79,245 +79,14 @@ export interface Config {
   readonly logLevel: LogLevel;
 }
 
-function rate(value: string): number {
-  return parseArg.number(0, 1)(value);
-}
-
-function kvEventsConfig(value: string): KvEventsConfig {
-  try {
-    return parseKvEventsConfig(value);
-  } catch (err) {
-    if (err instanceof KvEventsConfigError) throw new InvalidArgumentError(err.message);
-    throw err;
-  }
-}
-
-/** A vLLM release as `--show-hidden-metrics-for-version` takes it: `0.10` or `0.10.2`. */
-function vllmVersion(value: string): string {
-  if (!/^\d+\.\d+(\.\d+)?$/.test(value))
-    throw new InvalidArgumentError(`expected a vLLM version such as 0.10, got "${value}"`);
-  return value;
-}
-
-function buildProgram(): Command {
-  const profiles = Object.keys(PROFILES);
-  return new Command("mock-vllm")
+export function buildProgram() {
+  const program = new Command("mock-vllm")
     .description(
       "A vLLM stand-in: OpenAI-compatible API with vLLM's continuous batching, KV-cache and prefix-cache timing",
     )
-    .addOption(new Option("--host <host>", "interface to bind").default("127.0.0.1"))
-    .addOption(
-      new Option("--port <port>", "HTTP port (0 = a free port)").default(8000).argParser(parseArg.port),
-    )
-    .addOption(
-      new Option("--model <name>", "model name (as vLLM's --model)").default(
-        "meta-llama/Llama-3.1-8B-Instruct",
-      ),
-    )
-    .addOption(new Option("--served-model-name <names...>", "names accepted in requests (default: --model)"))
-    .addOption(
-      new Option("--profile <name>", "engine timing/capacity profile")
-        .choices(profiles)
-        .default(DEFAULT_PROFILE),
-    )
-    .addOption(new Option("--tokenizer <name|path>", `${TOKENIZER_FLAG_HELP} (default: the profile model's)`))
-    .addOption(
-      new Option(
-        "--max-model-len <tokens>",
-        "max prompt + output tokens (default: the profile model's)",
-      ).argParser(parseArg.int(1)),
-    )
-    .addOption(
-      new Option(
-        "--max-num-seqs <n>",
-        "max running requests per step (default: the profile's vLLM default)",
-      ).argParser(parseArg.int(1)),
-    )
-    .addOption(
-      new Option(
-        "--max-num-batched-tokens <n>",
-        "token budget per step (default: the profile's vLLM default)",
-      ).argParser(parseArg.int(1)),
-    )
-    .addOption(
-      new Option("--block-size <tokens>", "KV block size").default(16).argParser(parseArg.int(1, 1024)),
-    )
-    .addOption(
-      new Option(
-        "--gpu-memory-utilization <f>",
-        "fraction of GPU memory vLLM may use (derives --num-gpu-blocks)",
-      )
-        .default(0.9)
-        .argParser(parseArg.number(0.05, 1)),
-    )
-    .addOption(
-      new Option("--num-gpu-blocks <n>", "KV-cache blocks (default: derived from the profile)").argParser(
-        parseArg.int(1),
-      ),
-    )
-    .addOption(new Option("--enable-prefix-caching", "automatic prefix caching").default(true))
-    .addOption(new Option("--no-enable-prefix-caching", "disable automatic prefix caching"))
-    .addOption(
-      new Option(
-        "--kv-connector",
-        "Symphony's directive connector: load the KV a node reports resident (header x-symphony-resident-tokens) instead of recomputing it",
-      ).default(false),
-    )
-    .addOption(
-      new Option("--no-kv-connector", "ignore x-symphony-resident-tokens, like a plain vLLM (default)"),
-    )
-    .addOption(
-      new Option(
-        "--kv-events-config <json>",
-        "vLLM KVEventsConfig JSON: enable_kv_cache_events, publisher, endpoint, replay_endpoint, buffer_steps, hwm, max_queue_size, topic, event_encoding",
-      ).argParser(kvEventsConfig),
-    )
-    .addOption(
-      new Option(
-        "--kv-offloading-size <GiB>",
-        "native CPU KV offload: CPU tier size in GiB, total across ranks (0 = off)",
-      )
-        .default(0)
-        .argParser(parseArg.number(0, 1e6)),
-    )
-    .addOption(
-      new Option("--kv-offloading-backend <name>", "CPU offload backend (only native is emulated)")
-        .choices(["native", "lmcache"])
-        .default("native"),
-    )
-    .addOption(
-      new Option(
-        "--enable-prompt-tokens-details",
-        "fill usage.prompt_tokens_details.cached_tokens (as vLLM, off by default)",
-      ).default(false),
-    )
-    .addOption(
-      new Option(
-        "--show-hidden-metrics-for-version <version>",
-        "also serve the metric names vLLM has since removed (gpu_cache_usage_perc, gpu_prefix_cache_*, time_per_output_token_seconds), e.g. 0.10",
-      ).argParser(vllmVersion),
-    )
-    .addOption(
-      new Option("--time-scale <x>", "divide all modelled durations by x (10 = 10x faster)")
-        .default(1)
-        .argParser(parseArg.number(0.001, 1e6)),
-    )
-    .addOption(
-      new Option("--seed <n>", "seed for generated text and faults").default(0).argParser(parseArg.int()),
-    )
-    .addOption(
-      new Option(
-        "--eos-mean-tokens <n>",
-        "mean generated length before a sampled EOS (0 = run to max_tokens)",
-      )
-        .default(256)
-        .argParser(parseArg.int(0)),
-    )
-    .addOption(
-      new Option("--step-overhead-us <us>", "override: fixed cost per step").argParser(parseArg.number(0)),
-    )
-    .addOption(
-      new Option("--per-seq-us <us>", "override: cost per sequence in a step").argParser(parseArg.number(0)),
-    )
-    .addOption(
-      new Option("--weight-read-us <us>", "override: time to read all weights once (decode floor)").argParser(
-        parseArg.number(0),
-      ),
-    )
-    .addOption(
-      new Option("--kv-read-us-per-token <us>", "override: time per KV token read in decode").argParser(
-        parseArg.number(0),
-      ),
-    )
-    .addOption(
-      new Option("--prefill-us-per-token <us>", "override: dense compute time per token").argParser(
-        parseArg.number(0),
-      ),
-    )
-    .addOption(
-      new Option(
-        "--attention-us-per-pair <us>",
-        "override: prefill attention time per query-key pair",
-      ).argParser(parseArg.number(0)),
-    )
-    .addOption(
-      new Option("--fault-error-rate <p>", "fraction of requests failed with --fault-error-status")
-        .default(0)
-        .argParser(rate),
-    )
-    .addOption(
-      new Option("--fault-error-status <code>", "HTTP status of injected errors")
-        .choices(["500", "503"])
-        .default("503"),
-    )
-    .addOption(
-      new Option("--fault-latency-rate <p>", "fraction of requests delayed by --fault-latency-ms")
-        .default(0)
-        .argParser(rate),
-    )
-    .addOption(
-      new Option(
-        "--fault-latency-ms <ms>",
-        "injected delay before a request reaches the engine (modelled ms)",
-      )
-        .default(1000)
-        .argParser(parseArg.number(0)),
-    )
-    .addOption(
-      new Option("--fault-drop-rate <p>", "fraction of streams cut mid-way (connection destroyed)")
-        .default(0)
-        .argParser(rate),
-    )
-    .addOption(
-      new Option("--drain-timeout-ms <ms>", "on SIGTERM, wait this long for in-flight requests")
-        .default(10_000)
-        .argParser(parseArg.int(0)),
-    )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["error", "warn", "info", "debug"])
-        .default("info"),
-    )
     .exitOverride()
     .showHelpAfterError(false);
-}
-
-interface RawOptions {
-  host: string;
-  port: number;
-  model: string;
-  servedModelName?: string[];
-  profile: string;
-  tokenizer?: string;
-  maxModelLen?: number;
-  maxNumSeqs?: number;
-  maxNumBatchedTokens?: number;
-  blockSize: number;
-  gpuMemoryUtilization: number;
-  numGpuBlocks?: number;
-  enablePrefixCaching: boolean;
-  kvConnector: boolean;
-  kvEventsConfig?: KvEventsConfig;
-  kvOffloadingSize: number;
-  kvOffloadingBackend: string;
-  enablePromptTokensDetails: boolean;
-  showHiddenMetricsForVersion?: string;
-  timeScale: number;
-  seed: number;
-  eosMeanTokens: number;
-  stepOverheadUs?: number;
-  perSeqUs?: number;
-  weightReadUs?: number;
-  kvReadUsPerToken?: number;
-  prefillUsPerToken?: number;
-  attentionUsPerPair?: number;
-  faultErrorRate: number;
-  faultErrorStatus: string;
-  faultLatencyRate: number;
-  faultLatencyMs: number;
-  faultDropRate: number;
-  drainTimeoutMs: number;
-  logLevel: LogLevel;
+  return addOptions(program, mockVllmOptions);
 }
 
 /**
@@ -331,8 +100,7 @@ export function parseConfig(
   env: Readonly<Record<string, string | undefined>> = process.env,
 ): Readonly<Config> {
   const program = buildProgram().configureOutput({ writeErr });
-  program.parse(argv as string[], { from: "user" });
-  const o = program.opts<RawOptions>();
+  const o = parseOptions(program, mockVllmOptions, argv).values;
   const profile = PROFILES[o.profile]!;
   const base = coefficientsFor(profile);
   const coefficients: StepTimeCoefficients = {

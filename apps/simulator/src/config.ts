@@ -15,12 +15,12 @@ import {
 import { addOptions, parseArg, parseOptions, type LogLevel } from "@symphony/runtime";
 import {
   cpuBlocksFor,
-  DEFAULT_PROFILE,
   deriveNumGpuBlocks,
   hostLinkBytesPerUs,
   kvBytesPerToken,
   PROFILES,
 } from "@symphony/mock-vllm/domain";
+import { mockVllmOptions } from "@symphony/mock-vllm";
 import {
   nodeSchedulerOptions,
   RESIDENCY_POLICY_NAMES,
@@ -37,11 +37,11 @@ import type { ClusterSpec } from "./domain";
 
 const pos = z.number().positive();
 const posInt = z.number().int().positive();
-const nonNegInt = z.number().int().min(0);
 
 // The apps' own option fields: their types, bounds and defaults are the cluster file's.
 const scheduler = schedulerOptions.shape;
 const node = nodeSchedulerOptions.shape;
+const engine = mockVllmOptions.shape;
 
 const linkSchema = z.strictObject({
   /** One-way latency, µs. */
@@ -85,21 +85,21 @@ export const clusterFileSchema = z.strictObject({
     .prefault({}),
   engine: z
     .strictObject({
-      profile: z.enum(Object.keys(PROFILES) as [string, ...string[]]).default(DEFAULT_PROFILE),
-      max_num_seqs: posInt.optional(),
-      max_num_batched_tokens: posInt.optional(),
-      num_gpu_blocks: posInt.optional(),
-      gpu_memory_utilization: z.number().min(0.05).max(1).default(0.9),
-      block_size: posInt.max(1024).default(16),
-      prefix_caching: z.boolean().default(true),
-      max_model_len: posInt.optional(),
+      profile: engine.profile,
+      max_num_seqs: engine.maxNumSeqs,
+      max_num_batched_tokens: engine.maxNumBatchedTokens,
+      num_gpu_blocks: engine.numGpuBlocks,
+      gpu_memory_utilization: engine.gpuMemoryUtilization,
+      block_size: engine.blockSize,
+      prefix_caching: engine.enablePrefixCaching,
+      max_model_len: engine.maxModelLen,
       /** Modelled engine durations are divided by this (mock-vllm --time-scale). */
-      time_scale: pos.default(1),
+      time_scale: engine.timeScale,
       /** Mean generated length before a sampled EOS (mock-vllm --eos-mean-tokens; 0 = never). */
-      eos_mean_tokens: nonNegInt.default(256),
-      seed: nonNegInt.default(0),
+      eos_mean_tokens: engine.eosMeanTokens,
+      seed: engine.seed,
       /** vLLM's native CPU offload, GiB of host memory (`--kv-offloading-size`; 0 = off). */
-      kv_offloading_size: z.number().min(0).default(0),
+      kv_offloading_size: engine.kvOffloadingSize,
     })
     .prefault({}),
   node: z
@@ -223,9 +223,9 @@ export const simulatorOptions = z.object({
     `routing policy (default: config policy, else ${String(defaultOf(scheduler.policy))})`,
   ),
   profile: flag(
-    z.enum(Object.keys(PROFILES) as [string, ...string[]]).optional(),
+    fileField(engine.profile),
     "--profile <name>",
-    `engine profile (default: config engine.profile, else ${DEFAULT_PROFILE})`,
+    `engine profile (default: config engine.profile, else ${String(defaultOf(engine.profile))})`,
   ),
   kvBudgetTokens: flag(
     fileField(node.kvBudgetTokens),

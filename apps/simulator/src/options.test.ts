@@ -1,5 +1,6 @@
 import { defaultsOf } from "@symphony/common";
 import { helpDefaultMismatches } from "@symphony/runtime";
+import { mockVllmOptions } from "@symphony/mock-vllm";
 import { nodeSchedulerOptions } from "@symphony/node-scheduler";
 import { DEFAULT_POLICY_PARAMS, schedulerOptions } from "@symphony/scheduler";
 import { describe, expect, it } from "vitest";
@@ -53,6 +54,21 @@ describe("cluster defaults", () => {
       prefetchMarginUs: d.prefetchMarginMs! * 1000,
       residencyPolicy: d.residencyPolicy,
       hintStaleAfterUs: d.hintStaleMs! * 1000,
+    });
+  });
+
+  it("no cluster file -> mock-vllm's own defaults", () => {
+    const d = defaultsOf(mockVllmOptions);
+    const c = parseConfig([]);
+    expect(c.engineInfo).toMatchObject({ profile: d.profile, eosMeanTokens: d.eosMeanTokens, seed: d.seed });
+    expect(c.cluster.engine).toMatchObject({
+      blockSize: d.blockSize,
+      enablePrefixCaching: d.enablePrefixCaching,
+      timeScale: d.timeScale,
+    });
+    expect(c.file.engine).toMatchObject({
+      gpu_memory_utilization: d.gpuMemoryUtilization,
+      kv_offloading_size: d.kvOffloadingSize,
     });
   });
 });

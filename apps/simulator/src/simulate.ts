@@ -1,6 +1,11 @@
-import { mkdirSync } from "node:fs";
 import { VirtualTimers } from "@symphony/common";
-import { requestLineWithoutItl, RunOutputs, SummaryAccumulator, type RunSummary } from "@symphony/measure";
+import {
+  prepareOutDir,
+  requestLineWithoutItl,
+  RunOutputs,
+  SummaryAccumulator,
+  type RunSummary,
+} from "@symphony/measure";
 import { type Logger } from "@symphony/runtime";
 import {
   ChatTemplate,
@@ -11,7 +16,6 @@ import {
 } from "@symphony/mock-vllm/domain";
 import { LoadRunner } from "@symphony/workloadgen/domain";
 import { buildWorkload, runnerOptions } from "@symphony/workloadgen";
-import { UsageError } from "@symphony/common";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";
 
@@ -50,13 +54,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
   });
   const wl = config.workload;
   const workload = buildWorkload(wl);
-  if (config.out) {
-    try {
-      mkdirSync(config.out, { recursive: true });
-    } catch (err) {
-      throw new UsageError(`--out ${config.out}: cannot create directory: ${(err as Error).message}`);
-    }
-  }
+  if (config.out) prepareOutDir(config.out);
   // The ITL gaps are left out of requests.jsonl: a simulated hour would write millions.
   const outputs = config.out ? new RunOutputs(config.out) : undefined;
   const results = new SummaryAccumulator(1_000_000, wl.seed, true, {

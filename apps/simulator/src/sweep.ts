@@ -1,7 +1,7 @@
-import { mkdirSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { UsageError } from "@symphony/common";
-import { toJson } from "@symphony/measure";
+import { prepareOutDir, toJson } from "@symphony/measure";
 import { type Logger } from "@symphony/runtime";
 import { applySweepValue, resolveConfig, type SimConfig, type SweepAxis } from "./config";
 import { sweepChartSvg } from "./output/chart";
@@ -105,7 +105,7 @@ export async function runSweep(
   const keys = config.sweep.map((a) => a.key);
   const combos = combinations(config.sweep);
   if (combos.length > 1000) throw new UsageError(`--sweep: ${combos.length} combinations (at most 1000)`);
-  if (config.out) mkdirSync(config.out, { recursive: true });
+  if (config.out) prepareOutDir(config.out);
   const rows: SweepRow[] = [];
   for (const params of combos) {
     let overrides = config.overrides;

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { repoRoot, runCli } from "@symphony/testkit";
@@ -31,7 +31,7 @@ describe("simulator bundle", () => {
     expect(summary.sim.virtual_duration_s).toBeCloseTo(summary.duration_s, 6);
     expect(summary.sim.speed_ratio).toBeCloseTo(summary.sim.virtual_duration_s / summary.sim.wall_time_s, 6);
     expect(requests(out).trim().split("\n")).toHaveLength(100);
-    // workloadgen's own report writers, offline page included.
+    // The live run's writers (@symphony/measure's RunOutputs), offline page included.
     expect(readFileSync(join(out, "summary.csv"), "utf8")).toMatch(/^scope,metric,stat,value/);
     const html = readFileSync(join(out, "report.html"), "utf8");
     expect(html).toMatch(/simulated run/);
@@ -108,6 +108,15 @@ describe("simulator bundle", () => {
     const r = await run(args);
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(message);
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it("--out under a file -> exit 2 naming --out before anything runs", async () => {
+    const file = join(dir, "a-file");
+    writeFileSync(file, "");
+    const r = await run(["--config", small, "--out", join(file, "sub")]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--out .*a-file\/sub: cannot write there \(\w+\): a file is in the way/);
     expect(r.stderr).not.toMatch(/\n\s+at /);
   });
 });

@@ -51,14 +51,22 @@ export interface RunOptions {
   grace: number;
   /** Seconds without any byte (HTTP) or event (gRPC) on a streamed turn before it fails (0 = off). */
   idleTimeout: number;
-  /** Engines' and nodes' Prometheus /metrics URLs scraped during the run (server-metrics.jsonl). */
-  serverMetrics: string[];
-  /** Seconds between scrapes of `serverMetrics`. */
-  serverMetricsInterval: number;
-  /** POST /reset_prefix_cache to each engine before the run (vLLM: needs VLLM_SERVER_DEV_MODE=1). */
-  resetPrefixCache: boolean;
+  /**
+   * The servers' side of the run (`--server-metrics`, `--reset-prefix-cache`); undefined when
+   * neither is given (then nothing of it appears in the config echoed by summaries).
+   */
+  servers: ServerWatchOptions | undefined;
   /** Wall-clock instant (ms since the epoch) to start the schedule at; undefined = when ready. */
   startAt: number | undefined;
+}
+
+export interface ServerWatchOptions {
+  /** Engines' and nodes' Prometheus /metrics URLs scraped during the run (server-metrics.jsonl). */
+  metrics: string[];
+  /** Seconds between scrapes of `metrics`. */
+  intervalS: number;
+  /** POST /reset_prefix_cache to each engine before the run (vLLM: needs VLLM_SERVER_DEV_MODE=1). */
+  resetPrefixCache: boolean;
 }
 
 /** `grpc://host:port`, `host:port`, or `http(s)://host:port[/prefix]` -> kind + address. */
@@ -272,9 +280,14 @@ export function runOptionsFrom(
       maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
       grace: o.grace as number,
       idleTimeout: o.idleTimeout as number,
-      serverMetrics: (o.serverMetrics as string[] | undefined) ?? [],
-      serverMetricsInterval: o.serverMetricsInterval as number,
-      resetPrefixCache: o.resetPrefixCache as boolean,
+      servers:
+        o.serverMetrics !== undefined || o.resetPrefixCache === true
+          ? {
+              metrics: (o.serverMetrics as string[] | undefined) ?? [],
+              intervalS: o.serverMetricsInterval as number,
+              resetPrefixCache: o.resetPrefixCache as boolean,
+            }
+          : undefined,
       startAt: o.startAt as number | undefined,
     },
   };

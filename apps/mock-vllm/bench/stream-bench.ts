@@ -12,9 +12,9 @@
 // model predicts (which shows whether the event loop keeps up). Uses only Node built-ins.
 //
 // --baseline-bundle: an A/B of this build against another (e.g. main's, copied aside before a
-// change): `--ab-rounds` rounds, each measuring both bundles one after the other (the order
-// alternates), then the median ratio of their tokens per CPU-second (the machine's other load
-// hits both alike).
+// change): `--ab-rounds` rounds, each running both bundles side by side (each with its own
+// client workers and --streams), then the median ratio of their tokens per CPU-second (the
+// machine's other load, bursty on a shared box, hits both alike).
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
@@ -290,18 +290,18 @@ async function main(): Promise<void> {
   const perCpu: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const order = round % 2 === 0 ? (["current", "baseline"] as const) : (["baseline", "current"] as const);
-    const got: Partial<Record<"current" | "baseline", number>> = {};
-    for (const which of order) {
-      const r = await measure(which === "current" ? bundle : baseline);
-      got[which] = r.mockTokensPerCpuSecond as number;
-      perCpu[which].push(got[which]);
+    const [current, base] = await Promise.all([measure(bundle), measure(baseline)]);
+    for (const [which, r] of [
+      ["current", current],
+      ["baseline", base],
+    ] as const) {
+      perCpu[which].push(r.mockTokensPerCpuSecond as number);
       process.stdout.write(
-        `A/B round ${round + 1} ${which.padEnd(8)}: ${got[which]} tokens per CPU-second, ` +
+        `A/B round ${round + 1} ${which.padEnd(8)}: ${r.mockTokensPerCpuSecond} tokens per CPU-second, ` +
           `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ${r.errors} errors\n`,
       );
     }
-    ratios.push(got.current! / got.baseline!);
+    ratios.push((current.mockTokensPerCpuSecond as number) / (base.mockTokensPerCpuSecond as number));
   }
   process.stdout.write(
     `RESULT  A/B, ${rounds} rounds: ${median(perCpu.current)} tokens per CPU-second (this build) vs ` +

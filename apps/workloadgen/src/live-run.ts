@@ -6,17 +6,14 @@ import {
   formatSummaryTable,
   requestLine,
   RunOutputs,
+  SessionPanelAccumulator,
   SummaryAccumulator,
   type RequestRecord,
 } from "@symphony/measure";
 import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
-import {
-  AgentReportAccumulator,
-  formatAgentReport,
-  SessionPanelAccumulator,
-} from "./domain";
+import { AgentReportAccumulator, formatAgentReport } from "./domain";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
 import {

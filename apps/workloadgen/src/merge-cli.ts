@@ -7,20 +7,17 @@ import {
   prepareOutDir,
   requestLine,
   RunOutputs,
-  SummaryAccumulator,
-  type RequestRecord,
-  type Slo,
-} from "@symphony/measure";
-import {
-  AgentReportAccumulator,
-  formatAgentReport,
   MergeError,
   mergeShardRuns,
   SessionPanelAccumulator,
   summarizeServerMetrics,
+  SummaryAccumulator,
+  type RequestRecord,
   type ServerMetricsSample,
   type ShardRun,
-} from "./domain";
+  type Slo,
+} from "@symphony/measure";
+import { AgentReportAccumulator, formatAgentReport } from "./domain";
 
 /** Lines of a JSONL file, parsed; a bad line is one UsageError naming the file and line. */
 export function readJsonl<T>(path: string): T[] {

@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import { UsageError } from "@symphony/common";
@@ -177,10 +177,6 @@ export async function mergeMain(argv: readonly string[]): Promise<void> {
     summary,
     results.chartSource(summary.duration_s),
     "workloadgen report (merged shards)",
+    merged.serverSamples,
   );
-  if (merged.serverSamples.length > 0)
-    writeFileSync(
-      join(out, "server-metrics.jsonl"),
-      merged.serverSamples.map((s) => JSON.stringify(s) + "\n").join(""),
-    );
 }

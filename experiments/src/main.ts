@@ -1,13 +1,23 @@
 import { setFlagsFromString } from "node:v8";
 import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
+import { parseRegimeConfig } from "./paper-regime/config";
+import { runPaperRegime } from "./paper-regime/run";
 import { runExperiment } from "./run";
 
 // The simulator allocates many short-lived objects; a larger young generation makes scavenges rarer.
 setFlagsFromString("--max-semi-space-size=64");
 
 async function main(): Promise<void> {
-  const config = parseConfig(process.argv.slice(2));
+  const argv = process.argv.slice(2);
+  if (argv[0] === "paper-regime") {
+    const regime = parseRegimeConfig(argv);
+    await runPaperRegime(regime, createLogger("experiments", regime.logLevel), (s) =>
+      process.stdout.write(s),
+    );
+    return;
+  }
+  const config = parseConfig(argv);
   const logger = createLogger("experiments", config.logLevel);
   await runExperiment(config, logger, (s) => process.stdout.write(s));
 }

@@ -2,7 +2,7 @@
 //
 //   npm run bench -w @symphony/mock-vllm -- [--streams 2000] [--duration-s 15] [--warmup-s 5]
 //       [--max-tokens 100] [--client-workers 2] [--time-scale 1] [--mock-arg=--flag=value ...]
-//       [--node-arg=--cpu-prof ...]
+//       [--node-arg=--cpu-prof ...] [--baseline-bundle <dist dir or main.js> [--ab-rounds 3]]
 //
 // Starts the built bundle (dist/apps/mock-vllm/main.js) on a free port, keeps `--streams`
 // streaming chat completions open at all times (closed loop: a finished stream is replaced at
@@ -10,8 +10,13 @@
 // streamed tokens/s (SSE content chunks received), completed requests/s, client TTFT, the mock's
 // CPU use, and how far the mock's measured inter-token latency is from the latency its own step
 // model predicts (which shows whether the event loop keeps up). Uses only Node built-ins.
+//
+// --baseline-bundle: an A/B of this build against another (e.g. main's, copied aside before a
+// change): `--ab-rounds` rounds, each running both bundles side by side (each with its own
+// client workers and --streams), then the median ratio of their tokens per CPU-second (the
+// machine's other load, bursty on a shared box, hits both alike).
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import { resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -140,7 +145,8 @@ function metric(text: string, name: string): number {
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
 }
 
-async function main(): Promise<void> {
+/** One measurement of one mock bundle: start it, load it, measure, stop it. */
+async function measure(bundle: string): Promise<Record<string, number | string>> {
   const streams = arg("streams", 2000);
   const durationS = arg("duration-s", 15);
   const warmupS = arg("warmup-s", 5);
@@ -150,7 +156,6 @@ async function main(): Promise<void> {
   const extra = process.argv
     .filter((a) => a.startsWith("--mock-arg="))
     .flatMap((a) => a.slice(11).split("="));
-  const bundle = resolve(import.meta.dirname, "../../../dist/apps/mock-vllm/main.js");
   const mockArgs = [
     "--port",
     "0",
@@ -252,7 +257,57 @@ async function main(): Promise<void> {
     clientTtftMsP99: Math.round(percentileSorted(ttft, 99)),
     mockArgs: mockArgs.join(" "),
   };
-  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return result;
+}
+
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(`--${name}`);
+  return i < 0 ? undefined : process.argv[i + 1];
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const bundle = resolve(import.meta.dirname, "../../../dist/apps/mock-vllm/main.js");
+  const baselineArg = stringArg("baseline-bundle");
+  if (baselineArg === undefined) {
+    process.stdout.write(`${JSON.stringify(await measure(bundle), null, 2)}\n`);
+    return;
+  }
+  const baseline = resolve(
+    existsSync(baselineArg) && statSync(baselineArg).isDirectory() ? `${baselineArg}/main.js` : baselineArg,
+  );
+  if (!existsSync(baseline)) {
+    process.stderr.write(
+      `error: --baseline-bundle: no bundle at ${baseline} (expected a dist dir or its main.js)\n`,
+    );
+    process.exit(2);
+  }
+  const rounds = arg("ab-rounds", 3);
+  const perCpu: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
+  const ratios: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const [current, base] = await Promise.all([measure(bundle), measure(baseline)]);
+    for (const [which, r] of [
+      ["current", current],
+      ["baseline", base],
+    ] as const) {
+      perCpu[which].push(r.mockTokensPerCpuSecond as number);
+      process.stdout.write(
+        `A/B round ${round + 1} ${which.padEnd(8)}: ${r.mockTokensPerCpuSecond} tokens per CPU-second, ` +
+          `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ${r.errors} errors\n`,
+      );
+    }
+    ratios.push((current.mockTokensPerCpuSecond as number) / (base.mockTokensPerCpuSecond as number));
+  }
+  process.stdout.write(
+    `RESULT  A/B, ${rounds} rounds: ${median(perCpu.current)} tokens per CPU-second (this build) vs ` +
+      `${median(perCpu.baseline)} (${baseline}); median ratio x${median(ratios).toFixed(2)} ` +
+      `(rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})\n`,
+  );
 }
 
 if (isMainThread) {

@@ -400,7 +400,8 @@ async function main(): Promise<void> {
           `at ${cmp.atRate.rate} req/s ${cmp.atRate.cpuUsPerTurn.current} vs ${cmp.atRate.cpuUsPerTurn.baseline} us (x${cmp.atRate.ratio})\n`,
       );
     process.stdout.write(
-      `max ${viaCap.perSecond} turns/s relayed vs ${directCap.perSecond} direct; scheduler CPU ` +
+      `max ${viaCap.perSecond} turns/s relayed vs ${directCap.perSecond} direct ` +
+        `(${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} % of direct); scheduler CPU ` +
         `${viaCap.cpuUsPerTurn.scheduler} us per relayed turn at capacity ` +
         `(${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`,
     );

@@ -8,10 +8,14 @@
  *
  * Run: `npm run bench:rate -w @symphony/workloadgen` (after `npm run build -w @symphony/workloadgen`);
  * options after `--`: `--workers 1,2` (counts to try), `--timer-spin-ms <ms>` (passed through),
- * `--rates 1000,2000,...`.
+ * `--rates 1000,2000,...`; `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
+ * against another (e.g. main's, copied aside before a change): both send the same open loop at
+ * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
+ * bench prints the median ratio of their CPU per request (the machine's other load hits both
+ * alike); `--ab-only` runs just that A/B.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
@@ -42,8 +46,36 @@ const WARMUP_S = 3;
 const CLOSED_PHASE_S = 25;
 const CLOSED_RAMP_S = 10;
 const CLOSED_WARMUP_S = 12;
+/** `--name value` from this script's argv, or undefined. */
+function stringArg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i > 0 ? process.argv[i + 1] : undefined;
+}
 const dist = join(__dirname);
 const workloadgen = join(dist, "main.js");
+const baselineArg = stringArg("--baseline-bundle");
+const baselineBundle =
+  baselineArg === undefined
+    ? undefined
+    : existsSync(baselineArg) && statSync(baselineArg).isDirectory()
+      ? join(baselineArg, "main.js")
+      : baselineArg;
+if (baselineBundle !== undefined && !existsSync(baselineBundle)) {
+  console.error(
+    `error: --baseline-bundle: no bundle at ${baselineBundle} (expected a dist dir or its main.js)`,
+  );
+  process.exit(2);
+}
+const AB_RATE = listArg("--ab-rate", [500])[0]!;
+const AB_ROUNDS = listArg("--ab-rounds", [5])[0]!;
+const AB_ONLY = process.argv.includes("--ab-only");
+if (AB_ONLY && baselineBundle === undefined) {
+  console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js>");
+  process.exit(2);
+}
+/** One A/B run: the open loop's length and the part excluded as warm-up (s). */
+const AB_PHASE_S = 6;
+const AB_WARMUP_S = 2;
 
 function startServer(): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(process.execPath, [join(dist, "fast-openai-server.js"), "--tokens", "2"], {
@@ -58,16 +90,46 @@ function startServer(): Promise<{ child: ChildProcess; port: number }> {
   });
 }
 
-function runWorkloadgen(args: string[]): Promise<number | null> {
-  const child = spawn(process.execPath, [workloadgen, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+/** A process's user + system CPU so far, in seconds (Linux /proc; clock ticks of 10 ms). */
+function processCpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU samples of a running child: [epoch ms, CPU seconds], every 100 ms. */
+type CpuSamples = [number, number][];
+
+function runWorkloadgen(args: string[], bundle = workloadgen, cpu?: CpuSamples): Promise<number | null> {
+  const child = spawn(process.execPath, [bundle, ...args], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const sampler = cpu
+    ? setInterval(() => {
+        const s = processCpuSeconds(child.pid!);
+        if (s !== undefined) cpu.push([Date.now(), s]);
+      }, 100)
+    : undefined;
   return new Promise((resolve) =>
     child.once("exit", (code) => {
+      if (sampler) clearInterval(sampler);
       if (code !== 0) console.error(stderr);
       resolve(code);
     }),
   );
+}
+
+/** CPU seconds a sampled child used between two epoch times (nearest samples inside). */
+function cpuBetween(samples: CpuSamples, fromMs: number, toMs: number): { cpu: number; wallMs: number } {
+  const inside = samples.filter(([t]) => t >= fromMs && t <= toMs);
+  if (inside.length < 2) return { cpu: NaN, wallMs: 0 };
+  const [t0, c0] = inside[0]!;
+  const [t1, c1] = inside[inside.length - 1]!;
+  return { cpu: c1 - c0, wallMs: t1 - t0 };
 }
 
 interface Summary {
@@ -80,12 +142,27 @@ interface Summary {
   event_loop_delay_ms: { p99: number; max: number };
 }
 
-async function openLoopAt(port: number, rate: number, workers: number, dir: string): Promise<Summary> {
-  const config = join(dir, `rate-${rate}.yaml`);
+interface RunOptions {
+  bundle?: string;
+  cpu?: CpuSamples;
+  phaseS?: number;
+  warmupS?: number;
+  tag?: string;
+}
+
+async function openLoopAt(
+  port: number,
+  rate: number,
+  workers: number,
+  dir: string,
+  run: RunOptions = {},
+): Promise<Summary> {
+  const phaseS = run.phaseS ?? PHASE_S;
+  const config = join(dir, `rate-${rate}-${phaseS}.yaml`);
   writeFileSync(
     config,
     [
-      "workload: { type: open, total_duration: " + PHASE_S + ", seed: 1 }",
+      "workload: { type: open, total_duration: " + phaseS + ", seed: 1 }",
       "client_profiles:",
       "  - profile_name: bench",
       "    weight: 1",
@@ -97,33 +174,85 @@ async function openLoopAt(port: number, rate: number, workers: number, dir: stri
       "",
     ].join("\n"),
   );
-  const out = join(dir, `out-${rate}-w${workers}`);
-  const code = await runWorkloadgen([
-    "--config",
-    config,
-    "--workers",
-    String(workers),
-    ...spinArgs,
-    "--target",
-    `http://127.0.0.1:${port}/v1`,
-    "--out",
-    out,
-    "--warmup",
-    String(WARMUP_S),
-    "--log-level",
-    "warn",
-  ]);
+  const out = join(dir, `out-${rate}-w${workers}${run.tag ?? ""}`);
+  const code = await runWorkloadgen(
+    [
+      "--config",
+      config,
+      "--workers",
+      String(workers),
+      ...spinArgs,
+      "--target",
+      `http://127.0.0.1:${port}/v1`,
+      "--out",
+      out,
+      "--warmup",
+      String(run.warmupS ?? WARMUP_S),
+      "--log-level",
+      "warn",
+    ],
+    run.bundle,
+    run.cpu,
+  );
   if (code !== 0) throw new Error(`workloadgen --workers ${workers} exited ${code} at ${rate} req/s`);
   return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
 }
 
 const f = (x: number, d = 1) => x.toFixed(d);
 
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+/**
+ * This build against --baseline-bundle: both send the same open loop at AB_RATE to the same
+ * server AT THE SAME TIME, so the machine's other load (bursty on a shared box) hits both
+ * alike; CPU per request over the measured window (after the warm-up, before the schedule's
+ * end) from each child's /proc CPU counters; AB_ROUNDS such runs, median ratio.
+ */
+async function abCompare(port: number, dir: string, baseline: string): Promise<void> {
+  const perRequestUs: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
+  const ratios: number[] = [];
+  const one = async (which: "current" | "baseline", round: number) => {
+    const cpu: CpuSamples = [];
+    const s = await openLoopAt(port, AB_RATE, 1, dir, {
+      bundle: which === "current" ? workloadgen : baseline,
+      cpu,
+      phaseS: AB_PHASE_S,
+      warmupS: AB_WARMUP_S,
+      tag: `-ab-${which}-${round}`,
+    });
+    const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
+      .schedule_start_epoch_ms;
+    const { cpu: seconds, wallMs } = cpuBetween(cpu, start + AB_WARMUP_S * 1000, start + AB_PHASE_S * 1000);
+    // Requests sent in the sampled stretch, at the achieved rate.
+    const us = (seconds / Math.max(1, s.send_rate.achieved_rps * (wallMs / 1000))) * 1e6;
+    perRequestUs[which].push(us);
+    console.log(
+      `A/B round ${round + 1} ${which.padEnd(8)}: ${f(us, 1)} us CPU/request, sent ${f(s.send_rate.achieved_rps)} req/s, ` +
+        `lag p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ${s.failed} failed`,
+    );
+    return us;
+  };
+  for (let round = 0; round < AB_ROUNDS; round++) {
+    const [current, base] = await Promise.all([one("current", round), one("baseline", round)]);
+    ratios.push(base / current);
+  }
+  console.log(
+    `RESULT  A/B at ${AB_RATE} req/s each, side by side, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
+      `${f(median(perRequestUs.baseline), 1)} us (${baseline}); median speed-up x${f(median(ratios), 2)} ` +
+      `(rounds: ${ratios.map((r) => f(r, 2)).join(", ")})`,
+  );
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "wg-bench-"));
   const server = await startServer();
   const url = `http://127.0.0.1:${server.port}/v1/chat/completions`;
   try {
+    if (baselineBundle !== undefined) await abCompare(server.port, dir, baselineBundle);
+    if (AB_ONLY) return;
     // 1. The raw ceiling: autocannon, closed loop, keep-alive, same request shape.
     const ac = await autocannon({
       url,

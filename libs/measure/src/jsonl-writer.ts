@@ -44,13 +44,10 @@ export class JsonlWriter {
     const text = this.buffer.join("");
     this.buffer = [];
     this.chars = 0;
-    const written = writeSync(this.fd, text);
+    // Encoded once: writing the string would encode it, and counting its bytes scan it again.
+    const bytes = Buffer.from(text);
     // A write may take only part of the bytes (a pipe, a nearly full disk): write the rest.
-    if (written < Buffer.byteLength(text)) {
-      const bytes = Buffer.from(text);
-      for (let done = written; done < bytes.length;)
-        done += writeSync(this.fd, bytes, done, bytes.length - done);
-    }
+    for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done);
   }
 
   close(): void {

@@ -407,6 +407,8 @@ class ExactRecords {
     private readonly errorNames: readonly string[],
     private readonly slo: Slo,
   ) {
+    // The random streams keep their workloadgen-era names: another name would change every
+    // seeded run's sampled ITL percentiles and report.
     this.itlSampler = new ReservoirSampler(itlReservoirSize, rngFor(seed, "workloadgen.itl-reservoir"));
   }
 

@@ -72,6 +72,29 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
           res.end("\n\ndata: [DONE]\n\n");
           return;
         }
+        if (say === "multi-byte" || say === "byte-order mark") {
+          // "é" and "😀" cut between their UTF-8 bytes; optionally a BOM first (TextDecoder drops it).
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          const bytes = Buffer.concat([
+            Buffer.from(say === "byte-order mark" ? [0xef, 0xbb, 0xbf] : []),
+            Buffer.from(sse([delta("café"), delta(" 😀", "length")])),
+          ]);
+          // With the BOM, the first chunk is the BOM and one whole event (it ends in an ASCII byte).
+          const cuts = [
+            say === "byte-order mark" ? bytes.indexOf("\n\n") + 2 : bytes.indexOf(Buffer.from("é")) + 1,
+            bytes.indexOf(Buffer.from("😀")) + 1,
+          ];
+          let from = 0;
+          const next = () => {
+            const to = cuts.shift() ?? bytes.length;
+            res.write(bytes.subarray(from, to));
+            from = to;
+            if (from < bytes.length) setTimeout(next, 2);
+            else res.end();
+          };
+          next();
+          return;
+        }
         if (!body.stream) {
           res.end(
             JSON.stringify({
@@ -188,6 +211,17 @@ describe("OpenAiHttpTarget against an in-test OpenAI server", () => {
     expect(last.body).not.toHaveProperty("expected_response");
     await t.close();
   });
+
+  it.each(["multi-byte", "byte-order mark"])(
+    "%s: characters split between chunks (and a leading BOM) -> decoded whole, every data line read",
+    async (say) => {
+      const t = target({ model: "m" });
+      const r = await play(t, turn(say));
+      expect(r.tokens).toEqual(["café", " 😀"]);
+      expect(r.finished).toMatchObject({ finishReason: "length", usageSource: "client" });
+      await t.close();
+    },
+  );
 
   it("no usage in the stream -> client-side count with --tokenizer, flagged", async () => {
     const t = target({ model: "m" });

@@ -53,6 +53,9 @@ export const MAX_WHOLE_BODY_CHARS = 64 << 20;
 export class OpenAiHttpTarget implements Target {
   private readonly pool: Pool;
   private readonly pathPrefix: string;
+  /** POST path and headers, built once: every request sends the same ones (plus the session header). */
+  private readonly postPath: string;
+  private readonly postHeaders: Readonly<Record<string, string>>;
   private model: string | undefined;
   readonly counters: AdviceCounters = {
     hintsAccepted: 0,
@@ -68,6 +71,8 @@ export class OpenAiHttpTarget implements Target {
   ) {
     const url = new URL(options.baseUrl);
     this.pathPrefix = url.pathname.replace(/\/+$/, "");
+    this.postPath = `${this.pathPrefix}/${options.endpoint === "chat" ? "chat/completions" : "completions"}`;
+    this.postHeaders = this.headers({ "content-type": "application/json" });
     this.model = options.model;
     this.pool = new Pool(url.origin, {
       connections: options.connections,
@@ -163,8 +168,10 @@ export class OpenAiHttpTarget implements Target {
 
   submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
     const chat = this.options.endpoint === "chat";
-    const extra: Record<string, string> = { "content-type": "application/json" };
-    if (this.options.sessionIdHeader) extra[this.options.sessionIdHeader] = turn.sessionId;
+    const sessionHeader = this.options.sessionIdHeader;
+    const headers = sessionHeader
+      ? { ...this.postHeaders, [sessionHeader]: turn.sessionId }
+      : this.postHeaders;
     let settled = false;
     let controller: { abort(reason: Error): void } | undefined;
     let deadline: NodeJS.Timeout | undefined;
@@ -178,7 +185,9 @@ export class OpenAiHttpTarget implements Target {
     };
     let status = 0;
     let cancelled = false;
-    const decoder = new TextDecoder();
+    // Created on the first chunk that needs it (see onResponseData): most never do.
+    let decoder: TextDecoder | undefined;
+    let firstChunk = true;
     // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives,
     // in linear time and with a cap on the line length (LineSplitter).
     let whole = "";
@@ -215,6 +224,11 @@ export class OpenAiHttpTarget implements Target {
         if (choice.finish_reason) finishReason = choice.finish_reason;
       }
       if (chunk.usage) usage = chunk.usage;
+    };
+
+    // onLine trims what it reads (data after "data:"), so lines are passed as split.
+    const onLineUnlessSettled = (line: string): void => {
+      if (!settled) onLine(line);
     };
 
     const complete = (): void => {
@@ -276,9 +290,9 @@ export class OpenAiHttpTarget implements Target {
     // CPU than the rest of a request at thousands per second).
     this.pool.dispatch(
       {
-        path: `${this.pathPrefix}/${chat ? "chat/completions" : "completions"}`,
+        path: this.postPath,
         method: "POST",
-        headers: this.headers(extra),
+        headers,
         body: this.body(turn),
         // Silence: a stream's headers and every gap between its bytes are bounded by the idle
         // timeout; a whole (non-streamed) answer only by the turn's deadline above.
@@ -300,7 +314,16 @@ export class OpenAiHttpTarget implements Target {
         },
         onResponseData: (_c, bytes) => {
           if (settled) return;
-          const text = decoder.decode(bytes, { stream: true });
+          // A chunk ending in an ASCII byte ends on a character boundary, so it decodes alone
+          // (Buffer's decoder replaces bad bytes as TextDecoder does); a stream that once split
+          // a character, or opens with a byte-order mark (which TextDecoder drops), keeps a
+          // streaming TextDecoder from then on.
+          const fast =
+            decoder === undefined && bytes[bytes.length - 1]! < 0x80 && !(firstChunk && bytes[0] === 0xef);
+          firstChunk = false;
+          const text = fast
+            ? bytes.toString("utf8")
+            : (decoder ??= new TextDecoder()).decode(bytes, { stream: true });
           if (status !== 200 || !lines) {
             whole += text;
             if (whole.length > MAX_WHOLE_BODY_CHARS)
@@ -308,9 +331,7 @@ export class OpenAiHttpTarget implements Target {
             return;
           }
           try {
-            lines.push(text, (line) => {
-              if (!settled) onLine(line.trimEnd());
-            });
+            lines.push(text, onLineUnlessSettled);
           } catch (err) {
             fail("BAD_RESPONSE", (err as Error).message);
           }

@@ -1,0 +1,87 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { renderHtmlReport } from "./html-report";
+import { requestLine, type RequestRecord } from "./record";
+import { RUN_FILES, RunOutputs } from "./run-outputs";
+import { summaryCsv, SummaryAccumulator, toJson } from "./summary";
+
+const record = (i: number): RequestRecord => ({
+  request_id: `r${i}`,
+  client_id: "c0",
+  session_id: `s${i}`,
+  turn_index: 0,
+  profile: "chat",
+  node_id: "n0",
+  kv_tier: "new",
+  scheduled_ms: i * 100,
+  sent_ms: i * 100,
+  schedule_lag_ms: 0,
+  first_token_ms: i * 100 + 20,
+  end_ms: i * 100 + 60,
+  ttft_ms: 20,
+  e2el_ms: 60,
+  tpot_ms: 10,
+  itl_ms: [10, 10.0004, 9.9996, 10, 10],
+  prompt_tokens: 50,
+  completion_tokens: 5,
+  cached_tokens: 0,
+  token_count: 5,
+  usage_source: "server",
+  queue_time_ms: null,
+  finish_reason: "stop",
+  error: null,
+});
+
+describe("RunOutputs", () => {
+  const root = mkdtempSync(join(tmpdir(), "measure-run-outputs-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+  it("lines as requests finish, then the summary -> the four files, each in its format", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const acc = new SummaryAccumulator(1000, 1, true);
+    const outputs = new RunOutputs(dir);
+    const records = [0, 1, 2].map(record);
+    for (const r of records) {
+      acc.add(r);
+      outputs.writeRequestLine(requestLine(r));
+    }
+    const summary = acc.summary(1);
+    const charts = acc.chartSource(1);
+    outputs.writeSummary(summary, charts, "a test run");
+
+    expect(readdirSync(dir).sort()).toEqual(Object.values(RUN_FILES).sort());
+    expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe(
+      records.map((r) => requestLine(r) + "\n").join(""),
+    );
+    expect(readFileSync(join(dir, RUN_FILES.summary), "utf8")).toBe(toJson(summary) + "\n");
+    expect(readFileSync(join(dir, RUN_FILES.summaryCsv), "utf8")).toBe(summaryCsv(summary));
+    expect(readFileSync(join(dir, RUN_FILES.report), "utf8")).toBe(
+      renderHtmlReport(summary, charts, "a test run"),
+    );
+  });
+
+  it("closeRequests before the summary -> every line on disk then, and writeSummary still writes", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const acc = new SummaryAccumulator(1000, 1, true);
+    const outputs = new RunOutputs(dir);
+    acc.add(record(0));
+    outputs.writeRequestLine(requestLine(record(0)));
+    outputs.closeRequests();
+    expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe(requestLine(record(0)) + "\n");
+    outputs.writeSummary(acc.summary(1), acc.chartSource(1));
+    expect(readFileSync(join(dir, RUN_FILES.report), "utf8")).toMatch(/<title>workloadgen report<\/title>/);
+  });
+
+  it("no request at all -> an empty requests.jsonl and a summary of zero requests", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const acc = new SummaryAccumulator(1000, 1, true);
+    new RunOutputs(dir).writeSummary(acc.summary(0), acc.chartSource(0));
+    expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe("");
+    expect(JSON.parse(readFileSync(join(dir, RUN_FILES.summary), "utf8"))).toMatchObject({
+      completed: 0,
+      failed: 0,
+    });
+  });
+});

@@ -12,7 +12,7 @@ import {
 import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
-import { AgentReportAccumulator, formatAgentReport } from "./domain";
+import { AgentReportAccumulator, formatAgentReport, SessionPanelAccumulator } from "./domain";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
 import {
@@ -27,6 +27,30 @@ import { ServerWatch } from "./server-watch";
 import { runClock, runnerShare } from "./shard";
 import { WorkerPoolSender } from "./workers/worker-pool-sender";
 import type { Workload } from "./workload";
+
+/** The setup left after waiting for `--start-at` (logging, progress display) takes at most about this long, ms. */
+const START_AT_MARGIN_MS = 250;
+
+/**
+ * `--start-at`: sleeps until shortly before the wall clock reaches `epochMs` (shards started
+ * together) and returns that instant on this thread's `performance.now()`, for the sender to
+ * start on. A time already past is a warning, not an error: the run starts at once (undefined),
+ * and `workloadgen merge` reports the offset.
+ */
+async function waitUntil(epochMs: number, logger: Logger): Promise<number | undefined> {
+  const atMs = performance.now() + (epochMs - Date.now());
+  const waitMs = atMs - performance.now();
+  if (waitMs < START_AT_MARGIN_MS) {
+    logger.warn("--start-at is past or too close: starting now", { lateMs: Math.round(-waitMs) });
+    return undefined;
+  }
+  logger.info("waiting for --start-at", {
+    startAt: new Date(epochMs).toISOString(),
+    waitMs: Math.round(waitMs),
+  });
+  await new Promise((resolve) => setTimeout(resolve, waitMs - START_AT_MARGIN_MS));
+  return atMs;
+}
 
 /** Exit codes after a signal, as shells report them (128 + signal number). */
 const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
@@ -93,11 +117,18 @@ export async function liveRun(
   });
   // Agent sessions (tool waits, sub-agent fan-out) get their own section when the run has any.
   const agents = new AgentReportAccumulator(config.exactRecords);
+  // Hints reach only the Symphony scheduler (OpenAI APIs have no Advise).
+  const sessions = new SessionPanelAccumulator(
+    config.hints && config.targetKind === "grpc",
+    config.exactRecords,
+  );
   let agentRecords = 0;
   const outputs = config.out ? new RunOutputs(config.out) : undefined;
   const progress = new Progress(logger, config.duration, share.shardMaxRequests, config.progressInterval);
   // This thread's own loop (with workers it only collects; the sending threads measure theirs).
   const mainLoopDelay = workers > 1 ? startLoopDelayMonitor() : undefined;
+  // --start-at: sleep until just before it; the sender starts on the instant itself.
+  const startAtMs = config.startAt === undefined ? undefined : await waitUntil(config.startAt, logger);
   const startedAt = new Date();
   const t0 = performance.now();
 
@@ -110,6 +141,7 @@ export async function liveRun(
     results.add(record);
     if (record.session_kind !== undefined && record.session_kind !== "chat") agentRecords++;
     agents.add(record);
+    sessions.add(record);
     // Per-request histograms only when someone can scrape them (they cost ~10 µs a request).
     if (metricsServer) metrics.observe(record);
   };
@@ -151,32 +183,36 @@ export async function liveRun(
     });
     progress.start();
     servers.start();
-    sender.start({
-      records: (records, lines) => {
-        for (const record of records) onRecord(record);
-        if (outputs) {
-          if (lines !== undefined) outputs.writeRequestLine(lines);
-          else for (const record of records) outputs.writeRequestLine(requestLine(record));
-        }
-        const { completed, failed } = results.counts;
-        if (stopReason === "completed" && failed > 0) {
-          const finished = completed + failed;
-          if (failed >= config.maxErrors) stopReason = "max-errors";
-          else if (finished >= 20 && failed / finished > config.maxErrorRate) stopReason = "max-error-rate";
-          if (stopReason !== "completed") {
-            logger.warn("stopping early", { reason: stopReason, failed, finished });
-            sender.stop();
+    sender.start(
+      {
+        records: (records, lines) => {
+          for (const record of records) onRecord(record);
+          if (outputs) {
+            if (lines !== undefined) outputs.writeRequestLine(lines);
+            else for (const record of records) outputs.writeRequestLine(requestLine(record));
           }
-        }
+          const { completed, failed } = results.counts;
+          if (stopReason === "completed" && failed > 0) {
+            const finished = completed + failed;
+            if (failed >= config.maxErrors) stopReason = "max-errors";
+            else if (finished >= 20 && failed / finished > config.maxErrorRate) stopReason = "max-error-rate";
+            if (stopReason !== "completed") {
+              logger.warn("stopping early", { reason: stopReason, failed, finished });
+              sender.stop();
+            }
+          }
+        },
+        done: resolve,
       },
-      done: resolve,
-    });
+      startAtMs,
+    );
   });
   await done;
   clearInterval(tick);
   clearTimeout(graceTimer);
   mainLoopDelay?.disable();
-  const durationS = (performance.now() - t0) / 1000;
+  // With --start-at the run is timed from the start instant, not from the last setup step.
+  const durationS = (performance.now() - (startAtMs ?? t0)) / 1000;
   progress.stop();
   outputs?.closeRequests();
   await sender.close();
@@ -230,6 +266,7 @@ export async function liveRun(
     ...(watched.resets ? { prefix_cache_reset: watched.resets } : {}),
     ...(watched.warnings.length > 0 ? { warnings: watched.warnings } : {}),
     ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
+    sessions: sessions.result(),
     config: {
       ...config,
       apiKey: config.apiKey ? "(set)" : undefined,

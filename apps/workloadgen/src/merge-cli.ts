@@ -16,6 +16,7 @@ import {
   formatAgentReport,
   MergeError,
   mergeShardRuns,
+  SessionPanelAccumulator,
   summarizeServerMetrics,
   type ServerMetricsSample,
   type ShardRun,
@@ -117,10 +118,15 @@ export async function mergeMain(argv: readonly string[]): Promise<void> {
   const agents = new AgentReportAccumulator(
     typeof config.exactRecords === "number" ? config.exactRecords : undefined,
   );
+  const sessions = new SessionPanelAccumulator(
+    config.hints === true && (first.target as { kind?: string } | undefined)?.kind === "grpc",
+    typeof config.exactRecords === "number" ? config.exactRecords : undefined,
+  );
   let agentRecords = 0;
   for (const r of merged.records) {
     results.add(r);
     agents.add(r);
+    sessions.add(r);
     if (r.session_kind !== undefined && r.session_kind !== "chat") agentRecords++;
   }
   const warnings = [
@@ -150,6 +156,7 @@ export async function mergeMain(argv: readonly string[]): Promise<void> {
     hints: sumCounters(runs.map((r) => r.summary.hints)),
     workload_info: workloadInfo,
     ...(agentRecords > 0 ? { agents: agents.summary() } : {}),
+    sessions: sessions.result(),
     ...(merged.serverSamples.length > 0
       ? {
           server_metrics: {

@@ -1,7 +1,7 @@
 import { CLIENT_AUTH_TOKEN_ENV, flag, logLevelOption, TOKENIZER_FLAG_HELP } from "@symphony/common";
 import type { Slo } from "@symphony/measure";
 import { z } from "zod";
-import { collectHeader, parseSlo } from "./run-options";
+import { collectHeader, parseSlo, parseStartAt } from "./run-options";
 import { parseShard, type Shard } from "./shard";
 import { parseMetricsUrls } from "./transport/server-metrics";
 
@@ -318,6 +318,13 @@ const runShape = {
     z.number().min(0.05).default(1),
     "--server-metrics-interval <s>",
     "seconds between --server-metrics scrapes",
+  ),
+  startAt: flag(
+    z.number().optional(),
+    "--start-at <time>",
+    "start the schedule at this wall-clock instant (ISO 8601, or seconds since the epoch), after " +
+      "connecting: shards on several machines start together (default: when ready)",
+    { parse: parseStartAt },
   ),
   resetPrefixCache: flag(
     z.boolean().default(false),

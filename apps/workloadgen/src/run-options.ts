@@ -50,10 +50,20 @@ export interface RunOptions {
   grace: number;
   /** Seconds without any byte (HTTP) or event (gRPC) on a streamed turn before it fails (0 = off). */
   idleTimeout: number;
+  /**
+   * The servers' side of the run (`--server-metrics`, `--reset-prefix-cache`); undefined when
+   * neither is given (then nothing of it appears in the config echoed by summaries).
+   */
+  servers: ServerWatchOptions | undefined;
+  /** Wall-clock instant (ms since the epoch) to start the schedule at; undefined = when ready. */
+  startAt: number | undefined;
+}
+
+export interface ServerWatchOptions {
   /** Engines' and nodes' Prometheus /metrics URLs scraped during the run (server-metrics.jsonl). */
-  serverMetrics: string[];
-  /** Seconds between scrapes of `serverMetrics`. */
-  serverMetricsInterval: number;
+  metrics: string[];
+  /** Seconds between scrapes of `metrics`. */
+  intervalS: number;
   /** POST /reset_prefix_cache to each engine before the run (vLLM: needs VLLM_SERVER_DEV_MODE=1). */
   resetPrefixCache: boolean;
 }
@@ -97,6 +107,21 @@ export function parseSlo(value: string): Slo {
     slo[m[1]!.toLowerCase() as keyof Slo] = Number(m[2]) * DURATION_UNITS[(m[3] ?? "ms").toLowerCase()]!;
   }
   return slo;
+}
+
+/** `--start-at`: ISO 8601 (with a zone) or seconds since the epoch -> ms since the epoch. */
+export function parseStartAt(value: string): number {
+  const v = value.trim();
+  const ms = /^\d+(\.\d+)?$/.test(v)
+    ? Number(v) * 1000
+    : /\d{4}-\d\d-\d\dT.*(Z|[+-]\d\d:?\d\d)$/i.test(v)
+      ? Date.parse(v)
+      : NaN;
+  if (!Number.isFinite(ms))
+    throw new InvalidArgumentError(
+      `expected an ISO 8601 time with its zone (2026-12-06T14:00:00Z) or seconds since the epoch, got "${value}"`,
+    );
+  return ms;
 }
 
 /** `Name: value` -> [name, value]; collected over repeated --header flags. */
@@ -147,9 +172,15 @@ export function runOptionsFrom(
       maxErrorRate: o.maxErrorRate === 0 ? Infinity : o.maxErrorRate,
       grace: o.grace,
       idleTimeout: o.idleTimeout,
-      serverMetrics: o.serverMetrics ?? [],
-      serverMetricsInterval: o.serverMetricsInterval,
-      resetPrefixCache: o.resetPrefixCache,
+      servers:
+        o.serverMetrics !== undefined || o.resetPrefixCache
+          ? {
+              metrics: o.serverMetrics ?? [],
+              intervalS: o.serverMetricsInterval,
+              resetPrefixCache: o.resetPrefixCache,
+            }
+          : undefined,
+      startAt: o.startAt,
     },
   };
 }

@@ -112,7 +112,11 @@ export interface SenderEvents {
 export interface Sender {
   /** Connects to the target; rejects with the reason when it is not reachable in time. */
   prepare(): Promise<void>;
-  start(events: SenderEvents): void;
+  /**
+   * Starts playing the workload: at once, or at `atMs` (this thread's `performance.now()`), sleeping
+   * and then polling for the last fraction of a millisecond.
+   */
+  start(events: SenderEvents, atMs?: number): void;
   /** Stop starting turns; in-flight ones finish. Idempotent. */
   stop(): void;
   /** Cancel in-flight turns too. */
@@ -186,7 +190,19 @@ export class InProcessSender implements Sender {
     this.synth = warmedSynthesizer(this.config);
   }
 
-  start(events: SenderEvents): void {
+  start(events: SenderEvents, atMs?: number): void {
+    if (atMs !== undefined && atMs > performance.now()) {
+      setTimeout(
+        () => {
+          while (performance.now() < atMs) {
+            // the last fraction of a millisecond: setTimeout has whole-ms resolution
+          }
+          this.start(events);
+        },
+        Math.max(0, atMs - performance.now() - 1.5),
+      );
+      return;
+    }
     const synth = this.synth ?? warmedSynthesizer(this.config);
     this.monitor = startLoopDelayMonitor();
     this.runner = new LoadRunner(

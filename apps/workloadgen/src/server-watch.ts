@@ -33,10 +33,9 @@ export class ServerWatch {
     private readonly config: Readonly<Config>,
     private readonly logger: Logger,
   ) {
+    const o = config.servers;
     this.scraper =
-      config.serverMetrics.length > 0
-        ? new ServerMetricsScraper(config.serverMetrics, config.serverMetricsInterval * 1000)
-        : undefined;
+      o && o.metrics.length > 0 ? new ServerMetricsScraper(o.metrics, o.intervalS * 1000) : undefined;
   }
 
   /** Before the first request: find the engines, reset their prefix caches if asked, and take the baseline scrape. */
@@ -44,7 +43,8 @@ export class ServerWatch {
     const first = this.scraper ? await this.scraper.scrapeAll() : [];
     for (const s of first)
       if (s.error !== undefined) this.warn(`--server-metrics ${s.endpoint}: scrape failed (${s.error})`);
-    if (this.config.resetPrefixCache) {
+    const reset = this.config.servers?.resetPrefixCache === true;
+    if (reset) {
       const engines = new Set<string>();
       if (this.config.targetKind === "http") engines.add(originOf(this.config.target));
       for (const s of first)
@@ -60,7 +60,7 @@ export class ServerWatch {
       }
     }
     if (!this.scraper) return;
-    const baseline = this.config.resetPrefixCache ? await this.scraper.scrapeAll() : first;
+    const baseline = reset ? await this.scraper.scrapeAll() : first;
     const resetOk = new Set((this.resets ?? []).filter((r) => r.ok).map((r) => originOf(r.url)));
     for (const s of baseline) {
       const why = warmCacheReason(s.metrics, resetOk.has(originOf(s.endpoint)));
@@ -80,7 +80,7 @@ export class ServerWatch {
       samples,
       summary: this.scraper
         ? {
-            interval_s: this.config.serverMetricsInterval,
+            interval_s: this.config.servers?.intervalS,
             file: "server-metrics.jsonl",
             endpoints: summarizeServerMetrics(samples),
           }

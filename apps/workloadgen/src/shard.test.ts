@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseConfig, sendingThreads } from "./config";
 import { dryRun } from "./dry-run";
 import { parseShard, runnerShare } from "./shard";
+import { parseStartAt } from "./run-options";
 import { buildWorkload } from "./workload";
 
 let dir: string;
@@ -158,4 +159,18 @@ describe("runnerShare", () => {
     ]);
     expect(sendingThreads(config)).toBe(1);
   });
+});
+
+describe("--start-at", () => {
+  it.each([
+    ["2026-12-06T14:00:00Z", Date.UTC(2026, 11, 6, 14)],
+    ["2026-12-06T15:00:00.5+01:00", Date.UTC(2026, 11, 6, 14, 0, 0, 500)],
+    ["1796565600", 1796565600_000],
+    ["1796565600.25", 1796565600_250],
+  ])("%s -> %d ms since the epoch", (value, want) => expect(parseStartAt(value)).toBe(want));
+
+  it.each(["2026-12-06T14:00:00", "tomorrow", "", "-5"])(
+    "%j -> refused: a zone or epoch seconds expected",
+    (value) => expect(() => parseStartAt(value)).toThrow("expected an ISO 8601 time with its zone"),
+  );
 });

@@ -14,9 +14,9 @@ const quiet = (argv: string[]) => {
 };
 
 describe("parseRegimeConfig", () => {
-  it("no flags -> both profiles, chat gaps, five configurations, three seeds, ShareGPT shape", () => {
+  it("no flags -> the paper's model (Llama-2-13B on A100), chat gaps, five configurations, three seeds, ShareGPT shape", () => {
     const c = quiet([]);
-    expect(c.profiles).toEqual(["llama2-13b-a100", "llama3-8b-h100"]);
+    expect(c.profiles).toEqual(["llama2-13b-a100"]);
     expect(c.thinkTimes).toEqual(["chat-gaps"]);
     expect(c.configs.map((x) => x.number)).toEqual([1, 2, 3, 4, 5]);
     expect(c.seeds).toEqual([1, 2, 3]);

@@ -86,9 +86,9 @@ export function buildRegimeProgram(): Command {
       .option("--out-dir <dir>", "parent folder of the results folder", "results")
       .option(
         "--profiles <list>",
-        "engine profiles (mock-vllm: model on GPU), one regime point each",
+        "engine profiles (mock-vllm: model on GPU), one regime point each (the paper's Llama-2-13B on A100; add llama3-8b-h100 for Llama 3.1 8B on H100)",
         list((s) => s, "profile names"),
-        ["llama2-13b-a100", "llama3-8b-h100"],
+        ["llama2-13b-a100"],
       )
       .option(
         "--gpus <n>",

@@ -69,6 +69,13 @@ export interface RequestSummary {
 export interface EngineListener {
   /** Output token `index` (0 = first token) with id `tokenId` was just emitted. */
   onToken(index: number, tokenId: number): void;
+  /**
+   * Output tokens `firstIndex .. firstIndex + count - 1` were emitted at engine-clock times
+   * `timesUs[timesFrom + i]` (fast-forwarded steps, see `EngineConfig.fastForward`). Called late,
+   * once the steps are over, in token order and always before `onFinish`. Without it, each token
+   * gets its own `onToken` call at that later moment.
+   */
+  onTokens?(firstIndex: number, count: number, timesUs: readonly number[], timesFrom: number): void;
   /** The request finished (or was aborted); no callback follows. */
   onFinish(summary: RequestSummary): void;
 }
@@ -111,6 +118,14 @@ export interface EngineConfig {
    * misses. Absent = off (the engine then behaves exactly as without this field).
    */
   readonly cpuOffload?: CpuOffloadConfig;
+  /**
+   * Fast-forward stretches of steps in which the batch only decodes (nothing arrives, nothing
+   * finishes, no preemption): such a step costs O(1) plus the requests that fill a KV block in
+   * it, and the tokens of those steps reach listeners late (`EngineListener.onTokens`) with their
+   * exact times. Every scheduling decision, step duration and counter is the same as without it.
+   * For virtual time (the simulator): a live server would stream those tokens late. Default false.
+   */
+  readonly fastForward?: boolean;
 }
 
 /** A point-in-time view for metrics and tests. */
@@ -166,6 +181,10 @@ class RequestState {
   source: BlockSource | null = null;
   /** Tokens this step computes. */
   scheduledTokens = 0;
+  /** Fast-forward: lazy (see EngineCore.ffLazy), the steps applied so far, and its queue order. */
+  ffLazy = false;
+  ffBase = 0;
+  ffJoin = 0;
   cachedTokens = -1;
   prefixHitTokens = 0;
   numPreemptions = 0;
@@ -226,6 +245,34 @@ export class EngineCore {
   private readonly offload: CpuOffloadTier<RequestState> | null;
   /** Nothing to run but copies in flight: the timer is a wake-up at the next completion. */
   private waitingOnTransfers = false;
+
+  /** The shape of the step being scheduled, summed as requests join its batch. */
+  private readonly acc = { prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: 0, kvTokensRead: 0 };
+
+  // Fast-forward (config.fastForward). While `ff`, the running queue starts with `ffLazy`:
+  // requests that decode one token every step. Their numComputed / numOutput lag by the steps
+  // done since their `ffBase` until `ffCatchUp` applies them; a step touches only those that fill
+  // a KV block or finish in it (`ffBuckets`, `ffFinishes`). The rest of the queue (prefills,
+  // admitted requests) is scheduled and completed one by one, as always.
+  private ff = false;
+  /** Steps completed since the stretch began. */
+  private ffDone = 0;
+  /** End time (the clock when its timer fired) of step `ffTimesBase + 1 + i`. */
+  private readonly ffTimes: number[] = [];
+  private ffTimesBase = 0;
+  /** The lazy requests, in queue order (a prefix of `running`). */
+  private ffLazy: RequestState[] = [];
+  /** Lazy requests (queue order) whose KV fills a block at steps ≡ index (mod blockSize). */
+  private ffBuckets: RequestState[][] = [];
+  /** Lazy requests (queue order) by the step whose completion emits their last token. */
+  private readonly ffFinishes = new Map<number, RequestState[]>();
+  /** Σ numComputed of the lazy requests as of the last completed step. */
+  private ffLazyKv = 0;
+  /** The requests of the step in flight beyond the lazy ones, in batch order. */
+  private ffBatch: RequestState[] = [];
+  /** A write-through store was skipped (tier full): it is retried every step, so the stretch ends. */
+  private ffStoreSkipped = false;
+  private ffJoins = 0;
 
   private numRunning = 0;
   private numWaiting = 0;
@@ -304,6 +351,7 @@ export class EngineCore {
   abort(id: string): boolean {
     const r = this.byId.get(id);
     if (!r) return false;
+    if (this.ff) this.ffEnd();
     this.finish(r, "abort", this.timers.nowUs());
     return true;
   }
@@ -361,6 +409,11 @@ export class EngineCore {
    * came, and the step starts at its arrival instead (vLLM's busy loop picks it up at once).
    */
   private startStep(startUs: number): void {
+    if (this.ff) {
+      const shape = this.ffSchedule(startUs);
+      if (shape) return this.runStep(startUs, shape);
+      this.ffEnd();
+    }
     let shape = this.schedule(startUs);
     if (this.batch.length === 0 && this.numWaiting > 0) {
       const firstArrivalUs = this.firstWaitingArrivalAfter(startUs);
@@ -377,6 +430,11 @@ export class EngineCore {
       return;
     }
     this.waitingOnTransfers = false;
+    if (this.config.fastForward) this.ffBegin();
+    this.runStep(startUs, shape);
+  }
+
+  private runStep(startUs: number, shape: StepShape): void {
     const durationUs = this.model.stepUs(shape) / this.config.timeScale;
     this.steps++;
     this.observer.onStep?.(shape, durationUs);
@@ -398,7 +456,8 @@ export class EngineCore {
     const loopStartUs = this.timers.nowUs();
     for (let guard = 0; ; guard++) {
       const endUs = this.stepEndUs;
-      this.completeStep();
+      if (this.ff) this.ffComplete();
+      else this.completeStep();
       if (this.closed) return;
       const now = this.timers.nowUs();
       this.startStep(Math.max(endUs, now - this.maxLagUs));
@@ -418,18 +477,15 @@ export class EngineCore {
   private schedule(startUs: number): StepShape {
     if (this.offload) this.completeTransfers();
     if (this.needsCompaction) this.compact();
-    const { blockSize, maxNumSeqs } = this.config;
     const batch = this.batch;
     batch.length = 0;
+    const acc = this.acc;
+    acc.prefillTokens = 0;
+    acc.prefillAttentionPairs = 0;
+    acc.decodeSeqs = 0;
+    acc.kvTokensRead = 0;
     let budget = this.config.maxNumBatchedTokens;
     let preempted = false;
-    let prefillTokens = 0;
-    let prefillAttentionPairs = 0;
-    let decodeSeqs = 0;
-    let kvTokensRead = 0;
-
-    // Adding `r` with `n` tokens to the batch is written out at both call sites below (not a
-    // closure over these accumulators): this runs for every running request every step.
 
     // 1. Running requests, in order: decodes and unfinished chunked prefills.
     for (let i = 0; i < this.running.length && budget > 0;) {
@@ -446,22 +502,43 @@ export class EngineCore {
         }
       }
       if (!scheduled) break;
-      r.scheduledTokens = n;
-      batch.push(r);
+      this.addToBatch(batch, r, n);
       budget -= n;
-      kvTokensRead += r.numComputed;
-      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.promptLen + r.numOutput) decodeSeqs++;
-      else {
-        prefillTokens += n;
-        prefillAttentionPairs += n * (r.numComputed + n / 2);
-      }
       i++;
     }
 
     // 2. Waiting requests, FCFS, unless this step had to preempt (vLLM skips admission then).
-    // Admitted requests are taken from the head and removed with one splice (not shift() each).
+    if (!preempted) this.admit(startUs, budget, batch);
+    return {
+      prefillTokens: acc.prefillTokens,
+      prefillAttentionPairs: acc.prefillAttentionPairs,
+      decodeSeqs: acc.decodeSeqs,
+      kvTokensRead: acc.kvTokensRead,
+      numSeqs: batch.length,
+    };
+  }
+
+  /** Puts `r` with `n` tokens in `batch`, adding to the step's shape (`acc`). */
+  private addToBatch(batch: RequestState[], r: RequestState, n: number): void {
+    const acc = this.acc;
+    r.scheduledTokens = n;
+    batch.push(r);
+    acc.kvTokensRead += r.numComputed;
+    if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.promptLen + r.numOutput) acc.decodeSeqs++;
+    else {
+      acc.prefillTokens += n;
+      acc.prefillAttentionPairs += n * (r.numComputed + n / 2);
+    }
+  }
+
+  /**
+   * Admits waiting requests FCFS into `batch` while `budget`, maxNumSeqs and free blocks allow.
+   * Admitted requests are taken from the head and removed with one splice (not shift() each).
+   */
+  private admit(startUs: number, budget: number, batch: RequestState[]): void {
+    const { blockSize, maxNumSeqs } = this.config;
     let admitted = 0;
-    while (!preempted && admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
+    while (admitted < this.waiting.length && budget > 0 && this.running.length < maxNumSeqs) {
       const r = this.waiting[admitted]!;
       // The queue is in arrival order (requeued requests at its head arrived earlier still), so
       // the first one that arrived after the step began ends admission.
@@ -516,18 +593,10 @@ export class EngineCore {
       r.status = Status.Running;
       this.running.push(r);
       this.numRunning++;
-      r.scheduledTokens = n;
-      batch.push(r);
+      this.addToBatch(batch, r, n);
       budget -= n;
-      kvTokensRead += r.numComputed;
-      if (n === 1 && r.numOutput > 0 && r.numComputed + 1 === r.promptLen + r.numOutput) decodeSeqs++;
-      else {
-        prefillTokens += n;
-        prefillAttentionPairs += n * (r.numComputed + n / 2);
-      }
     }
     if (admitted > 0) this.waiting.splice(0, admitted);
-    return { prefillTokens, prefillAttentionPairs, decodeSeqs, kvTokensRead, numSeqs: batch.length };
   }
 
   /** Ends the step in flight: advances each request's KV and emits the sampled tokens. */
@@ -538,30 +607,275 @@ export class EngineCore {
     const batch = this.batch;
     this.batch = this.spareBatch;
     this.spareBatch = batch;
-    const caching = this.config.enablePrefixCaching;
-    const blockSize = this.config.blockSize;
     for (let i = 0; i < batch.length; i++) {
       const r = batch[i]!;
-      if (r.status !== Status.Running) continue; // aborted during the step
-      r.numComputed += r.scheduledTokens;
-      // Only when a block has just filled (cacheFullBlocks would do nothing otherwise).
-      if (caching && r.numComputed >= (r.numCachedBlocks + 1) * blockSize) this.cacheFullBlocks(r);
-      if (this.offload && r.numComputed >= (r.numStoredBlocks + 1) * blockSize) this.storeToCpu(r, now);
-      if (r.numComputed < r.numTokens) continue; // partial prefill chunk: nothing sampled
-      const index = r.numOutput++;
-      this.generationTokens++;
-      if (index === 0) {
-        r.firstTokenUs = now;
-        this.promptTokens += r.promptLen;
-        this.observer.onFirstToken?.(now - r.arrivalUs);
-      } else {
-        this.observer.onInterToken?.(now - r.lastTokenUs);
-      }
-      r.lastTokenUs = now;
-      r.listener.onToken(index, r.req.outputTokenIds[index]!);
-      if (r.status === Status.Running && r.numOutput === r.req.outputTokenIds.length)
-        this.finish(r, r.req.finishReason, now);
+      if (r.status === Status.Running) this.completeRequest(r, now); // else aborted during the step
     }
+  }
+
+  /** `r`'s part of the step that just ended: its KV advances; a token is sampled unless mid-prefill. */
+  private completeRequest(r: RequestState, now: number): void {
+    const blockSize = this.config.blockSize;
+    r.numComputed += r.scheduledTokens;
+    // Only when a block has just filled (cacheFullBlocks would do nothing otherwise).
+    if (this.config.enablePrefixCaching && r.numComputed >= (r.numCachedBlocks + 1) * blockSize)
+      this.cacheFullBlocks(r);
+    if (this.offload && r.numComputed >= (r.numStoredBlocks + 1) * blockSize) this.storeToCpu(r, now);
+    if (r.numComputed < r.numTokens) return; // partial prefill chunk: nothing sampled
+    const index = r.numOutput++;
+    this.generationTokens++;
+    if (index === 0) {
+      r.firstTokenUs = now;
+      this.promptTokens += r.promptLen;
+      this.observer.onFirstToken?.(now - r.arrivalUs);
+    } else {
+      this.observer.onInterToken?.(now - r.lastTokenUs);
+    }
+    r.lastTokenUs = now;
+    r.listener.onToken(index, r.req.outputTokenIds[index]!);
+    if (r.status === Status.Running && r.numOutput === r.req.outputTokenIds.length)
+      this.finish(r, r.req.finishReason, now);
+  }
+
+  // --- fast-forward (config.fastForward) -----------------------------------------------------
+
+  /**
+   * After a regular schedule: starts a stretch when the batch begins with requests that decode
+   * (they become lazy). It lasts until a step would preempt or a write-through store is skipped;
+   * everything else (arrivals, prefills, finishes, CPU loads) happens within it, one by one for
+   * the requests concerned, in the order the regular loop would take them.
+   */
+  private ffBegin(): void {
+    // A per-token observer sees every token as it is emitted: nothing to skip.
+    if (this.observer.onInterToken) return;
+    const batch = this.batch;
+    let n = 0;
+    while (n < batch.length && this.ffCanJoin(batch[n]!)) n++;
+    if (n === 0) return;
+    this.ff = true;
+    this.ffDone = 0;
+    this.ffTimes.length = 0;
+    this.ffTimesBase = 0;
+    this.ffLazy.length = 0;
+    this.ffLazyKv = 0;
+    this.ffFinishes.clear();
+    const bs = this.config.blockSize;
+    if (this.ffBuckets.length !== bs) this.ffBuckets = Array.from({ length: bs }, () => []);
+    else for (const b of this.ffBuckets) b.length = 0;
+    for (let i = 0; i < n; i++) this.ffJoin(batch[i]!);
+    this.ffBatch = batch.slice(n);
+    this.ffStoreSkipped = false;
+  }
+
+  /**
+   * Whether `r` (in the step in flight) decodes one token and its blocks are all cached and
+   * written through (a lagging block is retried every step, which only the regular path does).
+   */
+  private ffCanJoin(r: RequestState): boolean {
+    if (r.status !== Status.Running || r.scheduledTokens !== 1 || r.numOutput === 0) return false;
+    if (r.numComputed + 1 !== r.numTokens) return false;
+    const full = Math.floor(r.numComputed / this.config.blockSize);
+    if (this.config.enablePrefixCaching && r.numCachedBlocks < full) return false;
+    return !this.offload || r.numStoredBlocks >= full;
+  }
+
+  /**
+   * Makes `r` lazy as of now (`ffDone` steps done): its numComputed / numOutput are those of now
+   * (for a request in the step in flight, from before that step).
+   */
+  private ffJoin(r: RequestState): void {
+    const bs = this.config.blockSize;
+    const k = this.ffDone;
+    r.ffLazy = true;
+    r.ffBase = k;
+    r.ffJoin = ++this.ffJoins;
+    r.scheduledTokens = 1;
+    this.ffLazy.push(r);
+    this.ffLazyKv += r.numComputed;
+    // Step j completes a block when numComputed + (j - k) is a multiple of the block size.
+    this.ffBuckets[(((k - r.numComputed) % bs) + bs) % bs]!.push(r);
+    const last = k + r.req.outputTokenIds.length - r.numOutput;
+    const list = this.ffFinishes.get(last);
+    if (list) list.push(r);
+    else this.ffFinishes.set(last, [r]);
+  }
+
+  /** completeStep for a stretch step: lazy requests that fill a block or finish, then the rest. */
+  private ffComplete(): void {
+    const now = this.timers.nowUs();
+    const k = ++this.ffDone;
+    this.ffTimes.push(now);
+    const lazy = this.ffLazy;
+    this.generationTokens += lazy.length;
+    this.ffLazyKv += lazy.length;
+    const bs = this.config.blockSize;
+    const caching = this.config.enablePrefixCaching;
+    const bucket = this.ffBuckets[k % bs]!;
+    const finishing = this.ffFinishes.get(k);
+    if (finishing) this.ffFinishes.delete(k);
+    // Merge the two lists (both in queue order): the regular loop takes requests in batch order.
+    let bi = 0;
+    let fi = 0;
+    const nf = finishing ? finishing.length : 0;
+    let finished = 0;
+    while (bi < bucket.length || fi < nf) {
+      let r: RequestState;
+      const b = bi < bucket.length ? bucket[bi]! : null;
+      const f = fi < nf ? finishing![fi]! : null;
+      if (b && (!f || b.ffJoin <= f.ffJoin)) {
+        r = b;
+        bi++;
+        if (f === b) fi++;
+      } else {
+        r = f!;
+        fi++;
+      }
+      this.ffCatchUp(r);
+      if (caching && r.numComputed >= (r.numCachedBlocks + 1) * bs) this.cacheFullBlocks(r);
+      if (this.offload && r.numComputed >= (r.numStoredBlocks + 1) * bs) {
+        this.storeToCpu(r, now);
+        if (r.numComputed >= (r.numStoredBlocks + 1) * bs) this.ffStoreSkipped = true;
+      }
+      if (r.numOutput === r.req.outputTokenIds.length) {
+        r.ffLazy = false;
+        this.ffLazyKv -= r.numComputed;
+        finished++;
+        this.finish(r, r.req.finishReason, now);
+      }
+    }
+    if (finished > 0) {
+      this.ffLazy = lazy.filter((r) => r.ffLazy);
+      for (let i = 0; i < bs; i++) {
+        const b = this.ffBuckets[i]!;
+        if (b.length > 0) this.ffBuckets[i] = b.filter((r) => r.ffLazy);
+      }
+    }
+    const rest = this.ffBatch;
+    for (let i = 0; i < rest.length; i++) {
+      const r = rest[i]!;
+      if (r.status === Status.Running) this.completeRequest(r, now);
+    }
+  }
+
+  /**
+   * schedule() within a stretch: the lazy requests decode (those that just filled a block get a
+   * new one), then the rest of the queue and admissions as in schedule(). Null when the step
+   * would preempt (or the stretch must end otherwise): a regular schedule follows.
+   */
+  private ffSchedule(startUs: number): StepShape | null {
+    if (this.ffStoreSkipped) return null;
+    if (this.offload) this.completeTransfers();
+    if (this.needsCompaction) this.compact();
+    const running = this.running;
+    const bs = this.config.blockSize;
+    // Requests right after the lazy ones that now decode join them.
+    let nLazy = this.ffLazy.length;
+    while (nLazy < running.length) {
+      const r = running[nLazy]!;
+      if (!this.ffCanJoinNext(r)) break;
+      this.ffJoin(r);
+      nLazy++;
+    }
+    if (nLazy === 0) return null;
+    // Past ~4k steps, apply everyone's steps so that the times array can start over.
+    if (this.ffTimes.length > 4096) this.ffRebase();
+    let budget = this.config.maxNumBatchedTokens - nLazy;
+    if (budget < 0) return null;
+    // Blocks: the lazy requests that just filled one, then the others in queue order, as the
+    // regular loop allocates. Checked first: short of blocks, the regular schedule preempts.
+    const bucket = this.ffBuckets[this.ffDone % bs]!;
+    let need = 0;
+    for (let i = 0; i < bucket.length; i++) {
+      const r = bucket[i]!;
+      need += Math.max(0, Math.ceil((r.numComputed + (this.ffDone - r.ffBase) + 1) / bs) - r.blocks.length);
+    }
+    let end = nLazy;
+    let left = budget;
+    for (; end < running.length && left > 0; end++) {
+      const r = running[end]!;
+      const n = Math.min(r.numTokens - r.numComputed, left);
+      need += Math.max(0, Math.ceil((r.numComputed + n) / bs) - r.blocks.length);
+      left -= n;
+    }
+    if (need > this.pool.numFreeBlocks) return null;
+    for (let i = 0; i < bucket.length; i++) {
+      const r = bucket[i]!;
+      this.ffCatchUp(r);
+      this.allocateSlots(r, 1);
+    }
+    const acc = this.acc;
+    acc.prefillTokens = 0;
+    acc.prefillAttentionPairs = 0;
+    acc.decodeSeqs = nLazy;
+    acc.kvTokensRead = this.ffLazyKv;
+    const batch = this.ffBatch;
+    batch.length = 0;
+    for (let i = nLazy; i < end; i++) {
+      const r = running[i]!;
+      const n = Math.min(r.numTokens - r.numComputed, budget);
+      this.allocateSlots(r, n);
+      this.addToBatch(batch, r, n);
+      budget -= n;
+    }
+    this.admit(startUs, budget, batch);
+    return {
+      prefillTokens: acc.prefillTokens,
+      prefillAttentionPairs: acc.prefillAttentionPairs,
+      decodeSeqs: acc.decodeSeqs,
+      kvTokensRead: acc.kvTokensRead,
+      numSeqs: nLazy + batch.length,
+    };
+  }
+
+  /** ffCanJoin for a request that completed its last step (none is in flight). */
+  private ffCanJoinNext(r: RequestState): boolean {
+    if (r.status !== Status.Running || r.numOutput === 0 || r.numComputed + 1 !== r.numTokens) return false;
+    const full = Math.floor(r.numComputed / this.config.blockSize);
+    if (this.config.enablePrefixCaching && r.numCachedBlocks < full) return false;
+    return !this.offload || r.numStoredBlocks >= full;
+  }
+
+  /** Applies the steps `r` has not seen yet and hands their tokens to its listener. */
+  private ffCatchUp(r: RequestState): void {
+    const from = r.ffBase;
+    const d = this.ffDone - from;
+    if (d === 0) return;
+    const first = r.numOutput;
+    r.numComputed += d;
+    r.numOutput += d;
+    const times = this.ffTimes;
+    const at = from - this.ffTimesBase;
+    r.lastTokenUs = times[at + d - 1]!;
+    r.ffBase = this.ffDone;
+    if (r.listener.onTokens) r.listener.onTokens(first, d, times, at);
+    else for (let i = first; i < first + d; i++) r.listener.onToken(i, r.req.outputTokenIds[i]!);
+  }
+
+  /** Every lazy request catches up, so the times recorded so far are no longer needed. */
+  private ffRebase(): void {
+    for (const r of this.ffLazy) this.ffCatchUp(r);
+    this.ffTimesBase = this.ffDone;
+    this.ffTimes.length = 0;
+  }
+
+  /**
+   * Ends the stretch: every lazy request catches up and becomes a regular one. The step in
+   * flight, if any, then completes regularly: its batch is the lazy requests and `ffBatch`.
+   */
+  private ffEnd(): void {
+    this.ff = false;
+    const lazy = this.ffLazy;
+    for (let i = 0; i < lazy.length; i++) {
+      const r = lazy[i]!;
+      this.ffCatchUp(r);
+      r.ffLazy = false;
+    }
+    const batch = this.batch;
+    batch.length = 0;
+    for (const r of lazy) batch.push(r);
+    for (const r of this.ffBatch) batch.push(r);
+    this.ffLazy = [];
+    this.ffBatch = [];
   }
 
   // --- KV blocks ----------------------------------------------------------------------------

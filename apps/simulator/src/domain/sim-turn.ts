@@ -26,8 +26,22 @@ export class SimTurn implements EngineListener {
   plan: OutputPlan | undefined;
   /** Text of each output token as streamed (multi-byte characters land on their last token). */
   pieces: string[] | undefined;
+  /**
+   * When each streamed token not yet handed to the client reaches it (virtual µs, in token
+   * order); they are handed over in one run when something else of this turn reaches the client.
+   */
+  readonly tokenArrivalsUs: number[] = [];
+  /** Tokens handed to the client so far. */
+  tokensDelivered = 0;
   /** Called by the engine for each emitted token / at the end; set by the node running it. */
   onEngineToken: (turn: SimTurn, index: number) => void = () => {};
+  onEngineTokens: (
+    turn: SimTurn,
+    first: number,
+    count: number,
+    timesUs: readonly number[],
+    from: number,
+  ) => void = () => {};
   onEngineFinish: (turn: SimTurn, summary: RequestSummary) => void = () => {};
 
   constructor(
@@ -39,6 +53,29 @@ export class SimTurn implements EngineListener {
 
   onToken(index: number): void {
     this.onEngineToken(this, index);
+  }
+
+  onTokens(firstIndex: number, count: number, timesUs: readonly number[], timesFrom: number): void {
+    this.onEngineTokens(this, firstIndex, count, timesUs, timesFrom);
+  }
+
+  /**
+   * Hands the client the streamed tokens that reached it before `beforeUs` (all by default), each
+   * with its own arrival time, and forgets the rest (the client cancelled).
+   */
+  deliverTokens(beforeUs = Number.POSITIVE_INFINITY): void {
+    const times = this.tokenArrivalsUs;
+    let n = times.length;
+    if (beforeUs !== Number.POSITIVE_INFINITY) while (n > 0 && times[n - 1]! >= beforeUs) n--;
+    if (n > 0) {
+      const h = this.handlers;
+      const pieces = this.pieces!;
+      const from = this.tokensDelivered;
+      if (h.tokensAt) h.tokensAt(pieces, from, times, n);
+      else for (let i = 0; i < n; i++) h.token(pieces[from + i]!, 1);
+      this.tokensDelivered += n;
+    }
+    times.length = 0;
   }
 
   onFinish(summary: RequestSummary): void {

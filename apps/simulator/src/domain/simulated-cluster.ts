@@ -100,6 +100,7 @@ export class SimulatedCluster implements Target {
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
           if (!turn.request.stream) turn.handlers.token(turn.pieces!.join(""), info.completionTokens);
+          else turn.deliverTokens();
           turn.handlers.finished(info);
         });
       },
@@ -119,6 +120,7 @@ export class SimulatedCluster implements Target {
         this.atSchedulerFromNode(() => placement.end(0));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
+          if (turn.pieces) turn.deliverTokens();
           turn.handlers.failed({ code: failure.code, message: failure.message });
         });
       },
@@ -169,6 +171,10 @@ export class SimulatedCluster implements Target {
     return {
       cancel: () => {
         if (turn.phase === "done" || turn.cancelled) return;
+        // Tokens that reached the client before this moment were seen; later ones are dropped.
+        // (Same-time tokens are dropped too: the client cancels from its hard-end timer, set at
+        // the start of the run, so it fires before any token event due at the same µs.)
+        if (turn.pieces) turn.deliverTokens(this.timers.nowUs());
         turn.cancelled = true;
         this.after(this.net.delayUs("clientScheduler", 64), () => {
           const nodeId = turn.placement?.nodeId;

@@ -86,14 +86,22 @@ export interface NodeSink {
  * becomes an engine request; the engine's completion calls `core.onFinished` with its usage),
  * with the node<->engine link delays in between and the engine's tokens streamed back as events.
  *
- * Tokens are delivered to the client in one timer event per engine step (every token a step
- * emits reaches the client after the same fixed path delay), not one event per token.
+ * Streamed tokens take no events of their own: each token's arrival time at the client (its
+ * emission plus the fixed engine->client path delay) is noted on the turn, and the client gets
+ * them in one run, each with its time, before anything else of that turn reaches it (finish,
+ * failure) or when it cancels (then only those that arrived before). The client's per-turn
+ * state is the same as with one event per token, since nothing else reads it in between. So
+ * the engine may fast-forward (`EngineConfig.fastForward`, on unless the spec sets it false).
+ *
+ * With `fastForward: false` the node steps the old way, for comparison: the engine runs every
+ * request every step, and the tokens of a step reach their clients in one timer event.
  */
 export class SimulatedNode {
   readonly core: NodeCore;
   readonly engine: EngineCore;
   private readonly turns = new Map<string, SimTurn>();
-  /** Tokens emitted by the step in progress, waiting for their delivery event (turn, index pairs). */
+  private readonly fastForward: boolean;
+  /** Per-step delivery (fastForward false): the step's tokens waiting for their event (turn, index pairs). */
   private pendingTurns: SimTurn[] = [];
   private pendingIndexes: number[] = [];
   /** The other half of the double buffer (reused, so no arrays are allocated per step). */
@@ -119,7 +127,8 @@ export class SimulatedNode {
     private readonly sink: NodeSink,
     private readonly drive: EngineDrive = DIRECTIVE_DRIVE,
   ) {
-    this.engine = new EngineCore(engineConfig, stepModel, timers);
+    this.fastForward = engineConfig.fastForward ?? true;
+    this.engine = new EngineCore({ ...engineConfig, fastForward: this.fastForward }, stepModel, timers);
     const directive = drive.prefetchMode === "directive";
     this.core = new NodeCore(directive ? coreConfig : { ...coreConfig, modelTransfers: false }, timers, {
       dispatch: (d) => this.onDispatch(d),
@@ -264,6 +273,7 @@ export class SimulatedNode {
     turn.pieces = this.text.tokens.streamPieces(plan.tokenIds);
     turn.phase = "on-engine";
     turn.onEngineToken = this.onToken;
+    turn.onEngineTokens = this.onTokens;
     turn.onEngineFinish = this.onEngineFinish;
     try {
       this.engine.submit(
@@ -290,6 +300,10 @@ export class SimulatedNode {
 
   private readonly onToken = (turn: SimTurn, index: number): void => {
     if (!turn.request.stream) return; // non-streaming: one Token event with the whole text at the end
+    if (this.fastForward) {
+      turn.tokenArrivalsUs.push(this.timers.nowUs() + this.net.eventEngineToClientUs);
+      return;
+    }
     this.pendingTurns.push(turn);
     this.pendingIndexes.push(index);
     if (!this.flushScheduled) {
@@ -298,7 +312,7 @@ export class SimulatedNode {
     }
   };
 
-  /** Delivers every token of one engine step to its client (they all crossed the same path). */
+  /** Per-step delivery: every token of one engine step reaches its client (same path delay). */
   private readonly flushTokens = (): void => {
     const turns = this.pendingTurns;
     const indexes = this.pendingIndexes;
@@ -314,6 +328,19 @@ export class SimulatedNode {
     indexes.length = 0;
     this.spareTurns = turns;
     this.spareIndexes = indexes;
+  };
+
+  private readonly onTokens = (
+    turn: SimTurn,
+    _first: number,
+    count: number,
+    timesUs: readonly number[],
+    from: number,
+  ): void => {
+    if (!turn.request.stream) return;
+    const delay = this.net.eventEngineToClientUs;
+    const arrivals = turn.tokenArrivalsUs;
+    for (let i = from; i < from + count; i++) arrivals.push(timesUs[i]! + delay);
   };
 
   private readonly onEngineFinish = (turn: SimTurn, s: RequestSummary): void => {

@@ -40,3 +40,4 @@ export * from "./server-metrics";
 export * from "./shard-merge";
 export * from "./compare-stats";
 export * from "./compare";
+export * from "./session-panels";

@@ -410,28 +410,32 @@ export class LoadRunner {
       if (isLast || this.stopping) return this.endSession(session, true);
       this.afterTurn(session);
     };
+    // One token chunk that reached the client at `now`.
+    const onToken = (chunk: string, count: number, reasoning: boolean | undefined, now: number) => {
+      if (firstTokenUs === null) firstTokenUs = now;
+      else itl.push((now - lastTokenUs) / 1000);
+      lastTokenUs = now;
+      tokenCount += count;
+      // Reasoning is not part of the answer: it is counted, never resent in the history.
+      if (reasoning) {
+        reasoningTokens += count;
+        return;
+      }
+      // Hot path (once the splitter knows the rest is content): no split object, no scanning.
+      let content = chunk;
+      if (!splitter.passthrough) {
+        const split = splitter.push(chunk, count);
+        reasoningTokens += split.reasoningTokens;
+        content = split.content;
+      }
+      if (firstContentUs === null && content.trim().length > 0) firstContentUs = now;
+      if (keepResponse) response += content;
+    };
     const handle = this.deps.target.submit(request, {
       started: (info) => (started = info),
-      token: (chunk, count, reasoning) => {
-        const now = this.deps.timers.nowUs();
-        if (firstTokenUs === null) firstTokenUs = now;
-        else itl.push((now - lastTokenUs) / 1000);
-        lastTokenUs = now;
-        tokenCount += count;
-        // Reasoning is not part of the answer: it is counted, never resent in the history.
-        if (reasoning) {
-          reasoningTokens += count;
-          return;
-        }
-        // Hot path (once the splitter knows the rest is content): no split object, no scanning.
-        let content = chunk;
-        if (!splitter.passthrough) {
-          const split = splitter.push(chunk, count);
-          reasoningTokens += split.reasoningTokens;
-          content = split.content;
-        }
-        if (firstContentUs === null && content.trim().length > 0) firstContentUs = now;
-        if (keepResponse) response += content;
+      token: (chunk, count, reasoning) => onToken(chunk, count, reasoning, this.deps.timers.nowUs()),
+      tokensAt: (texts, from, arrivalsUs, count) => {
+        for (let i = 0; i < count; i++) onToken(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
       },
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),

@@ -65,6 +65,12 @@ export interface TurnHandlers {
    * `reasoning`); absent, the runner still detects a leading `<think>...</think>` block.
    */
   token(text: string, tokenCount: number, reasoning?: boolean): void;
+  /**
+   * Optional, for targets that learn of tokens after they arrived (the simulator): `count`
+   * one-token chunks `texts[from + i]`, each as if `token(texts[from + i], 1)` had been called
+   * at time `arrivalsUs[i]` (the runner's clock). Targets call `token` when it is absent.
+   */
+  tokensAt?(texts: readonly string[], from: number, arrivalsUs: readonly number[], count: number): void;
   finished(info: FinishedInfo): void;
   failed(error: TurnFailure): void;
 }

@@ -110,9 +110,9 @@ export class WorkerPoolSender implements Sender {
     return this.startMs;
   }
 
-  start(events: SenderEvents): void {
+  start(events: SenderEvents, atMs?: number): void {
     this.events = events;
-    const atEpochMs = performance.timeOrigin + performance.now() + START_DELAY_MS;
+    const atEpochMs = performance.timeOrigin + Math.max(performance.now() + START_DELAY_MS, atMs ?? 0);
     this.startMs = atEpochMs - performance.timeOrigin;
     this.broadcast({ type: "start", atEpochMs });
     this.checkDone(); // every worker may have crashed between "ready" and now

@@ -67,3 +67,29 @@ describe("scheduler app (in process, gRPC on port 0, fake nodes)", () => {
     expect(text).toMatch(/^scheduler_turns_redispatched_total\{code="UNAVAILABLE"\} 1$/m);
   });
 });
+
+describe("scheduler app, kv-aware (in process)", () => {
+  it("a long conversation -> its prompt blocks reach the router, and the next turn lands where they were sent", async () => {
+    const nodes = await Promise.all(["k1", "k2"].map((nodeId) => FakeNode.start({ nodeId, tokens: 1 })));
+    const config = parseConfig([
+      ...["--port", "0", "--metrics-port", "0", "--nodes", nodes.map((n) => n.address).join(",")],
+      ...["--policy", "kv-aware", "--poll-interval-ms", "100"],
+    ]);
+    const scheduler = await startScheduler(config, silentLogger());
+    const client = schedulerClient(scheduler.grpcPort);
+    try {
+      for (let i = 0; i < 100 && !nodes.every((n) => scheduler.router.registry.get(n.nodeId)?.up); i++)
+        await new Promise((r) => setTimeout(r, 20));
+      const history = [{ role: 2, content: "q".repeat(3000) }];
+      const first = await runTurn(client, turn("kv", 0, { messages: history }));
+      expect(scheduler.router.sessions.get("kv")?.lastBlockHashes.length).toBeGreaterThan(0);
+      const next = [...history, { role: 3, content: "a".repeat(500) }, { role: 2, content: "more" }];
+      const second = await runTurn(client, turn("kv", 1, { messages: next }));
+      expect(second.nodeId).toBe(first.nodeId);
+    } finally {
+      client.close();
+      await scheduler.stop();
+      await Promise.all(nodes.map((n) => n.stop()));
+    }
+  });
+});

@@ -139,8 +139,12 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     parentSessionId: req.parentSessionId,
     isLast: req.isLast,
     prompt: req.prompt,
+    // Only prefix-aware policies read the conversation: skip the copy per turn for the others.
     // Validated above: every role has a name.
-    messages: req.messages.map((m) => ({ role: ROLE_NAMES[m.role]!, content: m.content })),
+    messages:
+      router.policy.usesPrefixHits && !req.prompt
+        ? req.messages.map((m) => ({ role: ROLE_NAMES[m.role]!, content: m.content }))
+        : undefined,
   });
   const deadlineMs = turnDeadlineMs(call, req, deps.requestTimeoutMs);
   const deadlineEpochMs = Date.now() + deadlineMs;

@@ -2,11 +2,19 @@ import { writeFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import { UsageError } from "@symphony/common";
-import { prepareOutDir, toJson } from "@symphony/measure";
+import {
+  COMPARED_DISTRIBUTIONS,
+  compareRuns,
+  distributionValues,
+  formatCompareTable,
+  prepareOutDir,
+  renderCompareReport,
+  toJson,
+  type ComparedRun,
+} from "@symphony/measure";
 import { parseArg } from "@symphony/runtime";
-import { COMPARED_DISTRIBUTIONS, compareRuns, distributionValues, type ComparedRun } from "./domain";
+
 import { readRunFolder } from "./merge-cli";
-import { formatCompareTable, renderCompareReport } from "./output/compare-report";
 
 /**
  * `workloadgen compare A B [C...] [--out DIR]`: runs side by side against the first (the

@@ -1,22 +1,17 @@
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { UsageError } from "@symphony/common";
 import {
   formatSummaryTable,
   requestLine,
   RunOutputs,
+  SessionPanelAccumulator,
   SummaryAccumulator,
   type RequestRecord,
 } from "@symphony/measure";
 import { startMetricsServer, type Logger } from "@symphony/runtime";
 import { Registry } from "prom-client";
 import { sendingThreads, type Config } from "./config";
-import {
-  AgentReportAccumulator,
-  formatAgentReport,
-  SessionPanelAccumulator,
-} from "./domain";
+import { AgentReportAccumulator, formatAgentReport } from "./domain";
 import { WorkloadMetrics } from "./output/metrics";
 import { Progress } from "./output/progress";
 import {
@@ -284,12 +279,7 @@ export async function liveRun(
   process.stdout.write(formatSummaryTable(summary));
   if (summary.agents) process.stdout.write(formatAgentReport(summary.agents) + "\n");
   for (const w of watched.warnings) process.stdout.write(`warning: ${w}\n`);
-  outputs?.writeSummary(summary, results.chartSource(summary.duration_s));
-  if (config.out && watched.summary)
-    writeFileSync(
-      join(config.out, "server-metrics.jsonl"),
-      watched.samples.map((s) => JSON.stringify(s) + "\n").join(""),
-    );
+  outputs?.writeSummary(summary, results.chartSource(summary.duration_s), undefined, watched.samples);
   logger.info("run finished", {
     completed: summary.completed,
     failed: summary.failed,

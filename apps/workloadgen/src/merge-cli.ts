@@ -1,4 +1,4 @@
-import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Command } from "commander";
 import { UsageError } from "@symphony/common";
@@ -7,20 +7,17 @@ import {
   prepareOutDir,
   requestLine,
   RunOutputs,
-  SummaryAccumulator,
-  type RequestRecord,
-  type Slo,
-} from "@symphony/measure";
-import {
-  AgentReportAccumulator,
-  formatAgentReport,
   MergeError,
   mergeShardRuns,
   SessionPanelAccumulator,
   summarizeServerMetrics,
+  SummaryAccumulator,
+  type RequestRecord,
   type ServerMetricsSample,
   type ShardRun,
-} from "./domain";
+  type Slo,
+} from "@symphony/measure";
+import { AgentReportAccumulator, formatAgentReport } from "./domain";
 
 /** Lines of a JSONL file, parsed; a bad line is one UsageError naming the file and line. */
 export function readJsonl<T>(path: string): T[] {
@@ -180,10 +177,6 @@ export async function mergeMain(argv: readonly string[]): Promise<void> {
     summary,
     results.chartSource(summary.duration_s),
     "workloadgen report (merged shards)",
+    merged.serverSamples,
   );
-  if (merged.serverSamples.length > 0)
-    writeFileSync(
-      join(out, "server-metrics.jsonl"),
-      merged.serverSamples.map((s) => JSON.stringify(s) + "\n").join(""),
-    );
 }

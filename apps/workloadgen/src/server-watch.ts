@@ -1,6 +1,6 @@
 import type { Logger } from "@symphony/runtime";
 import type { Config } from "./config";
-import { summarizeServerMetrics, warmCacheReason, type ServerMetricsSample } from "./domain";
+import { summarizeServerMetrics, warmCacheReason, type ServerMetricsSample } from "@symphony/measure";
 import {
   originOf,
   resetPrefixCache,

@@ -99,7 +99,7 @@ describe("renderHtmlReport", () => {
     error: null,
   });
 
-  it("a run -> one self-contained page: uPlot inlined, seven charts, data that cannot close its script", () => {
+  it("a run -> one self-contained page: uPlot inlined, nine charts, data that cannot close its script", () => {
     const acc = new SummaryAccumulator();
     for (let i = 0; i < 50; i++) acc.add(record(i));
     const summary = { ...acc.summary(5), run_id: "</script><b>x" };
@@ -108,7 +108,10 @@ describe("renderHtmlReport", () => {
     expect(html).toContain("uPlot");
     // Nothing loaded from elsewhere: no external scripts, stylesheets or images.
     expect(html).not.toMatch(/<script[^>]+src=|<link[^>]+href="https?:|<img[^>]+src="https?:/);
-    expect(html.match(/class="chart"/g)).toHaveLength(7);
+    // Seven from the records, two from the summary's by_turn_index (TTFT, cached share by turn).
+    expect(html.match(/class="chart"/g)).toHaveLength(9);
+    expect(html).toContain('id="turn-ttft"');
+    expect(html).toContain('id="turn-cached"');
     // The run id is escaped in text and in JSON: exactly the page's own </script> tags remain.
     expect(html.match(/<\/script>/g)).toHaveLength(3);
     expect(buildCharts(acc.chartSource(5), 5).map((c) => c.id)).toEqual([

@@ -1,19 +1,12 @@
 import type { ChartSource, RecordColumns, RunSummary, TimeSeries } from "./summary";
 import { CDF_POINTS, MAX_TIME_BUCKETS, SCATTER_POINTS, toJson } from "./summary";
 import { escapeHtml, htmlPageHead } from "./html-page";
+import type { ChartData } from "./chart-data";
+import { serverCharts, sessionCharts } from "./run-panels";
+import type { ServerMetricsSample } from "./server-metrics";
 import { UPLOT_JS } from "./uplot-assets";
 
-/** One chart's data, uPlot's column format: x values, then one array per series. */
-export interface ChartData {
-  id: string;
-  title: string;
-  xLabel: string;
-  yLabel: string;
-  series: string[];
-  /** "line" or "points" (scatter). */
-  kind: "line" | "points";
-  data: number[][];
-}
+export type { ChartData } from "./chart-data";
 
 /** `values`' empirical CDF as (value, percentile) pairs, at most `points` of them. */
 export function cdfPoints(values: readonly number[], points = CDF_POINTS): [number[], number[]] {
@@ -202,7 +195,7 @@ const CLIENT_SCRIPT = `
       return;
     }
     var series = [{ label: c.xLabel }].concat(c.series.map(function (name, k) {
-      var s = { label: name, stroke: colors[k % colors.length], width: 1.5 };
+      var s = { label: name, stroke: colors[k % colors.length], width: 1.5, spanGaps: true };
       if (c.kind === "points") { s.paths = function () { return null; }; s.points = { show: true, size: 3, fill: colors[k % colors.length] }; }
       return s;
     }));
@@ -225,16 +218,23 @@ export function renderHtmlReport(
   summary: RunSummary,
   source: ChartSource,
   title = "workloadgen report",
+  serverSamples: readonly ServerMetricsSample[] = [],
 ): string {
-  const charts = buildCharts(source, summary.duration_s);
+  const charts = [
+    ...buildCharts(source, summary.duration_s),
+    ...serverCharts(serverSamples),
+    ...sessionCharts(summary),
+  ];
+  const warnings = Array.isArray(summary.warnings) ? (summary.warnings as unknown[]).map(String) : [];
   // "</" inside a <script> would end it: escape it in the JSON.
   const json = (v: unknown) => toJson(v).replace(/<\//g, "<\\/");
   return `${htmlPageHead(
     title,
-    ".empty { color: #888; }\ndetails pre { max-height: 400px; overflow: auto; background: #f7f7f7; padding: 8px; }\n",
+    ".empty { color: #888; }\n.warning { color: #9a6700; }\ndetails pre { max-height: 400px; overflow: auto; background: #f7f7f7; padding: 8px; }\n",
   )}
 <h1>${esc(title)}</h1>
 <p>Run ${esc(String(summary.run_id ?? ""))} started ${esc(String(summary.started_at ?? ""))}, target ${esc(String((summary.target as { address?: string } | undefined)?.address ?? ""))}</p>
+${warnings.map((w) => `<p class="warning">warning: ${esc(w)}</p>`).join("\n")}
 <table>${summaryTable(summary)}</table>
 <div class="charts">${charts.map((c) => `<div class="chart" id="${c.id}"></div>`).join("")}</div>
 <details><summary>summary.json</summary><pre>${esc(toJson(summary))}</pre></details>

@@ -8,6 +8,10 @@
  * - `SummaryAccumulator` -> `RunSummary`; its formats: `formatSummaryTable` (the terminal table),
  *   `toJson` (summary.json), `summaryCsv` (summary.csv), `renderHtmlReport` (report.html).
  * - Files: `JsonlWriter`, `prepareOutDir`, and `RunOutputs`, the one writer of a run's folder.
+ * - Several runs: `mergeShardRuns` (shards' records on one time line), `compareRuns` with
+ *   `mannWhitneyU`/`bootstrapMedianDiff`, `formatCompareTable`/`renderCompareReport`.
+ * - The servers' view: `parsePrometheusText`, `summarizeServerMetrics`, `warmCacheReason`;
+ *   session figures: `SessionPanelAccumulator` (KV tier per turn, hint lead time).
  */
 export * from "./record";
 export * from "./stats";
@@ -19,3 +23,9 @@ export * from "./uplot-assets";
 export * from "./jsonl-writer";
 export * from "./out-dir";
 export * from "./run-outputs";
+export * from "./server-metrics";
+export * from "./session-panels";
+export * from "./shard-merge";
+export * from "./compare-stats";
+export * from "./compare";
+export * from "./compare-report";

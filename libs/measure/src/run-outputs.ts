@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderHtmlReport } from "./html-report";
 import { JsonlWriter } from "./jsonl-writer";
+import type { ServerMetricsSample } from "./server-metrics";
 import { summaryCsv, toJson, type ChartSource, type RunSummary } from "./summary";
 
 /** The files of a run's results folder (`--out`). */
@@ -10,6 +11,7 @@ export const RUN_FILES = {
   summary: "summary.json",
   summaryCsv: "summary.csv",
   report: "report.html",
+  serverMetrics: "server-metrics.jsonl",
 } as const;
 
 /**
@@ -36,13 +38,24 @@ export class RunOutputs {
   }
 
   /**
-   * Closes requests.jsonl, then writes summary.json, summary.csv and report.html (`title`: the
+   * Closes requests.jsonl, then writes summary.json, summary.csv, server-metrics.jsonl (the
+   * servers' scrapes, when there are any; drawn in the report too) and report.html (`title`: the
    * report page's heading, the live run's by default).
    */
-  writeSummary(summary: RunSummary, charts: ChartSource, title?: string): void {
+  writeSummary(
+    summary: RunSummary,
+    charts: ChartSource,
+    title?: string,
+    serverSamples?: readonly ServerMetricsSample[],
+  ): void {
     this.closeRequests();
     writeFileSync(join(this.dir, RUN_FILES.summary), toJson(summary) + "\n");
     writeFileSync(join(this.dir, RUN_FILES.summaryCsv), summaryCsv(summary));
-    writeFileSync(join(this.dir, RUN_FILES.report), renderHtmlReport(summary, charts, title));
+    if (serverSamples && serverSamples.length > 0)
+      writeFileSync(
+        join(this.dir, RUN_FILES.serverMetrics),
+        serverSamples.map((s) => JSON.stringify(s) + "\n").join(""),
+      );
+    writeFileSync(join(this.dir, RUN_FILES.report), renderHtmlReport(summary, charts, title, serverSamples));
   }
 }

@@ -356,6 +356,6 @@ describe("run summary, bounded memory", () => {
     x.forEach((v, k) => expect(Math.abs(b.cdf.ttft[0][k]! - v) / v).toBeLessThanOrEqual(0.01));
     expect(b.scatter[0].length).toBe(records.filter((r) => r.error === null).length);
     const html = renderHtmlReport(bounded.summary(31), b);
-    expect(html.match(/class="chart"/g)).toHaveLength(7);
+    expect(html.match(/class="chart"/g)).toHaveLength(9); // 7 from the bounded data, 2 per turn index
   });
 });

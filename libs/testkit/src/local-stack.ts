@@ -1,4 +1,5 @@
-import { bundlePath, spawnService, type RunningService } from "./spawn-service";
+import { startMockVllm, startNode, startScheduler } from "./services";
+import type { RunningService } from "./spawn-service";
 
 export interface LocalStackOptions {
   /** Number of node-scheduler + mock-vllm pairs. */
@@ -74,7 +75,7 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   const engine = options.engine ?? "stock";
   const timeScale = String(options.timeScale ?? 1);
   const started: RunningService[] = [];
-  const track = (s: RunningService) => {
+  const track = <S extends RunningService>(s: S): S => {
     started.push(s);
     options.onStarted?.(s);
     return s;
@@ -85,59 +86,35 @@ export async function startLocalStack(options: LocalStackOptions = {}): Promise<
   try {
     const mocks = await Promise.all(
       Array.from({ length: n }, (_, i) =>
-        spawnService(
-          `mock-vllm-${i + 1}`,
-          bundlePath("mock-vllm"),
+        startMockVllm(
           [
-            ...["--host", "127.0.0.1", "--port", "0", "--time-scale", timeScale],
+            ...["--host", "127.0.0.1", "--time-scale", timeScale],
             // cached_tokens in usage (vLLM's flag), then what the engine offers Symphony.
             "--enable-prompt-tokens-details",
             ...(engine === "stock" ? STOCK_ENGINE_ARGS : ["--kv-connector"]),
             ...(options.mockArgs ?? []),
           ],
-          ["http"],
+          { name: `mock-vllm-${i + 1}` },
         ).then(track),
       ),
     );
     const nodes = await Promise.all(
       mocks.map((mock, i) =>
-        spawnService(
-          `node-scheduler-${i + 1}`,
-          bundlePath("node-scheduler"),
+        startNode(
+          mock.url,
           [
-            "--host",
-            "127.0.0.1",
-            "--port",
-            "0",
-            "--metrics-port",
-            "0",
-            "--node-id",
-            `node-${i + 1}`,
-            "--engine-url",
-            `http://127.0.0.1:${mock.ports.http}/v1`,
+            ...["--host", "127.0.0.1", "--node-id", `node-${i + 1}`],
             ...(engine === "stock" ? kvEventsArgs(mock) : ["--prefetch-mode", "directive"]),
             ...(options.nodeArgs ?? []),
           ],
-          ["grpc", "metrics"],
+          { name: `node-scheduler-${i + 1}` },
         ).then(track),
       ),
     );
     const scheduler = track(
-      await spawnService(
-        "scheduler",
-        bundlePath("scheduler"),
-        [
-          "--host",
-          "127.0.0.1",
-          "--port",
-          "0",
-          "--metrics-port",
-          "0",
-          "--nodes",
-          nodes.map((node) => `127.0.0.1:${node.ports.grpc}`).join(","),
-          ...(options.schedulerArgs ?? []),
-        ],
-        ["grpc", "metrics"],
+      await startScheduler(
+        nodes.map((node) => `127.0.0.1:${node.ports.grpc}`),
+        ["--host", "127.0.0.1", ...(options.schedulerArgs ?? [])],
       ),
     );
     return {

@@ -36,8 +36,3 @@ export * from "./agent-trace";
 export * from "./agent-plan";
 export * from "./agent-report";
 export * from "./agent-reasoning";
-export * from "./server-metrics";
-export * from "./shard-merge";
-export * from "./compare-stats";
-export * from "./compare";
-export * from "./session-panels";

@@ -1,6 +1,6 @@
 import { request } from "undici";
 import { InvalidArgumentError } from "commander";
-import { parsePrometheusText, type ServerMetricsSample } from "../domain";
+import { parsePrometheusText, type ServerMetricsSample } from "@symphony/measure";
 
 /** A scrape that takes longer than this fails (and the next one is not held up), ms. */
 const SCRAPE_TIMEOUT_MS = 2_000;

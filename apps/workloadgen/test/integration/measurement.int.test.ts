@@ -179,8 +179,9 @@ describe("workloadgen -> mock-vllm over HTTP (fixed step time)", () => {
     async () => {
       const page = await checkPage(join(dir, "report.html"));
       expect(page.errors).toEqual([]);
-      expect(page.chartsRendered).toBe(7);
-      expect(page.canvases).toHaveLength(7);
+      // 7 from the records, TTFT and cached share by turn index from the summary.
+      expect(page.chartsRendered).toBe(9);
+      expect(page.canvases).toHaveLength(9);
       // Every chart drew its series in the series colour, not just axes.
       for (const pixels of page.seriesPixels) expect(pixels).toBeGreaterThan(50);
     },

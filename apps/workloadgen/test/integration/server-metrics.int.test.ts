@@ -3,6 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bundlePath, runCli, spawnService, type RunningService } from "@symphony/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { checkPage, hasChromium } from "./browser";
 import { readSummary } from "./run-output";
 
 /** Starts mock-vllm with VLLM_SERVER_DEV_MODE set as given (the child inherits this process's environment). */
@@ -73,6 +74,14 @@ describe("--server-metrics and --reset-prefix-cache against mock-vllm", () => {
     expect(lines[0].t_ms).toBeLessThan(0); // the baseline, taken before the first request
     expect(lines.at(-1).t_ms).toBeGreaterThan(0);
     expect(lines[0].metrics["vllm:num_requests_waiting"]).toBe(0);
+
+    if (hasChromium) {
+      // The servers' series drawn beside the client's: 7 client charts, 3 server ones, 2 per turn index.
+      const page = await checkPage(join(dir, "a", "report.html"));
+      expect(page.errors).toEqual([]);
+      expect(page.chartsRendered).toBe(12);
+      expect(readFileSync(join(dir, "a", "report.html"), "utf8")).toContain('id="server-kv-usage"');
+    }
 
     const warm = await runCli(bundlePath("workloadgen"), runArgs(port, join(dir, "b"), []));
     expect(warm.code, warm.stderr).toBe(0);

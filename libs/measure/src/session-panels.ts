@@ -1,4 +1,6 @@
-import { StreamingMetric, type MetricSummary, type RequestRecord } from "@symphony/measure";
+import { StreamingMetric } from "./histogram";
+import type { RequestRecord } from "./record";
+import type { MetricSummary } from "./stats";
 
 /** Turn indices from this one up are pooled into one "N+" group (as the summary's by_turn_index). */
 const TURN_GROUPS = 10;

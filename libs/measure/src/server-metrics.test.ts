@@ -107,7 +107,12 @@ describe("warmCacheReason", () => {
       false,
       undefined,
     ],
-    ["earlier prefix hits", { "vllm:prefix_cache_hits_total": 320 }, false, "prefix cache already hit 320 tokens before this run"],
+    [
+      "earlier prefix hits",
+      { "vllm:prefix_cache_hits_total": 320 },
+      false,
+      "prefix cache already hit 320 tokens before this run",
+    ],
     ["earlier hits, cache reset just before", { "vllm:prefix_cache_hits_total": 320 }, true, undefined],
     [
       "KV blocks in use (someone else's load)",

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "@symphony/measure";
+import type { RequestRecord } from "./record";
 import { SessionPanelAccumulator } from "./session-panels";
 
 const rec = (

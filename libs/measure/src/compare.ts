@@ -1,5 +1,6 @@
 import { rngFor } from "@symphony/common";
-import { ReservoirSampler, type RequestRecord } from "@symphony/measure";
+import type { RequestRecord } from "./record";
+import { ReservoirSampler } from "./stats";
 import { bootstrapMedianDiff, mannWhitneyU, type MedianDiffCi } from "./compare-stats";
 
 /** One run as the comparison reads it: its summary.json and its per-request records. */

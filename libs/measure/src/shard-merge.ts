@@ -1,4 +1,4 @@
-import type { RequestRecord } from "@symphony/measure";
+import type { RequestRecord } from "./record";
 import type { ServerMetricsSample } from "./server-metrics";
 
 /** What merging needs from one shard's results folder. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import type { RequestRecord } from "@symphony/measure";
+import type { RequestRecord } from "./record";
 import { MergeError, mergeShardRuns, type ShardRun } from "./shard-merge";
 
 const record = (id: string, sentMs: number, endMs: number): RequestRecord => ({

@@ -1,5 +1,5 @@
 import { rngFor } from "@symphony/common";
-import type { RequestRecord } from "@symphony/measure";
+import type { RequestRecord } from "./record";
 import { describe, expect, it } from "vitest";
 import { compareRuns, type ComparedRun } from "./compare";
 

@@ -1,11 +1,14 @@
-import { cdfPoints, escapeHtml, htmlPageHead, toJson, UPLOT_JS } from "@symphony/measure";
 import {
   COMPARED_DISTRIBUTIONS,
   type CompareRow,
   type Comparison,
   type ComparedDistribution,
   type DistributionTest,
-} from "../domain";
+} from "./compare";
+import { escapeHtml, htmlPageHead } from "./html-page";
+import { cdfPoints } from "./html-report";
+import { toJson } from "./summary";
+import { UPLOT_JS } from "./uplot-assets";
 
 const fmt = (x: number | null, digits = 2): string => (x === null ? "n/a" : x.toFixed(digits));
 const signed = (x: number | null, digits = 2): string =>

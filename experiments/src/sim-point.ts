@@ -81,8 +81,7 @@ export async function runSimPoint(
     },
     "symphony-effect simulation",
   );
-  // The simulator hands workloadgen's sections to workloadgen's own parser as written.
-  const file: ClusterFile = { ...parsed, workloadSections: { workload } };
+  const file: ClusterFile = parsed;
   const out = mkdtempSync(join(tmpdir(), "symphony-effect-sim-"));
   try {
     const simConfig = resolveConfig(

@@ -1,6 +1,3 @@
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { Command } from "@commander-js/extra-typings";
 import {
   defaultOf,
@@ -29,8 +26,10 @@ import {
 import { POLICY_NAMES, schedulerOptions } from "@symphony/scheduler";
 import {
   configFileSchema as workloadFileSchema,
-  parseConfig as parseWorkloadConfig,
+  resolveConfig as resolveWorkloadConfig,
+  workloadgenOptions,
   type Config as WorkloadConfig,
+  type WorkloadgenOptions,
 } from "@symphony/workloadgen";
 import { z } from "zod";
 import type { ClusterSpec } from "./domain";
@@ -42,6 +41,7 @@ const posInt = z.number().int().positive();
 const scheduler = schedulerOptions.shape;
 const node = nodeSchedulerOptions.shape;
 const engine = mockVllmOptions.shape;
+const workload = workloadgenOptions.shape;
 
 const linkSchema = z.strictObject({
   /** One-way latency, µs. */
@@ -58,9 +58,9 @@ const linkSchema = z.strictObject({
 export const clusterFileSchema = z.strictObject({
   nodes: posInt.max(4096).optional(),
   policy: scheduler.policy,
-  seed: z.number().int().min(0).optional(),
+  seed: fileField(workload.seed),
   /** Seconds of (virtual) traffic: workloadgen's --duration. */
-  duration: z.number().min(0).optional(),
+  duration: fileField(workload.duration),
   policy_params: z
     .strictObject({
       // Left out = the policy's own defaults (the scheduler's flags default to the same).
@@ -136,13 +136,8 @@ export const clusterFileSchema = z.strictObject({
   // with its own schema: a workload file is a valid cluster file and the tools never disagree.
   ...workloadFileSchema.shape,
 });
-/**
- * The parsed cluster file, plus its workloadgen sections exactly as written (`workloadSections`):
- * they go to workloadgen's own parser unchanged.
- */
-export type ClusterFile = z.output<typeof clusterFileSchema> & {
-  readonly workloadSections?: Record<string, unknown>;
-};
+/** The parsed cluster file. */
+export type ClusterFile = z.output<typeof clusterFileSchema>;
 
 /** A simulation run, fully resolved. */
 export interface SimConfig {
@@ -238,7 +233,7 @@ export const simulatorOptions = z.object({
     `node residency policy (default: config, else ${String(defaultOf(node.residencyPolicy))})`,
   ),
   duration: flag(
-    z.number().min(0).optional(),
+    fileField(workload.duration),
     "--duration <s>",
     "seconds of traffic (default: config duration / workload.duration, else workloadgen's)",
   ),
@@ -252,17 +247,17 @@ export const simulatorOptions = z.object({
     "seed of the workload and routing (default: config seed, else 0)",
   ),
   numClients: flag(
-    z.int().min(1).max(100_000).optional(),
+    fileField(workload.numClients),
     "--num-clients <n>",
     "closed loop: concurrent sessions (default: workload's)",
   ),
   maxRequests: flag(
-    z.int().min(0).optional(),
+    fileField(workload.maxRequests),
     "--max-requests <n>",
     "stop after this many requests (default: workload's)",
   ),
   timeScale: flag(
-    z.number().min(1e-6).optional(),
+    fileField(workload.timeScale),
     "--time-scale <x>",
     "divide think times AND engine durations by x (default: workload's / engine's)",
   ),
@@ -379,12 +374,7 @@ export function parseConfig(argv: readonly string[]): Readonly<SimConfig> {
   const configFile = o.config;
   const raw: unknown = configFile ? parseStructuredText(readTextFile(configFile, "config"), configFile) : {};
   const parsed = parseWithSchema(clusterFileSchema, raw, configFile ?? "(defaults)");
-  const workloadSections: Record<string, unknown> = {};
-  for (const key of Object.keys(workloadFileSchema.shape)) {
-    const value = (raw as Record<string, unknown>)[key];
-    if (value !== undefined) workloadSections[key] = value;
-  }
-  const file: ClusterFile = { ...parsed, workloadSections };
+  const file: ClusterFile = parsed;
   const overrides: Overrides = {
     nodes: o.nodes,
     policy: o.policy,
@@ -526,9 +516,8 @@ export function resolveConfig(
 }
 
 /**
- * The workload as workloadgen itself parses it: its own parser and schema get the file's
- * `workload`/`client_profiles` sections (through a temporary JSON file, as its --config) and
- * the overriding flags, so both tools read a workload file identically.
+ * The workload as workloadgen itself resolves it: its own resolver gets the file's workload
+ * sections and the overriding options, so both tools read a workload file identically.
  */
 function workloadConfigFor(
   file: ClusterFile,
@@ -538,27 +527,24 @@ function workloadConfigFor(
 ): WorkloadConfig {
   // cl100k: the simulation's token cache encodes word by word, which is exact for cl100k (see
   // FastTokenCache); a workload.tokenizer in the file is overridden.
-  const argv: string[] = ["--seed", String(seed), "--tokenizer", "cl100k"];
-  const duration = ov.duration ?? file.duration;
-  if (duration !== undefined) argv.push("--duration", String(duration));
-  if (ov.numClients !== undefined) argv.push("--num-clients", String(ov.numClients));
-  if (ov.maxRequests !== undefined) argv.push("--max-requests", String(ov.maxRequests));
-  if (ov.timeScale !== undefined) argv.push("--time-scale", String(ov.timeScale));
-  if (ov.hints === false) argv.push("--no-hints");
-  const section = file.workloadSections ?? {};
-  const dir = mkdtempSync(join(tmpdir(), "symphony-sim-"));
+  const given: Partial<WorkloadgenOptions> = {
+    seed,
+    tokenizer: "cl100k",
+    duration: ov.duration ?? file.duration,
+    numClients: ov.numClients,
+    maxRequests: ov.maxRequests,
+    timeScale: ov.timeScale,
+    hints: ov.hints,
+  };
+  for (const key of Object.keys(given) as (keyof WorkloadgenOptions)[])
+    if (given[key] === undefined) delete given[key];
+  const values = parseWithSchema(workloadgenOptions, { ...given, config: source }, source ?? "workload");
   try {
-    const path = join(dir, "workload.json");
-    writeFileSync(path, JSON.stringify(section));
-    argv.push("--config", path);
-    try {
-      return parseWorkloadConfig(argv);
-    } catch (err) {
-      if (err instanceof UsageError)
-        throw new UsageError(`${source ?? "workload"}: ${err.message.replaceAll(path, "workload")}`);
-      throw err;
-    }
-  } finally {
-    rmSync(dir, { recursive: true, force: true });
+    return resolveWorkloadConfig({ values, given: (key) => key in given }, file);
+  } catch (err) {
+    const where = source ?? "workload";
+    if (err instanceof UsageError && !err.message.startsWith(`${where}: `))
+      throw new UsageError(`${where}: ${err.message}`);
+    throw err;
   }
 }

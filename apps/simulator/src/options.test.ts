@@ -1,8 +1,12 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { defaultsOf } from "@symphony/common";
 import { helpDefaultMismatches } from "@symphony/runtime";
 import { mockVllmOptions } from "@symphony/mock-vllm";
 import { nodeSchedulerOptions } from "@symphony/node-scheduler";
 import { DEFAULT_POLICY_PARAMS, schedulerOptions } from "@symphony/scheduler";
+import { repoRoot } from "@symphony/testkit";
+import { parseConfig as parseWorkloadConfig } from "@symphony/workloadgen";
 import { describe, expect, it } from "vitest";
 import { buildProgram, parseConfig, simulatorOptions } from "./config";
 
@@ -71,4 +75,18 @@ describe("cluster defaults", () => {
       kv_offloading_size: d.kvOffloadingSize,
     });
   });
+});
+
+describe("workload files", () => {
+  const examples = join(repoRoot, "apps", "workloadgen", "examples");
+
+  it.each(readdirSync(examples).filter((f) => /\.ya?ml$/.test(f)))(
+    "workloadgen's %s -> read by the simulator as workloadgen reads it",
+    (name) => {
+      const path = join(examples, name);
+      const own = parseWorkloadConfig(["--config", path, "--tokenizer", "cl100k"]);
+      const simulated = parseConfig(["--config", path]).workload;
+      expect(simulated).toEqual(own);
+    },
+  );
 });

@@ -1,6 +1,6 @@
-import { Command, Option } from "commander";
-import { checkTokenizerSpec, loadConfigFile, TOKENIZER_FLAG_HELP, UsageError } from "@symphony/common";
-import { parseArg, type LogLevel } from "@symphony/runtime";
+import { Command } from "@commander-js/extra-typings";
+import { checkTokenizerSpec, fileField, loadConfigFile, UsageError } from "@symphony/common";
+import { addOptions, parseOptions, type LogLevel } from "@symphony/runtime";
 import { z } from "zod";
 import {
   agentProfileSchema,
@@ -12,8 +12,9 @@ import {
   type ClientProfileConfig,
   type ThinkTimeKind,
 } from "./domain";
-import { addRunOptions, runOptionsFrom, type RunOptions } from "./run-options";
-import { parseShard, runnerShare, type Shard } from "./shard";
+import { workloadgenOptions, type WorkloadgenOptions } from "./options";
+import { runOptionsFrom, type RunOptions } from "./run-options";
+import { runnerShare, type Shard } from "./shard";
 
 export type WorkloadType = "closed" | "open" | "trace" | "agent";
 
@@ -90,20 +91,23 @@ export interface Config extends RunOptions {
 }
 
 /** `--config` file: the workload model and its parameters; CLI flags override. */
+const option = workloadgenOptions.shape;
+
+/** `--config` file: the workload model and its parameters, as the flags take them; flags override. */
 export const configFileSchema = z.strictObject({
   workload: z
     .strictObject({
-      type: z.enum(["closed", "open", "trace", "agent"]).optional(),
-      total_duration: z.number().positive().optional(),
-      seed: z.number().int().optional(),
-      time_scale: z.number().positive().optional(),
-      max_requests: z.number().int().positive().optional(),
-      duration: z.number().min(0).optional(),
-      tokenizer: z.string().min(1).optional(),
+      type: fileField(option.workload),
+      total_duration: fileField(option.totalDuration),
+      seed: fileField(option.seed),
+      time_scale: fileField(option.timeScale),
+      max_requests: fileField(option.maxRequests),
+      duration: fileField(option.duration),
+      tokenizer: fileField(option.tokenizer),
       // closed loop
-      dataset: z.string().optional(),
-      num_clients: z.number().int().positive().optional(),
-      ramp_up: z.number().min(0).optional(),
+      dataset: fileField(option.dataset),
+      num_clients: fileField(option.numClients),
+      ramp_up: fileField(option.rampUp),
       sharegpt_synth: z
         .strictObject({
           turns_geometric_p: z.number().optional(),
@@ -119,19 +123,19 @@ export const configFileSchema = z.strictObject({
           max_context_tokens: z.number().optional(),
         })
         .optional(),
-      think_time: z.enum(["typing", "chat-gaps"]).optional(),
-      read_speed: z.number().positive().optional(),
-      type_speed: z.number().positive().optional(),
-      speed_jitter: z.number().min(0).optional(),
-      max_output_tokens: z.number().int().positive().optional(),
-      min_turns: z.number().int().positive().optional(),
-      priority: z.enum(["high", "normal", "low"]).optional(),
+      think_time: fileField(option.thinkTime),
+      read_speed: fileField(option.readSpeed),
+      type_speed: fileField(option.typeSpeed),
+      speed_jitter: fileField(option.speedJitter),
+      max_output_tokens: fileField(option.maxOutputTokens),
+      min_turns: fileField(option.minTurns),
+      priority: fileField(option.priority),
       // trace replay
-      trace: z.string().optional(),
-      trace_format: z.enum(["auto", "azure", "mooncake"]).optional(),
-      block_size: z.number().int().positive().optional(),
+      trace: fileField(option.trace),
+      trace_format: fileField(option.traceFormat),
+      block_size: fileField(option.blockSize),
       // agent sessions
-      agent_trace: z.string().optional(),
+      agent_trace: fileField(option.agentTrace),
       // The design's layout nests the profile lists here; the top level (below) works too.
       client_profiles: z.array(clientProfileSchema).min(1).optional(),
       agent_profiles: z.array(agentProfileSchema).min(1).optional(),
@@ -142,180 +146,14 @@ export const configFileSchema = z.strictObject({
 });
 export type ConfigFile = z.output<typeof configFileSchema>;
 
-export function buildProgram(): Command {
+export function buildProgram() {
   const program = new Command("workloadgen")
     .description(
       "Generates turn-by-turn LLM workloads (closed-loop chat sessions, open-loop client profiles, " +
         "trace replay), sends them to the Symphony scheduler over gRPC or to any OpenAI-compatible server over HTTP, and measures TTFT/TPOT/ITL/E2EL.",
     )
-    .addOption(
-      new Option(
-        "--workload <type>",
-        "workload model (closed: dataset chat sessions; open: client profiles; trace: replay; agent: agent_profiles or --agent-trace)",
-      )
-        .choices(["closed", "open", "trace", "agent"])
-        .default("closed"),
-    )
-    .option(
-      "--config <file>",
-      "YAML/JSON file selecting the workload model and its parameters (flags override)",
-    )
-    .option(
-      "--target <url>",
-      "grpc://host:port (the Symphony scheduler; overrides --scheduler-ip/--scheduler-port) or " +
-        "http://host:port/v1 (any OpenAI-compatible server)",
-    )
-    .option("--scheduler-ip <host>", "scheduler host", "127.0.0.1")
-    .option("--scheduler-port <port>", "scheduler gRPC port", parseArg.port, 50051)
-    .option(
-      "--tokenizer <name|path>",
-      `${TOKENIZER_FLAG_HELP}; use the served model's, as vLLM's benchmarks do`,
-      "llama3",
-    )
-    .option(
-      "--dataset <file>",
-      "ShareGPT-style JSON dataset (default: the embedded sample of 12 conversations)",
-    )
-    .option(
-      "--sharegpt-synth",
-      "closed loop: play generated ShareGPT-like chats, a fresh one per session, instead of a dataset " +
-        "(shape: config workload.sharegpt_synth)",
-      false,
-    )
-    .addOption(
-      new Option(
-        "--think-time <model>",
-        "closed loop: typing (read/type speeds) or chat-gaps (measured gaps between chat turns: p50 7.2 s, p90 15 s, p99 43 s)",
-      )
-        .choices(["typing", "chat-gaps"])
-        .default("typing"),
-    )
-    .option("--num-clients <n>", "closed loop: concurrent sessions kept active", parseArg.int(1, 100_000), 10)
-    .option(
-      "--ramp-up <s>",
-      "closed loop: start the clients evenly over this many seconds, not all at once",
-      parseArg.number(0),
-      0,
-    )
-    .option("--read-speed <cps>", "closed loop: reading speed, chars/s", parseArg.number(1e-6), 25)
-    .option("--type-speed <cps>", "closed loop: typing speed, chars/s", parseArg.number(1e-6), 6)
-    .option(
-      "--speed-jitter <cv>",
-      "closed loop: per-user spread of speeds (LogNormal std/mean; 0 = none)",
-      parseArg.number(0, 10),
-      0,
-    )
-    .option("--max-output-tokens <n>", "cap on max_output_tokens per turn", parseArg.int(1), 2048)
-    .option(
-      "--min-turns <n>",
-      "closed loop: skip conversations with fewer user/assistant pairs",
-      parseArg.int(1),
-      1,
-    )
-    .option(
-      "--duration <s>",
-      "stop starting turns after this many seconds (0 = no limit; open/trace default: until the plan ends)",
-      parseArg.number(0),
-      60,
-    )
-    .option(
-      "--max-requests <n>",
-      "stop starting turns after this many requests (0 = no limit)",
-      parseArg.int(0),
-      0,
-    )
-    .option(
-      "--time-scale <x>",
-      "divide think times, delays and trace/plan times by this",
-      parseArg.number(1e-6),
-      1,
-    )
-    .option("--no-hints", "do not send Advise hints before next turns")
-    .option("--no-stream", "closed loop: ask for one Token event instead of streaming")
-    .addOption(
-      new Option("--priority <p>", "closed loop: request priority")
-        .choices(["high", "normal", "low"])
-        .default("normal"),
-    )
-    .option("--seed <n>", "seed for every random stream", parseArg.int(0, 2 ** 31 - 1), 0)
-    .option(
-      "--out <dir>",
-      "write requests.jsonl, summary.json, summary.csv and report.html (plan.jsonl with --dry-run) here",
-    )
-    .option("--dry-run", "print/write the plan without sending anything", false)
-    .option("--plan-size <n>", "dry run: sessions listed on stdout", parseArg.int(0), 20)
-    .option(
-      "--trace <file>",
-      "trace replay: Azure CSV (TIMESTAMP,ContextTokens,GeneratedTokens) or Mooncake JSONL",
-    )
-    .addOption(
-      new Option("--trace-format <f>", "trace format").choices(["auto", "azure", "mooncake"]).default("auto"),
-    )
-    .option(
-      "--agent-trace <file>",
-      "agent workload: replay a JSONL agent trace (messages with role user/assistant/tool, tool latency_ms)",
-    )
-    .option("--block-size <tokens>", "trace replay: tokens per Mooncake hash block", parseArg.int(1), 512)
-    .option(
-      "--total-duration <s>",
-      "open loop: planned length in seconds (config workload.total_duration)",
-      parseArg.number(1e-3),
-      60,
-    )
-    .option(
-      "--request-timeout <s>",
-      "deadline per turn in seconds, whole turn: the gRPC call's deadline, the HTTP request's total time (0 = none)",
-      parseArg.number(0),
-      600,
-    )
-    .option(
-      "--connect-timeout <s>",
-      "wait this long for the scheduler before giving up",
-      parseArg.number(0),
-      10,
-    )
-    .option(
-      "--progress-interval <s>",
-      "seconds between progress log lines when stderr is not a TTY",
-      parseArg.number(0.1),
-      5,
-    )
-    .option(
-      "--metrics-port <port>",
-      "serve client-side Prometheus /metrics on this port while running (0 = a free port; default: off)",
-      parseArg.port,
-    )
-    .option("--metrics-host <host>", "interface for --metrics-port", "127.0.0.1")
-    .option(
-      "--workers <n>",
-      "send from n worker threads, each playing every nth session on its own event loop and " +
-        "connections (1 = the main thread sends)",
-      parseArg.int(1, 64),
-      1,
-    )
-    .addOption(
-      new Option(
-        "--timer-spin-ms <ms>",
-        "poll for this long before each send deadline: punctual to µs but busy whenever sends are " +
-          "closer than this (0 = sleep: sends up to ~1 ms late, idle threads cost no CPU)",
-      )
-        .argParser(parseArg.number(0, 100))
-        // Several polling threads would compete for cores with each other and the server.
-        .default(1.5, "1.5 with --workers 1, 0 with more workers"),
-    )
-    .option(
-      "--shard <i/n>",
-      "play part i (0-based) of n of the run: every nth session from the ith, arrival times kept, " +
-        "its share of --num-clients and --max-requests (merge the results with `workloadgen merge`)",
-      parseShard,
-    )
-    .addOption(
-      new Option("--log-level <level>", "log level")
-        .choices(["error", "warn", "info", "debug"])
-        .default("info"),
-    )
     .exitOverride();
-  return addRunOptions(program);
+  return addOptions(program, workloadgenOptions);
 }
 
 /** Parses argv (without node and script) into a validated Config. Throws UsageError on bad input. */
@@ -324,16 +162,28 @@ export function parseConfig(argv: string[]): Readonly<Config> {
   program.configureOutput({
     writeErr: (s) => process.stderr.write(s),
   });
-  program.parse(argv, { from: "user" });
-  const o = program.opts();
-  const fromCli = (name: string) => program.getOptionValueSource(name) === "cli";
-  const file: ConfigFile = o.config ? loadConfigFile(o.config as string, configFileSchema) : {};
+  const flags = parseOptions(program, workloadgenOptions, argv);
+  const path = flags.values.config;
+  return resolveConfig(flags, path ? loadConfigFile(path, configFileSchema) : {});
+}
+
+/**
+ * The run's configuration from option values and a parsed `--config` file (`values.config` names
+ * it in messages): an option given on the command line wins, else the file's value, else the
+ * option's default. The simulator resolves its cluster files' workload sections with it too.
+ */
+export function resolveConfig(
+  flags: { values: WorkloadgenOptions; given: (key: keyof WorkloadgenOptions) => boolean },
+  file: ConfigFile,
+): Readonly<Config> {
+  const { values: o, given } = flags;
   const w = file.workload ?? {};
-  const clientProfiles = profileList(file, "client_profiles", o.config as string | undefined);
-  const agentProfiles = profileList(file, "agent_profiles", o.config as string | undefined);
-  // A flag given on the command line wins; otherwise the file's value; otherwise the flag's default.
-  const pick = <T>(flag: string, fileValue: T | undefined): T =>
-    fromCli(flag) || fileValue === undefined ? (o[flag] as T) : fileValue;
+  const clientProfiles = profileList(file, "client_profiles", o.config);
+  const agentProfiles = profileList(file, "agent_profiles", o.config);
+  const pick = <K extends keyof WorkloadgenOptions>(
+    key: K,
+    fileValue: WorkloadgenOptions[K] | undefined,
+  ): WorkloadgenOptions[K] => (given(key) || fileValue === undefined ? o[key] : fileValue);
 
   // The model: --workload, else the file's workload.type, else implied by what was given.
   const impliedWorkload: WorkloadType | undefined =
@@ -345,21 +195,19 @@ export function parseConfig(argv: string[]): Readonly<Config> {
         : clientProfiles
           ? "open"
           : undefined);
-  const workload = pick<WorkloadType>("workload", impliedWorkload);
-  const run = runOptionsFrom(o, o.target as string | undefined);
-  const target = run.address ?? `${o.schedulerIp as string}:${o.schedulerPort as number}`;
+  const workload = pick("workload", impliedWorkload);
+  const run = runOptionsFrom(o, o.target);
+  const target = run.address ?? `${o.schedulerIp}:${o.schedulerPort}`;
   const config: Config = {
     ...run.options,
     workload,
     target,
     tokenizer: checkTokenizerSpec(
-      pick<string>("tokenizer", w.tokenizer),
-      fromCli("tokenizer") || w.tokenizer === undefined
-        ? "--tokenizer"
-        : `${o.config as string}: workload.tokenizer`,
+      pick("tokenizer", w.tokenizer),
+      given("tokenizer") || w.tokenizer === undefined ? "--tokenizer" : `${o.config}: workload.tokenizer`,
     ),
-    dataset: pick<string | undefined>("dataset", w.dataset),
-    chatSynth: chatSynthFrom(o.sharegptSynth as boolean, w.sharegpt_synth, o.config as string | undefined),
+    dataset: pick("dataset", w.dataset),
+    chatSynth: chatSynthFrom(o.sharegptSynth, w.sharegpt_synth, o.config),
     thinkTime: pick("thinkTime", w.think_time),
     numClients: pick("numClients", w.num_clients),
     rampUp: pick("rampUp", w.ramp_up),
@@ -370,36 +218,36 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     minTurns: pick("minTurns", w.min_turns),
     // Open-loop plans and traces have their own length: there the default is "until the plan ends".
     duration: ((d: number | undefined) => (d === undefined || d === 0 ? Infinity : d))(
-      fromCli("duration") || w.duration !== undefined || workload === "closed"
-        ? pick<number>("duration", w.duration)
+      given("duration") || w.duration !== undefined || workload === "closed"
+        ? pick("duration", w.duration)
         : undefined,
     ),
     maxRequests: ((n: number) => (n === 0 ? Infinity : n))(pick("maxRequests", w.max_requests)),
     timeScale: pick("timeScale", w.time_scale),
-    hints: o.hints as boolean,
-    stream: o.stream as boolean,
+    hints: o.hints,
+    stream: o.stream,
     priority: pick("priority", w.priority),
     seed: pick("seed", w.seed),
-    out: o.out as string | undefined,
-    dryRun: o.dryRun as boolean,
-    planSize: o.planSize as number,
-    trace: pick<string | undefined>("trace", w.trace),
+    out: o.out,
+    dryRun: o.dryRun,
+    planSize: o.planSize,
+    trace: pick("trace", w.trace),
     traceFormat: pick("traceFormat", w.trace_format),
     blockSize: pick("blockSize", w.block_size),
     totalDuration: pick("totalDuration", w.total_duration),
     clientProfiles: clientProfiles ?? [],
     agentProfiles: agentProfiles ?? [],
-    agentTrace: pick<string | undefined>("agentTrace", w.agent_trace),
-    requestTimeout: o.requestTimeout as number,
-    connectTimeout: o.connectTimeout as number,
-    progressInterval: o.progressInterval as number,
-    logLevel: o.logLevel as LogLevel,
-    metricsPort: o.metricsPort as number | undefined,
-    metricsHost: o.metricsHost as string,
-    configFile: o.config as string | undefined,
-    workers: o.workers as number,
+    agentTrace: pick("agentTrace", w.agent_trace),
+    requestTimeout: o.requestTimeout,
+    connectTimeout: o.connectTimeout,
+    progressInterval: o.progressInterval,
+    logLevel: o.logLevel,
+    metricsPort: o.metricsPort,
+    metricsHost: o.metricsHost,
+    configFile: o.config,
+    workers: o.workers,
     timerSpinMs: 0, // set below, from the number of sending threads
-    shard: o.shard as Shard | undefined,
+    shard: o.shard,
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {
     throw new UsageError(
@@ -422,11 +270,7 @@ export function parseConfig(argv: string[]): Readonly<Config> {
     throw new UsageError("--workload trace needs --trace <file> (or workload.trace in the config file)");
   }
   // Polling before deadlines helps one sending thread; with several it starves the others.
-  config.timerSpinMs = fromCli("timerSpinMs")
-    ? (o.timerSpinMs as number)
-    : sendingThreads(config) > 1
-      ? 0
-      : 1.5;
+  config.timerSpinMs = given("timerSpinMs") ? o.timerSpinMs : sendingThreads(config) > 1 ? 0 : 1.5;
   return Object.freeze(config);
 }
 

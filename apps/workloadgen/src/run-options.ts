@@ -1,9 +1,8 @@
-import { Option, type Command } from "commander";
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "@symphony/common";
 import type { Slo } from "@symphony/measure";
-import { CLIENT_AUTH_TOKEN_ENV, loadTokens, parseArg, type TlsFiles } from "@symphony/runtime";
-import { parseMetricsUrls } from "./transport/server-metrics";
+import { CLIENT_AUTH_TOKEN_ENV, loadTokens, type TlsFiles } from "@symphony/runtime";
+import type { WorkloadgenOptions } from "./options";
 
 /**
  * Flags of the live run: the target (gRPC scheduler or any OpenAI-compatible HTTP
@@ -126,7 +125,7 @@ export function parseStartAt(value: string): number {
 }
 
 /** `Name: value` -> [name, value]; collected over repeated --header flags. */
-function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
+export function collectHeader(value: string, previous: Record<string, string> = {}): Record<string, string> {
   const i = value.indexOf(":");
   const name = i > 0 ? value.slice(0, i).trim() : "";
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
@@ -134,124 +133,17 @@ function collectHeader(value: string, previous: Record<string, string> = {}): Re
   return { ...previous, [name.toLowerCase()]: value.slice(i + 1).trim() };
 }
 
-/** Adds the run flags to the program (call before parse). */
-export function addRunOptions(program: Command): Command {
-  return program
-    .addOption(
-      new Option("--endpoint <api>", "HTTP target: OpenAI API to call")
-        .choices(["chat", "completions"])
-        .default("chat"),
-    )
-    .option("--model <name>", "HTTP target: model name (default: the first of GET /v1/models)")
-    .option("--api-key <key>", "HTTP target: bearer token (default: $OPENAI_API_KEY if set, else none)")
-    .option(
-      "--auth-token-file <path>",
-      `file whose first token is sent as "authorization: Bearer" (gRPC: the scheduler's --client-auth-token-file; ` +
-        `HTTP: when no --api-key) (default: $${CLIENT_AUTH_TOKEN_ENV}, else none)`,
-    )
-    .option("--tls-ca <path>", "gRPC target: connect over TLS, trusting this PEM CA bundle")
-    .option("--tls-cert <path>", "gRPC target: client certificate for mTLS (with --tls-key)")
-    .option("--tls-key <path>", "gRPC target: private key of --tls-cert")
-    .addOption(
-      new Option("--header <'Name: value'>", "HTTP target: extra request header (repeatable)")
-        .argParser(collectHeader)
-        .default({}, "none"),
-    )
-    .option(
-      "--session-id-header <name>",
-      "HTTP target: send the session id in this header (e.g. x-session-id for routers; default: none)",
-    )
-    .option(
-      "--send-expected-response",
-      "HTTP target: send the dataset reply as expected_response (mock-vllm replays it)",
-      false,
-    )
-    .option("--http-connections <n>", "HTTP target: keep-alive connections", parseArg.int(1, 100_000), 1024)
-    .option(
-      "--slo <list>",
-      "SLOs for goodput, e.g. ttft=500ms,tpot=50ms,e2el=10s (default: none, no goodput)",
-      parseSlo,
-    )
-    .option(
-      "--warmup <s>",
-      "exclude requests sent in the first s seconds from the statistics",
-      parseArg.number(0),
-      0,
-    )
-    .option(
-      "--cooldown <s>",
-      "exclude requests sent in the last s seconds from the statistics",
-      parseArg.number(0),
-      0,
-    )
-    .option(
-      "--exact-records <n>",
-      "keep every record for exact percentiles up to n records; beyond, bounded histograms within 1% " +
-        "(summary.json percentiles: exact or hdr(1%); 0 = histograms from the start)",
-      parseArg.int(0),
-      250_000,
-    )
-    .option("--max-errors <n>", "stop after this many failed requests (0 = no limit)", parseArg.int(0), 0)
-    .option(
-      "--max-error-rate <f>",
-      "stop when failed/finished exceeds this, once 20 finished (0 = off)",
-      parseArg.number(0, 1),
-      0,
-    )
-    .option(
-      "--grace <s>",
-      "after --duration, or on SIGINT/SIGTERM: wait this long for in-flight requests, then cancel them " +
-        "(recorded as CANCELLED): --duration + --grace is a hard end",
-      parseArg.number(0),
-      5,
-    )
-    .option(
-      "--idle-timeout <s>",
-      "fail a streamed turn (IDLE_TIMEOUT) when no byte (HTTP) or event (gRPC) arrived for this long (0 = off)",
-      parseArg.number(0),
-      60,
-    )
-    .option(
-      "--server-metrics <urls>",
-      "engines' and nodes' Prometheus endpoints (host:port or URL, comma-separated) to scrape during the " +
-        "run: server-metrics.jsonl, KV usage / queue / prefix-cache hit rate in the report, warm-cache check (default: none)",
-      parseMetricsUrls,
-    )
-    .option(
-      "--server-metrics-interval <s>",
-      "seconds between --server-metrics scrapes",
-      parseArg.number(0.05),
-      1,
-    )
-    .option(
-      "--start-at <time>",
-      "start the schedule at this wall-clock instant (ISO 8601, or seconds since the epoch), after " +
-        "connecting: shards on several machines start together (default: when ready)",
-      parseStartAt,
-    )
-    .option(
-      "--reset-prefix-cache",
-      "POST /reset_prefix_cache to each engine (the HTTP --target, --server-metrics engines) before the run " +
-        "(vLLM serves it only with VLLM_SERVER_DEV_MODE=1)",
-      false,
-    );
-}
-
 /** The run options from parsed flags; `target` is the --target value, if given. */
 export function runOptionsFrom(
-  o: Record<string, unknown>,
+  o: WorkloadgenOptions,
   target: string | undefined,
 ): { options: RunOptions; address: string | undefined } {
   const parsed = target === undefined ? undefined : parseTarget(target);
-  const authToken = loadTokens(
-    o.authTokenFile as string | undefined,
-    "--auth-token-file",
-    process.env[CLIENT_AUTH_TOKEN_ENV],
-  )[0];
+  const authToken = loadTokens(o.authTokenFile, "--auth-token-file", process.env[CLIENT_AUTH_TOKEN_ENV])[0];
   const tls: TlsFiles = {
-    caFile: o.tlsCa as string | undefined,
-    certFile: o.tlsCert as string | undefined,
-    keyFile: o.tlsKey as string | undefined,
+    caFile: o.tlsCa,
+    certFile: o.tlsCert,
+    keyFile: o.tlsKey,
   };
   if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
     throw new UsageError("--tls-cert and --tls-key go together (a client certificate needs its key)");
@@ -263,32 +155,32 @@ export function runOptionsFrom(
     address: parsed?.address,
     options: {
       targetKind: parsed?.kind ?? "grpc",
-      endpoint: o.endpoint as "chat" | "completions",
-      model: o.model as string | undefined,
-      apiKey: (o.apiKey as string | undefined) ?? (process.env.OPENAI_API_KEY || authToken),
+      endpoint: o.endpoint,
+      model: o.model,
+      apiKey: o.apiKey ?? (process.env.OPENAI_API_KEY || authToken),
       authToken,
       tls,
-      headers: o.header as Record<string, string>,
-      sessionIdHeader: o.sessionIdHeader as string | undefined,
-      sendExpectedResponse: o.sendExpectedResponse as boolean,
-      httpConnections: o.httpConnections as number,
-      slo: (o.slo as Slo | undefined) ?? {},
-      warmup: o.warmup as number,
-      cooldown: o.cooldown as number,
-      exactRecords: o.exactRecords as number,
-      maxErrors: (o.maxErrors as number) === 0 ? Infinity : (o.maxErrors as number),
-      maxErrorRate: (o.maxErrorRate as number) === 0 ? Infinity : (o.maxErrorRate as number),
-      grace: o.grace as number,
-      idleTimeout: o.idleTimeout as number,
+      headers: o.header,
+      sessionIdHeader: o.sessionIdHeader,
+      sendExpectedResponse: o.sendExpectedResponse,
+      httpConnections: o.httpConnections,
+      slo: o.slo ?? {},
+      warmup: o.warmup,
+      cooldown: o.cooldown,
+      exactRecords: o.exactRecords,
+      maxErrors: o.maxErrors === 0 ? Infinity : o.maxErrors,
+      maxErrorRate: o.maxErrorRate === 0 ? Infinity : o.maxErrorRate,
+      grace: o.grace,
+      idleTimeout: o.idleTimeout,
       servers:
-        o.serverMetrics !== undefined || o.resetPrefixCache === true
+        o.serverMetrics !== undefined || o.resetPrefixCache
           ? {
-              metrics: (o.serverMetrics as string[] | undefined) ?? [],
-              intervalS: o.serverMetricsInterval as number,
-              resetPrefixCache: o.resetPrefixCache as boolean,
+              metrics: o.serverMetrics ?? [],
+              intervalS: o.serverMetricsInterval,
+              resetPrefixCache: o.resetPrefixCache,
             }
           : undefined,
-      startAt: o.startAt as number | undefined,
+      startAt: o.startAt,
     },
   };
 }

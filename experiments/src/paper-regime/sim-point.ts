@@ -55,7 +55,7 @@ export function engineFacts(profile: string): EngineFacts {
     "--profiles",
   );
   const c = resolveConfig(
-    { ...parsed, workloadSections: {} },
+    parsed,
     {},
     { configFile: undefined, out: undefined, sweep: [], progressIntervalS: 60, logLevel: "warn" },
   );
@@ -174,9 +174,8 @@ export async function runRegimePoint(
   seed: number,
   logger: Logger,
 ): Promise<RegimePoint> {
-  const { raw, workload } = clusterFileFor(regime, config, sessions, seed);
-  const parsed = parseWithSchema(clusterFileSchema, raw, "paper-regime simulation");
-  const file: ClusterFile = { ...parsed, workloadSections: { workload } };
+  const { raw } = clusterFileFor(regime, config, sessions, seed);
+  const file: ClusterFile = parseWithSchema(clusterFileSchema, raw, "paper-regime simulation");
   const out = mkdtempSync(join(tmpdir(), "paper-regime-sim-"));
   try {
     const simConfig = resolveConfig(

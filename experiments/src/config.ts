@@ -1,6 +1,7 @@
-import { Command, InvalidArgumentError, Option } from "commander";
-import { UsageError } from "@symphony/common";
-import { parseArg, type LogLevel } from "@symphony/runtime";
+import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
+import { flag, logLevelOption, UsageError } from "@symphony/common";
+import { addOptions, parseArg, parseOptions, type LogLevel } from "@symphony/runtime";
+import { z } from "zod";
 import { CONFIG_NAMES, configurationNamed, type Configuration } from "./configurations";
 import type { ChatDatasetShape } from "./domain/sharegpt-synth";
 import type { Scale } from "./scale";
@@ -53,148 +54,199 @@ function nameList<T extends string>(choices: readonly T[]) {
   };
 }
 
-export function buildProgram(): Command {
-  const pos = parseArg.number(1e-6);
-  return (
-    new Command("experiments")
-      .description(
-        "symphony-effect (issue #11): how many concurrent multi-turn sessions meet a p99 TTFT SLO under four " +
-          "configurations (1 round-robin, 2 session affinity, 3 affinity + node residency, 4 affinity + residency + " +
-          "advisory hints), simulated (8 nodes) and live (local stack). Writes results/symphony-effect-<timestamp>/.",
-      )
-      .exitOverride()
-      .showHelpAfterError(false)
-      .addArgument(
-        new Command()
-          .createArgument("[experiment]", "experiment name (only symphony-effect)")
-          .default("symphony-effect"),
-      )
-      .option("--out-dir <dir>", "parent folder of the results folder", "results")
-      .option("--scales <list>", `scales to run: ${SCALE_NAMES.join(", ")}`, nameList(SCALE_NAMES), [
-        ...SCALE_NAMES,
-      ])
-      .option(
-        "--configs <list>",
-        `configurations to run: ${CONFIG_NAMES.join(", ")}`,
-        nameList(CONFIG_NAMES),
-        [...CONFIG_NAMES],
-      )
-      .option("--slo-p99-ttft-ms <ms>", "SLO: p99 time to first token, ms", pos, 500)
-      .option("--seed <n>", "seed of the dataset, workload and routing", parseArg.int(0, 2 ** 31 - 1), 1)
-      // Dataset (synthetic ShareGPT-like chats; both scales replay the same file)
-      .option("--conversations <n>", "conversations in the synthetic dataset", parseArg.int(1, 100_000), 400)
-      .option("--min-turns <n>", "fewest user/assistant pairs per conversation", parseArg.int(1, 100), 4)
-      .option("--max-turns <n>", "most user/assistant pairs per conversation", parseArg.int(1, 100), 10)
-      .option("--mean-prompt-tokens <n>", "mean user prompt length, tokens", parseArg.int(8, 8192), 200)
-      .option("--mean-reply-tokens <n>", "mean assistant reply length, tokens", parseArg.int(8, 8192), 200)
-      // Simulated scale
-      .option("--sim-nodes <n>", "simulated nodes", parseArg.int(1, 256), 8)
-      .option(
-        "--sim-kv-tokens <n>",
-        "engine KV cache = node GPU budget per simulated node, tokens",
-        parseArg.int(1024),
-        65_536,
-      )
-      .option(
-        "--sim-cpu-tokens <n>",
-        "CPU offload tier per simulated node, tokens (configs 3, 4)",
-        parseArg.int(0),
-        262_144,
-      )
-      .option(
-        "--sim-sessions <list>",
-        "simulated session counts, ascending",
-        sessionList,
-        [500, 1000, 1500, 2000, 2500, 3000],
-      )
-      .option("--sim-duration <s>", "virtual seconds of traffic per simulated point", pos, 150)
-      .option(
-        "--sim-warmup <s>",
-        "virtual seconds at the start of each point left out of the figures",
-        parseArg.number(0),
-        30,
-      )
-      .option("--sim-think-scale <x>", "simulated user think times are divided by this", pos, 10)
-      // Live scale (and sim-small, its simulated twin)
-      .option("--live-nodes <n>", "mock engines + node-schedulers on loopback", parseArg.int(1, 8), 2)
-      .option(
-        "--live-kv-tokens <n>",
-        "engine KV cache = node GPU budget per live node, tokens",
-        parseArg.int(1024),
-        8192,
-      )
-      .option(
-        "--live-cpu-tokens <n>",
-        "CPU offload tier per live node, tokens (configs 3, 4)",
-        parseArg.int(0),
-        65_536,
-      )
-      .option("--live-sessions <list>", "live session counts, ascending", sessionList, [16, 48])
-      .option("--live-duration <s>", "wall seconds of traffic per live point", pos, 25)
-      .option(
-        "--live-warmup <s>",
-        "seconds at the start of each live point left out of the figures",
-        parseArg.number(0),
-        5,
-      )
-      .option("--live-think-scale <x>", "live user think times are divided by this", pos, 50)
-      .option("--live-engine-time-scale <x>", "mock-vllm --time-scale of the live engines", pos, 1)
-      .addOption(
-        new Option("--log-level <level>", "log level")
-          .choices(["error", "warn", "info", "debug"])
-          .default("info"),
-      )
-      .allowExcessArguments(false)
-  );
+const pos = () => z.number().min(1e-6);
+const sessions = (flags: string, help: string, value: number[]) =>
+  flag(z.array(z.int()).default(value), flags, help, { parse: sessionList });
+
+/** The symphony-effect experiment's options: types, bounds, defaults and help, from which its flags are derived. */
+export const experimentOptions = z.object({
+  outDir: flag(z.string().default("results"), "--out-dir <dir>", "parent folder of the results folder"),
+  scales: flag(
+    z.array(z.enum(SCALE_NAMES)).default([...SCALE_NAMES]),
+    "--scales <list>",
+    `scales to run: ${SCALE_NAMES.join(", ")}`,
+    { parse: nameList(SCALE_NAMES) },
+  ),
+  configs: flag(
+    z.array(z.enum(CONFIG_NAMES)).default([...CONFIG_NAMES]),
+    "--configs <list>",
+    `configurations to run: ${CONFIG_NAMES.join(", ")}`,
+    { parse: nameList(CONFIG_NAMES) },
+  ),
+  sloP99TtftMs: flag(pos().default(500), "--slo-p99-ttft-ms <ms>", "SLO: p99 time to first token, ms"),
+  seed: flag(
+    z
+      .int()
+      .min(0)
+      .max(2 ** 31 - 1)
+      .default(1),
+    "--seed <n>",
+    "seed of the dataset, workload and routing",
+  ),
+  // Dataset (synthetic ShareGPT-like chats; both scales replay the same file)
+  conversations: flag(
+    z.int().min(1).max(100_000).default(400),
+    "--conversations <n>",
+    "conversations in the synthetic dataset",
+  ),
+  minTurns: flag(
+    z.int().min(1).max(100).default(4),
+    "--min-turns <n>",
+    "fewest user/assistant pairs per conversation",
+  ),
+  maxTurns: flag(
+    z.int().min(1).max(100).default(10),
+    "--max-turns <n>",
+    "most user/assistant pairs per conversation",
+  ),
+  meanPromptTokens: flag(
+    z.int().min(8).max(8192).default(200),
+    "--mean-prompt-tokens <n>",
+    "mean user prompt length, tokens",
+  ),
+  meanReplyTokens: flag(
+    z.int().min(8).max(8192).default(200),
+    "--mean-reply-tokens <n>",
+    "mean assistant reply length, tokens",
+  ),
+  // Simulated scale
+  simNodes: flag(z.int().min(1).max(256).default(8), "--sim-nodes <n>", "simulated nodes"),
+  simKvTokens: flag(
+    z.int().min(1024).default(65_536),
+    "--sim-kv-tokens <n>",
+    "engine KV cache = node GPU budget per simulated node, tokens",
+  ),
+  simCpuTokens: flag(
+    z.int().min(0).default(262_144),
+    "--sim-cpu-tokens <n>",
+    "CPU offload tier per simulated node, tokens (configs 3, 4)",
+  ),
+  simSessions: sessions(
+    "--sim-sessions <list>",
+    "simulated session counts, ascending",
+    [500, 1000, 1500, 2000, 2500, 3000],
+  ),
+  simDuration: flag(
+    pos().default(150),
+    "--sim-duration <s>",
+    "virtual seconds of traffic per simulated point",
+  ),
+  simWarmup: flag(
+    z.number().min(0).default(30),
+    "--sim-warmup <s>",
+    "virtual seconds at the start of each point left out of the figures",
+  ),
+  simThinkScale: flag(
+    pos().default(10),
+    "--sim-think-scale <x>",
+    "simulated user think times are divided by this",
+  ),
+  // Live scale (and sim-small, its simulated twin)
+  liveNodes: flag(
+    z.int().min(1).max(8).default(2),
+    "--live-nodes <n>",
+    "mock engines + node-schedulers on loopback",
+  ),
+  liveKvTokens: flag(
+    z.int().min(1024).default(8192),
+    "--live-kv-tokens <n>",
+    "engine KV cache = node GPU budget per live node, tokens",
+  ),
+  liveCpuTokens: flag(
+    z.int().min(0).default(65_536),
+    "--live-cpu-tokens <n>",
+    "CPU offload tier per live node, tokens (configs 3, 4)",
+  ),
+  liveSessions: sessions("--live-sessions <list>", "live session counts, ascending", [16, 48]),
+  liveDuration: flag(pos().default(25), "--live-duration <s>", "wall seconds of traffic per live point"),
+  liveWarmup: flag(
+    z.number().min(0).default(5),
+    "--live-warmup <s>",
+    "seconds at the start of each live point left out of the figures",
+  ),
+  liveThinkScale: flag(
+    pos().default(50),
+    "--live-think-scale <x>",
+    "live user think times are divided by this",
+  ),
+  liveEngineTimeScale: flag(
+    pos().default(1),
+    "--live-engine-time-scale <x>",
+    "mock-vllm --time-scale of the live engines",
+  ),
+  logLevel: logLevelOption(),
+});
+
+export function buildProgram() {
+  const program = new Command("experiments")
+    .description(
+      "symphony-effect (issue #11): how many concurrent multi-turn sessions meet a p99 TTFT SLO under four " +
+        "configurations (1 round-robin, 2 session affinity, 3 affinity + node residency, 4 affinity + residency + " +
+        "advisory hints), simulated (8 nodes) and live (local stack). Writes results/symphony-effect-<timestamp>/.",
+    )
+    .exitOverride()
+    .showHelpAfterError(false)
+    .argument("[experiment]", "experiment name (only symphony-effect)", "symphony-effect")
+    .allowExcessArguments(false);
+  return addOptions(program, experimentOptions);
 }
 
 /** Parses argv (without node and script). Bad flags -> UsageError / CommanderError (exit 2). */
 export function parseConfig(argv: readonly string[]): Readonly<Config> {
   const program = buildProgram();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
-  program.parse([...argv], { from: "user" });
-  const experiment = program.processedArgs[0] as string;
+  const { values: o } = parseOptions(program, experimentOptions, argv);
+  const experiment = program.processedArgs[0];
   if (experiment !== "symphony-effect")
     throw new UsageError(`unknown experiment "${experiment}"; the only one is symphony-effect`);
-  const o = program.opts<Record<string, unknown>>();
-  const num = (k: string) => o[k] as number;
-  if (num("minTurns") > num("maxTurns"))
-    throw new UsageError(`--min-turns ${num("minTurns")} is above --max-turns ${num("maxTurns")}`);
-  for (const s of ["sim", "live"] as const) {
-    if (num(`${s}Warmup`) >= num(`${s}Duration`))
-      throw new UsageError(
-        `--${s}-warmup ${num(`${s}Warmup`)} must be below --${s}-duration ${num(`${s}Duration`)}`,
-      );
+  if (o.minTurns > o.maxTurns)
+    throw new UsageError(`--min-turns ${o.minTurns} is above --max-turns ${o.maxTurns}`);
+  const scales = {
+    sim: {
+      nodes: o.simNodes,
+      kvTokens: o.simKvTokens,
+      cpuTokens: o.simCpuTokens,
+      sessions: o.simSessions,
+      durationS: o.simDuration,
+      warmupS: o.simWarmup,
+      thinkTimeScale: o.simThinkScale,
+      engineTimeScale: 1,
+    },
+    live: {
+      nodes: o.liveNodes,
+      kvTokens: o.liveKvTokens,
+      cpuTokens: o.liveCpuTokens,
+      sessions: o.liveSessions,
+      durationS: o.liveDuration,
+      warmupS: o.liveWarmup,
+      thinkTimeScale: o.liveThinkScale,
+      engineTimeScale: o.liveEngineTimeScale,
+    },
+  };
+  for (const mode of ["sim", "live"] as const) {
+    const { warmupS, durationS } = scales[mode];
+    if (warmupS >= durationS)
+      throw new UsageError(`--${mode}-warmup ${warmupS} must be below --${mode}-duration ${durationS}`);
   }
-  const scale = (s: "sim" | "live"): Scale => ({
-    mode: s,
-    nodes: num(`${s}Nodes`),
-    kvTokens: num(`${s}KvTokens`),
-    cpuTokens: num(`${s}CpuTokens`),
-    sessions: o[`${s}Sessions`] as number[],
-    durationS: num(`${s}Duration`),
-    warmupS: num(`${s}Warmup`),
-    thinkTimeScale: num(`${s}ThinkScale`),
-    engineTimeScale: s === "live" ? num("liveEngineTimeScale") : 1,
-  });
+  const scale = (mode: "sim" | "live"): Scale => ({ mode, ...scales[mode] });
   return Object.freeze({
     experiment: "symphony-effect" as const,
-    outDir: o.outDir as string,
-    scales: o.scales as ScaleName[],
-    configs: (o.configs as string[])
+    outDir: o.outDir,
+    scales: o.scales,
+    configs: o.configs
       .map(configurationNamed)
       .sort((a, b) => CONFIG_NAMES.indexOf(a.name) - CONFIG_NAMES.indexOf(b.name)),
-    sloP99TtftMs: num("sloP99TtftMs"),
-    seed: num("seed"),
+    sloP99TtftMs: o.sloP99TtftMs,
+    seed: o.seed,
     dataset: {
-      conversations: num("conversations"),
-      minTurns: num("minTurns"),
-      maxTurns: num("maxTurns"),
-      meanPromptTokens: num("meanPromptTokens"),
-      meanReplyTokens: num("meanReplyTokens"),
+      conversations: o.conversations,
+      minTurns: o.minTurns,
+      maxTurns: o.maxTurns,
+      meanPromptTokens: o.meanPromptTokens,
+      meanReplyTokens: o.meanReplyTokens,
     },
     sim: scale("sim"),
     live: scale("live"),
-    logLevel: o.logLevel as LogLevel,
+    logLevel: o.logLevel,
   });
 }

@@ -1,3 +1,5 @@
+import type { ClusterSpec } from "@symphony/simulator";
+
 /**
  * The four cluster configurations the experiment compares, and how each maps onto
  * the real knobs of the scheduler, the node-scheduler and workloadgen.
@@ -11,7 +13,7 @@ export interface Configuration {
   /** scheduler `--policy`. */
   readonly routing: "round-robin" | "session-affinity";
   /** node-scheduler `--residency-policy`. */
-  readonly residencyPolicy: "lru" | "hint-aware";
+  readonly residencyPolicy: ClusterSpec["node"]["residencyPolicy"];
   /**
    * Whether the node keeps idle sessions' KV on a CPU tier. false = `--cpu-budget-tokens 0`:
    * a demoted session is evicted at once (no copy, no restore), which is a plain vLLM fleet:

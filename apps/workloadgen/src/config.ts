@@ -1,6 +1,13 @@
 import { Command } from "@commander-js/extra-typings";
 import { checkTokenizerSpec, fileField, loadConfigFile, UsageError } from "@symphony/common";
-import { addOptions, parseOptions, type LogLevel } from "@symphony/runtime";
+import {
+  addOptions,
+  CLIENT_AUTH_TOKEN_ENV,
+  loadTokens,
+  parseOptions,
+  type LogLevel,
+  type TlsFiles,
+} from "@symphony/runtime";
 import { z } from "zod";
 import {
   agentProfileSchema,
@@ -13,7 +20,7 @@ import {
   type ThinkTimeKind,
 } from "./domain";
 import { workloadgenOptions, type WorkloadgenOptions } from "./options";
-import { runOptionsFrom, type RunOptions } from "./run-options";
+import { parseTarget, type RunOptions } from "./run-options";
 import { runnerShare, type Shard } from "./shard";
 
 export type WorkloadType = "closed" | "open" | "trace" | "agent";
@@ -329,4 +336,56 @@ export function sendingThreads(
   return config.workload === "closed"
     ? Math.min(config.workers, runnerShare(config).numClients)
     : config.workers;
+}
+
+/** The run options from parsed flags; `target` is the --target value, if given. */
+function runOptionsFrom(
+  o: WorkloadgenOptions,
+  target: string | undefined,
+): { options: RunOptions; address: string | undefined } {
+  const parsed = target === undefined ? undefined : parseTarget(target);
+  const authToken = loadTokens(o.authTokenFile, "--auth-token-file", process.env[CLIENT_AUTH_TOKEN_ENV])[0];
+  const tls: TlsFiles = {
+    caFile: o.tlsCa,
+    certFile: o.tlsCert,
+    keyFile: o.tlsKey,
+  };
+  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
+    throw new UsageError("--tls-cert and --tls-key go together (a client certificate needs its key)");
+  if (tls.certFile !== undefined && tls.caFile === undefined)
+    throw new UsageError(
+      "--tls-cert/--tls-key (mTLS) need --tls-ca (the CA that signed the scheduler's certificate)",
+    );
+  return {
+    address: parsed?.address,
+    options: {
+      targetKind: parsed?.kind ?? "grpc",
+      endpoint: o.endpoint,
+      model: o.model,
+      apiKey: o.apiKey ?? (process.env.OPENAI_API_KEY || authToken),
+      authToken,
+      tls,
+      headers: o.header,
+      sessionIdHeader: o.sessionIdHeader,
+      sendExpectedResponse: o.sendExpectedResponse,
+      httpConnections: o.httpConnections,
+      slo: o.slo ?? {},
+      warmup: o.warmup,
+      cooldown: o.cooldown,
+      exactRecords: o.exactRecords,
+      maxErrors: o.maxErrors === 0 ? Infinity : o.maxErrors,
+      maxErrorRate: o.maxErrorRate === 0 ? Infinity : o.maxErrorRate,
+      grace: o.grace,
+      idleTimeout: o.idleTimeout,
+      servers:
+        o.serverMetrics !== undefined || o.resetPrefixCache
+          ? {
+              metrics: o.serverMetrics ?? [],
+              intervalS: o.serverMetricsInterval,
+              resetPrefixCache: o.resetPrefixCache,
+            }
+          : undefined,
+      startAt: o.startAt,
+    },
+  };
 }

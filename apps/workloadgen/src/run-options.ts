@@ -1,8 +1,7 @@
 import { InvalidArgumentError } from "commander";
 import { UsageError } from "@symphony/common";
 import type { Slo } from "@symphony/measure";
-import { CLIENT_AUTH_TOKEN_ENV, loadTokens, type TlsFiles } from "@symphony/runtime";
-import type { WorkloadgenOptions } from "./options";
+import type { TlsFiles } from "@symphony/runtime";
 
 /**
  * Flags of the live run: the target (gRPC scheduler or any OpenAI-compatible HTTP
@@ -131,56 +130,4 @@ export function collectHeader(value: string, previous: Record<string, string> = 
   if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name))
     throw new InvalidArgumentError(`expected 'Name: value', got "${value}"`);
   return { ...previous, [name.toLowerCase()]: value.slice(i + 1).trim() };
-}
-
-/** The run options from parsed flags; `target` is the --target value, if given. */
-export function runOptionsFrom(
-  o: WorkloadgenOptions,
-  target: string | undefined,
-): { options: RunOptions; address: string | undefined } {
-  const parsed = target === undefined ? undefined : parseTarget(target);
-  const authToken = loadTokens(o.authTokenFile, "--auth-token-file", process.env[CLIENT_AUTH_TOKEN_ENV])[0];
-  const tls: TlsFiles = {
-    caFile: o.tlsCa,
-    certFile: o.tlsCert,
-    keyFile: o.tlsKey,
-  };
-  if ((tls.certFile === undefined) !== (tls.keyFile === undefined))
-    throw new UsageError("--tls-cert and --tls-key go together (a client certificate needs its key)");
-  if (tls.certFile !== undefined && tls.caFile === undefined)
-    throw new UsageError(
-      "--tls-cert/--tls-key (mTLS) need --tls-ca (the CA that signed the scheduler's certificate)",
-    );
-  return {
-    address: parsed?.address,
-    options: {
-      targetKind: parsed?.kind ?? "grpc",
-      endpoint: o.endpoint,
-      model: o.model,
-      apiKey: o.apiKey ?? (process.env.OPENAI_API_KEY || authToken),
-      authToken,
-      tls,
-      headers: o.header,
-      sessionIdHeader: o.sessionIdHeader,
-      sendExpectedResponse: o.sendExpectedResponse,
-      httpConnections: o.httpConnections,
-      slo: o.slo ?? {},
-      warmup: o.warmup,
-      cooldown: o.cooldown,
-      exactRecords: o.exactRecords,
-      maxErrors: o.maxErrors === 0 ? Infinity : o.maxErrors,
-      maxErrorRate: o.maxErrorRate === 0 ? Infinity : o.maxErrorRate,
-      grace: o.grace,
-      idleTimeout: o.idleTimeout,
-      servers:
-        o.serverMetrics !== undefined || o.resetPrefixCache
-          ? {
-              metrics: o.serverMetrics ?? [],
-              intervalS: o.serverMetricsInterval,
-              resetPrefixCache: o.resetPrefixCache,
-            }
-          : undefined,
-      startAt: o.startAt,
-    },
-  };
 }

@@ -1,3 +1,5 @@
+import type { ClusterSpec } from "@symphony/simulator";
+
 /**
  * The five configurations of the paper-regime experiment, each as the real knobs of the scheduler
  * (`--policy`), the node-scheduler (`--prefetch-mode`, `--residency-policy`, `--cpu-budget-tokens`),
@@ -17,7 +19,7 @@ export interface StockConfiguration {
   readonly engineOffload: boolean;
   /** The node's own CPU tier (`--cpu-budget-tokens`, directive engine only). */
   readonly nodeCpuTier: boolean;
-  readonly residencyPolicy: "lru" | "hint-aware";
+  readonly residencyPolicy: ClusterSpec["node"]["residencyPolicy"];
   /** workloadgen sends `Advise` hints. */
   readonly hints: boolean;
 }

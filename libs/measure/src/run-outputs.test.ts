@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderHtmlReport } from "./html-report";
 import { requestLine, type RequestRecord } from "./record";
-import { RUN_FILES, RunOutputs } from "./run-outputs";
+import { RUN_FILES, RunOutputs, SERVER_METRICS_FILE } from "./run-outputs";
 import { summaryCsv, SummaryAccumulator, toJson } from "./summary";
 
 const record = (i: number): RequestRecord => ({
@@ -60,6 +60,22 @@ describe("RunOutputs", () => {
     expect(readFileSync(join(dir, RUN_FILES.report), "utf8")).toBe(
       renderHtmlReport(summary, charts, "a test run"),
     );
+  });
+
+  it("the servers' scrapes -> server-metrics.jsonl beside the four files, and their charts in the report", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const acc = new SummaryAccumulator(1000, 1, true);
+    acc.add(record(0));
+    const samples = [
+      { t_ms: -5, endpoint: "http://e:1/metrics", metrics: { "vllm:kv_cache_usage_perc": 0 } },
+      { t_ms: 500, endpoint: "http://e:1/metrics", metrics: { "vllm:kv_cache_usage_perc": 0.5 } },
+    ];
+    new RunOutputs(dir).writeSummary(acc.summary(1), acc.chartSource(1), undefined, samples);
+    expect(readdirSync(dir).sort()).toEqual([...Object.values(RUN_FILES), SERVER_METRICS_FILE].sort());
+    expect(readFileSync(join(dir, SERVER_METRICS_FILE), "utf8")).toBe(
+      samples.map((s) => JSON.stringify(s) + "\n").join(""),
+    );
+    expect(readFileSync(join(dir, RUN_FILES.report), "utf8")).toContain('id="server-kv-usage"');
   });
 
   it("closeRequests before the summary -> every line on disk then, and writeSummary still writes", () => {

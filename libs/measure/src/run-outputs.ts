@@ -11,8 +11,10 @@ export const RUN_FILES = {
   summary: "summary.json",
   summaryCsv: "summary.csv",
   report: "report.html",
-  serverMetrics: "server-metrics.jsonl",
 } as const;
+
+/** Written beside them when the run scraped its servers (`--server-metrics`). */
+export const SERVER_METRICS_FILE = "server-metrics.jsonl";
 
 /**
  * One run's results folder: requests.jsonl, one line per request as requests finish, then
@@ -53,7 +55,7 @@ export class RunOutputs {
     writeFileSync(join(this.dir, RUN_FILES.summaryCsv), summaryCsv(summary));
     if (serverSamples && serverSamples.length > 0)
       writeFileSync(
-        join(this.dir, RUN_FILES.serverMetrics),
+        join(this.dir, SERVER_METRICS_FILE),
         serverSamples.map((s) => JSON.stringify(s) + "\n").join(""),
       );
     writeFileSync(join(this.dir, RUN_FILES.report), renderHtmlReport(summary, charts, title, serverSamples));

@@ -2,6 +2,7 @@ import { setFlagsFromString } from "node:v8";
 import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
 import { parseRegimeConfig } from "./paper-regime/config";
+import { runPaperRegimeLive } from "./paper-regime/live";
 import { runPaperRegime } from "./paper-regime/run";
 import { runExperiment } from "./run";
 
@@ -12,6 +13,12 @@ async function main(): Promise<void> {
   const argv = process.argv.slice(2);
   if (argv[0] === "paper-regime") {
     const regime = parseRegimeConfig(argv);
+    if (regime.live) {
+      await runPaperRegimeLive(regime, regime.live, createLogger("experiments", regime.logLevel), (s) =>
+        process.stdout.write(s),
+      );
+      return;
+    }
     await runPaperRegime(regime, createLogger("experiments", regime.logLevel), (s) =>
       process.stdout.write(s),
     );

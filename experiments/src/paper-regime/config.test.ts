@@ -77,6 +77,18 @@ describe("parseRegimeConfig", () => {
     expect(c.latencyTolerance).toBeCloseTo(0.05);
   });
 
+  it("--live -> the live point's shape; without it none", () => {
+    expect(quiet([]).live).toBe(false);
+    expect(
+      quiet(["--live", "--live-sessions-per-gpu", "2", "--live-duration", "120", "--live-time-scale", "5"])
+        .live,
+    ).toEqual({
+      sessionsPerGpu: 2,
+      durationS: 120,
+      timeScale: 5,
+    });
+  });
+
   it.each([
     [["--gpus", "0"], CommanderError],
     [["--profiles", "gpt-5-on-a-toaster"], UsageError],
@@ -90,6 +102,8 @@ describe("parseRegimeConfig", () => {
     [["--max-context-tokens", "10"], UsageError],
     [["--warmup", "200", "--duration", "100"], UsageError],
     [["--search-start-per-gpu", "5000", "--search-max", "100"], UsageError],
+    [["--live", "--live-duration", "30"], UsageError],
+    [["--live-time-scale", "0.5"], CommanderError],
   ])("bad input %j -> one line, %o (exit 2)", (argv, kind) => {
     let err: unknown;
     try {

@@ -46,6 +46,8 @@ export interface RegimeConfig {
   readonly hintVariants: boolean;
   readonly durationS: number;
   readonly warmupS: number;
+  /** Run the live point instead of the simulated regimes. */
+  readonly live: false | { sessionsPerGpu: number; durationS: number; timeScale: number };
   readonly logLevel: LogLevel;
 }
 
@@ -212,6 +214,27 @@ export const paperRegimeOptions = z.object({
     "--warmup <s>",
     "first virtual seconds of each point left out of the figures",
   ),
+  // The live point (--live): configurations 1 and 4 on the real processes beside their simulation
+  live: flag(
+    z.boolean().default(false),
+    "--live",
+    "instead of the simulated regimes: run configurations 1 and 4 live (mock-vllm stock engines, node-schedulers, scheduler, workloadgen) at one small point, beside the same point simulated (first profile, think-time model and seed)",
+  ),
+  liveSessionsPerGpu: flag(
+    z.int().min(1).max(64).default(4),
+    "--live-sessions-per-gpu <n>",
+    "--live: sessions per GPU",
+  ),
+  liveDuration: flag(
+    pos().default(600),
+    "--live-duration <s>",
+    "--live: virtual seconds of traffic (the live run lasts this / --live-time-scale)",
+  ),
+  liveTimeScale: flag(
+    z.number().min(1).max(100).default(10),
+    "--live-time-scale <x>",
+    "--live: engine durations (mock-vllm --time-scale) and think times (workloadgen --time-scale) divided by this",
+  ),
   logLevel: logLevelOption(),
 });
 
@@ -236,6 +259,8 @@ export function parseRegimeConfig(argv: readonly string[]): Readonly<RegimeConfi
   const program = buildRegimeProgram();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const { values: o } = parseOptions(program, paperRegimeOptions, argv);
+  if (o.live && o.warmup >= o.liveDuration)
+    throw new UsageError(`--warmup ${o.warmup} must be below --live-duration ${o.liveDuration}`);
   if (o.warmup >= o.duration)
     throw new UsageError(`--warmup ${o.warmup} must be below --duration ${o.duration}`);
   if (o.searchStartPerGpu * o.gpus > o.searchMax)
@@ -290,6 +315,9 @@ export function parseRegimeConfig(argv: readonly string[]): Readonly<RegimeConfi
     hintVariants: o.hintVariants,
     durationS: o.duration,
     warmupS: o.warmup,
+    live: o.live
+      ? { sessionsPerGpu: o.liveSessionsPerGpu, durationS: o.liveDuration, timeScale: o.liveTimeScale }
+      : (false as const),
     logLevel: o.logLevel,
   });
 }

@@ -1,0 +1,236 @@
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createLogger, type Logger } from "@symphony/runtime";
+import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
+import { figuresOf, type LatencyFigures } from "../domain/point-metrics";
+import { sumMetric } from "../live-point";
+import { parseRecords } from "../sim-point";
+import type { RegimeConfig } from "./config";
+import { STOCK_CONFIGURATIONS, type StockConfiguration } from "./configurations";
+import { regimeOf } from "./run";
+import { BLOCK_SIZE, clusterFileFor, runRegimePoint, type Regime, type RegimePoint } from "./sim-point";
+
+/** The live point's configurations: 1 (round-robin, no offload, no warm-ups) and 4 (affinity, offload, warm-ups). */
+export const LIVE_CONFIGS = ["round-robin", "warmup"] as const;
+
+/** The live point: its size and how much faster than real time it runs. */
+export interface LiveShape {
+  readonly sessionsPerGpu: number;
+  /** Virtual seconds of traffic (the simulated point's duration); the live run lasts this / timeScale. */
+  readonly durationS: number;
+  /** Engine durations and think times are both divided by this. */
+  readonly timeScale: number;
+}
+
+/** One configuration measured live and simulated, live times converted to virtual ms (× timeScale). */
+export interface LiveComparison {
+  readonly config: string;
+  readonly live: RegimePoint;
+  readonly sim: RegimePoint;
+}
+
+const WARMUP_OUTCOMES = ["sent", "useful", "wasted"] as const;
+
+/** symphony_node_warmups_total{outcome} summed over the nodes. */
+async function scrapeWarmups(stack: LocalStack): Promise<Record<(typeof WARMUP_OUTCOMES)[number], number>> {
+  const out = { sent: 0, useful: 0, wasted: 0 };
+  for (const node of stack.nodes) {
+    const text = await (await fetch(`http://127.0.0.1:${node.ports.metrics}/metrics`)).text();
+    for (const o of WARMUP_OUTCOMES) out[o] += sumMetric(text, `symphony_node_warmups_total{outcome="${o}"}`);
+  }
+  return out;
+}
+
+/** Node timers that the simulator reads in virtual time, divided by `timeScale` for the live run. */
+function scaledNodeTimers(timeScale: number): string[] {
+  const ms = (v: number) => String(Math.max(0, Math.round(v / timeScale)));
+  return ["--warmup-lead-ms", ms(500), "--warmup-min-gap-ms", ms(1000), "--hint-stale-ms", ms(10_000)];
+}
+
+/** The stock stack of `config`: mock-vllm with KV events, offload only in 4; nodes off (1) or warmup (4). */
+export function startStockStack(
+  regime: Regime,
+  config: StockConfiguration,
+  timeScale: number,
+  seed: number,
+): Promise<LocalStack> {
+  return startLocalStack({
+    nodes: regime.gpus,
+    timeScale,
+    engine: "stock",
+    mockArgs: [
+      ...["--profile", regime.profile, "--block-size", String(BLOCK_SIZE)],
+      ...["--eos-mean-tokens", "0", "--seed", String(seed)],
+      // Later flags win: local-stack's stock engines offload 8 GiB by default.
+      ...["--kv-offloading-size", String(config.engineOffload ? regime.cpuOffloadGiB : 0)],
+    ],
+    nodeArgs: [
+      ...["--prefetch-mode", config.prefetchMode, "--warmup-timing", regime.warmupTiming],
+      ...["--residency-policy", config.residencyPolicy],
+      ...scaledNodeTimers(timeScale),
+    ],
+    schedulerArgs: ["--policy", config.routing],
+  });
+}
+
+/** Latency figures in virtual ms: live wall times × timeScale. */
+function toVirtual(f: LatencyFigures, timeScale: number): LatencyFigures {
+  return {
+    ...f,
+    request_throughput: f.request_throughput / timeScale,
+    output_token_throughput: f.output_token_throughput / timeScale,
+    ttft_mean_ms: f.ttft_mean_ms * timeScale,
+    ttft_p50_ms: f.ttft_p50_ms * timeScale,
+    ttft_p99_ms: f.ttft_p99_ms * timeScale,
+    e2el_mean_ms: f.e2el_mean_ms * timeScale,
+    e2el_p99_ms: f.e2el_p99_ms * timeScale,
+  };
+}
+
+/** Runs `config` live at the regime's point: workloadgen's generated chats against the stock stack. */
+export async function runLiveRegimePoint(
+  regime: Regime,
+  config: StockConfiguration,
+  sessions: number,
+  timeScale: number,
+  seed: number,
+  logger: Logger,
+): Promise<RegimePoint> {
+  const out = mkdtempSync(join(tmpdir(), "paper-regime-live-"));
+  const stack = await startStockStack(regime, config, timeScale, seed);
+  try {
+    const { workload } = clusterFileFor(regime, config, sessions, seed);
+    const configFile = join(out, "workload.json");
+    writeFileSync(
+      configFile,
+      JSON.stringify({ workload: { ...workload, duration: regime.durationS / timeScale } }),
+    );
+    const wallDurationS = regime.durationS / timeScale;
+    const t0 = performance.now();
+    const run = await runCli(
+      bundlePath("workloadgen"),
+      [
+        ...["--config", configFile, "--target", `grpc://${stack.schedulerAddress}`],
+        ...["--time-scale", String(timeScale), "--out", out, "--log-level", "warn"],
+        ...(config.hints ? [] : ["--no-hints"]),
+      ],
+      (wallDurationS + 120) * 1000,
+    );
+    if (run.code !== 0)
+      throw new Error(
+        `workloadgen exited with ${run.code} (${config.name} live): ${run.stderr.slice(-2000)}`,
+      );
+    const wallS = (performance.now() - t0) / 1000;
+    const warmups = await scrapeWarmups(stack);
+    const records = parseRecords(readFileSync(join(out, "requests.jsonl"), "utf8"));
+    const windowMs = (s: number) => (s * 1000) / timeScale;
+    const figures = toVirtual(
+      figuresOf(records, windowMs(regime.warmupS), windowMs(regime.durationS)),
+      timeScale,
+    );
+    let normSum = 0;
+    let normN = 0;
+    for (const r of records) {
+      if (r.error !== null || r.sent_ms < windowMs(regime.warmupS) || r.sent_ms >= windowMs(regime.durationS))
+        continue;
+      if (r.completion_tokens < 1) continue;
+      normSum += (r.e2el_ms * timeScale) / r.completion_tokens;
+      normN++;
+    }
+    const errors = new Map<string, number>();
+    for (const r of records) if (r.error !== null) errors.set(r.error, (errors.get(r.error) ?? 0) + 1);
+    logger.debug("live point done", { config: config.name, sessions, records: records.length });
+    if (errors.size > 0)
+      logger.info("live point errors", { config: config.name, errors: Object.fromEntries(errors) });
+    return {
+      config: config.name,
+      sessions,
+      seed,
+      ...figures,
+      normalized_latency_ms: normN > 0 ? normSum / normN : NaN,
+      warmups_sent: warmups.sent,
+      warmups_useful: warmups.useful,
+      warmups_wasted: warmups.wasted,
+      cpu_to_gpu_bytes: 0,
+      wall_s: wallS,
+    };
+  } finally {
+    await stack.stop();
+    rmSync(out, { recursive: true, force: true });
+  }
+}
+
+const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
+
+/** The side-by-side table: live, simulated and live/sim per figure. */
+export function liveMarkdown(regime: Regime, shape: LiveShape, rows: readonly LiveComparison[]): string {
+  const lines = [
+    `# paper-regime, live point beside its simulation`,
+    "",
+    `${regime.profile}, ${regime.gpus} GPUs (mock-vllm stock engines with KV events), ${shape.sessionsPerGpu * regime.gpus} sessions, ` +
+      `${regime.thinkTime} think times, ShareGPT-like chats; ${shape.durationS} virtual s (figures after ${regime.warmupS} s). ` +
+      `Live runs ${shape.timeScale}× faster than real time (mock-vllm --time-scale and workloadgen --time-scale ${shape.timeScale}: ` +
+      `${(shape.durationS / shape.timeScale).toFixed(0)} s wall); its times are shown × ${shape.timeScale}, so process and loopback overheads are inflated ${shape.timeScale}×.`,
+    "",
+    "| config | mode | completed | failed | TTFT mean ms | TTFT p99 ms | E2EL mean ms | GPU hit (returning) | warm-ups sent | useful | wasted |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+  ];
+  const row = (c: string, mode: string, p: RegimePoint) =>
+    `| ${c} | ${mode} | ${p.completed} | ${p.failed} | ${f0(p.ttft_mean_ms)} | ${f0(p.ttft_p99_ms)} | ${f0(p.e2el_mean_ms)} | ${f2(p.gpu_hit_rate)} | ${p.warmups_sent} | ${p.warmups_useful} | ${p.warmups_wasted} |`;
+  for (const r of rows) {
+    lines.push(row(r.config, "live", r.live), row(r.config, "sim", r.sim));
+    lines.push(
+      `| ${r.config} | live/sim | ${f2(r.live.completed / r.sim.completed)} | | ${f2(r.live.ttft_mean_ms / r.sim.ttft_mean_ms)} | ${f2(r.live.ttft_p99_ms / r.sim.ttft_p99_ms)} | ${f2(r.live.e2el_mean_ms / r.sim.e2el_mean_ms)} | ${f2(r.live.gpu_hit_rate / r.sim.gpu_hit_rate)} | | | |`,
+    );
+  }
+  return lines.join("\n") + "\n";
+}
+
+/** Runs configurations 1 and 4 live and simulated at one small point; writes results/paper-regime-live-<timestamp>/. */
+export async function runPaperRegimeLive(
+  c: RegimeConfig,
+  shape: LiveShape,
+  logger: Logger,
+  write: (s: string) => void,
+): Promise<LiveComparison[]> {
+  const profile = c.profiles[0]!;
+  const thinkTime = c.thinkTimes[0]!;
+  const regime: Regime = { ...regimeOf(c, profile, thinkTime), durationS: shape.durationS };
+  const seed = c.seeds[0]!;
+  const sessions = shape.sessionsPerGpu * c.gpus;
+  const simLogger = createLogger("simulator", "warn");
+  const rows: LiveComparison[] = [];
+  for (const name of LIVE_CONFIGS) {
+    const config = STOCK_CONFIGURATIONS.find((x) => x.name === name)!;
+    const live = await runLiveRegimePoint(regime, config, sessions, shape.timeScale, seed, logger);
+    const sim = await runRegimePoint(regime, config, sessions, seed, simLogger);
+    logger.info("live point", {
+      config: name,
+      sessions,
+      liveCompleted: live.completed,
+      liveFailed: live.failed,
+    });
+    rows.push({ config: name, live, sim });
+  }
+  const startedAt = new Date().toISOString();
+  const dir = resolve(
+    c.outDir,
+    `paper-regime-live-${startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}`,
+  );
+  mkdirSync(dir, { recursive: true });
+  const md = liveMarkdown(regime, shape, rows);
+  writeFileSync(join(dir, "live.md"), md);
+  writeFileSync(
+    join(dir, "live.json"),
+    JSON.stringify(
+      { experiment: "paper-regime-live", started_at: startedAt, regime, shape, seed, sessions, points: rows },
+      null,
+      2,
+    ) + "\n",
+  );
+  write(md);
+  write(`\nwrote ${dir}/{live.md,live.json}\n`);
+  return rows;
+}

@@ -15,6 +15,7 @@ import {
   ThinkTimeModel,
   TraceFormatError,
   TraceSessionSource,
+  type ClosedLoopOptions,
   type LoadRunnerOptions,
   type ParsedDataset,
   type SessionSource,
@@ -83,31 +84,25 @@ function buildWholeWorkload(config: Config): Workload {
   });
   switch (config.workload) {
     case "closed": {
+      const sessions: ClosedLoopOptions = {
+        seed: config.seed,
+        tokenizer,
+        maxOutputTokens: config.maxOutputTokens,
+        priority: config.priority,
+        stream: config.stream,
+        numClients: config.numClients,
+      };
       if (config.chatSynth) {
         return {
           thinkTime,
-          source: new SyntheticChatSource(config.chatSynth, thinkTime, {
-            seed: config.seed,
-            tokenizer,
-            maxOutputTokens: config.maxOutputTokens,
-            priority: config.priority,
-            stream: config.stream,
-            numClients: config.numClients,
-          }),
+          source: new SyntheticChatSource(config.chatSynth, thinkTime, sessions),
           info: { dataset: "sharegpt-synth", sharegpt_synth: config.chatSynth, think_time: config.thinkTime },
         };
       }
       const dataset = loadDataset(config.dataset, config.minTurns);
       return {
         thinkTime,
-        source: new DatasetSessionSource(dataset.conversations, thinkTime, {
-          seed: config.seed,
-          tokenizer,
-          maxOutputTokens: config.maxOutputTokens,
-          priority: config.priority,
-          stream: config.stream,
-          numClients: config.numClients,
-        }),
+        source: new DatasetSessionSource(dataset.conversations, thinkTime, sessions),
         info: {
           dataset: config.dataset ?? SAMPLE_DATASET_NAME,
           conversations_total: dataset.total,

@@ -1,7 +1,8 @@
 import { rngFor, type Rng, type Tokenizer } from "@symphony/common";
 import type { Conversation, DatasetTurn } from "./dataset";
 import { standardNormal } from "./distributions";
-import type { PlannedTurn, PriorityName, SessionPlan, SessionSource } from "./plan";
+import type { ClosedLoopOptions } from "./closed-loop";
+import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
 import { promptVocabulary, promptWords, promptWordsText, type PromptVocabulary } from "./prompt-synth";
 import type { ThinkTimeModel } from "./think-time";
 
@@ -175,17 +176,6 @@ export function synthesizeChats(
   return Array.from({ length: count }, (_, i) => synthesizeWith(vocabulary, shape, seed, i).conversation);
 }
 
-export interface SyntheticChatOptions {
-  seed: number;
-  tokenizer: Tokenizer;
-  /** Cap on max_output_tokens per turn. */
-  maxOutputTokens: number;
-  priority: PriorityName;
-  stream: boolean;
-  /** Concurrent users; client ids are `client-<k>` round-robin. */
-  numClients: number;
-}
-
 /**
  * Closed-loop chat sessions, each a fresh synthetic conversation (session n plays conversation n:
  * no conversation repeats, so no session finds another's text in a prefix cache). Every turn is
@@ -202,7 +192,7 @@ export class SyntheticChatSource implements SessionSource {
   constructor(
     private readonly shape: ChatSynthShape,
     private readonly thinkTime: ThinkTimeModel,
-    private readonly options: SyntheticChatOptions,
+    private readonly options: ClosedLoopOptions,
   ) {
     const problem = chatShapeProblem(shape);
     if (problem) throw new RangeError(problem);

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLogger, type Logger } from "@symphony/runtime";
 import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
-import { figuresOf, type LatencyFigures } from "../domain/point-metrics";
+import { figuresOf, type LatencyFigures, type RecordLine } from "../domain/point-metrics";
+import { returningTurns, type NodeRecordLine, type ReturningTurns } from "../domain/returning-turns";
 import { sumMetric } from "../live-point";
 import { parseRecords } from "../sim-point";
 import type { RegimeConfig } from "./config";
@@ -28,6 +29,9 @@ export interface LiveComparison {
   readonly config: string;
   readonly live: RegimePoint;
   readonly sim: RegimePoint;
+  /** How returning turns found their context and where TTFT went, counted alike in both runs. */
+  readonly liveTurns: ReturningTurns;
+  readonly simTurns: ReturningTurns;
 }
 
 const WARMUP_OUTCOMES = ["sent", "useful", "wasted"] as const;
@@ -96,7 +100,7 @@ export async function runLiveRegimePoint(
   timeScale: number,
   seed: number,
   logger: Logger,
-): Promise<RegimePoint> {
+): Promise<{ point: RegimePoint; turns: ReturningTurns }> {
   const out = mkdtempSync(join(tmpdir(), "paper-regime-live-"));
   const stack = await startStockStack(regime, config, timeScale, seed);
   try {
@@ -143,7 +147,13 @@ export async function runLiveRegimePoint(
     logger.debug("live point done", { config: config.name, sessions, records: records.length });
     if (errors.size > 0)
       logger.info("live point errors", { config: config.name, errors: Object.fromEntries(errors) });
-    return {
+    const turns = returningTurns(
+      records as NodeRecordLine[],
+      windowMs(regime.warmupS),
+      windowMs(regime.durationS),
+      BLOCK_SIZE,
+    );
+    const point: RegimePoint = {
       config: config.name,
       sessions,
       seed,
@@ -154,6 +164,14 @@ export async function runLiveRegimePoint(
       warmups_wasted: warmups.wasted,
       cpu_to_gpu_bytes: 0,
       wall_s: wallS,
+    };
+    return {
+      point,
+      turns: {
+        ...turns,
+        queue_mean_ms: turns.queue_mean_ms * timeScale,
+        ttft_after_queue_mean_ms: turns.ttft_after_queue_mean_ms * timeScale,
+      },
     };
   } finally {
     await stack.stop();
@@ -185,6 +203,22 @@ export function liveMarkdown(regime: Regime, shape: LiveShape, rows: readonly Li
       `| ${r.config} | live/sim | ${f2(r.live.completed / r.sim.completed)} | | ${f2(r.live.ttft_mean_ms / r.sim.ttft_mean_ms)} | ${f2(r.live.ttft_p99_ms / r.sim.ttft_p99_ms)} | ${f2(r.live.e2el_mean_ms / r.sim.e2el_mean_ms)} | ${f2(r.live.gpu_hit_rate / r.sim.gpu_hit_rate)} | | | |`,
     );
   }
+  lines.push(
+    "",
+    "Returning turns and TTFT, counted alike from both runs' records. \"GPU hit\" above is the record's `kv_tier`: " +
+      "a simulated stock engine reports where its prefix cache found the context as the turn ends; a live node reports " +
+      'its own accounting as the turn starts (a session it has served before counts as on its GPU). "Context cached" is ' +
+      "what the engine served: `cached_tokens` covering every full block of the previous turn's context (GPU prefix " +
+      "cache, or a CPU-tier load where the engine offloads). TTFT splits into node queue time and the rest " +
+      "(routing, engine prefill and its wait for a batch slot, streaming).",
+    "",
+    "| config | mode | returning turns | kv_tier gpu | context cached | previous turn on same node | node served the session before | node queue mean ms | TTFT − queue mean ms |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  const turnRow = (c: string, mode: string, t: ReturningTurns) =>
+    `| ${c} | ${mode} | ${t.returning} | ${f2(t.tier_gpu)} | ${f2(t.context_cached)} | ${f2(t.same_node_as_previous)} | ${f2(t.node_saw_session)} | ${f0(t.queue_mean_ms)} | ${f0(t.ttft_after_queue_mean_ms)} |`;
+  for (const r of rows)
+    lines.push(turnRow(r.config, "live", r.liveTurns), turnRow(r.config, "sim", r.simTurns));
   return lines.join("\n") + "\n";
 }
 
@@ -204,15 +238,29 @@ export async function runPaperRegimeLive(
   const rows: LiveComparison[] = [];
   for (const name of LIVE_CONFIGS) {
     const config = STOCK_CONFIGURATIONS.find((x) => x.name === name)!;
-    const live = await runLiveRegimePoint(regime, config, sessions, shape.timeScale, seed, logger);
-    const sim = await runRegimePoint(regime, config, sessions, seed, simLogger);
+    const { point: live, turns: liveTurns } = await runLiveRegimePoint(
+      regime,
+      config,
+      sessions,
+      shape.timeScale,
+      seed,
+      logger,
+    );
+    let simRecords: readonly RecordLine[] = [];
+    const sim = await runRegimePoint(regime, config, sessions, seed, simLogger, (r) => (simRecords = r));
+    const simTurns = returningTurns(
+      simRecords as NodeRecordLine[],
+      regime.warmupS * 1000,
+      regime.durationS * 1000,
+      BLOCK_SIZE,
+    );
     logger.info("live point", {
       config: name,
       sessions,
       liveCompleted: live.completed,
       liveFailed: live.failed,
     });
-    rows.push({ config: name, live, sim });
+    rows.push({ config: name, live, sim, liveTurns, simTurns });
   }
   const startedAt = new Date().toISOString();
   const dir = resolve(

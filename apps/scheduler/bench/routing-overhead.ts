@@ -318,9 +318,12 @@ async function main(): Promise<void> {
       if (i > 100) throw new Error("the scheduler never routed to the fake node");
       await new Promise((r) => setTimeout(r, 100));
     }
+    // Two seconds at capacity on each path: V8 optimizes the hot paths of all three processes
+    // (with less, the first windows measured a cold scheduler).
     await openLoop(submitDirect, rates[0]!, 1);
     await openLoop(submitVia, rates[0]!, 1);
-    await closedLoop(submitVia, concurrency, 1);
+    await closedLoop(submitDirect, concurrency, 2);
+    await closedLoop(submitVia, concurrency, 2);
 
     const results: Record<string, unknown> = {
       rates,
@@ -419,7 +422,7 @@ async function main(): Promise<void> {
     // each scheduler process, at capacity (closed loop) and at --compare-rate req/s.
     if (baseline && viaBaseline) {
       const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
-      await closedLoop(submitBaseline, concurrency, 1); // warm-up
+      await closedLoop(submitBaseline, concurrency, 2); // warm-up, as the current one's
       const ab = async (load: (submit: Submitter) => Promise<number>) => {
         const acc = { current: { turns: 0, cpu: 0 }, baseline: { turns: 0, cpu: 0 } };
         const slices = Math.max(1, Math.round(seconds / sliceSeconds));

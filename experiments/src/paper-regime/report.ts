@@ -116,7 +116,7 @@ function setup(r: RegimeResult, c: RegimeConfig): string {
     `(turns 1 + Geometric(${ch.turnsGeometricP}) ≤ ${ch.maxTurns}, prompts LogNormal(${ch.promptMedianTokens}, ${ch.promptSigma}) ` +
     `in [${ch.promptMinTokens}, ${ch.promptMaxTokens}], replies LogNormal(${ch.replyMedianTokens}, ${ch.replySigma}) in ` +
     `[${ch.replyMinTokens}, ${ch.replyMaxTokens}], chats end before ${ch.maxContextTokens} tokens), --think-time ${r.thinkTime} at real speed. ` +
-    `${c.durationS} virtual s per point, first ${c.warmupS} s not counted. Seeds ${c.seeds.join(", ")}. ` +
+    `${r.regime.durationS} virtual s per point, first ${r.regime.warmupS} s not counted. Seeds ${c.seeds.join(", ")}. ` +
     `Unloaded vLLM (configuration 1, ${r.unloaded[0]?.sessions ?? 0} sessions, ${r.unloaded[0]?.duration_s ?? 0} virtual s): ` +
     `mean normalized latency ${withSpread(
       r.unloaded.map((u) => u.normalized_latency_ms),

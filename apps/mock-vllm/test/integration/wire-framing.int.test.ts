@@ -96,8 +96,9 @@ describe("mock-vllm streamed responses on the wire (raw HTTP/1.1, built bundle)"
   let conn: RawHttpConnection;
 
   beforeAll(async () => {
-    ({ svc } = await startMock(["--time-scale", "20", "--max-model-len", "4096"]));
-    conn = new RawHttpConnection(Number(new URL(svc.base).port));
+    let base: string;
+    ({ svc, base } = await startMock(["--time-scale", "20", "--max-model-len", "4096"]));
+    conn = new RawHttpConnection(Number(new URL(base).port));
   });
   afterAll(async () => {
     conn?.close();

@@ -4,6 +4,9 @@ import { STOCK_CONFIGURATIONS } from "./configurations";
 import type { RegimeResult } from "./results";
 import type { RegimePoint } from "./sim-point";
 
+/** The paper's 256 users on 8 GPUs. */
+const PAPER_USERS_PER_GPU = 32;
+
 const label = (name: string) => STOCK_CONFIGURATIONS.find((c) => c.name === name)?.label ?? name;
 
 /** "12.3 (11.0–13.1)": mean with the min–max over seeds (just the value for one seed). */
@@ -146,7 +149,7 @@ export function regimeMarkdown(
     if (r.fixed.length > 0) {
       const groups = c.configs.map((cfg) => r.fixed.filter((p) => p.config === cfg.name));
       out.push(
-        `### At ${c.fixedSessionsPerGpu * c.gpus} sessions (${c.fixedSessionsPerGpu} per GPU, the paper's load)\n\n${fixedTable(r, c, (g) => label(g[0]!.config), groups)}`,
+        `### At ${c.fixedSessionsPerGpu * c.gpus} sessions (${c.fixedSessionsPerGpu} per GPU${c.fixedSessionsPerGpu === PAPER_USERS_PER_GPU ? ", the paper's load" : ""})\n\n${fixedTable(r, c, (g) => label(g[0]!.config), groups)}`,
       );
     }
     if (r.variants.length > 0) {

@@ -36,7 +36,13 @@ export class NodeH2Sessions {
   session(address: string): http2.ClientHttp2Session {
     const existing = this.sessions.get(address);
     if (existing && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(`http://${address}`, { settings: { enablePush: false } });
+    const session = http2.connect(`http://${address}`, {
+      settings: { enablePush: false },
+      // As grpc-js's transports: Node's default 10 MB session memory cap refuses new streams
+      // once that much is buffered (many long conversations in flight); headers unbounded too.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+    });
     const forget = () => {
       if (this.sessions.get(address) === session) this.sessions.delete(address);
     };

@@ -80,6 +80,7 @@ describe("parseConfig", () => {
       enablePromptTokensDetails: false,
       serverDevMode: false,
       kvConnector: false,
+      httpTimeoutKeepAliveS: 5,
     });
   });
 
@@ -113,6 +114,13 @@ describe("parseConfig", () => {
       parseConfig(["--kv-events-config", '{"enable_kv_cache_events": true, "publisher": "null"}']).kvEvents,
     ).toBeNull();
     expect(parseConfig([], () => {}, { VLLM_SERVER_DEV_MODE: "0" }).serverDevMode).toBe(false);
+    expect(parseConfig([], () => {}, { VLLM_HTTP_TIMEOUT_KEEP_ALIVE: "30" }).httpTimeoutKeepAliveS).toBe(30);
+  });
+
+  it.each(["", "5s", "0", "-1"])("env VLLM_HTTP_TIMEOUT_KEEP_ALIVE=%j -> UsageError naming it", (value) => {
+    expect(() => parseConfig([], () => {}, { VLLM_HTTP_TIMEOUT_KEEP_ALIVE: value })).toThrow(
+      /VLLM_HTTP_TIMEOUT_KEEP_ALIVE/,
+    );
   });
 
   it.each([

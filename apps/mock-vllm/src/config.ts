@@ -63,6 +63,8 @@ export interface Config {
   readonly enablePromptTokensDetails: boolean;
   /** env VLLM_SERVER_DEV_MODE=1: serve vLLM's dev endpoints (`/reset_prefix_cache`). */
   readonly serverDevMode: boolean;
+  /** env VLLM_HTTP_TIMEOUT_KEEP_ALIVE (default 5): seconds an idle keep-alive connection stays open. */
+  readonly httpTimeoutKeepAliveS: number;
   /**
    * `--show-hidden-metrics-for-version` (vLLM's escape hatch for renamed metrics): when set, the
    * metric names current vLLM no longer exports are served too; null = current names only.
@@ -148,6 +150,12 @@ export function parseConfig(
   // vLLM: VLLM_SERVER_DEV_MODE = bool(int(os.getenv("VLLM_SERVER_DEV_MODE", "0"))).
   const devMode = env.VLLM_SERVER_DEV_MODE;
   const serverDevMode = devMode !== undefined && /^\s*[+-]?\d+\s*$/.test(devMode) && Number(devMode) !== 0;
+  // vLLM: int(os.getenv("VLLM_HTTP_TIMEOUT_KEEP_ALIVE", "5")), uvicorn's timeout_keep_alive.
+  const keepAlive = env.VLLM_HTTP_TIMEOUT_KEEP_ALIVE ?? "5";
+  if (!/^\s*\d+\s*$/.test(keepAlive) || Number(keepAlive) < 1)
+    throw new UsageError(
+      `env VLLM_HTTP_TIMEOUT_KEEP_ALIVE=${JSON.stringify(keepAlive)}: expected a whole number of seconds >= 1`,
+    );
   return Object.freeze({
     host: o.host,
     port: o.port,
@@ -170,6 +178,7 @@ export function parseConfig(
     numCpuBlocks,
     enablePromptTokensDetails: o.enablePromptTokensDetails,
     serverDevMode,
+    httpTimeoutKeepAliveS: Number(keepAlive),
     showHiddenMetricsForVersion: o.showHiddenMetricsForVersion ?? null,
     timeScale: o.timeScale,
     seed: o.seed,

@@ -369,6 +369,7 @@ function runOptionsFrom(
       sessionIdHeader: o.sessionIdHeader,
       sendExpectedResponse: o.sendExpectedResponse,
       httpConnections: o.httpConnections,
+      httpClient: o.httpClient,
       slo: o.slo ?? {},
       warmup: o.warmup,
       cooldown: o.cooldown,

@@ -264,6 +264,11 @@ const runShape = {
     "--http-connections <n>",
     "HTTP target: keep-alive connections",
   ),
+  httpClient: flag(
+    z.enum(["native", "undici"]).default("native"),
+    "--http-client <native|undici>",
+    "HTTP target: our own HTTP/1.1 client (native) or undici's Pool",
+  ),
   slo: flag(
     z.custom<Slo>().optional(),
     "--slo <list>",

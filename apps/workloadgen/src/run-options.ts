@@ -28,6 +28,8 @@ export interface RunOptions {
   sendExpectedResponse: boolean;
   /** HTTP: keep-alive connections. */
   httpConnections: number;
+  /** HTTP: our own HTTP/1.1 client or undici's. */
+  httpClient: "native" | "undici";
   /** SLOs for goodput, ms; empty = no goodput figure. */
   slo: Slo;
   /** Seconds excluded from the statistics at the start / end (by send time). */

@@ -29,6 +29,7 @@ export function makeTarget(config: Readonly<Config>, logger: Logger): LiveTarget
         sessionIdHeader: config.sessionIdHeader,
         sendExpectedResponse: config.sendExpectedResponse,
         connections: config.httpConnections,
+        httpClient: config.httpClient,
         requestTimeoutMs: config.requestTimeout * 1000,
         idleTimeoutMs: config.idleTimeout * 1000,
         tokenizer: loadTokenizer(config.tokenizer),

@@ -49,6 +49,12 @@ export class ZmqEventPublisher {
   private ringNext = 0;
   private readonly replayLoop: Promise<void>;
   private readonly warn: (message: string) => void;
+  private readonly hwm: number;
+  /** Batches waiting for the one send zeromq.js allows in flight; `pendingHead` is the oldest. */
+  private pending: (Buffer[] | undefined)[] = [];
+  private pendingHead = 0;
+  private sending = false;
+  private dropped = 0;
 
   private constructor(
     private readonly pub: Publisher,
@@ -67,6 +73,7 @@ export class ZmqEventPublisher {
     this.bufferSteps = Math.max(1, opts.bufferSteps ?? 10_000);
     this.ring = new Array(router ? this.bufferSteps : 0);
     this.warn = opts.onWarning ?? (() => {});
+    this.hwm = opts.hwm ?? 100_000;
     this.replayLoop = router ? this.serveReplay(router) : Promise.resolve();
   }
 
@@ -103,8 +110,8 @@ export class ZmqEventPublisher {
   }
 
   /**
-   * Sends `events` as one batch with the next seq. Synchronous and never blocks: a PUB past its
-   * high-water mark drops, as vLLM's does. A no-op after close().
+   * Sends `events` as one batch with the next seq. Synchronous and never blocks or throws: past the
+   * high-water mark a batch is dropped, as vLLM's PUB drops it. A no-op after close().
    */
   publish(events: readonly KvCacheEventInput[], tsSeconds: number): void {
     if (this.closed) return;
@@ -114,10 +121,50 @@ export class ZmqEventPublisher {
       this.ring[this.ringNext] = { seq, payload };
       this.ringNext = (this.ringNext + 1) % this.bufferSteps;
     }
-    // A PUB queues at once or drops (never mute), so this promise settles immediately.
-    this.pub.send([this.topicFrame, seqFrame(seq), payload]).catch((err: Error) => {
-      if (!this.closed) this.warn(`kv-events publish of seq ${seq} failed: ${err.message}`);
-    });
+    this.enqueue([this.topicFrame, seqFrame(seq), payload], seq);
+  }
+
+  /** Batches published but not yet handed to ZMQ (a slow subscriber backs them up here). */
+  get pendingSends(): number {
+    return this.pending.length - this.pendingHead;
+  }
+
+  /**
+   * zeromq.js allows one send in flight, and a send stays in flight while ZMQ's pipe is full (a slow
+   * subscriber): a second send then throws EBUSY. Batches wait here instead, in order, up to the
+   * high-water mark; beyond it they are dropped as a full PUB drops them, and the subscriber sees a
+   * seq gap it can replay.
+   */
+  private enqueue(frames: Buffer[], seq: number): void {
+    if (this.pendingSends >= this.hwm) {
+      this.dropped++;
+      if (this.dropped === 1 || this.dropped % 1000 === 0) {
+        this.warn(
+          `kv-events: ${this.dropped} batches dropped (last seq ${seq}): ${this.hwm} already waiting to be sent`,
+        );
+      }
+      return;
+    }
+    this.pending.push(frames);
+    if (!this.sending) void this.drain();
+  }
+
+  private async drain(): Promise<void> {
+    this.sending = true;
+    while (!this.closed && this.pendingHead < this.pending.length) {
+      const frames = this.pending[this.pendingHead]!;
+      this.pending[this.pendingHead++] = undefined;
+      if (this.pendingHead > 1024 && this.pendingHead * 2 > this.pending.length) {
+        this.pending = this.pending.slice(this.pendingHead);
+        this.pendingHead = 0;
+      }
+      try {
+        await this.pub.send(frames);
+      } catch (err) {
+        if (!this.closed) this.warn(`kv-events publish failed: ${(err as Error).message}`);
+      }
+    }
+    this.sending = false;
   }
 
   async close(): Promise<void> {

@@ -122,6 +122,40 @@ describe("ZmqEventPublisher → ZmqEventSubscriber", () => {
     expect(s.resets).toEqual([]);
   });
 
+  it("a burst that fills ZMQ's pipe waits its turn: no throw, every batch in order; past hwm, dropped with a warning", async () => {
+    const warnings: string[] = [];
+    const pub = await openPublisher({
+      endpoint: LOOPBACK_ANY,
+      hwm: 3000,
+      onWarning: (m) => warnings.push(m),
+    });
+    const s = await recordingSubscriber({ endpoint: pub.endpoint });
+    await publishUntilReceived(pub, () => s.got.length);
+    // 2,000 batches of ~20 KB in one tick: zeromq.js alone throws EBUSY after a few hundred.
+    const tokenIds = Array.from({ length: 4000 }, (_, i) => i);
+    const big = (n: number): KvCacheEvent => ({
+      type: "BlockStored",
+      blockHashes: [BigInt(n)],
+      parentBlockHash: null,
+      tokenIds,
+      blockSize: 4000,
+      loraId: null,
+      medium: "GPU",
+      loraName: null,
+    });
+    const first = pub.nextSeq;
+    for (let i = 0; i < 2000; i++) pub.publish([big(i)], i);
+    expect(pub.pendingSends).toBeGreaterThan(0);
+    await waitFor("2,000 large batches", () => s.got.length >= 2001, 20_000);
+    expect(s.seqs().slice(-2000)).toEqual(Array.from({ length: 2000 }, (_, i) => first + i));
+    expect(warnings).toEqual([]);
+    // Beyond the high-water mark of waiting batches the newest are dropped, once warned.
+    for (let i = 0; i < 5000; i++) pub.publish([big(i)], i);
+    expect(pub.pendingSends).toBeLessThanOrEqual(3000);
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    expect(warnings[0]).toMatch(/batches dropped .*3000 already waiting/);
+  });
+
   it("topic prefix → a matching subscription gets the batches, another gets none", async () => {
     const pub = await openPublisher({ endpoint: LOOPBACK_ANY, topic: "kv@node-1" });
     const match = await recordingSubscriber({ endpoint: pub.endpoint, topic: "kv@" });

@@ -17,7 +17,9 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
-    keepAliveTimeout: 75_000,
+    // vLLM (uvicorn) closes a connection idle for VLLM_HTTP_TIMEOUT_KEEP_ALIVE seconds; so does the
+    // mock, so that clients which would trip on it against vLLM trip here too.
+    keepAliveTimeout: deps.config.httpTimeoutKeepAliveS * 1000,
     return503OnClosing: true,
   });
 

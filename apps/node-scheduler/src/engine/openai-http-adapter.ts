@@ -30,6 +30,9 @@ export interface OpenAiHttpAdapterOptions {
 
 type StreamChunk = OpenAiStreamChunk;
 
+/** Below vLLM's VLLM_HTTP_TIMEOUT_KEEP_ALIVE default (5 s). */
+const ENGINE_IDLE_CONNECTION_MS = 4000;
+
 /**
  * vLLM / mock-vllm over the OpenAI HTTP API. Always streams (`stream: true` with
  * `stream_options.include_usage`) so tokens reach the client as generated and the final chunk
@@ -46,7 +49,9 @@ export class OpenAiHttpAdapter implements EngineAdapter {
     this.pool = new Pool(url.origin, {
       connections: options.connections,
       connectTimeout: options.connectTimeoutMs,
-      keepAliveTimeout: 30_000,
+      // vLLM (uvicorn) closes connections idle for 5 s and says nothing about it: drop ours first, or
+      // a request can go out on a connection the engine is closing (undici honours a Keep-Alive hint).
+      keepAliveTimeout: ENGINE_IDLE_CONNECTION_MS,
       // Streams may pause between tokens while the engine is busy; never cut them off.
       bodyTimeout: 0,
       headersTimeout: 0,

@@ -7,9 +7,9 @@ import {
   type Tokenizer,
 } from "@symphony/common";
 import { type Logger } from "@symphony/runtime";
-import { Pool } from "undici";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "../domain";
 import type { AdviceCounters } from "./grpc-target";
+import { makeHttpClient, type HttpClient, type HttpClientKind, type HttpExchange } from "./http-client";
 
 /** How to talk to an OpenAI-compatible server (vLLM, mock-vllm, ...). */
 export interface OpenAiTargetOptions {
@@ -34,6 +34,8 @@ export interface OpenAiTargetOptions {
   idleTimeoutMs?: number;
   /** Counts completion tokens when the server sends no usage (--tokenizer, the served model's). */
   tokenizer: Tokenizer;
+  /** `native` (default): our HTTP/1.1 client; `undici`: undici's Pool (--http-client). */
+  httpClient?: HttpClientKind;
 }
 
 type StreamChunk = OpenAiStreamChunk;
@@ -44,18 +46,15 @@ export const MAX_WHOLE_BODY_CHARS = 64 << 20;
 
 /**
  * Any OpenAI-compatible server as a Target: chat completions (or completions) with streaming and
- * `stream_options.include_usage`, over an undici keep-alive Pool. TTFT is the first chunk with
- * non-empty content (vLLM's first chunk carries only the assistant role). Token counts come from
- * the server's `usage`; without it the client counts with --tokenizer and flags the
- * record (`usage_source: "client"`). `Advise`/`CloseSession` have no HTTP equivalent: no-ops,
- * counted as `hintsUnsupported`.
+ * `stream_options.include_usage`, over HTTP/1.1 keep-alive connections (our own client, or
+ * undici's with `httpClient: "undici"`). TTFT is the first chunk with non-empty content (vLLM's
+ * first chunk carries only the assistant role). Token counts come from the server's `usage`;
+ * without it the client counts with --tokenizer and flags the record (`usage_source: "client"`).
+ * `Advise`/`CloseSession` have no HTTP equivalent: no-ops, counted as `hintsUnsupported`.
  */
 export class OpenAiHttpTarget implements Target {
-  private readonly pool: Pool;
+  private readonly client: HttpClient;
   private readonly pathPrefix: string;
-  /** POST path and headers, built once: every request sends the same ones (plus the session header). */
-  private readonly postPath: string;
-  private readonly postHeaders: Readonly<Record<string, string>>;
   private model: string | undefined;
   readonly counters: AdviceCounters = {
     hintsAccepted: 0,
@@ -66,36 +65,30 @@ export class OpenAiHttpTarget implements Target {
   };
 
   constructor(
-    private readonly options: OpenAiTargetOptions,
+    readonly options: OpenAiTargetOptions,
     private readonly logger: Logger,
   ) {
     const url = new URL(options.baseUrl);
     this.pathPrefix = url.pathname.replace(/\/+$/, "");
-    this.postPath = `${this.pathPrefix}/${options.endpoint === "chat" ? "chat/completions" : "completions"}`;
-    this.postHeaders = this.headers({ "content-type": "application/json" });
     this.model = options.model;
-    this.pool = new Pool(url.origin, {
+    this.client = makeHttpClient(options.httpClient ?? "native", {
+      origin: url,
+      postPath: `${this.pathPrefix}/${options.endpoint === "chat" ? "chat/completions" : "completions"}`,
+      headers: {
+        ...options.headers,
+        ...(options.apiKey ? { authorization: `Bearer ${options.apiKey}` } : {}),
+      },
+      sessionIdHeader: options.sessionIdHeader,
       connections: options.connections,
-      pipelining: 1,
-      keepAliveTimeout: 60_000,
-      // Set per request in submit() (a streamed turn's headers come at once, a whole answer's
-      // only when it is done); these apply to GET /models.
-      headersTimeout: options.requestTimeoutMs,
-      bodyTimeout: options.requestTimeoutMs,
+      // vLLM (uvicorn) closes connections idle for 5 s without saying so in a Keep-Alive header;
+      // closing ours first spares the resend a request on a closing connection would need.
+      keepAliveMs: 4_000,
     });
   }
 
   /** The model requests name (after `waitForReady`). */
   get modelName(): string {
     return this.model ?? "";
-  }
-
-  private headers(extra: Record<string, string> = {}): Record<string, string> {
-    return {
-      ...this.options.headers,
-      ...(this.options.apiKey ? { authorization: `Bearer ${this.options.apiKey}` } : {}),
-      ...extra,
-    };
   }
 
   /**
@@ -107,23 +100,18 @@ export class OpenAiHttpTarget implements Target {
     let lastError: string;
     for (;;) {
       try {
-        const res = await this.pool.request({
-          path: `${this.pathPrefix}/models`,
-          method: "GET",
-          headers: this.headers(),
-        });
-        const text = await res.body.text();
-        if (res.statusCode === 200) {
+        const res = await this.client.get(`${this.pathPrefix}/models`, this.options.requestTimeoutMs);
+        if (res.status === 200) {
           if (this.model === undefined) {
-            const ids = ((JSON.parse(text) as { data?: { id?: string }[] }).data ?? []).map((m) => m.id);
+            const ids = ((JSON.parse(res.text) as { data?: { id?: string }[] }).data ?? []).map((m) => m.id);
             if (!ids[0]) throw new Error("GET /models listed no model: pass --model");
             this.model = ids[0];
           }
           await this.openConnections(Math.min(this.options.connections, 64));
           return;
         }
-        lastError = `GET ${this.pathPrefix}/models: HTTP ${res.statusCode}: ${text.slice(0, 200)}`;
-        if (res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404) break;
+        lastError = `GET ${this.pathPrefix}/models: HTTP ${res.status}: ${res.text.slice(0, 200)}`;
+        if (res.status === 401 || res.status === 403 || res.status === 404) break;
       } catch (err) {
         lastError = (err as Error).message;
         if (lastError.includes("listed no model")) break;
@@ -137,18 +125,14 @@ export class OpenAiHttpTarget implements Target {
   /** Opens `n` keep-alive connections up front, so the first burst of sends does not pay for them. */
   private async openConnections(n: number): Promise<void> {
     await Promise.all(
-      Array.from({ length: n }, async () => {
-        const res = await this.pool.request({
-          path: `${this.pathPrefix}/models`,
-          method: "GET",
-          headers: this.headers(),
-        });
-        await res.body.dump();
-      }),
+      Array.from({ length: n }, () =>
+        this.client.get(`${this.pathPrefix}/models`, this.options.requestTimeoutMs),
+      ),
     );
   }
 
-  private body(turn: TurnRequest): string {
+  /** The request body (JSON). */
+  body(turn: TurnRequest): string {
     const chat = this.options.endpoint === "chat";
     const body: Record<string, unknown> = { model: this.model, stream: turn.stream };
     if (chat) {
@@ -167,199 +151,16 @@ export class OpenAiHttpTarget implements Target {
   }
 
   submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {
-    const chat = this.options.endpoint === "chat";
-    const sessionHeader = this.options.sessionIdHeader;
-    const headers = sessionHeader
-      ? { ...this.postHeaders, [sessionHeader]: turn.sessionId }
-      : this.postHeaders;
-    let settled = false;
-    let controller: { abort(reason: Error): void } | undefined;
-    let deadline: NodeJS.Timeout | undefined;
-    const fail = (code: string, message: string) => {
-      if (settled) return;
-      settled = true;
-      if (deadline) clearTimeout(deadline);
-      // Free the connection and stop the server's generation: nobody reads the rest.
-      controller?.abort(new Error(code));
-      handlers.failed({ code, message });
-    };
-    let status = 0;
-    let cancelled = false;
-    // Created on the first chunk that needs it (see onResponseData): most never do.
-    let decoder: TextDecoder | undefined;
-    let firstChunk = true;
-    // Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives,
-    // in linear time and with a cap on the line length (LineSplitter).
-    let whole = "";
-    const lines = turn.stream ? new LineSplitter() : undefined;
-    let sawDone = false;
-    let response = "";
-    let usage: Usage | null | undefined;
-    let finishReason = "";
-
-    const onLine = (line: string): void => {
-      if (line.length === 0 || !line.startsWith("data:")) return;
-      const data = line.slice(5).trim();
-      if (data === "[DONE]") {
-        sawDone = true;
-        return;
-      }
-      const chunk = JSON.parse(data) as StreamChunk;
-      if (chunk.error) return fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
-      const choice = chunk.choices?.[0];
-      if (choice) {
-        // One SSE chunk is one token for vLLM; usage corrects the total at the end. Reasoning
-        // tokens count for TTFT and ITL like content (as in vLLM's benchmark), flagged apart.
-        const delta = choice.delta;
-        if (chat && delta?.content && !delta.reasoning_content && !delta.reasoning) {
-          // Hot path (one call per token): plain content, no piece objects.
-          response += delta.content;
-          handlers.token(delta.content, 1, false);
-        } else {
-          for (const piece of streamPieces(choice, chat)) {
-            if (!piece.reasoning) response += piece.text;
-            handlers.token(piece.text, 1, piece.reasoning);
-          }
-        }
-        if (choice.finish_reason) finishReason = choice.finish_reason;
-      }
-      if (chunk.usage) usage = chunk.usage;
-    };
-
-    // onLine trims what it reads (data after "data:"), so lines are passed as split.
-    const onLineUnlessSettled = (line: string): void => {
-      if (!settled) onLine(line);
-    };
-
-    const complete = (): void => {
-      if (settled) return;
-      if (status !== 200) {
-        let message = whole.slice(0, 300);
-        try {
-          const parsed = JSON.parse(whole) as { error?: { message?: string }; message?: string };
-          message = parsed.error?.message ?? parsed.message ?? message;
-        } catch {
-          // not JSON: keep the raw text
-        }
-        return fail(`HTTP_${status}`, message);
-      }
-      if (!turn.stream) {
-        const json = JSON.parse(whole) as {
-          choices?: { message?: { content?: string | null }; text?: string | null; finish_reason?: string }[];
-          usage?: Usage;
-        };
-        const choice = json.choices?.[0];
-        response = (chat ? choice?.message?.content : choice?.text) ?? "";
-        usage = json.usage;
-        finishReason = choice?.finish_reason ?? "";
-        if (response)
-          handlers.token(response, usage?.completion_tokens ?? this.options.tokenizer.countTokens(response));
-      } else if (!sawDone) {
-        return fail("STREAM_TRUNCATED", "stream ended without [DONE]");
-      }
-      if (settled) return;
-      settled = true;
-      if (deadline) clearTimeout(deadline);
-      const fromServer = usage?.completion_tokens !== undefined;
-      handlers.finished({
-        nodeId: "",
-        promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
-        completionTokens: fromServer
-          ? usage!.completion_tokens!
-          : this.options.tokenizer.countTokens(response),
-        cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
-        finishReason,
-        usageSource: fromServer ? "server" : "client",
-      });
-    };
-
-    const { requestTimeoutMs } = this.options;
-    const idleTimeoutMs = this.options.idleTimeoutMs ?? 0;
-    if (requestTimeoutMs > 0) {
-      deadline = setTimeout(
-        () =>
-          fail(
-            "DEADLINE_EXCEEDED",
-            `turn not finished within ${requestTimeoutMs / 1000} s (--request-timeout)`,
-          ),
-        requestTimeoutMs,
-      );
-      deadline.unref();
-    }
-    // undici's dispatch API: no AbortSignal, stream or promise per request (those cost more
-    // CPU than the rest of a request at thousands per second).
-    this.pool.dispatch(
-      {
-        path: this.postPath,
-        method: "POST",
-        headers,
-        body: this.body(turn),
-        // Silence: a stream's headers and every gap between its bytes are bounded by the idle
-        // timeout; a whole (non-streamed) answer only by the turn's deadline above.
-        headersTimeout: turn.stream ? idleTimeoutMs : 0,
-        bodyTimeout: turn.stream ? idleTimeoutMs : 0,
-      },
-      {
-        onRequestStart: (c) => {
-          controller = c;
-          // Cancelled, timed out or failed before the request started: do not send it.
-          if (cancelled || settled) c.abort(new Error("cancelled by the client"));
-        },
-        onResponseStart: (_c, statusCode, headers) => {
-          status = statusCode;
-          // A 200 that is no event stream would otherwise end as "stream ended without [DONE]".
-          const notSse =
-            statusCode === 200 && turn.stream && notAnEventStream(headers["content-type"], "server");
-          if (notSse) fail("BAD_RESPONSE", notSse);
-        },
-        onResponseData: (_c, bytes) => {
-          if (settled) return;
-          // A chunk ending in an ASCII byte ends on a character boundary, so it decodes alone
-          // (Buffer's decoder replaces bad bytes as TextDecoder does); a stream that once split
-          // a character, or opens with a byte-order mark (which TextDecoder drops), keeps a
-          // streaming TextDecoder from then on.
-          const fast =
-            decoder === undefined && bytes[bytes.length - 1]! < 0x80 && !(firstChunk && bytes[0] === 0xef);
-          firstChunk = false;
-          const text = fast
-            ? bytes.toString("utf8")
-            : (decoder ??= new TextDecoder()).decode(bytes, { stream: true });
-          if (status !== 200 || !lines) {
-            whole += text;
-            if (whole.length > MAX_WHOLE_BODY_CHARS)
-              fail("BAD_RESPONSE", `response body longer than ${MAX_WHOLE_BODY_CHARS} characters`);
-            return;
-          }
-          try {
-            lines.push(text, onLineUnlessSettled);
-          } catch (err) {
-            fail("BAD_RESPONSE", (err as Error).message);
-          }
-        },
-        onResponseEnd: () => {
-          try {
-            complete();
-          } catch (err) {
-            fail("BAD_RESPONSE", (err as Error).message);
-          }
-        },
-        onResponseError: (_c, err: Error & { code?: string }) => {
-          if (cancelled) return fail("CANCELLED", "cancelled by the client");
-          if (err.code === "UND_ERR_HEADERS_TIMEOUT" || err.code === "UND_ERR_BODY_TIMEOUT")
-            return fail(
-              "IDLE_TIMEOUT",
-              `no byte from the server for ${idleTimeoutMs / 1000} s on a streamed turn (--idle-timeout)`,
-            );
-          fail(err.code ?? err.name ?? "NETWORK", err.message);
-        },
-      },
+    const exchange = new HttpTurn(this.options, turn, handlers);
+    // Silence: a stream's headers and every gap between its bytes are bounded by the idle
+    // timeout; a whole (non-streamed) answer only by the turn's deadline.
+    exchange.request = this.client.post(
+      this.body(turn),
+      turn.sessionId,
+      turn.stream ? (this.options.idleTimeoutMs ?? 0) : 0,
+      exchange,
     );
-    return {
-      cancel: () => {
-        cancelled = true;
-        controller?.abort(new Error("cancelled by the client"));
-      },
-    };
+    return exchange;
   }
 
   advise(_hint: SessionHint): void {
@@ -372,6 +173,195 @@ export class OpenAiHttpTarget implements Target {
   }
 
   async close(): Promise<void> {
-    await this.pool.close().catch((err: Error) => this.logger.debug("pool close", { error: err.message }));
+    await this.client.close().catch((err: Error) => this.logger.debug("pool close", { error: err.message }));
+  }
+}
+
+/**
+ * One turn's exchange: reads the response as it arrives (SSE parsed line by line; a non-200 or
+ * non-streamed body kept whole) and reports tokens, then finished or failed, to the runner. One
+ * object per turn, its methods the callbacks (no closures per request or per chunk).
+ */
+class HttpTurn implements HttpExchange {
+  request: { abort(): void } | undefined;
+  private settled = false;
+  private status = 0;
+  private readonly chat: boolean;
+  /** Created on the first chunk that needs it (see onBody): most never do. */
+  private decoder: TextDecoder | undefined;
+  private firstChunk = true;
+  /**
+   * Non-200 and non-streaming bodies are kept whole; SSE is parsed line by line as it arrives,
+   * in linear time and with a cap on the line length (LineSplitter).
+   */
+  private whole = "";
+  private readonly lines: LineSplitter | undefined;
+  private sawDone = false;
+  private response = "";
+  private usage: Usage | null | undefined;
+  private finishReason = "";
+  private deadline: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly options: OpenAiTargetOptions,
+    private readonly turn: TurnRequest,
+    private readonly handlers: TurnHandlers,
+  ) {
+    this.chat = options.endpoint === "chat";
+    this.lines = turn.stream ? new LineSplitter() : undefined;
+    const { requestTimeoutMs } = options;
+    if (requestTimeoutMs > 0) {
+      this.deadline = setTimeout(
+        () =>
+          this.fail(
+            "DEADLINE_EXCEEDED",
+            `turn not finished within ${requestTimeoutMs / 1000} s (--request-timeout)`,
+          ),
+        requestTimeoutMs,
+      );
+      this.deadline.unref();
+    }
+  }
+
+  /** The runner gives up on the turn (hard end, second Ctrl-C): reported at once, as undici did. */
+  cancel(): void {
+    this.fail("CANCELLED", "cancelled by the client");
+  }
+
+  private fail(code: string, message: string): void {
+    if (this.settled) return;
+    this.settled = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    // Free the connection and stop the server's generation: nobody reads the rest.
+    this.request?.abort();
+    this.handlers.failed({ code, message });
+  }
+
+  onHead(status: number, contentType: string | undefined): void {
+    this.status = status;
+    // A 200 that is no event stream would otherwise end as "stream ended without [DONE]".
+    const notSse = status === 200 && this.turn.stream && notAnEventStream(contentType, "server");
+    if (notSse) this.fail("BAD_RESPONSE", notSse);
+  }
+
+  onBody(bytes: Buffer): void {
+    if (this.settled) return;
+    // A chunk ending in an ASCII byte ends on a character boundary, so it decodes alone
+    // (Buffer's decoder replaces bad bytes as TextDecoder does); a stream that once split
+    // a character, or opens with a byte-order mark (which TextDecoder drops), keeps a
+    // streaming TextDecoder from then on.
+    const fast =
+      this.decoder === undefined &&
+      bytes[bytes.length - 1]! < 0x80 &&
+      !(this.firstChunk && bytes[0] === 0xef);
+    this.firstChunk = false;
+    const text = fast
+      ? bytes.toString("utf8")
+      : (this.decoder ??= new TextDecoder()).decode(bytes, { stream: true });
+    if (this.status !== 200 || !this.lines) {
+      this.whole += text;
+      if (this.whole.length > MAX_WHOLE_BODY_CHARS)
+        this.fail("BAD_RESPONSE", `response body longer than ${MAX_WHOLE_BODY_CHARS} characters`);
+      return;
+    }
+    try {
+      this.lines.push(text, this.onLine);
+    } catch (err) {
+      this.fail("BAD_RESPONSE", (err as Error).message);
+    }
+  }
+
+  onComplete(): void {
+    try {
+      this.complete();
+    } catch (err) {
+      this.fail("BAD_RESPONSE", (err as Error).message);
+    }
+  }
+
+  onError(code: string, message: string): void {
+    if (code === "IDLE_TIMEOUT")
+      return this.fail(
+        "IDLE_TIMEOUT",
+        `no byte from the server for ${(this.options.idleTimeoutMs ?? 0) / 1000} s on a streamed turn (--idle-timeout)`,
+      );
+    this.fail(code, message);
+  }
+
+  /** One SSE line (as split: onLine trims what it reads). An arrow: passed to LineSplitter as is. */
+  private readonly onLine = (line: string): void => {
+    if (this.settled || line.length === 0 || !line.startsWith("data:")) return;
+    const data = line.slice(5).trim();
+    if (data === "[DONE]") {
+      this.sawDone = true;
+      return;
+    }
+    const chunk = JSON.parse(data) as StreamChunk;
+    if (chunk.error) return this.fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
+    const choice = chunk.choices?.[0];
+    if (choice) {
+      // One SSE chunk is one token for vLLM; usage corrects the total at the end. Reasoning
+      // tokens count for TTFT and ITL like content (as in vLLM's benchmark), flagged apart.
+      const delta = choice.delta;
+      if (this.chat && delta?.content && !delta.reasoning_content && !delta.reasoning) {
+        // Hot path (one call per token): plain content, no piece objects.
+        this.response += delta.content;
+        this.handlers.token(delta.content, 1, false);
+      } else {
+        for (const piece of streamPieces(choice, this.chat)) {
+          if (!piece.reasoning) this.response += piece.text;
+          this.handlers.token(piece.text, 1, piece.reasoning);
+        }
+      }
+      if (choice.finish_reason) this.finishReason = choice.finish_reason;
+    }
+    if (chunk.usage) this.usage = chunk.usage;
+  };
+
+  private complete(): void {
+    if (this.settled) return;
+    const { turn } = this;
+    if (this.status !== 200) {
+      let message = this.whole.slice(0, 300);
+      try {
+        const parsed = JSON.parse(this.whole) as { error?: { message?: string }; message?: string };
+        message = parsed.error?.message ?? parsed.message ?? message;
+      } catch {
+        // not JSON: keep the raw text
+      }
+      return this.fail(`HTTP_${this.status}`, message);
+    }
+    if (!turn.stream) {
+      const json = JSON.parse(this.whole) as {
+        choices?: { message?: { content?: string | null }; text?: string | null; finish_reason?: string }[];
+        usage?: Usage;
+      };
+      const choice = json.choices?.[0];
+      this.response = (this.chat ? choice?.message?.content : choice?.text) ?? "";
+      this.usage = json.usage;
+      this.finishReason = choice?.finish_reason ?? "";
+      if (this.response)
+        this.handlers.token(
+          this.response,
+          this.usage?.completion_tokens ?? this.options.tokenizer.countTokens(this.response),
+        );
+    } else if (!this.sawDone) {
+      return this.fail("STREAM_TRUNCATED", "stream ended without [DONE]");
+    }
+    if (this.settled) return;
+    this.settled = true;
+    if (this.deadline) clearTimeout(this.deadline);
+    const usage = this.usage;
+    const fromServer = usage?.completion_tokens !== undefined;
+    this.handlers.finished({
+      nodeId: "",
+      promptTokens: usage?.prompt_tokens ?? turn.promptTokens,
+      completionTokens: fromServer
+        ? usage!.completion_tokens!
+        : this.options.tokenizer.countTokens(this.response),
+      cachedTokens: usage?.prompt_tokens_details?.cached_tokens ?? 0,
+      finishReason: this.finishReason,
+      usageSource: fromServer ? "server" : "client",
+    });
   }
 }

@@ -1,0 +1,373 @@
+/**
+ * A streaming HTTP/1.1 response parser for one keep-alive connection: status line, headers,
+ * and a body framed by `transfer-encoding: chunked`, `content-length` or the connection's end.
+ * Bytes are fed as they arrive, split anywhere; body bytes are handed on as views of the fed
+ * buffers (no copies). Only what a client of an OpenAI-compatible server needs: no pipelining,
+ * no upgrades; 1xx interim responses are skipped.
+ */
+
+/** The response does not parse as HTTP/1.1 (the connection cannot be reused). */
+export class HttpParseError extends Error {
+  constructor(message: string) {
+    super(`invalid HTTP response: ${message}`);
+    this.name = "HttpParseError";
+  }
+}
+
+/** What the parser reports for one response. */
+export interface ResponseSink {
+  /** Status line and headers read. */
+  onHead(head: ResponseHead): void;
+  /** A piece of the (de-chunked) body: a view of a fed buffer, valid during the call. */
+  onBody(bytes: Buffer): void;
+  /** The body is complete (with `onHead`, once per response). */
+  onComplete(): void;
+}
+
+export interface ResponseHead {
+  status: number;
+  /** The `content-type` header's value, undefined if absent. */
+  contentType: string | undefined;
+  /** The connection may carry another request once this response is complete. */
+  keepAlive: boolean;
+  /** The server's `keep-alive: timeout=N` in ms, undefined if it sent none. */
+  keepAliveTimeoutMs: number | undefined;
+}
+
+/** Longest status line + headers accepted (as Node's own parser: 16 KiB by default; 64 KiB here). */
+export const MAX_HEAD_BYTES = 64 << 10;
+/** Longest chunk-size line (size, extensions) or trailer section accepted. */
+const MAX_LINE_BYTES = 8 << 10;
+
+const enum State {
+  Head,
+  ChunkSize,
+  ChunkExtension,
+  ChunkSizeLf,
+  ChunkData,
+  ChunkDataCr,
+  ChunkDataLf,
+  Trailers,
+  Length,
+  UntilClose,
+  Done,
+}
+
+const CR = 0x0d;
+const LF = 0x0a;
+
+function hexValue(byte: number): number {
+  if (byte >= 0x30 && byte <= 0x39) return byte - 0x30;
+  const lower = byte | 0x20;
+  if (lower >= 0x61 && lower <= 0x66) return lower - 0x61 + 10;
+  return -1;
+}
+
+export class Http1ResponseParser {
+  private state = State.Head;
+  /** Head bytes of an unfinished head (a head split between feeds), else undefined. */
+  private pendingHead: Buffer | undefined;
+  /** Chunk-size line: the size so far and its digit count; or bytes of the current trailer line. */
+  private size = 0;
+  private digits = 0;
+  private lineBytes = 0;
+  private trailerBytes = 0;
+  /** Body bytes still expected in the current chunk or content-length body. */
+  private remaining = 0;
+  /** The response's head said keep-alive (and its framing allows reuse). */
+  private keepAlive = false;
+  /** Set by `halt()`: the owner gave up on this response; stop mid-buffer. */
+  private halted = false;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  /** Ready for the next response on the same connection. */
+  reset(): void {
+    this.state = State.Head;
+    this.pendingHead = undefined;
+    this.halted = false;
+  }
+
+  /** Stops feeding the sink (called from inside a sink callback when the exchange is abandoned). */
+  halt(): void {
+    this.halted = true;
+  }
+
+  /** The current response is complete. */
+  get done(): boolean {
+    return this.state === State.Done;
+  }
+
+  /** Nothing of a response read yet (no byte since `reset`). */
+  get idle(): boolean {
+    return this.state === State.Head && this.pendingHead === undefined;
+  }
+
+  /** The body runs to the connection's end (no length, not chunked). */
+  get readsUntilClose(): boolean {
+    return this.state === State.UntilClose;
+  }
+
+  get reusable(): boolean {
+    return this.keepAlive;
+  }
+
+  /**
+   * Parses `buf`; returns the bytes used: less than `buf.length` only when the response completed
+   * (or the parser was halted) with bytes left over. Throws HttpParseError on a malformed response.
+   */
+  feed(buf: Buffer): number {
+    let pos = 0;
+    const len = buf.length;
+    while (pos < len && !this.halted) {
+      switch (this.state) {
+        case State.Head: {
+          const used = this.feedHead(buf, pos);
+          if (used < 0) return len; // head incomplete: all kept
+          pos = used;
+          break;
+        }
+        case State.ChunkData: {
+          const take = Math.min(this.remaining, len - pos);
+          this.remaining -= take;
+          const piece = pos === 0 && take === len ? buf : buf.subarray(pos, pos + take);
+          pos += take;
+          if (this.remaining === 0) this.state = State.ChunkDataCr;
+          this.sink.onBody(piece);
+          break;
+        }
+        case State.Length: {
+          const take = Math.min(this.remaining, len - pos);
+          this.remaining -= take;
+          const piece = pos === 0 && take === len ? buf : buf.subarray(pos, pos + take);
+          pos += take;
+          this.sink.onBody(piece);
+          if (this.remaining === 0 && !this.halted) this.complete();
+          break;
+        }
+        case State.UntilClose:
+          this.sink.onBody(pos === 0 ? buf : buf.subarray(pos));
+          return len;
+        case State.Done:
+          return pos;
+        default:
+          pos = this.feedChunkFraming(buf, pos);
+      }
+    }
+    return pos;
+  }
+
+  /** The connection ended: completes a body that runs until the close; false if the response was cut. */
+  endOfInput(): boolean {
+    if (this.state === State.UntilClose) {
+      this.complete();
+      return true;
+    }
+    return this.state === State.Done;
+  }
+
+  private complete(): void {
+    this.state = State.Done;
+    this.sink.onComplete();
+  }
+
+  /** The byte-by-byte states: chunk-size lines, the CRLF after each chunk, trailers. */
+  private feedChunkFraming(buf: Buffer, start: number): number {
+    let pos = start;
+    const len = buf.length;
+    while (pos < len) {
+      const byte = buf[pos++]!;
+      switch (this.state) {
+        case State.ChunkSize: {
+          const v = hexValue(byte);
+          if (v >= 0) {
+            if (++this.digits > 12) throw new HttpParseError("chunk size too large");
+            this.size = this.size * 16 + v;
+          } else if (this.digits === 0) {
+            throw new HttpParseError("chunk size expected");
+          } else if (byte === CR) {
+            this.state = State.ChunkSizeLf;
+          } else if (byte === LF) {
+            return this.startChunk(pos);
+          } else if (byte === 0x3b || byte === 0x20 || byte === 0x09) {
+            this.state = State.ChunkExtension; // ";ext=value" (or whitespace before it): ignored
+            this.lineBytes = 0;
+          } else {
+            throw new HttpParseError("invalid chunk size");
+          }
+          break;
+        }
+        case State.ChunkExtension:
+          if (byte === LF) return this.startChunk(pos);
+          if (++this.lineBytes > MAX_LINE_BYTES) throw new HttpParseError("chunk extension too long");
+          break;
+        case State.ChunkSizeLf:
+          if (byte !== LF) throw new HttpParseError("CR without LF after the chunk size");
+          return this.startChunk(pos);
+        case State.ChunkDataCr:
+          if (byte === CR) this.state = State.ChunkDataLf;
+          else if (byte === LF) return this.nextChunk(pos);
+          else throw new HttpParseError("chunk longer than its size");
+          break;
+        case State.ChunkDataLf:
+          if (byte !== LF) throw new HttpParseError("CR without LF after a chunk");
+          return this.nextChunk(pos);
+        case State.Trailers:
+          if (byte === LF) {
+            if (this.lineBytes === 0) {
+              this.complete();
+              return pos;
+            }
+            this.lineBytes = 0;
+          } else if (byte !== CR || this.lineBytes > 0) {
+            // A CR alone at the start of a line is the empty line's; anything else is a trailer.
+            this.lineBytes++;
+            if (++this.trailerBytes > MAX_LINE_BYTES) throw new HttpParseError("trailers too long");
+          }
+          break;
+        default:
+          return pos - 1;
+      }
+    }
+    return pos;
+  }
+
+  private nextChunk(pos: number): number {
+    this.state = State.ChunkSize;
+    this.size = 0;
+    this.digits = 0;
+    return pos;
+  }
+
+  private startChunk(pos: number): number {
+    if (this.size === 0) {
+      this.state = State.Trailers;
+      this.lineBytes = 0;
+      this.trailerBytes = 0;
+    } else {
+      this.state = State.ChunkData;
+      this.remaining = this.size;
+    }
+    return pos;
+  }
+
+  /**
+   * Reads a whole head from `buf` at `start` (joined with a pending part); returns the position
+   * after it, or -1 when the head is not complete yet (kept for the next feed).
+   */
+  private feedHead(buf: Buffer, start: number): number {
+    let head = start === 0 ? buf : buf.subarray(start);
+    let offset = 0;
+    if (this.pendingHead !== undefined) {
+      offset = this.pendingHead.length;
+      head = Buffer.concat([this.pendingHead, head]);
+    }
+    // The head ends at the first empty line ("\r\n\r\n", or bare "\n\n" as lenient parsers accept).
+    let end = -1;
+    let from = 0;
+    for (;;) {
+      const nl = head.indexOf(LF, from);
+      if (nl < 0) break;
+      if (nl + 1 < head.length && head[nl + 1] === LF) {
+        end = nl + 2;
+        break;
+      }
+      if (nl + 2 < head.length && head[nl + 1] === CR && head[nl + 2] === LF) {
+        end = nl + 3;
+        break;
+      }
+      from = nl + 1;
+    }
+    if (end < 0) {
+      if (head.length > MAX_HEAD_BYTES) throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
+      // Copied: the fed buffer may be reused by the caller after this call.
+      this.pendingHead = Buffer.from(head);
+      return -1;
+    }
+    if (end > MAX_HEAD_BYTES) throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
+    this.pendingHead = undefined;
+    this.parseHead(head.toString("latin1", 0, end));
+    return start + end - offset;
+  }
+
+  private parseHead(text: string): void {
+    const lines = text.split("\n");
+    const statusLine = stripCr(lines[0]!);
+    const match = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine);
+    if (!match) throw new HttpParseError(`bad status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+    const http10 = match[1] === "0";
+    const status = Number(match[2]);
+    let contentType: string | undefined;
+    let contentLength = -1;
+    let chunked = false;
+    let otherEncoding = false;
+    let connectionClose = false;
+    let connectionKeepAlive = false;
+    let keepAliveTimeoutMs: number | undefined;
+    for (let i = 1; i < lines.length; i++) {
+      const line = stripCr(lines[i]!);
+      if (line.length === 0) continue;
+      const colon = line.indexOf(":");
+      if (colon <= 0) throw new HttpParseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      switch (name) {
+        case "content-type":
+          contentType = value;
+          break;
+        case "content-length": {
+          if (!/^\d{1,15}$/.test(value))
+            throw new HttpParseError(`bad content-length ${JSON.stringify(value)}`);
+          const n = Number(value);
+          if (contentLength >= 0 && n !== contentLength)
+            throw new HttpParseError("conflicting content-length headers");
+          contentLength = n;
+          break;
+        }
+        case "transfer-encoding": {
+          // The last coding decides: chunked is the framing; anything after it is not.
+          const codings = value
+            .toLowerCase()
+            .split(",")
+            .map((c) => c.trim());
+          chunked = codings[codings.length - 1] === "chunked";
+          otherEncoding = !chunked;
+          break;
+        }
+        case "connection": {
+          const tokens = value
+            .toLowerCase()
+            .split(",")
+            .map((c) => c.trim());
+          if (tokens.includes("close")) connectionClose = true;
+          if (tokens.includes("keep-alive")) connectionKeepAlive = true;
+          break;
+        }
+        case "keep-alive": {
+          const t = /timeout=(\d+)/i.exec(value);
+          if (t) keepAliveTimeoutMs = Number(t[1]) * 1000;
+          break;
+        }
+      }
+    }
+    if (status >= 100 && status < 200) {
+      if (status === 101) throw new HttpParseError("unexpected 101 Switching Protocols");
+      return; // interim response (100 Continue, 103 Early Hints): the real one follows
+    }
+    this.keepAlive = !connectionClose && (!http10 || connectionKeepAlive);
+    if (status === 204 || status === 304) this.state = State.Done;
+    else if (chunked) this.nextChunk(0);
+    else if (otherEncoding) this.state = State.UntilClose;
+    else if (contentLength >= 0) {
+      this.remaining = contentLength;
+      this.state = contentLength === 0 ? State.Done : State.Length;
+    } else this.state = State.UntilClose;
+    if (this.state === State.UntilClose) this.keepAlive = false;
+    this.sink.onHead({ status, contentType, keepAlive: this.keepAlive, keepAliveTimeoutMs });
+    if (this.state === State.Done && !this.halted) this.sink.onComplete();
+  }
+}
+
+function stripCr(line: string): string {
+  return line.length > 0 && line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
+}

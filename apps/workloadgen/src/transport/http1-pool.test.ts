@@ -1,0 +1,261 @@
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { Http1Pool } from "./http1-pool";
+
+/**
+ * A raw TCP server that reads requests (head + content-length body) and answers each with
+ * `answer(socket, requestIndexOnThisConnection, globalIndex)`: full control over the bytes and
+ * over when the connection closes.
+ */
+async function rawServer(answer: (socket: Socket, onConnection: number, overall: number) => void) {
+  const sockets: Socket[] = [];
+  let overall = 0;
+  const bodies: string[] = [];
+  const server: Server = createServer((socket) => {
+    sockets.push(socket);
+    let buffered = Buffer.alloc(0);
+    let onConnection = 0;
+    socket.on("error", () => {});
+    socket.on("data", (d) => {
+      buffered = Buffer.concat([buffered, d]);
+      for (;;) {
+        const end = buffered.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const head = buffered.subarray(0, end).toString();
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (buffered.length < end + 4 + length) return;
+        bodies.push(buffered.subarray(end + 4, end + 4 + length).toString());
+        buffered = buffered.subarray(end + 4 + length);
+        answer(socket, onConnection++, overall++);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  const port = (server.address() as AddressInfo).port;
+  return {
+    origin: new URL(`http://127.0.0.1:${port}`),
+    sockets,
+    bodies,
+    close: () =>
+      new Promise<void>((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => r());
+      }),
+  };
+}
+
+const ok = (body: string, extra = "") =>
+  `HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\n${extra}content-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`;
+
+interface Outcome {
+  status?: number;
+  body: string;
+  error?: { code: string; message: string };
+}
+
+function send(pool: Http1Pool, body = "{}", idleTimeoutMs = 0) {
+  let abort: () => void = () => {};
+  const done = new Promise<Outcome>((resolve) => {
+    const out: Outcome = { body: "" };
+    const request = pool.request(
+      `POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      {
+        onHead: (s) => (out.status = s),
+        onBody: (b) => (out.body += b.toString()),
+        onComplete: () => resolve(out),
+        onError: (code, message) => resolve({ ...out, error: { code, message } }),
+      },
+      idleTimeoutMs,
+    );
+    abort = () => request.abort();
+  });
+  return { done, abort: () => abort() };
+}
+
+describe("Http1Pool", () => {
+  const cleanups: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const c of cleanups.splice(0)) await c();
+  });
+  const pool = (origin: URL, connections = 4, keepAliveMs = 60_000) => {
+    const p = new Http1Pool(origin, { connections, keepAliveMs });
+    cleanups.push(() => p.close());
+    return p;
+  };
+  const server = async (answer: Parameters<typeof rawServer>[0]) => {
+    const s = await rawServer(answer);
+    cleanups.push(s.close);
+    return s;
+  };
+
+  it("sequential requests reuse one keep-alive connection; the request body arrives whole", async () => {
+    const s = await server((socket, _n, i) => socket.write(ok(`answer ${i}`)));
+    const p = pool(s.origin);
+    const big = "x".repeat(3 << 20); // larger than a socket buffer: written with backpressure
+    for (let i = 0; i < 3; i++)
+      expect(await send(p, i === 1 ? big : `{"i":${i}}`).done).toEqual({ status: 200, body: `answer ${i}` });
+    expect(s.sockets.length).toBe(1);
+    expect(s.bodies.map((b) => b.length)).toEqual([7, big.length, 7]);
+  });
+
+  it("more requests than connections -> queued, each answered, never more connections than allowed", async () => {
+    const s = await server((socket, _n, i) => setTimeout(() => socket.write(ok(`a${i}`)), 5));
+    const p = pool(s.origin, 2);
+    const results = await Promise.all(Array.from({ length: 10 }, () => send(p).done));
+    expect(results.map((r) => r.status)).toEqual(Array(10).fill(200));
+    expect(new Set(results.map((r) => r.body)).size).toBe(10);
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("the server closed an idle keep-alive connection -> the next request is sent again on a fresh one, once", async () => {
+    // The server answers the first request of each connection and closes the connection on the
+    // second, without a byte: exactly what an idle-timeout race looks like.
+    const s = await server((socket, n) => (n === 0 ? socket.write(ok("first")) : socket.destroy()));
+    const p = pool(s.origin, 1);
+    expect((await send(p).done).body).toBe("first");
+    const second = await send(p).done;
+    expect(second).toEqual({ status: 200, body: "first" }); // answered on connection 2
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("a reused connection the server closes on the retry too -> UND_ERR_SOCKET (one retry only)", async () => {
+    let answered = 0;
+    const s = await server((socket) => (answered++ === 0 ? socket.write(ok("first")) : socket.destroy()));
+    const p = pool(s.origin, 1);
+    await send(p).done;
+    const r = await send(p).done;
+    expect(r.error).toEqual({ code: "UND_ERR_SOCKET", message: "other side closed" });
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("the server closes mid-body -> UND_ERR_SOCKET, not retried; the next request succeeds on a fresh connection", async () => {
+    const s = await server((socket, _n, i) => {
+      if (i === 0) {
+        socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel");
+        setTimeout(() => socket.end(), 5);
+      } else socket.write(ok("fine"));
+    });
+    const p = pool(s.origin, 1);
+    const first = await send(p).done;
+    expect(first).toEqual({
+      status: 200,
+      body: "hel",
+      error: { code: "UND_ERR_SOCKET", message: "other side closed" },
+    });
+    expect(await send(p).done).toEqual({ status: 200, body: "fine" });
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("the server resets mid-body -> ECONNRESET or UND_ERR_SOCKET; the next request succeeds", async () => {
+    const s = await server((socket, _n, i) => {
+      if (i === 0) {
+        socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhel");
+        setTimeout(() => socket.resetAndDestroy(), 5);
+      } else socket.write(ok("fine"));
+    });
+    const p = pool(s.origin, 1);
+    const first = await send(p).done;
+    expect(["ECONNRESET", "UND_ERR_SOCKET"]).toContain(first.error?.code);
+    expect(await send(p).done).toEqual({ status: 200, body: "fine" });
+  });
+
+  it("a body that runs to the close (no length, not chunked) -> complete, connection not reused", async () => {
+    const s = await server((socket) => socket.end("HTTP/1.1 200 OK\r\n\r\nuntil the end"));
+    const p = pool(s.origin, 1);
+    expect(await send(p).done).toEqual({ status: 200, body: "until the end" });
+    expect(await send(p).done).toEqual({ status: 200, body: "until the end" });
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("connection: close -> a new connection for the next request", async () => {
+    const s = await server((socket) => socket.write(ok("bye", "connection: close\r\n")));
+    const p = pool(s.origin, 1);
+    await send(p).done;
+    await send(p).done;
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("a keep-alive timeout hint -> a connection idle past it is not reused", async () => {
+    const s = await server((socket) => socket.write(ok("hi", "keep-alive: timeout=1\r\n")));
+    // timeout=1 s minus 1 s of margin: reuse only if idle under 0 ms, i.e. never.
+    const p = pool(s.origin, 1);
+    await send(p).done;
+    await send(p).done;
+    expect(s.sockets.length).toBe(2);
+  });
+
+  it("silence after the head -> IDLE_TIMEOUT after the idle timeout", async () => {
+    const s = await server((socket) =>
+      socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n"),
+    );
+    const p = pool(s.origin, 1);
+    const t0 = performance.now();
+    const r = await send(p, "{}", 150).done;
+    expect(r.error?.code).toBe("IDLE_TIMEOUT");
+    expect(r.body).toBe("a");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+  });
+
+  it("abort mid-stream -> no more callbacks, the server sees the connection close, the pool goes on", async () => {
+    let closed = false;
+    const s = await server((socket, _n, i) => {
+      if (i === 0) {
+        socket.on("close", () => (closed = true));
+        socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n");
+      } else socket.write(ok("next"));
+    });
+    const p = pool(s.origin, 1);
+    const events: string[] = [];
+    const request = p.request("POST /x HTTP/1.1\r\nhost: h\r\ncontent-length: 0\r\n\r\n", {
+      onHead: () => events.push("head"),
+      onBody: () => {
+        events.push("body");
+        request.abort();
+      },
+      onComplete: () => events.push("complete"),
+      onError: (code) => events.push(code),
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(events).toEqual(["head", "body"]);
+    expect(closed).toBe(true);
+    expect(await send(p).done).toEqual({ status: 200, body: "next" });
+  });
+
+  it("an aborted queued request is never sent", async () => {
+    const s = await server((socket, _n, i) => setTimeout(() => socket.write(ok(`a${i}`)), 20));
+    const p = pool(s.origin, 1);
+    const first = send(p);
+    const second = send(p);
+    const third = send(p);
+    second.abort();
+    expect((await first.done).body).toBe("a0");
+    expect((await third.done).body).toBe("a1");
+    expect(s.bodies.length).toBe(2);
+  });
+
+  it("garbage instead of HTTP -> BAD_RESPONSE", async () => {
+    const s = await server((socket) => socket.write("SSH-2.0-OpenSSH\r\n\r\n"));
+    const r = await send(pool(s.origin, 1)).done;
+    expect(r.error?.code).toBe("BAD_RESPONSE");
+    expect(r.error?.message).toMatch(/^invalid HTTP response: bad status line/);
+  });
+
+  it("nothing listening -> ECONNREFUSED with Node's message", async () => {
+    const s = await server(() => {});
+    const origin = s.origin;
+    await s.close();
+    const r = await send(pool(origin, 1)).done;
+    expect(r.error?.code).toBe("ECONNREFUSED");
+    expect(r.error?.message).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+/);
+  });
+
+  it("close() waits for a request in flight, then closes its connection", async () => {
+    const s = await server((socket) => setTimeout(() => socket.write(ok("late")), 30));
+    const p = new Http1Pool(s.origin, { connections: 1, keepAliveMs: 60_000 });
+    const r = send(p).done;
+    await new Promise((r) => setTimeout(r, 5));
+    await p.close();
+    expect((await r).body).toBe("late");
+    expect(p.size).toBe(0);
+  });
+});

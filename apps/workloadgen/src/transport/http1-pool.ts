@@ -1,0 +1,323 @@
+import { connect as netConnect, type Socket } from "node:net";
+import { connect as tlsConnect } from "node:tls";
+import { Http1ResponseParser, HttpParseError, type ResponseHead, type ResponseSink } from "./http1-parser";
+
+/**
+ * What one exchange hears back. After `onComplete` or `onError` nothing more is called; after
+ * the caller's `abort()`, nothing at all.
+ */
+export interface Http1Exchange {
+  onHead(status: number, contentType: string | undefined): void;
+  /** De-chunked body bytes as they arrive: a view valid during the call only. */
+  onBody(bytes: Buffer): void;
+  onComplete(): void;
+  /**
+   * The exchange failed: `IDLE_TIMEOUT` (no byte for the request's idle timeout),
+   * `UND_ERR_SOCKET` (the server closed the connection; undici's code, kept so records read the
+   * same with either client), `BAD_RESPONSE` (not HTTP/1.1), or Node's socket error codes
+   * (`ECONNREFUSED`, `ECONNRESET`, `EPIPE`, ...).
+   */
+  onError(code: string, message: string): void;
+}
+
+export interface Http1PoolOptions {
+  /** At most this many connections (one request in flight on each). */
+  connections: number;
+  /** An idle connection older than this is not reused, unless the server's `keep-alive: timeout` says less. */
+  keepAliveMs: number;
+}
+
+/** A request in the pool: queued, then written on one connection. */
+class PoolRequest {
+  connection: Connection | undefined;
+  aborted = false;
+  finished = false;
+  /** Already resent once after a reused connection failed before answering. */
+  retried = false;
+
+  constructor(
+    private readonly pool: Http1Pool,
+    /** Head and body, written in one call. */
+    readonly payload: string,
+    readonly exchange: Http1Exchange,
+    readonly idleTimeoutMs: number,
+  ) {}
+
+  /** Gives up on the request: a connection it is on is closed (the server stops generating). */
+  abort(): void {
+    if (this.finished || this.aborted) return;
+    this.aborted = true;
+    // A queued request is skipped when its turn comes.
+    this.connection?.destroy();
+  }
+}
+
+/** The server closed the connection mid-exchange (undici's words and code). */
+const SOCKET_CLOSED = { code: "UND_ERR_SOCKET", message: "other side closed" };
+
+/** One keep-alive connection and its response parser. */
+class Connection implements ResponseSink {
+  readonly parser = new Http1ResponseParser(this);
+  request: PoolRequest | undefined;
+  /** Has carried a whole exchange before (a stale keep-alive connection can fail the next one). */
+  reused = false;
+  /** A byte of the current request's response arrived. */
+  answered = false;
+  destroyed = false;
+  idleSinceMs = 0;
+  keepAliveMs: number;
+  private keepAliveAfter = false;
+  private timeoutSet = false;
+
+  constructor(
+    private readonly pool: Http1Pool,
+    readonly socket: Socket,
+  ) {
+    this.keepAliveMs = pool.options.keepAliveMs;
+    socket.on("data", (buf: Buffer) => this.onData(buf));
+    socket.on("end", () => this.onSocketEnd());
+    socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message, true));
+    socket.on("close", () => this.onSocketClose());
+    socket.on("timeout", () => {
+      if (this.request) this.fail("IDLE_TIMEOUT", "no byte from the server", false);
+      else this.destroy();
+    });
+  }
+
+  send(request: PoolRequest): void {
+    this.request = request;
+    request.connection = this;
+    this.answered = false;
+    this.parser.reset();
+    if (request.idleTimeoutMs > 0) {
+      this.socket.setTimeout(request.idleTimeoutMs);
+      this.timeoutSet = true;
+    }
+    this.socket.ref();
+    this.socket.write(request.payload);
+  }
+
+  onHead(head: ResponseHead): void {
+    this.keepAliveAfter = head.keepAlive;
+    if (head.keepAliveTimeoutMs !== undefined)
+      // Reuse a connection only well before the server's own idle timeout closes it.
+      this.keepAliveMs = Math.min(this.pool.options.keepAliveMs, Math.max(0, head.keepAliveTimeoutMs - 1000));
+    this.request!.exchange.onHead(head.status, head.contentType);
+  }
+
+  onBody(bytes: Buffer): void {
+    this.request!.exchange.onBody(bytes);
+  }
+
+  onComplete(): void {
+    // Acted on once the fed buffer is done with (onData / onSocketEnd): see finish().
+  }
+
+  /** The response is complete: free the connection (or close it), then tell the exchange. */
+  private finish(reusable: boolean): void {
+    const request = this.request!;
+    this.request = undefined;
+    request.connection = undefined;
+    request.finished = true;
+    if (this.timeoutSet) {
+      this.socket.setTimeout(0);
+      this.timeoutSet = false;
+    }
+    // Free the connection first: the exchange's end may send the next request at once.
+    if (reusable && this.keepAliveAfter && !this.pool.closing) {
+      this.reused = true;
+      this.pool.release(this);
+    } else this.destroy();
+    request.exchange.onComplete();
+  }
+
+  private onData(buf: Buffer): void {
+    if (!this.request) {
+      // Bytes nobody asked for: the connection is out of step.
+      this.destroy();
+      return;
+    }
+    this.answered = true;
+    let used: number;
+    try {
+      used = this.parser.feed(buf);
+    } catch (err) {
+      if (err instanceof HttpParseError) return this.fail("BAD_RESPONSE", err.message, false);
+      throw err;
+    }
+    // Left-over bytes after a complete response (no pipelining here): do not reuse the connection.
+    if (this.request && this.parser.done) this.finish(used === buf.length);
+  }
+
+  private onSocketEnd(): void {
+    if (this.request && this.parser.endOfInput()) return this.finish(false); // a body that ran to the close
+    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message, true);
+  }
+
+  private onSocketClose(): void {
+    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message, true);
+    this.destroyed = true;
+    this.pool.forget(this);
+  }
+
+  /** Ends the current exchange with an error (or resends it) and closes the connection. */
+  private fail(code: string, message: string, socketLevel: boolean): void {
+    const request = this.request;
+    this.destroy();
+    if (!request) return;
+    request.connection = undefined;
+    // A reused keep-alive connection the server had already closed: send once more, on a new one.
+    if (socketLevel && this.reused && !this.answered && !request.retried && !request.aborted) {
+      request.retried = true;
+      this.pool.resend(request);
+      return;
+    }
+    request.finished = true;
+    request.exchange.onError(code, message);
+  }
+
+  destroy(): void {
+    this.parser.halt();
+    this.request = undefined;
+    if (this.destroyed) return;
+    this.destroyed = true;
+    this.socket.destroy();
+    this.pool.forget(this);
+  }
+}
+
+/**
+ * HTTP/1.1 keep-alive connections to one origin, one request in flight on each (as undici's
+ * Pool with `pipelining: 1`): a request takes the most recently freed connection, else opens a
+ * new one while under `connections`, else waits in a FIFO queue. Each request is written with
+ * one `write` (head and body in one string); responses are parsed as they arrive and their
+ * body bytes handed on without copies.
+ */
+export class Http1Pool {
+  private readonly idle: Connection[] = [];
+  private readonly all = new Set<Connection>();
+  private readonly queue: PoolRequest[] = [];
+  private queueHead = 0;
+  closing = false;
+  private closed: (() => void) | undefined;
+  private readonly host: string;
+  private readonly port: number;
+  private readonly tls: boolean;
+
+  constructor(
+    origin: URL,
+    readonly options: Http1PoolOptions,
+  ) {
+    this.tls = origin.protocol === "https:";
+    this.host = origin.hostname.replace(/^\[(.*)\]$/, "$1");
+    this.port = Number(origin.port) || (this.tls ? 443 : 80);
+  }
+
+  /** Connections open now (idle or busy). */
+  get size(): number {
+    return this.all.size;
+  }
+
+  /** Sends `payload` (a whole request: head and body) and reports to `exchange`. */
+  request(payload: string, exchange: Http1Exchange, idleTimeoutMs = 0): { abort(): void } {
+    const request = new PoolRequest(this, payload, exchange, idleTimeoutMs);
+    if (this.closing) {
+      request.finished = true;
+      queueMicrotask(() => exchange.onError("UND_ERR_CLOSED", "the connection pool is closed"));
+      return request;
+    }
+    this.dispatch(request, false);
+    return request;
+  }
+
+  private dispatch(request: PoolRequest, fresh: boolean): void {
+    if (!fresh) {
+      const now = performance.now();
+      let connection: Connection | undefined;
+      while ((connection = this.idle.pop()) !== undefined) {
+        if (now - connection.idleSinceMs < connection.keepAliveMs) {
+          connection.send(request);
+          return;
+        }
+        connection.destroy(); // past its keep-alive time: the server may have closed it
+      }
+    }
+    if (this.all.size < this.options.connections) {
+      this.open().send(request); // written once connected
+      return;
+    }
+    this.queue.push(request);
+  }
+
+  private open(): Connection {
+    const socket = this.tls
+      ? tlsConnect({ host: this.host, port: this.port, servername: this.host, ALPNProtocols: ["http/1.1"] })
+      : netConnect({ host: this.host, port: this.port, noDelay: true });
+    const connection = new Connection(this, socket);
+    this.all.add(connection);
+    return connection;
+  }
+
+  /** A connection finished its exchange and may carry another. */
+  release(connection: Connection): void {
+    const next = this.nextQueued();
+    if (next) {
+      connection.send(next);
+      return;
+    }
+    connection.idleSinceMs = performance.now();
+    // Idle connections do not keep the process alive.
+    connection.socket.unref();
+    this.idle.push(connection);
+  }
+
+  resend(request: PoolRequest): void {
+    this.dispatch(request, true);
+  }
+
+  private nextQueued(): PoolRequest | undefined {
+    while (this.queueHead < this.queue.length) {
+      const request = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined as unknown as PoolRequest;
+      if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+        this.queue.splice(0, this.queueHead);
+        this.queueHead = 0;
+      }
+      if (!request.aborted) return request;
+    }
+    return undefined;
+  }
+
+  /** A connection closed: it leaves the pool; a queued request may open a new one. */
+  forget(connection: Connection): void {
+    if (!this.all.delete(connection)) return;
+    const i = this.idle.lastIndexOf(connection);
+    if (i >= 0) this.idle.splice(i, 1);
+    if (this.closing) {
+      if (this.all.size === 0) this.closed?.();
+      return;
+    }
+    const next = this.nextQueued();
+    if (next) this.open().send(next);
+  }
+
+  /** Closes idle connections now and busy ones when their exchange ends; resolves when all are gone. */
+  close(): Promise<void> {
+    this.closing = true;
+    for (const request of this.queue.splice(0))
+      if (request && !request.aborted && !request.finished) {
+        request.finished = true;
+        request.exchange.onError("UND_ERR_CLOSED", "the connection pool is closed");
+      }
+    this.queueHead = 0;
+    for (const connection of this.idle.splice(0)) connection.destroy();
+    if (this.all.size === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.closed = resolve));
+  }
+
+  /** Closes every connection now, in flight or not. */
+  destroy(): void {
+    this.closing = true;
+    for (const connection of [...this.all]) connection.destroy();
+  }
+}

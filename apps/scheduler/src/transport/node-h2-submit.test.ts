@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
@@ -225,6 +226,31 @@ describe("NodeH2Submit", () => {
     const out = await runCall(sessions, node.address, "r");
     expect(out.events).toEqual(["started"]);
     expect(out.code).toBe(grpc.status.UNAVAILABLE);
+  });
+
+  it("a peer that accepts the connection but never speaks HTTP/2 -> UNAVAILABLE once keepalive gives up", async () => {
+    const silent = net.createServer(() => undefined); // accepts, never answers
+    const sockets = new Set<net.Socket>();
+    silent.on("connection", (s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const sessions = new NodeH2Sessions({
+      connectTimeoutMs: 5000,
+      keepaliveMs: 100,
+      keepaliveTimeoutMs: 100,
+    });
+    cleanups.push(() => sessions.closeAll());
+    const t0 = Date.now();
+    const out = await runCall(sessions, `127.0.0.1:${(silent.address() as AddressInfo).port}`, "r", 10_000);
+    expect(out.code).toBe(grpc.status.UNAVAILABLE);
+    expect(out.details).toMatch(/keepalive/);
+    expect(Date.now() - t0).toBeLessThan(3000);
   });
 
   it("deadline passes before the node answers -> DEADLINE_EXCEEDED and the node's stream is reset", async () => {

@@ -15,9 +15,20 @@ const {
 /** Largest event accepted from a node (grpc-js's receive limit on node channels). */
 const MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
-/** Keepalive on node connections, as grpcClientOptions: a dead peer is noticed within ~15 s. */
-const KEEPALIVE_MS = 10_000;
-const KEEPALIVE_TIMEOUT_MS = 5_000;
+/** Connection timing; the defaults are grpc-js's on node channels (see grpcClientOptions). */
+export interface NodeH2Timing {
+  /** A connection not established by then is given up (grpc-js's minimum connect timeout). */
+  readonly connectTimeoutMs: number;
+  /** Keepalive ping period, and how long a ping may go unanswered before the connection is dropped. */
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
+}
+
+const DEFAULT_TIMING: NodeH2Timing = {
+  connectTimeoutMs: 20_000,
+  keepaliveMs: 10_000,
+  keepaliveTimeoutMs: 5_000,
+};
 
 /** Whether `address` is a plain `host:port` (or `[v6]:port`) this module can dial itself. */
 export function isPlainHostPort(address: string): boolean {
@@ -33,6 +44,8 @@ export function isPlainHostPort(address: string): boolean {
 export class NodeH2Sessions {
   private readonly sessions = new Map<string, http2.ClientHttp2Session>();
 
+  constructor(private readonly timing: NodeH2Timing = DEFAULT_TIMING) {}
+
   session(address: string): http2.ClientHttp2Session {
     const existing = this.sessions.get(address);
     if (existing && !existing.closed && !existing.destroyed) return existing;
@@ -46,18 +59,29 @@ export class NodeH2Sessions {
     const forget = () => {
       if (this.sessions.get(address) === session) this.sessions.delete(address);
     };
+    const { connectTimeoutMs, keepaliveMs, keepaliveTimeoutMs } = this.timing;
+    // A peer that never answers (a host gone without a reset, a hung process) fails the
+    // connection, and with it every stream on it (UNAVAILABLE), instead of leaving them hanging.
+    const connectTimer = setTimeout(
+      () =>
+        session.destroy(new Error(`connection to ${address} not established within ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
+    connectTimer.unref();
     let pingTimer: NodeJS.Timeout | undefined;
     session.on("error", forget); // each open stream reports it too
     session.on("goaway", forget);
     session.on("close", () => {
       forget();
+      clearTimeout(connectTimer);
       clearInterval(pingTimer);
     });
     session.once("connect", () => {
+      clearTimeout(connectTimer);
       pingTimer = setInterval(() => {
         const timeout = setTimeout(
-          () => session.destroy(new Error("keepalive ping timed out")),
-          KEEPALIVE_TIMEOUT_MS,
+          () => session.destroy(new Error(`keepalive ping unanswered for ${keepaliveTimeoutMs} ms`)),
+          keepaliveTimeoutMs,
         );
         timeout.unref();
         try {
@@ -65,7 +89,7 @@ export class NodeH2Sessions {
         } catch {
           clearTimeout(timeout);
         }
-      }, KEEPALIVE_MS);
+      }, keepaliveMs);
       pingTimer.unref();
     });
     // An idle connection must not keep the process alive (grpc-js unrefs idle ones too).

@@ -14,7 +14,11 @@ function parse(pieces: Buffer[], parser?: Http1ResponseParser, sink?: Recorded) 
       onComplete: () => seen.completions++,
     });
   for (const piece of pieces) {
-    const used = p.feed(piece);
+    // As the pool feeds it: one shared read buffer, bytes past `len` not this read's, and the
+    // buffer overwritten by the next read (so a view kept past the call would show it).
+    const shared = Buffer.concat([piece, Buffer.from("#junk#")]);
+    const used = p.feed(shared, piece.length);
+    shared.fill(0x23);
     seen.leftover += piece.length - used;
   }
   return { seen, parser: p, body: Buffer.concat(seen.body).toString("latin1") };

@@ -54,6 +54,7 @@ const enum State {
 }
 
 const CR = 0x0d;
+const END_OF_HEAD = Buffer.from("\r\n\r\n");
 const LF = 0x0a;
 
 function hexValue(byte: number): number {
@@ -266,8 +267,12 @@ export class Http1ResponseParser {
     }
     // The head ends at the first empty line ("\r\n\r\n", or bare "\n\n" as lenient parsers accept).
     const headStart = from;
-    let end = -1;
-    for (;;) {
+    // Usually one native search finds it; the line-by-line scan below only for bare-LF heads.
+    const crlf = head.indexOf(END_OF_HEAD, from);
+    let end = crlf >= 0 && crlf + 4 <= headLen ? crlf + 4 : -1;
+    // A bare "\n\n" before it ends the head first (a JS scan: cheaper than a second native search).
+    for (let i = from; end > 0 && i < crlf; i++) if (head[i] === LF && head[i + 1] === LF) end = -1;
+    while (end < 0) {
       const nl = head.indexOf(LF, from);
       if (nl < 0 || nl >= headLen) break;
       if (nl + 1 < headLen && head[nl + 1] === LF) {

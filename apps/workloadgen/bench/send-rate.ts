@@ -12,7 +12,9 @@
  * against another (e.g. main's, copied aside before a change): both send the same open loop at
  * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
  * bench prints the median ratio of their CPU per request (the machine's other load hits both
- * alike); `--ab-only` runs just that A/B; `--ab-closed` makes each side a closed loop at full
+ * alike); `--baseline-args "<flags>"` adds flags to the baseline's runs (alone, without
+ * --baseline-bundle: this build against itself with those flags, e.g. `--http-client undici`);
+ * `--ab-only` runs just that A/B; `--ab-closed` makes each side a closed loop at full
  * speed instead (32 clients, think times divided by 10^6: the CPU per request without timer
  * polling, i.e. the per-request work alone).
  */
@@ -56,9 +58,16 @@ function stringArg(name: string): string | undefined {
 const dist = join(__dirname);
 const workloadgen = join(dist, "main.js");
 const baselineArg = stringArg("--baseline-bundle");
+/** Extra flags for the baseline's runs, e.g. "--http-client undici" (alone: this build with them). */
+const BASELINE_ARGS =
+  stringArg("--baseline-args")
+    ?.split(" ")
+    .filter((a) => a.length > 0) ?? [];
 const baselineBundle =
   baselineArg === undefined
-    ? undefined
+    ? BASELINE_ARGS.length > 0
+      ? workloadgen
+      : undefined
     : existsSync(baselineArg) && statSync(baselineArg).isDirectory()
       ? join(baselineArg, "main.js")
       : baselineArg;
@@ -73,7 +82,7 @@ const AB_ROUNDS = listArg("--ab-rounds", [5])[0]!;
 const AB_ONLY = process.argv.includes("--ab-only");
 const AB_CLOSED = process.argv.includes("--ab-closed");
 if (AB_ONLY && baselineBundle === undefined) {
-  console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js>");
+  console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js> or --baseline-args <flags>");
   process.exit(2);
 }
 /** One A/B run: the open loop's length and the part excluded as warm-up (s). */
@@ -147,6 +156,7 @@ interface Summary {
 
 interface RunOptions {
   bundle?: string;
+  extraArgs?: string[];
   cpu?: CpuSamples;
   phaseS?: number;
   warmupS?: number;
@@ -193,6 +203,7 @@ async function openLoopAt(
       String(run.warmupS ?? WARMUP_S),
       "--log-level",
       "warn",
+      ...(run.extraArgs ?? []),
     ],
     run.bundle,
     run.cpu,
@@ -214,6 +225,7 @@ async function closedLoopFullSpeed(
   bundle: string,
   cpu: CpuSamples,
   out: string,
+  extraArgs: string[],
 ): Promise<Summary> {
   const code = await runWorkloadgen(
     [
@@ -231,6 +243,7 @@ async function closedLoopFullSpeed(
       out,
       "--log-level",
       "warn",
+      ...extraArgs,
     ],
     bundle,
     cpu,
@@ -251,10 +264,12 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
   const one = async (which: "current" | "baseline", round: number) => {
     const cpu: CpuSamples = [];
     const bundle = which === "current" ? workloadgen : baseline;
+    const extraArgs = which === "current" ? [] : BASELINE_ARGS;
     const s = AB_CLOSED
-      ? await closedLoopFullSpeed(port, bundle, cpu, join(dir, `out-ab-closed-${which}-${round}`))
+      ? await closedLoopFullSpeed(port, bundle, cpu, join(dir, `out-ab-closed-${which}-${round}`), extraArgs)
       : await openLoopAt(port, AB_RATE, 1, dir, {
           bundle,
+          extraArgs,
           cpu,
           phaseS: AB_PHASE_S,
           warmupS: AB_WARMUP_S,
@@ -278,7 +293,7 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
   }
   console.log(
     `RESULT  A/B ${AB_CLOSED ? "closed loops at full speed" : `at ${AB_RATE} req/s each`}, side by side, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
-      `${f(median(perRequestUs.baseline), 1)} us (${baseline}); median speed-up x${f(median(ratios), 2)} ` +
+      `${f(median(perRequestUs.baseline), 1)} us (${[baseline, ...BASELINE_ARGS].join(" ")}); median speed-up x${f(median(ratios), 2)} ` +
       `(rounds: ${ratios.map((r) => f(r, 2)).join(", ")})`,
   );
 }

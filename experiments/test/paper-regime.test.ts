@@ -117,6 +117,6 @@ describe("paper-regime capacity search", () => {
     expect(md).toContain("4 vLLM, affinity + offload + Symphony warm-ups");
     expect(capacityCsv([capacity]).trim().split("\n")).toHaveLength(1 + 2 * 2);
     const fixedMd = regimeMarkdown(fixed, [atLoad], "t", 1);
-    expect(fixedMd).toContain("### At 80 sessions (40 per GPU, the paper's load)");
+    expect(fixedMd).toContain("### At 80 sessions (40 per GPU)");
   });
 });

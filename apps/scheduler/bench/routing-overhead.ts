@@ -9,7 +9,8 @@
  * on a small machine: otherwise the client and the node share one event loop and the bench
  * measures itself.
  *   1. Capacity: a closed loop with --concurrency outstanding turns for --seconds, direct and via
- *      the scheduler: completed turns/s, and the scheduler's CPU per relayed turn (from /proc).
+ *      the scheduler alternating in --slice-seconds windows: completed turns/s of each and their
+ *      ratio, and each process's CPU per turn (from /proc).
  *   2. Added latency: an open loop at each of --rates req/s for --seconds, direct and via the
  *      scheduler alternating in --slice-seconds windows (both see the same background load):
  *      latency percentiles; the difference is what the scheduler adds.
@@ -17,8 +18,12 @@
  * Usage: npm run bench -w @symphony/scheduler [-- --rates 250,500,1000 --seconds 5
  *        --slice-seconds 0.5 --concurrency 64 --prompt-chars 2000 --scheduler-bundle path --cpu-prof dir
  *        --scheduler-node-options "--max-semi-space-size=32" --compare-bundle old/main.js
- *        --compare-rate 500]
+ *        --compare-node-options "" --compare-rate 500 --warmup-seconds 5 --cpus-client 0 --cpus-node 0 --cpus-scheduler 1]
+ *
+ * --cpus-<process> pins that process (all its threads) to a `taskset` CPU list, so each can be
+ * given cores of its own (the --compare-bundle scheduler gets --cpus-scheduler too).
  */
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { cpus, loadavg } from "node:os";
 import { join, resolve } from "node:path";
@@ -67,6 +72,24 @@ function argRates(name: string, fallback: number[]): number[] {
   if (rates.some((r) => !Number.isFinite(r) || r <= 0))
     usage(`--${name} expects comma-separated positive req/s, e.g. 250,500,1000; got "${s}"`);
   return rates;
+}
+
+/** A `taskset` CPU list ("1", "0,1", "0-3") or undefined. */
+function argCpus(name: string): string | undefined {
+  const s = argString(name);
+  if (s !== undefined && !/^\d+(-\d+)?(,\d+(-\d+)?)*$/.test(s))
+    usage(`--${name} expects a CPU list such as 1, 0,1 or 0-3; got "${s}"`);
+  return s;
+}
+
+/** Pins every thread of process `pid` to `cpus` (taskset's CPU list syntax). */
+function pin(pid: number, cpus: string | undefined): void {
+  if (cpus === undefined) return;
+  try {
+    execFileSync("taskset", ["--all-tasks", "--cpu-list", "--pid", cpus, String(pid)], { stdio: "ignore" });
+  } catch (err) {
+    throw new Error(`taskset could not pin pid ${pid} to CPUs ${cpus}: ${String(err)}`, { cause: err });
+  }
 }
 
 /** One turn, resolving with its latency in ms (rejecting on a failed turn). */
@@ -171,6 +194,36 @@ async function closedLoop(
   return { turns: done, perSecond: Math.round(done / ((performance.now() - t0) / 1000)) };
 }
 
+interface CapacityAcc {
+  turns: number;
+  seconds: number;
+  cpuSeconds: Record<string, number>;
+}
+const newCapacity = (): CapacityAcc => ({ turns: 0, seconds: 0, cpuSeconds: {} });
+function addCapacity(
+  acc: CapacityAcc,
+  r: { turns: number; cpuUsPerTurn: Record<string, number> },
+  s: number,
+) {
+  acc.turns += r.turns;
+  acc.seconds += s;
+  for (const [k, us] of Object.entries(r.cpuUsPerTurn))
+    acc.cpuSeconds[k] = (acc.cpuSeconds[k] ?? 0) + (us * Math.max(1, r.turns)) / 1e6;
+}
+function capacitySummary(acc: CapacityAcc): {
+  perSecond: number;
+  turns: number;
+  cpuUsPerTurn: Record<string, number>;
+} {
+  return {
+    perSecond: Math.round(acc.turns / acc.seconds),
+    turns: acc.turns,
+    cpuUsPerTurn: Object.fromEntries(
+      Object.entries(acc.cpuSeconds).map(([k, v]) => [k, Math.round((v / Math.max(1, acc.turns)) * 1e6)]),
+    ),
+  };
+}
+
 const ms = (v: number) => Math.round(v * 1000) / 1000;
 const summary = (s: number[]) => ({
   p50: ms(percentileSorted(s, 50)),
@@ -194,38 +247,51 @@ async function main(): Promise<void> {
   const seconds = arg("seconds", 5);
   const concurrency = arg("concurrency", 64);
   const sliceSeconds = arg("slice-seconds", 0.5);
+  const warmupSeconds = arg("warmup-seconds", 5);
   promptChars = arg("prompt-chars", 0);
   const schedulerBundle = resolve(argString("scheduler-bundle") ?? bundlePath("scheduler"));
   const cpuProfDir = argString("cpu-prof");
   const schedulerNodeOptions = argString("scheduler-node-options", true) ?? "";
   const compareBundle = argString("compare-bundle");
   const compareRate = arg("compare-rate", 500);
+  const pinning = {
+    client: argCpus("cpus-client"),
+    node: argCpus("cpus-node"),
+    scheduler: argCpus("cpus-scheduler"),
+  };
+  pin(process.pid, pinning.client);
 
   const node = await spawnService("bench-fake-node", __filename, ["--serve-fake-node"], ["grpc"]);
+  pin(node.child.pid!, pinning.node);
   const nodeAddress = `127.0.0.1:${node.ports.grpc}`;
   let scheduler: RunningService | undefined;
   let baseline: RunningService | undefined;
+  // A long heartbeat timeout: on a loaded machine a late poll would mark the one node down and
+  // fail turns, which is not what this bench measures.
+  const schedulerArgs = [
+    ...["--port", "0", "--metrics-port", "0", "--nodes", nodeAddress, "--poll-interval-ms", "200"],
+    ...["--heartbeat-timeout-ms", "60000", "--node-call-timeout-ms", "10000"],
+  ];
   const savedNodeOptions = process.env.NODE_OPTIONS;
   try {
     // Node options for the scheduler only; --cpu-prof profiles it (written when it exits on SIGTERM).
     const nodeOptions = [schedulerNodeOptions];
     if (cpuProfDir) nodeOptions.push(`--cpu-prof --cpu-prof-dir=${resolve(cpuProfDir)}`);
     process.env.NODE_OPTIONS = nodeOptions.join(" ").trim();
-    scheduler = await spawnService(
-      "scheduler",
-      schedulerBundle,
-      ["--port", "0", "--metrics-port", "0", "--nodes", nodeAddress, "--poll-interval-ms", "200"],
-      ["grpc", "metrics"],
-    );
+    scheduler = await spawnService("scheduler", schedulerBundle, schedulerArgs, ["grpc", "metrics"]);
+    pin(scheduler.child.pid!, pinning.scheduler);
     // --compare-bundle: another build of the scheduler (e.g. the previous commit's) in front of
     // the same node, measured in alternating windows against this one.
-    if (compareBundle)
-      baseline = await spawnService(
-        "scheduler-baseline",
-        resolve(compareBundle),
-        ["--port", "0", "--metrics-port", "0", "--nodes", nodeAddress, "--poll-interval-ms", "200"],
-        ["grpc", "metrics"],
-      );
+    if (compareBundle) {
+      // --compare-node-options: the baseline's own Node options (default: --scheduler-node-options),
+      // e.g. the same bundle with and without a V8 flag.
+      process.env.NODE_OPTIONS = (argString("compare-node-options", true) ?? schedulerNodeOptions).trim();
+      baseline = await spawnService("scheduler-baseline", resolve(compareBundle), schedulerArgs, [
+        "grpc",
+        "metrics",
+      ]);
+      pin(baseline.child.pid!, pinning.scheduler);
+    }
   } finally {
     if (savedNodeOptions === undefined) delete process.env.NODE_OPTIONS;
     else process.env.NODE_OPTIONS = savedNodeOptions;
@@ -238,6 +304,11 @@ async function main(): Promise<void> {
   const viaBaseline = baseline
     ? new SchedulerServiceClient(`127.0.0.1:${baseline.ports.grpc}`, creds, grpcClientOptions)
     : undefined;
+  const pinningLine = Object.values(pinning).every((c) => c === undefined)
+    ? "none"
+    : Object.entries(pinning)
+        .map(([k, c]) => `${k} on CPU ${c ?? "any"}`)
+        .join(", ");
   const procs = { scheduler: scheduler.child.pid!, node: node.child.pid!, client: process.pid };
 
   try {
@@ -251,9 +322,13 @@ async function main(): Promise<void> {
       if (i > 100) throw new Error("the scheduler never routed to the fake node");
       await new Promise((r) => setTimeout(r, 100));
     }
+    // --warmup-seconds at capacity on each path: V8 optimizes the hot paths of all three
+    // processes and their heaps grow to size (with less, the first windows measured a cold
+    // scheduler, at up to twice the CPU per turn of the same build later in the run).
     await openLoop(submitDirect, rates[0]!, 1);
     await openLoop(submitVia, rates[0]!, 1);
-    await closedLoop(submitVia, concurrency, 1);
+    await closedLoop(submitDirect, concurrency, warmupSeconds);
+    await closedLoop(submitVia, concurrency, warmupSeconds);
 
     const results: Record<string, unknown> = {
       rates,
@@ -264,15 +339,39 @@ async function main(): Promise<void> {
       schedulerBundle,
       schedulerNodeOptions,
       cpus: cpus().length,
+      pinning,
       loadAverage1mAtStart: Math.round(loadavg()[0]! * 100) / 100,
     };
 
-    // 1. Capacity: completed turns per second with `concurrency` outstanding.
-    const directCap = await withCpu(procs, () => closedLoop(submitDirect, concurrency, seconds));
-    const viaCap = await withCpu(procs, () => closedLoop(submitVia, concurrency, seconds));
+    // 1. Capacity: completed turns per second with `concurrency` outstanding, direct and via the
+    // scheduler alternating in --slice-seconds windows (as the latency runs below), so the ratio
+    // compares the two paths under the same background load.
+    const capSlices = Math.max(1, Math.round(seconds / sliceSeconds));
+    const capacityOf = { direct: newCapacity(), via: newCapacity() };
+    for (let i = 0; i < capSlices; i++)
+      for (const [submit, acc] of [
+        [submitDirect, capacityOf.direct],
+        [submitVia, capacityOf.via],
+      ] as const) {
+        const t0 = performance.now();
+        const r = await withCpu(procs, () => closedLoop(submit, concurrency, seconds / capSlices));
+        addCapacity(acc, r, (performance.now() - t0) / 1000);
+      }
+    const directCap = capacitySummary(capacityOf.direct);
+    const viaCap = capacitySummary(capacityOf.via);
+    // With a core each (the target's setting) a path's capacity is set by its busiest process: the
+    // CPU per turn measured here, extrapolated (per-turn CPU rises somewhat at lower load).
+    const busiest = (cpu: Record<string, number>, keys: string[]) => Math.max(...keys.map((k) => cpu[k]!));
+    const projectedPercent = Math.round(
+      (busiest(directCap.cpuUsPerTurn, ["client", "node"]) /
+        busiest(viaCap.cpuUsPerTurn, ["client", "node", "scheduler"])) *
+        100,
+    );
     results.capacity = {
-      direct: { turnsPerSecond: directCap.perSecond, cpuUsPerTurn: directCap.cpuUsPerTurn },
-      viaScheduler: { turnsPerSecond: viaCap.perSecond, cpuUsPerTurn: viaCap.cpuUsPerTurn },
+      direct: directCap,
+      viaScheduler: viaCap,
+      relayedPercentOfDirect: Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100),
+      projectedPercentWithACoreEach: projectedPercent,
     };
 
     // 2. Added latency, open loop, at each rate. Direct and via-scheduler traffic alternate in
@@ -328,7 +427,7 @@ async function main(): Promise<void> {
     // each scheduler process, at capacity (closed loop) and at --compare-rate req/s.
     if (baseline && viaBaseline) {
       const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
-      await closedLoop(submitBaseline, concurrency, 1); // warm-up
+      await closedLoop(submitBaseline, concurrency, warmupSeconds); // warm-up, as the current one's
       const ab = async (load: (submit: Submitter) => Promise<number>) => {
         const acc = { current: { turns: 0, cpu: 0 }, baseline: { turns: 0, cpu: 0 } };
         const slices = Math.max(1, Math.round(seconds / sliceSeconds));
@@ -399,11 +498,16 @@ async function main(): Promise<void> {
           `${cmp.atCapacity.cpuUsPerTurn.current} vs ${cmp.atCapacity.cpuUsPerTurn.baseline} us (x${cmp.atCapacity.ratio}); ` +
           `at ${cmp.atRate.rate} req/s ${cmp.atRate.cpuUsPerTurn.current} vs ${cmp.atRate.cpuUsPerTurn.baseline} us (x${cmp.atRate.ratio})\n`,
       );
+    const cpuLine = (c: Record<string, number>) =>
+      Object.entries(c)
+        .map(([k, v]) => `${k} ${v}`)
+        .join(", ");
     process.stdout.write(
       `max ${viaCap.perSecond} turns/s relayed vs ${directCap.perSecond} direct ` +
-        `(${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} % of direct); scheduler CPU ` +
-        `${viaCap.cpuUsPerTurn.scheduler} us per relayed turn at capacity ` +
-        `(${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`,
+        `(${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} % of direct, alternating windows); ` +
+        `CPU us per turn relayed: ${cpuLine(viaCap.cpuUsPerTurn)}; direct: ${cpuLine(directCap.cpuUsPerTurn)}; ` +
+        `with a core each, projected ${projectedPercent} % of direct\n` +
+        `pinning: ${pinningLine} (${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`,
     );
   } finally {
     direct.close();

@@ -14,10 +14,15 @@ const quiet = (argv: string[]) => {
 };
 
 describe("parseRegimeConfig", () => {
-  it("no flags -> the paper's model (Llama-2-13B on A100), chat gaps, five configurations, three seeds, ShareGPT shape", () => {
+  it("no flags -> the paper's model (Llama-2-13B on A100), both think-time models, five configurations, three seeds, ShareGPT shape", () => {
     const c = quiet([]);
     expect(c.profiles).toEqual(["llama2-13b-a100"]);
-    expect(c.thinkTimes).toEqual(["chat-gaps"]);
+    expect(c.thinkTimes).toEqual(["chat-gaps", "typing"]);
+    // Typing users wait minutes per turn: their points run longer.
+    expect(c.windows).toEqual({
+      "chat-gaps": { durationS: 150, warmupS: 50 },
+      typing: { durationS: 600, warmupS: 300 },
+    });
     expect(c.configs.map((x) => x.number)).toEqual([1, 2, 3, 4, 5]);
     expect(c.seeds).toEqual([1, 2, 3]);
     expect(c.chats).toMatchObject({
@@ -77,6 +82,17 @@ describe("parseRegimeConfig", () => {
     expect(c.latencyTolerance).toBeCloseTo(0.05);
   });
 
+  it("--duration and --warmup set every think-time model's window", () => {
+    expect(quiet(["--duration", "400"]).windows).toEqual({
+      "chat-gaps": { durationS: 400, warmupS: 50 },
+      typing: { durationS: 400, warmupS: 300 },
+    });
+    expect(quiet(["--duration", "90", "--warmup", "30"]).windows.typing).toEqual({
+      durationS: 90,
+      warmupS: 30,
+    });
+  });
+
   it("--live -> the live point's shape; without it none", () => {
     expect(quiet([]).live).toBe(false);
     expect(
@@ -101,6 +117,8 @@ describe("parseRegimeConfig", () => {
     [["--reply-min", "50", "--reply-max", "20"], UsageError],
     [["--max-context-tokens", "10"], UsageError],
     [["--warmup", "200", "--duration", "100"], UsageError],
+    // typing's default 300-s warm-up does not fit a 200-s point
+    [["--duration", "200"], UsageError],
     [["--search-start-per-gpu", "5000", "--search-max", "100"], UsageError],
     [["--live", "--live-duration", "30"], UsageError],
     [["--live-time-scale", "0.5"], CommanderError],

@@ -13,6 +13,22 @@ import { engineFacts } from "./sim-point";
 
 export const THINK_TIMES = ["chat-gaps", "typing"] as const;
 
+/** Virtual seconds per point and the first seconds not counted. */
+export interface PointWindow {
+  readonly durationS: number;
+  readonly warmupS: number;
+}
+
+/**
+ * Each think-time model's default window. Typing users wait minutes per turn (a reply read at
+ * 25 chars/s, a prompt typed at 6: median 2.1 min, mean 2.8), so a 150-s point would see little
+ * beyond their first turn: typing points run 600 s and count the last 300.
+ */
+export const DEFAULT_WINDOWS: Readonly<Record<ThinkTimeKind, PointWindow>> = {
+  "chat-gaps": { durationS: 150, warmupS: 50 },
+  typing: { durationS: 600, warmupS: 300 },
+};
+
 /** The paper-regime experiment's validated configuration. */
 export interface RegimeConfig {
   readonly experiment: "paper-regime";
@@ -44,8 +60,8 @@ export interface RegimeConfig {
   readonly hintEtaError: number;
   /** Also measure configuration 4 at the fixed load with each timing and with/without a hint error. */
   readonly hintVariants: boolean;
-  readonly durationS: number;
-  readonly warmupS: number;
+  /** Each think-time model's window (`--duration`/`--warmup` override every model's). */
+  readonly windows: Readonly<Record<ThinkTimeKind, PointWindow>>;
   /** Run the live point instead of the simulated regimes. */
   readonly live: false | { sessionsPerGpu: number; durationS: number; timeScale: number };
   readonly logLevel: LogLevel;
@@ -90,7 +106,7 @@ export const paperRegimeOptions = z.object({
     "GPUs (vLLM engines, one node-scheduler each) per cluster (the paper's 8: see the full-size command)",
   ),
   thinkTime: flag(
-    z.array(z.enum(THINK_TIMES)).default(["chat-gaps"]),
+    z.array(z.enum(THINK_TIMES)).default(["chat-gaps", "typing"]),
     "--think-time <list>",
     `user think-time models: ${THINK_TIMES.join(", ")} (workloadgen --think-time), one regime point each`,
     { parse: list(choice(THINK_TIMES), "think-time models") },
@@ -208,11 +224,15 @@ export const paperRegimeOptions = z.object({
     "--no-hint-variants",
     "skip configuration 4's timing × hint-error variants at the fixed load",
   ),
-  duration: flag(pos().default(150), "--duration <s>", "virtual seconds of traffic per point"),
+  duration: flag(
+    pos().optional(),
+    "--duration <s>",
+    `virtual seconds of traffic per point, every think-time model (default ${DEFAULT_WINDOWS["chat-gaps"].durationS} with chat-gaps, ${DEFAULT_WINDOWS.typing.durationS} with typing)`,
+  ),
   warmup: flag(
-    z.number().min(0).default(50),
+    z.number().min(0).optional(),
     "--warmup <s>",
-    "first virtual seconds of each point left out of the figures",
+    `first virtual seconds of each point left out of the figures (default ${DEFAULT_WINDOWS["chat-gaps"].warmupS} with chat-gaps, ${DEFAULT_WINDOWS.typing.warmupS} with typing)`,
   ),
   // The live point (--live): configurations 1 and 4 on the real processes beside their simulation
   live: flag(
@@ -259,10 +279,21 @@ export function parseRegimeConfig(argv: readonly string[]): Readonly<RegimeConfi
   const program = buildRegimeProgram();
   program.configureOutput({ writeErr: (s) => process.stderr.write(s) });
   const { values: o } = parseOptions(program, paperRegimeOptions, argv);
-  if (o.live && o.warmup >= o.liveDuration)
-    throw new UsageError(`--warmup ${o.warmup} must be below --live-duration ${o.liveDuration}`);
-  if (o.warmup >= o.duration)
-    throw new UsageError(`--warmup ${o.warmup} must be below --duration ${o.duration}`);
+  const windowOf = (t: ThinkTimeKind): PointWindow => ({
+    durationS: o.duration ?? DEFAULT_WINDOWS[t].durationS,
+    warmupS: o.warmup ?? DEFAULT_WINDOWS[t].warmupS,
+  });
+  const windows = { "chat-gaps": windowOf("chat-gaps"), typing: windowOf("typing") };
+  for (const t of o.live ? [] : o.thinkTime) {
+    const w = windows[t];
+    if (w.warmupS >= w.durationS)
+      throw new UsageError(`--warmup ${w.warmupS} must be below --duration ${w.durationS} (think time ${t})`);
+  }
+  const liveWarmupS = windows[o.thinkTime[0]!].warmupS;
+  if (o.live && liveWarmupS >= o.liveDuration)
+    throw new UsageError(
+      `--warmup ${liveWarmupS} (think time ${o.thinkTime[0]}) must be below --live-duration ${o.liveDuration}`,
+    );
   if (o.searchStartPerGpu * o.gpus > o.searchMax)
     throw new UsageError(
       `--search-start-per-gpu ${o.searchStartPerGpu} × --gpus ${o.gpus} is above --search-max ${o.searchMax}`,
@@ -313,8 +344,7 @@ export function parseRegimeConfig(argv: readonly string[]): Readonly<RegimeConfi
     warmupTiming: o.warmupTiming,
     hintEtaError: o.hintEtaError,
     hintVariants: o.hintVariants,
-    durationS: o.duration,
-    warmupS: o.warmup,
+    windows,
     live: o.live
       ? { sessionsPerGpu: o.liveSessionsPerGpu, durationS: o.liveDuration, timeScale: o.liveTimeScale }
       : (false as const),

@@ -3,7 +3,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createLogger, type Logger } from "@symphony/runtime";
 import { bundlePath, runCli, startLocalStack, type LocalStack } from "@symphony/testkit";
-import { figuresOf, type LatencyFigures } from "../domain/point-metrics";
+import { figuresOf, type LatencyFigures, type RecordLine } from "../domain/point-metrics";
+import { returningTurns, type NodeRecordLine, type ReturningTurns } from "../domain/returning-turns";
 import { sumMetric } from "../live-point";
 import { parseRecords } from "../sim-point";
 import type { RegimeConfig } from "./config";
@@ -28,6 +29,9 @@ export interface LiveComparison {
   readonly config: string;
   readonly live: RegimePoint;
   readonly sim: RegimePoint;
+  /** How returning turns found their context and where TTFT went, counted alike in both runs. */
+  readonly liveTurns: ReturningTurns;
+  readonly simTurns: ReturningTurns;
 }
 
 const WARMUP_OUTCOMES = ["sent", "useful", "wasted"] as const;
@@ -96,7 +100,7 @@ export async function runLiveRegimePoint(
   timeScale: number,
   seed: number,
   logger: Logger,
-): Promise<RegimePoint> {
+): Promise<{ point: RegimePoint; turns: ReturningTurns }> {
   const out = mkdtempSync(join(tmpdir(), "paper-regime-live-"));
   const stack = await startStockStack(regime, config, timeScale, seed);
   try {
@@ -143,7 +147,13 @@ export async function runLiveRegimePoint(
     logger.debug("live point done", { config: config.name, sessions, records: records.length });
     if (errors.size > 0)
       logger.info("live point errors", { config: config.name, errors: Object.fromEntries(errors) });
-    return {
+    const turns = returningTurns(
+      records as NodeRecordLine[],
+      windowMs(regime.warmupS),
+      windowMs(regime.durationS),
+      BLOCK_SIZE,
+    );
+    const point: RegimePoint = {
       config: config.name,
       sessions,
       seed,
@@ -155,6 +165,14 @@ export async function runLiveRegimePoint(
       cpu_to_gpu_bytes: 0,
       wall_s: wallS,
     };
+    return {
+      point,
+      turns: {
+        ...turns,
+        queue_mean_ms: turns.queue_mean_ms * timeScale,
+        ttft_after_queue_mean_ms: turns.ttft_after_queue_mean_ms * timeScale,
+      },
+    };
   } finally {
     await stack.stop();
     rmSync(out, { recursive: true, force: true });
@@ -162,6 +180,7 @@ export async function runLiveRegimePoint(
 }
 
 const f0 = (x: number) => (Number.isFinite(x) ? x.toFixed(0) : "-");
+const f1 = (x: number) => (Number.isFinite(x) ? x.toFixed(1) : "-");
 const f2 = (x: number) => (Number.isFinite(x) ? x.toFixed(2) : "-");
 
 /** The side-by-side table: live, simulated and live/sim per figure. */
@@ -174,17 +193,39 @@ export function liveMarkdown(regime: Regime, shape: LiveShape, rows: readonly Li
       `Live runs ${shape.timeScale}× faster than real time (mock-vllm --time-scale and workloadgen --time-scale ${shape.timeScale}: ` +
       `${(shape.durationS / shape.timeScale).toFixed(0)} s wall); its times are shown × ${shape.timeScale}, so process and loopback overheads are inflated ${shape.timeScale}×.`,
     "",
-    "| config | mode | completed | failed | TTFT mean ms | TTFT p99 ms | E2EL mean ms | GPU hit (returning) | warm-ups sent | useful | wasted |",
-    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    "| config | mode | completed | failed | TTFT p50 ms | TTFT mean ms | TTFT p99 ms | E2EL mean ms | context cached (returning) | warm-ups sent | useful | wasted |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
   ];
-  const row = (c: string, mode: string, p: RegimePoint) =>
-    `| ${c} | ${mode} | ${p.completed} | ${p.failed} | ${f0(p.ttft_mean_ms)} | ${f0(p.ttft_p99_ms)} | ${f0(p.e2el_mean_ms)} | ${f2(p.gpu_hit_rate)} | ${p.warmups_sent} | ${p.warmups_useful} | ${p.warmups_wasted} |`;
+  const row = (c: string, mode: string, p: RegimePoint, t: ReturningTurns) =>
+    `| ${c} | ${mode} | ${p.completed} | ${p.failed} | ${f0(p.ttft_p50_ms)} | ${f0(p.ttft_mean_ms)} | ${f0(p.ttft_p99_ms)} | ${f0(p.e2el_mean_ms)} | ${f2(t.context_cached)} | ${p.warmups_sent} | ${p.warmups_useful} | ${p.warmups_wasted} |`;
   for (const r of rows) {
-    lines.push(row(r.config, "live", r.live), row(r.config, "sim", r.sim));
+    const { live, sim } = r;
+    lines.push(row(r.config, "live", live, r.liveTurns), row(r.config, "sim", sim, r.simTurns));
     lines.push(
-      `| ${r.config} | live/sim | ${f2(r.live.completed / r.sim.completed)} | | ${f2(r.live.ttft_mean_ms / r.sim.ttft_mean_ms)} | ${f2(r.live.ttft_p99_ms / r.sim.ttft_p99_ms)} | ${f2(r.live.e2el_mean_ms / r.sim.e2el_mean_ms)} | ${f2(r.live.gpu_hit_rate / r.sim.gpu_hit_rate)} | | | |`,
+      `| ${r.config} | live/sim | ${f2(live.completed / sim.completed)} | | ${f2(live.ttft_p50_ms / sim.ttft_p50_ms)} | ${f2(live.ttft_mean_ms / sim.ttft_mean_ms)} | ${f2(live.ttft_p99_ms / sim.ttft_p99_ms)} | ${f2(live.e2el_mean_ms / sim.e2el_mean_ms)} | ${f2(r.liveTurns.context_cached / r.simTurns.context_cached)} | | | |`,
     );
   }
+  lines.push(
+    "",
+    'Returning turns and TTFT, counted alike from both runs\' records. "Context cached" is what the engine served: ' +
+      "`cached_tokens` covering every full block of the previous turn's context (GPU prefix cache, or a CPU-tier load " +
+      "where the engine offloads). The record's `kv_tier` is not alike: a simulated stock engine reports where its " +
+      "prefix cache found the context as the turn ends, a live node its own accounting as the turn starts (a session " +
+      'it has served before counts as on its GPU), so under round-robin it follows "node served the session before". ' +
+      "TTFT splits into node queue time and the rest (routing, engine prefill and its wait for a batch slot, " +
+      "streaming); the live run's excess over the simulation at p50, in wall ms, is the stack's per-request overhead " +
+      `that the live times multiply by ${shape.timeScale}.`,
+    "",
+    "| config | mode | returning turns | kv_tier gpu | context cached | previous turn on same node | node served the session before | node queue mean ms | TTFT − queue mean ms | TTFT p50 live − sim, wall ms |",
+    "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+  );
+  const turnRow = (c: string, mode: string, t: ReturningTurns, excessWallMs: string) =>
+    `| ${c} | ${mode} | ${t.returning} | ${f2(t.tier_gpu)} | ${f2(t.context_cached)} | ${f2(t.same_node_as_previous)} | ${f2(t.node_saw_session)} | ${f0(t.queue_mean_ms)} | ${f0(t.ttft_after_queue_mean_ms)} | ${excessWallMs} |`;
+  for (const r of rows)
+    lines.push(
+      turnRow(r.config, "live", r.liveTurns, f1((r.live.ttft_p50_ms - r.sim.ttft_p50_ms) / shape.timeScale)),
+      turnRow(r.config, "sim", r.simTurns, ""),
+    );
   return lines.join("\n") + "\n";
 }
 
@@ -204,15 +245,29 @@ export async function runPaperRegimeLive(
   const rows: LiveComparison[] = [];
   for (const name of LIVE_CONFIGS) {
     const config = STOCK_CONFIGURATIONS.find((x) => x.name === name)!;
-    const live = await runLiveRegimePoint(regime, config, sessions, shape.timeScale, seed, logger);
-    const sim = await runRegimePoint(regime, config, sessions, seed, simLogger);
+    const { point: live, turns: liveTurns } = await runLiveRegimePoint(
+      regime,
+      config,
+      sessions,
+      shape.timeScale,
+      seed,
+      logger,
+    );
+    let simRecords: readonly RecordLine[] = [];
+    const sim = await runRegimePoint(regime, config, sessions, seed, simLogger, (r) => (simRecords = r));
+    const simTurns = returningTurns(
+      simRecords as NodeRecordLine[],
+      regime.warmupS * 1000,
+      regime.durationS * 1000,
+      BLOCK_SIZE,
+    );
     logger.info("live point", {
       config: name,
       sessions,
       liveCompleted: live.completed,
       liveFailed: live.failed,
     });
-    rows.push({ config: name, live, sim });
+    rows.push({ config: name, live, sim, liveTurns, simTurns });
   }
   const startedAt = new Date().toISOString();
   const dir = resolve(

@@ -4,6 +4,9 @@ import { STOCK_CONFIGURATIONS } from "./configurations";
 import type { RegimeResult } from "./results";
 import type { RegimePoint } from "./sim-point";
 
+/** The paper's 256 users on 8 GPUs. */
+const PAPER_USERS_PER_GPU = 32;
+
 const label = (name: string) => STOCK_CONFIGURATIONS.find((c) => c.name === name)?.label ?? name;
 
 /** "12.3 (11.0–13.1)": mean with the min–max over seeds (just the value for one seed). */
@@ -116,7 +119,7 @@ function setup(r: RegimeResult, c: RegimeConfig): string {
     `(turns 1 + Geometric(${ch.turnsGeometricP}) ≤ ${ch.maxTurns}, prompts LogNormal(${ch.promptMedianTokens}, ${ch.promptSigma}) ` +
     `in [${ch.promptMinTokens}, ${ch.promptMaxTokens}], replies LogNormal(${ch.replyMedianTokens}, ${ch.replySigma}) in ` +
     `[${ch.replyMinTokens}, ${ch.replyMaxTokens}], chats end before ${ch.maxContextTokens} tokens), --think-time ${r.thinkTime} at real speed. ` +
-    `${c.durationS} virtual s per point, first ${c.warmupS} s not counted. Seeds ${c.seeds.join(", ")}. ` +
+    `${r.regime.durationS} virtual s per point, first ${r.regime.warmupS} s not counted. Seeds ${c.seeds.join(", ")}. ` +
     `Unloaded vLLM (configuration 1, ${r.unloaded[0]?.sessions ?? 0} sessions, ${r.unloaded[0]?.duration_s ?? 0} virtual s): ` +
     `mean normalized latency ${withSpread(
       r.unloaded.map((u) => u.normalized_latency_ms),
@@ -146,7 +149,7 @@ export function regimeMarkdown(
     if (r.fixed.length > 0) {
       const groups = c.configs.map((cfg) => r.fixed.filter((p) => p.config === cfg.name));
       out.push(
-        `### At ${c.fixedSessionsPerGpu * c.gpus} sessions (${c.fixedSessionsPerGpu} per GPU, the paper's load)\n\n${fixedTable(r, c, (g) => label(g[0]!.config), groups)}`,
+        `### At ${c.fixedSessionsPerGpu * c.gpus} sessions (${c.fixedSessionsPerGpu} per GPU${c.fixedSessionsPerGpu === PAPER_USERS_PER_GPU ? ", the paper's load" : ""})\n\n${fixedTable(r, c, (g) => label(g[0]!.config), groups)}`,
       );
     }
     if (r.variants.length > 0) {

@@ -29,8 +29,8 @@ export function regimeOf(c: RegimeConfig, profile: string, thinkTime: ThinkTimeK
     cpuOffloadGiB: c.cpuOffloadGiB,
     warmupTiming: c.warmupTiming,
     hintEtaError: c.hintEtaError,
-    durationS: c.durationS,
-    warmupS: c.warmupS,
+    durationS: c.windows[thinkTime].durationS,
+    warmupS: c.windows[thinkTime].warmupS,
   };
 }
 

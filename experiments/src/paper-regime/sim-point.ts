@@ -166,13 +166,17 @@ export function clusterFileFor(regime: Regime, config: StockConfiguration, sessi
   };
 }
 
-/** Runs one simulated point: `sessions` closed-loop users of generated chats on the regime's cluster. */
+/**
+ * Runs one simulated point: `sessions` closed-loop users of generated chats on the regime's
+ * cluster. `onRecords` sees the point's request records before they are dropped.
+ */
 export async function runRegimePoint(
   regime: Regime,
   config: StockConfiguration,
   sessions: number,
   seed: number,
   logger: Logger,
+  onRecords?: (records: readonly RecordLine[]) => void,
 ): Promise<RegimePoint> {
   const { raw } = clusterFileFor(regime, config, sessions, seed);
   const file: ClusterFile = parseWithSchema(clusterFileSchema, raw, "paper-regime simulation");
@@ -190,6 +194,7 @@ export async function runRegimePoint(
     const { summary } = await runSimulation(simConfig, logger);
     const wallS = (performance.now() - t0) / 1000;
     const records = parseRecords(readFileSync(join(out, "requests.jsonl"), "utf8"));
+    onRecords?.(records);
     const figures = figuresOf(records, regime.warmupS * 1000, regime.durationS * 1000);
     const normalized = normalizedLatencyMs(records, regime.warmupS * 1000, regime.durationS * 1000);
     let sent = 0;

@@ -1,5 +1,7 @@
 import * as grpc from "@grpc/grpc-js";
 import { grpcClientOptions, HealthClient, NodeSchedulerServiceClient } from "@symphony/runtime";
+import { isPlainHostPort, NodeH2Sessions, NodeH2Submit } from "./node-h2-submit";
+import { NodeSubmitCall, type NodeSubmit, type NodeSubmitListener } from "./node-submit-call";
 
 /**
  * Channel options for node calls: the stack's defaults, with grpc-js's transparent retries off.
@@ -12,8 +14,16 @@ const nodeChannelOptions: grpc.ClientOptions = { ...grpcClientOptions, "grpc.ena
 export class NodeClients {
   private readonly clients = new Map<string, { node: NodeSchedulerServiceClient; health: HealthClient }>();
 
-  /** `credentials`: plaintext by default; TLS when nodes serve it (see --node-tls-ca). */
-  constructor(private readonly credentials = grpc.credentials.createInsecure()) {}
+  /** Plaintext connections for relayed Submits (undefined with TLS: those go through grpc-js). */
+  private readonly h2: NodeH2Sessions | undefined;
+
+  /** `credentials`: plaintext when undefined; TLS when nodes serve it (see --node-tls-ca). */
+  constructor(credentials?: grpc.ChannelCredentials) {
+    this.credentials = credentials ?? grpc.credentials.createInsecure();
+    this.h2 = credentials === undefined ? new NodeH2Sessions() : undefined;
+  }
+
+  private readonly credentials: grpc.ChannelCredentials;
 
   private entry(address: string) {
     let e = this.clients.get(address);
@@ -37,6 +47,21 @@ export class NodeClients {
     return this.entry(address).node.getChannel();
   }
 
+  /**
+   * Starts a relayed Submit (`request`: the client's bytes) to the node at `address`: a bare
+   * HTTP/2 stream on plaintext (see NodeH2Submit), a channel-level grpc-js call with TLS.
+   */
+  submit(
+    address: string,
+    request: Buffer,
+    deadlineEpochMs: number,
+    listener: NodeSubmitListener,
+  ): NodeSubmit {
+    if (this.h2 && isPlainHostPort(address))
+      return new NodeH2Submit(this.h2, address, request, deadlineEpochMs, listener);
+    return new NodeSubmitCall(this.channel(address), request, deadlineEpochMs, listener);
+  }
+
   health(address: string): HealthClient {
     return this.entry(address).health;
   }
@@ -47,6 +72,7 @@ export class NodeClients {
       e.health.close();
     }
     this.clients.clear();
+    this.h2?.closeAll();
   }
 }
 

@@ -9,6 +9,14 @@ export interface NodeSubmitListener {
   onStatus(code: grpc.status, details: string): void;
 }
 
+/** A relayed node call as the relay drives it (NodeSubmitCall, or NodeH2Submit on plaintext). */
+export interface NodeSubmit {
+  /** Asks for the next event (call once per delivered event, when ready for more). */
+  readNext(): void;
+  /** Cancels the call; no more events or status are delivered. */
+  cancel(details: string): void;
+}
+
 type ChannelCall = ReturnType<grpc.ChannelInterface["createCall"]>;
 
 /**
@@ -19,7 +27,7 @@ type ChannelCall = ReturnType<grpc.ChannelInterface["createCall"]>;
  * one per `readNext()`, which is also the relay's back-pressure: it simply does not ask for the
  * next event while the client's buffer is full.
  */
-export class NodeSubmitCall {
+export class NodeSubmitCall implements NodeSubmit {
   private readonly call: ChannelCall;
   private ended = false;
 

@@ -9,7 +9,7 @@ import {
 import { TurnPlacement, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";
-import { NodeSubmitCall } from "./node-submit-call";
+import type { NodeSubmit } from "./node-submit-call";
 import { eventToInspect, isStartedEvent, requestBytes, type RelayedEvent } from "./raw-relay-codec";
 
 export interface RelayDeps {
@@ -229,8 +229,8 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
       failTurn("UNAVAILABLE", `node ${nodeId} (${address}) went down during the turn (${reason})`, true);
     });
     // Assigned right below; the listener's callbacks only run after the constructor returns.
-    let upstream: NodeSubmitCall | undefined = undefined;
-    upstream = new NodeSubmitCall(deps.clients.channel(address), requestBytes(req), deadlineEpochMs, {
+    let upstream: NodeSubmit | undefined = undefined;
+    upstream = deps.clients.submit(address, requestBytes(req), deadlineEpochMs, {
       onEvent(bytes) {
         if (done) return;
         tracked.touch();

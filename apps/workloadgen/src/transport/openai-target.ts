@@ -80,7 +80,9 @@ export class OpenAiHttpTarget implements Target {
       },
       sessionIdHeader: options.sessionIdHeader,
       connections: options.connections,
-      keepAliveMs: 60_000,
+      // vLLM (uvicorn) closes connections idle for 5 s without saying so in a Keep-Alive header;
+      // closing ours first spares the resend a request on a closing connection would need.
+      keepAliveMs: 4_000,
     });
   }
 

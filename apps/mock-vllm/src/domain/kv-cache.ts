@@ -59,6 +59,46 @@ export function hashBlock(
     b = Math.imul(b + t, 0x5bd1e995);
     b ^= b >>> 15;
   }
+  return finishHash(a, b, blockSize);
+}
+
+/**
+ * hashBlock over the token sequence `head` followed by `tail` (a request's prompt, then its
+ * output), read straight from the arrays: the same value as hashBlock with
+ * `tokenAt(i) = i < head.length ? head[i] : tail[i - head.length]`, without a call per token.
+ */
+export function hashBlockOf(
+  parentHash: number,
+  head: readonly number[],
+  tail: readonly number[],
+  start: number,
+  blockSize: number,
+): number {
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
+  let a = parentLo ^ 0x1b873593;
+  let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
+  const end = start + blockSize;
+  const p = head.length;
+  const headEnd = end < p ? end : p;
+  for (let i = start; i < headEnd; i++) {
+    const t = head[i]!;
+    a = Math.imul(a ^ t, 0x01000193);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + t, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  for (let i = (start > p ? start : p) - p; i < end - p; i++) {
+    const t = tail[i]!;
+    a = Math.imul(a ^ t, 0x01000193);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + t, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return finishHash(a, b, blockSize);
+}
+
+function finishHash(a: number, b: number, blockSize: number): number {
   const lo = fmix32(a ^ Math.imul(blockSize, 0x2545f491));
   const hi = fmix32(b ^ lo) & 0x1fffff; // 21 bits: 21 + 32 = 53-bit safe integer
   return hi * 0x100000000 + lo;
@@ -251,6 +291,13 @@ export class BlockPool {
   allocate(n: number): KvBlock[] | null {
     if (n > this.freeCount) return null;
     const out: KvBlock[] = [];
+    this.allocateInto(n, out);
+    return out;
+  }
+
+  /** allocate(), appending the blocks to `out`; false (nothing allocated) if short. */
+  allocateInto(n: number, out: KvBlock[]): boolean {
+    if (n > this.freeCount) return false;
     for (let i = 0; i < n; i++) {
       const b = this.head.next!;
       this.unlinkFree(b);
@@ -263,7 +310,7 @@ export class BlockPool {
       b.refCount = 1;
       out.push(b);
     }
-    return out;
+    return true;
   }
 
   /** Drops one reference on each block, last block first (vLLM frees in reverse order). */

@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const schedulerBundle = resolve(argString("scheduler-bundle") ?? bundlePath("scheduler"));
   const cpuProfDir = argString("cpu-prof");
   const schedulerNodeOptions = argString("scheduler-node-options", true) ?? "";
-  const compareBundle = argString("compare-bundle");
+  const compareBundle = argString("compare-bundle") ?? argString("baseline-bundle"); // either name
   const compareRate = arg("compare-rate", 500);
   const pinning = {
     client: argCpus("cpus-client"),

@@ -18,7 +18,7 @@
  * Usage: npm run bench -w @symphony/scheduler [-- --rates 250,500,1000 --seconds 5
  *        --slice-seconds 0.5 --concurrency 64 --prompt-chars 2000 --scheduler-bundle path --cpu-prof dir
  *        --scheduler-node-options "--max-semi-space-size=32" --compare-bundle old/main.js
- *        --compare-rate 500 --warmup-seconds 5 --cpus-client 0 --cpus-node 0 --cpus-scheduler 1]
+ *        --compare-node-options "" --compare-rate 500 --warmup-seconds 5 --cpus-client 0 --cpus-node 0 --cpus-scheduler 1]
  *
  * --cpus-<process> pins that process (all its threads) to a `taskset` CPU list, so each can be
  * given cores of its own (the --compare-bundle scheduler gets --cpus-scheduler too).
@@ -252,7 +252,7 @@ async function main(): Promise<void> {
   const schedulerBundle = resolve(argString("scheduler-bundle") ?? bundlePath("scheduler"));
   const cpuProfDir = argString("cpu-prof");
   const schedulerNodeOptions = argString("scheduler-node-options", true) ?? "";
-  const compareBundle = argString("compare-bundle");
+  const compareBundle = argString("compare-bundle") ?? argString("baseline-bundle"); // either name
   const compareRate = arg("compare-rate", 500);
   const pinning = {
     client: argCpus("cpus-client"),
@@ -283,6 +283,9 @@ async function main(): Promise<void> {
     // --compare-bundle: another build of the scheduler (e.g. the previous commit's) in front of
     // the same node, measured in alternating windows against this one.
     if (compareBundle) {
+      // --compare-node-options: the baseline's own Node options (default: --scheduler-node-options),
+      // e.g. the same bundle with and without a V8 flag.
+      process.env.NODE_OPTIONS = (argString("compare-node-options", true) ?? schedulerNodeOptions).trim();
       baseline = await spawnService("scheduler-baseline", resolve(compareBundle), schedulerArgs, [
         "grpc",
         "metrics",

@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { Http1ResponseParser, HttpParseError, type ResponseHead, type ResponseSink } from "./http1-parser";
 
@@ -25,6 +25,8 @@ export interface Http1PoolOptions {
   connections: number;
   /** An idle connection older than this is not reused, unless the server's `keep-alive: timeout` says less. */
   keepAliveMs: number;
+  /** `https://` origins: extra certificate authorities (tests); default: Node's. */
+  ca?: string | Buffer;
 }
 
 /** A request in the pool: queued, then written on one connection. */
@@ -74,7 +76,8 @@ class Connection implements ResponseSink {
     readonly socket: Socket,
   ) {
     this.keepAliveMs = pool.options.keepAliveMs;
-    socket.on("data", (buf: Buffer) => this.onData(buf));
+    // TLS sockets have no `onread`: their reads come as 'data' events.
+    if (pool.tls) socket.on("data", (buf: Buffer) => this.onData(buf, buf.length));
     socket.on("end", () => this.onSocketEnd());
     socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message, true));
     socket.on("close", () => this.onSocketClose());
@@ -131,7 +134,8 @@ class Connection implements ResponseSink {
     request.exchange.onComplete();
   }
 
-  private onData(buf: Buffer): void {
+  /** `len` bytes read into `buf` (the pool's shared read buffer, or a TLS socket's chunk). */
+  onData(buf: Buffer, len: number): void {
     if (!this.request) {
       // Bytes nobody asked for: the connection is out of step.
       this.destroy();
@@ -140,13 +144,13 @@ class Connection implements ResponseSink {
     this.answered = true;
     let used: number;
     try {
-      used = this.parser.feed(buf);
+      used = this.parser.feed(buf, len);
     } catch (err) {
       if (err instanceof HttpParseError) return this.fail("BAD_RESPONSE", err.message, false);
       throw err;
     }
     // Left-over bytes after a complete response (no pipelining here): do not reuse the connection.
-    if (this.request && this.parser.done) this.finish(used === buf.length);
+    if (this.request && this.parser.done) this.finish(used === len);
   }
 
   private onSocketEnd(): void {
@@ -202,7 +206,13 @@ export class Http1Pool {
   private closed: (() => void) | undefined;
   private readonly host: string;
   private readonly port: number;
-  private readonly tls: boolean;
+  readonly tls: boolean;
+  /**
+   * Every plain connection reads into this one buffer (net's `onread`): no Buffer per read and
+   * no stream machinery. Safe to share: a read is parsed synchronously, and body views are
+   * valid only during the exchange's callback (documented in Http1Exchange).
+   */
+  private readonly readBuffer = Buffer.allocUnsafe(64 << 10);
 
   constructor(
     origin: URL,
@@ -251,8 +261,26 @@ export class Http1Pool {
 
   private open(): Connection {
     const socket = this.tls
-      ? tlsConnect({ host: this.host, port: this.port, servername: this.host, ALPNProtocols: ["http/1.1"] })
-      : netConnect({ host: this.host, port: this.port, noDelay: true });
+      ? tlsConnect({
+          host: this.host,
+          port: this.port,
+          servername: isIP(this.host) ? undefined : this.host,
+          ALPNProtocols: ["http/1.1"],
+          ...(this.options.ca !== undefined ? { ca: this.options.ca } : {}),
+        })
+      : netConnect({
+          host: this.host,
+          port: this.port,
+          noDelay: true,
+          onread: {
+            buffer: this.readBuffer,
+            callback: (n: number, buf: Uint8Array) => {
+              // Runs only after connect, once `connection` below is set.
+              connection.onData(buf as Buffer, n);
+              return true;
+            },
+          },
+        });
     const connection = new Connection(this, socket);
     this.all.add(connection);
     return connection;

@@ -115,18 +115,18 @@ export interface KvCacheStats {
 }
 
 /**
- * Block hash -> block id, an open-addressing table on typed arrays in place of a
+ * Block hash -> block id, an open-addressing table on a typed array in place of a
  * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
  * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
  *
  * Linear probing; deleted slots become tombstones, dropped at the next rebuild. Keys are
- * non-negative integers below 2^53 (hashBlock's range).
+ * non-negative integers below 2^53 (hashBlock's range). Each slot is a (key, block id + 1) pair
+ * side by side in one array, so a probe touches one cache line, not two.
  */
 export class BlockHashIndex {
-  private keys: Float64Array;
-  /** Block id + 1 per slot; EMPTY = never used, TOMBSTONE = deleted. */
-  private vals: Int32Array;
+  /** slot i: key at 2i, block id + 1 at 2i + 1 (EMPTY = never used, TOMBSTONE = deleted). */
+  private slots: Float64Array;
   private mask: number;
   private count = 0;
   private tombstones = 0;
@@ -134,8 +134,7 @@ export class BlockHashIndex {
   constructor(initialCapacity = 1024) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
-    this.keys = new Float64Array(cap);
-    this.vals = new Int32Array(cap);
+    this.slots = new Float64Array(cap * 2);
     this.mask = cap - 1;
   }
 
@@ -151,11 +150,11 @@ export class BlockHashIndex {
 
   /** The block id stored under `key`, or -1. */
   get(key: number): number {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && keys[i] === key) return v - 1;
+      if (v !== TOMBSTONE && slots[2 * i] === key) return v - 1;
     }
   }
 
@@ -164,22 +163,22 @@ export class BlockHashIndex {
    * True when it stored.
    */
   setIfAbsent(key: number, id: number): boolean {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     let free = -1;
     let i = BlockHashIndex.slotOf(key, mask);
     for (; ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) break;
       if (v === TOMBSTONE) {
         if (free < 0) free = i;
-      } else if (keys[i] === key) return false;
+      } else if (slots[2 * i] === key) return false;
     }
     if (free >= 0) {
       this.tombstones--;
       i = free;
     }
-    keys[i] = key;
-    vals[i] = id + 1;
+    slots[2 * i] = key;
+    slots[2 * i + 1] = id + 1;
     this.count++;
     if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
     return true;
@@ -187,13 +186,13 @@ export class BlockHashIndex {
 
   /** Removes `key` if it maps to `id`; true when it did. */
   deleteIf(key: number, id: number): boolean {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) return false;
-      if (v !== TOMBSTONE && keys[i] === key) {
+      if (v !== TOMBSTONE && slots[2 * i] === key) {
         if (v - 1 !== id) return false;
-        vals[i] = TOMBSTONE;
+        slots[2 * i + 1] = TOMBSTONE;
         this.count--;
         this.tombstones++;
         return true;
@@ -202,30 +201,28 @@ export class BlockHashIndex {
   }
 
   clear(): void {
-    this.vals.fill(EMPTY);
+    this.slots.fill(EMPTY);
     this.count = 0;
     this.tombstones = 0;
   }
 
   /** Re-inserts the live entries into a table sized for them (at most half full), dropping tombstones. */
   private rebuild(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
-    let cap = oldVals.length;
+    const old = this.slots;
+    let cap = old.length / 2;
     while (this.count * 4 > cap) cap *= 2;
-    this.keys = new Float64Array(cap);
-    this.vals = new Int32Array(cap);
+    this.slots = new Float64Array(cap * 2);
     this.mask = cap - 1;
     this.tombstones = 0;
-    const { keys, vals, mask } = this;
-    for (let j = 0; j < oldVals.length; j++) {
-      const v = oldVals[j]!;
+    const { slots, mask } = this;
+    for (let j = 0; j < old.length; j += 2) {
+      const v = old[j + 1]!;
       if (v === EMPTY || v === TOMBSTONE) continue;
-      const key = oldKeys[j]!;
+      const key = old[j]!;
       let i = BlockHashIndex.slotOf(key, mask);
-      while (vals[i] !== EMPTY) i = (i + 1) & mask;
-      keys[i] = key;
-      vals[i] = v;
+      while (slots[2 * i + 1] !== EMPTY) i = (i + 1) & mask;
+      slots[2 * i] = key;
+      slots[2 * i + 1] = v;
     }
   }
 }

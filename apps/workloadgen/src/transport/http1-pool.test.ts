@@ -281,6 +281,21 @@ describe("Http1Pool", () => {
     expect(connections).toBe(1);
   });
 
+  it("https:// to a server that never answers the TLS handshake -> UND_ERR_CONNECT_TIMEOUT after the connect timeout", async () => {
+    const s = await server(() => {}); // accepts TCP, says nothing
+    const p = new Http1Pool(new URL(`https://127.0.0.1:${s.origin.port}`), {
+      connections: 1,
+      keepAliveMs: 60_000,
+      connectTimeoutMs: 150,
+    });
+    cleanups.push(() => p.close());
+    const t0 = performance.now();
+    const r = await send(p).done;
+    expect(r.error).toEqual({ code: "UND_ERR_CONNECT_TIMEOUT", message: "connect timeout after 150 ms" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(p.size).toBe(0);
+  });
+
   it("close() waits for a request in flight, then closes its connection", async () => {
     const s = await server((socket) => setTimeout(() => socket.write(ok("late")), 30));
     const p = new Http1Pool(s.origin, { connections: 1, keepAliveMs: 60_000 });

@@ -13,6 +13,7 @@ export interface Http1Exchange {
   onComplete(): void;
   /**
    * The exchange failed: `IDLE_TIMEOUT` (no byte for the request's idle timeout),
+   * `UND_ERR_CONNECT_TIMEOUT` (no connection within the connect timeout),
    * `UND_ERR_SOCKET` (the server closed the connection; undici's code, kept so records read the
    * same with either client), `BAD_RESPONSE` (not HTTP/1.1), or Node's socket error codes
    * (`ECONNREFUSED`, `ECONNRESET`, `EPIPE`, ...).
@@ -25,6 +26,8 @@ export interface Http1PoolOptions {
   connections: number;
   /** An idle connection older than this is not reused, unless the server's `keep-alive: timeout` says less. */
   keepAliveMs: number;
+  /** A connection (with its TLS handshake) not up within this fails UND_ERR_CONNECT_TIMEOUT (default 10 s, as undici; 0 = none). */
+  connectTimeoutMs?: number;
   /** `https://` origins: extra certificate authorities (tests); default: Node's. */
   ca?: string | Buffer;
 }
@@ -164,6 +167,10 @@ class Connection implements ResponseSink {
     this.pool.forget(this);
   }
 
+  failConnect(message: string): void {
+    this.fail("UND_ERR_CONNECT_TIMEOUT", message, false);
+  }
+
   /** Ends the current exchange with an error (or resends it) and closes the connection. */
   private fail(code: string, message: string, socketLevel: boolean): void {
     const request = this.request;
@@ -283,6 +290,17 @@ export class Http1Pool {
         });
     const connection = new Connection(this, socket);
     this.all.add(connection);
+    // As undici: a connection (and TLS handshake) not up within the connect timeout fails.
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    if (connectTimeoutMs > 0) {
+      const timer = setTimeout(
+        () => connection.failConnect(`connect timeout after ${connectTimeoutMs} ms`),
+        connectTimeoutMs,
+      );
+      timer.unref();
+      socket.once(this.tls ? "secureConnect" : "connect", () => clearTimeout(timer));
+      socket.once("close", () => clearTimeout(timer));
+    }
     return connection;
   }
 

@@ -140,6 +140,14 @@ function cpuSeconds(pid: number): number {
   return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
+/** Write-type syscalls (write, writev, sendmsg, ...) a process has made (Linux /proc). */
+function writeSyscalls(pid: number): number {
+  const line = readFileSync(`/proc/${pid}/io`, "utf8")
+    .split("\n")
+    .find((l) => l.startsWith("syscw:"));
+  return line ? Number(line.slice(6)) : Number.NaN;
+}
+
 function metric(text: string, name: string): number {
   const line = text.split("\n").find((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `));
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
@@ -214,11 +222,13 @@ async function measure(bundle: string): Promise<Record<string, number | string>>
   const m0 = await scrape();
   const tEngine0 = performance.now();
   const cpu0 = cpuSeconds(mock.pid!);
+  const writes0 = writeSyscalls(mock.pid!);
   await new Promise((r) => setTimeout(r, durationS * 1000));
   const reports = await collect();
   process.stderr.write(`collected client reports\n`);
   const elapsedS = (performance.now() - tClient0) / 1000;
   const cpu1 = cpuSeconds(mock.pid!);
+  const writes1 = writeSyscalls(mock.pid!);
   const tScrape = performance.now();
   const m1 = await scrape();
   const scrapeMs = performance.now() - tScrape;
@@ -251,6 +261,8 @@ async function measure(bundle: string): Promise<Record<string, number | string>>
     mockCpuPercent: Math.round(((cpu1 - cpu0) / engineS) * 100),
     // Tokens per second of mock CPU: what one dedicated core would sustain, under contention too.
     mockTokensPerCpuSecond: Math.round(engineTokens / (cpu1 - cpu0)),
+    // One SSE chunk per token, so at least ~1 (the scrapes and per-request writes add a little).
+    mockWriteSyscallsPerToken: Number(((writes1 - writes0) / engineTokens).toFixed(3)),
     metricsScrapeMs: Math.round(scrapeMs),
     meanItlMs: Number(((itlSum / itlCount) * 1000).toFixed(2)),
     clientTtftMsP50: Math.round(percentileSorted(ttft, 50)),
@@ -298,7 +310,8 @@ async function main(): Promise<void> {
       perCpu[which].push(r.mockTokensPerCpuSecond as number);
       process.stdout.write(
         `A/B round ${round + 1} ${which.padEnd(8)}: ${r.mockTokensPerCpuSecond} tokens per CPU-second, ` +
-          `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ${r.errors} errors\n`,
+          `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ` +
+          `${r.mockWriteSyscallsPerToken} write syscalls per token, ${r.errors} errors\n`,
       );
     }
     ratios.push((current.mockTokensPerCpuSecond as number) / (base.mockTokensPerCpuSecond as number));

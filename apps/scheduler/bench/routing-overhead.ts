@@ -18,7 +18,7 @@
  * Usage: npm run bench -w @symphony/scheduler [-- --rates 250,500,1000 --seconds 5
  *        --slice-seconds 0.5 --concurrency 64 --prompt-chars 2000 --scheduler-bundle path --cpu-prof dir
  *        --scheduler-node-options "--max-semi-space-size=32" --compare-bundle old/main.js
- *        --compare-rate 500 --cpus-client 0 --cpus-node 0 --cpus-scheduler 1]
+ *        --compare-node-options "" --compare-rate 500 --warmup-seconds 5 --cpus-client 0 --cpus-node 0 --cpus-scheduler 1]
  *
  * --cpus-<process> pins that process (all its threads) to a `taskset` CPU list, so each can be
  * given cores of its own (the --compare-bundle scheduler gets --cpus-scheduler too).
@@ -247,11 +247,12 @@ async function main(): Promise<void> {
   const seconds = arg("seconds", 5);
   const concurrency = arg("concurrency", 64);
   const sliceSeconds = arg("slice-seconds", 0.5);
+  const warmupSeconds = arg("warmup-seconds", 5);
   promptChars = arg("prompt-chars", 0);
   const schedulerBundle = resolve(argString("scheduler-bundle") ?? bundlePath("scheduler"));
   const cpuProfDir = argString("cpu-prof");
   const schedulerNodeOptions = argString("scheduler-node-options", true) ?? "";
-  const compareBundle = argString("compare-bundle");
+  const compareBundle = argString("compare-bundle") ?? argString("baseline-bundle"); // either name
   const compareRate = arg("compare-rate", 500);
   const pinning = {
     client: argCpus("cpus-client"),
@@ -282,6 +283,9 @@ async function main(): Promise<void> {
     // --compare-bundle: another build of the scheduler (e.g. the previous commit's) in front of
     // the same node, measured in alternating windows against this one.
     if (compareBundle) {
+      // --compare-node-options: the baseline's own Node options (default: --scheduler-node-options),
+      // e.g. the same bundle with and without a V8 flag.
+      process.env.NODE_OPTIONS = (argString("compare-node-options", true) ?? schedulerNodeOptions).trim();
       baseline = await spawnService("scheduler-baseline", resolve(compareBundle), schedulerArgs, [
         "grpc",
         "metrics",
@@ -318,12 +322,13 @@ async function main(): Promise<void> {
       if (i > 100) throw new Error("the scheduler never routed to the fake node");
       await new Promise((r) => setTimeout(r, 100));
     }
-    // Two seconds at capacity on each path: V8 optimizes the hot paths of all three processes
-    // (with less, the first windows measured a cold scheduler).
+    // --warmup-seconds at capacity on each path: V8 optimizes the hot paths of all three
+    // processes and their heaps grow to size (with less, the first windows measured a cold
+    // scheduler, at up to twice the CPU per turn of the same build later in the run).
     await openLoop(submitDirect, rates[0]!, 1);
     await openLoop(submitVia, rates[0]!, 1);
-    await closedLoop(submitDirect, concurrency, 2);
-    await closedLoop(submitVia, concurrency, 2);
+    await closedLoop(submitDirect, concurrency, warmupSeconds);
+    await closedLoop(submitVia, concurrency, warmupSeconds);
 
     const results: Record<string, unknown> = {
       rates,
@@ -422,7 +427,7 @@ async function main(): Promise<void> {
     // each scheduler process, at capacity (closed loop) and at --compare-rate req/s.
     if (baseline && viaBaseline) {
       const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
-      await closedLoop(submitBaseline, concurrency, 2); // warm-up, as the current one's
+      await closedLoop(submitBaseline, concurrency, warmupSeconds); // warm-up, as the current one's
       const ab = async (load: (submit: Submitter) => Promise<number>) => {
         const acc = { current: { turns: 0, cpu: 0 }, baseline: { turns: 0, cpu: 0 } };
         const slices = Math.max(1, Math.round(seconds / sliceSeconds));

@@ -12,7 +12,11 @@
  * against another (e.g. main's, copied aside before a change): both send the same open loop at
  * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
  * bench prints the median ratio of their CPU per request (the machine's other load hits both
- * alike); `--ab-only` runs just that A/B.
+ * alike); `--baseline-args "<flags>"` adds flags to the baseline's runs (alone, without
+ * --baseline-bundle: this build against itself with those flags, e.g. `--http-client undici`);
+ * `--ab-only` runs just that A/B; `--ab-closed` makes each side a closed loop at full
+ * speed instead (32 clients, think times divided by 10^6: the CPU per request without timer
+ * polling, i.e. the per-request work alone).
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -54,9 +58,16 @@ function stringArg(name: string): string | undefined {
 const dist = join(__dirname);
 const workloadgen = join(dist, "main.js");
 const baselineArg = stringArg("--baseline-bundle");
+/** Extra flags for the baseline's runs, e.g. "--http-client undici" (alone: this build with them). */
+const BASELINE_ARGS =
+  stringArg("--baseline-args")
+    ?.split(" ")
+    .filter((a) => a.length > 0) ?? [];
 const baselineBundle =
   baselineArg === undefined
-    ? undefined
+    ? BASELINE_ARGS.length > 0
+      ? workloadgen
+      : undefined
     : existsSync(baselineArg) && statSync(baselineArg).isDirectory()
       ? join(baselineArg, "main.js")
       : baselineArg;
@@ -69,8 +80,9 @@ if (baselineBundle !== undefined && !existsSync(baselineBundle)) {
 const AB_RATE = listArg("--ab-rate", [500])[0]!;
 const AB_ROUNDS = listArg("--ab-rounds", [5])[0]!;
 const AB_ONLY = process.argv.includes("--ab-only");
+const AB_CLOSED = process.argv.includes("--ab-closed");
 if (AB_ONLY && baselineBundle === undefined) {
-  console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js>");
+  console.error("error: --ab-only needs --baseline-bundle <dist dir or main.js> or --baseline-args <flags>");
   process.exit(2);
 }
 /** One A/B run: the open loop's length and the part excluded as warm-up (s). */
@@ -144,6 +156,7 @@ interface Summary {
 
 interface RunOptions {
   bundle?: string;
+  extraArgs?: string[];
   cpu?: CpuSamples;
   phaseS?: number;
   warmupS?: number;
@@ -190,6 +203,7 @@ async function openLoopAt(
       String(run.warmupS ?? WARMUP_S),
       "--log-level",
       "warn",
+      ...(run.extraArgs ?? []),
     ],
     run.bundle,
     run.cpu,
@@ -205,6 +219,39 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/** A closed loop of 32 clients with no think time for AB_PHASE_S, first AB_WARMUP_S excluded. */
+async function closedLoopFullSpeed(
+  port: number,
+  bundle: string,
+  cpu: CpuSamples,
+  out: string,
+  extraArgs: string[],
+): Promise<Summary> {
+  const code = await runWorkloadgen(
+    [
+      "--target",
+      `http://127.0.0.1:${port}/v1`,
+      "--num-clients",
+      "32",
+      "--time-scale",
+      "1000000",
+      "--duration",
+      String(AB_PHASE_S),
+      "--warmup",
+      String(AB_WARMUP_S),
+      "--out",
+      out,
+      "--log-level",
+      "warn",
+      ...extraArgs,
+    ],
+    bundle,
+    cpu,
+  );
+  if (code !== 0) throw new Error(`workloadgen ${bundle} exited ${code} (closed loop)`);
+  return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
+}
+
 /**
  * This build against --baseline-bundle: both send the same open loop at AB_RATE to the same
  * server AT THE SAME TIME, so the machine's other load (bursty on a shared box) hits both
@@ -216,13 +263,18 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
   const ratios: number[] = [];
   const one = async (which: "current" | "baseline", round: number) => {
     const cpu: CpuSamples = [];
-    const s = await openLoopAt(port, AB_RATE, 1, dir, {
-      bundle: which === "current" ? workloadgen : baseline,
-      cpu,
-      phaseS: AB_PHASE_S,
-      warmupS: AB_WARMUP_S,
-      tag: `-ab-${which}-${round}`,
-    });
+    const bundle = which === "current" ? workloadgen : baseline;
+    const extraArgs = which === "current" ? [] : BASELINE_ARGS;
+    const s = AB_CLOSED
+      ? await closedLoopFullSpeed(port, bundle, cpu, join(dir, `out-ab-closed-${which}-${round}`), extraArgs)
+      : await openLoopAt(port, AB_RATE, 1, dir, {
+          bundle,
+          extraArgs,
+          cpu,
+          phaseS: AB_PHASE_S,
+          warmupS: AB_WARMUP_S,
+          tag: `-ab-${which}-${round}`,
+        });
     const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
       .schedule_start_epoch_ms;
     const { cpu: seconds, wallMs } = cpuBetween(cpu, start + AB_WARMUP_S * 1000, start + AB_PHASE_S * 1000);
@@ -240,8 +292,8 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
     ratios.push(base / current);
   }
   console.log(
-    `RESULT  A/B at ${AB_RATE} req/s each, side by side, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
-      `${f(median(perRequestUs.baseline), 1)} us (${baseline}); median speed-up x${f(median(ratios), 2)} ` +
+    `RESULT  A/B ${AB_CLOSED ? "closed loops at full speed" : `at ${AB_RATE} req/s each`}, side by side, ${AB_ROUNDS} rounds: CPU per request ${f(median(perRequestUs.current), 1)} us (this build) vs ` +
+      `${f(median(perRequestUs.baseline), 1)} us (${[baseline, ...BASELINE_ARGS].join(" ")}); median speed-up x${f(median(ratios), 2)} ` +
       `(rounds: ${ratios.map((r) => f(r, 2)).join(", ")})`,
   );
 }

@@ -16,7 +16,11 @@ export interface PublisherOptions {
   replayEndpoint?: string | null;
   /** Batches kept for replay (vLLM `buffer_steps`, default 10000). */
   bufferSteps?: number;
-  /** PUB send high-water mark (vLLM `hwm`, default 100000): beyond it ZMQ drops, never blocks. */
+  /**
+   * PUB send high-water mark (vLLM `hwm`, default 100000): beyond it ZMQ drops, never blocks. It
+   * also caps the batches waiting here for zeromq.js's one send in flight, so up to twice this
+   * many are buffered before any is dropped.
+   */
   hwm?: number;
   /** First frame of every message (vLLM `topic`, default ""). */
   topic?: string;

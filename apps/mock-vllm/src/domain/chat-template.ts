@@ -39,9 +39,9 @@ export class ChatTemplate {
 
   /** A raw completion prompt: BOS + text (vLLM's add_special_tokens, default true), or the text alone. */
   completionPrompt(text: string, addSpecialTokens = true): number[] {
-    const out: number[] = addSpecialTokens ? [this.format.bosId] : [];
-    pushAll(out, this.tokens.encode(text));
-    return out;
+    const ids = this.tokens.encode(text);
+    // One copy of the final size (growing an array by push leaves copies behind: long prompts).
+    return addSpecialTokens ? [this.format.bosId].concat(ids) : ids.slice();
   }
 
   private ids(pieces: readonly ChatPiece[]): number[] {

@@ -6,7 +6,7 @@ import {
   type KvTransferType,
   type OffloadStats,
 } from "./cpu-offload";
-import { BlockPool, hashBlock, NO_HASH, type KvBlock } from "./kv-cache";
+import { BlockPool, hashBlockOf, NO_HASH, type KvBlock } from "./kv-cache";
 import { blockStored, KvEventQueue, type KvEventSink } from "./kv-events";
 import type { StepShape, StepTimeModel } from "./step-time-model";
 
@@ -192,24 +192,45 @@ class RequestState {
   firstTokenUs = -1;
   lastTokenUs = -1;
   readonly promptLen: number;
-  readonly tokenAt: (i: number) => number;
 
   constructor(
     readonly req: EngineRequest,
     readonly listener: EngineListener,
     readonly arrivalUs: number,
   ) {
-    const prompt = req.promptTokenIds;
-    const output = req.outputTokenIds;
-    const p = prompt.length;
-    this.promptLen = p;
-    this.tokenAt = (i) => (i < p ? prompt[i]! : output[i - p]!);
+    this.promptLen = req.promptTokenIds.length;
+  }
+
+  /** Token `i` of prompt + output. */
+  tokenAt(i: number): number {
+    const p = this.promptLen;
+    return i < p ? this.req.promptTokenIds[i]! : this.req.outputTokenIds[i - p]!;
   }
 
   /** Tokens known so far: the prompt plus every output token already sampled. */
   get numTokens(): number {
     return this.promptLen + this.numOutput;
   }
+}
+
+/** Keeps the requests of `list` with `status`, in place, in order. */
+function keepStatus(list: RequestState[], status: Status): void {
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (r.status === status) list[n++] = r;
+  }
+  list.length = n;
+}
+
+/** Drops the requests that are no longer lazy from `list`, in place, keeping the order. */
+function keepLazy(list: RequestState[]): void {
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (r.ffLazy) list[n++] = r;
+  }
+  list.length = n;
 }
 
 /**
@@ -549,7 +570,7 @@ export class EngineCore {
         n = Math.min(r.numTokens - r.numComputed, budget);
         const newBlocks = Math.ceil((r.numComputed + n) / blockSize) - r.blocks.length;
         if (newBlocks > this.pool.numFreeBlocks) break;
-        if (newBlocks > 0) for (const b of this.pool.allocate(newBlocks)!) r.blocks.push(b);
+        if (newBlocks > 0) this.pool.allocateInto(newBlocks, r.blocks);
       } else {
         const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
         const prefixHit = cached.length * blockSize;
@@ -570,8 +591,9 @@ export class EngineCore {
         const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
         if (newBlocks + reclaimed > this.pool.numFreeBlocks) break; // head-of-line waits for blocks
         this.pool.touch(cached);
-        r.blocks = cached.concat(this.pool.allocate(newBlocks)!);
         r.numCachedBlocks = cached.length;
+        this.pool.allocateInto(newBlocks, cached); // `cached` is this request's own new array
+        r.blocks = cached;
         r.numComputed = numComputed;
         if (this.config.enablePrefixCaching) {
           this.prefixCacheQueries += r.numTokens;
@@ -744,11 +766,8 @@ export class EngineCore {
       }
     }
     if (finished > 0) {
-      this.ffLazy = lazy.filter((r) => r.ffLazy);
-      for (let i = 0; i < bs; i++) {
-        const b = this.ffBuckets[i]!;
-        if (b.length > 0) this.ffBuckets[i] = b.filter((r) => r.ffLazy);
-      }
+      keepLazy(lazy);
+      for (let i = 0; i < bs; i++) keepLazy(this.ffBuckets[i]!);
     }
     const rest = this.ffBatch;
     for (let i = 0; i < rest.length; i++) {
@@ -884,18 +903,18 @@ export class EngineCore {
   private allocateSlots(r: RequestState, n: number): boolean {
     const need = Math.ceil((r.numComputed + n) / this.config.blockSize) - r.blocks.length;
     if (need <= 0) return true;
-    const got = this.pool.allocate(need);
-    if (!got) return false;
-    for (const b of got) r.blocks.push(b);
-    return true;
+    return this.pool.allocateInto(need, r.blocks);
   }
 
   private blockHash(r: RequestState, k: number): number {
     const hashes = r.blockHashes;
     const bs = this.config.blockSize;
+    const { promptTokenIds, outputTokenIds } = r.req;
     while (hashes.length <= k) {
       const j = hashes.length;
-      hashes.push(hashBlock(j === 0 ? NO_HASH : hashes[j - 1]!, r.tokenAt, j * bs, bs));
+      hashes.push(
+        hashBlockOf(j === 0 ? NO_HASH : hashes[j - 1]!, promptTokenIds, outputTokenIds, j * bs, bs),
+      );
     }
     return hashes[k]!;
   }
@@ -946,10 +965,7 @@ export class EngineCore {
   }
 
   private sourceOf(r: RequestState): BlockSource {
-    if (!r.source) {
-      const tokenAt = r.tokenAt;
-      r.source = { hashAt: (k) => this.blockHash(r, k), tokenAt };
-    }
+    if (!r.source) r.source = { hashAt: (k) => this.blockHash(r, k), tokenAt: (i) => r.tokenAt(i) };
     return r.source;
   }
 
@@ -972,22 +988,24 @@ export class EngineCore {
     if (hits === 0) return false;
     if (hits + reclaimed > this.pool.numFreeBlocks) return null;
     const now = this.timers.nowUs();
+    const gpuHits = cached.length;
     this.pool.touch(cached);
-    r.blocks = cached.concat(this.pool.allocate(hits)!);
-    r.numCachedBlocks = cached.length;
-    r.numComputed = cached.length * bs;
+    this.pool.allocateInto(hits, cached); // `cached` is this request's own new array
+    r.blocks = cached;
+    r.numCachedBlocks = gpuHits;
+    r.numComputed = gpuHits * bs;
     if (this.config.enablePrefixCaching) {
       this.prefixCacheQueries += r.numTokens;
-      this.prefixCacheHits += cached.length * bs;
+      this.prefixCacheHits += gpuHits * bs;
     }
     this.externalPrefixCacheQueries += r.numTokens;
     this.externalPrefixCacheHits += hits * bs;
     if (r.cachedTokens < 0) {
-      r.cachedTokens = (cached.length + hits) * bs;
-      r.prefixHitTokens = cached.length * bs;
+      r.cachedTokens = (gpuHits + hits) * bs;
+      r.prefixHitTokens = gpuHits * bs;
     }
     r.status = Status.Loading;
-    offload.load(now, seq, cached.length, cached.length + hits, r);
+    offload.load(now, seq, gpuHits, gpuHits + hits, r);
     return true;
   }
 
@@ -1071,7 +1089,7 @@ export class EngineCore {
   /** Drops finished requests from the queues (done lazily: O(n) once per step, not per finish). */
   private compact(): void {
     this.needsCompaction = false;
-    this.running = this.running.filter((r) => r.status === Status.Running);
-    this.waiting = this.waiting.filter((r) => r.status === Status.Waiting);
+    keepStatus(this.running, Status.Running);
+    keepStatus(this.waiting, Status.Waiting);
   }
 }

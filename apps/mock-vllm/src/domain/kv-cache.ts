@@ -21,10 +21,17 @@ export const NO_HASH = -1;
 /** One KV block. `prev`/`next` link it into the free queue while its refCount is 0. */
 export class KvBlock {
   refCount = 0;
-  hash = NO_HASH;
+  /** Its chained hash while it holds cached content, else NO_HASH. */
+  hash = 0.5;
   prev: KvBlock | null = null;
   next: KvBlock | null = null;
-  constructor(readonly id: number) {}
+  constructor(readonly id: number) {
+    // Hashes are uint32, mostly outside V8's small integers: the field starts as a double (0.5
+    // above) so every block keeps one hidden class. A small-integer field widened later kept
+    // deoptimising the pool's allocate/free paths (and the scheduler they are inlined into)
+    // several times a second under load.
+    this.hash = NO_HASH;
+  }
 }
 
 function fmix32(h: number): number {
@@ -59,6 +66,46 @@ export function hashBlock(
     b = Math.imul(b + t, 0x5bd1e995);
     b ^= b >>> 15;
   }
+  return finishHash(a, b, blockSize);
+}
+
+/**
+ * hashBlock over the token sequence `head` followed by `tail` (a request's prompt, then its
+ * output), read straight from the arrays: the same value as hashBlock with
+ * `tokenAt(i) = i < head.length ? head[i] : tail[i - head.length]`, without a call per token.
+ */
+export function hashBlockOf(
+  parentHash: number,
+  head: readonly number[],
+  tail: readonly number[],
+  start: number,
+  blockSize: number,
+): number {
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
+  let a = parentLo ^ 0x1b873593;
+  let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
+  const end = start + blockSize;
+  const p = head.length;
+  const headEnd = end < p ? end : p;
+  for (let i = start; i < headEnd; i++) {
+    const t = head[i]!;
+    a = Math.imul(a ^ t, 0x01000193);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + t, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  for (let i = (start > p ? start : p) - p; i < end - p; i++) {
+    const t = tail[i]!;
+    a = Math.imul(a ^ t, 0x01000193);
+    a = (a << 13) | (a >>> 19);
+    b = Math.imul(b + t, 0x5bd1e995);
+    b ^= b >>> 15;
+  }
+  return finishHash(a, b, blockSize);
+}
+
+function finishHash(a: number, b: number, blockSize: number): number {
   const lo = fmix32(a ^ Math.imul(blockSize, 0x2545f491));
   const hi = fmix32(b ^ lo) & 0x1fffff; // 21 bits: 21 + 32 = 53-bit safe integer
   return hi * 0x100000000 + lo;
@@ -75,18 +122,18 @@ export interface KvCacheStats {
 }
 
 /**
- * Block hash -> block id, an open-addressing table on typed arrays in place of a
+ * Block hash -> block id, an open-addressing table on a typed array in place of a
  * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
  * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
  *
  * Linear probing; deleted slots become tombstones, dropped at the next rebuild. Keys are
- * non-negative integers below 2^53 (hashBlock's range).
+ * non-negative integers below 2^53 (hashBlock's range). Each slot is a (key, block id + 1) pair
+ * side by side in one array, so a probe touches one cache line, not two.
  */
 export class BlockHashIndex {
-  private keys: Float64Array;
-  /** Block id + 1 per slot; EMPTY = never used, TOMBSTONE = deleted. */
-  private vals: Int32Array;
+  /** slot i: key at 2i, block id + 1 at 2i + 1 (EMPTY = never used, TOMBSTONE = deleted). */
+  private slots: Float64Array;
   private mask: number;
   private count = 0;
   private tombstones = 0;
@@ -94,8 +141,7 @@ export class BlockHashIndex {
   constructor(initialCapacity = 1024) {
     let cap = 16;
     while (cap < initialCapacity * 2) cap *= 2;
-    this.keys = new Float64Array(cap);
-    this.vals = new Int32Array(cap);
+    this.slots = new Float64Array(cap * 2);
     this.mask = cap - 1;
   }
 
@@ -111,11 +157,11 @@ export class BlockHashIndex {
 
   /** The block id stored under `key`, or -1. */
   get(key: number): number {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && keys[i] === key) return v - 1;
+      if (v !== TOMBSTONE && slots[2 * i] === key) return v - 1;
     }
   }
 
@@ -124,22 +170,22 @@ export class BlockHashIndex {
    * True when it stored.
    */
   setIfAbsent(key: number, id: number): boolean {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     let free = -1;
     let i = BlockHashIndex.slotOf(key, mask);
     for (; ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) break;
       if (v === TOMBSTONE) {
         if (free < 0) free = i;
-      } else if (keys[i] === key) return false;
+      } else if (slots[2 * i] === key) return false;
     }
     if (free >= 0) {
       this.tombstones--;
       i = free;
     }
-    keys[i] = key;
-    vals[i] = id + 1;
+    slots[2 * i] = key;
+    slots[2 * i + 1] = id + 1;
     this.count++;
     if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
     return true;
@@ -147,13 +193,13 @@ export class BlockHashIndex {
 
   /** Removes `key` if it maps to `id`; true when it did. */
   deleteIf(key: number, id: number): boolean {
-    const { keys, vals, mask } = this;
+    const { slots, mask } = this;
     for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
-      const v = vals[i]!;
+      const v = slots[2 * i + 1]!;
       if (v === EMPTY) return false;
-      if (v !== TOMBSTONE && keys[i] === key) {
+      if (v !== TOMBSTONE && slots[2 * i] === key) {
         if (v - 1 !== id) return false;
-        vals[i] = TOMBSTONE;
+        slots[2 * i + 1] = TOMBSTONE;
         this.count--;
         this.tombstones++;
         return true;
@@ -162,30 +208,28 @@ export class BlockHashIndex {
   }
 
   clear(): void {
-    this.vals.fill(EMPTY);
+    this.slots.fill(EMPTY);
     this.count = 0;
     this.tombstones = 0;
   }
 
   /** Re-inserts the live entries into a table sized for them (at most half full), dropping tombstones. */
   private rebuild(): void {
-    const oldKeys = this.keys;
-    const oldVals = this.vals;
-    let cap = oldVals.length;
+    const old = this.slots;
+    let cap = old.length / 2;
     while (this.count * 4 > cap) cap *= 2;
-    this.keys = new Float64Array(cap);
-    this.vals = new Int32Array(cap);
+    this.slots = new Float64Array(cap * 2);
     this.mask = cap - 1;
     this.tombstones = 0;
-    const { keys, vals, mask } = this;
-    for (let j = 0; j < oldVals.length; j++) {
-      const v = oldVals[j]!;
+    const { slots, mask } = this;
+    for (let j = 0; j < old.length; j += 2) {
+      const v = old[j + 1]!;
       if (v === EMPTY || v === TOMBSTONE) continue;
-      const key = oldKeys[j]!;
+      const key = old[j]!;
       let i = BlockHashIndex.slotOf(key, mask);
-      while (vals[i] !== EMPTY) i = (i + 1) & mask;
-      keys[i] = key;
-      vals[i] = v;
+      while (slots[2 * i + 1] !== EMPTY) i = (i + 1) & mask;
+      slots[2 * i] = key;
+      slots[2 * i + 1] = v;
     }
   }
 }
@@ -251,6 +295,13 @@ export class BlockPool {
   allocate(n: number): KvBlock[] | null {
     if (n > this.freeCount) return null;
     const out: KvBlock[] = [];
+    this.allocateInto(n, out);
+    return out;
+  }
+
+  /** allocate(), appending the blocks to `out`; false (nothing allocated) if short. */
+  allocateInto(n: number, out: KvBlock[]): boolean {
+    if (n > this.freeCount) return false;
     for (let i = 0; i < n; i++) {
       const b = this.head.next!;
       this.unlinkFree(b);
@@ -263,7 +314,7 @@ export class BlockPool {
       b.refCount = 1;
       out.push(b);
     }
-    return out;
+    return true;
   }
 
   /** Drops one reference on each block, last block first (vLLM frees in reverse order). */

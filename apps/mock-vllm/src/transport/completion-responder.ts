@@ -39,6 +39,43 @@ function pieceJson(piece: string): string {
 }
 
 /**
+ * What follows the piece in a chunk that is neither a stream's first nor its last, per kind:
+ * the same for every request, so it is cached with the piece.
+ */
+const MID_CHUNK_END = {
+  chat: '},"logprobs":null,"finish_reason":null}]}\n\n',
+  text: ',"logprobs":null,"finish_reason":null,"stop_reason":null}]}\n\n',
+} as const;
+
+/** A piece's JSON literal + the rest of its SSE event + the chunk's closing CRLF, and the event bytes. */
+interface ChunkTail {
+  readonly text: string;
+  readonly eventBytes: number;
+}
+const chunkTailCache = { chat: new Map<string, ChunkTail>(), text: new Map<string, ChunkTail>() };
+function chunkTail(kind: Job["kind"], piece: string): ChunkTail {
+  const cache = chunkTailCache[kind];
+  let tail = cache.get(piece);
+  if (tail === undefined) {
+    const event = pieceJson(piece) + MID_CHUNK_END[kind];
+    tail = { text: `${event}\r\n`, eventBytes: Buffer.byteLength(event) };
+    if (cache.size < 250_000) cache.set(piece, tail);
+  }
+  return tail;
+}
+
+/** HTTP/1.1 chunk-size lines (`<hex>\r\n`) by size; SSE events are a few hundred bytes. */
+const chunkSizeLines: string[] = [];
+function chunkSizeLine(bytes: number): string {
+  return (chunkSizeLines[bytes] ??= `${bytes.toString(16)}\r\n`);
+}
+
+/** Backstop for the last token's cork when no onFinish followed (res.end() uncorks fully). */
+function uncorkIfStill(socket: Socket): void {
+  if (socket.writableCorked > 0) socket.uncork();
+}
+
+/**
  * Writes one generation to the client as vLLM's OpenAI server would: SSE chunks (one per
  * token, strings built from precomputed templates, no per-chunk object serialisation) or one
  * JSON body at the end. It is the engine listener for that request.
@@ -48,6 +85,9 @@ export class CompletionResponder implements EngineListener {
   private readonly lastIndex: number;
   /** `data: {...,"choices":[{"index":0,` shared by every chunk of this stream. */
   private readonly head: string;
+  /** `head` + `"delta":{"content":` (chat) or `"text":`: a mid-stream event up to its piece. */
+  private readonly eventHead: string;
+  private readonly eventHeadBytes: number;
   private done = false;
   private headersSent = false;
   /** Write SSE chunks straight to the socket with our own chunked framing (see `send`). */
@@ -65,6 +105,8 @@ export class CompletionResponder implements EngineListener {
     this.lastIndex = job.plan.tokenIds.length - 1;
     const object = job.kind === "chat" ? "chat.completion.chunk" : "text_completion";
     this.head = `data: {"id":"${job.id}","object":"${object}","created":${job.created},"model":${JSON.stringify(job.model)},"choices":[{"index":0,`;
+    this.eventHead = this.head + (job.kind === "chat" ? '"delta":{"content":' : '"text":');
+    this.eventHeadBytes = Buffer.byteLength(this.eventHead);
   }
 
   get finished(): boolean {
@@ -104,6 +146,15 @@ export class CompletionResponder implements EngineListener {
       this.onAbortRequest();
       return;
     }
+    const socket = this.res.socket;
+    if (this.rawChunked && socket && index !== 0 && index !== this.lastIndex) {
+      // Nearly every token: the chunk is three cached strings (size line, this stream's event
+      // head, the piece with the constant rest), its size known without encoding it.
+      if (socket.destroyed) return;
+      const tail = chunkTail(this.job.kind, this.pieces[index]!);
+      socket.write(chunkSizeLine(this.eventHeadBytes + tail.eventBytes) + this.eventHead + tail.text);
+      return;
+    }
     const piece = pieceJson(this.pieces[index]!);
     const chat = this.job.kind === "chat";
     let out = "";
@@ -114,6 +165,12 @@ export class CompletionResponder implements EngineListener {
     out += chat
       ? `${this.head}"delta":{"content":${piece}},"logprobs":null,"finish_reason":${finish}${finish === "null" ? "" : ',"stop_reason":null'}}]}\n\n`
       : `${this.head}"text":${piece},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]}\n\n`;
+    // The last token, the usage chunk, [DONE] and the terminating chunk are due at the same
+    // instant (onFinish follows at once): corked, they leave in one writev. res.end() uncorks.
+    if (index === this.lastIndex && this.rawChunked && socket && !socket.destroyed) {
+      socket.cork();
+      process.nextTick(uncorkIfStill, socket);
+    }
     this.send(out);
   }
 

@@ -1,6 +1,7 @@
 import Fastify, { type FastifyInstance } from "fastify";
 import { ApiError, errorBody } from "./api-error";
 import type { HttpServerDeps } from "./http-server-deps";
+import { closeIdleConnections } from "./idle-connections";
 import { registerGenerateRoutes } from "./routes/generate";
 import { registerServerInfoRoutes } from "./routes/server-info";
 import { registerTokenizeRoutes } from "./routes/tokenize";
@@ -17,11 +18,12 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   const app = Fastify({
     logger: false,
     bodyLimit: 64 * 1024 * 1024,
-    // vLLM (uvicorn) closes a connection idle for VLLM_HTTP_TIMEOUT_KEEP_ALIVE seconds; so does the
-    // mock, so that clients which would trip on it against vLLM trip here too.
-    keepAliveTimeout: deps.config.httpTimeoutKeepAliveS * 1000,
     return503OnClosing: true,
   });
+
+  // vLLM (uvicorn) closes a connection idle for VLLM_HTTP_TIMEOUT_KEEP_ALIVE seconds, unannounced;
+  // so does the mock, so that clients which would trip on it against vLLM trip here too.
+  closeIdleConnections(app.server, deps.config.httpTimeoutKeepAliveS * 1000);
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     if (err instanceof ApiError) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { startMock, streamRequest } from "./helpers";
+import { startMock } from "./helpers";
 
 describe("mock-vllm shutdown (built bundle)", () => {
   it("SIGTERM during a stream -> the stream completes with [DONE], then the process exits 0", async () => {
@@ -36,15 +36,30 @@ describe("mock-vllm shutdown (built bundle)", () => {
   it("--drain-timeout-ms 0 -> a stream still running at SIGTERM is cut (no [DONE]) and the process exits 0", async () => {
     const { svc, base } = await startMock(["--drain-timeout-ms", "0"]);
     try {
-      const pending = streamRequest(`${base}/v1/chat/completions`, {
-        messages: [{ role: "user", content: "very long answer please" }],
-        max_tokens: 2000,
-        ignore_eos: true,
+      const res = await fetch(`${base}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          messages: [{ role: "user", content: "very long answer please" }],
+          max_tokens: 2000,
+          ignore_eos: true,
+          stream: true,
+        }),
       });
-      await new Promise((r) => setTimeout(r, 200));
+      // SIGTERM once the stream has started (a fixed wait raced the request under load).
+      const reader = res.body!.getReader();
+      let raw = new TextDecoder().decode((await reader.read()).value);
       const code = await svc.stop(10_000);
-      const r = await pending;
-      expect(r.done).toBe(false);
+      try {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) break;
+          raw += new TextDecoder().decode(value);
+        }
+      } catch {
+        /* connection cut */
+      }
+      expect(raw).not.toContain("[DONE]");
       expect(code).toBe(0);
     } finally {
       await svc.stop();

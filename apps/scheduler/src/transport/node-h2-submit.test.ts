@@ -1,4 +1,5 @@
 import * as http2 from "node:http2";
+import * as net from "node:net";
 import type { AddressInfo } from "node:net";
 import * as grpc from "@grpc/grpc-js";
 import { afterEach, describe, expect, it } from "vitest";
@@ -16,10 +17,14 @@ function frame(payload: Buffer): Buffer {
 type Handler = (stream: http2.ServerHttp2Stream, headers: http2.IncomingHttpHeaders, body: Buffer) => void;
 
 /** A bare HTTP/2 server standing in for a node: `handler` gets each request once its body is in. */
-async function startH2Node(handler: Handler): Promise<{ address: string; close(): Promise<void> }> {
+async function startH2Node(
+  handler: Handler,
+): Promise<{ address: string; connections(): number; close(): Promise<void> }> {
   const server = http2.createServer();
   const sessions = new Set<http2.ServerHttp2Session>();
+  let connections = 0;
   server.on("session", (s) => {
+    connections++;
     sessions.add(s);
     s.on("close", () => sessions.delete(s));
   });
@@ -33,6 +38,7 @@ async function startH2Node(handler: Handler): Promise<{ address: string; close()
   const port = (server.address() as AddressInfo).port;
   return {
     address: `127.0.0.1:${port}`,
+    connections: () => connections,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sessions) s.destroy();
@@ -227,6 +233,31 @@ describe("NodeH2Submit", () => {
     expect(out.code).toBe(grpc.status.UNAVAILABLE);
   });
 
+  it("a peer that accepts the connection but never speaks HTTP/2 -> UNAVAILABLE once keepalive gives up", async () => {
+    const silent = net.createServer(() => undefined); // accepts, never answers
+    const sockets = new Set<net.Socket>();
+    silent.on("connection", (s) => sockets.add(s));
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    cleanups.push(
+      () =>
+        new Promise<void>((resolve) => {
+          for (const s of sockets) s.destroy();
+          silent.close(() => resolve());
+        }),
+    );
+    const sessions = new NodeH2Sessions({
+      connectTimeoutMs: 5000,
+      keepaliveMs: 100,
+      keepaliveTimeoutMs: 100,
+    });
+    cleanups.push(() => sessions.closeAll());
+    const t0 = Date.now();
+    const out = await runCall(sessions, `127.0.0.1:${(silent.address() as AddressInfo).port}`, "r", 10_000);
+    expect(out.code).toBe(grpc.status.UNAVAILABLE);
+    expect(out.details).toMatch(/keepalive/);
+    expect(Date.now() - t0).toBeLessThan(3000);
+  });
+
   it("deadline passes before the node answers -> DEADLINE_EXCEEDED and the node's stream is reset", async () => {
     let reset: Promise<number> | undefined;
     const { node, sessions } = await setup((stream) => {
@@ -259,7 +290,7 @@ describe("NodeH2Submit", () => {
     expect(reports).toEqual(["event"]);
   });
 
-  it("a compressed or oversized frame ends the call with an error instead of being relayed", async () => {
+  it("a compressed frame ends the call with an error instead of being relayed", async () => {
     const { node, sessions } = await setup((stream) => {
       stream.respond({ ":status": 200, "content-type": "application/grpc" });
       const f = frame(Buffer.from("zipped"));
@@ -270,9 +301,59 @@ describe("NodeH2Submit", () => {
     expect(out.events).toEqual([]);
     expect(out.code).toBe(grpc.status.INTERNAL);
   });
-});
 
-describe("isPlainHostPort", () => {
+  it("a frame announcing more than 64 MiB -> RESOURCE_EXHAUSTED before its body arrives", async () => {
+    const { node, sessions } = await setup((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" });
+      const head = Buffer.alloc(5);
+      head.writeUInt32BE(64 * 1024 * 1024 + 1, 1);
+      stream.write(head);
+    });
+    const out = await runCall(sessions, node.address, "r");
+    expect(out.events).toEqual([]);
+    expect(out.code).toBe(grpc.status.RESOURCE_EXHAUSTED);
+  });
+
+  it("a body that ends inside a message -> INTERNAL, even with an OK status after it", async () => {
+    const { node, sessions } = await setup((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers(okTrailers));
+      stream.end(
+        Buffer.concat([frame(Buffer.from("whole")), frame(Buffer.from("cut short")).subarray(0, 8)]),
+      );
+    });
+    const out = await runCall(sessions, node.address, "r");
+    expect(out.events).toEqual(["whole"]);
+    expect(out.code).toBe(grpc.status.INTERNAL);
+    expect(out.details).toMatch(/ended inside a message/);
+  });
+
+  it.each(["abc", "99", "-1", ""])("grpc-status %j -> UNKNOWN", async (status) => {
+    const { node, sessions } = await setup((stream) =>
+      stream.respond(
+        { ":status": 200, "content-type": "application/grpc", "grpc-status": status },
+        { endStream: true },
+      ),
+    );
+    expect((await runCall(sessions, node.address, "r")).code).toBe(grpc.status.UNKNOWN);
+  });
+
+  it("a connection that has opened its share of streams is retired: later calls go out on a new one", async () => {
+    const node = await startH2Node((stream) => {
+      stream.respond({ ":status": 200, "content-type": "application/grpc" }, { waitForTrailers: true });
+      stream.on("wantTrailers", () => stream.sendTrailers(okTrailers));
+      stream.end(frame(Buffer.from("ok")));
+    });
+    const sessions = new NodeH2Sessions(undefined, 2);
+    cleanups.push(
+      () => node.close(),
+      () => sessions.closeAll(),
+    );
+    for (let i = 0; i < 5; i++)
+      expect((await runCall(sessions, node.address, "r")).code).toBe(grpc.status.OK);
+    expect(node.connections()).toBe(3);
+  });
+
   it("accepts host:port and [v6]:port, nothing with a scheme or a path", () => {
     expect(isPlainHostPort("127.0.0.1:50061")).toBe(true);
     expect(isPlainHostPort("node-1.cluster.local:50061")).toBe(true);

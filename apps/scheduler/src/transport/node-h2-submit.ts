@@ -15,9 +15,26 @@ const {
 /** Largest event accepted from a node (grpc-js's receive limit on node channels). */
 const MAX_EVENT_BYTES = 64 * 1024 * 1024;
 
-/** Keepalive on node connections, as grpcClientOptions: a dead peer is noticed within ~15 s. */
-const KEEPALIVE_MS = 10_000;
-const KEEPALIVE_TIMEOUT_MS = 5_000;
+/**
+ * Streams opened on one connection before it is retired for a new one: HTTP/2 stream ids run out
+ * at 2^31 (client ids are odd), and Node then fails every new stream on a connection it keeps open.
+ */
+const MAX_STREAMS_PER_CONNECTION = 2 ** 30;
+
+/** Connection timing; the defaults are grpc-js's on node channels (see grpcClientOptions). */
+export interface NodeH2Timing {
+  /** A connection not established by then is given up (grpc-js's minimum connect timeout). */
+  readonly connectTimeoutMs: number;
+  /** Keepalive ping period, and how long a ping may go unanswered before the connection is dropped. */
+  readonly keepaliveMs: number;
+  readonly keepaliveTimeoutMs: number;
+}
+
+const DEFAULT_TIMING: NodeH2Timing = {
+  connectTimeoutMs: 20_000,
+  keepaliveMs: 10_000,
+  keepaliveTimeoutMs: 5_000,
+};
 
 /** Whether `address` is a plain `host:port` (or `[v6]:port`) this module can dial itself. */
 export function isPlainHostPort(address: string): boolean {
@@ -31,45 +48,89 @@ export function isPlainHostPort(address: string): boolean {
  * fails each call at once (as `waitForReady: false` does on the channel).
  */
 export class NodeH2Sessions {
-  private readonly sessions = new Map<string, http2.ClientHttp2Session>();
+  private readonly sessions = new Map<string, { session: http2.ClientHttp2Session; streams: number }>();
 
+  constructor(
+    private readonly timing: NodeH2Timing = DEFAULT_TIMING,
+    private readonly maxStreamsPerConnection = MAX_STREAMS_PER_CONNECTION,
+  ) {}
+
+  /** The connection for the next stream to `address` (each call counts as one stream opened). */
   session(address: string): http2.ClientHttp2Session {
     const existing = this.sessions.get(address);
-    if (existing && !existing.closed && !existing.destroyed) return existing;
-    const session = http2.connect(`http://${address}`, { settings: { enablePush: false } });
+    if (existing && !existing.session.closed && !existing.session.destroyed) {
+      if (existing.streams < this.maxStreamsPerConnection) {
+        existing.streams++;
+        return existing.session;
+      }
+      existing.session.close(); // its streams in flight finish; new ones go to a new connection
+      this.sessions.delete(address);
+    }
+    const session = http2.connect(`http://${address}`, {
+      settings: { enablePush: false },
+      // As grpc-js's transports: Node's default 10 MB session memory cap refuses new streams
+      // once that much is buffered (many long conversations in flight); headers unbounded too.
+      maxSessionMemory: Number.MAX_SAFE_INTEGER,
+      maxSendHeaderBlockLength: Number.MAX_SAFE_INTEGER,
+    });
     const forget = () => {
-      if (this.sessions.get(address) === session) this.sessions.delete(address);
+      if (this.sessions.get(address)?.session === session) this.sessions.delete(address);
     };
+    const { connectTimeoutMs, keepaliveMs, keepaliveTimeoutMs } = this.timing;
+    // A peer that never answers (a host gone without a reset, a hung process) fails the
+    // connection, and with it every stream on it (UNAVAILABLE), instead of leaving them hanging.
+    const connectTimer = setTimeout(
+      () =>
+        session.destroy(new Error(`connection to ${address} not established within ${connectTimeoutMs} ms`)),
+      connectTimeoutMs,
+    );
+    connectTimer.unref();
     let pingTimer: NodeJS.Timeout | undefined;
     session.on("error", forget); // each open stream reports it too
     session.on("goaway", forget);
     session.on("close", () => {
       forget();
+      clearTimeout(connectTimer);
       clearInterval(pingTimer);
     });
     session.once("connect", () => {
+      clearTimeout(connectTimer);
       pingTimer = setInterval(() => {
-        const timeout = setTimeout(
-          () => session.destroy(new Error("keepalive ping timed out")),
-          KEEPALIVE_TIMEOUT_MS,
-        );
+        const sentAt = performance.now();
+        let answered = false;
+        let lateChecked = false;
+        const expire = () => {
+          if (answered || session.destroyed) return;
+          // An event loop stalled past the timeout runs this timer before it reads the socket, where
+          // the ACK may be waiting: give the socket one turn (setImmediate runs after I/O polling).
+          if (!lateChecked && performance.now() - sentAt > keepaliveTimeoutMs + 1000) {
+            lateChecked = true;
+            setImmediate(expire);
+            return;
+          }
+          session.destroy(new Error(`keepalive ping unanswered for ${keepaliveTimeoutMs} ms`));
+        };
+        const timeout = setTimeout(expire, keepaliveTimeoutMs);
         timeout.unref();
         try {
-          session.ping(() => clearTimeout(timeout));
+          session.ping(() => {
+            answered = true;
+            clearTimeout(timeout);
+          });
         } catch {
           clearTimeout(timeout);
         }
-      }, KEEPALIVE_MS);
+      }, keepaliveMs);
       pingTimer.unref();
     });
     // An idle connection must not keep the process alive (grpc-js unrefs idle ones too).
     session.unref();
-    this.sessions.set(address, session);
+    this.sessions.set(address, { session, streams: 1 });
     return session;
   }
 
   closeAll(): void {
-    for (const s of this.sessions.values()) s.destroy();
+    for (const s of this.sessions.values()) s.session.destroy();
     this.sessions.clear();
   }
 }
@@ -94,8 +155,10 @@ export class NodeH2Submit implements NodeSubmit {
   private ended = false;
   private readPending = true;
   private delivering = false;
-  /** Received bytes not yet cut into messages. */
-  private pending: Buffer | undefined;
+  /** Received bytes not yet cut into messages, and how many bytes the next cut needs. */
+  private pending: Buffer[] = [];
+  private pendingBytes = 0;
+  private bytesForNextMessage = 5;
   private readonly messages: Buffer[] = [];
   /** An OK status waits until every message before it was read (trailers overtake paused data). */
   private okStatusReceived = false;
@@ -154,6 +217,13 @@ export class NodeH2Submit implements NodeSubmit {
     stream.on("data", (chunk: Buffer) => this.onData(chunk));
     stream.on("end", () => {
       this.dataEnded = true;
+      if (this.pendingBytes > 0) {
+        this.fail(
+          grpc.status.INTERNAL,
+          `node's stream ended inside a message (${this.pendingBytes} bytes of it)`,
+        );
+        return;
+      }
       this.deliver();
     });
     stream.on("error", (err: Error & { code?: string }) => {
@@ -184,8 +254,15 @@ export class NodeH2Submit implements NodeSubmit {
 
   private onData(chunk: Buffer): void {
     if (this.ended) return;
-    let buf = this.pending ? Buffer.concat([this.pending, chunk]) : chunk;
-    this.pending = undefined;
+    this.pending.push(chunk);
+    this.pendingBytes += chunk.length;
+    // Bytes are joined once a whole message (or header) is in: a large event arriving in many
+    // DATA frames is copied once, not once per frame.
+    if (this.pendingBytes < this.bytesForNextMessage) return;
+    let buf = this.pending.length === 1 ? this.pending[0]! : Buffer.concat(this.pending, this.pendingBytes);
+    this.pending = [];
+    this.pendingBytes = 0;
+    this.bytesForNextMessage = 5;
     while (buf.length >= 5) {
       if (buf[0] !== 0) {
         this.fail(grpc.status.INTERNAL, "node sent a compressed message without grpc-encoding");
@@ -199,11 +276,17 @@ export class NodeH2Submit implements NodeSubmit {
         );
         return;
       }
-      if (buf.length < 5 + length) break;
+      if (buf.length < 5 + length) {
+        this.bytesForNextMessage = 5 + length;
+        break;
+      }
       this.messages.push(buf.subarray(5, 5 + length));
       buf = buf.subarray(5 + length);
     }
-    if (buf.length > 0) this.pending = buf;
+    if (buf.length > 0) {
+      this.pending.push(buf);
+      this.pendingBytes = buf.length;
+    }
     this.deliver();
   }
 
@@ -234,7 +317,10 @@ export class NodeH2Submit implements NodeSubmit {
       );
       return;
     }
-    const code = Number(statusHeader);
+    // Anything but a known code (0-16) is UNKNOWN: the relay reports codes by name.
+    const parsed =
+      typeof statusHeader === "string" && /^\d{1,2}$/.test(statusHeader) ? Number(statusHeader) : -1;
+    const code = parsed >= 0 && parsed <= 16 ? (parsed as grpc.status) : grpc.status.UNKNOWN;
     const message = headers["grpc-message"];
     let details = typeof message === "string" ? message : "";
     try {

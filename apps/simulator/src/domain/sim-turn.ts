@@ -1,4 +1,4 @@
-import type { EngineListener, OutputPlan, RequestSummary } from "@symphony/mock-vllm/domain";
+import type { EngineListener, OutputPlan, RequestSummary, TokenCache } from "@symphony/mock-vllm/domain";
 import type { TurnPlacement } from "@symphony/scheduler/domain";
 import type { TurnHandlers, TurnRequest } from "@symphony/workloadgen/domain";
 
@@ -23,14 +23,19 @@ export class SimTurn implements EngineListener {
   startedSent = false;
   /** Prompt tokens as the node counts them (whole context). */
   nodePromptTokens = 0;
+  /** What the engine will output (set when the request reaches the engine). */
   plan: OutputPlan | undefined;
-  /** Text of each output token as streamed (multi-byte characters land on their last token). */
-  pieces: string[] | undefined;
+  /** Decodes the plan's tokens (set with `plan`). */
+  tokenText: TokenCache | undefined;
+  private streamed: string[] | undefined;
   /**
    * When each streamed token not yet handed to the client reaches it (virtual µs, in token
-   * order); they are handed over in one run when something else of this turn reaches the client.
+   * order, the first `arrivals` entries); they are handed over in one run when something else
+   * of this turn reaches the client. Sized for the plan's tokens when the request reaches the
+   * engine (a typed array: its numbers live off the garbage-collected heap while the turn runs).
    */
-  readonly tokenArrivalsUs: number[] = [];
+  tokenArrivalsUs: Float64Array = NO_ARRIVALS;
+  arrivals = 0;
   /** Tokens handed to the client so far. */
   tokensDelivered = 0;
   /** Called by the engine for each emitted token / at the end; set by the node running it. */
@@ -51,6 +56,21 @@ export class SimTurn implements EngineListener {
     readonly requestBytes: number,
   ) {}
 
+  /**
+   * Text of each output token as streamed (multi-byte characters land on their last token);
+   * undefined before the request reaches the engine. Decoded when first read, which is when
+   * the tokens reach the client, so the texts are not kept while the turn runs.
+   */
+  get pieces(): string[] | undefined {
+    if (this.plan === undefined) return undefined;
+    return (this.streamed ??= this.tokenText!.streamPieces(this.plan.tokenIds));
+  }
+
+  /** Notes the arrival time of the next streamed token. */
+  noteArrival(atUs: number): void {
+    this.tokenArrivalsUs[this.arrivals++] = atUs;
+  }
+
   onToken(index: number): void {
     this.onEngineToken(this, index);
   }
@@ -65,7 +85,7 @@ export class SimTurn implements EngineListener {
    */
   deliverTokens(beforeUs = Number.POSITIVE_INFINITY): void {
     const times = this.tokenArrivalsUs;
-    let n = times.length;
+    let n = this.arrivals;
     if (beforeUs !== Number.POSITIVE_INFINITY) while (n > 0 && times[n - 1]! >= beforeUs) n--;
     if (n > 0) {
       const h = this.handlers;
@@ -75,13 +95,15 @@ export class SimTurn implements EngineListener {
       else for (let i = 0; i < n; i++) h.token(pieces[from + i]!, 1);
       this.tokensDelivered += n;
     }
-    times.length = 0;
+    this.arrivals = 0;
   }
 
   onFinish(summary: RequestSummary): void {
     this.onEngineFinish(this, summary);
   }
 }
+
+const NO_ARRIVALS = new Float64Array(0);
 
 /** Approximate protobuf size of a turn request: its text plus a few bytes per field/message. */
 export function requestWireBytes(req: TurnRequest): number {

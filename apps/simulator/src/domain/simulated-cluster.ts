@@ -120,7 +120,7 @@ export class SimulatedCluster implements Target {
         this.atSchedulerFromNode(() => placement.end(0));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
-          if (turn.pieces) turn.deliverTokens();
+          if (turn.plan) turn.deliverTokens();
           turn.handlers.failed({ code: failure.code, message: failure.message });
         });
       },
@@ -174,7 +174,7 @@ export class SimulatedCluster implements Target {
         // Tokens that reached the client before this moment were seen; later ones are dropped.
         // (Same-time tokens are dropped too: the client cancels from its hard-end timer, set at
         // the start of the run, so it fires before any token event due at the same µs.)
-        if (turn.pieces) turn.deliverTokens(this.timers.nowUs());
+        if (turn.plan) turn.deliverTokens(this.timers.nowUs());
         turn.cancelled = true;
         this.after(this.net.delayUs("clientScheduler", 64), () => {
           const nodeId = turn.placement?.nodeId;

@@ -270,7 +270,8 @@ export class SimulatedNode {
       ignoreEos: req.ignoreEos,
     });
     turn.plan = plan;
-    turn.pieces = this.text.tokens.streamPieces(plan.tokenIds);
+    turn.tokenText = this.text.tokens;
+    if (req.stream && this.fastForward) turn.tokenArrivalsUs = new Float64Array(plan.tokenIds.length);
     turn.phase = "on-engine";
     turn.onEngineToken = this.onToken;
     turn.onEngineTokens = this.onTokens;
@@ -301,7 +302,7 @@ export class SimulatedNode {
   private readonly onToken = (turn: SimTurn, index: number): void => {
     if (!turn.request.stream) return; // non-streaming: one Token event with the whole text at the end
     if (this.fastForward) {
-      turn.tokenArrivalsUs.push(this.timers.nowUs() + this.net.eventEngineToClientUs);
+      turn.noteArrival(this.timers.nowUs() + this.net.eventEngineToClientUs);
       return;
     }
     this.pendingTurns.push(turn);
@@ -340,7 +341,9 @@ export class SimulatedNode {
     if (!turn.request.stream) return;
     const delay = this.net.eventEngineToClientUs;
     const arrivals = turn.tokenArrivalsUs;
-    for (let i = from; i < from + count; i++) arrivals.push(timesUs[i]! + delay);
+    let k = turn.arrivals;
+    for (let i = from; i < from + count; i++) arrivals[k++] = timesUs[i]! + delay;
+    turn.arrivals = k;
   };
 
   private readonly onEngineFinish = (turn: SimTurn, s: RequestSummary): void => {

@@ -90,19 +90,23 @@ export interface PromptWords {
   /** Index into the vocabulary's words of the first word (written without its space); -1 if empty. */
   readonly first: number;
   /** Indexes into the vocabulary's phrases. */
-  readonly phrases: Uint16Array;
+  readonly phrases: readonly number[];
   /** Indexes into the vocabulary's words of the words after the phrases. */
-  readonly tail: Uint16Array;
+  readonly tail: readonly number[];
 }
 
 /** The words of a prompt of `count` tokens, drawn from `rng`. */
 export function promptWords(v: PromptVocabulary, rng: Rng, count: number): PromptWords {
-  if (count <= 0) return { first: -1, phrases: new Uint16Array(0), tail: new Uint16Array(0) };
+  if (count <= 0) return { first: -1, phrases: [], tail: [] };
   const first = v.bareFirst[rng.index(v.bareFirst.length)]!;
-  const phrases = new Uint16Array(Math.floor((count - 1) / PHRASE_WORDS));
-  for (let i = 0; i < phrases.length; i++) phrases[i] = rng.index(v.phrases.texts.length);
-  const tail = new Uint16Array(count - 1 - phrases.length * PHRASE_WORDS);
-  for (let i = 0; i < tail.length; i++) tail[i] = rng.index(v.words.length);
+  // Plain arrays, not typed ones: a typed array of this size gets a buffer outside the heap,
+  // costly to allocate for something that lives a moment.
+  const numPhrases = Math.floor((count - 1) / PHRASE_WORDS);
+  const phrases: number[] = [];
+  for (let i = 0; i < numPhrases; i++) phrases.push(rng.index(v.phrases.texts.length));
+  const numTail = count - 1 - numPhrases * PHRASE_WORDS;
+  const tail: number[] = [];
+  for (let i = 0; i < numTail; i++) tail.push(rng.index(v.words.length));
   return { first, phrases, tail };
 }
 

@@ -70,7 +70,7 @@ export interface TurnHandlers {
    * one-token chunks `texts[from + i]`, each as if `token(texts[from + i], 1)` had been called
    * at time `arrivalsUs[i]` (the runner's clock). Targets call `token` when it is absent.
    */
-  tokensAt?(texts: readonly string[], from: number, arrivalsUs: readonly number[], count: number): void;
+  tokensAt?(texts: readonly string[], from: number, arrivalsUs: ArrayLike<number>, count: number): void;
   finished(info: FinishedInfo): void;
   failed(error: TurnFailure): void;
 }

@@ -54,6 +54,7 @@ const enum State {
 }
 
 const CR = 0x0d;
+const END_OF_HEAD = Buffer.from("\r\n\r\n");
 const LF = 0x0a;
 
 function hexValue(byte: number): number {
@@ -116,13 +117,12 @@ export class Http1ResponseParser {
    * Parses `buf`; returns the bytes used: less than `buf.length` only when the response completed
    * (or the parser was halted) with bytes left over. Throws HttpParseError on a malformed response.
    */
-  feed(buf: Buffer): number {
+  feed(buf: Buffer, len = buf.length): number {
     let pos = 0;
-    const len = buf.length;
     while (pos < len && !this.halted) {
       switch (this.state) {
         case State.Head: {
-          const used = this.feedHead(buf, pos);
+          const used = this.feedHead(buf, pos, len);
           if (used < 0) return len; // head incomplete: all kept
           pos = used;
           break;
@@ -130,7 +130,7 @@ export class Http1ResponseParser {
         case State.ChunkData: {
           const take = Math.min(this.remaining, len - pos);
           this.remaining -= take;
-          const piece = pos === 0 && take === len ? buf : buf.subarray(pos, pos + take);
+          const piece = pos === 0 && take === buf.length ? buf : buf.subarray(pos, pos + take);
           pos += take;
           if (this.remaining === 0) this.state = State.ChunkDataCr;
           this.sink.onBody(piece);
@@ -139,19 +139,19 @@ export class Http1ResponseParser {
         case State.Length: {
           const take = Math.min(this.remaining, len - pos);
           this.remaining -= take;
-          const piece = pos === 0 && take === len ? buf : buf.subarray(pos, pos + take);
+          const piece = pos === 0 && take === buf.length ? buf : buf.subarray(pos, pos + take);
           pos += take;
           this.sink.onBody(piece);
           if (this.remaining === 0 && !this.halted) this.complete();
           break;
         }
         case State.UntilClose:
-          this.sink.onBody(pos === 0 ? buf : buf.subarray(pos));
+          this.sink.onBody(pos === 0 && len === buf.length ? buf : buf.subarray(pos, len));
           return len;
         case State.Done:
           return pos;
         default:
-          pos = this.feedChunkFraming(buf, pos);
+          pos = this.feedChunkFraming(buf, pos, len);
       }
     }
     return pos;
@@ -172,9 +172,8 @@ export class Http1ResponseParser {
   }
 
   /** The byte-by-byte states: chunk-size lines, the CRLF after each chunk, trailers. */
-  private feedChunkFraming(buf: Buffer, start: number): number {
+  private feedChunkFraming(buf: Buffer, start: number, len: number): number {
     let pos = start;
-    const len = buf.length;
     while (pos < len) {
       const byte = buf[pos++]!;
       switch (this.state) {
@@ -255,48 +254,67 @@ export class Http1ResponseParser {
    * Reads a whole head from `buf` at `start` (joined with a pending part); returns the position
    * after it, or -1 when the head is not complete yet (kept for the next feed).
    */
-  private feedHead(buf: Buffer, start: number): number {
-    let head = start === 0 ? buf : buf.subarray(start);
-    let offset = 0;
+  private feedHead(buf: Buffer, start: number, len: number): number {
+    let head = buf;
+    let from = start;
+    let offset = 0; // bytes of the pending part before buf's
+    let headLen = len;
     if (this.pendingHead !== undefined) {
       offset = this.pendingHead.length;
-      head = Buffer.concat([this.pendingHead, head]);
+      head = Buffer.concat([this.pendingHead, buf.subarray(start, len)]);
+      from = 0;
+      headLen = head.length;
     }
     // The head ends at the first empty line ("\r\n\r\n", or bare "\n\n" as lenient parsers accept).
-    let end = -1;
-    let from = 0;
-    for (;;) {
+    const headStart = from;
+    // Usually one native search finds it; the line-by-line scan below only for bare-LF heads.
+    const crlf = head.indexOf(END_OF_HEAD, from);
+    let end = crlf >= 0 && crlf + 4 <= headLen ? crlf + 4 : -1;
+    // A bare "\n\n" before it ends the head first (a JS scan: cheaper than a second native search).
+    for (let i = from; end > 0 && i < crlf; i++) if (head[i] === LF && head[i + 1] === LF) end = -1;
+    while (end < 0) {
       const nl = head.indexOf(LF, from);
-      if (nl < 0) break;
-      if (nl + 1 < head.length && head[nl + 1] === LF) {
+      if (nl < 0 || nl >= headLen) break;
+      if (nl + 1 < headLen && head[nl + 1] === LF) {
         end = nl + 2;
         break;
       }
-      if (nl + 2 < head.length && head[nl + 1] === CR && head[nl + 2] === LF) {
+      if (nl + 2 < headLen && head[nl + 1] === CR && head[nl + 2] === LF) {
         end = nl + 3;
         break;
       }
       from = nl + 1;
     }
     if (end < 0) {
-      if (head.length > MAX_HEAD_BYTES) throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
+      if (headLen - headStart > MAX_HEAD_BYTES)
+        throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
       // Copied: the fed buffer may be reused by the caller after this call.
-      this.pendingHead = Buffer.from(head);
+      this.pendingHead = Buffer.from(head.subarray(headStart, headLen));
       return -1;
     }
-    if (end > MAX_HEAD_BYTES) throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
+    if (end - headStart > MAX_HEAD_BYTES)
+      throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
     this.pendingHead = undefined;
-    this.parseHead(head.toString("latin1", 0, end));
-    return start + end - offset;
+    this.parseHead(head.toString("latin1", headStart, end));
+    // Joined with a pending part: `end` counts from that part's start.
+    return head === buf ? end : start + end - offset;
   }
 
+  /** Status line and headers (latin1, up to and including the empty line). */
   private parseHead(text: string): void {
-    const lines = text.split("\n");
-    const statusLine = stripCr(lines[0]!);
-    const match = /^HTTP\/1\.([01]) (\d{3})(?: .*)?$/.exec(statusLine);
-    if (!match) throw new HttpParseError(`bad status line ${JSON.stringify(statusLine.slice(0, 80))}`);
-    const http10 = match[1] === "0";
-    const status = Number(match[2]);
+    let lineEnd = text.indexOf("\n");
+    const statusLine = stripCr(text.slice(0, lineEnd));
+    // "HTTP/1.x SSS[ reason]"
+    if (
+      !statusLine.startsWith("HTTP/1.") ||
+      (statusLine.charCodeAt(7) !== 0x30 && statusLine.charCodeAt(7) !== 0x31) ||
+      statusLine.charCodeAt(8) !== 0x20 ||
+      !isDigits(statusLine, 9, 12) ||
+      (statusLine.length > 12 && statusLine.charCodeAt(12) !== 0x20)
+    )
+      throw new HttpParseError(`bad status line ${JSON.stringify(statusLine.slice(0, 80))}`);
+    const http10 = statusLine.charCodeAt(7) === 0x30;
+    const status = Number(statusLine.slice(9, 12));
     let contentType: string | undefined;
     let contentLength = -1;
     let chunked = false;
@@ -304,13 +322,25 @@ export class Http1ResponseParser {
     let connectionClose = false;
     let connectionKeepAlive = false;
     let keepAliveTimeoutMs: number | undefined;
-    for (let i = 1; i < lines.length; i++) {
-      const line = stripCr(lines[i]!);
-      if (line.length === 0) continue;
-      const colon = line.indexOf(":");
-      if (colon <= 0) throw new HttpParseError(`bad header line ${JSON.stringify(line.slice(0, 80))}`);
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
+    let lineStart = lineEnd + 1;
+    while (lineStart < text.length) {
+      lineEnd = text.indexOf("\n", lineStart);
+      if (lineEnd < 0) lineEnd = text.length;
+      let stop = lineEnd;
+      if (stop > lineStart && text.charCodeAt(stop - 1) === CR) stop--;
+      const from = lineStart;
+      lineStart = lineEnd + 1;
+      if (stop === from) continue;
+      const colon = text.indexOf(":", from);
+      if (colon <= from || colon >= stop)
+        throw new HttpParseError(
+          `bad header line ${JSON.stringify(text.slice(from, Math.min(stop, from + 80)))}`,
+        );
+      const nameLength = colon - from;
+      // Only these names matter; the others are not even lower-cased.
+      if (nameLength !== 10 && nameLength !== 12 && nameLength !== 14 && nameLength !== 17) continue;
+      const name = text.slice(from, colon).toLowerCase();
+      const value = text.slice(colon + 1, stop).trim();
       switch (name) {
         case "content-type":
           contentType = value;
@@ -326,11 +356,8 @@ export class Http1ResponseParser {
         }
         case "transfer-encoding": {
           // The last coding decides: chunked is the framing; anything after it is not.
-          const codings = value
-            .toLowerCase()
-            .split(",")
-            .map((c) => c.trim());
-          chunked = codings[codings.length - 1] === "chunked";
+          const codings = value.toLowerCase().split(",");
+          chunked = codings[codings.length - 1]!.trim() === "chunked";
           otherEncoding = !chunked;
           break;
         }
@@ -366,6 +393,15 @@ export class Http1ResponseParser {
     this.sink.onHead({ status, contentType, keepAlive: this.keepAlive, keepAliveTimeoutMs });
     if (this.state === State.Done && !this.halted) this.sink.onComplete();
   }
+}
+
+function isDigits(text: string, from: number, to: number): boolean {
+  if (text.length < to) return false;
+  for (let i = from; i < to; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
 }
 
 function stripCr(line: string): string {

@@ -1,4 +1,7 @@
+import { readFileSync } from "node:fs";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Http1Pool } from "./http1-pool";
 
@@ -247,6 +250,50 @@ describe("Http1Pool", () => {
     const r = await send(pool(origin, 1)).done;
     expect(r.error?.code).toBe("ECONNREFUSED");
     expect(r.error?.message).toMatch(/ECONNREFUSED 127\.0\.0\.1:\d+/);
+  });
+
+  it("https:// origin -> the same exchange over TLS (chunked, keep-alive reused)", async () => {
+    // The scheduler's test-only certificates (CN localhost, SAN 127.0.0.1).
+    const fixtures = join(__dirname, "../../../scheduler/test/fixtures/tls");
+    const server = createHttpsServer(
+      { cert: readFileSync(join(fixtures, "server.pem")), key: readFileSync(join(fixtures, "server.key")) },
+      (req, res) => {
+        req.resume();
+        req.on("end", () => {
+          res.writeHead(200, { "content-type": "text/event-stream" });
+          res.write("data: one\n\n");
+          res.end("data: [DONE]\n\n");
+        });
+      },
+    );
+    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+    cleanups.push(() => new Promise<void>((r) => server.close(() => r())));
+    let connections = 0;
+    server.on("secureConnection", () => connections++);
+    const p = new Http1Pool(new URL(`https://127.0.0.1:${(server.address() as AddressInfo).port}`), {
+      connections: 1,
+      keepAliveMs: 60_000,
+      ca: readFileSync(join(fixtures, "ca.pem")),
+    });
+    cleanups.push(() => p.close());
+    for (let i = 0; i < 2; i++)
+      expect(await send(p).done).toEqual({ status: 200, body: "data: one\n\ndata: [DONE]\n\n" });
+    expect(connections).toBe(1);
+  });
+
+  it("https:// to a server that never answers the TLS handshake -> UND_ERR_CONNECT_TIMEOUT after the connect timeout", async () => {
+    const s = await server(() => {}); // accepts TCP, says nothing
+    const p = new Http1Pool(new URL(`https://127.0.0.1:${s.origin.port}`), {
+      connections: 1,
+      keepAliveMs: 60_000,
+      connectTimeoutMs: 150,
+    });
+    cleanups.push(() => p.close());
+    const t0 = performance.now();
+    const r = await send(p).done;
+    expect(r.error).toEqual({ code: "UND_ERR_CONNECT_TIMEOUT", message: "connect timeout after 150 ms" });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(p.size).toBe(0);
   });
 
   it("close() waits for a request in flight, then closes its connection", async () => {

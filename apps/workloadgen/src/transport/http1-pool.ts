@@ -1,4 +1,4 @@
-import { connect as netConnect, type Socket } from "node:net";
+import { isIP, connect as netConnect, type Socket } from "node:net";
 import { connect as tlsConnect } from "node:tls";
 import { Http1ResponseParser, HttpParseError, type ResponseHead, type ResponseSink } from "./http1-parser";
 
@@ -13,6 +13,7 @@ export interface Http1Exchange {
   onComplete(): void;
   /**
    * The exchange failed: `IDLE_TIMEOUT` (no byte for the request's idle timeout),
+   * `UND_ERR_CONNECT_TIMEOUT` (no connection within the connect timeout),
    * `UND_ERR_SOCKET` (the server closed the connection; undici's code, kept so records read the
    * same with either client), `BAD_RESPONSE` (not HTTP/1.1), or Node's socket error codes
    * (`ECONNREFUSED`, `ECONNRESET`, `EPIPE`, ...).
@@ -25,6 +26,10 @@ export interface Http1PoolOptions {
   connections: number;
   /** An idle connection older than this is not reused, unless the server's `keep-alive: timeout` says less. */
   keepAliveMs: number;
+  /** A connection (with its TLS handshake) not up within this fails UND_ERR_CONNECT_TIMEOUT (default 10 s, as undici; 0 = none). */
+  connectTimeoutMs?: number;
+  /** `https://` origins: extra certificate authorities (tests); default: Node's. */
+  ca?: string | Buffer;
 }
 
 /** A request in the pool: queued, then written on one connection. */
@@ -74,7 +79,8 @@ class Connection implements ResponseSink {
     readonly socket: Socket,
   ) {
     this.keepAliveMs = pool.options.keepAliveMs;
-    socket.on("data", (buf: Buffer) => this.onData(buf));
+    // TLS sockets have no `onread`: their reads come as 'data' events.
+    if (pool.tls) socket.on("data", (buf: Buffer) => this.onData(buf, buf.length));
     socket.on("end", () => this.onSocketEnd());
     socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message, true));
     socket.on("close", () => this.onSocketClose());
@@ -131,7 +137,8 @@ class Connection implements ResponseSink {
     request.exchange.onComplete();
   }
 
-  private onData(buf: Buffer): void {
+  /** `len` bytes read into `buf` (the pool's shared read buffer, or a TLS socket's chunk). */
+  onData(buf: Buffer, len: number): void {
     if (!this.request) {
       // Bytes nobody asked for: the connection is out of step.
       this.destroy();
@@ -140,13 +147,13 @@ class Connection implements ResponseSink {
     this.answered = true;
     let used: number;
     try {
-      used = this.parser.feed(buf);
+      used = this.parser.feed(buf, len);
     } catch (err) {
       if (err instanceof HttpParseError) return this.fail("BAD_RESPONSE", err.message, false);
       throw err;
     }
     // Left-over bytes after a complete response (no pipelining here): do not reuse the connection.
-    if (this.request && this.parser.done) this.finish(used === buf.length);
+    if (this.request && this.parser.done) this.finish(used === len);
   }
 
   private onSocketEnd(): void {
@@ -158,6 +165,10 @@ class Connection implements ResponseSink {
     this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message, true);
     this.destroyed = true;
     this.pool.forget(this);
+  }
+
+  failConnect(message: string): void {
+    this.fail("UND_ERR_CONNECT_TIMEOUT", message, false);
   }
 
   /** Ends the current exchange with an error (or resends it) and closes the connection. */
@@ -202,7 +213,13 @@ export class Http1Pool {
   private closed: (() => void) | undefined;
   private readonly host: string;
   private readonly port: number;
-  private readonly tls: boolean;
+  readonly tls: boolean;
+  /**
+   * Every plain connection reads into this one buffer (net's `onread`): no Buffer per read and
+   * no stream machinery. Safe to share: a read is parsed synchronously, and body views are
+   * valid only during the exchange's callback (documented in Http1Exchange).
+   */
+  private readonly readBuffer = Buffer.allocUnsafe(64 << 10);
 
   constructor(
     origin: URL,
@@ -251,10 +268,39 @@ export class Http1Pool {
 
   private open(): Connection {
     const socket = this.tls
-      ? tlsConnect({ host: this.host, port: this.port, servername: this.host, ALPNProtocols: ["http/1.1"] })
-      : netConnect({ host: this.host, port: this.port, noDelay: true });
+      ? tlsConnect({
+          host: this.host,
+          port: this.port,
+          servername: isIP(this.host) ? undefined : this.host,
+          ALPNProtocols: ["http/1.1"],
+          ...(this.options.ca !== undefined ? { ca: this.options.ca } : {}),
+        })
+      : netConnect({
+          host: this.host,
+          port: this.port,
+          noDelay: true,
+          onread: {
+            buffer: this.readBuffer,
+            callback: (n: number, buf: Uint8Array) => {
+              // Runs only after connect, once `connection` below is set.
+              connection.onData(buf as Buffer, n);
+              return true;
+            },
+          },
+        });
     const connection = new Connection(this, socket);
     this.all.add(connection);
+    // As undici: a connection (and TLS handshake) not up within the connect timeout fails.
+    const connectTimeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    if (connectTimeoutMs > 0) {
+      const timer = setTimeout(
+        () => connection.failConnect(`connect timeout after ${connectTimeoutMs} ms`),
+        connectTimeoutMs,
+      );
+      timer.unref();
+      socket.once(this.tls ? "secureConnect" : "connect", () => clearTimeout(timer));
+      socket.once("close", () => clearTimeout(timer));
+    }
     return connection;
   }
 

@@ -328,6 +328,45 @@ describe.each(["native", "undici"] as const)(
       await t.close();
     });
 
+    it("request body -> byte-identical to JSON.stringify of the body object, for every shape", () => {
+      const reference = (t: OpenAiHttpTarget, r: TurnRequest, chat: boolean, model: string | undefined) => {
+        const body: Record<string, unknown> = { model, stream: r.stream };
+        if (chat) {
+          body.messages = r.messages ?? [{ role: "user", content: r.prompt ?? "" }];
+          body.max_completion_tokens = r.maxOutputTokens;
+        } else {
+          body.prompt = r.prompt ?? (r.messages ?? []).map((m) => `${m.role}: ${m.content}`).join("\n");
+          body.max_tokens = r.maxOutputTokens;
+        }
+        if (r.stream) body.stream_options = { include_usage: true };
+        if (r.ignoreEos) body.ignore_eos = true;
+        if (t.options.sendExpectedResponse && r.expectedResponse !== undefined)
+          body.expected_response = r.expectedResponse;
+        return JSON.stringify(body);
+      };
+      const odd = 'quote " backslash \\ newline \n tab \t nul \u0000 é 😀 \ud800';
+      for (const endpoint of ["chat", "completions"] as const)
+        for (const model of [undefined, "m", odd])
+          for (const sendExpectedResponse of [false, true])
+            for (const r of [
+              turn("hello"),
+              turn(odd, { stream: false, ignoreEos: false, expectedResponse: odd }),
+              turn("", { messages: undefined, prompt: odd, expectedResponse: undefined }),
+              turn("", { messages: undefined, prompt: undefined }),
+              turn("x", {
+                messages: [
+                  { role: "system", content: odd },
+                  { role: "user", content: "u" },
+                  { role: "assistant", content: "" },
+                ],
+                maxOutputTokens: 0,
+              }),
+            ]) {
+              const t = target({ model, endpoint, sendExpectedResponse });
+              expect(t.body(r)).toBe(reference(t, r, endpoint === "chat", model));
+            }
+    });
+
     it("unreachable server -> waitForReady rejects with the cause", async () => {
       const t = new OpenAiHttpTarget(
         {

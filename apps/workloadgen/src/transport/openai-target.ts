@@ -131,23 +131,28 @@ export class OpenAiHttpTarget implements Target {
     );
   }
 
-  /** The request body (JSON). */
+  /**
+   * The request body: the JSON of `{model, stream, messages | prompt, max_completion_tokens |
+   * max_tokens, stream_options?, ignore_eos?, expected_response?}` in that order, written as a
+   * string (no object per request; a test checks it equals JSON.stringify of that object).
+   */
   body(turn: TurnRequest): string {
     const chat = this.options.endpoint === "chat";
-    const body: Record<string, unknown> = { model: this.model, stream: turn.stream };
+    let json = this.model === undefined ? "{" : `{"model":${JSON.stringify(this.model)},`;
+    json += turn.stream ? `"stream":true,` : `"stream":false,`;
     if (chat) {
-      body.messages = turn.messages ?? [{ role: "user", content: turn.prompt ?? "" }];
-      body.max_completion_tokens = turn.maxOutputTokens;
+      json += `"messages":${JSON.stringify(turn.messages ?? [{ role: "user", content: turn.prompt ?? "" }])},`;
+      json += `"max_completion_tokens":${JSON.stringify(turn.maxOutputTokens)}`;
     } else {
       // Completions take one string: a conversation is flattened, one message per line.
-      body.prompt = turn.prompt ?? (turn.messages ?? []).map((m) => `${m.role}: ${m.content}`).join("\n");
-      body.max_tokens = turn.maxOutputTokens;
+      const prompt = turn.prompt ?? (turn.messages ?? []).map((m) => `${m.role}: ${m.content}`).join("\n");
+      json += `"prompt":${JSON.stringify(prompt)},"max_tokens":${JSON.stringify(turn.maxOutputTokens)}`;
     }
-    if (turn.stream) body.stream_options = { include_usage: true };
-    if (turn.ignoreEos) body.ignore_eos = true;
+    if (turn.stream) json += `,"stream_options":{"include_usage":true}`;
+    if (turn.ignoreEos) json += `,"ignore_eos":true`;
     if (this.options.sendExpectedResponse && turn.expectedResponse !== undefined)
-      body.expected_response = turn.expectedResponse;
-    return JSON.stringify(body);
+      json += `,"expected_response":${JSON.stringify(turn.expectedResponse)}`;
+    return json + "}";
   }
 
   submit(turn: TurnRequest, handlers: TurnHandlers): { cancel(): void } {

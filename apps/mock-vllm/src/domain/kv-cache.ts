@@ -21,10 +21,17 @@ export const NO_HASH = -1;
 /** One KV block. `prev`/`next` link it into the free queue while its refCount is 0. */
 export class KvBlock {
   refCount = 0;
-  hash = NO_HASH;
+  /** Its chained hash while it holds cached content, else NO_HASH. */
+  hash = 0.5;
   prev: KvBlock | null = null;
   next: KvBlock | null = null;
-  constructor(readonly id: number) {}
+  constructor(readonly id: number) {
+    // Hashes are uint32, mostly outside V8's small integers: the field starts as a double (0.5
+    // above) so every block keeps one hidden class. A small-integer field widened later kept
+    // deoptimising the pool's allocate/free paths (and the scheduler they are inlined into)
+    // several times a second under load.
+    this.hash = NO_HASH;
+  }
 }
 
 function fmix32(h: number): number {

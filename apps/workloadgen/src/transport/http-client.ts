@@ -159,6 +159,7 @@ export class UndiciClient implements HttpClient {
           if (aborted) c.abort(new Error("cancelled by the client"));
         },
         onResponseStart: (_c, statusCode, headers) => {
+          if (aborted) return;
           const type = headers["content-type"];
           exchange.onHead(statusCode, Array.isArray(type) ? type[0] : type);
         },

@@ -197,6 +197,31 @@ describe("Http1ResponseParser", () => {
     expect(() => parse([Buffer.from(wire)])).toThrow(message);
   });
 
+  it("bare-LF header lines ending in a CRLF empty line -> the head ends there, the body is the body", () => {
+    const wire = "HTTP/1.1 200 OK\ncontent-length: 12\n\r\nab\r\n\r\ncd: ef";
+    for (const pieces of [[Buffer.from(wire)], cut(Buffer.from(wire), [5, 20, 31, 33])]) {
+      const { seen, body } = parse(pieces);
+      expect(seen.heads).toHaveLength(1);
+      expect(body).toBe("ab\r\n\r\ncd: ef");
+      expect(seen.completions).toBe(1);
+    }
+  });
+
+  it("a head trickled one byte per read -> parsed as if it came at once", () => {
+    const wire = Buffer.from(
+      "HTTP/1.1 200 OK\r\n" + "x-filler: aaaa\r\n".repeat(50) + "content-length: 2\r\n\r\nhi",
+    );
+    const { seen, body } = parse(
+      cut(
+        wire,
+        Array.from({ length: wire.length }, (_, i) => i),
+      ),
+    );
+    expect(seen.heads[0]!.status).toBe(200);
+    expect(body).toBe("hi");
+    expect(seen.completions).toBe(1);
+  });
+
   it("a head that never ends -> HttpParseError once over the limit, fed in pieces", () => {
     const piece = Buffer.from("x-filler: " + "a".repeat(1000) + "\r\n");
     const pieces = [Buffer.from("HTTP/1.1 200 OK\r\n"), ...Array.from({ length: 70 }, () => piece)];

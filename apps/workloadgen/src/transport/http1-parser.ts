@@ -67,7 +67,9 @@ function hexValue(byte: number): number {
 export class Http1ResponseParser {
   private state = State.Head;
   /** Head bytes of an unfinished head (a head split between feeds), else undefined. */
-  private pendingHead: Buffer | undefined;
+  /** Pieces of a head that has not ended yet (copies: fed buffers are reused), and their bytes. */
+  private pendingHead: Buffer[] | undefined;
+  private pendingHeadBytes = 0;
   /** Chunk-size line: the size so far and its digit count; or bytes of the current trailer line. */
   private size = 0;
   private digits = 0;
@@ -86,6 +88,7 @@ export class Http1ResponseParser {
   reset(): void {
     this.state = State.Head;
     this.pendingHead = undefined;
+    this.pendingHeadBytes = 0;
     this.halted = false;
   }
 
@@ -97,20 +100,6 @@ export class Http1ResponseParser {
   /** The current response is complete. */
   get done(): boolean {
     return this.state === State.Done;
-  }
-
-  /** Nothing of a response read yet (no byte since `reset`). */
-  get idle(): boolean {
-    return this.state === State.Head && this.pendingHead === undefined;
-  }
-
-  /** The body runs to the connection's end (no length, not chunked). */
-  get readsUntilClose(): boolean {
-    return this.state === State.UntilClose;
-  }
-
-  get reusable(): boolean {
-    return this.keepAlive;
   }
 
   /**
@@ -260,8 +249,18 @@ export class Http1ResponseParser {
     let offset = 0; // bytes of the pending part before buf's
     let headLen = len;
     if (this.pendingHead !== undefined) {
-      offset = this.pendingHead.length;
-      head = Buffer.concat([this.pendingHead, buf.subarray(start, len)]);
+      const piece = buf.subarray(start, len);
+      // A head arriving in many small reads is kept in pieces, each copied once, and joined only
+      // when a piece may hold its end: a trickling server costs time linear in the head's size.
+      if (!mayEndHead(this.pendingHead, piece)) {
+        if (this.pendingHeadBytes + piece.length > MAX_HEAD_BYTES)
+          throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
+        this.pendingHead.push(Buffer.from(piece));
+        this.pendingHeadBytes += piece.length;
+        return -1;
+      }
+      offset = this.pendingHeadBytes;
+      head = Buffer.concat([...this.pendingHead, piece]);
       from = 0;
       headLen = head.length;
     }
@@ -270,8 +269,10 @@ export class Http1ResponseParser {
     // Usually one native search finds it; the line-by-line scan below only for bare-LF heads.
     const crlf = head.indexOf(END_OF_HEAD, from);
     let end = crlf >= 0 && crlf + 4 <= headLen ? crlf + 4 : -1;
-    // A bare "\n\n" before it ends the head first (a JS scan: cheaper than a second native search).
-    for (let i = from; end > 0 && i < crlf; i++) if (head[i] === LF && head[i + 1] === LF) end = -1;
+    // A bare "\n\n" or "\n\r\n" (bare-LF lines, then an empty line either way) before it ends the
+    // head first (a JS scan: cheaper than a second native search).
+    for (let i = from; end > 0 && i < crlf; i++)
+      if (head[i] === LF && (head[i + 1] === LF || (head[i + 1] === CR && head[i + 2] === LF))) end = -1;
     while (end < 0) {
       const nl = head.indexOf(LF, from);
       if (nl < 0 || nl >= headLen) break;
@@ -289,12 +290,14 @@ export class Http1ResponseParser {
       if (headLen - headStart > MAX_HEAD_BYTES)
         throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
       // Copied: the fed buffer may be reused by the caller after this call.
-      this.pendingHead = Buffer.from(head.subarray(headStart, headLen));
+      this.pendingHead = [Buffer.from(head.subarray(headStart, headLen))];
+      this.pendingHeadBytes = headLen - headStart;
       return -1;
     }
     if (end - headStart > MAX_HEAD_BYTES)
       throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
     this.pendingHead = undefined;
+    this.pendingHeadBytes = 0;
     this.parseHead(head.toString("latin1", headStart, end));
     // Joined with a pending part: `end` counts from that part's start.
     return head === buf ? end : start + end - offset;
@@ -406,4 +409,27 @@ function isDigits(text: string, from: number, to: number): boolean {
 
 function stripCr(line: string): string {
   return line.length > 0 && line.charCodeAt(line.length - 1) === CR ? line.slice(0, -1) : line;
+}
+
+/**
+ * Whether `piece`, after the `pending` pieces, may complete a head's empty line: it has an LF that
+ * ends "\n\n" or "\n\r\n" (the tail of "\r\n\r\n" too), looking back into `pending` as needed.
+ */
+function mayEndHead(pending: readonly Buffer[], piece: Buffer): boolean {
+  /** The byte `back` positions before piece[at], possibly in the pending pieces; -1 before all. */
+  const before = (back: number, at: number): number => {
+    let k = at - back;
+    if (k >= 0) return piece[k]!;
+    for (let p = pending.length - 1; p >= 0; p--) {
+      const part = pending[p]!;
+      k += part.length;
+      if (k >= 0) return part[k]!;
+    }
+    return -1;
+  };
+  for (let at = piece.indexOf(LF); at >= 0; at = piece.indexOf(LF, at + 1)) {
+    const prev = before(1, at);
+    if (prev === LF || (prev === CR && before(2, at) === LF)) return true;
+  }
+  return false;
 }

@@ -121,6 +121,19 @@ describe("Http1Pool", () => {
     expect(s.sockets.length).toBe(2);
   });
 
+  it("a reused connection closed long after the request went out -> UND_ERR_SOCKET, not sent again", async () => {
+    // The server took the request and died working on it (a long prefill): a resend could
+    // generate twice, so the turn fails as it does with undici.
+    const s = await server((socket, n) =>
+      n === 0 ? socket.write(ok("first")) : setTimeout(() => socket.destroy(), 700),
+    );
+    const p = pool(s.origin, 1);
+    await send(p).done;
+    const r = await send(p).done;
+    expect(r.error).toEqual({ code: "UND_ERR_SOCKET", message: "other side closed" });
+    expect(s.sockets.length).toBe(1);
+  });
+
   it("a reused connection the server closes on the retry too -> UND_ERR_SOCKET (one retry only)", async () => {
     let answered = 0;
     const s = await server((socket) => (answered++ === 0 ? socket.write(ok("first")) : socket.destroy()));

@@ -41,7 +41,6 @@ class PoolRequest {
   retried = false;
 
   constructor(
-    private readonly pool: Http1Pool,
     /** Head and body, written in one call. */
     readonly payload: string,
     readonly exchange: Http1Exchange,
@@ -57,6 +56,14 @@ class PoolRequest {
   }
 }
 
+/**
+ * A reused connection that closes this soon after a request was written, before any byte of an
+ * answer, was closing as the request went out (the server's idle timeout): the request is sent
+ * once more. Later, the server took the request and died or gave up on it; sending it again could
+ * generate twice, so the turn fails as it would with undici.
+ */
+const STALE_CLOSE_WINDOW_MS = 500;
+
 /** The server closed the connection mid-exchange (undici's words and code). */
 const SOCKET_CLOSED = { code: "UND_ERR_SOCKET", message: "other side closed" };
 
@@ -68,6 +75,8 @@ class Connection implements ResponseSink {
   reused = false;
   /** A byte of the current request's response arrived. */
   answered = false;
+  /** When the current request was written (performance.now()). */
+  writtenAtMs = 0;
   destroyed = false;
   idleSinceMs = 0;
   keepAliveMs: number;
@@ -100,6 +109,7 @@ class Connection implements ResponseSink {
       this.timeoutSet = true;
     }
     this.socket.ref();
+    this.writtenAtMs = performance.now();
     this.socket.write(request.payload);
   }
 
@@ -177,8 +187,16 @@ class Connection implements ResponseSink {
     this.destroy();
     if (!request) return;
     request.connection = undefined;
-    // A reused keep-alive connection the server had already closed: send once more, on a new one.
-    if (socketLevel && this.reused && !this.answered && !request.retried && !request.aborted) {
+    // A reused keep-alive connection the server was closing: send once more, on a new one.
+    const closingAsSent = performance.now() - this.writtenAtMs < STALE_CLOSE_WINDOW_MS;
+    if (
+      socketLevel &&
+      this.reused &&
+      !this.answered &&
+      closingAsSent &&
+      !request.retried &&
+      !request.aborted
+    ) {
       request.retried = true;
       this.pool.resend(request);
       return;
@@ -237,7 +255,7 @@ export class Http1Pool {
 
   /** Sends `payload` (a whole request: head and body) and reports to `exchange`. */
   request(payload: string, exchange: Http1Exchange, idleTimeoutMs = 0): { abort(): void } {
-    const request = new PoolRequest(this, payload, exchange, idleTimeoutMs);
+    const request = new PoolRequest(payload, exchange, idleTimeoutMs);
     if (this.closing) {
       request.finished = true;
       queueMicrotask(() => exchange.onError("UND_ERR_CLOSED", "the connection pool is closed"));

@@ -228,7 +228,7 @@ class HttpTurn implements HttpExchange {
     }
   }
 
-  /** The runner gives up on the turn (hard end, second Ctrl-C): reported at once, as undici did. */
+  /** The runner gives up on the turn (hard end, second Ctrl-C): reported at once. */
   cancel(): void {
     this.fail("CANCELLED", "cancelled by the client");
   }

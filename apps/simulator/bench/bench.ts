@@ -26,12 +26,9 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { setFlagsFromString } from "node:v8";
 import { createLogger } from "@symphony/runtime";
 import { parseConfig, type SimConfig } from "../src/config";
 import { runSimulation } from "../src/simulate";
-
-setFlagsFromString("--max-semi-space-size=64");
 
 /** CPU-seconds per simulated hour. */
 const TARGET_CPU_S = 20;

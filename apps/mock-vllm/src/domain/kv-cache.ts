@@ -27,9 +27,8 @@ export class KvBlock {
   next: KvBlock | null = null;
   constructor(readonly id: number) {
     // Hashes are uint32, mostly outside V8's small integers: the field starts as a double (0.5
-    // above) so every block keeps one hidden class. A small-integer field widened later kept
-    // deoptimising the pool's allocate/free paths (and the scheduler they are inlined into)
-    // several times a second under load.
+    // above) so every block keeps one hidden class; a field widened later deoptimises the pool's
+    // allocate/free paths and the scheduler they are inlined into.
     this.hash = NO_HASH;
   }
 }

@@ -27,13 +27,22 @@ const SSE_HEADERS = {
   "x-accel-buffering": "no",
 };
 
-/** JSON string literals of streamed pieces; pieces are mostly single tokens, so this stays small. */
+/**
+ * Caches keyed by streamed pieces (mostly single tokens; the text is the client's when it sends
+ * `expected_response`): only short pieces, and at most this many, so a long-running mock's memory
+ * stays bounded whatever it is asked to say.
+ */
+const PIECE_CACHE_MAX_ENTRIES = 100_000;
+const PIECE_CACHE_MAX_CHARS = 64;
+
+/** JSON string literals of streamed pieces. */
 const pieceJsonCache = new Map<string, string>();
 function pieceJson(piece: string): string {
   let json = pieceJsonCache.get(piece);
   if (json === undefined) {
     json = JSON.stringify(piece);
-    if (pieceJsonCache.size < 250_000) pieceJsonCache.set(piece, json);
+    if (piece.length <= PIECE_CACHE_MAX_CHARS && pieceJsonCache.size < PIECE_CACHE_MAX_ENTRIES)
+      pieceJsonCache.set(piece, json);
   }
   return json;
 }
@@ -59,7 +68,7 @@ function chunkTail(kind: Job["kind"], piece: string): ChunkTail {
   if (tail === undefined) {
     const event = pieceJson(piece) + MID_CHUNK_END[kind];
     tail = { text: `${event}\r\n`, eventBytes: Buffer.byteLength(event) };
-    if (cache.size < 250_000) cache.set(piece, tail);
+    if (piece.length <= PIECE_CACHE_MAX_CHARS && cache.size < PIECE_CACHE_MAX_ENTRIES) cache.set(piece, tail);
   }
   return tail;
 }
@@ -67,6 +76,7 @@ function chunkTail(kind: Job["kind"], piece: string): ChunkTail {
 /** HTTP/1.1 chunk-size lines (`<hex>\r\n`) by size; SSE events are a few hundred bytes. */
 const chunkSizeLines: string[] = [];
 function chunkSizeLine(bytes: number): string {
+  if (bytes >= 4096) return `${bytes.toString(16)}\r\n`;
   return (chunkSizeLines[bytes] ??= `${bytes.toString(16)}\r\n`);
 }
 
@@ -131,7 +141,8 @@ export class CompletionResponder implements EngineListener {
   private send(data: string): void {
     const socket = this.res.socket;
     if (this.rawChunked && socket) {
-      if (!socket.destroyed) socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
+      // Not writable: the client went away (or half-closed, and Node ended the socket).
+      if (socket.writable) socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
     } else {
       this.res.write(data);
     }
@@ -150,7 +161,7 @@ export class CompletionResponder implements EngineListener {
     if (this.rawChunked && socket && index !== 0 && index !== this.lastIndex) {
       // Nearly every token: the chunk is three cached strings (size line, this stream's event
       // head, the piece with the constant rest), its size known without encoding it.
-      if (socket.destroyed) return;
+      if (!socket.writable) return;
       const tail = chunkTail(this.job.kind, this.pieces[index]!);
       socket.write(chunkSizeLine(this.eventHeadBytes + tail.eventBytes) + this.eventHead + tail.text);
       return;
@@ -167,7 +178,7 @@ export class CompletionResponder implements EngineListener {
       : `${this.head}"text":${piece},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]}\n\n`;
     // The last token, the usage chunk, [DONE] and the terminating chunk are due at the same
     // instant (onFinish follows at once): corked, they leave in one writev. res.end() uncorks.
-    if (index === this.lastIndex && this.rawChunked && socket && !socket.destroyed) {
+    if (index === this.lastIndex && this.rawChunked && socket && socket.writable) {
       socket.cork();
       process.nextTick(uncorkIfStill, socket);
     }

@@ -9,19 +9,29 @@ import type { Socket } from "node:net";
  */
 export function closeIdleConnections(server: Server, idleMs: number): void {
   server.keepAliveTimeout = 0; // no header, no Node timer: the timers below decide
-  const timers = new WeakMap<Socket, NodeJS.Timeout>();
+  const state = new WeakMap<Socket, { timer?: NodeJS.Timeout; inFlight: number }>();
   const arm = (socket: Socket) => {
-    clearTimeout(timers.get(socket));
-    const timer = setTimeout(() => socket.end(), idleMs);
-    timer.unref();
-    timers.set(socket, timer);
+    const s = state.get(socket) ?? { inFlight: 0 };
+    state.set(socket, s);
+    clearTimeout(s.timer);
+    // Closed outright, as uvicorn's transport.close(): a request arriving meanwhile is not read.
+    s.timer = setTimeout(() => socket.destroySoon(), idleMs);
+    s.timer.unref();
   };
-  server.on("connection", arm);
+  server.on("connection", (socket: Socket) => {
+    arm(socket);
+    socket.once("close", () => clearTimeout(state.get(socket)?.timer));
+  });
   server.on("request", (req, res) => {
     const socket = req.socket;
-    clearTimeout(timers.get(socket));
-    res.once("finish", () => {
-      if (!socket.destroyed) arm(socket);
+    const s = state.get(socket) ?? { inFlight: 0 };
+    state.set(socket, s);
+    clearTimeout(s.timer);
+    s.inFlight++;
+    // Armed again only when no response on the connection is still going (pipelined requests).
+    res.once("close", () => {
+      s.inFlight--;
+      if (s.inFlight === 0 && !socket.destroyed) arm(socket);
     });
   });
 }

@@ -19,7 +19,7 @@ const MAX_EVENT_BYTES = 64 * 1024 * 1024;
  * Streams opened on one connection before it is retired for a new one: HTTP/2 stream ids run out
  * at 2^31 (client ids are odd), and Node then fails every new stream on a connection it keeps open.
  */
-const MAX_STREAMS_PER_CONNECTION = 2 ** 30;
+const MAX_STREAMS_PER_CONNECTION = 2 ** 30 - 1024;
 
 /** Connection timing; the defaults are grpc-js's on node channels (see grpcClientOptions). */
 export interface NodeH2Timing {
@@ -96,15 +96,14 @@ export class NodeH2Sessions {
     session.once("connect", () => {
       clearTimeout(connectTimer);
       pingTimer = setInterval(() => {
-        const sentAt = performance.now();
         let answered = false;
-        let lateChecked = false;
+        let deferred = false;
         const expire = () => {
           if (answered || session.destroyed) return;
-          // An event loop stalled past the timeout runs this timer before it reads the socket, where
-          // the ACK may be waiting: give the socket one turn (setImmediate runs after I/O polling).
-          if (!lateChecked && performance.now() - sentAt > keepaliveTimeoutMs + 1000) {
-            lateChecked = true;
+          // Timers run before the socket is read: a loop that stalled past the timeout may have the
+          // ACK waiting unread. setImmediate runs after I/O polling, so look once more from there.
+          if (!deferred) {
+            deferred = true;
             setImmediate(expire);
             return;
           }

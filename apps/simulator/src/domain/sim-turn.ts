@@ -68,6 +68,11 @@ export class SimTurn implements EngineListener {
 
   /** Notes the arrival time of the next streamed token. */
   noteArrival(atUs: number): void {
+    // A typed array drops writes past its end without a word: more tokens than planned is a bug.
+    if (this.arrivals >= this.tokenArrivalsUs.length)
+      throw new Error(
+        `turn ${this.request.requestId}: token ${this.arrivals + 1} beyond the ${this.tokenArrivalsUs.length} planned`,
+      );
     this.tokenArrivalsUs[this.arrivals++] = atUs;
   }
 

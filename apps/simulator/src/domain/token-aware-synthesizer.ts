@@ -33,8 +33,7 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
     const text = promptWordsText(this.vocabulary, words);
-    // Pushed, not written into `new Array(n)`: a packed array, which the engine's hashing reads
-    // faster than a holey one.
+    // Pushed, so the array is packed: the engine's hashing reads packed arrays faster than holey ones.
     const ids: number[] = [];
     if (words.first >= 0) ids.push(this.bareIds[words.first]!);
     const phraseIds = this.phraseIds;

@@ -125,7 +125,7 @@ describe("Http1Pool", () => {
     // The server took the request and died working on it (a long prefill): a resend could
     // generate twice, so the turn fails as it does with undici.
     const s = await server((socket, n) =>
-      n === 0 ? socket.write(ok("first")) : setTimeout(() => socket.destroy(), 700),
+      n === 0 ? socket.write(ok("first")) : setTimeout(() => socket.destroy(), 2000),
     );
     const p = pool(s.origin, 1);
     await send(p).done;

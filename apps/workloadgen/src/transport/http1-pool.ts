@@ -62,7 +62,7 @@ class PoolRequest {
  * once more. Later, the server took the request and died or gave up on it; sending it again could
  * generate twice, so the turn fails as it would with undici.
  */
-const STALE_CLOSE_WINDOW_MS = 500;
+const STALE_CLOSE_WINDOW_MS = 1000;
 
 /** The server closed the connection mid-exchange (undici's words and code). */
 const SOCKET_CLOSED = { code: "UND_ERR_SOCKET", message: "other side closed" };

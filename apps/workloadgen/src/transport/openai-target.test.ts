@@ -368,22 +368,7 @@ describe.each(["native", "undici"] as const)(
     });
 
     it("unreachable server -> waitForReady rejects with the cause", async () => {
-      const t = new OpenAiHttpTarget(
-        {
-          baseUrl: "http://127.0.0.1:1/v1",
-          endpoint: "chat",
-          model: undefined,
-          apiKey: undefined,
-          headers: {},
-          sessionIdHeader: undefined,
-          sendExpectedResponse: false,
-          connections: 1,
-          requestTimeoutMs: 1000,
-          tokenizer: loadTokenizer("llama3"),
-          httpClient,
-        },
-        createLogger("test", "error"),
-      );
+      const t = target({ baseUrl: "http://127.0.0.1:1/v1", connections: 1, requestTimeoutMs: 1000 });
       await expect(t.waitForReady(200)).rejects.toThrow(/ECONNREFUSED/);
       await t.close();
     });

@@ -396,6 +396,9 @@ export class LoadRunner {
           turn.kind === "join" && turn.subAgents?.length ? (scheduledUs - session.spawnedUs) / 1000 : null,
         fan_out: turn.kind === "join" ? (turn.subAgents?.length ?? 0) : 0,
       });
+      // The target may hold this turn's handlers (and so everything they capture) a while after
+      // it ended: the gaps, now the record's, are not kept alive with them.
+      itl = [];
       if (error) {
         this.failed++;
         // A user whose turn failed gives up on the conversation.

@@ -211,8 +211,8 @@ class RequestState {
     readonly arrivalUs: number,
   ) {
     this.id = req.id;
-    this.prompt = Int32Array.from(req.promptTokenIds);
-    this.output = Int32Array.from(req.outputTokenIds);
+    this.prompt = new Int32Array(req.promptTokenIds);
+    this.output = new Int32Array(req.outputTokenIds);
     this.promptLen = this.prompt.length;
     this.finishReason = req.finishReason;
     this.externalKvTokens = req.externalKvTokens ?? 0;

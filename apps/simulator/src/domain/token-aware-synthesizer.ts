@@ -2,9 +2,6 @@ import { encodeText } from "@symphony/common";
 import { PHRASE_WORDS, PromptSynthesizer, promptWordsText } from "@symphony/workloadgen/domain";
 import type { FastTokenCache } from "./fast-token-cache";
 
-/** Token slots of the scratch array kept between prompts. */
-const MAX_SCRATCH = 1 << 17;
-
 /**
  * workloadgen's PromptSynthesizer that also hands the token ids of each synthetic prompt to the
  * simulation's token cache, so the simulated node and engine never re-tokenize it. The text is
@@ -16,7 +13,6 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   private readonly bareIds: number[];
   /** The ids of phrase p's words at PHRASE_WORDS * p ... (each word is one token). */
   private readonly phraseIds: number[];
-  private scratch: number[] = [];
 
   constructor(
     synthSeed: number,
@@ -37,10 +33,10 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
     const text = promptWordsText(this.vocabulary, words);
-    // Filled in order into a reused scratch array and copied out once at its final size: packed
-    // (the engine's hashing reads packed arrays faster than holey ones) and without the slack
-    // and the copies that growing a fresh array leaves (the ids live as long as the request).
-    const ids = this.scratch;
+    // A typed array of the final size (see FastTokenCache.remember).
+    const ids = new Int32Array(
+      (words.first >= 0 ? 1 : 0) + words.phrases.length * PHRASE_WORDS + words.tail.length,
+    );
     let n = 0;
     if (words.first >= 0) ids[n++] = this.bareIds[words.first]!;
     const phraseIds = this.phraseIds;
@@ -49,8 +45,7 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
       for (let j = 0; j < PHRASE_WORDS; j++) ids[n++] = phraseIds[at + j]!;
     }
     for (let i = 0; i < words.tail.length; i++) ids[n++] = this.spacedIds[words.tail[i]!]!;
-    if (ids.length > MAX_SCRATCH) this.scratch = [];
-    this.tokens.remember(text, ids.slice(0, n));
+    this.tokens.remember(text, ids);
     return text;
   }
 }

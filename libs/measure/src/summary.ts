@@ -784,13 +784,16 @@ export class SummaryAccumulator {
     this.records++;
     this.exact?.add(row, r.itl_ms);
     this.bins.add(row);
-    if (e < 0)
-      this.scatterSampler.offerMany(1, (slot) => {
+    if (e < 0) {
+      // One item at a time: `offer` takes the same draws as `offerMany(1, ...)`, without a closure per record.
+      const slot = this.scatterSampler.offer();
+      if (slot >= 0) {
         this.scatter.sent[slot] = row.sent;
         this.scatter.ttft[slot] = row.ttft;
         this.scatter.e2el[slot] = row.e2el;
         this.scatterCount = Math.min(SCATTER_POINTS, this.scatterCount + 1);
-      });
+      }
+    }
     if (!this.windowed) this.committed.add(row);
     else if (row.sent >= this.warmupMs) {
       // Rows sent in the warm-up never count; the others wait until they are surely before the cool-down.

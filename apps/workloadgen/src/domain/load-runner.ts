@@ -111,6 +111,8 @@ export class LoadRunner {
   /** Closed loop: each client's start timer (on the ramp), cancelled when the run finishes. */
   private readonly clientStarts: (TimerHandle | undefined)[] = [];
   private exhausted = false;
+  /** Reused while a batch's gaps are computed (`appendGaps`). */
+  private readonly gapScratch: number[] = [];
 
   sent = 0;
   completed = 0;
@@ -336,7 +338,7 @@ export class LoadRunner {
     let started: StartedInfo | undefined;
     let firstTokenUs: number | null = null;
     let lastTokenUs = 0;
-    const itl: number[] = [];
+    let itl: number[] = [];
     let tokenCount = 0;
     let response = "";
     // The answer text feeds the next turn's history (or a parent agent); a last turn's is never
@@ -416,6 +418,10 @@ export class LoadRunner {
       else itl.push((now - lastTokenUs) / 1000);
       lastTokenUs = now;
       tokenCount += count;
+      onText(chunk, count, reasoning, now);
+    };
+    // What a chunk's text changes: reasoning count, first content time, the kept response.
+    const onText = (chunk: string, count: number, reasoning: boolean | undefined, now: number) => {
       // Reasoning is not part of the answer: it is counted, never resent in the history.
       if (reasoning) {
         reasoningTokens += count;
@@ -434,8 +440,24 @@ export class LoadRunner {
     const handle = this.deps.target.submit(request, {
       started: (info) => (started = info),
       token: (chunk, count, reasoning) => onToken(chunk, count, reasoning, this.deps.timers.nowUs()),
+      // As `count` calls of onToken, with the timings done in one pass.
       tokensAt: (texts, from, arrivalsUs, count) => {
-        for (let i = 0; i < count; i++) onToken(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
+        if (count <= 0) return;
+        let k = 0;
+        if (firstTokenUs === null) {
+          firstTokenUs = arrivalsUs[0]!;
+          lastTokenUs = firstTokenUs;
+          k = 1;
+        }
+        itl = this.appendGaps(itl, arrivalsUs, k, count, lastTokenUs);
+        lastTokenUs = arrivalsUs[count - 1]!;
+        tokenCount += count;
+        for (let i = 0; i < count; i++) {
+          // Once the output is past any think block, has had content and is not kept, the rest
+          // of the texts change nothing (a simulated hour's last turns: 65 M tokens).
+          if (!keepResponse && firstContentUs !== null && splitter.passthrough) break;
+          onText(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
+        }
       },
       finished: (info) => finish(info, null),
       failed: (e) => finish(undefined, `${e.code}: ${e.message}`),
@@ -444,6 +466,34 @@ export class LoadRunner {
       session.inFlight = handle;
       session.endTurn = finish;
     }
+  }
+
+  /**
+   * `gaps` with the inter-token gaps (ms) of tokens `from..count-1` of `arrivalsUs` appended,
+   * token `from`'s measured from `previousUs`. An empty `gaps` is replaced by an array of the
+   * exact size (a simulated turn's tokens come in one batch): no array grown push by push.
+   */
+  private appendGaps(
+    gaps: number[],
+    arrivalsUs: ArrayLike<number>,
+    from: number,
+    count: number,
+    previousUs: number,
+  ): number[] {
+    if (gaps.length > 0) {
+      for (let i = from; i < count; i++) {
+        gaps.push((arrivalsUs[i]! - previousUs) / 1000);
+        previousUs = arrivalsUs[i]!;
+      }
+      return gaps;
+    }
+    const scratch = this.gapScratch;
+    let n = 0;
+    for (let i = from; i < count; i++) {
+      scratch[n++] = (arrivalsUs[i]! - previousUs) / 1000;
+      previousUs = arrivalsUs[i]!;
+    }
+    return n === 0 ? gaps : scratch.slice(0, n);
   }
 
   /** After a completed non-last turn: hint the next turn, then wait for it. */

@@ -1,13 +1,9 @@
-import { setFlagsFromString } from "node:v8";
 import { createLogger, runCli } from "@symphony/runtime";
 import { parseConfig } from "./config";
 import { parseRegimeConfig } from "./paper-regime/config";
 import { runPaperRegimeLive } from "./paper-regime/live";
 import { runPaperRegime } from "./paper-regime/run";
 import { runExperiment } from "./run";
-
-// The simulator allocates many short-lived objects; a larger young generation makes scavenges rarer.
-setFlagsFromString("--max-semi-space-size=64");
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);

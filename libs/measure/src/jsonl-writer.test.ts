@@ -28,6 +28,19 @@ describe("JsonlWriter", () => {
     expect(readFileSync(path, "utf8")).toBe("xxxxxxxxx\n".repeat(20));
   });
 
+  it("multi-byte text, a line longer than the whole buffer, lines across flushes -> the same bytes as written", () => {
+    const path = join(dir, "d.jsonl");
+    const w = new JsonlWriter(path, 60_000, 64);
+    const lines = [
+      "é€😀 \ud800 lone",
+      "y".repeat(200_000),
+      ...Array.from({ length: 50 }, (_, i) => `${i}:` + "ü".repeat(i)),
+    ];
+    for (const l of lines) w.write(l);
+    w.close();
+    expect(readFileSync(path)).toEqual(Buffer.from(lines.map((l) => l + "\n").join("")));
+  });
+
   it("process exits on an error before close -> the queued lines are still on disk", () => {
     const path = join(dir, "c.jsonl");
     // A child that queues lines and dies with process.exit(1), as runCli does after a bug.

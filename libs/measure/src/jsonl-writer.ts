@@ -1,5 +1,8 @@
 import { closeSync, openSync, writeSync } from "node:fs";
 
+/** Bytes kept free beyond `maxBytes` so that most lines are encoded in place. */
+const LINE_ROOM = 64 * 1024;
+
 /**
  * Appends lines to a file in batches with synchronous writes: cheap at thousands of lines per
  * second (one write per batch), and nothing is lost on a crash, because the buffer is also
@@ -7,23 +10,26 @@ import { closeSync, openSync, writeSync } from "node:fs";
  * unlike a WriteStream whose queued writes die with the process. At most `flushMs` of lines
  * can be lost only if the process is killed outright (SIGKILL).
  *
- * Memory is bounded: at most `maxChars` wait in the buffer, and a write that reaches it flushes
+ * Memory is bounded: at most `maxBytes` wait in the buffer, and a write that reaches it flushes
  * at once, synchronously, so a disk slower than the run holds the writer back (back-pressure)
  * instead of letting lines pile up in memory. SIGINT/SIGTERM: the live run closes the writer
  * after the grace period (every finished request is on disk before summary.json is written).
  */
 export class JsonlWriter {
   private readonly fd: number;
-  private buffer: string[] = [];
-  private chars = 0;
+  /** Lines queued since the last flush, UTF-8 encoded, in `buffer[0, used)`. */
+  private readonly buffer: Buffer;
+  private used = 0;
   private readonly timer: NodeJS.Timeout;
   private readonly onExit = () => this.flush();
   private closed = false;
-  private readonly maxChars: number;
+  private readonly maxBytes: number;
 
   // Plain fields, no parameter properties: the crash test runs this file with Node's type stripping.
-  constructor(path: string, flushMs = 200, maxChars = 1 << 20) {
-    this.maxChars = maxChars;
+  constructor(path: string, flushMs = 200, maxBytes = 1 << 20) {
+    this.maxBytes = maxBytes;
+    // Room for a full buffer plus one more line of up to LINE_ROOM bytes.
+    this.buffer = Buffer.allocUnsafe(maxBytes + LINE_ROOM);
     this.fd = openSync(path, "w");
     this.timer = setInterval(() => this.flush(), flushMs);
     this.timer.unref();
@@ -33,19 +39,29 @@ export class JsonlWriter {
   /** Queues one line (a newline is added). */
   write(line: string): void {
     if (this.closed) throw new Error("JsonlWriter: write after close");
-    this.buffer.push(line, "\n");
-    this.chars += line.length + 1;
-    if (this.chars >= this.maxChars) this.flush();
+    // Each line is encoded straight into the buffer (no list of strings joined, then encoded, per
+    // flush). UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes alone.
+    if (3 * line.length + 1 > this.buffer.length - this.used) {
+      this.flush();
+      if (3 * line.length + 1 > this.buffer.length) {
+        this.writeAll(Buffer.from(line + "\n"));
+        return;
+      }
+    }
+    this.used += this.buffer.write(line, this.used);
+    this.buffer[this.used++] = 0x0a;
+    if (this.used >= this.maxBytes) this.flush();
   }
 
   /** Writes everything queued so far. */
   flush(): void {
-    if (this.buffer.length === 0 || this.closed) return;
-    const text = this.buffer.join("");
-    this.buffer = [];
-    this.chars = 0;
-    // Encoded once: writing the string would encode it, and counting its bytes scan it again.
-    const bytes = Buffer.from(text);
+    if (this.used === 0 || this.closed) return;
+    const bytes = this.buffer.subarray(0, this.used);
+    this.used = 0;
+    this.writeAll(bytes);
+  }
+
+  private writeAll(bytes: Buffer): void {
     // A write may take only part of the bytes (a pipe, a nearly full disk): write the rest.
     for (let done = 0; done < bytes.length;) done += writeSync(this.fd, bytes, done, bytes.length - done);
   }

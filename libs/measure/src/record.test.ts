@@ -40,4 +40,23 @@ describe("requestLineWithoutItl", () => {
     expect(line).toBe('{"request_id":"r-1","session_id":"s1","ttft_ms":1.5,"error":null,"itl_count":2}');
     expect(record.itl_ms).toEqual([0.1234567, 2.0004999]);
   });
+
+  it("a record read back with its own itl_count, or with no other field -> the same line as a copy without itl_ms", () => {
+    const copyWay = (r: RequestRecord) => {
+      const { itl_ms, ...line } = r;
+      return JSON.stringify({ ...line, itl_count: itl_ms.length });
+    };
+    const withCount = { ...record, itl_count: 9, error: "x" } as unknown as RequestRecord;
+    expect(requestLineWithoutItl(withCount)).toBe(copyWay(withCount));
+    const bare = { itl_ms: [1] } as unknown as RequestRecord;
+    expect(requestLineWithoutItl(bare)).toBe('{"itl_count":1}');
+    const full = {
+      ...record,
+      node_id: 'a"\u2028é',
+      queue_time_ms: NaN,
+      tpot_ms: undefined,
+    } as unknown as RequestRecord;
+    expect(requestLineWithoutItl(full)).toBe(copyWay(full));
+    expect(full.itl_ms).toEqual([0.1234567, 2.0004999]);
+  });
 });

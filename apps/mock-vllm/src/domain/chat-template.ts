@@ -11,6 +11,8 @@ export type ChatMessage = TemplateMessage;
 
 /** Layout pieces up to this length (role names, "\n\n", the system preamble) are kept here for good. */
 const FIXED_PIECE_CHARS = 80;
+/** Token slots of `ChatTemplate.ids`' scratch array kept between prompts. */
+const MAX_SCRATCH = 1 << 17;
 
 /**
  * The served model's chat template, as token ids: Llama 3.1 Instruct's for Llama 3 vocabularies
@@ -24,6 +26,8 @@ export class ChatTemplate {
   readonly format: ChatFormat;
   /** Ids of short layout pieces; content goes through the TokenCache. */
   private readonly fixed = new Map<string, readonly number[]>();
+  /** Where `ids` assembles a prompt (packed, only ever written in order, so it stays packed). */
+  private scratch: number[] = [];
 
   constructor(private readonly tokens: TokenCache) {
     this.format = chatFormatFor(tokens.tokenizer);
@@ -45,13 +49,23 @@ export class ChatTemplate {
   }
 
   private ids(pieces: readonly ChatPiece[]): number[] {
-    const out: number[] = [];
+    // Built in a reused scratch array and copied out once at its final size: growing a fresh
+    // array by push leaves a trail of copies and slack behind, and the prompt lives as long as
+    // its request (in a simulation, long enough for the garbage collector to copy it too).
+    const out = this.scratch;
+    let n = 0;
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i]!;
-      if (typeof p === "number") out.push(p);
-      else pushAll(out, p.length <= FIXED_PIECE_CHARS ? this.fixedIds(p) : this.tokens.encode(p));
+      if (typeof p === "number") out[n++] = p;
+      else {
+        const ids = p.length <= FIXED_PIECE_CHARS ? this.fixedIds(p) : this.tokens.encode(p);
+        for (let j = 0; j < ids.length; j++) out[n++] = ids[j]!;
+      }
     }
-    return out;
+    const prompt = out.slice(0, n);
+    // A scratch array grown by one huge prompt is not kept for good.
+    if (out.length > MAX_SCRATCH) this.scratch = [];
+    return prompt;
   }
 
   private fixedIds(text: string): readonly number[] {
@@ -62,8 +76,4 @@ export class ChatTemplate {
     }
     return ids;
   }
-}
-
-function pushAll(out: number[], ids: readonly number[]): void {
-  for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
 }

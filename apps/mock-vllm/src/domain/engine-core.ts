@@ -18,12 +18,12 @@ export interface EngineRequest {
   /** Unique among live requests. */
   readonly id: string;
   /** The templated prompt's token ids (at least one). */
-  readonly promptTokenIds: readonly number[];
+  readonly promptTokenIds: ArrayLike<number>;
   /**
    * Every token the "model" will emit, in order (at least one). The engine streams them one
    * per decode step; their count is the completion length.
    */
-  readonly outputTokenIds: readonly number[];
+  readonly outputTokenIds: ArrayLike<number>;
   /** Reported when the last output token is emitted. */
   readonly finishReason: "stop" | "length";
   /**
@@ -192,19 +192,37 @@ class RequestState {
   firstTokenUs = -1;
   lastTokenUs = -1;
   readonly promptLen: number;
+  readonly id: string;
+  /**
+   * The request's token ids, copied into typed arrays: their numbers live outside the garbage
+   * collected heap for as long as the request runs, so young-generation collections (which
+   * copy every survivor) do not copy them, and the engine's hashing always reads one kind of
+   * array. The caller's arrays are not kept.
+   */
+  readonly prompt: Int32Array;
+  readonly output: Int32Array;
+  readonly finishReason: "stop" | "length";
+  readonly externalKvTokens: number;
+  readonly maxTokens: number;
 
   constructor(
-    readonly req: EngineRequest,
+    req: EngineRequest,
     readonly listener: EngineListener,
     readonly arrivalUs: number,
   ) {
-    this.promptLen = req.promptTokenIds.length;
+    this.id = req.id;
+    this.prompt = new Int32Array(req.promptTokenIds);
+    this.output = new Int32Array(req.outputTokenIds);
+    this.promptLen = this.prompt.length;
+    this.finishReason = req.finishReason;
+    this.externalKvTokens = req.externalKvTokens ?? 0;
+    this.maxTokens = req.maxTokens ?? 0;
   }
 
   /** Token `i` of prompt + output. */
   tokenAt(i: number): number {
     const p = this.promptLen;
-    return i < p ? this.req.promptTokenIds[i]! : this.req.outputTokenIds[i - p]!;
+    return i < p ? this.prompt[i]! : this.output[i - p]!;
   }
 
   /** Tokens known so far: the prompt plus every output token already sampled. */
@@ -585,7 +603,7 @@ export class EngineCore {
           }
         }
         // On first scheduling only: after a preemption the loaded KV is gone too (recompute).
-        const external = r.cachedTokens < 0 ? Math.min(r.req.externalKvTokens ?? 0, r.numTokens - 1) : 0;
+        const external = r.cachedTokens < 0 ? Math.min(r.externalKvTokens, r.numTokens - 1) : 0;
         const numComputed = Math.max(prefixHit, external);
         n = Math.min(r.numTokens - numComputed, budget);
         const newBlocks = Math.ceil((numComputed + n) / blockSize) - cached.length;
@@ -654,9 +672,8 @@ export class EngineCore {
       this.observer.onInterToken?.(now - r.lastTokenUs);
     }
     r.lastTokenUs = now;
-    r.listener.onToken(index, r.req.outputTokenIds[index]!);
-    if (r.status === Status.Running && r.numOutput === r.req.outputTokenIds.length)
-      this.finish(r, r.req.finishReason, now);
+    r.listener.onToken(index, r.output[index]!);
+    if (r.status === Status.Running && r.numOutput === r.output.length) this.finish(r, r.finishReason, now);
   }
 
   // --- fast-forward (config.fastForward) -----------------------------------------------------
@@ -716,7 +733,7 @@ export class EngineCore {
     this.ffLazyKv += r.numComputed;
     // Step j completes a block when numComputed + (j - k) is a multiple of the block size.
     this.ffBuckets[(((k - r.numComputed) % bs) + bs) % bs]!.push(r);
-    const last = k + r.req.outputTokenIds.length - r.numOutput;
+    const last = k + r.output.length - r.numOutput;
     const list = this.ffFinishes.get(last);
     if (list) list.push(r);
     else this.ffFinishes.set(last, [r]);
@@ -758,11 +775,11 @@ export class EngineCore {
         this.storeToCpu(r, now);
         if (r.numComputed >= (r.numStoredBlocks + 1) * bs) this.ffStoreSkipped = true;
       }
-      if (r.numOutput === r.req.outputTokenIds.length) {
+      if (r.numOutput === r.output.length) {
         r.ffLazy = false;
         this.ffLazyKv -= r.numComputed;
         finished++;
-        this.finish(r, r.req.finishReason, now);
+        this.finish(r, r.finishReason, now);
       }
     }
     if (finished > 0) {
@@ -867,7 +884,7 @@ export class EngineCore {
     r.lastTokenUs = times[at + d - 1]!;
     r.ffBase = this.ffDone;
     if (r.listener.onTokens) r.listener.onTokens(first, d, times, at);
-    else for (let i = first; i < first + d; i++) r.listener.onToken(i, r.req.outputTokenIds[i]!);
+    else for (let i = first; i < first + d; i++) r.listener.onToken(i, r.output[i]!);
   }
 
   /** Every lazy request catches up, so the times recorded so far are no longer needed. */
@@ -909,12 +926,10 @@ export class EngineCore {
   private blockHash(r: RequestState, k: number): number {
     const hashes = r.blockHashes;
     const bs = this.config.blockSize;
-    const { promptTokenIds, outputTokenIds } = r.req;
+    const { prompt, output } = r;
     while (hashes.length <= k) {
       const j = hashes.length;
-      hashes.push(
-        hashBlockOf(j === 0 ? NO_HASH : hashes[j - 1]!, promptTokenIds, outputTokenIds, j * bs, bs),
-      );
+      hashes.push(hashBlockOf(j === 0 ? NO_HASH : hashes[j - 1]!, prompt, output, j * bs, bs));
     }
     return hashes[k]!;
   }
@@ -1066,10 +1081,10 @@ export class EngineCore {
     this.needsCompaction = true;
     this.pool.free(r.blocks);
     r.blocks = [];
-    this.byId.delete(r.req.id);
+    this.byId.delete(r.id);
     this.finished[reason]++;
     const summary: RequestSummary = {
-      id: r.req.id,
+      id: r.id,
       finishReason: reason,
       promptTokens: r.promptLen,
       completionTokens: r.numOutput,
@@ -1080,7 +1095,7 @@ export class EngineCore {
       firstScheduledUs: r.firstScheduledUs,
       firstTokenUs: r.firstTokenUs,
       finishUs: now,
-      maxTokens: r.req.maxTokens ?? 0,
+      maxTokens: r.maxTokens,
     };
     this.observer.onFinish?.(summary);
     r.listener.onFinish(summary);

@@ -75,8 +75,8 @@ export function hashBlock(
  */
 export function hashBlockOf(
   parentHash: number,
-  head: readonly number[],
-  tail: readonly number[],
+  head: Int32Array,
+  tail: Int32Array,
   start: number,
   blockSize: number,
 ): number {

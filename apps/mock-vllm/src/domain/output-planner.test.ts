@@ -22,7 +22,7 @@ describe.each(["cl100k", "llama3", "llama2"])("OutputPlanner, tokenizer %s", (sp
     const plan = planner.plan({ promptTokenIds: prompt, expectedResponse: text, ...limits });
     expect(plan.tokenIds).toHaveLength(wantLen);
     expect(plan.finishReason).toBe(wantReason);
-    const got = decodeTokens(plan.tokenIds);
+    const got = decodeTokens(Array.from(plan.tokenIds));
     if (wantLen >= n) expect(got.startsWith(text)).toBe(true);
   });
 
@@ -43,7 +43,7 @@ describe.each(["cl100k", "llama3", "llama2"])("OutputPlanner, tokenizer %s", (sp
     const plan = planner.plan({ promptTokenIds: prompt, maxTokens: 50, minTokens: 0, ignoreEos: false });
     expect(plan.tokenIds).toHaveLength(50);
     expect(plan.finishReason).toBe("length");
-    expect(tokens.encode(decodeTokens(plan.tokenIds))).toEqual(plan.tokenIds);
+    expect(tokens.encode(decodeTokens(Array.from(plan.tokenIds)))).toEqual(Array.from(plan.tokenIds));
   });
 
   it("same seed and prompt -> identical output; other seed or prompt -> different", () => {

@@ -25,7 +25,7 @@ export interface OutputPlanInput {
 }
 
 export interface OutputPlan {
-  readonly tokenIds: number[];
+  readonly tokenIds: Int32Array;
   readonly finishReason: "stop" | "length";
 }
 
@@ -82,7 +82,10 @@ export class OutputPlanner {
       finishReason = len >= maxTokens ? "length" : "stop";
       len = Math.min(len, maxTokens);
     }
-    const out: number[] = new Array<number>(len);
+    // A typed array: the plan lives as long as its request, and a typed array's numbers sit
+    // outside the garbage-collected heap (young-generation collections do not copy them).
+    // An empty answer is still one sampled token: the end-of-turn token, which has no text.
+    const out = new Int32Array(len === 0 ? 1 : len);
     const fromBase = Math.min(len, base.length);
     for (let i = 0; i < fromBase; i++) out[i] = base[i]!;
     if (len > fromBase) {
@@ -91,10 +94,7 @@ export class OutputPlanner {
       // rng.index, not rng.int: int's exact range handling cost more than everything else here.
       for (let i = fromBase; i < len; i++) out[i] = this.wordIds[r.index(n)]!;
     }
-    if (len === 0) {
-      // An empty answer is still one sampled token: the end-of-turn token, which has no text.
-      out.push(this.endOfTurnId);
-    }
+    if (len === 0) out[0] = this.endOfTurnId;
     return { tokenIds: out, finishReason };
   }
 }

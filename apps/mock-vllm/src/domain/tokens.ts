@@ -58,7 +58,7 @@ export class TokenCache {
    * it: a character split over several tokens (multi-byte UTF-8) appears with the token that
    * completes it, and the tokens before it carry "". Joining the pieces gives the full text.
    */
-  streamPieces(ids: readonly number[]): string[] {
+  streamPieces(ids: ArrayLike<number>): string[] {
     const pieces: string[] = new Array<string>(ids.length);
     for (let i = 0; i < ids.length; i++) {
       const single = this.tokenText(ids[i]!);
@@ -71,7 +71,7 @@ export class TokenCache {
       let text = single;
       while (text.includes("\uFFFD") && j + 1 < ids.length && j - i < 3) {
         j++;
-        text = this.tokenizer.decodeContinuation(ids.slice(i, j + 1));
+        text = this.tokenizer.decodeContinuation(Array.prototype.slice.call(ids, i, j + 1));
       }
       for (let k = i; k < j; k++) pieces[k] = "";
       pieces[j] = text;

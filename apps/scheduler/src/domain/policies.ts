@@ -61,7 +61,9 @@ function best(
 ): string | undefined {
   let top = -Infinity;
   let tied: string[] = [];
-  for (const [id, s] of Object.entries(scores)) {
+  // for-in visits keys in the same order as Object.entries, without a [key, value] pair each.
+  for (const id in scores) {
+    const s = scores[id]!;
     if (s > top) {
       top = s;
       tied = [id];

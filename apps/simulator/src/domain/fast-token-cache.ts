@@ -41,15 +41,22 @@ export class FastTokenCache extends TokenCache {
   }
 
   override encode(text: string): readonly number[] {
-    const hit = this.recent.get(text) ?? this.texts.get(text);
+    const recent = this.recent.get(text);
+    if (recent) return toArray(recent);
+    const hit = this.texts.get(text);
     if (hit) return hit;
     const ids = WORDS_ONLY.test(text) ? this.encodeWords(text) : this.encodeFull(text);
     this.texts.set(text, ids);
     return ids;
   }
 
-  /** Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by word). */
-  remember(text: string, ids: readonly number[]): void {
+  /**
+   * Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by
+   * word). A typed array: kept until hundreds of later prompts push it out, the ids would
+   * otherwise be copied by every young-generation collection in between; its numbers live
+   * outside the collected heap, and each read gets a short-lived plain copy.
+   */
+  remember(text: string, ids: Int32Array): void {
     this.recent.set(text, ids);
   }
 
@@ -85,7 +92,7 @@ export class FastTokenCache extends TokenCache {
 
 /** The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not refresh). */
 class RecentIds {
-  private readonly byText = new Map<string, readonly number[]>();
+  private readonly byText = new Map<string, Int32Array>();
   /** Remembered texts in insertion order, a ring; `next` is the oldest slot. */
   private readonly ring: (string | undefined)[];
   private next = 0;
@@ -98,11 +105,11 @@ class RecentIds {
     return this.byText.size;
   }
 
-  get(text: string): readonly number[] | undefined {
+  get(text: string): Int32Array | undefined {
     return this.byText.get(text);
   }
 
-  set(text: string, ids: readonly number[]): void {
+  set(text: string, ids: Int32Array): void {
     if (!this.byText.has(text)) {
       const oldest = this.ring[this.next];
       if (oldest !== undefined) this.byText.delete(oldest);
@@ -111,4 +118,11 @@ class RecentIds {
     }
     this.byText.set(text, ids);
   }
+}
+
+/** A packed plain-array copy of `ids` (the TokenCache interface hands out arrays). */
+function toArray(ids: Int32Array): number[] {
+  const out: number[] = [];
+  for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  return out;
 }

@@ -33,15 +33,18 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
     const text = promptWordsText(this.vocabulary, words);
-    // Pushed, so the array is packed: the engine's hashing reads packed arrays faster than holey ones.
-    const ids: number[] = [];
-    if (words.first >= 0) ids.push(this.bareIds[words.first]!);
+    // A typed array of the final size (see FastTokenCache.remember).
+    const ids = new Int32Array(
+      (words.first >= 0 ? 1 : 0) + words.phrases.length * PHRASE_WORDS + words.tail.length,
+    );
+    let n = 0;
+    if (words.first >= 0) ids[n++] = this.bareIds[words.first]!;
     const phraseIds = this.phraseIds;
     for (let i = 0; i < words.phrases.length; i++) {
       const at = words.phrases[i]! * PHRASE_WORDS;
-      for (let j = 0; j < PHRASE_WORDS; j++) ids.push(phraseIds[at + j]!);
+      for (let j = 0; j < PHRASE_WORDS; j++) ids[n++] = phraseIds[at + j]!;
     }
-    for (let i = 0; i < words.tail.length; i++) ids.push(this.spacedIds[words.tail[i]!]!);
+    for (let i = 0; i < words.tail.length; i++) ids[n++] = this.spacedIds[words.tail[i]!]!;
     this.tokens.remember(text, ids);
     return text;
   }

@@ -20,6 +20,12 @@ class FakeTarget implements Target {
   cancels = 0;
   /** cancel() reports the turn failed at once, in the target's own words (as undici does). */
   cancelReportsFailure = false;
+  /** Replies open with a think block (reasoning the runner must tell from content). */
+  thinking = false;
+  /** Tokens come as the simulator hands them over: in batches through `tokensAt`, each with its arrival time. */
+  batched = false;
+  /** Arrival times off whole µs (odd tokens 0.37 µs late), as the simulator's can be. */
+  jitter = false;
   constructor(private readonly timers: VirtualTimers) {}
 
   static reply(req: TurnRequest): string {
@@ -43,9 +49,14 @@ class FakeTarget implements Target {
         },
       };
     }
-    const text = FakeTarget.reply(req);
+    const text = (this.thinking ? "<think>hm</think> " : "") + FakeTarget.reply(req);
     const chunks = [text.slice(0, 3), text.slice(3, 6), text.slice(6, 9), text.slice(9)];
-    chunks.forEach((c, i) => this.timers.at(t + 10_000 + i * 5_000, () => h.token(c, 1)));
+    const arrivals = chunks.map((_, i) => t + 10_000 + i * 5_000 + (this.jitter ? (i % 2) * 0.37 : 0));
+    if (this.batched && h.tokensAt) {
+      // Tokens 0-1 handed over after both arrived, 2-3 just before Finished.
+      this.timers.at(t + 16_000, () => h.tokensAt!(chunks, 0, arrivals.slice(0, 2), 2));
+      this.timers.at(t + 25_500, () => h.tokensAt!(chunks, 2, new Float64Array(arrivals.slice(2)), 2));
+    } else chunks.forEach((c, i) => this.timers.at(arrivals[i]!, () => h.token(c, 1)));
     this.timers.at(t + 26_000, () =>
       h.finished({
         nodeId: "n1",
@@ -323,6 +334,30 @@ describe("LoadRunner, closed loop", () => {
     expect(target.closes.some((c) => c.sessionId === "s000001")).toBe(true);
     expect(target.submits.some((s) => s.req.sessionId === "s000003")).toBe(true);
   });
+
+  it.each([false, true])(
+    "tokens handed over in batches with their arrival times (thinking %s) -> the same records and histories as one by one",
+    (thinking) => {
+      const run = (batched: boolean) => {
+        const { timers, runner, records, target } = setup({ maxRequests: 12 });
+        target.thinking = thinking;
+        target.batched = batched;
+        target.jitter = true;
+        runner.start();
+        timers.runAll(1e6);
+        return { records, sent: target.submits.map((s) => s.req) };
+      };
+      const oneByOne = run(false);
+      const batched = run(true);
+      expect(batched.records).toHaveLength(12);
+      expect(batched.records).toEqual(oneByOne.records);
+      expect(batched.sent).toEqual(oneByOne.sent);
+      if (thinking) expect(batched.records[0]!.reasoning_tokens).toBeGreaterThan(0);
+      expect(batched.records[0]!.itl_ms.map((x) => Math.round(x * 1e5) / 1e5)).toEqual([
+        5.00037, 4.99963, 5.00037,
+      ]);
+    },
+  );
 
   it("record -> ttft, e2el, tpot, itl from the token timing", () => {
     const { timers, runner, records } = setup({ maxRequests: 1 });

@@ -1,7 +1,7 @@
 import { rngFor } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "./record";
-import type { MetricSummary } from "./stats";
+import { ReservoirSampler, summarize, type MetricSummary } from "./stats";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
 import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./summary";
 
@@ -70,6 +70,42 @@ describe("run summary", () => {
     expect(itl.mean).toBeCloseTo(49.5, 10);
     expect(Math.abs(itl.p50 - 49.5)).toBeLessThan(5);
     expect(Math.abs(itl.p90 - 89.1)).toBeLessThan(5);
+  });
+
+  it("ITL reservoir replacing at random slots, failed and windowed-out requests -> the sample a plain reservoir of (gap, request) keeps", () => {
+    const size = 300;
+    const seed = 7;
+    const acc = new SummaryAccumulator(size, seed, true, { warmupS: 1 });
+    // The reference: the same sampler over the same stream, gaps and request indices in two arrays.
+    const sampler = new ReservoirSampler(size, rngFor(seed, "workloadgen.itl-reservoir"));
+    const kept: number[] = [];
+    const keptRequest: number[] = [];
+    const sentMs: number[] = [];
+    const failed: boolean[] = [];
+    const rng = rngFor(3, "test");
+    for (let i = 0; i < 400; i++) {
+      const gaps = Array.from({ length: Math.floor(rng.next() * 30) }, () => rng.next() * 50);
+      const r = record({
+        sent_ms: i * 5,
+        end_ms: i * 5 + 50,
+        itl_ms: gaps,
+        error: i % 17 === 0 ? "X: y" : null,
+      });
+      acc.add(r);
+      sentMs.push(r.sent_ms);
+      failed.push(r.error !== null);
+      sampler.offerMany(gaps.length, (slot, k) => {
+        kept[slot] = gaps[k]!;
+        keptRequest[slot] = i;
+      });
+    }
+    const inWindow = kept.filter((_, k) => sentMs[keptRequest[k]!]! >= 1000 && !failed[keptRequest[k]!]);
+    const itl = acc.summary(2).itl_ms;
+    const expected = summarize(inWindow);
+    for (const stat of ["min", "p50", "p90", "p99", "max", "std"] as const)
+      expect(itl[stat]).toBe(expected[stat]);
+    const charts = acc.chartSource(2);
+    expect(charts.kind === "records" && charts.itlSample).toEqual(kept);
   });
 
   it("table and JSON -> every headline figure present; NaN becomes null", () => {

@@ -394,9 +394,14 @@ class ExactRecords {
   private readonly clientCounted: boolean[] = [];
   private readonly itlSum: number[] = [];
   private readonly itlCount: number[] = [];
-  /** ITL reservoir: gap values and the request each came from. */
-  private readonly itl: number[] = [];
-  private readonly itlRequest: number[] = [];
+  /**
+   * ITL reservoir, slot k's gap at [2k] and the index of its request at [2k + 1]: a replacement
+   * (millions, at random slots, once the reservoir is full) touches one cache line, not two
+   * arrays. Grown by doubling while the reservoir fills.
+   */
+  private itlSlots = new Float64Array(0);
+  /** Slots filled. */
+  private itlKept = 0;
   private readonly itlSampler: ReservoirSampler;
   private itlSeen = 0;
 
@@ -435,11 +440,25 @@ class ExactRecords {
     for (let k = 0; k < gaps.length; k++) sum += gaps[k]!;
     this.itlSeen += gaps.length;
     this.itlSampler.offerMany(gaps.length, (slot, k) => {
-      this.itl[slot] = gaps[k]!;
-      this.itlRequest[slot] = i;
+      if (slot >= this.itlKept) {
+        if (2 * slot + 1 >= this.itlSlots.length) this.growItlSlots(slot);
+        this.itlKept = slot + 1;
+      }
+      this.itlSlots[2 * slot] = gaps[k]!;
+      this.itlSlots[2 * slot + 1] = i;
     });
     this.itlSum.push(sum);
     this.itlCount.push(row.error < 0 ? gaps.length : 0);
+  }
+
+  private growItlSlots(slot: number): void {
+    const size = Math.max(
+      2 * (slot + 1),
+      Math.min(2 * this.itlReservoirSize, Math.max(2048, 2 * this.itlSlots.length)),
+    );
+    const grown = new Float64Array(size);
+    grown.set(this.itlSlots);
+    this.itlSlots = grown;
   }
 
   /** "exact" while the reservoir holds every gap, else what it is. */
@@ -464,18 +483,19 @@ class ExactRecords {
 
   /** Up to `max` inter-token gaps from the reservoir (a uniform sample), for charts. */
   itlSample(max: number): number[] {
-    if (this.itl.length <= max) return [...this.itl];
-    const step = this.itl.length / max;
-    return Array.from({ length: max }, (_, k) => this.itl[Math.floor(k * step)]!);
+    const n = this.itlKept;
+    if (n <= max) return Array.from({ length: n }, (_, k) => this.itlSlots[2 * k]!);
+    const step = n / max;
+    return Array.from({ length: max }, (_, k) => this.itlSlots[2 * Math.floor(k * step)]!);
   }
 
   /** ITL reservoir values of completed requests sent inside the window. */
   private itlIn(included: Uint8Array): number[] {
     const out: number[] = [];
-    for (let k = 0; k < this.itl.length; k++) {
-      const r = this.itlRequest[k]!;
+    for (let k = 0; k < this.itlKept; k++) {
+      const r = this.itlSlots[2 * k + 1]!;
       // Failed streams' gaps (a node dying mid-turn) would skew the percentiles of served tokens.
-      if (included[r] && this.errorCode[r]! < 0) out.push(this.itl[k]!);
+      if (included[r] && this.errorCode[r]! < 0) out.push(this.itlSlots[2 * k]!);
     }
     return out;
   }

@@ -4,7 +4,7 @@ import { ChatHistory } from "./chat-session";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
 import { ThinkTagSplitter } from "./agent-reasoning";
 import type { PromptSynthesizer } from "./prompt-synth";
-import type { FinishedInfo, StartedInfo, Target, TurnRequest } from "./target";
+import type { FinishedInfo, StartedInfo, Target, TurnFailure, TurnHandlers, TurnRequest } from "./target";
 import type { ThinkTimeModel } from "./think-time";
 
 export interface LoadRunnerOptions {
@@ -73,8 +73,8 @@ interface ActiveSession {
   contextTokens: number;
   timer?: TimerHandle;
   inFlight?: { cancel(): void };
-  /** Records the in-flight turn as failed with this error now (abort: cancelled turns never hang the run). */
-  endTurn?: (fin: undefined, error: string) => void;
+  /** The turn in flight (abort records it as failed at once: cancelled turns never hang the run). */
+  current?: TurnInFlight;
   sentAny: boolean;
   /** When the previous turn's response ended (µs), for the waits agents record. */
   lastEndUs?: number;
@@ -111,8 +111,11 @@ export class LoadRunner {
   /** Closed loop: each client's start timer (on the ramp), cancelled when the run finishes. */
   private readonly clientStarts: (TimerHandle | undefined)[] = [];
   private exhausted = false;
-  /** Reused while a batch's gaps are computed (`appendGaps`). */
-  private readonly gapScratch: number[] = [];
+  /** What the turns in flight call back into (one object for all of them). */
+  private readonly turnOwner: TurnOwner = {
+    nowUs: () => this.deps.timers.nowUs(),
+    ended: (t, fin, error) => this.turnEnded(t, fin, error),
+  };
 
   sent = 0;
   completed = 0;
@@ -192,7 +195,7 @@ export class LoadRunner {
     for (const s of [...this.active]) {
       if (!s.inFlight) continue;
       s.inFlight.cancel();
-      s.endTurn?.(undefined, `CANCELLED: ${this.abortReason}`);
+      s.current?.end(undefined, `CANCELLED: ${this.abortReason}`);
     }
   }
 
@@ -335,165 +338,100 @@ export class LoadRunner {
     session.sentAny = true;
     if (this.sent >= this.options.maxRequests || quota?.exhausted) this.stopSoon();
 
-    let started: StartedInfo | undefined;
-    let firstTokenUs: number | null = null;
-    let lastTokenUs = 0;
-    let itl: number[] = [];
-    let tokenCount = 0;
-    let response = "";
     // The answer text feeds the next turn's history (or a parent agent); a last turn's is never
     // read again, and building it costs a string piece per token (65 M in a simulated hour).
     const keepResponse = !isLast || session.parent !== undefined;
-    let firstContentUs: number | null = null;
-    let reasoningTokens = 0;
-    const splitter = new ThinkTagSplitter();
-    const ms = (us: number) => (us - this.startUs) / 1000;
-    let done = false;
-    const finish = (fin: FinishedInfo | undefined, error: string | null) => {
-      if (done) return;
-      done = true;
-      if (error !== null && this.abortReason !== undefined && error.startsWith("CANCELLED"))
-        error = `CANCELLED: ${this.abortReason}`;
-      const endUs = this.deps.timers.nowUs();
-      this.inFlight--;
-      session.inFlight = undefined;
-      session.endTurn = undefined;
-      const completion = fin ? fin.completionTokens || tokenCount : tokenCount;
-      const ttft = firstTokenUs === null ? null : (firstTokenUs - sentUs) / 1000;
-      const e2el = (endUs - sentUs) / 1000;
-      this.onRecord({
-        request_id: request.requestId,
-        client_id: request.clientId,
-        session_id: request.sessionId,
-        turn_index: request.turnIndex,
-        profile: plan.profile,
-        node_id: fin?.nodeId || started?.nodeId || "",
-        kv_tier: fin?.kvTier ?? started?.kvTier ?? "",
-        scheduled_ms: ms(scheduledUs),
-        sent_ms: ms(sentUs),
-        schedule_lag_ms: (sentUs - scheduledUs) / 1000,
-        first_token_ms: firstTokenUs === null ? null : ms(firstTokenUs),
-        end_ms: ms(endUs),
-        ttft_ms: ttft,
-        e2el_ms: e2el,
-        tpot_ms: ttft !== null && completion > 1 && !error ? (e2el - ttft) / (completion - 1) : null,
-        itl_ms: itl,
-        prompt_tokens: fin?.promptTokens ?? 0,
-        completion_tokens: completion,
-        cached_tokens: fin?.cachedTokens ?? 0,
-        token_count: tokenCount,
-        usage_source: fin?.usageSource ?? (fin && fin.completionTokens > 0 ? "server" : "client"),
-        queue_time_ms: started ? started.queueTimeUs / 1000 : null,
-        finish_reason: fin?.finishReason ?? null,
-        error,
-        session_kind: plan.kind ?? "chat",
-        parent_session_id: plan.parentSessionId ?? null,
-        reasoning_tokens: reasoningTokens,
-        ttfct_ms: firstContentUs === null ? null : (firstContentUs - sentUs) / 1000,
-        tool_wait_ms:
-          turn.kind === "tool" && previousEndUs !== undefined ? (scheduledUs - previousEndUs) / 1000 : null,
-        subagent_wait_ms:
-          turn.kind === "join" && turn.subAgents?.length ? (scheduledUs - session.spawnedUs) / 1000 : null,
-        fan_out: turn.kind === "join" ? (turn.subAgents?.length ?? 0) : 0,
-      });
-      if (error) {
-        this.failed++;
-        // A user whose turn failed gives up on the conversation.
-        this.endSession(session, true);
-        return;
-      }
-      this.completed++;
-      session.history.recordTurn(text, response);
-      session.pairs.push({ prompt: text, response });
-      session.lastResponse = response;
-      session.lastEndUs = endUs;
-      session.contextTokens = (fin?.promptTokens || request.promptTokens) + completion;
-      session.next++;
-      if (isLast || this.stopping) return this.endSession(session, true);
-      this.afterTurn(session);
-    };
-    // One token chunk that reached the client at `now`.
-    const onToken = (chunk: string, count: number, reasoning: boolean | undefined, now: number) => {
-      if (firstTokenUs === null) firstTokenUs = now;
-      else itl.push((now - lastTokenUs) / 1000);
-      lastTokenUs = now;
-      tokenCount += count;
-      onText(chunk, count, reasoning, now);
-    };
-    // What a chunk's text changes: reasoning count, first content time, the kept response.
-    const onText = (chunk: string, count: number, reasoning: boolean | undefined, now: number) => {
-      // Reasoning is not part of the answer: it is counted, never resent in the history.
-      if (reasoning) {
-        reasoningTokens += count;
-        return;
-      }
-      // Hot path (once the splitter knows the rest is content): no split object, no scanning.
-      let content = chunk;
-      if (!splitter.passthrough) {
-        const split = splitter.push(chunk, count);
-        reasoningTokens += split.reasoningTokens;
-        content = split.content;
-      }
-      if (firstContentUs === null && content.trim().length > 0) firstContentUs = now;
-      if (keepResponse) response += content;
-    };
-    const handle = this.deps.target.submit(request, {
-      started: (info) => (started = info),
-      token: (chunk, count, reasoning) => onToken(chunk, count, reasoning, this.deps.timers.nowUs()),
-      // As `count` calls of onToken, with the timings done in one pass.
-      tokensAt: (texts, from, arrivalsUs, count) => {
-        if (count <= 0) return;
-        let k = 0;
-        if (firstTokenUs === null) {
-          firstTokenUs = arrivalsUs[0]!;
-          lastTokenUs = firstTokenUs;
-          k = 1;
-        }
-        itl = this.appendGaps(itl, arrivalsUs, k, count, lastTokenUs);
-        lastTokenUs = arrivalsUs[count - 1]!;
-        tokenCount += count;
-        for (let i = 0; i < count; i++) {
-          // Once the output is past any think block, has had content and is not kept, the rest
-          // of the texts change nothing (a simulated hour's last turns: 65 M tokens).
-          if (!keepResponse && firstContentUs !== null && splitter.passthrough) break;
-          onText(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
-        }
-      },
-      finished: (info) => finish(info, null),
-      failed: (e) => finish(undefined, `${e.code}: ${e.message}`),
-    });
-    if (!done) {
+    const current = new TurnInFlight(
+      this.turnOwner,
+      session,
+      turn,
+      request,
+      text,
+      scheduledUs,
+      sentUs,
+      previousEndUs,
+      keepResponse,
+    );
+    const handle = this.deps.target.submit(request, current);
+    if (!current.done) {
       session.inFlight = handle;
-      session.endTurn = finish;
+      session.current = current;
     }
   }
 
-  /**
-   * `gaps` with the inter-token gaps (ms) of tokens `from..count-1` of `arrivalsUs` appended,
-   * token `from`'s measured from `previousUs`. An empty `gaps` is replaced by an array of the
-   * exact size (a simulated turn's tokens come in one batch): no array grown push by push.
-   */
-  private appendGaps(
-    gaps: number[],
-    arrivalsUs: ArrayLike<number>,
-    from: number,
-    count: number,
-    previousUs: number,
-  ): number[] {
-    if (gaps.length > 0) {
-      for (let i = from; i < count; i++) {
-        gaps.push((arrivalsUs[i]! - previousUs) / 1000);
-        previousUs = arrivalsUs[i]!;
-      }
-      return gaps;
+  /** A sent turn ended (finished, failed, or cancelled by abort): its record, then the session's next step. */
+  private turnEnded(t: TurnInFlight, fin: FinishedInfo | undefined, error: string | null): void {
+    if (error !== null && this.abortReason !== undefined && error.startsWith("CANCELLED"))
+      error = `CANCELLED: ${this.abortReason}`;
+    const { session, request, turn, startedInfo: started } = t;
+    const { sentUs, scheduledUs, previousEndUs } = t;
+    const { plan } = session;
+    const endUs = this.deps.timers.nowUs();
+    this.inFlight--;
+    session.inFlight = undefined;
+    session.current = undefined;
+    const completion = fin ? fin.completionTokens || t.tokenCount : t.tokenCount;
+    const ttft = t.firstTokenUs === null ? null : (t.firstTokenUs - sentUs) / 1000;
+    const e2el = (endUs - sentUs) / 1000;
+    this.onRecord({
+      request_id: request.requestId,
+      client_id: request.clientId,
+      session_id: request.sessionId,
+      turn_index: request.turnIndex,
+      profile: plan.profile,
+      node_id: fin?.nodeId || started?.nodeId || "",
+      kv_tier: fin?.kvTier ?? started?.kvTier ?? "",
+      scheduled_ms: this.msSinceStart(scheduledUs),
+      sent_ms: this.msSinceStart(sentUs),
+      schedule_lag_ms: (sentUs - scheduledUs) / 1000,
+      first_token_ms: t.firstTokenUs === null ? null : this.msSinceStart(t.firstTokenUs),
+      end_ms: this.msSinceStart(endUs),
+      ttft_ms: ttft,
+      e2el_ms: e2el,
+      tpot_ms: ttft !== null && completion > 1 && !error ? (e2el - ttft) / (completion - 1) : null,
+      itl_ms: t.itl,
+      prompt_tokens: fin?.promptTokens ?? 0,
+      completion_tokens: completion,
+      cached_tokens: fin?.cachedTokens ?? 0,
+      token_count: t.tokenCount,
+      usage_source: fin?.usageSource ?? (fin && fin.completionTokens > 0 ? "server" : "client"),
+      queue_time_ms: started ? started.queueTimeUs / 1000 : null,
+      finish_reason: fin?.finishReason ?? null,
+      error,
+      session_kind: plan.kind ?? "chat",
+      parent_session_id: plan.parentSessionId ?? null,
+      reasoning_tokens: t.reasoningTokens,
+      ttfct_ms: t.firstContentUs === null ? null : (t.firstContentUs - sentUs) / 1000,
+      tool_wait_ms:
+        turn.kind === "tool" && previousEndUs !== undefined ? (scheduledUs - previousEndUs) / 1000 : null,
+      subagent_wait_ms:
+        turn.kind === "join" && turn.subAgents?.length ? (scheduledUs - session.spawnedUs) / 1000 : null,
+      fan_out: turn.kind === "join" ? (turn.subAgents?.length ?? 0) : 0,
+    });
+    // The target may hold the turn's handlers a while after it ended: the gaps, now the
+    // record's, are not kept alive with them.
+    t.itl = [];
+    if (error) {
+      this.failed++;
+      // A user whose turn failed gives up on the conversation.
+      this.endSession(session, true);
+      return;
     }
-    const scratch = this.gapScratch;
-    let n = 0;
-    for (let i = from; i < count; i++) {
-      scratch[n++] = (arrivalsUs[i]! - previousUs) / 1000;
-      previousUs = arrivalsUs[i]!;
-    }
-    return n === 0 ? gaps : scratch.slice(0, n);
+    this.completed++;
+    const response = t.response;
+    session.history.recordTurn(t.text, response);
+    session.pairs.push({ prompt: t.text, response });
+    session.lastResponse = response;
+    session.lastEndUs = endUs;
+    session.contextTokens = (fin?.promptTokens || request.promptTokens) + completion;
+    session.next++;
+    if (request.isLast || this.stopping) return this.endSession(session, true);
+    this.afterTurn(session);
+  }
+
+  /** ms since the run started. */
+  private msSinceStart(us: number): number {
+    return (us - this.startUs) / 1000;
   }
 
   /** After a completed non-last turn: hint the next turn, then wait for it. */
@@ -573,4 +511,142 @@ export class LoadRunner {
     this.clientStarts.length = 0;
     this.onDone();
   }
+}
+
+/** What a turn in flight needs of its runner. */
+interface TurnOwner {
+  nowUs(): number;
+  ended(turn: TurnInFlight, fin: FinishedInfo | undefined, error: string | null): void;
+}
+
+/**
+ * One sent turn until it ends: what has arrived so far, and the target's callbacks as its
+ * methods (one object per turn, not a closure per callback and a context they share).
+ */
+class TurnInFlight implements TurnHandlers {
+  startedInfo: StartedInfo | undefined;
+  firstTokenUs: number | null = null;
+  lastTokenUs = 0;
+  /** Inter-token gaps, ms. */
+  itl: number[] = [];
+  tokenCount = 0;
+  response = "";
+  firstContentUs: number | null = null;
+  reasoningTokens = 0;
+  readonly splitter = new ThinkTagSplitter();
+  done = false;
+
+  constructor(
+    private readonly owner: TurnOwner,
+    readonly session: ActiveSession,
+    readonly turn: PlannedTurn,
+    readonly request: TurnRequest,
+    readonly text: string,
+    readonly scheduledUs: number,
+    readonly sentUs: number,
+    /** When the session's previous turn ended (µs), for the waits agents record. */
+    readonly previousEndUs: number | undefined,
+    /** Whether the answer text is kept (see `sendTurn`). */
+    private readonly keepResponse: boolean,
+  ) {}
+
+  /** Ends the turn once: its record, then the session's next step. */
+  end(fin: FinishedInfo | undefined, error: string | null): void {
+    if (this.done) return;
+    this.done = true;
+    this.owner.ended(this, fin, error);
+  }
+
+  started(info: StartedInfo): void {
+    this.startedInfo = info;
+  }
+
+  token(chunk: string, count: number, reasoning?: boolean): void {
+    this.onToken(chunk, count, reasoning, this.owner.nowUs());
+  }
+
+  /** As `count` calls of onToken, with the timings done in one pass. */
+  tokensAt(texts: readonly string[], from: number, arrivalsUs: ArrayLike<number>, count: number): void {
+    if (count <= 0) return;
+    let k = 0;
+    if (this.firstTokenUs === null) {
+      this.firstTokenUs = arrivalsUs[0]!;
+      this.lastTokenUs = this.firstTokenUs;
+      k = 1;
+    }
+    this.itl = appendGaps(this.itl, arrivalsUs, k, count, this.lastTokenUs);
+    this.lastTokenUs = arrivalsUs[count - 1]!;
+    this.tokenCount += count;
+    for (let i = 0; i < count; i++) {
+      // Once the output is past any think block, has had content and is not kept, the rest
+      // of the texts change nothing (a simulated hour's last turns: 65 M tokens).
+      if (!this.keepResponse && this.firstContentUs !== null && this.splitter.passthrough) break;
+      this.onText(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
+    }
+  }
+
+  finished(info: FinishedInfo): void {
+    this.end(info, null);
+  }
+
+  failed(e: TurnFailure): void {
+    this.end(undefined, `${e.code}: ${e.message}`);
+  }
+
+  /** One token chunk that reached the client at `now`. */
+  private onToken(chunk: string, count: number, reasoning: boolean | undefined, now: number): void {
+    if (this.firstTokenUs === null) this.firstTokenUs = now;
+    else this.itl.push((now - this.lastTokenUs) / 1000);
+    this.lastTokenUs = now;
+    this.tokenCount += count;
+    this.onText(chunk, count, reasoning, now);
+  }
+
+  /** What a chunk's text changes: reasoning count, first content time, the kept response. */
+  private onText(chunk: string, count: number, reasoning: boolean | undefined, now: number): void {
+    // Reasoning is not part of the answer: it is counted, never resent in the history.
+    if (reasoning) {
+      this.reasoningTokens += count;
+      return;
+    }
+    // Hot path (once the splitter knows the rest is content): no split object, no scanning.
+    let content = chunk;
+    if (!this.splitter.passthrough) {
+      const split = this.splitter.push(chunk, count);
+      this.reasoningTokens += split.reasoningTokens;
+      content = split.content;
+    }
+    if (this.firstContentUs === null && content.trim().length > 0) this.firstContentUs = now;
+    if (this.keepResponse) this.response += content;
+  }
+}
+
+/** Reused while a batch's gaps are computed (`appendGaps`; single-threaded, never re-entered). */
+const gapScratch: number[] = [];
+
+/**
+ * `gaps` with the inter-token gaps (ms) of tokens `from..count-1` of `arrivalsUs` appended,
+ * token `from`'s measured from `previousUs`. An empty `gaps` is replaced by an array of the
+ * exact size (a simulated turn's tokens come in one batch): no array grown push by push.
+ */
+function appendGaps(
+  gaps: number[],
+  arrivalsUs: ArrayLike<number>,
+  from: number,
+  count: number,
+  previousUs: number,
+): number[] {
+  if (gaps.length > 0) {
+    for (let i = from; i < count; i++) {
+      gaps.push((arrivalsUs[i]! - previousUs) / 1000);
+      previousUs = arrivalsUs[i]!;
+    }
+    return gaps;
+  }
+  let n = 0;
+  for (let i = from; i < count; i++) {
+    gapScratch[n++] = (arrivalsUs[i]! - previousUs) / 1000;
+    previousUs = arrivalsUs[i]!;
+  }
+  return n === 0 ? gaps : gapScratch.slice(0, n);
 }

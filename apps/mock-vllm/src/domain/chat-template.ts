@@ -57,10 +57,10 @@ export class ChatTemplate {
     for (let i = 0; i < pieces.length; i++) {
       const p = pieces[i]!;
       if (typeof p === "number") out[n++] = p;
-      else {
-        const ids = p.length <= FIXED_PIECE_CHARS ? this.fixedIds(p) : this.tokens.encode(p);
+      else if (p.length <= FIXED_PIECE_CHARS) {
+        const ids = this.fixedIds(p);
         for (let j = 0; j < ids.length; j++) out[n++] = ids[j]!;
-      }
+      } else n = this.tokens.encodeInto(p, out, n);
     }
     const prompt = out.slice(0, n);
     // A scratch array grown by one huge prompt is not kept for good.

@@ -33,6 +33,18 @@ export class TokenCache {
     return ids;
   }
 
+  /** How many tokens `text` encodes to (what `encode(text).length` gives). */
+  count(text: string): number {
+    return this.encode(text).length;
+  }
+
+  /** Writes the ids of `text` into `out` from index `at` on; returns the index after the last. */
+  encodeInto(text: string, out: number[], at: number): number {
+    const ids = this.encode(text);
+    for (let i = 0; i < ids.length; i++) out[at++] = ids[i]!;
+    return at;
+  }
+
   get size(): number {
     return this.cache.size;
   }

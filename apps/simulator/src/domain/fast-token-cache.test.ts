@@ -37,4 +37,24 @@ describe("FastTokenCache", () => {
     cache.encode("a, b");
     expect(cache.fullEncodes).toBe(4);
   });
+
+  it("a remembered text -> encode, count and encodeInto give its remembered ids", () => {
+    const cache = new FastTokenCache();
+    // Deliberately not the text's real encoding: a hit must come from what was remembered.
+    cache.remember("x y", Int32Array.of(7, 8, 9));
+    expect([...cache.encode("x y")]).toEqual([7, 8, 9]);
+    expect(cache.count("x y")).toBe(3);
+    const out = [1, 2];
+    expect(cache.encodeInto("x y", out, 1)).toBe(4);
+    expect(out).toEqual([1, 7, 8, 9]);
+  });
+
+  it("a text not remembered -> count and encodeInto match encode", () => {
+    const cache = new FastTokenCache();
+    const text = "Hello, world! It's 3 o'clock.";
+    const out: number[] = [];
+    expect(cache.encodeInto(text, out, 0)).toBe(encodeText(text).length);
+    expect(out).toEqual(encodeText(text));
+    expect(cache.count(text)).toBe(encodeText(text).length);
+  });
 });

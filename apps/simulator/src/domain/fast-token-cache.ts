@@ -50,6 +50,17 @@ export class FastTokenCache extends TokenCache {
     return ids;
   }
 
+  override count(text: string): number {
+    return this.recent.get(text)?.length ?? this.encode(text).length;
+  }
+
+  override encodeInto(text: string, out: number[], at: number): number {
+    const recent = this.recent.get(text);
+    if (!recent) return super.encodeInto(text, out, at);
+    for (let i = 0; i < recent.length; i++) out[at++] = recent[i]!;
+    return at;
+  }
+
   /**
    * Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by
    * word). A typed array: kept until hundreds of later prompts push it out, the ids would
@@ -120,9 +131,9 @@ class RecentIds {
   }
 }
 
-/** A packed plain-array copy of `ids` (the TokenCache interface hands out arrays). */
+/** A plain-array copy of `ids` (the TokenCache interface hands out arrays). */
 function toArray(ids: Int32Array): number[] {
-  const out: number[] = [];
-  for (let i = 0; i < ids.length; i++) out.push(ids[i]!);
+  const out = new Array<number>(ids.length);
+  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
   return out;
 }

@@ -228,8 +228,8 @@ export class SimulatedNode {
     const tokens = this.text.tokens;
     // Encoded as the engine will encode it (completion prompts untrimmed, chat content trimmed), so
     // the engine's encode is a cache hit.
-    if (req.messages === undefined) return tokens.encode(req.prompt ?? "").length;
-    return approxChatPromptTokens(req.messages, (content) => tokens.encode(content.trim()).length);
+    if (req.messages === undefined) return tokens.count(req.prompt ?? "");
+    return approxChatPromptTokens(req.messages, (content) => tokens.count(content.trim()));
   }
 
   private onDispatch(d: Dispatch): void {

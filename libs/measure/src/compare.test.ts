@@ -2,32 +2,25 @@ import { rngFor } from "@symphony/common";
 import type { RequestRecord } from "./record";
 import { describe, expect, it } from "vitest";
 import { compareRuns, type ComparedRun } from "./compare";
+import { requestRecord } from "./testing";
 
-const rec = (ttft: number, turn: number): RequestRecord => ({
-  request_id: "r",
-  client_id: "c",
-  session_id: "s",
-  turn_index: turn,
-  profile: "p",
-  node_id: "",
-  kv_tier: "",
-  scheduled_ms: 0,
-  sent_ms: 0,
-  schedule_lag_ms: 0,
-  first_token_ms: ttft,
-  end_ms: ttft + 50,
-  ttft_ms: ttft,
-  e2el_ms: ttft + 50,
-  tpot_ms: 5,
-  itl_ms: [5, 5],
-  prompt_tokens: 10,
-  completion_tokens: 11,
-  cached_tokens: 0,
-  token_count: 11,
-  queue_time_ms: null,
-  finish_reason: "stop",
-  error: null,
-});
+const rec = (ttft: number, turn: number): RequestRecord =>
+  requestRecord({
+    turn_index: turn,
+    node_id: "",
+    kv_tier: "",
+    first_token_ms: ttft,
+    end_ms: ttft + 50,
+    ttft_ms: ttft,
+    e2el_ms: ttft + 50,
+    tpot_ms: 5,
+    itl_ms: [5, 5],
+    prompt_tokens: 10,
+    completion_tokens: 11,
+    cached_tokens: 0,
+    token_count: 11,
+    queue_time_ms: null,
+  });
 
 function run(label: string, shiftMs: number, rps: number): ComparedRun {
   const rng = rngFor(shiftMs, "data");

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "./record";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
 import { SummaryAccumulator, type RecordColumns } from "./summary";
+import { requestRecord } from "./testing";
 
 const columns = (
   rows: { sent: number; end: number; ok?: boolean; completion?: number }[],
@@ -72,32 +73,27 @@ describe("timeSeries", () => {
 });
 
 describe("renderHtmlReport", () => {
-  const record = (i: number): RequestRecord => ({
-    request_id: `r${i}`,
-    client_id: "c",
-    session_id: "s",
-    turn_index: i % 3,
-    profile: "p",
-    node_id: "",
-    kv_tier: "",
-    scheduled_ms: i * 100,
-    sent_ms: i * 100,
-    schedule_lag_ms: 0,
-    first_token_ms: i * 100 + 20,
-    end_ms: i * 100 + 200,
-    ttft_ms: 20,
-    e2el_ms: 200,
-    tpot_ms: 10,
-    itl_ms: [10, 10],
-    prompt_tokens: 10,
-    completion_tokens: 3,
-    cached_tokens: 0,
-    token_count: 3,
-    usage_source: "server",
-    queue_time_ms: null,
-    finish_reason: "length",
-    error: null,
-  });
+  const record = (i: number): RequestRecord =>
+    requestRecord({
+      request_id: `r${i}`,
+      turn_index: i % 3,
+      node_id: "",
+      kv_tier: "",
+      scheduled_ms: i * 100,
+      sent_ms: i * 100,
+      first_token_ms: i * 100 + 20,
+      end_ms: i * 100 + 200,
+      ttft_ms: 20,
+      e2el_ms: 200,
+      itl_ms: [10, 10],
+      prompt_tokens: 10,
+      completion_tokens: 3,
+      cached_tokens: 0,
+      token_count: 3,
+      usage_source: "server",
+      queue_time_ms: null,
+      finish_reason: "length",
+    });
 
   it("a run -> one self-contained page: uPlot inlined, nine charts, data that cannot close its script", () => {
     const acc = new SummaryAccumulator();

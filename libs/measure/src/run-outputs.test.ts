@@ -6,33 +6,27 @@ import { renderHtmlReport } from "./html-report";
 import { requestLine, type RequestRecord } from "./record";
 import { RUN_FILES, RunOutputs, SERVER_METRICS_FILE } from "./run-outputs";
 import { summaryCsv, SummaryAccumulator, toJson } from "./summary";
+import { requestRecord } from "./testing";
 
-const record = (i: number): RequestRecord => ({
-  request_id: `r${i}`,
-  client_id: "c0",
-  session_id: `s${i}`,
-  turn_index: 0,
-  profile: "chat",
-  node_id: "n0",
-  kv_tier: "new",
-  scheduled_ms: i * 100,
-  sent_ms: i * 100,
-  schedule_lag_ms: 0,
-  first_token_ms: i * 100 + 20,
-  end_ms: i * 100 + 60,
-  ttft_ms: 20,
-  e2el_ms: 60,
-  tpot_ms: 10,
-  itl_ms: [10, 10.0004, 9.9996, 10, 10],
-  prompt_tokens: 50,
-  completion_tokens: 5,
-  cached_tokens: 0,
-  token_count: 5,
-  usage_source: "server",
-  queue_time_ms: null,
-  finish_reason: "stop",
-  error: null,
-});
+const record = (i: number): RequestRecord =>
+  requestRecord({
+    request_id: `r${i}`,
+    client_id: "c0",
+    session_id: `s${i}`,
+    profile: "chat",
+    node_id: "n0",
+    scheduled_ms: i * 100,
+    sent_ms: i * 100,
+    first_token_ms: i * 100 + 20,
+    end_ms: i * 100 + 60,
+    ttft_ms: 20,
+    e2el_ms: 60,
+    itl_ms: [10, 10.0004, 9.9996, 10, 10],
+    prompt_tokens: 50,
+    cached_tokens: 0,
+    usage_source: "server",
+    queue_time_ms: null,
+  });
 
 describe("RunOutputs", () => {
   const root = mkdtempSync(join(tmpdir(), "measure-run-outputs-"));

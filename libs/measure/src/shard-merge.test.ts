@@ -1,32 +1,28 @@
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "./record";
 import { MergeError, mergeShardRuns, type ShardRun } from "./shard-merge";
+import { requestRecord } from "./testing";
 
-const record = (id: string, sentMs: number, endMs: number): RequestRecord => ({
-  request_id: id,
-  client_id: "c",
-  session_id: id,
-  turn_index: 0,
-  profile: "p",
-  node_id: "",
-  kv_tier: "",
-  scheduled_ms: sentMs,
-  sent_ms: sentMs,
-  schedule_lag_ms: 0,
-  first_token_ms: sentMs + 1,
-  end_ms: endMs,
-  ttft_ms: 1,
-  e2el_ms: endMs - sentMs,
-  tpot_ms: null,
-  itl_ms: [],
-  prompt_tokens: 10,
-  completion_tokens: 1,
-  cached_tokens: 0,
-  token_count: 1,
-  queue_time_ms: null,
-  finish_reason: "stop",
-  error: null,
-});
+const record = (id: string, sentMs: number, endMs: number): RequestRecord =>
+  requestRecord({
+    request_id: id,
+    session_id: id,
+    node_id: "",
+    kv_tier: "",
+    scheduled_ms: sentMs,
+    sent_ms: sentMs,
+    first_token_ms: sentMs + 1,
+    end_ms: endMs,
+    ttft_ms: 1,
+    e2el_ms: endMs - sentMs,
+    tpot_ms: null,
+    itl_ms: [],
+    prompt_tokens: 10,
+    completion_tokens: 1,
+    cached_tokens: 0,
+    token_count: 1,
+    queue_time_ms: null,
+  });
 
 const shard = (
   index: number,

@@ -1,38 +1,13 @@
 import { rngFor } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import type { RequestRecord } from "./record";
+import { requestRecord } from "./testing";
 import { ReservoirSampler, summarize, type MetricSummary } from "./stats";
 import { buildCharts, cdfPoints, renderHtmlReport, timeSeries } from "./html-report";
 import { buildSummary, formatSummaryTable, summaryCsv, SummaryAccumulator, toJson } from "./summary";
 
 function record(over: Partial<RequestRecord>): RequestRecord {
-  return {
-    request_id: "r",
-    client_id: "c",
-    session_id: "s",
-    turn_index: 0,
-    profile: "p",
-    node_id: "n",
-    kv_tier: "new",
-    scheduled_ms: 0,
-    sent_ms: 0,
-    schedule_lag_ms: 0,
-    first_token_ms: 10,
-    end_ms: 50,
-    ttft_ms: 10,
-    e2el_ms: 50,
-    tpot_ms: 10,
-    itl_ms: [10, 10, 10, 10],
-    prompt_tokens: 100,
-    completion_tokens: 5,
-    cached_tokens: 20,
-    token_count: 5,
-    usage_source: "server",
-    queue_time_ms: 1,
-    finish_reason: "stop",
-    error: null,
-    ...over,
-  };
+  return requestRecord({ usage_source: "server", ...over });
 }
 
 describe("run summary", () => {

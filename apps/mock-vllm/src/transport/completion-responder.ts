@@ -85,10 +85,15 @@ function uncorkIfStill(socket: Socket): void {
   if (socket.writableCorked > 0) socket.uncork();
 }
 
+function usageCounts(s: RequestSummary): string {
+  return `"prompt_tokens":${s.promptTokens},"total_tokens":${s.promptTokens + s.completionTokens},"completion_tokens":${s.completionTokens}`;
+}
+
 /**
  * Writes one generation to the client as vLLM's OpenAI server would: SSE chunks (one per
- * token, strings built from precomputed templates, no per-chunk object serialisation) or one
- * JSON body at the end. It is the engine listener for that request.
+ * token, strings built from precomputed templates, no per-chunk object serialisation; to a
+ * client reading slower than that, several tokens per chunk, see `awaitDrain`) or one JSON body
+ * at the end. It is the engine listener for that request.
  */
 export class CompletionResponder implements EngineListener {
   private readonly pieces: string[];
@@ -102,6 +107,13 @@ export class CompletionResponder implements EngineListener {
   private headersSent = false;
   /** Write SSE chunks straight to the socket with our own chunked framing (see `send`). */
   private rawChunked = false;
+  /** A write found the socket's buffer full: tokens are held until it drains (see `awaitDrain`). */
+  private draining = false;
+  /** The output tokens held meanwhile: first and last index, or -1. */
+  private heldFrom = -1;
+  private heldTo = -1;
+  /** The engine's summary when it finished while tokens were held: the stream ends after them. */
+  private heldSummary: RequestSummary | null = null;
 
   constructor(
     private readonly job: Job,
@@ -142,10 +154,9 @@ export class CompletionResponder implements EngineListener {
     const socket = this.res.socket;
     if (this.rawChunked && socket) {
       // Not writable: the client went away (or half-closed, and Node ended the socket).
-      if (socket.writable) socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`);
-    } else {
-      this.res.write(data);
-    }
+      if (socket.writable && !socket.write(`${Buffer.byteLength(data).toString(16)}\r\n${data}\r\n`))
+        this.awaitDrain(socket);
+    } else if (!this.res.write(data)) this.awaitDrain(this.res);
   }
 
   onToken(index: number): void {
@@ -157,38 +168,108 @@ export class CompletionResponder implements EngineListener {
       this.onAbortRequest();
       return;
     }
+    if (this.draining) {
+      if (this.heldFrom < 0) this.heldFrom = index;
+      this.heldTo = index;
+      return;
+    }
     const socket = this.res.socket;
     if (this.rawChunked && socket && index !== 0 && index !== this.lastIndex) {
       // Nearly every token: the chunk is three cached strings (size line, this stream's event
       // head, the piece with the constant rest), its size known without encoding it.
       if (!socket.writable) return;
       const tail = chunkTail(this.job.kind, this.pieces[index]!);
-      socket.write(chunkSizeLine(this.eventHeadBytes + tail.eventBytes) + this.eventHead + tail.text);
+      if (!socket.write(chunkSizeLine(this.eventHeadBytes + tail.eventBytes) + this.eventHead + tail.text))
+        this.awaitDrain(socket);
       return;
     }
-    const piece = pieceJson(this.pieces[index]!);
-    const chat = this.job.kind === "chat";
-    let out = "";
-    // vLLM sends the role delta together with the first output.
-    if (index === 0 && chat)
-      out = `${this.head}"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
-    const finish = index === this.lastIndex ? `"${this.job.plan.finishReason}"` : "null";
-    out += chat
-      ? `${this.head}"delta":{"content":${piece}},"logprobs":null,"finish_reason":${finish}${finish === "null" ? "" : ',"stop_reason":null'}}]}\n\n`
-      : `${this.head}"text":${piece},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]}\n\n`;
     // The last token, the usage chunk, [DONE] and the terminating chunk are due at the same
     // instant (onFinish follows at once): corked, they leave in one writev. res.end() uncorks.
-    if (index === this.lastIndex && this.rawChunked && socket && socket.writable) {
+    if (index === this.lastIndex) this.corkUntilEnd();
+    this.send(this.tokenEvents(index, index));
+  }
+
+  /**
+   * A write left the socket's buffer over its high-water mark: the client reads slower than
+   * tokens come. As in vLLM, where uvicorn's flow control then pauses the stream's generator and
+   * the request's RequestOutputCollector merges the DELTA outputs produced meanwhile, tokens are
+   * held (as a range of indices) until the socket drains and then leave as one event: the buffer
+   * stays bounded and no token is lost.
+   */
+  private awaitDrain(sink: Socket | ServerResponse): void {
+    if (this.draining) return;
+    this.draining = true;
+    sink.once("drain", this.flushHeld);
+  }
+
+  private readonly flushHeld = (): void => {
+    this.draining = false;
+    if (this.heldFrom < 0) return; // nothing came meanwhile, or the stream was aborted
+    const events = this.tokenEvents(this.heldFrom, this.heldTo);
+    this.heldFrom = this.heldTo = -1;
+    const summary = this.heldSummary;
+    if (summary === null) return this.send(events);
+    this.heldSummary = null;
+    this.corkUntilEnd();
+    this.send(events);
+    this.endStream(summary);
+  };
+
+  private corkUntilEnd(): void {
+    const socket = this.res.socket;
+    if (this.rawChunked && socket && socket.writable) {
       socket.cork();
       process.nextTick(uncorkIfStill, socket);
     }
-    this.send(out);
+  }
+
+  /**
+   * The SSE events for output tokens `from..to` as one delta (text concatenated, as vLLM's
+   * RequestOutput.add merges them), preceded on a chat stream's first output by the role delta
+   * and carrying the finish reason when it includes the last token.
+   */
+  private tokenEvents(from: number, to: number): string {
+    let text = this.pieces[from]!;
+    for (let i = from + 1; i <= to; i++) text += this.pieces[i]!;
+    const piece = from === to ? pieceJson(text) : JSON.stringify(text);
+    const chat = this.job.kind === "chat";
+    let out = "";
+    // vLLM sends the role delta together with the first output.
+    if (from === 0 && chat)
+      out = `${this.head}"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
+    const finish = to === this.lastIndex ? `"${this.job.plan.finishReason}"` : "null";
+    out += chat
+      ? `${this.head}"delta":{"content":${piece}},"logprobs":null,"finish_reason":${finish}${finish === "null" ? "" : ',"stop_reason":null'}}]}\n\n`
+      : `${this.head}"text":${piece},"logprobs":null,"finish_reason":${finish},"stop_reason":null}]}\n\n`;
+    return out;
+  }
+
+  /**
+   * vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details and a non-zero
+   * count; streamed usage drops the unset field (exclude_none), the JSON body shows null.
+   */
+  private cachedTokensDetails(s: RequestSummary): string | null {
+    return this.promptTokensDetails && s.cachedTokens > 0 ? `{"cached_tokens":${s.cachedTokens}}` : null;
+  }
+
+  /** The usage event (with include_usage), [DONE] and the end of the body. */
+  private endStream(s: RequestSummary): void {
+    const details = this.cachedTokensDetails(s);
+    const usage = details ? `{${usageCounts(s)},"prompt_tokens_details":${details}}` : `{${usageCounts(s)}}`;
+    let tail = "";
+    if (this.job.includeUsage) {
+      const object = this.job.kind === "chat" ? "chat.completion.chunk" : "text_completion";
+      tail += `data: {"id":"${this.job.id}","object":"${object}","created":${this.job.created},"model":${JSON.stringify(this.job.model)},"choices":[],"usage":${usage}}\n\n`;
+    }
+    this.send(`${tail}data: [DONE]\n\n`);
+    this.res.end();
   }
 
   onFinish(s: RequestSummary): void {
     if (this.done) return;
     this.done = true;
     if (s.finishReason === "abort") {
+      this.heldFrom = this.heldTo = -1; // as vLLM, an aborted stream's pending output is dropped
       // Client gone or server draining: end whatever was started.
       if (!this.res.destroyed) {
         if (this.headersSent) this.res.end();
@@ -199,23 +280,13 @@ export class CompletionResponder implements EngineListener {
       }
       return;
     }
-    // vLLM fills prompt_tokens_details only with --enable-prompt-tokens-details and a non-zero
-    // count; streamed usage drops the unset field (exclude_none), the JSON body shows null.
-    const details =
-      this.promptTokensDetails && s.cachedTokens > 0 ? `{"cached_tokens":${s.cachedTokens}}` : null;
-    const counts = `"prompt_tokens":${s.promptTokens},"total_tokens":${s.promptTokens + s.completionTokens},"completion_tokens":${s.completionTokens}`;
     if (this.job.stream) {
-      const usage = details ? `{${counts},"prompt_tokens_details":${details}}` : `{${counts}}`;
-      let tail = "";
-      if (this.job.includeUsage) {
-        const object = this.job.kind === "chat" ? "chat.completion.chunk" : "text_completion";
-        tail += `data: {"id":"${this.job.id}","object":"${object}","created":${this.job.created},"model":${JSON.stringify(this.job.model)},"choices":[],"usage":${usage}}\n\n`;
-      }
-      this.send(`${tail}data: [DONE]\n\n`);
-      this.res.end();
+      // Held tokens go first; the end follows them when the socket drains.
+      if (this.draining && this.heldFrom >= 0) this.heldSummary = s;
+      else this.endStream(s);
       return;
     }
-    const usage = `{${counts},"prompt_tokens_details":${details ?? "null"}}`;
+    const usage = `{${usageCounts(s)},"prompt_tokens_details":${this.cachedTokensDetails(s) ?? "null"}}`;
     const text = JSON.stringify(this.pieces.slice(0, s.completionTokens).join(""));
     const reason = this.job.plan.finishReason;
     const choice =

@@ -1,4 +1,6 @@
+import type { Socket } from "node:net";
 import Fastify, { type FastifyInstance } from "fastify";
+import { Gauge } from "prom-client";
 import { ApiError, errorBody } from "./api-error";
 import type { HttpServerDeps } from "./http-server-deps";
 import { closeIdleConnections } from "./idle-connections";
@@ -24,6 +26,24 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   // vLLM (uvicorn) closes a connection idle for VLLM_HTTP_TIMEOUT_KEEP_ALIVE seconds, unannounced;
   // so does the mock, so that clients which would trip on it against vLLM trip here too.
   closeIdleConnections(app.server, deps.config.httpTimeoutKeepAliveS * 1000);
+
+  // Not a vLLM metric: shows that a slow reader costs the mock bounded memory (README,
+  // "Slow readers"). Read at scrape time, so streaming pays nothing for it.
+  const connections = new Set<Socket>();
+  app.server.on("connection", (socket: Socket) => {
+    connections.add(socket);
+    socket.once("close", () => connections.delete(socket));
+  });
+  new Gauge({
+    name: "symphony_mock_http_send_buffer_max_bytes",
+    help: "Largest send buffer among open HTTP connections: bytes written but not yet taken by the kernel",
+    registers: [deps.registry],
+    collect() {
+      let max = 0;
+      for (const socket of connections) max = Math.max(max, socket.writableLength);
+      this.set(max);
+    },
+  });
 
   app.setErrorHandler((err: Error & { statusCode?: number }, _req, reply) => {
     if (err instanceof ApiError) {

@@ -10,9 +10,13 @@ import type { Socket } from "node:net";
 export function closeIdleConnections(server: Server, idleMs: number): void {
   server.keepAliveTimeout = 0; // no header, no Node timer: the timers below decide
   const state = new WeakMap<Socket, { timer?: NodeJS.Timeout; inFlight: number }>();
+  const stateOf = (socket: Socket) => {
+    let s = state.get(socket);
+    if (s === undefined) state.set(socket, (s = { inFlight: 0 }));
+    return s;
+  };
   const arm = (socket: Socket) => {
-    const s = state.get(socket) ?? { inFlight: 0 };
-    state.set(socket, s);
+    const s = stateOf(socket);
     clearTimeout(s.timer);
     // Closed outright, as uvicorn's transport.close(): a request arriving meanwhile is not read.
     s.timer = setTimeout(() => socket.destroySoon(), idleMs);
@@ -24,8 +28,7 @@ export function closeIdleConnections(server: Server, idleMs: number): void {
   });
   server.on("request", (req, res) => {
     const socket = req.socket;
-    const s = state.get(socket) ?? { inFlight: 0 };
-    state.set(socket, s);
+    const s = stateOf(socket);
     clearTimeout(s.timer);
     s.inFlight++;
     // Armed again only when no response on the connection is still going (pipelined requests).

@@ -183,9 +183,18 @@ describe("scheduler with three static nodes", () => {
         call.on("error", reject);
       });
       await waitFor("the stream to start", () => paused);
-      await new Promise((r) => setTimeout(r, 1000));
-      // Flow-control windows hold a few MB at most; without back-pressure the node would be done.
-      expect(big.tokensWritten).toBeLessThan(tokens);
+      // Held back, the node stops writing once the buffers between it and the client are full
+      // (flow-control windows and socket buffers: ~1 MB here, 21 of the 50 kB events); without
+      // back-pressure it writes all 400, however slowly. Bounded: at most 20 s of half-second looks.
+      let written = -1;
+      let stalled = false;
+      for (let i = 0; i < 40 && !stalled && big.tokensWritten < tokens; i++) {
+        written = big.tokensWritten;
+        await new Promise((r) => setTimeout(r, 500));
+        stalled = big.tokensWritten === written;
+      }
+      expect(stalled).toBe(true);
+      expect(written).toBeLessThanOrEqual(100); // 5 MB: far below the 20 MB the node has
       call.resume();
       await ended;
       expect(received).toEqual(Array.from({ length: tokens }, (_, i) => `t${i}`));

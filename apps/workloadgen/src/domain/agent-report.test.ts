@@ -1,34 +1,24 @@
 import { describe, expect, it } from "vitest";
 import { AgentReportAccumulator, agentReport, formatAgentReport } from "./agent-report";
 import type { RequestRecord } from "@symphony/measure";
+import { requestRecord } from "@symphony/measure/testing";
 
 let end = 0;
 function rec(over: Partial<RequestRecord>): RequestRecord {
   end += 10;
-  return {
-    request_id: "r",
-    client_id: "c",
+  return requestRecord({
     session_id: "a",
-    turn_index: 0,
-    profile: "p",
     node_id: "n1",
-    kv_tier: "new",
-    scheduled_ms: 0,
-    sent_ms: 0,
-    schedule_lag_ms: 0,
     first_token_ms: 5,
     end_ms: end,
     ttft_ms: 5,
     e2el_ms: 10,
     tpot_ms: 1,
     itl_ms: [],
-    prompt_tokens: 100,
     completion_tokens: 4,
     cached_tokens: 0,
     token_count: 4,
     queue_time_ms: 0,
-    finish_reason: "stop",
-    error: null,
     session_kind: "agent",
     parent_session_id: null,
     reasoning_tokens: 0,
@@ -37,7 +27,7 @@ function rec(over: Partial<RequestRecord>): RequestRecord {
     subagent_wait_ms: null,
     fan_out: 0,
     ...over,
-  };
+  });
 }
 
 describe("agentReport", () => {

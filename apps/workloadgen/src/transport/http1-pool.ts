@@ -37,8 +37,6 @@ class PoolRequest {
   connection: Connection | undefined;
   aborted = false;
   finished = false;
-  /** Already resent once after a reused connection failed before answering. */
-  retried = false;
 
   constructor(
     /** Head and body, written in one call. */
@@ -56,14 +54,6 @@ class PoolRequest {
   }
 }
 
-/**
- * A reused connection that closes this soon after a request was written, before any byte of an
- * answer, was closing as the request went out (the server's idle timeout): the request is sent
- * once more. Later, the server took the request and died or gave up on it; sending it again could
- * generate twice, so the turn fails as it would with undici.
- */
-const STALE_CLOSE_WINDOW_MS = 1000;
-
 /** The server closed the connection mid-exchange (undici's words and code). */
 const SOCKET_CLOSED = { code: "UND_ERR_SOCKET", message: "other side closed" };
 
@@ -71,12 +61,8 @@ const SOCKET_CLOSED = { code: "UND_ERR_SOCKET", message: "other side closed" };
 class Connection implements ResponseSink {
   readonly parser = new Http1ResponseParser(this);
   request: PoolRequest | undefined;
-  /** Has carried a whole exchange before (a stale keep-alive connection can fail the next one). */
-  reused = false;
-  /** A byte of the current request's response arrived. */
-  answered = false;
-  /** When the current request was written (performance.now()). */
-  writtenAtMs = 0;
+  /** A request that picked this idle connection, not written yet (see `sendAfterPoll`). */
+  unsent: PoolRequest | undefined;
   destroyed = false;
   idleSinceMs = 0;
   keepAliveMs: number;
@@ -91,25 +77,43 @@ class Connection implements ResponseSink {
     // TLS sockets have no `onread`: their reads come as 'data' events.
     if (pool.tls) socket.on("data", (buf: Buffer) => this.onData(buf, buf.length));
     socket.on("end", () => this.onSocketEnd());
-    socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message, true));
+    socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message));
     socket.on("close", () => this.onSocketClose());
     socket.on("timeout", () => {
-      if (this.request) this.fail("IDLE_TIMEOUT", "no byte from the server", false);
+      if (this.request) this.fail("IDLE_TIMEOUT", "no byte from the server");
       else this.destroy();
+    });
+  }
+
+  /**
+   * Sends `request` on this idle keep-alive connection once the event loop has polled its socket
+   * (undici's idle-socket validation): a close or stray bytes the server sent while it sat idle,
+   * perhaps while the loop was busy, are seen first, and the request goes to another connection
+   * without ever having been written. Once a request is written, a close before any byte of an
+   * answer is not taken as proof the server did not take it (it may have read the request and
+   * died working on it, whenever the loop gets to see the close): the exchange fails and is not
+   * sent again, as with undici, which resends no POST.
+   */
+  sendAfterPoll(request: PoolRequest): void {
+    this.unsent = request;
+    request.connection = this;
+    this.socket.ref();
+    setImmediate(() => {
+      if (this.unsent !== request) return; // the connection closed meanwhile, or the request was aborted
+      this.unsent = undefined;
+      this.send(request);
     });
   }
 
   send(request: PoolRequest): void {
     this.request = request;
     request.connection = this;
-    this.answered = false;
     this.parser.reset();
     if (request.idleTimeoutMs > 0) {
       this.socket.setTimeout(request.idleTimeoutMs);
       this.timeoutSet = true;
     }
     this.socket.ref();
-    this.writtenAtMs = performance.now();
     this.socket.write(request.payload);
   }
 
@@ -141,7 +145,6 @@ class Connection implements ResponseSink {
     }
     // Free the connection first: the exchange's end may send the next request at once.
     if (reusable && this.keepAliveAfter && !this.pool.closing) {
-      this.reused = true;
       this.pool.release(this);
     } else this.destroy();
     request.exchange.onComplete();
@@ -151,15 +154,14 @@ class Connection implements ResponseSink {
   onData(buf: Buffer, len: number): void {
     if (!this.request) {
       // Bytes nobody asked for: the connection is out of step.
-      this.destroy();
+      this.fail("BAD_RESPONSE", "bytes on an idle connection");
       return;
     }
-    this.answered = true;
     let used: number;
     try {
       used = this.parser.feed(buf, len);
     } catch (err) {
-      if (err instanceof HttpParseError) return this.fail("BAD_RESPONSE", err.message, false);
+      if (err instanceof HttpParseError) return this.fail("BAD_RESPONSE", err.message);
       throw err;
     }
     // Left-over bytes after a complete response (no pipelining here): do not reuse the connection.
@@ -168,39 +170,30 @@ class Connection implements ResponseSink {
 
   private onSocketEnd(): void {
     if (this.request && this.parser.endOfInput()) return this.finish(false); // a body that ran to the close
-    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message, true);
+    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message);
   }
 
   private onSocketClose(): void {
-    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message, true);
+    this.fail(SOCKET_CLOSED.code, SOCKET_CLOSED.message);
     this.destroyed = true;
     this.pool.forget(this);
   }
 
   failConnect(message: string): void {
-    this.fail("UND_ERR_CONNECT_TIMEOUT", message, false);
+    this.fail("UND_ERR_CONNECT_TIMEOUT", message);
   }
 
-  /** Ends the current exchange with an error (or resends it) and closes the connection. */
-  private fail(code: string, message: string, socketLevel: boolean): void {
+  /** Ends the current exchange with an error and closes the connection; an unsent request goes elsewhere. */
+  private fail(code: string, message: string): void {
     const request = this.request;
+    const unsent = this.unsent;
     this.destroy();
+    if (unsent) {
+      unsent.connection = undefined;
+      this.pool.redispatch(unsent); // never written: nothing the server could have taken
+    }
     if (!request) return;
     request.connection = undefined;
-    // A reused keep-alive connection the server was closing: send once more, on a new one.
-    const closingAsSent = performance.now() - this.writtenAtMs < STALE_CLOSE_WINDOW_MS;
-    if (
-      socketLevel &&
-      this.reused &&
-      !this.answered &&
-      closingAsSent &&
-      !request.retried &&
-      !request.aborted
-    ) {
-      request.retried = true;
-      this.pool.resend(request);
-      return;
-    }
     request.finished = true;
     request.exchange.onError(code, message);
   }
@@ -208,6 +201,7 @@ class Connection implements ResponseSink {
   destroy(): void {
     this.parser.halt();
     this.request = undefined;
+    this.unsent = undefined;
     if (this.destroyed) return;
     this.destroyed = true;
     this.socket.destroy();
@@ -261,21 +255,19 @@ export class Http1Pool {
       queueMicrotask(() => exchange.onError("UND_ERR_CLOSED", "the connection pool is closed"));
       return request;
     }
-    this.dispatch(request, false);
+    this.dispatch(request);
     return request;
   }
 
-  private dispatch(request: PoolRequest, fresh: boolean): void {
-    if (!fresh) {
-      const now = performance.now();
-      let connection: Connection | undefined;
-      while ((connection = this.idle.pop()) !== undefined) {
-        if (now - connection.idleSinceMs < connection.keepAliveMs) {
-          connection.send(request);
-          return;
-        }
-        connection.destroy(); // past its keep-alive time: the server may have closed it
+  private dispatch(request: PoolRequest): void {
+    const now = performance.now();
+    let connection: Connection | undefined;
+    while ((connection = this.idle.pop()) !== undefined) {
+      if (now - connection.idleSinceMs < connection.keepAliveMs) {
+        connection.sendAfterPoll(request);
+        return;
       }
+      connection.destroy(); // past its keep-alive time: the server may have closed it
     }
     if (this.all.size < this.options.connections) {
       this.open().send(request); // written once connected
@@ -335,8 +327,15 @@ export class Http1Pool {
     this.idle.push(connection);
   }
 
-  resend(request: PoolRequest): void {
-    this.dispatch(request, true);
+  /** A request that picked an idle connection the server had closed, before it was written. */
+  redispatch(request: PoolRequest): void {
+    if (request.aborted) return;
+    if (this.closing) {
+      request.finished = true;
+      request.exchange.onError("UND_ERR_CLOSED", "the connection pool is closed");
+      return;
+    }
+    this.dispatch(request);
   }
 
   private nextQueued(): PoolRequest | undefined {

@@ -81,7 +81,7 @@ export class OpenAiHttpTarget implements Target {
       sessionIdHeader: options.sessionIdHeader,
       connections: options.connections,
       // vLLM (uvicorn) closes connections idle for 5 s without saying so in a Keep-Alive header;
-      // closing ours first spares the resend a request on a closing connection would need.
+      // closing ours first spares a request the connection the server is about to close.
       keepAliveMs: 4_000,
     });
   }

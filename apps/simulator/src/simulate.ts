@@ -1,5 +1,6 @@
 import { VirtualTimers } from "@symphony/common";
 import {
+  EXACT_RECORDS_LIMIT,
   prepareOutDir,
   requestLineWithoutItl,
   RunOutputs,
@@ -14,7 +15,7 @@ import {
   PROFILES,
   StepTimeModel,
 } from "@symphony/mock-vllm/domain";
-import { LoadRunner } from "@symphony/workloadgen/domain";
+import { LoadRunner, OpenLoopSource } from "@symphony/workloadgen/domain";
 import { buildWorkload, runnerOptions } from "@symphony/workloadgen";
 import type { SimConfig } from "./config";
 import { FastTokenCache, SimulatedCluster, TokenAwareSynthesizer } from "./domain";
@@ -37,12 +38,60 @@ export interface SimResult {
 /** Virtual time advanced per slice of the event loop (progress is checked between slices), µs. */
 const SLICE_US = 1_000_000;
 
+/** What tests may change in how a simulation keeps its records (the results never change). */
+export interface SimTuning {
+  /** Records up to which the summary keeps every record (exact percentiles). Default EXACT_RECORDS_LIMIT. */
+  exactRecords?: number;
+  /** Start without exact records whatever the estimate says (default: when `likelySends` exceeds the limit). */
+  startBounded?: boolean;
+}
+
 /**
  * Runs one simulation: workloadgen's LoadRunner and session source against a SimulatedCluster
  * on VirtualTimers, in slices of virtual time so progress can be reported. Writes
  * requests.jsonl, summary.json, summary.csv and report.html to `config.out` when set.
+ *
+ * A run that ends with more than `exactRecords` records drops its exact records there, unused
+ * (the summary comes from histograms): an open loop whose arrivals within the run start at least
+ * 5% more sessions than that keeps none from the start instead, for the same files; should it end
+ * with fewer records after all, it runs again the usual way (the same seed, the same results).
  */
-export async function runSimulation(config: SimConfig, logger: Logger): Promise<SimResult> {
+export async function runSimulation(
+  config: SimConfig,
+  logger: Logger,
+  tuning: SimTuning = {},
+): Promise<SimResult> {
+  const limit = tuning.exactRecords ?? EXACT_RECORDS_LIMIT;
+  if (tuning.startBounded ?? likelySends(config, Math.ceil(limit * 1.05)) >= limit * 1.05) {
+    const result = await simulate(config, logger, 0, limit);
+    if (result) return result;
+    logger.info("fewer requests than estimated: simulating again with exact percentiles", { limit });
+  }
+  return (await simulate(config, logger, limit, limit))!;
+}
+
+/**
+ * Turns an open-loop run will send (counting at most `cap`), from its arrivals alone: every
+ * session that starts before the run stops sends its first turn then. 0 for other workloads and
+ * for one shard of a run.
+ */
+export function likelySends(config: SimConfig, cap: number): number {
+  const wl = config.workload;
+  if (wl.workload !== "open" || (wl.shard && wl.shard.count > 1)) return 0;
+  const arrivals = new OpenLoopSource(wl.clientProfiles, { seed: wl.seed, totalDuration: wl.totalDuration });
+  return Math.min(wl.maxRequests, arrivals.countStarts(wl.duration * 1e6 * wl.timeScale, cap));
+}
+
+/**
+ * The simulation itself, keeping up to `exactRecords` records; with none kept, a run that ends
+ * with `limit` records or fewer returns undefined before its summary is written.
+ */
+async function simulate(
+  config: SimConfig,
+  logger: Logger,
+  exactRecords: number,
+  limit: number,
+): Promise<SimResult | undefined> {
   const timers = new VirtualTimers();
   const tokens = new FastTokenCache();
   const profile = PROFILES[config.engineInfo.profile]!;
@@ -61,6 +110,7 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
     slo: wl.slo,
     warmupS: wl.warmup,
     cooldownS: wl.cooldown,
+    exactRecords,
   });
   let doneAtUs = -1;
   const runner = new LoadRunner(
@@ -119,6 +169,8 @@ export async function runSimulation(config: SimConfig, logger: Logger): Promise<
   events += timers.runAll(50_000_000);
   const wallS = (performance.now() - t0) / 1000;
   outputs?.closeRequests();
+  const { completed, failed } = results.counts;
+  if (exactRecords === 0 && completed + failed <= limit) return undefined;
 
   const virtualS = doneAtUs / 1e6;
   const sim: SimStats = {

@@ -194,10 +194,10 @@ class RequestState {
   readonly promptLen: number;
   readonly id: string;
   /**
-   * The request's token ids, copied into typed arrays: their numbers live outside the garbage
-   * collected heap for as long as the request runs, so young-generation collections (which
-   * copy every survivor) do not copy them, and the engine's hashing always reads one kind of
-   * array. The caller's arrays are not kept.
+   * The request's token ids as typed arrays (copied unless they are Int32Arrays already, like
+   * OutputPlanner's plans): their numbers live outside the garbage-collected heap for as long
+   * as the request runs, so young-generation collections (which copy every survivor) do not
+   * copy them, and the engine's hashing always reads one kind of array.
    */
   readonly prompt: Int32Array;
   readonly output: Int32Array;
@@ -211,8 +211,8 @@ class RequestState {
     readonly arrivalUs: number,
   ) {
     this.id = req.id;
-    this.prompt = new Int32Array(req.promptTokenIds);
-    this.output = new Int32Array(req.outputTokenIds);
+    this.prompt = int32(req.promptTokenIds);
+    this.output = int32(req.outputTokenIds);
     this.promptLen = this.prompt.length;
     this.finishReason = req.finishReason;
     this.externalKvTokens = req.externalKvTokens ?? 0;
@@ -229,6 +229,11 @@ class RequestState {
   get numTokens(): number {
     return this.promptLen + this.numOutput;
   }
+}
+
+/** `ids` as an Int32Array: itself when it is one (requests are read-only), else a copy. */
+function int32(ids: ArrayLike<number>): Int32Array {
+  return ids instanceof Int32Array ? ids : new Int32Array(ids);
 }
 
 /** Keeps the requests of `list` with `status`, in place, in order. */

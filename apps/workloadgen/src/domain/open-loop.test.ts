@@ -34,6 +34,30 @@ describe("OpenLoopSource", () => {
     expect(plans[plans.length - 1]!.startUs!).toBeLessThanOrEqual(200e6);
   });
 
+  it.each([
+    [Infinity, Infinity],
+    [50e6, Infinity],
+    [Infinity, 700],
+  ])(
+    "countStarts before %d µs, cap %d -> the number of sessions next() gives that start by then",
+    (untilUs, cap) => {
+      const profiles = [
+        profile({ profile_name: "a", weight: 3, conversational_probability: 0.5 }),
+        profile({
+          profile_name: "b",
+          weight: 1,
+          inter_arrival_time_dist_config: { type: "Constant", value: 0.05 },
+        }),
+      ];
+      const options = { seed: 4, totalDuration: 100 };
+      const plans = drain(new OpenLoopSource(profiles, options)).filter((p) => p.startUs! < untilUs);
+      expect(plans.length).toBeGreaterThan(1000);
+      expect(new OpenLoopSource(profiles, options).countStarts(untilUs, cap)).toBe(
+        Math.min(cap, plans.length),
+      );
+    },
+  );
+
   it("weights 3:1 -> 75% / 25% of sessions", () => {
     const source = new OpenLoopSource(
       [profile({ profile_name: "a", weight: 3 }), profile({ profile_name: "b", weight: 1 })],

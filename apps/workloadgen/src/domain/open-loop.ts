@@ -103,6 +103,23 @@ export class OpenLoopSource implements SessionSource {
     return this.profiles[this.profiles.length - 1]!;
   }
 
+  /**
+   * How many sessions start before `untilUs` (µs of the plan's time), counting at most `cap`:
+   * the first turns an open-loop run sends by then (each is sent at its session's start). Draws
+   * only the arrival streams, exactly as `next` does, so call it on a fresh source used for
+   * nothing else; cheap (no prompt or length draws).
+   */
+  countStarts(untilUs: number, cap: number): number {
+    let n = 0;
+    while (n < cap) {
+      const profile = this.pickProfile();
+      this.tUs += Math.round(Math.max(0, profile.interArrival.sample(this.arrivals)) * 1e6);
+      if (this.tUs > this.options.totalDuration * 1e6 || this.tUs >= untilUs) break;
+      n++;
+    }
+    return n;
+  }
+
   next(): SessionPlan | undefined {
     if (this.done) return undefined;
     const profile = this.pickProfile();

@@ -65,8 +65,8 @@ describe("CompletionResponder, a client slower than the tokens", () => {
     const responder = new CompletionResponder(job(), res as unknown as ServerResponse, -1, () => {}, false);
     responder.startStream();
     res.full = true;
-    responder.onToken(0, 100); // written (role + "Hel"); the buffer is now over its mark
-    for (let i = 1; i < PIECES.length; i++) responder.onToken(i, 100 + i);
+    responder.onToken(0); // written (role + "Hel"); the buffer is now over its mark
+    for (let i = 1; i < PIECES.length; i++) responder.onToken(i);
     responder.onFinish(summary);
     expect(events(res)).toHaveLength(2); // nothing more until the drain
     expect(res.ended).toBe(false);
@@ -93,8 +93,8 @@ describe("CompletionResponder, a client slower than the tokens", () => {
     const responder = new CompletionResponder(job(), res as unknown as ServerResponse, -1, () => {}, false);
     responder.startStream();
     res.full = true;
-    responder.onToken(0, 100);
-    responder.onToken(1, 101);
+    responder.onToken(0);
+    responder.onToken(1);
     responder.onFinish({ ...summary, finishReason: "abort", completionTokens: 2 });
     expect(res.ended).toBe(true);
     const before = res.written.length;

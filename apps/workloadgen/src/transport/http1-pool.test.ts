@@ -131,18 +131,37 @@ describe("Http1Pool", () => {
     });
     const p = pool(s.origin, 1);
     expect((await send(p).done).body).toBe("first");
-    const second = await new Promise<ReturnType<typeof send>>((resolve) =>
-      setTimeout(() => {
-        // The server's idle close lands while the client is busy: its FIN is in the client's
-        // socket, unread, when the next request is sent, and the loop gets to it only 1.5 s later.
-        s.sockets[0]!.destroy();
-        resolve(send(p));
-        const until = performance.now() + 1500;
-        while (performance.now() < until); // an event loop blocked by other work
-      }, 10),
+    const second = await new Promise<ReturnType<typeof send>>(
+      (resolve) =>
+        setTimeout(() => {
+          // The server's idle close lands while the client is busy: its FIN is in the client's
+          // socket, unread, when the next request is sent, and the loop gets to it only 1.5 s later.
+          s.sockets[0]!.destroy();
+          resolve(send(p));
+          const until = performance.now() + 1500;
+          while (performance.now() < until); // an event loop blocked by other work
+        }, 1100), // idle long enough to be checked before reuse
     );
     expect(await second.done).toEqual({ status: 200, body: "first" }); // on connection 2
     expect(s.sockets.length).toBe(2);
+  });
+
+  it("a request moved off a connection the server had closed goes ahead of requests queued after it", async () => {
+    const s = await server((socket, _n, i) => socket.write(ok(`answer ${i}`)));
+    const p = pool(s.origin, 1);
+    await send(p, "first").done;
+    const [a, b] = await new Promise<ReturnType<typeof send>[]>((resolve) =>
+      setTimeout(() => {
+        s.sockets[0]!.destroy(); // the server's idle close, not yet seen by the client
+        const sent = [send(p, "A"), send(p, "B")]; // A takes the idle connection, B queues (1 allowed)
+        const until = performance.now() + 50;
+        while (performance.now() < until); // the FIN arrives before the loop polls the socket
+        resolve(sent);
+      }, 1100),
+    );
+    expect((await a!.done).status).toBe(200);
+    expect((await b!.done).status).toBe(200);
+    expect(s.bodies).toEqual(["first", "A", "B"]);
   });
 
   it("a reused connection closed at once after the request went out, no byte back -> UND_ERR_SOCKET, not sent again", async () => {

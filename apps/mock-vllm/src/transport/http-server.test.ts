@@ -110,6 +110,18 @@ describe("mock-vllm HTTP routes (in process)", () => {
     expect(body.usage).toMatchObject({ prompt_tokens: 3, completion_tokens: 4 });
   });
 
+  it.each([
+    ["past the vocabulary", [1, 10_000_000]],
+    ["past 32 bits", [2 ** 31]],
+    ["nested form", [[1, 2 ** 40]]],
+  ])("completion, a prompt token id %s -> vLLM's 400, out of vocabulary", async (_what, prompt) => {
+    const res = await post("/v1/completions", { prompt, max_tokens: 4 });
+    expect(res.statusCode).toBe(400);
+    const error = res.json<{ error: { message: string; param: string } }>().error;
+    expect(error.param).toBe("prompt");
+    expect(error.message).toMatch(/^Token id \d+ is out of vocabulary$/);
+  });
+
   it("tokenize then detokenize -> the same text, count = ids", async () => {
     const tok = (await post("/tokenize", { prompt: "hello world", add_special_tokens: false })).json<{
       count: number;

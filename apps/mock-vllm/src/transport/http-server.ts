@@ -27,8 +27,8 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   // so does the mock, so that clients which would trip on it against vLLM trip here too.
   closeIdleConnections(app.server, deps.config.httpTimeoutKeepAliveS * 1000);
 
-  // Not a vLLM metric: shows that a slow reader costs the mock bounded memory (README,
-  // "Slow readers"). Read at scrape time, so streaming pays nothing for it.
+  // Not a vLLM metric: shows that a slow reader costs the mock bounded memory (README, "API",
+  // the paragraph on slow readers). Read at scrape time, so streaming pays nothing for it.
   const connections = new Set<Socket>();
   app.server.on("connection", (socket: Socket) => {
     connections.add(socket);

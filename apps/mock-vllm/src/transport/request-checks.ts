@@ -1,7 +1,7 @@
 import { ChatFormatError, resolveRenderOptions, type ChatRenderOptions } from "@symphony/common";
 import type { z } from "zod";
 import type { Config } from "../config";
-import type { ChatTemplate } from "../domain";
+import type { ChatTemplate, TokenCache } from "../domain";
 import { ApiError } from "./api-error";
 import { describeZodError, messageText } from "./openai-schema";
 
@@ -47,4 +47,21 @@ export function chatPromptIds(
     if (err instanceof ChatFormatError) throw new ApiError(400, err.message);
     throw err;
   }
+}
+
+/**
+ * Throws vLLM's 400 "Token id N is out of vocabulary" (field `field`) for the first id that is
+ * neither in the tokenizer's vocabulary nor one of the chat template's special ids.
+ */
+export function checkTokenIds(
+  ids: readonly number[],
+  tokens: TokenCache,
+  template: ChatTemplate,
+  field: string,
+): void {
+  const vocabSize = tokens.tokenizer.vocabSize;
+  const special = template.format.specialIds;
+  for (const id of ids)
+    if (id >= vocabSize && !special.includes(id))
+      throw new ApiError(400, `Token id ${id} is out of vocabulary`, field);
 }

@@ -6,7 +6,7 @@ import { ApiError, errorBody } from "../api-error";
 import { CompletionResponder, type Job } from "../completion-responder";
 import type { HttpServerDeps } from "../http-server-deps";
 import { chatCompletionRequest, completionRequest } from "../openai-schema";
-import { chatPromptIds, checkModel, parseBody } from "../request-checks";
+import { chatPromptIds, checkModel, checkTokenIds, parseBody } from "../request-checks";
 
 type FaultDecision = ReturnType<FaultInjector["decide"]>;
 
@@ -189,8 +189,11 @@ export function registerGenerateRoutes(
     else if (p.length !== 1 && (typeof p[0] === "string" || Array.isArray(p[0])))
       throw new ApiError(400, `one prompt per request is supported, got ${p.length}`, "prompt");
     else if (typeof p[0] === "string") prompt = template.completionPrompt(p[0], bos);
-    else if (Array.isArray(p[0])) prompt = [...p[0]];
-    else prompt = [...(p as number[])];
+    else {
+      // Token ids past the vocabulary: vLLM's 400 (the engine keeps ids as 32-bit integers).
+      prompt = Array.isArray(p[0]) ? [...p[0]] : [...(p as number[])];
+      checkTokenIds(prompt, tokens, template, "prompt");
+    }
     const { job, decision } = prepare("text", "cmpl", body, prompt, body.max_tokens, req.headers);
     run(job, reply, decision);
   });

@@ -1,8 +1,7 @@
 import type { FastifyInstance } from "fastify";
-import { ApiError } from "../api-error";
 import type { HttpServerDeps } from "../http-server-deps";
 import { detokenizeRequest, tokenizeChatRequest, tokenizePromptRequest } from "../openai-schema";
-import { chatPromptIds, checkModel, parseBody } from "../request-checks";
+import { chatPromptIds, checkModel, checkTokenIds, parseBody } from "../request-checks";
 
 /** vLLM's POST /tokenize (a prompt or a chat, rendered as generation would) and POST /detokenize. */
 export function registerTokenizeRoutes(app: FastifyInstance, deps: HttpServerDeps): void {
@@ -30,9 +29,7 @@ export function registerTokenizeRoutes(app: FastifyInstance, deps: HttpServerDep
   app.post("/detokenize", async (req, reply) => {
     const body = parseBody(detokenizeRequest, req.body);
     checkModel(config, body.model);
-    const known = (t: number) => t < tokens.tokenizer.vocabSize || template.format.specialIds.includes(t);
-    const unknown = body.tokens.find((t) => !known(t));
-    if (unknown !== undefined) throw new ApiError(400, `Token id ${unknown} is out of vocabulary`, "tokens");
+    checkTokenIds(body.tokens, tokens, template, "tokens");
     // As vLLM: the tokenizer's decode, special tokens included.
     return reply.send({ prompt: tokens.tokenizer.decode(body.tokens, { skipSpecialTokens: false }) });
   });

@@ -51,6 +51,7 @@ describe("runSimulation without exact records from the start", () => {
     expect(likelySends(config, 1000)).toBe(1000);
     const logged: string[] = [];
     const estimated = await run("estimated", { exactRecords: 800 }, logged);
+    expect(logged).toContain("no exact records from the start: the run is estimated past the limit");
     expect(logged).not.toContain("fewer requests than estimated: simulating again with exact percentiles");
     expect(estimated).toEqual(usual);
   }, 60_000);

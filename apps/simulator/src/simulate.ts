@@ -62,7 +62,9 @@ export async function runSimulation(
   tuning: SimTuning = {},
 ): Promise<SimResult> {
   const limit = tuning.exactRecords ?? EXACT_RECORDS_LIMIT;
-  if (tuning.startBounded ?? likelySends(config, Math.ceil(limit * 1.05)) >= limit * 1.05) {
+  // (A limit of 0 keeps no exact records anyway: the usual way below.)
+  if (limit > 0 && (tuning.startBounded ?? likelySends(config, Math.ceil(limit * 1.05)) >= limit * 1.05)) {
+    logger.info("no exact records from the start: the run is estimated past the limit", { limit });
     const result = await simulate(config, logger, 0, limit);
     if (result) return result;
     logger.info("fewer requests than estimated: simulating again with exact percentiles", { limit });

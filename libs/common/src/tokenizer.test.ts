@@ -54,6 +54,19 @@ describe("loadTokenizer", () => {
     expect(decodeTokens(encodeText("x y"))).toBe("x y");
   });
 
+  it("cl100k, a decode that ends inside a character -> U+FFFD there, and the next decode is not affected", () => {
+    const t = loadTokenizer("cl100k");
+    // "𝔘" is three tokens in cl100k: its first alone is an incomplete character.
+    const parts = t.encode("𝔘");
+    expect(parts.length).toBeGreaterThan(1);
+    expect(t.decodeContinuation(parts.slice(0, 1))).toBe("\uFFFD");
+    expect(t.decodeContinuation(t.encode(" world"))).toBe(" world");
+    expect(t.decode(parts.slice(0, 2))).toBe("\uFFFD");
+    expect(t.decode(t.encode("plain"))).toBe("plain");
+    expect(t.decode(parts)).toBe("𝔘");
+    expect(t.decode(t.encode("é 日本 🦜"))).toBe("é 日本 🦜");
+  });
+
   it("same spec twice -> the same instance (vocabulary loaded once)", () => {
     expect(loadTokenizer("llama3")).toBe(loadTokenizer("llama3"));
   });

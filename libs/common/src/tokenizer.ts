@@ -108,6 +108,9 @@ function load(spec: string, flag: string): Tokenizer {
  * cl100k_base (gpt-tokenizer, bundled): OpenAI's vocabulary. Llama 3's first 100,256 ids are the
  * very same tokens, so English text counts almost the same. No chat special tokens.
  */
+/** cl100k's token for the single byte 0xFF (byte tokens are ranked in GPT-2's byte order). */
+const BYTE_FF_ID = 187;
+
 function cl100kTokenizer(name: string): Tokenizer {
   // Required here, not imported at the top: building the tables costs ~0.35 s, which services
   // that never tokenize should not pay at startup.
@@ -118,6 +121,16 @@ function cl100kTokenizer(name: string): Tokenizer {
   const asText = { disallowedSpecial: new Set<string>() };
   const firstSpecial = 100_256;
   const textIds = (ids: readonly number[]) => ids.filter((id) => id < firstSpecial);
+  // gpt-tokenizer decodes through one module-wide TextDecoder in stream mode: the bytes of a
+  // character cut off at the end of one decode stay buffered and come out at the start of the
+  // next decode (another request's text). Decoding cl100k's token for the byte 0xFF (never valid
+  // UTF-8) after each call flushes them: it gives one U+FFFD alone, two when bytes were pending,
+  // and then this decode's text ends in U+FFFD, as a one-shot UTF-8 decode ends it.
+  const flushIds = [BYTE_FF_ID];
+  const decodeAlone = (ids: readonly number[]): string => {
+    const text = api.decode(ids);
+    return api.decode(flushIds).length > 1 ? `${text}\uFFFD` : text;
+  };
   return {
     name,
     description: "cl100k_base (OpenAI)",
@@ -127,8 +140,8 @@ function cl100kTokenizer(name: string): Tokenizer {
     countTokens: (text) => api.countTokens(text, asText),
     // Ids beyond the vocabulary (the Llama 3 chat ids the mock borrows) have no text here.
     decode: (ids, options) =>
-      api.decode(options?.skipSpecialTokens === false ? ids.filter((id) => id < 100_277) : textIds(ids)),
-    decodeContinuation: (ids) => api.decode(textIds(ids)),
+      decodeAlone(options?.skipSpecialTokens === false ? ids.filter((id) => id < 100_277) : textIds(ids)),
+    decodeContinuation: (ids) => decodeAlone(textIds(ids)),
     specialTokenId: () => undefined,
     isSpecial: (id) => id >= firstSpecial,
   };

@@ -74,15 +74,23 @@ describe.each(["cl100k", "llama3", "llama2"])("OutputPlanner, tokenizer %s", (sp
 
 describe.each(["cl100k", "llama3", "llama2"])("TokenCache.streamPieces, tokenizer %s", (spec) => {
   const tokens = new TokenCache(loadTokenizer(spec));
-  it.each(["plain ascii words", "Ünïcödé façade", "日本語のテキスト", "emoji 🎉🚀 mix", ""])(
-    "%j -> pieces join to the text, one piece per token",
-    (text) => {
-      const ids = tokens.encode(text);
-      const pieces = tokens.streamPieces(ids);
-      expect(pieces).toHaveLength(ids.length);
-      // SentencePiece output streams with its leading space (" Hello"), as Llama 2 in vLLM does.
-      expect(pieces.join("")).toBe(tokens.tokenizer.prependsSpace && text ? ` ${text}` : text);
-      expect(pieces.some((p) => p.includes("\uFFFD"))).toBe(false);
-    },
-  );
+  it.each([
+    "plain ascii words",
+    "Ünïcödé façade",
+    "日本語のテキスト",
+    "emoji 🎉🚀 mix",
+    "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 ꙮ ᚠᛇᚻ 🦜🪿",
+    "",
+  ])("%j -> pieces join to the text, one piece per token, the same whatever was decoded before", (text) => {
+    const ids = tokens.encode(text);
+    const pieces = tokens.streamPieces(ids);
+    // Characters cut over several tokens must not leak into the next decode (nor depend on
+    // the previous one): again, and on a cache that never decoded anything, the same pieces.
+    expect(tokens.streamPieces(ids)).toEqual(pieces);
+    expect(new TokenCache(loadTokenizer(spec)).streamPieces(ids)).toEqual(pieces);
+    expect(pieces).toHaveLength(ids.length);
+    // SentencePiece output streams with its leading space (" Hello"), as Llama 2 in vLLM does.
+    expect(pieces.join("")).toBe(tokens.tokenizer.prependsSpace && text ? ` ${text}` : text);
+    expect(pieces.some((p) => p.includes("\uFFFD"))).toBe(false);
+  });
 });

@@ -27,7 +27,7 @@ export class SimTurn implements EngineListener {
   plan: OutputPlan | undefined;
   /** Decodes the plan's tokens (set with `plan`). */
   tokenText: TokenCache | undefined;
-  private streamed: string[] | undefined;
+  private streamed: StreamTexts | undefined;
   /**
    * When each streamed token not yet handed to the client reaches it (virtual µs, in token
    * order, the first `arrivals` entries); they are handed over in one run when something else
@@ -58,12 +58,12 @@ export class SimTurn implements EngineListener {
 
   /**
    * Text of each output token as streamed (multi-byte characters land on their last token);
-   * undefined before the request reaches the engine. Decoded when first read, which is when
-   * the tokens reach the client, so the texts are not kept while the turn runs.
+   * undefined before the request reaches the engine. Decoded as read, which is when the tokens
+   * reach the client, and only as far as read.
    */
-  get pieces(): string[] | undefined {
+  get pieces(): StreamTexts | undefined {
     if (this.plan === undefined) return undefined;
-    return (this.streamed ??= this.tokenText!.streamPieces(this.plan.tokenIds));
+    return (this.streamed ??= new StreamTexts(this.plan.tokenIds, this.tokenText!));
   }
 
   /** Notes the arrival time of the next streamed token. */
@@ -97,7 +97,7 @@ export class SimTurn implements EngineListener {
       const pieces = this.pieces!;
       const from = this.tokensDelivered;
       if (h.tokensAt) h.tokensAt(pieces, from, times, n);
-      else for (let i = 0; i < n; i++) h.token(pieces[from + i]!, 1);
+      else for (let i = 0; i < n; i++) h.token(pieces.at(from + i)!, 1);
       this.tokensDelivered += n;
     }
     this.arrivals = 0;
@@ -109,6 +109,44 @@ export class SimTurn implements EngineListener {
 }
 
 const NO_ARRIVALS = new Float64Array(0);
+
+/**
+ * TokenCache.streamPieces of `ids`, decoded as far as read: while every token so far decodes to
+ * clean text on its own, a token's piece is its own text (a cached string per id); at the first
+ * that does not (part of a character cut over several tokens), all pieces are decoded at once.
+ * A reader that stops early (the load runner, once texts change nothing) decodes little.
+ */
+export class StreamTexts {
+  private all: string[] | undefined;
+  /** Tokens 0 .. clean - 1 decode cleanly on their own. */
+  private clean = 0;
+
+  constructor(
+    private readonly ids: Int32Array,
+    private readonly tokens: TokenCache,
+  ) {}
+
+  at(i: number): string | undefined {
+    if (i < 0 || i >= this.ids.length) return undefined;
+    if (this.all === undefined) {
+      while (this.clean <= i) {
+        if (this.tokens.tokenText(this.ids[this.clean]!).includes("\uFFFD")) {
+          this.all = this.tokens.streamPieces(this.ids);
+          break;
+        }
+        this.clean++;
+      }
+      if (this.all === undefined) return this.tokens.tokenText(this.ids[i]!);
+    }
+    return this.all[i];
+  }
+
+  /** The whole streamed text. */
+  text(): string {
+    this.all ??= this.tokens.streamPieces(this.ids);
+    return this.all.join("");
+  }
+}
 
 /** Approximate protobuf size of a turn request: its text plus a few bytes per field/message. */
 export function requestWireBytes(req: TurnRequest): number {

@@ -99,7 +99,7 @@ export class SimulatedCluster implements Target {
         this.atSchedulerFromNode(() => placement.end(contextTokens));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
-          if (!turn.request.stream) turn.handlers.token(turn.pieces!.join(""), info.completionTokens);
+          if (!turn.request.stream) turn.handlers.token(turn.pieces!.text(), info.completionTokens);
           else turn.deliverTokens();
           turn.handlers.finished(info);
         });

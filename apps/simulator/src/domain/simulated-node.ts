@@ -323,7 +323,7 @@ export class SimulatedNode {
     for (let i = 0; i < turns.length; i++) {
       const t = turns[i]!;
       if (t.cancelled || t.phase === "done") continue;
-      t.handlers.token(t.pieces![indexes[i]!]!, 1);
+      t.handlers.token(t.pieces!.at(indexes[i]!)!, 1);
     }
     turns.length = 0;
     indexes.length = 0;
@@ -412,10 +412,7 @@ export class SimulatedNode {
       this.forgetSession(req.sessionId);
       return;
     }
-    this.contexts.set(req.sessionId, [
-      ...req.messages,
-      { role: "assistant", content: turn.pieces!.join("") },
-    ]);
+    this.contexts.set(req.sessionId, [...req.messages, { role: "assistant", content: turn.pieces!.text() }]);
   }
 
   /**

@@ -4,7 +4,15 @@ import { ChatHistory } from "./chat-session";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
 import { ThinkTagSplitter } from "./agent-reasoning";
 import type { PromptSynthesizer } from "./prompt-synth";
-import type { FinishedInfo, StartedInfo, Target, TurnFailure, TurnHandlers, TurnRequest } from "./target";
+import type {
+  FinishedInfo,
+  StartedInfo,
+  Target,
+  TurnFailure,
+  TokenTexts,
+  TurnHandlers,
+  TurnRequest,
+} from "./target";
 import type { ThinkTimeModel } from "./think-time";
 
 export interface LoadRunnerOptions {
@@ -566,7 +574,7 @@ class TurnInFlight implements TurnHandlers {
   }
 
   /** As `count` calls of onToken, with the timings done in one pass. */
-  tokensAt(texts: readonly string[], from: number, arrivalsUs: ArrayLike<number>, count: number): void {
+  tokensAt(texts: TokenTexts, from: number, arrivalsUs: ArrayLike<number>, count: number): void {
     if (count <= 0) return;
     let k = 0;
     if (this.firstTokenUs === null) {
@@ -581,7 +589,7 @@ class TurnInFlight implements TurnHandlers {
       // Once the output is past any think block, has had content and is not kept, the rest
       // of the texts change nothing (a simulated hour's last turns: 65 M tokens).
       if (!this.keepResponse && this.firstContentUs !== null && this.splitter.passthrough) break;
-      this.onText(texts[from + i]!, 1, undefined, arrivalsUs[i]!);
+      this.onText(texts.at(from + i)!, 1, undefined, arrivalsUs[i]!);
     }
   }
 

@@ -57,6 +57,11 @@ export interface TurnFailure {
   message: string;
 }
 
+/** The streamed text of each output token by index (an array of strings is one). */
+export interface TokenTexts {
+  at(index: number): string | undefined;
+}
+
 /** Callbacks for one turn. Exactly one of `finished`/`failed` is called, last. */
 export interface TurnHandlers {
   started(info: StartedInfo): void;
@@ -67,10 +72,11 @@ export interface TurnHandlers {
   token(text: string, tokenCount: number, reasoning?: boolean): void;
   /**
    * Optional, for targets that learn of tokens after they arrived (the simulator): `count`
-   * one-token chunks `texts[from + i]`, each as if `token(texts[from + i], 1)` had been called
-   * at time `arrivalsUs[i]` (the runner's clock). Targets call `token` when it is absent.
+   * one-token chunks `texts.at(from + i)`, each as if `token(texts.at(from + i), 1)` had been
+   * called at time `arrivalsUs[i]` (the runner's clock). Targets call `token` when it is absent.
+   * `texts` may decode as it is read: the runner stops reading once the texts change nothing.
    */
-  tokensAt?(texts: readonly string[], from: number, arrivalsUs: ArrayLike<number>, count: number): void;
+  tokensAt?(texts: TokenTexts, from: number, arrivalsUs: ArrayLike<number>, count: number): void;
   finished(info: FinishedInfo): void;
   failed(error: TurnFailure): void;
 }

@@ -135,6 +135,21 @@ describe("mock-vllm OpenAI API (built bundle)", () => {
     expect(json.error.message).toMatch(message);
   });
 
+  it("completions, a prompt token id past 32 bits -> vLLM's 400 out of vocabulary; the next request is served", async () => {
+    const complete = (prompt: number[]) =>
+      fetch(`${base}/v1/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ prompt, max_tokens: 2 }),
+      });
+    const res = await complete([1, 2 ** 31]);
+    expect(res.status).toBe(400);
+    const json = (await res.json()) as { error: { message: string; param: string } };
+    expect(json.error.message).toBe(`Token id ${2 ** 31} is out of vocabulary`);
+    expect(json.error.param).toBe("prompt");
+    expect((await complete([1, 2, 3])).status).toBe(200);
+  });
+
   it("chat, malformed JSON -> 400 BadRequestError", async () => {
     const res = await fetch(`${base}/v1/chat/completions`, {
       method: "POST",

@@ -57,4 +57,22 @@ describe("FastTokenCache", () => {
     expect(out).toEqual(encodeText(text));
     expect(cache.count(text)).toBe(encodeText(text).length);
   });
+
+  it("remembered texts past maxRecent -> the oldest are forgotten, same-length texts kept apart", () => {
+    // maxRecent 3; every text has 3 letters, so all share one length chain.
+    const cache = new FastTokenCache(10, 3);
+    const texts = ["a b", "c d", "e f", "g h"];
+    texts.forEach((t, i) => cache.remember(t, Int32Array.of(100 + i)));
+    // "a b" fell out of the ring: it is encoded for real again (word by word).
+    expect([...cache.encode("a b")]).toEqual(encodeText("a b"));
+    // The others still give their remembered ids; an equal string built anew finds its entry too.
+    expect([...cache.encode("c d")]).toEqual([101]);
+    expect([...cache.encode(["g", "h"].join(" "))]).toEqual([103]);
+    expect(cache.count("e f")).toBe(1);
+    // Remembering a text again replaces its ids without taking another slot.
+    cache.remember("e f", Int32Array.of(7, 7));
+    cache.remember("i j", Int32Array.of(104));
+    expect([...cache.encode("e f")]).toEqual([7, 7]);
+    expect([...cache.encode("c d")]).toEqual(encodeText("c d"));
+  });
 });

@@ -54,7 +54,7 @@ export class FastTokenCache extends TokenCache {
     return this.recent.get(text)?.length ?? this.encode(text).length;
   }
 
-  override encodeInto(text: string, out: number[], at: number): number {
+  override encodeInto(text: string, out: number[] | Int32Array, at: number): number {
     const recent = this.recent.get(text);
     if (!recent) return super.encodeInto(text, out, at);
     for (let i = 0; i < recent.length; i++) out[at++] = recent[i]!;
@@ -101,34 +101,67 @@ export class FastTokenCache extends TokenCache {
   }
 }
 
-/** The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not refresh). */
+/**
+ * The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not
+ * refresh). Found by length, then by `===`: a synthetic prompt is read back as the very string
+ * object it was remembered as, so the comparison is a pointer check, and no text is ever hashed
+ * (a Map keyed by the text hashes every character of each new prompt).
+ */
 class RecentIds {
-  private readonly byText = new Map<string, Int32Array>();
-  /** Remembered texts in insertion order, a ring; `next` is the oldest slot. */
-  private readonly ring: (string | undefined)[];
+  /** Entries by text length; entries of one length are chained through `sameLength`. */
+  private readonly byLength = new Map<number, RecentEntry>();
+  /** Remembered entries in insertion order, a ring; `next` is the oldest slot. */
+  private readonly ring: (RecentEntry | undefined)[];
   private next = 0;
+  private count = 0;
 
   constructor(capacity: number) {
     this.ring = Array.from({ length: Math.max(1, capacity) }, () => undefined);
   }
 
   get size(): number {
-    return this.byText.size;
+    return this.count;
   }
 
   get(text: string): Int32Array | undefined {
-    return this.byText.get(text);
+    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
+      if (e.text === text) return e.ids;
+    return undefined;
   }
 
   set(text: string, ids: Int32Array): void {
-    if (!this.byText.has(text)) {
-      const oldest = this.ring[this.next];
-      if (oldest !== undefined) this.byText.delete(oldest);
-      this.ring[this.next] = text;
-      this.next = (this.next + 1) % this.ring.length;
-    }
-    this.byText.set(text, ids);
+    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
+      if (e.text === text) {
+        e.ids = ids;
+        return;
+      }
+    const oldest = this.ring[this.next];
+    if (oldest !== undefined) this.unlink(oldest);
+    const entry: RecentEntry = { text, ids, sameLength: this.byLength.get(text.length) };
+    this.byLength.set(text.length, entry);
+    this.ring[this.next] = entry;
+    this.next = (this.next + 1) % this.ring.length;
+    this.count++;
   }
+
+  private unlink(entry: RecentEntry): void {
+    const n = entry.text.length;
+    let e = this.byLength.get(n);
+    if (e === entry) {
+      if (entry.sameLength === undefined) this.byLength.delete(n);
+      else this.byLength.set(n, entry.sameLength);
+    } else {
+      while (e!.sameLength !== entry) e = e!.sameLength;
+      e!.sameLength = entry.sameLength;
+    }
+    this.count--;
+  }
+}
+
+interface RecentEntry {
+  readonly text: string;
+  ids: Int32Array;
+  sameLength: RecentEntry | undefined;
 }
 
 /** A plain-array copy of `ids` (the TokenCache interface hands out arrays). */

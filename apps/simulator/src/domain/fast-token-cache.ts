@@ -2,6 +2,13 @@ import { encodeText, loadTokenizer } from "@symphony/common";
 import { LRUCache } from "lru-cache";
 import { TokenCache } from "@symphony/mock-vllm/domain";
 
+/** Token ids known without encoding their text (see `FastTokenCache.remember`). */
+export interface KnownIds {
+  readonly length: number;
+  /** Writes the ids into `out` from index `at` on; returns the index after the last. */
+  writeInto(out: number[] | Int32Array, at: number): number;
+}
+
 /** Letters separated by single spaces: the synthetic prompts and the mock's filler output. */
 const WORDS_ONLY = /^ ?[A-Za-z]+(?: [A-Za-z]+)*$/;
 
@@ -42,7 +49,11 @@ export class FastTokenCache extends TokenCache {
 
   override encode(text: string): readonly number[] {
     const recent = this.recent.get(text);
-    if (recent) return toArray(recent);
+    if (recent) {
+      const ids = new Array<number>(recent.length);
+      recent.writeInto(ids, 0);
+      return ids;
+    }
     const hit = this.texts.get(text);
     if (hit) return hit;
     const ids = WORDS_ONLY.test(text) ? this.encodeWords(text) : this.encodeFull(text);
@@ -56,18 +67,15 @@ export class FastTokenCache extends TokenCache {
 
   override encodeInto(text: string, out: number[] | Int32Array, at: number): number {
     const recent = this.recent.get(text);
-    if (!recent) return super.encodeInto(text, out, at);
-    for (let i = 0; i < recent.length; i++) out[at++] = recent[i]!;
-    return at;
+    return recent ? recent.writeInto(out, at) : super.encodeInto(text, out, at);
   }
 
   /**
    * Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by
-   * word). A typed array: kept until hundreds of later prompts push it out, the ids would
-   * otherwise be copied by every young-generation collection in between; its numbers live
-   * outside the collected heap, and each read gets a short-lived plain copy.
+   * word), as something that writes them out when read: no array of them is made until a reader
+   * asks, and then straight into the reader's own (the engine's prompt array).
    */
-  remember(text: string, ids: Int32Array): void {
+  remember(text: string, ids: KnownIds): void {
     this.recent.set(text, ids);
   }
 
@@ -123,13 +131,13 @@ class RecentIds {
     return this.count;
   }
 
-  get(text: string): Int32Array | undefined {
+  get(text: string): KnownIds | undefined {
     for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
       if (e.text === text) return e.ids;
     return undefined;
   }
 
-  set(text: string, ids: Int32Array): void {
+  set(text: string, ids: KnownIds): void {
     for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
       if (e.text === text) {
         e.ids = ids;
@@ -160,13 +168,6 @@ class RecentIds {
 
 interface RecentEntry {
   readonly text: string;
-  ids: Int32Array;
+  ids: KnownIds;
   sameLength: RecentEntry | undefined;
-}
-
-/** A plain-array copy of `ids` (the TokenCache interface hands out arrays). */
-function toArray(ids: Int32Array): number[] {
-  const out = new Array<number>(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  return out;
 }

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { CommanderError } from "commander";
 import { UsageError } from "@symphony/common";
 import { describe, expect, it } from "vitest";
@@ -35,7 +36,15 @@ describe("parseConfig", () => {
     expect(parseConfig(["--sim-sessions", "4,8"]).sim.sessions).toEqual([4, 8]);
   });
 
+  it("--jobs -> default this machine's cores; --jobs 1 -> 1", () => {
+    expect(parseConfig([]).jobs).toBe(availableParallelism());
+    expect(parseConfig(["--jobs", "1"]).jobs).toBe(1);
+  });
+
   it.each([
+    [["--jobs", "0"], CommanderError],
+    [["--jobs", "1.5"], CommanderError],
+    [["--jobs", "many"], CommanderError],
     [["--sim-sessions", "8,4"], CommanderError],
     [["--sim-sessions", "a"], CommanderError],
     [["--configs", "fastest"], CommanderError],

@@ -1,3 +1,4 @@
+import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError } from "@commander-js/extra-typings";
 import { flag, logLevelOption, UsageError } from "@symphony/common";
 import { addOptions, parseArg, parseOptions, type LogLevel } from "@symphony/runtime";
@@ -23,6 +24,8 @@ export interface Config {
   readonly sim: Scale;
   /** The live local stack; `sim-small` is the same scale, simulated. */
   readonly live: Scale;
+  /** Simulated points run at once, each in a worker thread (1: one after another in this thread). */
+  readonly jobs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -53,6 +56,17 @@ function nameList<T extends string>(choices: readonly T[]) {
     return [...new Set(items)] as T[];
   };
 }
+
+/** `--jobs`, the same in both experiments: how many simulated points run at once. */
+export const jobsOption = () => {
+  const cores = availableParallelism();
+  return flag(
+    z.int().min(1).max(1024).default(cores),
+    "--jobs <n>",
+    "simulated points run at once, each in a worker thread (1 = one after another in this process); results do not depend on it",
+    { defaultHelp: `${cores}, this machine's cores` },
+  );
+};
 
 const pos = () => z.number().min(1e-6);
 const sessions = (flags: string, help: string, value: number[]) =>
@@ -174,6 +188,7 @@ export const experimentOptions = z.object({
     "--live-engine-time-scale <x>",
     "mock-vllm --time-scale of the live engines",
   ),
+  jobs: jobsOption(),
   logLevel: logLevelOption(),
 });
 
@@ -247,6 +262,7 @@ export function parseConfig(argv: readonly string[]): Readonly<Config> {
     },
     sim: scale("sim"),
     live: scale("live"),
+    jobs: o.jobs,
     logLevel: o.logLevel,
   });
 }

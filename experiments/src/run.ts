@@ -3,6 +3,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "@symphony/runtime";
 import type { Config, ScaleName } from "./config";
 import { runScale, writeDataset, type ScaleResult } from "./experiment";
+import type { PointRunner } from "./point-runner";
 import {
   capacityCsv,
   capacityTable,
@@ -113,7 +114,8 @@ function writeOutputs(dir: string, c: Config, results: ScaleResult[], startedAt:
       {
         experiment: c.experiment,
         started_at: startedAt,
-        config: { ...c, configs: c.configs.map((x) => x.name) },
+        // Without --jobs, which changes no result.
+        config: { ...c, jobs: undefined, configs: c.configs.map((x) => x.name) },
         headline: Object.fromEntries(results.map((r) => [r.name, headline(r)])),
         scales: results,
       },
@@ -131,6 +133,7 @@ export async function runExperiment(
   c: Config,
   logger: Logger,
   write: (s: string) => void,
+  runner?: PointRunner,
 ): Promise<ScaleResult[]> {
   const startedAt = new Date().toISOString();
   const dir = resolve(c.outDir, `symphony-effect-${startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}`);
@@ -150,6 +153,7 @@ export async function runExperiment(
       seed: c.seed,
       sloP99TtftMs: c.sloP99TtftMs,
       logger,
+      runner,
     });
     results.push(r);
     writeOutputs(dir, c, results, startedAt);

@@ -122,6 +122,7 @@ describe("parseRegimeConfig", () => {
     [["--search-start-per-gpu", "5000", "--search-max", "100"], UsageError],
     [["--live", "--live-duration", "30"], UsageError],
     [["--live-time-scale", "0.5"], CommanderError],
+    [["--jobs", "0"], CommanderError],
   ])("bad input %j -> one line, %o (exit 2)", (argv, kind) => {
     let err: unknown;
     try {

@@ -8,6 +8,7 @@ import {
   type ChatSynthShape,
   type ThinkTimeKind,
 } from "@symphony/workloadgen/domain";
+import { jobsOption } from "../config";
 import { STOCK_CONFIG_NAMES, STOCK_CONFIGURATIONS, type StockConfiguration } from "./configurations";
 import { engineFacts } from "./sim-point";
 
@@ -64,6 +65,8 @@ export interface RegimeConfig {
   readonly windows: Readonly<Record<ThinkTimeKind, PointWindow>>;
   /** Run the live point instead of the simulated regimes. */
   readonly live: false | { sessionsPerGpu: number; durationS: number; timeScale: number };
+  /** Simulated points run at once, each in a worker thread (1: one after another in this thread). */
+  readonly jobs: number;
   readonly logLevel: LogLevel;
 }
 
@@ -255,6 +258,7 @@ export const paperRegimeOptions = z.object({
     "--live-time-scale <x>",
     "--live: engine durations (mock-vllm --time-scale) and think times (workloadgen --time-scale) divided by this",
   ),
+  jobs: jobsOption(),
   logLevel: logLevelOption(),
 });
 
@@ -348,6 +352,7 @@ export function parseRegimeConfig(argv: readonly string[]): Readonly<RegimeConfi
     live: o.live
       ? { sessionsPerGpu: o.liveSessionsPerGpu, durationS: o.liveDuration, timeScale: o.liveTimeScale }
       : (false as const),
+    jobs: o.jobs,
     logLevel: o.logLevel,
   });
 }

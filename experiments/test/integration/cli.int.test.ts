@@ -24,6 +24,8 @@ describe("experiments bundle", () => {
   it.each([
     [["--sim-sessions", "10,5"], "--sim-sessions"],
     [["other"], "unknown experiment"],
+    [["--jobs", "0"], "--jobs"],
+    [["paper-regime", "--jobs", "two"], "--jobs"],
   ])("bad input %j -> exit 2, one line naming %s", async (args, needle) => {
     const r = await runCli(bundle, args);
     expect(r.code).toBe(2);

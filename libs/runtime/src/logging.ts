@@ -1,3 +1,4 @@
+import { Writable } from "node:stream";
 import winston from "winston";
 
 export type Logger = winston.Logger;
@@ -25,5 +26,32 @@ export function silentLogger(): Logger {
   return winston.createLogger({
     silent: true,
     transports: [new winston.transports.Console({ silent: true })],
+  });
+}
+
+/** One log entry as plain data: what a forwarding logger hands on (structured-clone safe). */
+export interface LogEntry {
+  level: string;
+  message: string;
+  [field: string]: unknown;
+}
+
+/**
+ * A logger that hands each entry at or above `level` to `send` as plain data instead of writing
+ * it: a worker thread's logs, passed to its parent thread's logger (`logger.log(entry)`).
+ */
+export function forwardingLogger(level: LogLevel, send: (entry: LogEntry) => void): Logger {
+  const sink = new Writable({
+    objectMode: true,
+    write(info: Record<string, unknown>, _encoding, done) {
+      // Own string keys only: winston's symbol keys (its formatted copy) are not data.
+      send(Object.fromEntries(Object.entries(info)) as LogEntry);
+      done();
+    },
+  });
+  return winston.createLogger({
+    level,
+    format: winston.format.errors({ stack: false }),
+    transports: [new winston.transports.Stream({ stream: sink })],
   });
 }

@@ -2,7 +2,6 @@ import { randomBytes } from "node:crypto";
 import { UsageError } from "@symphony/common";
 import {
   formatSummaryTable,
-  requestLine,
   RunOutputs,
   SessionPanelAccumulator,
   SummaryAccumulator,
@@ -83,7 +82,8 @@ export async function liveRun(
           logger,
           {
             runId,
-            renderLines,
+            // Lines are written here, joined in the file's buffer (rendering is for workers).
+            renderLines: false,
             slotOffset: share.slotOffset,
             slotStride: share.slotStride,
             totalClients: share.totalClients,
@@ -188,7 +188,7 @@ export async function liveRun(
           for (const record of records) onRecord(record);
           if (outputs) {
             if (lines !== undefined) outputs.writeRequestLine(lines);
-            else for (const record of records) outputs.writeRequestLine(requestLine(record));
+            else for (const record of records) outputs.writeRequestRecord(record);
           }
           const { completed, failed } = results.counts;
           if (stopReason === "completed" && failed > 0) {

@@ -65,6 +65,7 @@ export class LineSplitter {
  * server in the message ("engine", "server").
  */
 export function notAnEventStream(contentType: unknown, who: string, status = 200): string | undefined {
+  if (contentType === "text/event-stream") return undefined; // the usual value, as is
   const value = Array.isArray(contentType) ? (contentType[0] as unknown) : contentType;
   const type = typeof value === "string" ? value.split(";")[0]!.trim().toLowerCase() : "";
   if (type === "text/event-stream") return undefined;

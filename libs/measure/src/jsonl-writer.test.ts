@@ -28,6 +28,27 @@ describe("JsonlWriter", () => {
     expect(readFileSync(path, "utf8")).toBe("xxxxxxxxx\n".repeat(20));
   });
 
+  it("objects with a tail (multi-byte text, one longer than the buffer, mixed with lines) -> json minus its } plus the tail", () => {
+    const path = join(dir, "t.jsonl");
+    const w = new JsonlWriter(path, 60_000, 64);
+    const objects = [
+      { t: "é€😀 \ud800 lone" },
+      { y: "y".repeat(200_000) },
+      ...Array.from({ length: 50 }, (_, i) => ({ i, u: "ü".repeat(i) })),
+    ];
+    const expected: string[] = [];
+    objects.forEach((o, i) => {
+      const json = JSON.stringify(o);
+      const tail = `,"itl_count":${i}}`;
+      w.writeObjectWithTail(json, tail);
+      expected.push(json.slice(0, -1) + tail);
+      w.write(`plain ${i}`);
+      expected.push(`plain ${i}`);
+    });
+    w.close();
+    expect(readFileSync(path, "utf8")).toBe(expected.join("\n") + "\n");
+  });
+
   it("multi-byte text, a line longer than the whole buffer, lines across flushes -> the same bytes as written", () => {
     const path = join(dir, "d.jsonl");
     const w = new JsonlWriter(path, 60_000, 64);

@@ -53,6 +53,28 @@ export class JsonlWriter {
     if (this.used >= this.maxBytes) this.flush();
   }
 
+  /**
+   * Queues `json` (an object's JSON, so its last character is `}`) with that `}` replaced by
+   * `tail` (ASCII), and a newline: the line `json.slice(0, -1) + tail`, encoded without being
+   * joined into one string first.
+   */
+  writeObjectWithTail(json: string, tail: string): void {
+    if (this.closed) throw new Error("JsonlWriter: write after close");
+    const chars = json.length + tail.length;
+    if (3 * chars + 1 > this.buffer.length - this.used) {
+      this.flush();
+      if (3 * chars + 1 > this.buffer.length) {
+        this.writeAll(Buffer.from(json.slice(0, -1) + tail + "\n"));
+        return;
+      }
+    }
+    // The closing brace is the last byte written: the tail is written over it.
+    this.used += this.buffer.write(json, this.used) - 1;
+    this.used += this.buffer.write(tail, this.used, "latin1");
+    this.buffer[this.used++] = 0x0a;
+    if (this.used >= this.maxBytes) this.flush();
+  }
+
   /** Writes everything queued so far. */
   flush(): void {
     if (this.used === 0 || this.closed) return;

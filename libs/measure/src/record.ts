@@ -55,13 +55,28 @@ export interface RequestRecord {
  * array swapped for the rounded one, instead of copied into a new object first.
  */
 export function requestLine(record: RequestRecord): string {
+  return `${requestJson(record).slice(0, -1)}${itlCountTail(record)}`;
+}
+
+/**
+ * A requests.jsonl line in two parts, for writers that join them in place (no joined string):
+ * the record's JSON with its ITLs rounded, whose closing `}` the tail (`itlCountTail`) replaces.
+ */
+export function requestJson(record: RequestRecord): string {
   const raw = record.itl_ms;
   const itl = new Array<number>(raw.length);
   for (let i = 0; i < raw.length; i++) itl[i] = Math.round(raw[i]! * 1000) / 1000;
   record.itl_ms = itl;
-  const json = JSON.stringify(record);
-  record.itl_ms = raw;
-  return `${json.slice(0, -1)},"itl_count":${itl.length}}`;
+  try {
+    return JSON.stringify(record);
+  } finally {
+    record.itl_ms = raw;
+  }
+}
+
+/** What ends a requests.jsonl line after the record's fields (see `requestJson`). */
+export function itlCountTail(record: RequestRecord): string {
+  return `,"itl_count":${record.itl_ms.length}}`;
 }
 
 /**

@@ -2,6 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderHtmlReport } from "./html-report";
 import { JsonlWriter } from "./jsonl-writer";
+import { itlCountTail, requestJson, type RequestRecord } from "./record";
 import type { ServerMetricsSample } from "./server-metrics";
 import { summaryCsv, toJson, type ChartSource, type RunSummary } from "./summary";
 
@@ -32,6 +33,11 @@ export class RunOutputs {
   /** Appends one requests.jsonl line (or several joined by "\n"); a newline is added. */
   writeRequestLine(line: string): void {
     this.requests.write(line);
+  }
+
+  /** Appends the requests.jsonl line of `record` (`requestLine`'s text, joined in the file's buffer). */
+  writeRequestRecord(record: RequestRecord): void {
+    this.requests.writeObjectWithTail(requestJson(record), itlCountTail(record));
   }
 
   /** Writes every queued line and closes requests.jsonl (idempotent). */

@@ -117,6 +117,47 @@ describe("Http1ResponseParser", () => {
     );
   });
 
+  it("one connection's heads repeated, changed, cut anywhere -> each reported as a fresh parser reports it", () => {
+    // A parser reuses the last head it parsed when the same bytes come again: every field and
+    // the framing must still be those of the head actually received.
+    const heads = [
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+      "HTTP/1.1 500 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\n\r\n",
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nconnection: close\r\n\r\n",
+      "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ntransfer-encoding: chunked\r\nkeep-alive: timeout=7\r\n\r\n",
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 2\r\n\r\n",
+      "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 3\r\n\r\n",
+      "HTTP/1.1 204 No Content\r\n\r\n",
+    ];
+    const wire = (h: number, body: string) =>
+      Buffer.from(
+        heads[h]! + (h === 6 ? "" : h >= 4 ? body.slice(0, h - 2) : chunked([body], false, [])),
+        "latin1",
+      );
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.nat(heads.length - 1), fc.array(fc.nat(), { maxLength: 4 })), { maxLength: 12 }),
+        (responses) => {
+          const seen: Recorded = { heads: [], body: [], completions: 0, leftover: 0 };
+          let parser: Http1ResponseParser | undefined;
+          for (const [h, cuts] of responses) {
+            const bytes = wire(h, "abc");
+            const fresh = parse([bytes]);
+            seen.body = [];
+            const r = parse(cut(bytes, cuts), parser, seen);
+            parser = r.parser;
+            expect(seen.heads[seen.heads.length - 1]).toEqual(fresh.seen.heads[0]);
+            expect(r.body).toBe(fresh.body);
+            expect(r.parser.done).toBe(fresh.parser.done);
+            parser.reset();
+          }
+          expect(seen.completions).toBe(responses.length);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it("bytes after a complete response are left unused (no pipelining)", () => {
     const { seen, body } = parse([Buffer.from("HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokEXTRA")]);
     expect(body).toBe("ok");

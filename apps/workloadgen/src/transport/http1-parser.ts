@@ -53,6 +53,15 @@ const enum State {
   Done,
 }
 
+/** How a response's body is delimited, as its head says. */
+const enum Framing {
+  /** No body (204, 304, content-length 0). */
+  None,
+  Chunked,
+  Length,
+  UntilClose,
+}
+
 const CR = 0x0d;
 const END_OF_HEAD = Buffer.from("\r\n\r\n");
 const LF = 0x0a;
@@ -81,6 +90,8 @@ export class Http1ResponseParser {
   private keepAlive = false;
   /** Set by `halt()`: the owner gave up on this response; stop mid-buffer. */
   private halted = false;
+  /** The last head parsed (a copy of its bytes), unless it had a content-length. */
+  private lastHead: { bytes: Buffer; head: Readonly<ResponseHead>; framing: Framing } | undefined;
 
   constructor(private readonly sink: ResponseSink) {}
 
@@ -298,13 +309,23 @@ export class Http1ResponseParser {
       throw new HttpParseError(`head longer than ${MAX_HEAD_BYTES} bytes`);
     this.pendingHead = undefined;
     this.pendingHeadBytes = 0;
-    this.parseHead(head.toString("latin1", headStart, end));
+    // A keep-alive connection gets the same head again and again (only `date` changes, once a
+    // second): the same bytes as the last head read whole are not parsed again.
+    const cached = this.lastHead;
+    if (
+      cached !== undefined &&
+      cached.bytes.length === end - headStart &&
+      head.compare(cached.bytes, 0, cached.bytes.length, headStart, end) === 0
+    )
+      this.applyHead(cached.head, cached.framing);
+    else this.parseHead(head, headStart, end);
     // Joined with a pending part: `end` counts from that part's start.
     return head === buf ? end : start + end - offset;
   }
 
-  /** Status line and headers (latin1, up to and including the empty line). */
-  private parseHead(text: string): void {
+  /** Status line and headers: `head[start, end)`, up to and including the empty line. */
+  private parseHead(bytes: Buffer, start: number, end: number): void {
+    const text = bytes.toString("latin1", start, end);
     let lineEnd = text.indexOf("\n");
     const statusLine = stripCr(text.slice(0, lineEnd));
     // "HTTP/1.x SSS[ reason]"
@@ -384,16 +405,33 @@ export class Http1ResponseParser {
       if (status === 101) throw new HttpParseError("unexpected 101 Switching Protocols");
       return; // interim response (100 Continue, 103 Early Hints): the real one follows
     }
-    this.keepAlive = !connectionClose && (!http10 || connectionKeepAlive);
-    if (status === 204 || status === 304) this.state = State.Done;
-    else if (chunked) this.nextChunk(0);
-    else if (otherEncoding) this.state = State.UntilClose;
-    else if (contentLength >= 0) {
-      this.remaining = contentLength;
-      this.state = contentLength === 0 ? State.Done : State.Length;
-    } else this.state = State.UntilClose;
-    if (this.state === State.UntilClose) this.keepAlive = false;
-    this.sink.onHead({ status, contentType, keepAlive: this.keepAlive, keepAliveTimeoutMs });
+    const framing: Framing =
+      status === 204 || status === 304
+        ? Framing.None
+        : chunked
+          ? Framing.Chunked
+          : otherEncoding || contentLength < 0
+            ? Framing.UntilClose
+            : contentLength === 0
+              ? Framing.None
+              : Framing.Length;
+    const keepAlive = !connectionClose && (!http10 || connectionKeepAlive) && framing !== Framing.UntilClose;
+    const parsed: ResponseHead = { status, contentType, keepAlive, keepAliveTimeoutMs };
+    // Not cached: a content-length head (the next body's length differs anyway).
+    if (framing !== Framing.Length)
+      this.lastHead = { bytes: Buffer.from(text, "latin1"), head: parsed, framing };
+    this.remaining = contentLength;
+    this.applyHead(parsed, framing);
+  }
+
+  /** Enters the body's state for a parsed head and reports it. `remaining` is set for Length. */
+  private applyHead(head: ResponseHead, framing: Framing): void {
+    this.keepAlive = head.keepAlive;
+    if (framing === Framing.None) this.state = State.Done;
+    else if (framing === Framing.Chunked) this.nextChunk(0);
+    else if (framing === Framing.Length) this.state = State.Length;
+    else this.state = State.UntilClose;
+    this.sink.onHead(head);
     if (this.state === State.Done && !this.halted) this.sink.onComplete();
   }
 }

@@ -256,6 +256,25 @@ describe("Http1Pool", () => {
     expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
   });
 
+  it("a reused connection -> its idle timeout counts from this request's send, and idling past it in the pool fails nothing", async () => {
+    const s = await server((socket, n) =>
+      n < 2
+        ? socket.write(ok("hi"))
+        : socket.write("HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n1\r\na\r\n"),
+    );
+    const p = pool(s.origin, 1);
+    expect((await send(p, "{}", 100).done).body).toBe("hi");
+    // Idle in the pool for longer than the idle timeout: the connection is neither failed nor closed.
+    await new Promise((r) => setTimeout(r, 250));
+    expect((await send(p, "{}", 100).done).body).toBe("hi");
+    await new Promise((r) => setTimeout(r, 60));
+    const t0 = performance.now();
+    const r = await send(p, "{}", 150).done;
+    expect(r.error?.code).toBe("IDLE_TIMEOUT");
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(140);
+    expect(s.sockets.length).toBe(1);
+  });
+
   it("abort mid-stream -> no more callbacks, the server sees the connection close, the pool goes on", async () => {
     let closed = false;
     const s = await server((socket, _n, i) => {

@@ -74,7 +74,12 @@ class Connection implements ResponseSink {
   idleSinceMs = 0;
   keepAliveMs: number;
   private keepAliveAfter = false;
-  private timeoutSet = false;
+  /**
+   * The socket's idle timeout now (0 = none). Left armed between exchanges (Node re-arms it on
+   * each write and read; a timeout with no exchange is ignored), so a request with the same idle
+   * timeout as the last costs no timer of its own.
+   */
+  private socketTimeoutMs = 0;
 
   constructor(
     private readonly pool: Http1Pool,
@@ -86,7 +91,9 @@ class Connection implements ResponseSink {
     socket.on("end", () => this.onSocketEnd());
     socket.on("error", (err: NodeJS.ErrnoException) => this.fail(err.code ?? "NETWORK", err.message));
     socket.on("close", () => this.onSocketClose());
-    socket.on("timeout", () => this.fail("IDLE_TIMEOUT", "no byte from the server"));
+    socket.on("timeout", () => {
+      if (this.request) this.fail("IDLE_TIMEOUT", "no byte from the server");
+    });
   }
 
   /**
@@ -113,9 +120,9 @@ class Connection implements ResponseSink {
     this.request = request;
     request.connection = this;
     this.parser.reset();
-    if (request.idleTimeoutMs > 0) {
+    if (request.idleTimeoutMs !== this.socketTimeoutMs) {
       this.socket.setTimeout(request.idleTimeoutMs);
-      this.timeoutSet = true;
+      this.socketTimeoutMs = request.idleTimeoutMs;
     }
     this.socket.ref();
     this.socket.write(request.payload);
@@ -143,10 +150,6 @@ class Connection implements ResponseSink {
     this.request = undefined;
     request.connection = undefined;
     request.finished = true;
-    if (this.timeoutSet) {
-      this.socket.setTimeout(0);
-      this.timeoutSet = false;
-    }
     // Free the connection first: the exchange's end may send the next request at once.
     if (reusable && this.keepAliveAfter && !this.pool.closing) {
       this.pool.release(this);

@@ -296,13 +296,25 @@ class HttpTurn implements HttpExchange {
   /** One SSE line (as split: onLine trims what it reads). An arrow: passed to LineSplitter as is. */
   private readonly onLine = (line: string): void => {
     if (this.settled || line.length === 0 || !line.startsWith("data:")) return;
-    const data = line.slice(5).trim();
-    if (data === "[DONE]") {
-      this.sawDone = true;
-      return;
+    // The payload as sent: JSON.parse skips the spaces around it itself, so a chunk's line is
+    // not copied trimmed first; other lines ("[DONE]", odd whitespace) go the trimmed way.
+    const raw = line.slice(5);
+    let chunk: StreamChunk;
+    if (line.charCodeAt(line.length - 1) === 0x7d /* } */ && line.charCodeAt(5) === 0x20) {
+      try {
+        chunk = JSON.parse(raw) as StreamChunk;
+      } catch {
+        chunk = JSON.parse(raw.trim()) as StreamChunk;
+      }
+    } else {
+      const data = raw.trim();
+      if (data === "[DONE]") {
+        this.sawDone = true;
+        return;
+      }
+      chunk = JSON.parse(data) as StreamChunk;
     }
-    const chunk = JSON.parse(data) as StreamChunk;
-    if (chunk.error) return this.fail("STREAM_ERROR", chunk.error.message ?? data.slice(0, 300));
+    if (chunk.error) return this.fail("STREAM_ERROR", chunk.error.message ?? raw.trim().slice(0, 300));
     const choice = chunk.choices?.[0];
     if (choice) {
       // One SSE chunk is one token for vLLM; usage corrects the total at the end. Reasoning

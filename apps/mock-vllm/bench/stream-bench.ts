@@ -399,9 +399,12 @@ async function main(): Promise<void> {
   const baselineArg = stringArg("baseline-bundle");
   const rounds = arg("ab-rounds", 3);
   if (process.argv.includes("--write-ceiling")) {
-    const ceiling = [fileURLToPath(import.meta.url), "--serve-write-ceiling"];
-    const ceilingStep = stringArg("ceiling-step-ms");
-    if (ceilingStep !== undefined) ceiling.push("--ceiling-step-ms", ceilingStep);
+    const ceiling = [
+      fileURLToPath(import.meta.url),
+      "--serve-write-ceiling",
+      "--ceiling-step-ms",
+      String(arg("ceiling-step-ms", 40)),
+    ];
     const perCpu: Record<"mock" | "ceiling", number[]> = { mock: [], ceiling: [] };
     const ratios: number[] = [];
     for (let round = 0; round < rounds; round++) {

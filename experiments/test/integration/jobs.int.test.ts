@@ -49,9 +49,9 @@ describe("--jobs 1 vs --jobs 2", () => {
       "--think-time",
       "chat-gaps",
       "--duration",
-      "30",
+      "20",
       "--warmup",
-      "10",
+      "5",
       "--seeds",
       "1,2",
       "--configs",
@@ -62,6 +62,8 @@ describe("--jobs 1 vs --jobs 2", () => {
       "8",
       "--search-tolerance-pct",
       "50",
+      "--search-max",
+      "64",
     ];
     const one = await run(args, 1);
     const two = await run(args, 2);

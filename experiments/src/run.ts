@@ -3,7 +3,7 @@ import { join, resolve } from "node:path";
 import type { Logger } from "@symphony/runtime";
 import type { Config, ScaleName } from "./config";
 import { runScale, writeDataset, type ScaleResult } from "./experiment";
-import type { PointRunner } from "./point-runner";
+import { inProcessRunner, type PointRunner } from "./point-runner";
 import {
   capacityCsv,
   capacityTable,
@@ -133,7 +133,7 @@ export async function runExperiment(
   c: Config,
   logger: Logger,
   write: (s: string) => void,
-  runner?: PointRunner,
+  runner: PointRunner = inProcessRunner(),
 ): Promise<ScaleResult[]> {
   const startedAt = new Date().toISOString();
   const dir = resolve(c.outDir, `symphony-effect-${startedAt.replaceAll(":", "-").replace(/\.\d+Z$/, "Z")}`);
@@ -142,12 +142,10 @@ export async function runExperiment(
   logger.info("experiment started", { out: dir, scales: c.scales, configs: c.configs.map((x) => x.name) });
   const results: ScaleResult[] = [];
   const t0 = performance.now();
-  for (const name of c.scales) {
-    const scale =
-      name === "sim" ? c.sim : name === "sim-small" ? { ...c.live, mode: "sim" as const } : c.live;
-    const r = await runScale({
+  const measureScale = (name: ScaleName): Promise<ScaleResult> =>
+    runScale({
       name,
-      scale,
+      scale: name === "sim" ? c.sim : name === "sim-small" ? { ...c.live, mode: "sim" as const } : c.live,
       configs: c.configs,
       datasetPath,
       seed: c.seed,
@@ -155,6 +153,18 @@ export async function runExperiment(
       logger,
       runner,
     });
+  // Simulated scales up to the next live one run side by side (their points share the runner);
+  // a live scale starts when everything before it has finished, so its timings have the machine.
+  const started = new Map<ScaleName, Promise<ScaleResult>>();
+  for (const [i, name] of c.scales.entries()) {
+    if (name !== "live" && !started.has(name))
+      for (const next of c.scales.slice(i)) {
+        if (next === "live") break;
+        const r = measureScale(next);
+        r.catch(() => {}); // awaited in its turn
+        started.set(next, r);
+      }
+    const r = await (started.get(name) ?? measureScale(name));
     results.push(r);
     writeOutputs(dir, c, results, startedAt);
     write(

@@ -73,17 +73,27 @@ describe("--jobs 1 vs --jobs 2", () => {
     expect(one.get("points.csv")!.trim().split("\n").length).toBeGreaterThan(10);
   });
 
-  it("symphony-effect (configurations climbing side by side) -> the same files", async () => {
+  it("symphony-effect (two simulated scales, configurations climbing side by side) -> the same files", async () => {
     const args = [
       "symphony-effect",
       "--scales",
-      "sim-small",
+      "sim-small,sim",
       "--configs",
       "baseline,hints",
       "--live-sessions",
       "4,8",
       "--live-duration",
       "20",
+      "--sim-nodes",
+      "2",
+      "--sim-kv-tokens",
+      "8192",
+      "--sim-sessions",
+      "6,12",
+      "--sim-duration",
+      "20",
+      "--sim-warmup",
+      "5",
       "--conversations",
       "40",
     ];

@@ -69,7 +69,7 @@ export async function runScale(o: RunScaleOptions): Promise<ScaleResult> {
       datasetPath: o.datasetPath,
       seed: o.seed,
     });
-    // In the configurations' order whatever finishes first.
+    // Results in the configurations' order, whatever finishes first.
     perConfig.push(
       ...(await Promise.all(
         o.configs.map((config) => climb(config, (n) => runner.run(job(config, n), o.logger))),

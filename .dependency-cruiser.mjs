@@ -88,6 +88,15 @@ export default {
       from: { path: "^libs/common/" },
       to: { path: [...RUNTIME_ONLY, "^libs/runtime/"], reachable: true },
     },
+    {
+      name: "testing-helpers-only-in-tests",
+      comment:
+        "A package's ./testing entry point (src/testing.ts: test factories) is for tests; code " +
+        "that ships never loads it.",
+      severity: "error",
+      from: { path: PACKAGE, pathNot: ["\\.test\\.ts$", "^(?:apps|libs)/[^/]+/test/", "/src/testing\\.ts$"] },
+      to: { path: "^(?:apps|libs)/[^/]+/src/testing\\.ts$" },
+    },
   ],
   options: {
     // Third-party packages are leaves: what matters is reaching them, not what they load.

@@ -49,6 +49,16 @@ describe("LogLinearHistogram", () => {
     expect(relativeError(got.std, want.std)).toBeLessThan(1e-6);
   });
 
+  it("addMany in runs (NaN and infinities among them) -> bit for bit what add gives one by one", () => {
+    const values = [...datasets[3]![1], Number.NaN, Infinity, ...datasets[1]![1].slice(0, 1000), -Infinity];
+    const one = new LogLinearHistogram();
+    for (const v of values) one.add(v);
+    const many = new LogLinearHistogram();
+    for (let at = 0; at < values.length; at += 777) many.addMany(values.slice(at, at + 777));
+    expect(many.summary()).toStrictEqual(one.summary());
+    expect(many.cdf(50)).toStrictEqual(one.cdf(50));
+  });
+
   it("two halves merged -> the same figures as one histogram of everything", () => {
     const values = datasets[0]![1];
     const a = LogLinearHistogram.of(values.slice(0, 70_000));

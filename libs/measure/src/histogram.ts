@@ -118,6 +118,37 @@ export class LogLinearHistogram {
     if (value > this.maxValue) this.maxValue = value;
   }
 
+  /**
+   * `add` of each of `values` in order (a request's inter-token gaps: millions in a long run),
+   * with the running figures in locals: the same operations in the same order as one `add` per
+   * value, so the same results to the last bit.
+   */
+  addMany(values: ArrayLike<number>): void {
+    let { n, mean, m2, total, minValue, maxValue, zeros } = this;
+    const positive = this.positive;
+    for (let k = 0; k < values.length; k++) {
+      const value = values[k]!;
+      if (!Number.isFinite(value)) continue;
+      if (value >= SMALLEST) positive.add(keyOf(value), 1);
+      else if (value <= -SMALLEST) this.negative.add(keyOf(-value), 1);
+      else zeros++;
+      n++;
+      total += value;
+      const delta = value - mean;
+      mean += delta / n;
+      m2 += delta * (value - mean);
+      if (value < minValue) minValue = value;
+      if (value > maxValue) maxValue = value;
+    }
+    this.n = n;
+    this.mean = mean;
+    this.m2 = m2;
+    this.total = total;
+    this.minValue = minValue;
+    this.maxValue = maxValue;
+    this.zeros = zeros;
+  }
+
   /** Adds everything `other` holds (Chan et al.'s parallel update for the variance). */
   merge(other: LogLinearHistogram): this {
     if (other.n === 0) return this;

@@ -237,10 +237,10 @@ class WindowStats {
       return;
     }
     const gaps = row.itl ?? [];
-    for (let k = 0; k < gaps.length; k++) {
-      this.itl.add(gaps[k]!);
-      this.itlSum += gaps[k]!;
-    }
+    this.itl.addMany(gaps);
+    let itlSum = this.itlSum;
+    for (let k = 0; k < gaps.length; k++) itlSum += gaps[k]!;
+    this.itlSum = itlSum;
     this.itlCount += gaps.length;
     if (row.clientCounted) this.clientCounted++;
     const slo = this.slo;

@@ -58,6 +58,18 @@ describe.each([
     ]);
   });
 
+  it("completionPromptIds -> the same ids as completionPrompt, as an Int32Array", () => {
+    for (const [text, bosToo] of [
+      ["Once upon a time", true],
+      ["Once upon a time", false],
+      ["", true],
+    ] as const) {
+      const ids = template.completionPromptIds(text, bosToo);
+      expect(ids).toBeInstanceOf(Int32Array);
+      expect([...ids]).toEqual(template.completionPrompt(text, bosToo));
+    }
+  });
+
   it("repeated messages -> tokenised once (cache)", () => {
     const cache = new TokenCache(loadTokenizer(spec));
     const t = new ChatTemplate(cache);

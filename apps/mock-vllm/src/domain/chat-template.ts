@@ -48,6 +48,18 @@ export class ChatTemplate {
     return addSpecialTokens ? [this.format.bosId].concat(ids) : ids.slice();
   }
 
+  /**
+   * `completionPrompt` as the Int32Array the engine keeps, written once at its final size (the
+   * simulator's path: a prompt array per request, copied neither by the template nor the engine).
+   */
+  completionPromptIds(text: string, addSpecialTokens = true): Int32Array {
+    const at = addSpecialTokens ? 1 : 0;
+    const out = new Int32Array(at + this.tokens.count(text));
+    if (addSpecialTokens) out[0] = this.format.bosId;
+    this.tokens.encodeInto(text, out, at);
+    return out;
+  }
+
   private ids(pieces: readonly ChatPiece[]): number[] {
     // Built in a reused scratch array and copied out once at its final size: growing a fresh
     // array by push leaves a trail of copies and slack behind, and the prompt lives as long as

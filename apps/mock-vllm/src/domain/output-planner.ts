@@ -13,7 +13,7 @@ const WORDS = (
 
 export interface OutputPlanInput {
   /** Seeds generated text: the same prompt gives the same output (like temperature 0). */
-  readonly promptTokenIds: readonly number[];
+  readonly promptTokenIds: ArrayLike<number>;
   /** Text the "model" answers (the Symphony `expected_response` extension), if given. */
   readonly expectedResponse?: string;
   /** Upper bound on output tokens (max_tokens, resolved against max-model-len). */
@@ -100,7 +100,7 @@ export class OutputPlanner {
 }
 
 /** FNV-1a over the prompt's token ids, as a short seed key. */
-function promptKey(ids: readonly number[]): string {
+function promptKey(ids: ArrayLike<number>): string {
   let h = 0x811c9dc5;
   for (let i = 0; i < ids.length; i++) h = Math.imul(h ^ ids[i]!, 0x01000193);
   return `${(h >>> 0).toString(16)}:${ids.length}`;

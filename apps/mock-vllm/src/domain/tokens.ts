@@ -39,7 +39,7 @@ export class TokenCache {
   }
 
   /** Writes the ids of `text` into `out` from index `at` on; returns the index after the last. */
-  encodeInto(text: string, out: number[], at: number): number {
+  encodeInto(text: string, out: number[] | Int32Array, at: number): number {
     const ids = this.encode(text);
     for (let i = 0; i < ids.length; i++) out[at++] = ids[i]!;
     return at;

@@ -75,4 +75,11 @@ describe("PrefixIndex", () => {
     idx.forgetNode("a");
     expect(idx.predictHits(b, ["a"]).get("a")).toBe(0);
   });
+
+  it("no blocks (a policy without prefix hits) -> nothing recorded, no per-node table", () => {
+    const idx = new PrefixIndex(10, 1_000_000);
+    idx.record("a", prefixBlocks("short", 10));
+    expect(idx.size("a")).toBe(0);
+    expect((idx as unknown as { byNode: Map<string, unknown> }).byNode.size).toBe(0);
+  });
 });

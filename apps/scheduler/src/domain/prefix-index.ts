@@ -97,6 +97,9 @@ export class PrefixIndex {
 
   /** Records that `nodeId` has been sent `blocks` (its cache now likely holds them). */
   record(nodeId: string, blocks: PromptBlocks): void {
+    // Nothing to remember (policies without prefix hits send no blocks): no per-node table,
+    // whose arrays are sized for the full capacity up front.
+    if (blocks.hashes.length === 0) return;
     let seen = this.byNode.get(nodeId);
     if (!seen) {
       seen = new LRUCache({ max: this.capacityBlocksPerNode });

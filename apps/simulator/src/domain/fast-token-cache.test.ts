@@ -1,6 +1,17 @@
 import { encodeText } from "@symphony/common";
 import { describe, expect, it } from "vitest";
-import { FastTokenCache } from "./fast-token-cache";
+import { FastTokenCache, type KnownIds } from "./fast-token-cache";
+
+/** Ids as `remember` takes them. */
+function known(...ids: number[]): KnownIds {
+  return {
+    length: ids.length,
+    writeInto(out, at) {
+      for (const id of ids) out[at++] = id;
+      return at;
+    },
+  };
+}
 
 describe("FastTokenCache", () => {
   it.each([
@@ -41,7 +52,7 @@ describe("FastTokenCache", () => {
   it("a remembered text -> encode, count and encodeInto give its remembered ids", () => {
     const cache = new FastTokenCache();
     // Deliberately not the text's real encoding: a hit must come from what was remembered.
-    cache.remember("x y", Int32Array.of(7, 8, 9));
+    cache.remember("x y", known(7, 8, 9));
     expect([...cache.encode("x y")]).toEqual([7, 8, 9]);
     expect(cache.count("x y")).toBe(3);
     const out = [1, 2];
@@ -56,5 +67,23 @@ describe("FastTokenCache", () => {
     expect(cache.encodeInto(text, out, 0)).toBe(encodeText(text).length);
     expect(out).toEqual(encodeText(text));
     expect(cache.count(text)).toBe(encodeText(text).length);
+  });
+
+  it("remembered texts past maxRecent -> the oldest are forgotten, same-length texts kept apart", () => {
+    // maxRecent 3; every text has 3 letters, so all share one length chain.
+    const cache = new FastTokenCache(10, 3);
+    const texts = ["a b", "c d", "e f", "g h"];
+    texts.forEach((t, i) => cache.remember(t, known(100 + i)));
+    // "a b" fell out of the ring: it is encoded for real again (word by word).
+    expect([...cache.encode("a b")]).toEqual(encodeText("a b"));
+    // The others still give their remembered ids; an equal string built anew finds its entry too.
+    expect([...cache.encode("c d")]).toEqual([101]);
+    expect([...cache.encode(["g", "h"].join(" "))]).toEqual([103]);
+    expect(cache.count("e f")).toBe(1);
+    // Remembering a text again replaces its ids without taking another slot.
+    cache.remember("e f", known(7, 7));
+    cache.remember("i j", known(104));
+    expect([...cache.encode("e f")]).toEqual([7, 7]);
+    expect([...cache.encode("c d")]).toEqual(encodeText("c d"));
   });
 });

@@ -2,6 +2,13 @@ import { encodeText, loadTokenizer } from "@symphony/common";
 import { LRUCache } from "lru-cache";
 import { TokenCache } from "@symphony/mock-vllm/domain";
 
+/** Token ids known without encoding their text (see `FastTokenCache.remember`). */
+export interface KnownIds {
+  readonly length: number;
+  /** Writes the ids into `out` from index `at` on; returns the index after the last. */
+  writeInto(out: number[] | Int32Array, at: number): number;
+}
+
 /** Letters separated by single spaces: the synthetic prompts and the mock's filler output. */
 const WORDS_ONLY = /^ ?[A-Za-z]+(?: [A-Za-z]+)*$/;
 
@@ -42,7 +49,11 @@ export class FastTokenCache extends TokenCache {
 
   override encode(text: string): readonly number[] {
     const recent = this.recent.get(text);
-    if (recent) return toArray(recent);
+    if (recent) {
+      const ids = new Array<number>(recent.length);
+      recent.writeInto(ids, 0);
+      return ids;
+    }
     const hit = this.texts.get(text);
     if (hit) return hit;
     const ids = WORDS_ONLY.test(text) ? this.encodeWords(text) : this.encodeFull(text);
@@ -54,20 +65,17 @@ export class FastTokenCache extends TokenCache {
     return this.recent.get(text)?.length ?? this.encode(text).length;
   }
 
-  override encodeInto(text: string, out: number[], at: number): number {
+  override encodeInto(text: string, out: number[] | Int32Array, at: number): number {
     const recent = this.recent.get(text);
-    if (!recent) return super.encodeInto(text, out, at);
-    for (let i = 0; i < recent.length; i++) out[at++] = recent[i]!;
-    return at;
+    return recent ? recent.writeInto(out, at) : super.encodeInto(text, out, at);
   }
 
   /**
    * Records the ids of `text` when the caller knows them (e.g. synthetic prompts built word by
-   * word). A typed array: kept until hundreds of later prompts push it out, the ids would
-   * otherwise be copied by every young-generation collection in between; its numbers live
-   * outside the collected heap, and each read gets a short-lived plain copy.
+   * word), as something that writes them out when read: no array of them is made until a reader
+   * asks, and then straight into the reader's own (the engine's prompt array).
    */
-  remember(text: string, ids: Int32Array): void {
+  remember(text: string, ids: KnownIds): void {
     this.recent.set(text, ids);
   }
 
@@ -101,39 +109,65 @@ export class FastTokenCache extends TokenCache {
   }
 }
 
-/** The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not refresh). */
+/**
+ * The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not
+ * refresh). Found by length, then by `===`: a synthetic prompt is read back as the very string
+ * object it was remembered as, so the comparison is a pointer check, and no text is ever hashed
+ * (a Map keyed by the text hashes every character of each new prompt).
+ */
 class RecentIds {
-  private readonly byText = new Map<string, Int32Array>();
-  /** Remembered texts in insertion order, a ring; `next` is the oldest slot. */
-  private readonly ring: (string | undefined)[];
+  /** Entries by text length; entries of one length are chained through `sameLength`. */
+  private readonly byLength = new Map<number, RecentEntry>();
+  /** Remembered entries in insertion order, a ring; `next` is the oldest slot. */
+  private readonly ring: (RecentEntry | undefined)[];
   private next = 0;
+  private count = 0;
 
   constructor(capacity: number) {
     this.ring = Array.from({ length: Math.max(1, capacity) }, () => undefined);
   }
 
   get size(): number {
-    return this.byText.size;
+    return this.count;
   }
 
-  get(text: string): Int32Array | undefined {
-    return this.byText.get(text);
+  get(text: string): KnownIds | undefined {
+    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
+      if (e.text === text) return e.ids;
+    return undefined;
   }
 
-  set(text: string, ids: Int32Array): void {
-    if (!this.byText.has(text)) {
-      const oldest = this.ring[this.next];
-      if (oldest !== undefined) this.byText.delete(oldest);
-      this.ring[this.next] = text;
-      this.next = (this.next + 1) % this.ring.length;
+  set(text: string, ids: KnownIds): void {
+    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
+      if (e.text === text) {
+        e.ids = ids;
+        return;
+      }
+    const oldest = this.ring[this.next];
+    if (oldest !== undefined) this.unlink(oldest);
+    const entry: RecentEntry = { text, ids, sameLength: this.byLength.get(text.length) };
+    this.byLength.set(text.length, entry);
+    this.ring[this.next] = entry;
+    this.next = (this.next + 1) % this.ring.length;
+    this.count++;
+  }
+
+  private unlink(entry: RecentEntry): void {
+    const n = entry.text.length;
+    let e = this.byLength.get(n);
+    if (e === entry) {
+      if (entry.sameLength === undefined) this.byLength.delete(n);
+      else this.byLength.set(n, entry.sameLength);
+    } else {
+      while (e!.sameLength !== entry) e = e!.sameLength;
+      e!.sameLength = entry.sameLength;
     }
-    this.byText.set(text, ids);
+    this.count--;
   }
 }
 
-/** A plain-array copy of `ids` (the TokenCache interface hands out arrays). */
-function toArray(ids: Int32Array): number[] {
-  const out = new Array<number>(ids.length);
-  for (let i = 0; i < ids.length; i++) out[i] = ids[i]!;
-  return out;
+interface RecentEntry {
+  readonly text: string;
+  ids: KnownIds;
+  sameLength: RecentEntry | undefined;
 }

@@ -250,7 +250,9 @@ export class SimulatedNode {
     const req = turn.request;
     const { template, planner, maxModelLen } = this.text;
     const promptTokenIds =
-      req.messages !== undefined ? template.apply(req.messages) : template.completionPrompt(req.prompt ?? "");
+      req.messages !== undefined
+        ? template.apply(req.messages)
+        : template.completionPromptIds(req.prompt ?? "");
     if (promptTokenIds.length + req.maxOutputTokens > maxModelLen) {
       this.core.onFailed(req.requestId);
       this.endWithError(turn, {

@@ -1,4 +1,5 @@
 import { encodeText, loadTokenizer } from "@symphony/common";
+import { ChatTemplate } from "@symphony/mock-vllm/domain";
 import { PromptSynthesizer } from "@symphony/workloadgen/domain";
 import { describe, expect, it } from "vitest";
 import { FastTokenCache } from "./fast-token-cache";
@@ -19,6 +20,15 @@ describe("TokenAwareSynthesizer", () => {
     const text = new TokenAwareSynthesizer(3, 512, cache).text("k", 120);
     expect([...cache.encode(text)]).toEqual(encodeText(text));
     expect([...cache.encode(text.trim())]).toEqual(encodeText(text.trim()));
+    expect(cache.fullEncodes).toBe(0);
+  });
+
+  it("a synthetic prompt -> the engine's prompt array is BOS + the real encoding, written from the words", () => {
+    const cache = new FastTokenCache();
+    const text = new TokenAwareSynthesizer(5, 512, cache).text("k", 77);
+    const template = new ChatTemplate(cache);
+    expect([...template.completionPromptIds(text)]).toEqual([template.format.bosId, ...encodeText(text)]);
+    expect(cache.count(text)).toBe(77);
     expect(cache.fullEncodes).toBe(0);
   });
 });

@@ -1,6 +1,11 @@
 import { encodeText } from "@symphony/common";
-import { PHRASE_WORDS, PromptSynthesizer, promptWordsText } from "@symphony/workloadgen/domain";
-import type { FastTokenCache } from "./fast-token-cache";
+import {
+  PHRASE_WORDS,
+  PromptSynthesizer,
+  promptWordsText,
+  type PromptWords,
+} from "@symphony/workloadgen/domain";
+import type { FastTokenCache, KnownIds } from "./fast-token-cache";
 
 /**
  * workloadgen's PromptSynthesizer that also hands the token ids of each synthetic prompt to the
@@ -33,19 +38,36 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
     const text = promptWordsText(this.vocabulary, words);
-    // A typed array of the final size (see FastTokenCache.remember).
-    const ids = new Int32Array(
-      (words.first >= 0 ? 1 : 0) + words.phrases.length * PHRASE_WORDS + words.tail.length,
+    this.tokens.remember(
+      text,
+      new SyntheticIds(words, this.bareIds[words.first] ?? -1, this.phraseIds, this.spacedIds),
     );
-    let n = 0;
-    if (words.first >= 0) ids[n++] = this.bareIds[words.first]!;
-    const phraseIds = this.phraseIds;
-    for (let i = 0; i < words.phrases.length; i++) {
-      const at = words.phrases[i]! * PHRASE_WORDS;
-      for (let j = 0; j < PHRASE_WORDS; j++) ids[n++] = phraseIds[at + j]!;
-    }
-    for (let i = 0; i < words.tail.length; i++) ids[n++] = this.spacedIds[words.tail[i]!]!;
-    this.tokens.remember(text, ids);
     return text;
+  }
+}
+
+/** The ids of a synthetic prompt, written from its words (each word is one token) when read. */
+class SyntheticIds implements KnownIds {
+  readonly length: number;
+
+  constructor(
+    private readonly words: PromptWords,
+    /** The id of the first word, bare. */
+    private readonly firstId: number,
+    private readonly phraseIds: readonly number[],
+    private readonly spacedIds: readonly number[],
+  ) {
+    this.length = (words.first >= 0 ? 1 : 0) + words.phrases.length * PHRASE_WORDS + words.tail.length;
+  }
+
+  writeInto(out: number[] | Int32Array, at: number): number {
+    const { words, phraseIds, spacedIds } = this;
+    if (words.first >= 0) out[at++] = this.firstId;
+    for (let i = 0; i < words.phrases.length; i++) {
+      const from = words.phrases[i]! * PHRASE_WORDS;
+      for (let j = 0; j < PHRASE_WORDS; j++) out[at++] = phraseIds[from + j]!;
+    }
+    for (let i = 0; i < words.tail.length; i++) out[at++] = spacedIds[words.tail[i]!]!;
+    return at;
   }
 }

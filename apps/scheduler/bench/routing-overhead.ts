@@ -367,10 +367,21 @@ async function main(): Promise<void> {
         busiest(viaCap.cpuUsPerTurn, ["client", "node", "scheduler"])) *
         100,
     );
+    // On shared cores (this bench's usual setting) throughput is bounded by the CPU all three
+    // processes need per turn together, so the relayed/direct ratio that CPU implies is
+    // (client + node) direct / (client + scheduler + node) relayed: less noisy than turns/s,
+    // which swing with whatever else the machine runs.
+    const sumCpu = (cpu: Record<string, number>, keys: string[]) => keys.reduce((a, k) => a + cpu[k]!, 0);
+    const cpuImpliedPercent = Math.round(
+      (sumCpu(directCap.cpuUsPerTurn, ["client", "node"]) /
+        sumCpu(viaCap.cpuUsPerTurn, ["client", "node", "scheduler"])) *
+        100,
+    );
     results.capacity = {
       direct: directCap,
       viaScheduler: viaCap,
       relayedPercentOfDirect: Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100),
+      cpuImpliedPercentOfDirectOnSharedCores: cpuImpliedPercent,
       projectedPercentWithACoreEach: projectedPercent,
     };
 
@@ -507,6 +518,11 @@ async function main(): Promise<void> {
         `(${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} % of direct, alternating windows); ` +
         `CPU us per turn relayed: ${cpuLine(viaCap.cpuUsPerTurn)}; direct: ${cpuLine(directCap.cpuUsPerTurn)}; ` +
         `with a core each, projected ${projectedPercent} % of direct\n` +
+        `scheduler CPU per relayed turn ${viaCap.cpuUsPerTurn.scheduler} us; node CPU per turn ${viaCap.cpuUsPerTurn.node} us ` +
+        `relayed, ${directCap.cpuUsPerTurn.node} us direct; client ${viaCap.cpuUsPerTurn.client} / ${directCap.cpuUsPerTurn.client} us ` +
+        `(at capacity)\n` +
+        `relayed/direct throughput implied by CPU on shared cores, (client+node) direct / (client+scheduler+node) relayed: ` +
+        `${cpuImpliedPercent} % (measured ${Math.round((viaCap.perSecond / Math.max(1, directCap.perSecond)) * 100)} %)\n` +
         `pinning: ${pinningLine} (${cpus().length} CPUs, load average ${loadavg()[0]!.toFixed(1)})\n`,
     );
   } finally {

@@ -15,10 +15,18 @@
 // change): `--ab-rounds` rounds, each running both bundles side by side (each with its own
 // client workers and --streams), then the median ratio of their tokens per CPU-second (the
 // machine's other load, bursty on a shared box, hits both alike).
+//
+// --write-ceiling [--ceiling-step-ms 40]: the same rounds side by side with a bare writer in
+// place of the baseline: a node:http server that does nothing per token but write the mock's
+// mid-stream SSE chunk (same bytes per event, one socket.write each) to every open stream once
+// per step. Its tokens per CPU-second are what this machine and Node allow one process with one
+// write per token; the ratio says how close the mock gets.
 import { spawn } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, readFileSync, statSync } from "node:fs";
 import http from "node:http";
 import { resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { createInterface } from "node:readline";
 import { isMainThread, parentPort, Worker, workerData } from "node:worker_threads";
 import { percentileSorted } from "@symphony/measure";
@@ -153,8 +161,8 @@ function metric(text: string, name: string): number {
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
 }
 
-/** One measurement of one mock bundle: start it, load it, measure, stop it. */
-async function measure(bundle: string): Promise<Record<string, number | string>> {
+/** One measurement of one server (a mock bundle, or the bare writer): start it, load it, measure, stop it. */
+async function measure(serverArgs: string[]): Promise<Record<string, number | string>> {
   const streams = arg("streams", 2000);
   const durationS = arg("duration-s", 15);
   const warmupS = arg("warmup-s", 5);
@@ -174,7 +182,7 @@ async function measure(bundle: string): Promise<Record<string, number | string>>
     ...extra,
   ];
   const nodeArgs = process.argv.filter((a) => a.startsWith("--node-arg=")).map((a) => a.slice(11));
-  const mock = spawn(process.execPath, [...nodeArgs, bundle, ...mockArgs], {
+  const mock = spawn(process.execPath, [...nodeArgs, ...serverArgs, ...mockArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   const port = await new Promise<number>((res, rej) => {
@@ -282,11 +290,140 @@ const median = (xs: number[]) => {
   return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 };
 
+/**
+ * The bare writer (--write-ceiling): per stream the mock's SSE bytes (headers flushed at once;
+ * role + first token; one mid-stream chunk per step, framed as the mock frames it, in one
+ * socket.write; the last token, usage, [DONE] and the end corked into one write), and nothing
+ * else per token: no engine, no metrics, no chunk building beyond a string concatenation. Serves
+ * the /metrics lines the bench reads.
+ */
+function serveWriteCeiling(): void {
+  const stepMs = arg("ceiling-step-ms", 40);
+  const port = Number(stringArg("port") ?? 0);
+  const model = JSON.stringify("meta-llama/Llama-3.1-8B-Instruct");
+  const pieces = [" the", " quick", " brown", " fox", " jumps", " over", " a", " lazy", " dog", "."];
+  const midEnd = '},"logprobs":null,"finish_reason":null}]}\n\n';
+  interface Stream {
+    res: http.ServerResponse;
+    head: string;
+    next: number;
+    maxTokens: number;
+    lastUs: number;
+  }
+  const streams = new Set<Stream>();
+  let generated = 0;
+  let itlSum = 0;
+  let itlCount = 0;
+  const frame = (event: string) => `${Buffer.byteLength(event).toString(16)}\r\n${event}\r\n`;
+  const server = http.createServer((req, res) => {
+    if (req.url === "/metrics") {
+      res.end(
+        `vllm:generation_tokens_total ${generated}\nvllm:inter_token_latency_seconds_sum ${itlSum}\n` +
+          `vllm:inter_token_latency_seconds_count ${itlCount}\nvllm:num_requests_running ${streams.size}\n` +
+          `vllm:num_requests_waiting 0\n`,
+      );
+      return;
+    }
+    let body = "";
+    req.setEncoding("utf8");
+    req.on("data", (d: string) => (body += d));
+    req.on("end", () => {
+      const { max_tokens: maxTokens } = JSON.parse(body) as { max_tokens: number };
+      res.writeHead(200, {
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      });
+      res.flushHeaders();
+      const head = `data: {"id":"chatcmpl-${randomUUID().replaceAll("-", "")}","object":"chat.completion.chunk","created":${Math.floor(Date.now() / 1000)},"model":${model},"choices":[{"index":0,`;
+      const stream: Stream = { res, head, next: 0, maxTokens, lastUs: 0 };
+      streams.add(stream);
+      res.on("close", () => streams.delete(stream));
+    });
+  });
+  server.keepAliveTimeout = 0;
+  const step = () => {
+    const startedMs = performance.now();
+    const nowUs = startedMs * 1000;
+    for (const s of streams) {
+      const socket = s.res.socket;
+      if (!socket?.writable) continue;
+      const i = s.next++;
+      const piece = `"${pieces[i % pieces.length]!}"`;
+      generated++;
+      if (i > 0) {
+        itlSum += (nowUs - s.lastUs) / 1e6;
+        itlCount++;
+      }
+      s.lastUs = nowUs;
+      if (i === 0) {
+        const role = `${s.head}"delta":{"role":"assistant","content":""},"logprobs":null,"finish_reason":null}]}\n\n`;
+        socket.write(frame(role + s.head + '"delta":{"content":' + piece + midEnd));
+      } else if (i < s.maxTokens - 1) socket.write(frame(s.head + '"delta":{"content":' + piece + midEnd));
+      else {
+        streams.delete(s);
+        const id = s.head.slice(0, s.head.indexOf(',"choices"'));
+        socket.cork();
+        socket.write(
+          frame(
+            `${s.head}"delta":{"content":${piece}},"logprobs":null,"finish_reason":"length","stop_reason":null}]}\n\n`,
+          ),
+        );
+        s.res.end(
+          `${id},"choices":[],"usage":{"prompt_tokens":20,"total_tokens":${20 + s.maxTokens},"completion_tokens":${s.maxTokens}}}\n\ndata: [DONE]\n\n`,
+        );
+        socket.uncork();
+      }
+    }
+    setTimeout(step, Math.max(0, stepMs - (performance.now() - startedMs)));
+  };
+  server.listen({ host: "127.0.0.1", port, backlog: 2048 }, () => {
+    const address = server.address() as { port: number };
+    process.stderr.write(`${JSON.stringify({ level: "info", msg: "listening", port: address.port })}\n`);
+    step();
+  });
+  process.on("SIGTERM", () => process.exit(0));
+}
+
+function printRound(round: number, which: string, r: Record<string, number | string>): void {
+  process.stdout.write(
+    `round ${round + 1} ${which.padEnd(12)}: ${r.mockTokensPerCpuSecond} tokens per CPU-second, ` +
+      `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ` +
+      `${r.mockWriteSyscallsPerToken} write syscalls per token, mean ITL ${r.meanItlMs} ms, ${r.errors} errors\n`,
+  );
+}
+
 async function main(): Promise<void> {
+  if (process.argv.includes("--serve-write-ceiling")) return serveWriteCeiling();
   const bundle = resolve(import.meta.dirname, "../../../dist/apps/mock-vllm/main.js");
   const baselineArg = stringArg("baseline-bundle");
+  const rounds = arg("ab-rounds", 3);
+  if (process.argv.includes("--write-ceiling")) {
+    const ceiling = [
+      fileURLToPath(import.meta.url),
+      "--serve-write-ceiling",
+      "--ceiling-step-ms",
+      String(arg("ceiling-step-ms", 40)),
+    ];
+    const perCpu: Record<"mock" | "ceiling", number[]> = { mock: [], ceiling: [] };
+    const ratios: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      const [mock, bare] = await Promise.all([measure([bundle]), measure(ceiling)]);
+      printRound(round, "mock", mock);
+      printRound(round, "bare writer", bare);
+      perCpu.mock.push(mock.mockTokensPerCpuSecond as number);
+      perCpu.ceiling.push(bare.mockTokensPerCpuSecond as number);
+      ratios.push((mock.mockTokensPerCpuSecond as number) / (bare.mockTokensPerCpuSecond as number));
+    }
+    process.stdout.write(
+      `RESULT  ${rounds} rounds side by side: mock ${median(perCpu.mock)} tokens per CPU-second, bare writer ` +
+        `${median(perCpu.ceiling)}; mock/bare median x${median(ratios).toFixed(2)} ` +
+        `(rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})\n`,
+    );
+    return;
+  }
   if (baselineArg === undefined) {
-    process.stdout.write(`${JSON.stringify(await measure(bundle), null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify(await measure([bundle]), null, 2)}\n`);
     return;
   }
   const baseline = resolve(
@@ -298,22 +435,14 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const rounds = arg("ab-rounds", 3);
   const perCpu: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const [current, base] = await Promise.all([measure(bundle), measure(baseline)]);
-    for (const [which, r] of [
-      ["current", current],
-      ["baseline", base],
-    ] as const) {
-      perCpu[which].push(r.mockTokensPerCpuSecond as number);
-      process.stdout.write(
-        `A/B round ${round + 1} ${which.padEnd(8)}: ${r.mockTokensPerCpuSecond} tokens per CPU-second, ` +
-          `${r.streamedTokensPerS} streamed tokens/s at ${r.mockCpuPercent} % CPU, ` +
-          `${r.mockWriteSyscallsPerToken} write syscalls per token, ${r.errors} errors\n`,
-      );
-    }
+    const [current, base] = await Promise.all([measure([bundle]), measure([baseline])]);
+    printRound(round, "current", current);
+    printRound(round, "baseline", base);
+    perCpu.current.push(current.mockTokensPerCpuSecond as number);
+    perCpu.baseline.push(base.mockTokensPerCpuSecond as number);
     ratios.push((current.mockTokensPerCpuSecond as number) / (base.mockTokensPerCpuSecond as number));
   }
   process.stdout.write(

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
@@ -22,6 +22,22 @@ describe("loadTokenizer", () => {
     expect(t.specialTokenId("<|eot_id|>")).toBe(128009);
     expect(t.isSpecial(128000)).toBe(true);
     expect(t.isSpecial(9906)).toBe(false);
+  });
+
+  it("llama3 without its merge lists (dropped after loading) -> the ids of the library's own tokenizer, rare merges included", async () => {
+    const { TokenizerLoader } = await import("@lenml/tokenizers");
+    const json = JSON.parse(readFileSync(LLAMA3_JSON, "utf8")) as never;
+    const reference = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: {} as never });
+    const t = loadTokenizer("llama3");
+    // Long and rare words need the late (high-rank) merges; mixed scripts the byte-level ones.
+    const texts = [
+      "The quick brown fox jumps over the lazy dog.",
+      "antidisestablishmentarianism floccinaucinihilipilification pneumonoultramicroscopic",
+      "ünïcödé 日本語のテキスト 😀🎉 Ελληνικά русский текст",
+      "def f(x):\n    return {'a': [1, 2, 3]}  # code\t\ttabs",
+    ];
+    for (const text of texts)
+      expect(t.encode(text)).toEqual(reference.encode(text, { add_special_tokens: false }));
   });
 
   it("llama3 decode -> special tokens skipped unless asked; continuation keeps spaces as streamed", () => {

@@ -1,7 +1,7 @@
 import type * as http2 from "node:http2";
 import * as grpc from "@grpc/grpc-js";
-import { InferenceEvent, type InferenceRequest, type Logger } from "@symphony/runtime";
-import { SUBMIT_PATH, type RelayedEvent, schedulerServiceDefinition } from "./raw-relay-codec";
+import { InferenceEvent, InferenceRequest, type Logger } from "@symphony/runtime";
+import { SUBMIT_PATH, type RelayedEvent } from "./raw-relay-codec";
 
 /**
  * The client side of a Submit as the relay uses it: grpc-js's ServerWritableStream, or a
@@ -9,6 +9,8 @@ import { SUBMIT_PATH, type RelayedEvent, schedulerServiceDefinition } from "./ra
  */
 export interface SubmitCall {
   readonly request: InferenceRequest;
+  /** The request as the client sent it, where the call has it at hand (else see requestBytes()). */
+  readonly requestBytes?: Buffer;
   /** The request's metadata (build cost per access on a RawSubmitCall: read it only when needed). */
   readonly metadata: grpc.Metadata;
   /** The client went away (or the call's own deadline passed): nothing more reaches it. */
@@ -66,11 +68,14 @@ export class RawSubmitCall implements SubmitCall {
   private cancelListeners: (() => void)[] | undefined;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private metadataCache: grpc.Metadata | undefined;
+  /** Writes of one tick are corked and go out together (one write to the session, not one each). */
+  private corked = false;
 
   constructor(
     private readonly stream: http2.ServerHttp2Stream,
     private readonly headers: http2.IncomingHttpHeaders,
     readonly request: InferenceRequest,
+    readonly requestBytes: Buffer,
     private readonly deadline: number,
   ) {
     if (Number.isFinite(deadline)) {
@@ -109,7 +114,18 @@ export class RawSubmitCall implements SubmitCall {
     framed[0] = 0;
     framed.writeUInt32BE(bytes.length, 1);
     bytes.copy(framed, 5);
+    if (!this.corked) {
+      this.corked = true;
+      this.stream.cork();
+      process.nextTick(uncork, this);
+    }
     return this.stream.write(framed);
+  }
+
+  /** The end of the tick's writes (end() flushes corked writes itself). */
+  uncorkWrites(): void {
+    this.corked = false;
+    if (!this.stream.destroyed) this.stream.uncork();
   }
 
   end(): void {
@@ -162,6 +178,8 @@ export class RawSubmitCall implements SubmitCall {
     if (listeners) process.nextTick(() => listeners.forEach((l) => l()));
   }
 }
+
+const uncork = (call: RawSubmitCall) => call.uncorkWrites();
 
 /** A trailers-only response's headers (grpc-js sends no encoding headers on one). */
 const RESPONSE_HEADERS_NO_ENCODING: http2.OutgoingHttpHeaders = {
@@ -222,7 +240,6 @@ export function serveSubmitOnHttp2(
     originals.set(h2, listeners[0] as StreamListener);
   }
   const onStreamOpened = internals.onStreamOpened?.bind(server);
-  const deserialize = schedulerServiceDefinition.submit.requestDeserialize;
   for (const [h2, original] of originals) {
     const h2Server = h2 as http2.Http2Server;
     h2Server.removeListener("stream", original);
@@ -252,12 +269,12 @@ export function serveSubmitOnHttp2(
       readRequest(stream, maxReceiveMessageBytes, (body) => {
         let req: InferenceRequest;
         try {
-          req = deserialize(body);
+          req = InferenceRequest.decode(body);
         } catch {
           respondStatus(stream, grpc.status.INTERNAL, "Error deserializing request");
           return;
         }
-        const call = new RawSubmitCall(stream, headers, req, deadline);
+        const call = new RawSubmitCall(stream, headers, req, body, deadline);
         try {
           handler(call);
         } catch (err) {

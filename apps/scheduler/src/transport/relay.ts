@@ -144,6 +144,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
         ? req.messages.map((m) => ({ role: ROLE_NAMES[m.role]!, content: m.content }))
         : undefined,
   });
+  const forwarded = call.requestBytes ?? requestBytes(req);
   const deadlineMs = turnDeadlineMs(call, req, deps.requestTimeoutMs);
   const deadlineEpochMs = Date.now() + deadlineMs;
 
@@ -228,7 +229,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     });
     // Assigned right below; the listener's callbacks only run after the constructor returns.
     let upstream: NodeSubmit | undefined = undefined;
-    upstream = deps.clients.submit(address, requestBytes(req), deadlineEpochMs, {
+    upstream = deps.clients.submit(address, forwarded, deadlineEpochMs, {
       onEvent(bytes) {
         if (done) return;
         tracked.touch();

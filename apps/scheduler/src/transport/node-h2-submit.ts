@@ -229,7 +229,7 @@ export class NodeH2Submit implements NodeSubmit {
       // Errors built from a RST_STREAM are reported by "close" with the reset's code.
       if (err.code !== "ERR_HTTP2_STREAM_ERROR") this.streamError = err;
     });
-    stream.on("close", () => process.nextTick(closeLater, this, stream, session));
+    stream.on("close", () => process.nextTick(() => this.onClose(stream, session)));
     const framed = Buffer.allocUnsafe(5 + request.length);
     framed[0] = 0;
     framed.writeUInt32BE(request.length, 1);
@@ -333,7 +333,7 @@ export class NodeH2Submit implements NodeSubmit {
     } else this.fail(code, details);
   }
 
-  onClose(stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session): void {
+  private onClose(stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session): void {
     if (this.ended || this.okStatusReceived) return;
     // A connection that failed or dropped: UNAVAILABLE, as grpc-js reports it.
     if (this.streamError || session.destroyed || session.closed) {
@@ -377,11 +377,6 @@ export class NodeH2Submit implements NodeSubmit {
     clearTimeout(this.deadlineTimer);
     this.listener.onStatus(code, details);
   }
-}
-
-/** The stream's close, a tick later (after any events the same read delivered). */
-function closeLater(call: NodeH2Submit, stream: http2.ClientHttp2Stream, session: http2.ClientHttp2Session) {
-  call.onClose(stream, session);
 }
 
 /** gRPC's mapping of an HTTP status without a gRPC status (grpc-js's, for the same reports). */

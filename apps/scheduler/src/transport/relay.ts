@@ -10,8 +10,7 @@ import { TurnPlacement, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";
 import type { NodeSubmit } from "./node-submit-call";
-import { eventToInspect, isStartedEvent, requestBytes } from "./raw-relay-codec";
-import type { SubmitCall } from "./raw-submit-server";
+import { eventToInspect, isStartedEvent, requestBytes, type RelayedEvent } from "./raw-relay-codec";
 
 export interface RelayDeps {
   readonly router: Router;
@@ -87,6 +86,9 @@ export class InFlightRelays {
   }
 }
 
+/** The client side of a Submit, as the relay uses it (events may be pre-serialized bytes). */
+export type SubmitCall = grpc.ServerWritableStream<InferenceRequest, RelayedEvent>;
+
 /** Writes a last event and ends the stream (grpc-js `end()` takes metadata, not a message). */
 function endWith(call: SubmitCall, ev: InferenceEvent): void {
   call.write(ev);
@@ -144,7 +146,6 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
         ? req.messages.map((m) => ({ role: ROLE_NAMES[m.role]!, content: m.content }))
         : undefined,
   });
-  const forwarded = call.requestBytes ?? requestBytes(req);
   const deadlineMs = turnDeadlineMs(call, req, deps.requestTimeoutMs);
   const deadlineEpochMs = Date.now() + deadlineMs;
 
@@ -229,7 +230,7 @@ export function handleSubmit(call: SubmitCall, deps: RelayDeps, inFlight: InFlig
     });
     // Assigned right below; the listener's callbacks only run after the constructor returns.
     let upstream: NodeSubmit | undefined = undefined;
-    upstream = deps.clients.submit(address, forwarded, deadlineEpochMs, {
+    upstream = deps.clients.submit(address, requestBytes(req), deadlineEpochMs, {
       onEvent(bytes) {
         if (done) return;
         tracked.touch();

@@ -161,6 +161,12 @@ function metric(text: string, name: string): number {
   return line ? Number(line.slice(line.lastIndexOf(" ") + 1)) : Number.NaN;
 }
 
+/** Servers started and not yet exited: stopped when the bench exits, also on a failure. */
+const servers = new Set<ReturnType<typeof spawn>>();
+process.on("exit", () => {
+  for (const server of servers) server.kill("SIGTERM");
+});
+
 /** One measurement of one server (a mock bundle, or the bare writer): start it, load it, measure, stop it. */
 async function measure(serverArgs: string[]): Promise<Record<string, number | string>> {
   const streams = arg("streams", 2000);
@@ -185,8 +191,11 @@ async function measure(serverArgs: string[]): Promise<Record<string, number | st
   const mock = spawn(process.execPath, [...nodeArgs, ...serverArgs, ...mockArgs], {
     stdio: ["ignore", "ignore", "pipe"],
   });
+  servers.add(mock);
+  mock.once("exit", () => servers.delete(mock));
   const port = await new Promise<number>((res, rej) => {
-    const timer = setTimeout(() => rej(new Error("mock did not start")), 20_000);
+    // Generous: on a loaded shared machine loading the tokenizers alone can take tens of seconds.
+    const timer = setTimeout(() => rej(new Error("mock did not start within 60 s")), 60_000);
     createInterface({ input: mock.stderr! }).on("line", (line) => {
       if (!line.includes('"level":"info"')) process.stderr.write(`mock: ${line}\n`);
       if (!line.includes('"listening"')) return;

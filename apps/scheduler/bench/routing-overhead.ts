@@ -329,6 +329,11 @@ async function main(): Promise<void> {
     await openLoop(submitVia, rates[0]!, 1);
     await closedLoop(submitDirect, concurrency, warmupSeconds);
     await closedLoop(submitVia, concurrency, warmupSeconds);
+    if (viaBaseline) {
+      const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
+      await openLoop(submitBaseline, rates[0]!, 1);
+      await closedLoop(submitBaseline, concurrency, warmupSeconds);
+    }
 
     const results: Record<string, unknown> = {
       rates,
@@ -342,6 +347,46 @@ async function main(): Promise<void> {
       pinning,
       loadAverage1mAtStart: Math.round(loadavg()[0]! * 100) / 100,
     };
+
+    // A/B against --compare-bundle, first, while both schedulers have served the same load
+    // (their warm-ups above): the same load through each in alternating windows, so background
+    // load on a shared machine hits both alike; CPU per relayed turn of each scheduler process,
+    // at capacity (closed loop) and at --compare-rate req/s. (Run after the other measurements,
+    // the current scheduler had served several times the baseline's turns, and a scheduler
+    // further from its cold start costs less per turn: the same bundle against itself measured
+    // x0.57 at capacity.)
+    if (baseline && viaBaseline) {
+      const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
+      const ab = async (load: (submit: Submitter) => Promise<number>) => {
+        const acc = { current: { turns: 0, cpu: 0 }, baseline: { turns: 0, cpu: 0 } };
+        const slices = Math.max(1, Math.round(seconds / sliceSeconds));
+        for (let i = 0; i < slices; i++) {
+          for (const [key, submit, pid] of [
+            ["current", submitVia, scheduler.child.pid!],
+            ["baseline", submitBaseline, baseline.child.pid!],
+          ] as const) {
+            const cpu0 = processCpuSeconds(pid);
+            acc[key].turns += await load(submit);
+            acc[key].cpu += processCpuSeconds(pid) - cpu0;
+          }
+        }
+        const us = (a: { turns: number; cpu: number }) => Math.round((a.cpu / Math.max(1, a.turns)) * 1e6);
+        return {
+          cpuUsPerTurn: { current: us(acc.current), baseline: us(acc.baseline) },
+          turns: { current: acc.current.turns, baseline: acc.baseline.turns },
+          ratio: Math.round((us(acc.current) / us(acc.baseline)) * 100) / 100,
+        };
+      };
+      const slice = seconds / Math.max(1, Math.round(seconds / sliceSeconds));
+      const atCapacity = await ab(async (submit) => (await closedLoop(submit, concurrency, slice)).turns);
+      const atRate = await ab(async (submit) => (await openLoop(submit, compareRate, slice)).sorted.length);
+      results.comparison = {
+        baselineBundle: resolve(compareBundle!),
+        atCapacity,
+        atRate: { rate: compareRate, ...atRate },
+      };
+      process.stderr.write(`comparison: ${JSON.stringify(results.comparison)}\n`);
+    }
 
     // 1. Capacity: completed turns per second with `concurrency` outstanding, direct and via the
     // scheduler alternating in --slice-seconds windows (as the latency runs below), so the ratio
@@ -432,43 +477,6 @@ async function main(): Promise<void> {
       );
     }
     results.latencyMs = latency;
-
-    // 3. A/B against --compare-bundle: the same load through each scheduler in alternating
-    // windows, so background load on a shared machine hits both alike; CPU per relayed turn of
-    // each scheduler process, at capacity (closed loop) and at --compare-rate req/s.
-    if (baseline && viaBaseline) {
-      const submitBaseline: Submitter = (r) => viaBaseline.submit(r);
-      await closedLoop(submitBaseline, concurrency, warmupSeconds); // warm-up, as the current one's
-      const ab = async (load: (submit: Submitter) => Promise<number>) => {
-        const acc = { current: { turns: 0, cpu: 0 }, baseline: { turns: 0, cpu: 0 } };
-        const slices = Math.max(1, Math.round(seconds / sliceSeconds));
-        for (let i = 0; i < slices; i++) {
-          for (const [key, submit, pid] of [
-            ["current", submitVia, scheduler.child.pid!],
-            ["baseline", submitBaseline, baseline.child.pid!],
-          ] as const) {
-            const cpu0 = processCpuSeconds(pid);
-            acc[key].turns += await load(submit);
-            acc[key].cpu += processCpuSeconds(pid) - cpu0;
-          }
-        }
-        const us = (a: { turns: number; cpu: number }) => Math.round((a.cpu / Math.max(1, a.turns)) * 1e6);
-        return {
-          cpuUsPerTurn: { current: us(acc.current), baseline: us(acc.baseline) },
-          turns: { current: acc.current.turns, baseline: acc.baseline.turns },
-          ratio: Math.round((us(acc.current) / us(acc.baseline)) * 100) / 100,
-        };
-      };
-      const slice = seconds / Math.max(1, Math.round(seconds / sliceSeconds));
-      const atCapacity = await ab(async (submit) => (await closedLoop(submit, concurrency, slice)).turns);
-      const atRate = await ab(async (submit) => (await openLoop(submit, compareRate, slice)).sorted.length);
-      results.comparison = {
-        baselineBundle: resolve(compareBundle!),
-        atCapacity,
-        atRate: { rate: compareRate, ...atRate },
-      };
-      process.stderr.write(`comparison: ${JSON.stringify(results.comparison)}\n`);
-    }
 
     const metrics = await (await fetch(`http://127.0.0.1:${scheduler.ports.metrics}/metrics`)).text();
     const sum = Number(/^scheduler_route_overhead_seconds_sum (\S+)/m.exec(metrics)?.[1]);

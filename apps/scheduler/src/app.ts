@@ -18,14 +18,7 @@ import { deadlineIn, NodeClients } from "./transport/node-clients";
 import { StaticNodePoller } from "./transport/poller";
 import { schedulerServiceDefinition } from "./transport/raw-relay-codec";
 import { InFlightRelays } from "./transport/relay";
-import { serveSubmitOnHttp2 } from "./transport/raw-submit-server";
-import {
-  clusterView,
-  schedulerService,
-  submitHandler,
-  type ServiceDeps,
-  type StatusCache,
-} from "./transport/service";
+import { clusterView, schedulerService, type StatusCache } from "./transport/service";
 
 export interface RunningScheduler {
   readonly grpcPort: number;
@@ -134,32 +127,31 @@ export async function startScheduler(config: Config, logger: Logger): Promise<Ru
     else if (node) void poller.probeHealth(node.nodeId, node.address);
   };
 
-  const serviceDeps: ServiceDeps = {
-    router,
-    clients,
-    metrics,
-    logger,
-    requestTimeoutMs: config.requestTimeoutMs,
-    waitForNodeMs: config.waitForNodeMs,
-    statuses,
-    heartbeatIntervalMs: config.heartbeatIntervalMs,
-    nodeCallTimeoutMs: config.nodeCallTimeoutMs,
-    inFlight,
-    probe,
-    auth,
-    requestLimits,
-  };
-  // Far larger requests are refused by size before they are even decoded.
-  const maxReceiveMessageBytes = grpcReceiveLimit(requestLimits);
   const grpcServer = await startGrpcServer(
     config.host,
     config.port,
-    (server) => server.addService(schedulerServiceDefinition, schedulerService(serviceDeps)),
-    { credentials, maxReceiveMessageBytes },
+    (server) =>
+      server.addService(
+        schedulerServiceDefinition,
+        schedulerService({
+          router,
+          clients,
+          metrics,
+          logger,
+          requestTimeoutMs: config.requestTimeoutMs,
+          waitForNodeMs: config.waitForNodeMs,
+          statuses,
+          heartbeatIntervalMs: config.heartbeatIntervalMs,
+          nodeCallTimeoutMs: config.nodeCallTimeoutMs,
+          inFlight,
+          probe,
+          auth,
+          requestLimits,
+        }),
+      ),
+    // Far larger requests are refused by size before they are even decoded.
+    { credentials, maxReceiveMessageBytes: grpcReceiveLimit(requestLimits) },
   );
-  // Submit, the hot path, on bare HTTP/2 streams (the other methods stay on grpc-js).
-  if (!serveSubmitOnHttp2(grpcServer.server, submitHandler(serviceDeps), maxReceiveMessageBytes, logger))
-    logger.warn("Submit served by grpc-js: its server does not have the expected internals");
   if (!isLoopbackHost(config.host) && !auth.nodes.enabled)
     logger.warn(
       "serving on a non-loopback address without node auth: anyone who reaches this port can register nodes; " +

@@ -2,7 +2,6 @@ import { VirtualTimers } from "@symphony/common";
 import {
   EXACT_RECORDS_LIMIT,
   prepareOutDir,
-  requestLineWithoutItl,
   RunOutputs,
   SummaryAccumulator,
   type RunSummary,
@@ -127,7 +126,7 @@ async function simulate(
     runnerOptions(wl, `sim${wl.seed}`),
     (record) => {
       results.add(record);
-      outputs?.writeRequestLine(requestLineWithoutItl(record));
+      outputs?.writeRequestRecordWithoutItl(record);
     },
     () => {
       doneAtUs = timers.nowUs();

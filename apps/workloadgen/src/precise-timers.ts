@@ -1,4 +1,9 @@
-import { TimerHeap, type TimerHandle, type Timers } from "@symphony/common";
+import { TimerHeap, type TimerEntry, type TimerHandle, type Timers } from "@symphony/common";
+
+/** A timer in the heap; `live` until it runs or is cancelled. */
+interface PreciseEntry extends TimerEntry {
+  live: boolean;
+}
 
 /**
  * Wall-clock `Timers` for sending on an absolute schedule at thousands of requests per second.
@@ -14,13 +19,24 @@ import { TimerHeap, type TimerHandle, type Timers } from "@symphony/common";
  */
 export class PreciseTimers implements Timers {
   private readonly heap = new TimerHeap();
-  private readonly live = new Set<number>();
+  /** Timers armed and neither run nor cancelled. */
+  private pending = 0;
   private nextId = 1;
   private seq = 0;
   private readonly originMs = performance.now();
   private wake?: NodeJS.Timeout;
   private poll?: NodeJS.Immediate;
   private draining = false;
+  // One callback each for every wake-up and poll (a poll runs up to hundreds of thousands of
+  // times a second while a deadline is near): no closure per arming.
+  private readonly onWake = (): void => {
+    this.wake = undefined;
+    this.drain();
+  };
+  private readonly onPoll = (): void => {
+    this.poll = undefined;
+    this.drain();
+  };
 
   /**
    * @param sliceMs how long one drain may run due callbacks before it lets the loop poll I/O
@@ -45,30 +61,33 @@ export class PreciseTimers implements Timers {
   }
 
   at(tUs: number, cb: () => void): TimerHandle {
-    const id = this.nextId++;
-    this.live.add(id);
-    const entry = { tUs, seq: this.seq++, id, cb };
+    // The entry is the handle too: one object per timer, and whether it is live is its own flag.
+    const entry: PreciseEntry = { tUs, seq: this.seq++, id: this.nextId++, cb, live: true };
+    this.pending++;
     this.heap.push(entry);
     // Only a new earliest deadline moves the wake-up; a drain re-arms when it ends.
     if (!this.draining && this.heap.peek() === entry) this.arm();
-    return { id };
+    return entry;
   }
 
   cancel(handle: TimerHandle): void {
     // Lazy deletion: the entry stays in the heap and is skipped when it comes up.
-    this.live.delete(handle.id);
+    const entry = handle as PreciseEntry;
+    if (!entry.live) return;
+    entry.live = false;
+    this.pending--;
   }
 
   /** Drops every pending timer (shutdown). */
   cancelAll(): void {
-    this.live.clear();
-    this.heap.clear();
+    while (this.heap.size > 0) (this.heap.pop() as PreciseEntry).live = false;
+    this.pending = 0;
     this.disarm();
   }
 
   /** Timers still pending. */
   get size(): number {
-    return this.live.size;
+    return this.pending;
   }
 
   private disarm(): void {
@@ -78,41 +97,37 @@ export class PreciseTimers implements Timers {
     this.poll = undefined;
   }
 
-  /** Arms the wake-up for the earliest live deadline. */
-  private arm(): void {
-    while (this.heap.size > 0 && !this.live.has(this.heap.peek()!.id)) this.heap.pop();
+  /** Arms the wake-up for the earliest live deadline; `nowUs`: the clock read just before. */
+  private arm(nowUs = this.nowUs()): void {
+    while (this.heap.size > 0 && !(this.heap.peek() as PreciseEntry).live) this.heap.pop();
     this.disarm();
     const next = this.heap.peek();
     if (!next) return;
-    const aheadMs = (next.tUs - this.nowUs()) / 1000;
-    if (aheadMs > this.spinMs) {
-      this.wake = setTimeout(() => {
-        this.wake = undefined;
-        this.drain();
-      }, aheadMs - this.spinMs);
-    } else {
-      this.poll = setImmediate(() => {
-        this.poll = undefined;
-        this.drain();
-      });
-    }
+    const aheadMs = (next.tUs - nowUs) / 1000;
+    if (aheadMs > this.spinMs) this.wake = setTimeout(this.onWake, aheadMs - this.spinMs);
+    else this.poll = setImmediate(this.onPoll);
   }
 
   private drain(): void {
     this.draining = true;
-    const sliceEndUs = this.nowUs() + this.sliceMs * 1000;
+    // The clock is read once per callback run (and once when nothing is due: a poll's whole cost).
+    let now = this.nowUs();
+    const sliceEndUs = now + this.sliceMs * 1000;
     try {
       for (;;) {
         const top = this.heap.peek();
-        const now = this.nowUs();
         if (!top || top.tUs > now || now >= sliceEndUs) break;
         this.heap.pop();
-        if (!this.live.delete(top.id)) continue;
-        top.cb();
+        const entry = top as PreciseEntry;
+        if (!entry.live) continue;
+        entry.live = false;
+        this.pending--;
+        entry.cb();
+        now = this.nowUs();
       }
     } finally {
       this.draining = false;
     }
-    this.arm();
+    this.arm(now);
   }
 }

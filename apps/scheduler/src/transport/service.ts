@@ -1,7 +1,6 @@
 import * as grpc from "@grpc/grpc-js";
 import {
   checkBearer,
-  type AuthCheck,
   requestSizeProblem,
   type NodeStatus,
   type NodeView,
@@ -11,7 +10,6 @@ import {
 } from "@symphony/runtime";
 import type { NodeLoad, Router } from "../domain";
 import { deadlineIn } from "./node-clients";
-import type { SubmitCall } from "./raw-submit-server";
 import { handleSubmit, InFlightRelays, type RelayDeps } from "./relay";
 
 /** A node's NodeStatus as the scheduler's load figures (GPU tier). */
@@ -67,44 +65,6 @@ function notOwner(sessionId: string): Partial<grpc.ServiceError> {
   return fail(grpc.status.PERMISSION_DENIED, `session "${sessionId}" belongs to another client`);
 }
 
-/**
- * Submit: auth, ownership and size checks, then the relay. Serves grpc-js's calls and those
- * served on bare HTTP/2 streams (raw-submit-server.ts) alike.
- */
-export function submitHandler(deps: ServiceDeps): (call: SubmitCall) => void {
-  const { router } = deps;
-  return (call) => {
-    // The metadata is read only with client auth on (on a bare stream it is built on access).
-    const who = deps.auth.clients.enabled
-      ? checkBearer(deps.auth.clients, call.metadata, "Submit")
-      : OPEN_ACCESS;
-    if (!who.ok) {
-      deps.metrics.turnFailed("UNAUTHENTICATED");
-      call.emit("error", who.error);
-      return;
-    }
-    const sessionId = call.request.sessionId;
-    if (who.principal >= 0 && sessionId && !router.sessions.claim(sessionId, who.principal)) {
-      deps.metrics.turnFailed("PERMISSION_DENIED");
-      call.emit("error", notOwner(sessionId));
-      return;
-    }
-    // By size first: the conversation is not even joined or hashed when it is too large.
-    const tooLarge = requestSizeProblem(call.request, deps.requestLimits, "this scheduler");
-    if (tooLarge) {
-      deps.metrics.turnFailed("INVALID_ARGUMENT");
-      call.emit("error", fail(grpc.status.INVALID_ARGUMENT, tooLarge));
-      return;
-    }
-    handleSubmit(call, deps, deps.inFlight);
-    // Routing ran synchronously: a new session exists now and becomes this client's.
-    if (who.principal >= 0 && sessionId) router.sessions.claim(sessionId, who.principal);
-  };
-}
-
-/** checkBearer's answer when client auth is off. */
-const OPEN_ACCESS: AuthCheck = { ok: true, principal: -1 };
-
 export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
   const { router, clients, logger } = deps;
   /**
@@ -117,7 +77,29 @@ export function schedulerService(deps: ServiceDeps): SchedulerServiceServer {
     if (principal >= 0 && sessionId) router.sessions.claim(sessionId, principal);
   };
   return {
-    submit: submitHandler(deps),
+    submit: (call) => {
+      const who = checkBearer(deps.auth.clients, call.metadata, "Submit");
+      if (!who.ok) {
+        deps.metrics.turnFailed("UNAUTHENTICATED");
+        call.emit("error", who.error);
+        return;
+      }
+      if (!mayUse(call.request.sessionId, who.principal)) {
+        deps.metrics.turnFailed("PERMISSION_DENIED");
+        call.emit("error", notOwner(call.request.sessionId));
+        return;
+      }
+      // By size first: the conversation is not even joined or hashed when it is too large.
+      const tooLarge = requestSizeProblem(call.request, deps.requestLimits, "this scheduler");
+      if (tooLarge) {
+        deps.metrics.turnFailed("INVALID_ARGUMENT");
+        call.emit("error", fail(grpc.status.INVALID_ARGUMENT, tooLarge));
+        return;
+      }
+      handleSubmit(call, deps, deps.inFlight);
+      // Routing ran synchronously: a new session exists now and becomes this client's.
+      claim(call.request.sessionId, who.principal);
+    },
 
     advise: (call, callback) => {
       const hint = call.request;

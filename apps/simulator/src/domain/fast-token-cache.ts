@@ -112,8 +112,9 @@ export class FastTokenCache extends TokenCache {
 /**
  * The ids of the last `capacity` texts remembered; the oldest is dropped first (reads do not
  * refresh). Found by length, then by `===`: a synthetic prompt is read back as the very string
- * object it was remembered as, so the comparison is a pointer check, and no text is ever hashed
- * (a Map keyed by the text hashes every character of each new prompt).
+ * object it was remembered as, which `===` settles by identity; another text of the same length
+ * is compared by its characters up to the first that differs. No text is ever hashed (a Map keyed
+ * by the text hashes every character of each new prompt).
  */
 class RecentIds {
   /** Entries by text length; entries of one length are chained through `sameLength`. */

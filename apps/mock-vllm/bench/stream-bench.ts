@@ -414,20 +414,10 @@ async function main(): Promise<void> {
       "--ceiling-step-ms",
       String(arg("ceiling-step-ms", 40)),
     ];
-    const perCpu: Record<"mock" | "ceiling", number[]> = { mock: [], ceiling: [] };
-    const ratios: number[] = [];
-    for (let round = 0; round < rounds; round++) {
-      const [mock, bare] = await Promise.all([measure([bundle]), measure(ceiling)]);
-      printRound(round, "mock", mock);
-      printRound(round, "bare writer", bare);
-      perCpu.mock.push(mock.mockTokensPerCpuSecond as number);
-      perCpu.ceiling.push(bare.mockTokensPerCpuSecond as number);
-      ratios.push((mock.mockTokensPerCpuSecond as number) / (bare.mockTokensPerCpuSecond as number));
-    }
+    const r = await sideBySide(rounds, ["mock", [bundle]], ["bare writer", ceiling]);
     process.stdout.write(
-      `RESULT  ${rounds} rounds side by side: mock ${median(perCpu.mock)} tokens per CPU-second, bare writer ` +
-        `${median(perCpu.ceiling)}; mock/bare median x${median(ratios).toFixed(2)} ` +
-        `(rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})\n`,
+      `RESULT  ${rounds} rounds side by side: mock ${r.first} tokens per CPU-second, bare writer ` +
+        `${r.second}; mock/bare median x${r.ratio.toFixed(2)} (rounds: ${r.rounds})\n`,
     );
     return;
   }
@@ -444,21 +434,39 @@ async function main(): Promise<void> {
     );
     process.exit(2);
   }
-  const perCpu: Record<"current" | "baseline", number[]> = { current: [], baseline: [] };
+  const r = await sideBySide(rounds, ["current", [bundle]], ["baseline", [baseline]]);
+  process.stdout.write(
+    `RESULT  A/B, ${rounds} rounds: ${r.first} tokens per CPU-second (this build) vs ` +
+      `${r.second} (${baseline}); median ratio x${r.ratio.toFixed(2)} (rounds: ${r.rounds})\n`,
+  );
+}
+
+/**
+ * Two servers measured side by side (the same client load on each at once) in each of `rounds`:
+ * the medians of their tokens per CPU-second and of the first's ratio to the second's.
+ */
+async function sideBySide(
+  rounds: number,
+  [firstName, firstArgs]: [string, string[]],
+  [secondName, secondArgs]: [string, string[]],
+): Promise<{ first: number; second: number; ratio: number; rounds: string }> {
+  const first: number[] = [];
+  const second: number[] = [];
   const ratios: number[] = [];
   for (let round = 0; round < rounds; round++) {
-    const [current, base] = await Promise.all([measure([bundle]), measure([baseline])]);
-    printRound(round, "current", current);
-    printRound(round, "baseline", base);
-    perCpu.current.push(current.mockTokensPerCpuSecond as number);
-    perCpu.baseline.push(base.mockTokensPerCpuSecond as number);
-    ratios.push((current.mockTokensPerCpuSecond as number) / (base.mockTokensPerCpuSecond as number));
+    const [a, b] = await Promise.all([measure(firstArgs), measure(secondArgs)]);
+    printRound(round, firstName, a);
+    printRound(round, secondName, b);
+    first.push(a.mockTokensPerCpuSecond as number);
+    second.push(b.mockTokensPerCpuSecond as number);
+    ratios.push((a.mockTokensPerCpuSecond as number) / (b.mockTokensPerCpuSecond as number));
   }
-  process.stdout.write(
-    `RESULT  A/B, ${rounds} rounds: ${median(perCpu.current)} tokens per CPU-second (this build) vs ` +
-      `${median(perCpu.baseline)} (${baseline}); median ratio x${median(ratios).toFixed(2)} ` +
-      `(rounds: ${ratios.map((r) => r.toFixed(2)).join(", ")})\n`,
-  );
+  return {
+    first: median(first),
+    second: median(second),
+    ratio: median(ratios),
+    rounds: ratios.map((r) => r.toFixed(2)).join(", "),
+  };
 }
 
 if (isMainThread) {

@@ -36,41 +36,25 @@ export class JsonlWriter {
     process.on("exit", this.onExit);
   }
 
-  /** Queues one line (a newline is added). */
-  write(line: string): void {
+  /**
+   * Queues one line, `line + tail` (a newline is added), encoded straight into the buffer: a
+   * line built in two parts (a record's JSON without its closing brace, then what ends it) is
+   * never joined into one string first.
+   */
+  write(line: string, tail = ""): void {
     if (this.closed) throw new Error("JsonlWriter: write after close");
     // Each line is encoded straight into the buffer (no list of strings joined, then encoded, per
     // flush). UTF-8 takes at most 3 bytes per UTF-16 unit: a line that might not fit goes alone.
-    if (3 * line.length + 1 > this.buffer.length - this.used) {
+    const chars = line.length + tail.length;
+    if (3 * chars + 1 > this.buffer.length - this.used) {
       this.flush();
-      if (3 * line.length + 1 > this.buffer.length) {
-        this.writeAll(Buffer.from(line + "\n"));
+      if (3 * chars + 1 > this.buffer.length) {
+        this.writeAll(Buffer.from(line + tail + "\n"));
         return;
       }
     }
     this.used += this.buffer.write(line, this.used);
-    this.buffer[this.used++] = 0x0a;
-    if (this.used >= this.maxBytes) this.flush();
-  }
-
-  /**
-   * Queues `json` (an object's JSON, so its last character is `}`) with that `}` replaced by
-   * `tail` (ASCII), and a newline: the line `json.slice(0, -1) + tail`, encoded without being
-   * joined into one string first.
-   */
-  writeObjectWithTail(json: string, tail: string): void {
-    if (this.closed) throw new Error("JsonlWriter: write after close");
-    const chars = json.length + tail.length;
-    if (3 * chars + 1 > this.buffer.length - this.used) {
-      this.flush();
-      if (3 * chars + 1 > this.buffer.length) {
-        this.writeAll(Buffer.from(json.slice(0, -1) + tail + "\n"));
-        return;
-      }
-    }
-    // The closing brace is the last byte written: the tail is written over it.
-    this.used += this.buffer.write(json, this.used) - 1;
-    this.used += this.buffer.write(tail, this.used, "latin1");
+    if (tail.length > 0) this.used += this.buffer.write(tail, this.used);
     this.buffer[this.used++] = 0x0a;
     if (this.used >= this.maxBytes) this.flush();
   }

@@ -55,28 +55,31 @@ export interface RequestRecord {
  * array swapped for the rounded one, instead of copied into a new object first.
  */
 export function requestLine(record: RequestRecord): string {
-  return `${requestJson(record).slice(0, -1)}${itlCountTail(record)}`;
+  const [head, tail] = requestLineParts(record);
+  return head + tail;
 }
 
 /**
- * A requests.jsonl line in two parts, for writers that join them in place (no joined string):
- * the record's JSON with its ITLs rounded, whose closing `}` the tail (`itlCountTail`) replaces.
+ * `requestLine` in two parts, for writers that encode them one after the other (no joined
+ * string): the record's JSON without its closing `}`, then `itl_count` and the `}`.
  */
-export function requestJson(record: RequestRecord): string {
+export function requestLineParts(record: RequestRecord): [string, string] {
   const raw = record.itl_ms;
   const itl = new Array<number>(raw.length);
   for (let i = 0; i < raw.length; i++) itl[i] = Math.round(raw[i]! * 1000) / 1000;
   record.itl_ms = itl;
+  let json: string;
   try {
-    return JSON.stringify(record);
+    json = JSON.stringify(record);
   } finally {
     record.itl_ms = raw;
   }
+  return [json.slice(0, -1), itlCountTail(raw.length)];
 }
 
-/** What ends a requests.jsonl line after the record's fields (see `requestJson`). */
-export function itlCountTail(record: RequestRecord): string {
-  return `,"itl_count":${record.itl_ms.length}}`;
+/** What ends a requests.jsonl line after the record's fields. */
+function itlCountTail(count: number): string {
+  return `,"itl_count":${count}}`;
 }
 
 /**
@@ -84,22 +87,26 @@ export function itlCountTail(record: RequestRecord): string {
  * simulator's lines; a simulated hour would otherwise write every gap).
  */
 export function requestLineWithoutItl(record: RequestRecord): string {
+  const [head, tail] = requestLineWithoutItlParts(record);
+  return head + tail;
+}
+
+/** `requestLineWithoutItl` in two parts, as `requestLineParts`. */
+export function requestLineWithoutItlParts(record: RequestRecord): [string, string] {
   const itl = record.itl_ms;
   // A record that already has `itl_count` (read back from a file) keeps that key's place.
   if (Object.hasOwn(record, "itl_count")) {
     const { itl_ms: _itl, ...line } = record;
-    return JSON.stringify({ ...line, itl_count: itl.length });
+    return [JSON.stringify({ ...line, itl_count: itl.length }), ""];
   }
-  const json = requestJsonWithoutItl(record);
-  return json.length > 2 ? `${json.slice(0, -1)}${itlCountTail(record)}` : `{"itl_count":${itl.length}}`;
+  const json = jsonWithoutItl(record);
+  return json.length > 2
+    ? [json.slice(0, -1), itlCountTail(itl.length)]
+    : ["{", `"itl_count":${itl.length}}`];
 }
 
-/**
- * The record's JSON without its ITL gaps, for writers that put `itlCountTail` over its closing
- * `}` in place (the line `requestLineWithoutItl` gives, for a record with fields and no
- * `itl_count` of its own).
- */
-export function requestJsonWithoutItl(record: RequestRecord): string {
+/** The record's JSON without its ITL gaps. */
+function jsonWithoutItl(record: RequestRecord): string {
   // Hot path (one call per simulated request): JSON leaves out a key whose value is undefined,
   // so the record is stringified as is with its ITL array unset for the call, not copied into a
   // new object without it first (about 2.5 times as fast).

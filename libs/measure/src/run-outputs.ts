@@ -2,13 +2,7 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderHtmlReport } from "./html-report";
 import { JsonlWriter } from "./jsonl-writer";
-import {
-  itlCountTail,
-  requestJson,
-  requestJsonWithoutItl,
-  requestLineWithoutItl,
-  type RequestRecord,
-} from "./record";
+import { requestLineParts, requestLineWithoutItlParts, type RequestRecord } from "./record";
 import type { ServerMetricsSample } from "./server-metrics";
 import { summaryCsv, toJson, type ChartSource, type RunSummary } from "./summary";
 
@@ -43,14 +37,12 @@ export class RunOutputs {
 
   /** Appends the requests.jsonl line of `record` (`requestLine`'s text, joined in the file's buffer). */
   writeRequestRecord(record: RequestRecord): void {
-    this.requests.writeObjectWithTail(requestJson(record), itlCountTail(record));
+    this.requests.write(...requestLineParts(record));
   }
 
   /** Appends `record`'s requests.jsonl line without its ITL gaps (`requestLineWithoutItl`'s text). */
   writeRequestRecordWithoutItl(record: RequestRecord): void {
-    const json = Object.hasOwn(record, "itl_count") ? "" : requestJsonWithoutItl(record);
-    if (json.length > 2) this.requests.writeObjectWithTail(json, itlCountTail(record));
-    else this.requests.write(requestLineWithoutItl(record));
+    this.requests.write(...requestLineWithoutItlParts(record));
   }
 
   /** Writes every queued line and closes requests.jsonl (idempotent). */

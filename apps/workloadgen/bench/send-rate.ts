@@ -3,12 +3,13 @@
  * p99 schedule lag under 5 ms, side by side with autocannon (the raw HTTP ceiling of Node on
  * this machine) against the same fast OpenAI SSE server, in one run; plus a 10,000-session
  * closed loop. Every rate is tried with each `--workers` count (default 1 and 2: one event loop,
- * then two worker threads). Not a test: figures depend on the machine. Each phase is bounded
+ * then two worker threads); each phase also prints the client's CPU over its measured window
+ * (all its threads, from /proc), which is what polling before deadlines costs. Not a test: figures depend on the machine. Each phase is bounded
  * (<= ~10 s).
  *
  * Run: `npm run bench:rate -w @symphony/workloadgen` (after `npm run build -w @symphony/workloadgen`);
  * options after `--`: `--workers 1,2` (counts to try), `--timer-spin-ms <ms>` (passed through),
- * `--rates 1000,2000,...`; `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
+ * `--rates 1000,2000,...`, `--client-args "<flags>"` (added to every run of this build); `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
  * against another (e.g. main's, copied aside before a change): both send the same open loop at
  * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
  * bench prints the median ratio of their CPU per request (the machine's other load hits both
@@ -40,7 +41,8 @@ function listArg(name: string, fallback: number[]): number[] {
   return i > 0 ? process.argv[i + 1]!.split(",").map(Number) : fallback;
 }
 const WORKER_COUNTS = listArg("--workers", [1, 2]);
-const RATES = listArg("--rates", [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]);
+// 1,000 apart up to 10,000: the sustained figure moves in steps of a phase's rate.
+const RATES = listArg("--rates", [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]);
 const SPIN = listArg("--timer-spin-ms", []);
 const spinArgs = SPIN.length > 0 ? ["--timer-spin-ms", String(SPIN[0])] : [];
 const PHASE_S = 8;
@@ -61,6 +63,11 @@ const baselineArg = stringArg("--baseline-bundle");
 /** Extra flags for the baseline's runs, e.g. "--http-client undici" (alone: this build with them). */
 const BASELINE_ARGS =
   stringArg("--baseline-args")
+    ?.split(" ")
+    .filter((a) => a.length > 0) ?? [];
+/** Extra flags for every run of this build, e.g. "--timer-wake timeout --timer-spin-ms 1.5". */
+const CLIENT_ARGS =
+  stringArg("--client-args")
     ?.split(" ")
     .filter((a) => a.length > 0) ?? [];
 const baselineBundle =
@@ -203,7 +210,7 @@ async function openLoopAt(
       String(run.warmupS ?? WARMUP_S),
       "--log-level",
       "warn",
-      ...(run.extraArgs ?? []),
+      ...(run.extraArgs ?? CLIENT_ARGS),
     ],
     run.bundle,
     run.cpu,
@@ -264,7 +271,7 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
   const one = async (which: "current" | "baseline", round: number) => {
     const cpu: CpuSamples = [];
     const bundle = which === "current" ? workloadgen : baseline;
-    const extraArgs = which === "current" ? [] : BASELINE_ARGS;
+    const extraArgs = which === "current" ? CLIENT_ARGS : BASELINE_ARGS;
     const s = AB_CLOSED
       ? await closedLoopFullSpeed(port, bundle, cpu, join(dir, `out-ab-closed-${which}-${round}`), extraArgs)
       : await openLoopAt(port, AB_RATE, 1, dir, {
@@ -332,14 +339,20 @@ async function main(): Promise<void> {
       let best: Summary | undefined;
       let fastest: Summary | undefined;
       for (const rate of RATES) {
-        const s = await openLoopAt(server.port, rate, workers, dir);
+        const cpu: CpuSamples = [];
+        const s = await openLoopAt(server.port, rate, workers, dir, { cpu });
+        const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
+          .schedule_start_epoch_ms;
+        const window = cpuBetween(cpu, start + WARMUP_S * 1000, start + PHASE_S * 1000);
+        const busy = window.cpu / (window.wallMs / 1000);
         const keepsUp = s.failed === 0 && s.send_rate.achieved_rps >= 0.95 * s.send_rate.requested_rps;
         const onTime = keepsUp && s.schedule_lag_ms.p99 < LAG_LIMIT_MS;
         console.log(
           `workloadgen --workers ${workers} open loop ${rate} req/s planned: sent ${f(s.send_rate.achieved_rps)} req/s ` +
             `(schedule ${f(s.send_rate.requested_rps)}), ${s.completed} ok / ${s.failed} failed, ` +
             `schedule lag p50 ${f(s.schedule_lag_ms.p50, 2)} p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ` +
-            `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms ` +
+            `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms, ` +
+            `client CPU ${f(busy * 100, 0)}% of a core ` +
             `-> ${onTime ? "sustained" : keepsUp ? "keeps up, p99 lag over limit" : "falls behind"}`,
         );
         if (!keepsUp) break;
@@ -384,6 +397,7 @@ async function main(): Promise<void> {
       out,
       "--log-level",
       "warn",
+      ...CLIENT_ARGS,
     ]);
     if (code !== 0) throw new Error(`closed loop exited ${code}`);
     const c = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;

@@ -121,120 +121,145 @@ export interface KvCacheStats {
 }
 
 /**
- * Block hash -> block id, an open-addressing table on a typed array in place of a
+ * Block hash -> block id, an open-addressing table on typed arrays in place of a
  * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
  * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
  *
- * Linear probing; deleted slots become tombstones, dropped at the next rebuild. Keys are
- * non-negative integers below 2^53 (hashBlock's range). Each slot is a (key, block id + 1) pair
- * side by side in one array, so a probe touches one cache line, not two.
+ * Built for the pool's pattern (a few million inserts and evictions an hour per engine, each at a
+ * random slot, so each a cache miss unless the table is small):
+ * - a slot is 8 bytes, the key's low 32 bits and the block id + 1, side by side; the full key
+ *   is kept per block id (`keys`) and read only when the low bits match;
+ * - linear probing with backward-shift deletion: no tombstones, so no rebuilds, and a table
+ *   sized for the pool (at most half full) never grows.
+ *
+ * A block id is stored under at most one key at a time (a block caches one hash), which is what
+ * lets `keys` be indexed by id. Keys are non-negative integers below 2^53 (hashBlock's range).
  */
 export class BlockHashIndex {
-  /** slot i: key at 2i, block id + 1 at 2i + 1 (EMPTY = never used, TOMBSTONE = deleted). */
-  private slots: Float64Array;
+  /** slot i: the key's low 32 bits at 2i, block id + 1 at 2i + 1 (0 = empty). */
+  private slots: Int32Array;
+  /** keys[id]: the key block `id` is stored under (meaningful while it is). */
+  private keys: Float64Array;
   private mask: number;
+  /** 32 - log2(capacity): a key's home slot is the top bits of its multiplicative hash. */
+  private shift: number;
   private count = 0;
-  private tombstones = 0;
 
-  constructor(initialCapacity = 1024) {
+  /** @param capacity how many entries the table holds without growing (the pool: its block count). */
+  constructor(capacity = 1024) {
     let cap = 16;
-    while (cap < initialCapacity * 2) cap *= 2;
-    this.slots = new Float64Array(cap * 2);
+    while (cap < capacity * 2) cap *= 2;
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+    this.keys = new Float64Array(Math.max(16, capacity));
   }
 
   get size(): number {
     return this.count;
   }
 
-  private static slotOf(key: number, mask: number): number {
-    const lo = key >>> 0;
-    const hi = Math.floor(key / 0x100000000);
-    return fmix32(lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
+  /** The slot a key with these low bits starts probing at (Fibonacci hashing). */
+  private home(lo: number): number {
+    return Math.imul(lo, 0x9e3779b1) >>> this.shift;
   }
 
   /** The block id stored under `key`, or -1. */
   get(key: number): number {
     const { slots, mask } = this;
-    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+    const lo = key | 0;
+    for (let i = this.home(lo); ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && slots[2 * i] === key) return v - 1;
+      if (v === 0) return -1;
+      if (slots[2 * i] === lo && this.keys[v - 1] === key) return v - 1;
     }
   }
 
   /**
    * Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`).
-   * True when it stored.
+   * True when it stored. `id` must not be stored under another key.
    */
   setIfAbsent(key: number, id: number): boolean {
     const { slots, mask } = this;
-    let free = -1;
-    let i = BlockHashIndex.slotOf(key, mask);
+    const lo = key | 0;
+    let i = this.home(lo);
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) break;
-      if (v === TOMBSTONE) {
-        if (free < 0) free = i;
-      } else if (slots[2 * i] === key) return false;
+      if (v === 0) break;
+      if (slots[2 * i] === lo && this.keys[v - 1] === key) return false;
     }
-    if (free >= 0) {
-      this.tombstones--;
-      i = free;
-    }
-    slots[2 * i] = key;
+    slots[2 * i] = lo;
     slots[2 * i + 1] = id + 1;
+    if (id >= this.keys.length) this.growKeys(id);
+    this.keys[id] = key;
     this.count++;
-    if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
+    if (this.count * 2 > mask + 1) this.grow();
     return true;
   }
 
   /** Removes `key` if it maps to `id`; true when it did. */
   deleteIf(key: number, id: number): boolean {
     const { slots, mask } = this;
-    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+    const lo = key | 0;
+    let i = this.home(lo);
+    for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) return false;
-      if (v !== TOMBSTONE && slots[2 * i] === key) {
+      if (v === 0) return false;
+      if (slots[2 * i] === lo && this.keys[v - 1] === key) {
         if (v - 1 !== id) return false;
-        slots[2 * i + 1] = TOMBSTONE;
-        this.count--;
-        this.tombstones++;
-        return true;
+        break;
       }
     }
+    // Backward shift: later entries of the probe run that may live at i move up, so every key
+    // stays reachable from its home slot without tombstones.
+    for (let j = i; ;) {
+      j = (j + 1) & mask;
+      const v = slots[2 * j + 1]!;
+      if (v === 0) break;
+      const k = this.home(slots[2 * j]!);
+      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
+      slots[2 * i] = slots[2 * j]!;
+      slots[2 * i + 1] = v;
+      i = j;
+    }
+    slots[2 * i] = 0;
+    slots[2 * i + 1] = 0;
+    this.count--;
+    return true;
   }
 
   clear(): void {
-    this.slots.fill(EMPTY);
+    this.slots.fill(0);
     this.count = 0;
-    this.tombstones = 0;
   }
 
-  /** Re-inserts the live entries into a table sized for them (at most half full), dropping tombstones. */
-  private rebuild(): void {
+  private growKeys(id: number): void {
+    let n = this.keys.length;
+    while (n <= id) n *= 2;
+    const keys = new Float64Array(n);
+    keys.set(this.keys);
+    this.keys = keys;
+  }
+
+  /** Doubles the table (more entries than it was sized for) and re-inserts every entry. */
+  private grow(): void {
     const old = this.slots;
-    let cap = old.length / 2;
-    while (this.count * 4 > cap) cap *= 2;
-    this.slots = new Float64Array(cap * 2);
+    const cap = old.length;
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
-    this.tombstones = 0;
+    this.shift = 32 - Math.log2(cap);
     const { slots, mask } = this;
     for (let j = 0; j < old.length; j += 2) {
       const v = old[j + 1]!;
-      if (v === EMPTY || v === TOMBSTONE) continue;
-      const key = old[j]!;
-      let i = BlockHashIndex.slotOf(key, mask);
-      while (slots[2 * i + 1] !== EMPTY) i = (i + 1) & mask;
-      slots[2 * i] = key;
+      if (v === 0) continue;
+      let i = this.home(old[j]!);
+      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j]!;
       slots[2 * i + 1] = v;
     }
   }
 }
-
-const EMPTY = 0;
-const TOMBSTONE = -1;
 
 export class BlockPool {
   private readonly blocks: KvBlock[];

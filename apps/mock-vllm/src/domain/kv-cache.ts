@@ -54,7 +54,7 @@ export function hashBlock(
   start: number,
   blockSize: number,
 ) {
-  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash >>> 0; // low 32 bits, no fmod
   const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
   let a = parentLo ^ 0x1b873593;
   let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
@@ -80,7 +80,7 @@ export function hashBlockOf(
   start: number,
   blockSize: number,
 ): number {
-  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash >>> 0; // low 32 bits, no fmod
   const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
   let a = parentLo ^ 0x1b873593;
   let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
@@ -198,7 +198,11 @@ export class BlockHashIndex {
     return true;
   }
 
-  /** Removes `key` if it maps to `id`; true when it did. */
+  /**
+   * Removes `key` if it maps to `id`; true when it did. `id`, if stored, must be stored under
+   * `key` (a block is only ever stored under its own hash): then a slot holding `id` with the
+   * key's low bits is the key's, and the full key is read only for a slot of another id.
+   */
   deleteIf(key: number, id: number): boolean {
     const { slots, mask } = this;
     const lo = key | 0;
@@ -206,10 +210,9 @@ export class BlockHashIndex {
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) return false;
-      if (slots[2 * i] === lo && this.keys[v - 1] === key) {
-        if (v - 1 !== id) return false;
-        break;
-      }
+      if (slots[2 * i] !== lo) continue;
+      if (v - 1 === id) break;
+      if (this.keys[v - 1] === key) return false; // the key is another block's
     }
     // Backward shift: later entries of the probe run that may live at i move up, so every key
     // stays reachable from its home slot without tombstones.

@@ -18,19 +18,16 @@ import type { KvEventQueue } from "./kv-events";
 /** Marks a block with no cached content. */
 export const NO_HASH = -1;
 
-/** One KV block. `prev`/`next` link it into the free queue while its refCount is 0. */
+/**
+ * One KV block. `prev`/`next` link it into the free queue while its refCount is 0. Its cached
+ * content's hash is kept by the pool (`BlockPool.hashes`): a number field holding 53-bit hashes would
+ * be a boxed heap number per block, one more cache miss on every allocation.
+ */
 export class KvBlock {
   refCount = 0;
-  /** Its chained hash while it holds cached content, else NO_HASH. */
-  hash = 0.5;
   prev: KvBlock | null = null;
   next: KvBlock | null = null;
-  constructor(readonly id: number) {
-    // Hashes are uint32, mostly outside V8's small integers: the field starts as a double (0.5
-    // above) so every block keeps one hidden class; a field widened later deoptimises the pool's
-    // allocate/free paths and the scheduler they are inlined into.
-    this.hash = NO_HASH;
-  }
+  constructor(readonly id: number) {}
 }
 
 function fmix32(h: number): number {
@@ -271,6 +268,8 @@ export class BlockPool {
   private readonly tail = new KvBlock(-2);
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
+  /** hashes[id]: block id's chained hash while it holds cached content, else NO_HASH. */
+  private readonly hashes: Float64Array;
 
   /**
    * @param events where KV-cache events go (vLLM's `enable_kv_cache_events`); null = none, and
@@ -281,6 +280,7 @@ export class BlockPool {
     private readonly events: KvEventQueue | null = null,
   ) {
     this.cachedByHash = new BlockHashIndex(numBlocks);
+    this.hashes = new Float64Array(numBlocks).fill(NO_HASH);
     this.head.next = this.tail;
     this.tail.prev = this.head;
     this.blocks = [];
@@ -332,11 +332,12 @@ export class BlockPool {
     for (let i = 0; i < n; i++) {
       const b = this.head.next!;
       this.unlinkFree(b);
-      if (b.hash !== NO_HASH) {
+      const hash = this.hashes[b.id]!;
+      if (hash !== NO_HASH) {
         // Only the block the index points at was announced (see `cache`), so only its eviction is.
-        if (this.cachedByHash.deleteIf(b.hash, b.id) && this.events)
-          this.events.push({ type: "BlockRemoved", blockHashes: [b.hash], medium: "GPU" });
-        b.hash = NO_HASH;
+        if (this.cachedByHash.deleteIf(hash, b.id) && this.events)
+          this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
+        this.hashes[b.id] = NO_HASH;
       }
       b.refCount = 1;
       out.push(b);
@@ -360,14 +361,14 @@ export class BlockPool {
    * one lookups find). Only true blocks are announced with `BlockStored`.
    */
   cache(block: KvBlock, hash: number): boolean {
-    if (block.hash !== NO_HASH) return false;
-    block.hash = hash;
+    if (this.hashes[block.id] !== NO_HASH) return false;
+    this.hashes[block.id] = hash;
     return this.cachedByHash.setIfAbsent(hash, block.id);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
   resetPrefixCache(): void {
-    for (const b of this.blocks) b.hash = NO_HASH;
+    this.hashes.fill(NO_HASH);
     this.cachedByHash.clear();
     this.events?.push({ type: "AllBlocksCleared" });
   }

@@ -19,14 +19,13 @@ import type { KvEventQueue } from "./kv-events";
 export const NO_HASH = -1;
 
 /**
- * One KV block. `prev`/`next` link it into the free queue while its refCount is 0. Its cached
- * content's hash is kept by the pool (`BlockPool.hashes`): a number field holding 53-bit hashes would
- * be a boxed heap number per block, one more cache miss on every allocation.
+ * One KV block: its id and how many requests hold it. The pool keeps the rest by block id in
+ * typed arrays (the free queue's links, the cached content's hash): a 53-bit number field would
+ * be a boxed heap number per block, and links between block objects make every unlink touch two
+ * more objects, each a cache miss in a pool of tens of thousands.
  */
 export class KvBlock {
   refCount = 0;
-  prev: KvBlock | null = null;
-  next: KvBlock | null = null;
   constructor(readonly id: number) {}
 }
 
@@ -263,9 +262,14 @@ export class BlockHashIndex {
 
 export class BlockPool {
   private readonly blocks: KvBlock[];
-  /** Sentinels of the doubly linked free queue: head.next is the LRU block. */
-  private readonly head = new KvBlock(-1);
-  private readonly tail = new KvBlock(-2);
+  /**
+   * The doubly linked free queue by block id: prevOf[id], nextOf[id], with two sentinels after
+   * the blocks (HEAD = numBlocks, TAIL = numBlocks + 1); nextOf[HEAD] is the LRU block.
+   */
+  private readonly prevOf: Int32Array;
+  private readonly nextOf: Int32Array;
+  private readonly headId: number;
+  private readonly tailId: number;
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
   /** hashes[id]: block id's chained hash while it holds cached content, else NO_HASH. */
@@ -281,8 +285,12 @@ export class BlockPool {
   ) {
     this.cachedByHash = new BlockHashIndex(numBlocks);
     this.hashes = new Float64Array(numBlocks).fill(NO_HASH);
-    this.head.next = this.tail;
-    this.tail.prev = this.head;
+    this.prevOf = new Int32Array(numBlocks + 2).fill(-1);
+    this.nextOf = new Int32Array(numBlocks + 2).fill(-1);
+    this.headId = numBlocks;
+    this.tailId = numBlocks + 1;
+    this.nextOf[this.headId] = this.tailId;
+    this.prevOf[this.tailId] = this.headId;
     this.blocks = [];
     for (let i = 0; i < numBlocks; i++) {
       const b = new KvBlock(i);
@@ -313,7 +321,7 @@ export class BlockPool {
   /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
   touch(blocks: readonly KvBlock[]): void {
     for (const b of blocks) {
-      if (b.refCount === 0) this.unlinkFree(b);
+      if (b.refCount === 0) this.unlinkFree(b.id);
       b.refCount++;
     }
   }
@@ -330,15 +338,16 @@ export class BlockPool {
   allocateInto(n: number, out: KvBlock[]): boolean {
     if (n > this.freeCount) return false;
     for (let i = 0; i < n; i++) {
-      const b = this.head.next!;
-      this.unlinkFree(b);
-      const hash = this.hashes[b.id]!;
+      const id = this.nextOf[this.headId]!;
+      this.unlinkFree(id);
+      const hash = this.hashes[id]!;
       if (hash !== NO_HASH) {
         // Only the block the index points at was announced (see `cache`), so only its eviction is.
-        if (this.cachedByHash.deleteIf(hash, b.id) && this.events)
+        if (this.cachedByHash.deleteIf(hash, id) && this.events)
           this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
-        this.hashes[b.id] = NO_HASH;
+        this.hashes[id] = NO_HASH;
       }
+      const b = this.blocks[id]!;
       b.refCount = 1;
       out.push(b);
     }
@@ -374,19 +383,23 @@ export class BlockPool {
   }
 
   private pushFree(b: KvBlock): void {
-    const last = this.tail.prev!;
-    last.next = b;
-    b.prev = last;
-    b.next = this.tail;
-    this.tail.prev = b;
+    const { prevOf, nextOf, tailId } = this;
+    const last = prevOf[tailId]!;
+    nextOf[last] = b.id;
+    prevOf[b.id] = last;
+    nextOf[b.id] = tailId;
+    prevOf[tailId] = b.id;
     this.freeCount++;
   }
 
-  private unlinkFree(b: KvBlock): void {
-    b.prev!.next = b.next;
-    b.next!.prev = b.prev;
-    b.prev = null;
-    b.next = null;
+  private unlinkFree(id: number): void {
+    const { prevOf, nextOf } = this;
+    const prev = prevOf[id]!;
+    const next = nextOf[id]!;
+    nextOf[prev] = next;
+    prevOf[next] = prev;
+    prevOf[id] = -1;
+    nextOf[id] = -1;
     this.freeCount--;
   }
 }

@@ -196,6 +196,19 @@ describe("parseConfig, --timer-spin-ms", () => {
   });
 });
 
+describe("parseConfig, --timer-wake", () => {
+  it.each([
+    [[], "thread"],
+    [["--timer-wake", "timeout"], "timeout"],
+    [["--timer-wake", "thread", "--workers", "2"], "thread"],
+  ])("%j -> %s", (argv, wake) => {
+    expect(parseConfig(argv).timerWake).toBe(wake);
+  });
+  it("--timer-wake spin -> error naming the flag and the choices", () => {
+    expect(() => parseConfig(["--timer-wake", "spin"])).toThrow(/--timer-wake <thread\|timeout>' argument 'spin' is invalid/);
+  });
+});
+
 describe("parseConfig, --ramp-up", () => {
   it("default -> 0 (every client at once); --ramp-up 30 -> 30", () => {
     expect(parseConfig([]).rampUp).toBe(0);

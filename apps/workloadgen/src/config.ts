@@ -93,6 +93,8 @@ export interface Config extends RunOptions {
    * Default 1.5 with one sending thread, 0 with workers.
    */
   timerSpinMs: number;
+  /** How a sending thread sleeps until `timerSpinMs` before a deadline (see `PreciseTimers`). */
+  timerWake: "thread" | "timeout";
   /** `--shard i/n`: play part i (0-based) of n of the run; undefined = the whole run. */
   shard: Shard | undefined;
 }
@@ -254,6 +256,7 @@ export function resolveConfig(
     configFile: o.config,
     workers: o.workers,
     timerSpinMs: 0, // set below, from the number of sending threads
+    timerWake: o.timerWake,
     shard: o.shard,
   };
   if (config.workload === "open" && config.clientProfiles.length === 0) {

@@ -193,6 +193,12 @@ const workloadShape = {
     // Several polling threads would compete for cores with each other and the server.
     { defaultHelp: "1.5 with --workers 1, 0 with more workers" },
   ),
+  timerWake: flag(
+    z.enum(["thread", "timeout"]).default("thread"),
+    "--timer-wake <thread|timeout>",
+    "how a sending thread sleeps until --timer-spin-ms before a deadline: a helper thread " +
+      "wakes it to ~0.1 ms (thread), or setTimeout, whole ms, no extra thread (timeout)",
+  ),
   shard: flag(
     z.custom<Shard>().optional(),
     "--shard <i/n>",

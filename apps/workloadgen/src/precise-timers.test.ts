@@ -1,13 +1,32 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { PreciseTimers } from "./precise-timers";
 
 const settle = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const made: PreciseTimers[] = [];
+afterEach(async () => {
+  await Promise.all(made.splice(0).map((t) => t.close()));
+});
+/** Spin and wake of each case: polling only, polling after a helper thread's or a timeout's wake-up. */
+const MODES = [
+  [1.5, "timeout"],
+  [0, "timeout"],
+  [0, "thread"],
+  [0.2, "thread"],
+] as const;
+/** Timers of one mode, the helper thread started (so its wake-ups are what the case tests). */
+async function timers_(spinMs: number, wake: "thread" | "timeout"): Promise<PreciseTimers> {
+  const t = new PreciseTimers(4, spinMs, wake);
+  made.push(t);
+  for (let i = 0; i < 500 && wake === "thread" && !t.threadWakes; i++) await settle(10);
+  expect(t.threadWakes).toBe(wake === "thread");
+  return t;
+}
 
 describe("PreciseTimers", () => {
-  it.each([1.5, 0])(
-    "spin %d ms, timers armed out of order -> run in deadline order, never early",
-    async (spinMs) => {
-      const timers = new PreciseTimers(4, spinMs);
+  it.each(MODES)(
+    "spin %d ms, wake %s, timers armed out of order -> run in deadline order, never early",
+    async (spinMs, wake) => {
+      const timers = await timers_(spinMs, wake);
       const fired: { name: string; lateUs: number }[] = [];
       const t0 = timers.nowUs();
       for (const [name, offsetMs] of [
@@ -24,19 +43,41 @@ describe("PreciseTimers", () => {
     },
   );
 
-  it.each([1.5, 0])("spin %d ms, many deadlines 0.1 ms apart -> all run (not one per ms)", async (spinMs) => {
-    const timers = new PreciseTimers(4, spinMs);
+  it.each(MODES)(
+    "spin %d ms, wake %s, many deadlines 0.1 ms apart -> all run (not one per ms)",
+    async (spinMs, wake) => {
+      const timers = await timers_(spinMs, wake);
+      let n = 0;
+      const t0 = timers.nowUs();
+      // Each callback arms the next, as the open-loop arrival chain does.
+      const arm = (k: number) =>
+        timers.at(t0 + k * 100, () => {
+          n++;
+          if (k < 99) arm(k + 1);
+        });
+      arm(0);
+      await settle(200);
+      expect(n).toBe(100);
+    },
+  );
+
+  it("wake thread, spin 0, a deadline every 0.5 ms for 300 ms -> all run, the process mostly idle (a polling loop is busy all along)", async () => {
+    const timers = await timers_(0, "thread");
     let n = 0;
-    const t0 = timers.nowUs();
-    // Each callback arms the next, as the open-loop arrival chain does.
+    const t0 = timers.nowUs() + 1000;
     const arm = (k: number) =>
-      timers.at(t0 + k * 100, () => {
+      timers.at(t0 + k * 500, () => {
         n++;
-        if (k < 99) arm(k + 1);
+        if (k < 599) arm(k + 1);
       });
+    const cpu0 = process.cpuUsage();
+    const wall0 = performance.now();
     arm(0);
-    await settle(200);
-    expect(n).toBe(100);
+    await settle(400);
+    const cpu = process.cpuUsage(cpu0);
+    const busy = (cpu.user + cpu.system) / 1000 / (performance.now() - wall0);
+    expect(n).toBe(600);
+    expect(busy).toBeLessThan(0.5);
   });
 
   it("cancel, cancelAll -> cancelled callbacks never run", async () => {

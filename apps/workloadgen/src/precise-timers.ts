@@ -1,4 +1,5 @@
 import { TimerHeap, type TimerEntry, type TimerHandle, type Timers } from "@symphony/common";
+import { WakeThread } from "./wake-thread";
 
 /** A timer in the heap; `live` until it runs or is cancelled. */
 interface PreciseEntry extends TimerEntry {
@@ -11,9 +12,9 @@ interface PreciseEntry extends TimerEntry {
  * Why not one `setTimeout` per timer (`RealTimers`): Node rounds every timeout up to whole
  * milliseconds (at least 1 ms), so a loop that arms the next arrival when the previous fires can
  * never send more than ~1,000 requests/s, and each send is up to 1 ms late. Here all timers live
- * in one binary heap: a single `setTimeout` wakes the loop `spinMs` before the earliest
- * deadline, then `setImmediate` polls (yielding to I/O every turn) until it is due, and
- * due callbacks run in one drain (for at most `sliceMs`, then the loop polls I/O once and the
+ * in one binary heap: one wake-up is armed `spinMs` before the earliest deadline (a helper
+ * thread's, µs-precise, or a `setTimeout`), then `setImmediate` polls (yielding to I/O every
+ * turn) until it is due, and due callbacks run in one drain (for at most `sliceMs`, then the loop polls I/O once and the
  * drain continues), including timers armed by those callbacks for a time already past.
  * Callbacks never run early.
  */
@@ -26,6 +27,7 @@ export class PreciseTimers implements Timers {
   private readonly originMs = performance.now();
   private wake?: NodeJS.Timeout;
   private poll?: NodeJS.Immediate;
+  private readonly wakeThread?: WakeThread;
   private draining = false;
   // One callback each for every wake-up and poll (a poll runs up to hundreds of thousands of
   // times a second while a deadline is near): no closure per arming.
@@ -50,11 +52,18 @@ export class PreciseTimers implements Timers {
    *   (at 1,000+ requests/s: always), i.e. a whole core per sending thread. 0 = never poll: the
    *   loop sleeps in `setTimeout`, so sends are up to ~1 ms late (its resolution) and an idle
    *   thread costs nothing (`--timer-spin-ms`).
+   * @param wake how the loop sleeps until `spinMs` before a deadline: `"thread"`, a helper
+   *   thread wakes it at that instant (to ~0.1 ms, see `WakeThread`), so polling can be short;
+   *   `"timeout"`, a `setTimeout` (whole ms, so up to ~1 ms late) and no extra thread
+   *   (`--timer-wake`).
    */
   constructor(
     private readonly sliceMs = 4,
     private readonly spinMs = 1.5,
-  ) {}
+    wake: "thread" | "timeout" = "timeout",
+  ) {
+    if (wake === "thread") this.wakeThread = new WakeThread(this.onWake);
+  }
 
   nowUs(): number {
     return Math.round((performance.now() - this.originMs) * 1000);
@@ -85,12 +94,29 @@ export class PreciseTimers implements Timers {
     this.disarm();
   }
 
+  /** Drops every pending timer and stops the helper thread, if any. */
+  async close(): Promise<void> {
+    this.cancelAll();
+    await this.wakeThread?.close();
+  }
+
+  /** Whether wake-ups come from the helper thread now (`"thread"`, once it has started). */
+  get threadWakes(): boolean {
+    return this.wakeThread?.ready ?? false;
+  }
+
   /** Timers still pending. */
   get size(): number {
     return this.pending;
   }
 
   private disarm(): void {
+    this.disarmLoop();
+    this.wakeThread?.cancel();
+  }
+
+  /** Clears the loop's own wake-up and poll (not the helper thread's). */
+  private disarmLoop(): void {
     if (this.wake) clearTimeout(this.wake);
     if (this.poll) clearImmediate(this.poll);
     this.wake = undefined;
@@ -100,12 +126,23 @@ export class PreciseTimers implements Timers {
   /** Arms the wake-up for the earliest live deadline; `nowUs`: the clock read just before. */
   private arm(nowUs = this.nowUs()): void {
     while (this.heap.size > 0 && !(this.heap.peek() as PreciseEntry).live) this.heap.pop();
-    this.disarm();
     const next = this.heap.peek();
-    if (!next) return;
+    if (!next) {
+      this.disarm();
+      return;
+    }
     const aheadMs = (next.tUs - nowUs) / 1000;
-    if (aheadMs > this.spinMs) this.wake = setTimeout(this.onWake, aheadMs - this.spinMs);
-    else this.poll = setImmediate(this.onPoll);
+    if (aheadMs <= this.spinMs) {
+      this.disarm();
+      this.poll = setImmediate(this.onPoll);
+    } else if (this.wakeThread?.ready) {
+      // Re-arming the same instant (the earliest deadline unchanged) costs nothing.
+      this.disarmLoop();
+      this.wakeThread.wakeAt(this.originMs + next.tUs / 1000 - this.spinMs);
+    } else {
+      this.disarm();
+      this.wake = setTimeout(this.onWake, aheadMs - this.spinMs);
+    }
   }
 
   private drain(): void {

@@ -179,7 +179,7 @@ export class InProcessSender implements Sender {
     private readonly options: InProcessSenderOptions,
   ) {
     this.target = makeTarget(config, logger);
-    this.timers = new PreciseTimers(4, config.timerSpinMs);
+    this.timers = new PreciseTimers(4, config.timerSpinMs, config.timerWake);
   }
 
   async prepare(): Promise<void> {
@@ -259,7 +259,7 @@ export class InProcessSender implements Sender {
 
   async close(): Promise<void> {
     this.monitor?.disable();
-    this.timers.cancelAll();
+    await this.timers.close();
     await this.target.close();
   }
 

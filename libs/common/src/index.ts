@@ -6,6 +6,7 @@ export * from "./config-file";
 export * from "./tokenizer";
 export * from "./chat-format";
 export * from "./rng";
+export * from "./typed-slab";
 export * from "./timers";
 export * from "./options";
 export * from "./auth-env";

@@ -1,4 +1,5 @@
 import { rngFor } from "@symphony/common";
+import { Column } from "./column";
 import { HISTOGRAM_METHOD, LogLinearHistogram } from "./histogram";
 import type { RequestRecord } from "./record";
 import { ReservoirSampler, summarize, type MetricSummary } from "./stats";
@@ -379,27 +380,27 @@ class TimeBins {
  * exact until the reservoir fills.
  */
 class ExactRecords {
-  private readonly sent: number[] = [];
-  private readonly end: number[] = [];
-  private readonly lag: number[] = [];
-  private readonly ttft: number[] = [];
-  private readonly tpot: number[] = [];
-  private readonly e2el: number[] = [];
-  private readonly prompt: number[] = [];
-  private readonly completion: number[] = [];
-  private readonly cached: number[] = [];
-  private readonly turn: number[] = [];
-  private readonly profile: number[] = [];
-  private readonly errorCode: number[] = [];
-  private readonly clientCounted: boolean[] = [];
-  private readonly itlSum: number[] = [];
-  private readonly itlCount: number[] = [];
+  private readonly sent = new Column();
+  private readonly end = new Column();
+  private readonly lag = new Column();
+  private readonly ttft = new Column();
+  private readonly tpot = new Column();
+  private readonly e2el = new Column();
+  private readonly prompt = new Column();
+  private readonly completion = new Column();
+  private readonly cached = new Column();
+  private readonly turn = new Column();
+  private readonly profile = new Column();
+  private readonly errorCode = new Column();
+  private readonly clientCounted = new Column();
+  private readonly itlSum = new Column();
+  private readonly itlCount = new Column();
   /**
    * ITL reservoir, slot k's gap at [2k] and the index of its request at [2k + 1]: a replacement
    * (millions, at random slots, once the reservoir is full) touches one cache line, not two
-   * arrays. Grown by doubling while the reservoir fills.
+   * arrays. Grown a chunk at a time while the reservoir fills (never copied whole).
    */
-  private itlSlots = new Float64Array(0);
+  private readonly itlSlots = new Column();
   /** Slots filled. */
   private itlKept = 0;
   private readonly itlSampler: ReservoirSampler;
@@ -435,30 +436,20 @@ class ExactRecords {
     this.prompt.push(row.prompt);
     this.completion.push(row.completion);
     this.cached.push(row.cached);
-    this.clientCounted.push(row.clientCounted);
+    this.clientCounted.push(row.clientCounted ? 1 : 0);
     let sum = 0;
     for (let k = 0; k < gaps.length; k++) sum += gaps[k]!;
     this.itlSeen += gaps.length;
     this.itlSampler.offerMany(gaps.length, (slot, k) => {
       if (slot >= this.itlKept) {
-        if (2 * slot + 1 >= this.itlSlots.length) this.growItlSlots(slot);
+        while (this.itlSlots.length < 2 * (slot + 1)) this.itlSlots.push(0);
         this.itlKept = slot + 1;
       }
-      this.itlSlots[2 * slot] = gaps[k]!;
-      this.itlSlots[2 * slot + 1] = i;
+      this.itlSlots.set(2 * slot, gaps[k]!);
+      this.itlSlots.set(2 * slot + 1, i);
     });
     this.itlSum.push(sum);
     this.itlCount.push(row.error < 0 ? gaps.length : 0);
-  }
-
-  private growItlSlots(slot: number): void {
-    const size = Math.max(
-      2 * (slot + 1),
-      Math.min(2 * this.itlReservoirSize, Math.max(2048, 2 * this.itlSlots.length)),
-    );
-    const grown = new Float64Array(size);
-    grown.set(this.itlSlots);
-    this.itlSlots = grown;
   }
 
   /** "exact" while the reservoir holds every gap, else what it is. */
@@ -470,13 +461,13 @@ class ExactRecords {
 
   columns(): RecordColumns {
     return {
-      sent: this.sent,
-      end: this.end,
-      scheduled: this.sent.map((s, i) => s - this.lag[i]!),
-      ttft: this.ttft,
-      tpot: this.tpot,
-      e2el: this.e2el,
-      completion: this.completion,
+      sent: this.sent.toArray(),
+      end: this.end.toArray(),
+      scheduled: this.sent.map((s, i) => s - this.lag.get(i)),
+      ttft: this.ttft.toArray(),
+      tpot: this.tpot.toArray(),
+      e2el: this.e2el.toArray(),
+      completion: this.completion.toArray(),
       ok: this.errorCode.map((e) => e < 0),
     };
   }
@@ -484,18 +475,18 @@ class ExactRecords {
   /** Up to `max` inter-token gaps from the reservoir (a uniform sample), for charts. */
   itlSample(max: number): number[] {
     const n = this.itlKept;
-    if (n <= max) return Array.from({ length: n }, (_, k) => this.itlSlots[2 * k]!);
+    if (n <= max) return Array.from({ length: n }, (_, k) => this.itlSlots.get(2 * k));
     const step = n / max;
-    return Array.from({ length: max }, (_, k) => this.itlSlots[2 * Math.floor(k * step)]!);
+    return Array.from({ length: max }, (_, k) => this.itlSlots.get(2 * Math.floor(k * step)));
   }
 
   /** ITL reservoir values of completed requests sent inside the window. */
   private itlIn(included: Uint8Array): number[] {
     const out: number[] = [];
     for (let k = 0; k < this.itlKept; k++) {
-      const r = this.itlSlots[2 * k + 1]!;
+      const r = this.itlSlots.get(2 * k + 1);
       // Failed streams' gaps (a node dying mid-turn) would skew the percentiles of served tokens.
-      if (included[r] && this.errorCode[r]! < 0) out.push(this.itlSlots[2 * k]!);
+      if (included[r] && this.errorCode.get(r) < 0) out.push(this.itlSlots.get(2 * k));
     }
     return out;
   }
@@ -510,17 +501,17 @@ class ExactRecords {
     let completion = 0;
     let cached = 0;
     for (const i of indices) {
-      if (this.errorCode[i]! >= 0) {
+      if (this.errorCode.get(i) >= 0) {
         failed++;
         continue;
       }
       completed++;
-      if (!Number.isNaN(this.ttft[i]!)) ttft.push(this.ttft[i]!);
-      if (!Number.isNaN(this.tpot[i]!)) tpot.push(this.tpot[i]!);
-      e2el.push(this.e2el[i]!);
-      prompt += this.prompt[i]!;
-      completion += this.completion[i]!;
-      cached += this.cached[i]!;
+      if (!Number.isNaN(this.ttft.get(i))) ttft.push(this.ttft.get(i));
+      if (!Number.isNaN(this.tpot.get(i))) tpot.push(this.tpot.get(i));
+      e2el.push(this.e2el.get(i));
+      prompt += this.prompt.get(i);
+      completion += this.completion.get(i);
+      cached += this.cached.get(i);
     }
     return {
       completed,
@@ -540,7 +531,7 @@ class ExactRecords {
     const included = new Uint8Array(n);
     const indices: number[] = [];
     for (let i = 0; i < n; i++) {
-      const s = this.sent[i]!;
+      const s = this.sent.get(i);
       if (s >= w.fromMs && s < w.toMs) {
         included[i] = 1;
         indices.push(i);
@@ -560,24 +551,24 @@ class ExactRecords {
     let firstSent = Infinity;
     let lastSent = -Infinity;
     for (const i of indices) {
-      lag.push(this.lag[i]!);
-      const scheduled = this.sent[i]! - this.lag[i]!;
+      lag.push(this.lag.get(i));
+      const scheduled = this.sent.get(i) - this.lag.get(i);
       firstScheduled = Math.min(firstScheduled, scheduled);
       lastScheduled = Math.max(lastScheduled, scheduled);
-      firstSent = Math.min(firstSent, this.sent[i]!);
-      lastSent = Math.max(lastSent, this.sent[i]!);
-      const e = this.errorCode[i]!;
+      firstSent = Math.min(firstSent, this.sent.get(i));
+      lastSent = Math.max(lastSent, this.sent.get(i));
+      const e = this.errorCode.get(i);
       if (e >= 0) {
         const code = this.errorNames[e]!;
         errors[code] = (errors[code] ?? 0) + 1;
         continue;
       }
-      prompt += this.prompt[i]!;
-      completion += this.completion[i]!;
-      cached += this.cached[i]!;
-      itlSum += this.itlSum[i]!;
-      itlCount += this.itlCount[i]!;
-      if (this.clientCounted[i]) clientCounted++;
+      prompt += this.prompt.get(i);
+      completion += this.completion.get(i);
+      cached += this.cached.get(i);
+      itlSum += this.itlSum.get(i);
+      itlCount += this.itlCount.get(i);
+      if (this.clientCounted.get(i) === 1) clientCounted++;
     }
     return {
       method: "exact",
@@ -598,8 +589,8 @@ class ExactRecords {
       firstSent,
       lastSent,
       goodput: this.goodput(indices),
-      byProfile: this.grouped(indices, (i) => this.profileNames[this.profile[i]!]!, w.windowS),
-      byTurn: this.grouped(indices, (i) => turnLabel(turnGroup(this.turn[i]!)), w.windowS),
+      byProfile: this.grouped(indices, (i) => this.profileNames[this.profile.get(i)]!, w.windowS),
+      byTurn: this.grouped(indices, (i) => turnLabel(turnGroup(this.turn.get(i))), w.windowS),
     };
   }
 
@@ -610,14 +601,14 @@ class ExactRecords {
     let good = 0;
     const violations = { ttft: 0, tpot: 0, e2el: 0 };
     for (const i of indices) {
-      if (this.errorCode[i]! >= 0) continue;
-      const ttft = this.ttft[i]!;
+      if (this.errorCode.get(i) >= 0) continue;
+      const ttft = this.ttft.get(i);
       // A request with one token has no TPOT: it cannot violate that SLO.
-      const tpot = Number.isNaN(this.tpot[i]!) ? 0 : this.tpot[i]!;
+      const tpot = Number.isNaN(this.tpot.get(i)) ? 0 : this.tpot.get(i);
       // NaN (no first token) never meets an SLO: the comparisons are written to fail on it.
       const missTtft = slo.ttft !== undefined && !(ttft <= slo.ttft);
       const missTpot = slo.tpot !== undefined && !(tpot <= slo.tpot);
-      const missE2el = slo.e2el !== undefined && !(this.e2el[i]! <= slo.e2el);
+      const missE2el = slo.e2el !== undefined && !(this.e2el.get(i) <= slo.e2el);
       if (missTtft) violations.ttft++;
       if (missTpot) violations.tpot++;
       if (missE2el) violations.e2el++;

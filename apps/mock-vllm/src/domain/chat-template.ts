@@ -1,5 +1,6 @@
 import {
   chatFormatFor,
+  TypedArraySlab,
   type ChatFormat,
   type ChatPiece,
   type ChatRenderOptions,
@@ -28,6 +29,8 @@ export class ChatTemplate {
   private readonly fixed = new Map<string, readonly number[]>();
   /** Where `ids` assembles a prompt (packed, only ever written in order, so it stays packed). */
   private scratch: number[] = [];
+  /** Where `completionPromptIds` cuts its arrays from. */
+  private readonly promptArrays = new TypedArraySlab();
 
   constructor(private readonly tokens: TokenCache) {
     this.format = chatFormatFor(tokens.tokenizer);
@@ -54,7 +57,7 @@ export class ChatTemplate {
    */
   completionPromptIds(text: string, addSpecialTokens = true): Int32Array {
     const at = addSpecialTokens ? 1 : 0;
-    const out = new Int32Array(at + this.tokens.count(text));
+    const out = this.promptArrays.int32(at + this.tokens.count(text));
     if (addSpecialTokens) out[0] = this.format.bosId;
     this.tokens.encodeInto(text, out, at);
     return out;

@@ -1,4 +1,4 @@
-import { chatFormatFor, rngFor, type Rng } from "@symphony/common";
+import { chatFormatFor, rngFor, TypedArraySlab, type Rng } from "@symphony/common";
 import type { TokenCache } from "./tokens";
 
 /** Common words that are single tokens with a leading space: generated text is a stream of them. */
@@ -39,6 +39,8 @@ export class OutputPlanner {
   private readonly wordIds: number[];
   /** The model's end-of-turn token (`<|eot_id|>`, `</s>`). */
   private readonly endOfTurnId: number;
+  /** Where the plans' token arrays are cut from. */
+  private readonly planArrays = new TypedArraySlab();
 
   constructor(
     private readonly seed: number,
@@ -83,9 +85,10 @@ export class OutputPlanner {
       len = Math.min(len, maxTokens);
     }
     // A typed array: the plan lives as long as its request, and a typed array's numbers sit
-    // outside the garbage-collected heap (young-generation collections do not copy them).
+    // outside the garbage-collected heap (young-generation collections do not copy them); cut
+    // from a slab, which costs less than a buffer of its own per plan.
     // An empty answer is still one sampled token: the end-of-turn token, which has no text.
-    const out = new Int32Array(len === 0 ? 1 : len);
+    const out = this.planArrays.int32(len === 0 ? 1 : len);
     const fromBase = Math.min(len, base.length);
     for (let i = 0; i < fromBase; i++) out[i] = base[i]!;
     if (len > fromBase) {

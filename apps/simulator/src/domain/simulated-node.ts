@@ -1,4 +1,4 @@
-import { rngFor, type Rng, type Timers } from "@symphony/common";
+import { rngFor, TypedArraySlab, type Rng, type Timers } from "@symphony/common";
 import {
   ChatTemplate,
   EngineCore,
@@ -108,6 +108,8 @@ export class SimulatedNode {
   private spareTurns: SimTurn[] = [];
   private spareIndexes: number[] = [];
   private flushScheduled = false;
+  /** Where the turns' token arrival arrays are cut from (fast-forward, streaming). */
+  private readonly arrivalArrays = new TypedArraySlab();
   /** Stock engine with warm-ups: plans them from hints and scores each by its turn. */
   readonly warmups: WarmupPlanner | undefined;
   /** Warm-up mode: each session's context as the engine last saw it (messages + the reply). */
@@ -273,7 +275,8 @@ export class SimulatedNode {
     });
     turn.plan = plan;
     turn.tokenText = this.text.tokens;
-    if (req.stream && this.fastForward) turn.tokenArrivalsUs = new Float64Array(plan.tokenIds.length);
+    if (req.stream && this.fastForward)
+      turn.tokenArrivalsUs = this.arrivalArrays.float64(plan.tokenIds.length);
     turn.phase = "on-engine";
     turn.onEngineToken = this.onToken;
     turn.onEngineTokens = this.onTokens;

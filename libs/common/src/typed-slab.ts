@@ -11,8 +11,9 @@ const DEFAULT_SLAB_BYTES = 64 * 1024;
  * An array handed out is zero-filled and has the asked length, like a new one; only its `buffer`
  * and `byteOffset` tell it apart. A slab is freed once none of its arrays is referenced: arrays
  * cut one after another belong to requests made one after another, which end about together, so
- * little memory outlives its arrays. An array of more than an eighth of a slab gets a buffer of
- * its own. Slab space is never reused, so no array ever sees another's values.
+ * little memory outlives its arrays (at worst a whole slab per array still referenced: 64 KiB
+ * per request that outlives its neighbours). An array of more than an eighth of a slab gets a
+ * buffer of its own. Slab space is never reused, so no array ever sees another's values.
  */
 export class TypedArraySlab {
   private slab: ArrayBuffer;

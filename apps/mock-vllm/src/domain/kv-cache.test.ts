@@ -69,30 +69,62 @@ describe("BlockPool", () => {
 });
 
 describe("BlockHashIndex", () => {
-  it("random set/delete/get/clear, small table that rebuilds -> same answers as a Map", () => {
+  it("random set/delete/get/clear, small table that grows -> same answers as a Map", () => {
     const index = new BlockHashIndex(4);
     const model = new Map<number, number>();
+    const keyOfId = new Map<number, number>();
     let x = 12345;
     const next = () => (x = (Math.imul(x, 1103515245) + 12345) >>> 0);
-    // Keys from a small pool (so sets collide with live keys and deletes hit), spread over 53 bits.
+    // Keys from a small pool (so sets collide with live keys and deletes hit), spread over 53 bits;
+    // some share their low 32 bits, so the full key decides.
     const keyAt = (k: number) => (k * 0x1234567 + 1) * 0x10001 + (k % 7 === 0 ? 2 ** 52 : 0);
-    for (let step = 0; step < 20_000; step++) {
-      const key = keyAt(next() % 300);
+    const twin = (k: number) => keyAt(k) + (k % 3 === 0 ? 2 ** 40 : 0);
+    for (let step = 0; step < 40_000; step++) {
+      const k = next() % 300;
+      const key = next() % 2 === 0 ? keyAt(k) : twin(k);
       const id = next() % 64;
       const op = next() % 10;
       if (op < 5) {
-        if (!model.has(key)) model.set(key, id);
-        index.setIfAbsent(key, id);
+        // The pool's invariant: an id is stored under at most one key.
+        if (!model.has(key) && keyOfId.has(id)) continue;
+        const stores = !model.has(key);
+        if (stores) {
+          model.set(key, id);
+          keyOfId.set(id, key);
+        }
+        expect(index.setIfAbsent(key, id)).toBe(stores);
       } else if (op < 9) {
-        if (model.get(key) === id) model.delete(key);
-        index.deleteIf(key, id);
+        // deleteIf's contract: an id, if stored, is stored under the key given with it.
+        if (keyOfId.has(id) && keyOfId.get(id) !== key) continue;
+        const deletes = model.get(key) === id;
+        if (deletes) {
+          model.delete(key);
+          keyOfId.delete(id);
+        }
+        expect(index.deleteIf(key, id)).toBe(deletes);
       } else if (step % 5000 === 0) {
         model.clear();
+        keyOfId.clear();
         index.clear();
       }
       expect(index.get(key)).toBe(model.get(key) ?? -1);
       expect(index.size).toBe(model.size);
     }
-    for (let k = 0; k < 300; k++) expect(index.get(keyAt(k))).toBe(model.get(keyAt(k)) ?? -1);
+    for (let k = 0; k < 300; k++) {
+      expect(index.get(keyAt(k))).toBe(model.get(keyAt(k)) ?? -1);
+      expect(index.get(twin(k))).toBe(model.get(twin(k)) ?? -1);
+    }
+  });
+
+  it("keys with one home slot, deleted from the middle of their run -> the rest stay findable", () => {
+    // Same low 32 bits (same home slot), different high bits: one probe run.
+    const index = new BlockHashIndex(8);
+    const keys = [1, 2, 3, 4, 5, 6].map((h) => h * 2 ** 32 + 7);
+    keys.forEach((key, id) => expect(index.setIfAbsent(key, id)).toBe(true));
+    expect(index.deleteIf(keys[1]!, 1)).toBe(true);
+    expect(index.deleteIf(keys[3]!, 3)).toBe(true);
+    expect(index.deleteIf(keys[4]!, 7)).toBe(false); // present, but under another id
+    expect(keys.map((key) => index.get(key))).toEqual([0, -1, 2, -1, 4, 5]);
+    expect(index.size).toBe(4);
   });
 });

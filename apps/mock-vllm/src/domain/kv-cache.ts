@@ -18,19 +18,15 @@ import type { KvEventQueue } from "./kv-events";
 /** Marks a block with no cached content. */
 export const NO_HASH = -1;
 
-/** One KV block. `prev`/`next` link it into the free queue while its refCount is 0. */
+/**
+ * One KV block: its id and how many requests hold it. The pool keeps the rest by block id in
+ * typed arrays (the free queue's links, the cached content's hash): a 53-bit number field would
+ * be a boxed heap number per block, and links between block objects make every unlink touch two
+ * more objects, each a cache miss in a pool of tens of thousands.
+ */
 export class KvBlock {
   refCount = 0;
-  /** Its chained hash while it holds cached content, else NO_HASH. */
-  hash = 0.5;
-  prev: KvBlock | null = null;
-  next: KvBlock | null = null;
-  constructor(readonly id: number) {
-    // Hashes are uint32, mostly outside V8's small integers: the field starts as a double (0.5
-    // above) so every block keeps one hidden class; a field widened later deoptimises the pool's
-    // allocate/free paths and the scheduler they are inlined into.
-    this.hash = NO_HASH;
-  }
+  constructor(readonly id: number) {}
 }
 
 function fmix32(h: number): number {
@@ -54,7 +50,7 @@ export function hashBlock(
   start: number,
   blockSize: number,
 ) {
-  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash >>> 0; // low 32 bits, no fmod
   const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
   let a = parentLo ^ 0x1b873593;
   let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
@@ -80,7 +76,7 @@ export function hashBlockOf(
   start: number,
   blockSize: number,
 ): number {
-  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : (parentHash % 0x100000000) >>> 0;
+  const parentLo = parentHash === NO_HASH ? 0x9e3779b9 : parentHash >>> 0; // low 32 bits, no fmod
   const parentHi = parentHash === NO_HASH ? 0x7f4a7c15 : Math.floor(parentHash / 0x100000000);
   let a = parentLo ^ 0x1b873593;
   let b = (parentHi * 0x27d4eb2f) ^ 0xcc9e2d51;
@@ -121,128 +117,163 @@ export interface KvCacheStats {
 }
 
 /**
- * Block hash -> block id, an open-addressing table on a typed array in place of a
+ * Block hash -> block id, an open-addressing table on typed arrays in place of a
  * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
  * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
  *
- * Linear probing; deleted slots become tombstones, dropped at the next rebuild. Keys are
- * non-negative integers below 2^53 (hashBlock's range). Each slot is a (key, block id + 1) pair
- * side by side in one array, so a probe touches one cache line, not two.
+ * Built for the pool's pattern (a few million inserts and evictions an hour per engine, each at a
+ * random slot, so each a cache miss unless the table is small):
+ * - a slot is 8 bytes, the key's low 32 bits and the block id + 1, side by side; the full key
+ *   is kept per block id (`keys`) and read only when the low bits match;
+ * - linear probing with backward-shift deletion: no tombstones, so no rebuilds, and a table
+ *   sized for the pool (at most half full) never grows.
+ *
+ * A block id is stored under at most one key at a time (a block caches one hash), which is what
+ * lets `keys` be indexed by id. Keys are non-negative integers below 2^53 (hashBlock's range).
  */
 export class BlockHashIndex {
-  /** slot i: key at 2i, block id + 1 at 2i + 1 (EMPTY = never used, TOMBSTONE = deleted). */
-  private slots: Float64Array;
+  /** slot i: the key's low 32 bits at 2i, block id + 1 at 2i + 1 (0 = empty). */
+  private slots: Int32Array;
+  /** keys[id]: the key block `id` is stored under (meaningful while it is). */
+  private keys: Float64Array;
   private mask: number;
+  /** 32 - log2(capacity): a key's home slot is the top bits of its multiplicative hash. */
+  private shift: number;
   private count = 0;
-  private tombstones = 0;
 
-  constructor(initialCapacity = 1024) {
+  /** @param capacity how many entries the table holds without growing (the pool: its block count). */
+  constructor(capacity = 1024) {
     let cap = 16;
-    while (cap < initialCapacity * 2) cap *= 2;
-    this.slots = new Float64Array(cap * 2);
+    while (cap < capacity * 2) cap *= 2;
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
+    this.shift = 32 - Math.log2(cap);
+    this.keys = new Float64Array(Math.max(16, capacity));
   }
 
   get size(): number {
     return this.count;
   }
 
-  private static slotOf(key: number, mask: number): number {
-    const lo = key >>> 0;
-    const hi = Math.floor(key / 0x100000000);
-    return fmix32(lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
+  /** The slot a key with these low bits starts probing at (Fibonacci hashing). */
+  private home(lo: number): number {
+    return Math.imul(lo, 0x9e3779b1) >>> this.shift;
   }
 
   /** The block id stored under `key`, or -1. */
   get(key: number): number {
     const { slots, mask } = this;
-    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+    const lo = key | 0;
+    for (let i = this.home(lo); ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) return -1;
-      if (v !== TOMBSTONE && slots[2 * i] === key) return v - 1;
+      if (v === 0) return -1;
+      if (slots[2 * i] === lo && this.keys[v - 1] === key) return v - 1;
     }
   }
 
   /**
    * Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`).
-   * True when it stored.
+   * True when it stored. `id` must not be stored under another key.
    */
   setIfAbsent(key: number, id: number): boolean {
     const { slots, mask } = this;
-    let free = -1;
-    let i = BlockHashIndex.slotOf(key, mask);
+    const lo = key | 0;
+    let i = this.home(lo);
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) break;
-      if (v === TOMBSTONE) {
-        if (free < 0) free = i;
-      } else if (slots[2 * i] === key) return false;
+      if (v === 0) break;
+      if (slots[2 * i] === lo && this.keys[v - 1] === key) return false;
     }
-    if (free >= 0) {
-      this.tombstones--;
-      i = free;
-    }
-    slots[2 * i] = key;
+    slots[2 * i] = lo;
     slots[2 * i + 1] = id + 1;
+    if (id >= this.keys.length) this.growKeys(id);
+    this.keys[id] = key;
     this.count++;
-    if ((this.count + this.tombstones) * 2 > mask + 1) this.rebuild();
+    if (this.count * 2 > mask + 1) this.grow();
     return true;
   }
 
-  /** Removes `key` if it maps to `id`; true when it did. */
+  /**
+   * Removes `key` if it maps to `id`; true when it did. `id`, if stored, must be stored under
+   * `key` (a block is only ever stored under its own hash): then a slot holding `id` with the
+   * key's low bits is the key's, and the full key is read only for a slot of another id.
+   */
   deleteIf(key: number, id: number): boolean {
     const { slots, mask } = this;
-    for (let i = BlockHashIndex.slotOf(key, mask); ; i = (i + 1) & mask) {
+    const lo = key | 0;
+    let i = this.home(lo);
+    for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
-      if (v === EMPTY) return false;
-      if (v !== TOMBSTONE && slots[2 * i] === key) {
-        if (v - 1 !== id) return false;
-        slots[2 * i + 1] = TOMBSTONE;
-        this.count--;
-        this.tombstones++;
-        return true;
-      }
+      if (v === 0) return false;
+      if (slots[2 * i] !== lo) continue;
+      if (v - 1 === id) break;
+      if (this.keys[v - 1] === key) return false; // the key is another block's
     }
+    // Backward shift: later entries of the probe run that may live at i move up, so every key
+    // stays reachable from its home slot without tombstones.
+    for (let j = i; ;) {
+      j = (j + 1) & mask;
+      const v = slots[2 * j + 1]!;
+      if (v === 0) break;
+      const k = this.home(slots[2 * j]!);
+      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
+      slots[2 * i] = slots[2 * j]!;
+      slots[2 * i + 1] = v;
+      i = j;
+    }
+    slots[2 * i] = 0;
+    slots[2 * i + 1] = 0;
+    this.count--;
+    return true;
   }
 
   clear(): void {
-    this.slots.fill(EMPTY);
+    this.slots.fill(0);
     this.count = 0;
-    this.tombstones = 0;
   }
 
-  /** Re-inserts the live entries into a table sized for them (at most half full), dropping tombstones. */
-  private rebuild(): void {
+  private growKeys(id: number): void {
+    let n = this.keys.length;
+    while (n <= id) n *= 2;
+    const keys = new Float64Array(n);
+    keys.set(this.keys);
+    this.keys = keys;
+  }
+
+  /** Doubles the table (more entries than it was sized for) and re-inserts every entry. */
+  private grow(): void {
     const old = this.slots;
-    let cap = old.length / 2;
-    while (this.count * 4 > cap) cap *= 2;
-    this.slots = new Float64Array(cap * 2);
+    const cap = old.length;
+    this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
-    this.tombstones = 0;
+    this.shift = 32 - Math.log2(cap);
     const { slots, mask } = this;
     for (let j = 0; j < old.length; j += 2) {
       const v = old[j + 1]!;
-      if (v === EMPTY || v === TOMBSTONE) continue;
-      const key = old[j]!;
-      let i = BlockHashIndex.slotOf(key, mask);
-      while (slots[2 * i + 1] !== EMPTY) i = (i + 1) & mask;
-      slots[2 * i] = key;
+      if (v === 0) continue;
+      let i = this.home(old[j]!);
+      while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
+      slots[2 * i] = old[j]!;
       slots[2 * i + 1] = v;
     }
   }
 }
 
-const EMPTY = 0;
-const TOMBSTONE = -1;
-
 export class BlockPool {
   private readonly blocks: KvBlock[];
-  /** Sentinels of the doubly linked free queue: head.next is the LRU block. */
-  private readonly head = new KvBlock(-1);
-  private readonly tail = new KvBlock(-2);
+  /**
+   * The doubly linked free queue by block id: prevOf[id], nextOf[id], with two sentinels after
+   * the blocks (HEAD = numBlocks, TAIL = numBlocks + 1); nextOf[HEAD] is the LRU block.
+   */
+  private readonly prevOf: Int32Array;
+  private readonly nextOf: Int32Array;
+  private readonly headId: number;
+  private readonly tailId: number;
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
+  /** hashes[id]: block id's chained hash while it holds cached content, else NO_HASH. */
+  private readonly hashes: Float64Array;
 
   /**
    * @param events where KV-cache events go (vLLM's `enable_kv_cache_events`); null = none, and
@@ -253,8 +284,13 @@ export class BlockPool {
     private readonly events: KvEventQueue | null = null,
   ) {
     this.cachedByHash = new BlockHashIndex(numBlocks);
-    this.head.next = this.tail;
-    this.tail.prev = this.head;
+    this.hashes = new Float64Array(numBlocks).fill(NO_HASH);
+    this.prevOf = new Int32Array(numBlocks + 2).fill(-1);
+    this.nextOf = new Int32Array(numBlocks + 2).fill(-1);
+    this.headId = numBlocks;
+    this.tailId = numBlocks + 1;
+    this.nextOf[this.headId] = this.tailId;
+    this.prevOf[this.tailId] = this.headId;
     this.blocks = [];
     for (let i = 0; i < numBlocks; i++) {
       const b = new KvBlock(i);
@@ -285,7 +321,7 @@ export class BlockPool {
   /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
   touch(blocks: readonly KvBlock[]): void {
     for (const b of blocks) {
-      if (b.refCount === 0) this.unlinkFree(b);
+      if (b.refCount === 0) this.unlinkFree(b.id);
       b.refCount++;
     }
   }
@@ -302,14 +338,16 @@ export class BlockPool {
   allocateInto(n: number, out: KvBlock[]): boolean {
     if (n > this.freeCount) return false;
     for (let i = 0; i < n; i++) {
-      const b = this.head.next!;
-      this.unlinkFree(b);
-      if (b.hash !== NO_HASH) {
+      const id = this.nextOf[this.headId]!;
+      this.unlinkFree(id);
+      const hash = this.hashes[id]!;
+      if (hash !== NO_HASH) {
         // Only the block the index points at was announced (see `cache`), so only its eviction is.
-        if (this.cachedByHash.deleteIf(b.hash, b.id) && this.events)
-          this.events.push({ type: "BlockRemoved", blockHashes: [b.hash], medium: "GPU" });
-        b.hash = NO_HASH;
+        if (this.cachedByHash.deleteIf(hash, id) && this.events)
+          this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
+        this.hashes[id] = NO_HASH;
       }
+      const b = this.blocks[id]!;
       b.refCount = 1;
       out.push(b);
     }
@@ -332,32 +370,36 @@ export class BlockPool {
    * one lookups find). Only true blocks are announced with `BlockStored`.
    */
   cache(block: KvBlock, hash: number): boolean {
-    if (block.hash !== NO_HASH) return false;
-    block.hash = hash;
+    if (this.hashes[block.id] !== NO_HASH) return false;
+    this.hashes[block.id] = hash;
     return this.cachedByHash.setIfAbsent(hash, block.id);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
   resetPrefixCache(): void {
-    for (const b of this.blocks) b.hash = NO_HASH;
+    this.hashes.fill(NO_HASH);
     this.cachedByHash.clear();
     this.events?.push({ type: "AllBlocksCleared" });
   }
 
   private pushFree(b: KvBlock): void {
-    const last = this.tail.prev!;
-    last.next = b;
-    b.prev = last;
-    b.next = this.tail;
-    this.tail.prev = b;
+    const { prevOf, nextOf, tailId } = this;
+    const last = prevOf[tailId]!;
+    nextOf[last] = b.id;
+    prevOf[b.id] = last;
+    nextOf[b.id] = tailId;
+    prevOf[tailId] = b.id;
     this.freeCount++;
   }
 
-  private unlinkFree(b: KvBlock): void {
-    b.prev!.next = b.next;
-    b.next!.prev = b.prev;
-    b.prev = null;
-    b.next = null;
+  private unlinkFree(id: number): void {
+    const { prevOf, nextOf } = this;
+    const prev = prevOf[id]!;
+    const next = nextOf[id]!;
+    nextOf[prev] = next;
+    prevOf[next] = prev;
+    prevOf[id] = -1;
+    nextOf[id] = -1;
     this.freeCount--;
   }
 }

@@ -99,8 +99,10 @@ export class SimulatedCluster implements Target {
         this.atSchedulerFromNode(() => placement.end(contextTokens));
         this.toClient(turn, this.net.eventNodeToClientUs, () => {
           turn.phase = "done";
-          if (!turn.request.stream) turn.handlers.token(turn.pieces!.text(), info.completionTokens);
-          else turn.deliverTokens();
+          const h = turn.handlers;
+          if (turn.request.stream) turn.deliverTokens();
+          else if (h.wholeText) h.wholeText(turn.pieces!, info.completionTokens);
+          else h.token(turn.pieces!.text(), info.completionTokens);
           turn.handlers.finished(info);
         });
       },

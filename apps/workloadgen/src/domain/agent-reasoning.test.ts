@@ -144,6 +144,23 @@ describe("ThinkTagSplitter", () => {
     expect(chunks.map(([t, n]) => (s.push(t, n), s.passthrough))).toEqual(expected);
   });
 
+  it.each<[string, boolean, string[], string]>([
+    ["fresh, a word", true, [], "Hi"],
+    ["fresh, whitespace then a word", true, [], " \n Hi"],
+    ["fresh, whitespace only", false, [], "  "],
+    ["fresh, nothing", false, [], ""],
+    ["fresh, a think tag's start", false, [], " <thi"],
+    ["fresh, a think tag", false, [], "<think>"],
+    ["fresh, a tag that is not <think>", true, [], "<thin>"],
+    ["inside a think block", false, ["<think> a"], "b"],
+    ["undecided after a chunk", false, ["<th"], "x"],
+    ["past a closed think block", true, ["<think>a</think>"], " "],
+  ])("allContentFrom, %s -> %s", (_name, want, before, head) => {
+    const s = new ThinkTagSplitter();
+    for (const c of before) s.push(c, 1);
+    expect(s.allContentFrom(head)).toBe(want);
+  });
+
   it("random chunkings -> every push equals the splitter without its passthrough shortcut", () => {
     const texts = [
       "  <think>why\nso</think>\nThe answer",

@@ -38,6 +38,19 @@ export class ThinkTagSplitter {
     return this.passthroughReached;
   }
 
+  /**
+   * Whether a chunk that starts with `head`, pushed now, is content all through whatever follows
+   * `head`: the splitter is past any think block, or has seen nothing yet and `head` already
+   * shows the output does not start with `<think>`. Pushing `head` alone then leaves the splitter
+   * as pushing the whole chunk would (no reasoning tokens either way).
+   */
+  allContentFrom(head: string): boolean {
+    if (this.passthroughReached) return true;
+    if (this.raw !== "") return false;
+    const lead = head.trimStart();
+    return lead.length >= OPEN.length ? !lead.startsWith(OPEN) : !OPEN.startsWith(lead);
+  }
+
   push(text: string, tokenCount: number): ChunkSplit {
     if (this.passthroughReached) return { reasoningTokens: 0, contentTokens: tokenCount, content: text };
     const from = this.raw.length;

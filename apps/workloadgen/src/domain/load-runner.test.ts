@@ -26,6 +26,14 @@ class FakeTarget implements Target {
   batched = false;
   /** Arrival times off whole µs (odd tokens 0.37 µs late), as the simulator's can be. */
   jitter = false;
+  /**
+   * Not streamed: the whole answer (`replyText`, if set) arrives with Finished, as one `token`
+   * chunk ("chunk") or as token texts through `wholeText` ("texts", two characters a text).
+   */
+  whole: "chunk" | "texts" | undefined;
+  replyText: ((req: TurnRequest) => string) | undefined;
+  /** With `whole`: a one-token chunk sent just before the whole answer. */
+  firstChunk: string | undefined;
   constructor(private readonly timers: VirtualTimers) {}
 
   static reply(req: TurnRequest): string {
@@ -49,7 +57,25 @@ class FakeTarget implements Target {
         },
       };
     }
-    const text = (this.thinking ? "<think>hm</think> " : "") + FakeTarget.reply(req);
+    const text = this.replyText?.(req) ?? (this.thinking ? "<think>hm</think> " : "") + FakeTarget.reply(req);
+    if (this.whole !== undefined) {
+      this.timers.at(t + 26_000, () => {
+        const texts = Array.from({ length: Math.ceil(text.length / 2) }, (_, i) =>
+          text.slice(2 * i, 2 * i + 2),
+        );
+        if (this.firstChunk !== undefined) h.token(this.firstChunk, 1);
+        if (this.whole === "texts" && h.wholeText) h.wholeText(texts, 4);
+        else h.token(text, 4);
+        h.finished({
+          nodeId: "n1",
+          promptTokens: 50,
+          completionTokens: 4,
+          cachedTokens: 10,
+          finishReason: "stop",
+        });
+      });
+      return { cancel() {} };
+    }
     const chunks = [text.slice(0, 3), text.slice(3, 6), text.slice(6, 9), text.slice(9)];
     const arrivals = chunks.map((_, i) => t + 10_000 + i * 5_000 + (this.jitter ? (i % 2) * 0.37 : 0));
     if (this.batched && h.tokensAt) {
@@ -356,6 +382,39 @@ describe("LoadRunner, closed loop", () => {
       expect(batched.records[0]!.itl_ms.map((x) => Math.round(x * 1e5) / 1e5)).toEqual([
         5.00037, 4.99963, 5.00037,
       ]);
+    },
+  );
+
+  it.each([
+    ["plain", (r: TurnRequest) => FakeTarget.reply(r)],
+    ["think block", (r: TurnRequest) => `<think>hm</think> ${FakeTarget.reply(r)}`],
+    ["leading whitespace", (r: TurnRequest) => ` \n  ${FakeTarget.reply(r)}`],
+    ["whitespace only", () => " \n "],
+    ["empty", () => ""],
+    ["a think tag's start only", () => "<thi"],
+    ["unclosed think block", (r: TurnRequest) => `<think>${FakeTarget.reply(r)}`],
+    [
+      "whitespace after a closed think chunk",
+      (r: TurnRequest) => `  \n ${FakeTarget.reply(r)}`,
+      "<think>hm</think>",
+    ],
+  ])(
+    "a whole answer handed over as token texts (%s) -> the same records and histories as one chunk",
+    (_name, replyText, firstChunk?: string) => {
+      const run = (whole: "chunk" | "texts") => {
+        const { timers, runner, records, target } = setup({ maxRequests: 12 });
+        target.whole = whole;
+        target.replyText = replyText;
+        target.firstChunk = firstChunk;
+        runner.start();
+        timers.runAll(1e6);
+        return { records, sent: target.submits.map((s) => s.req) };
+      };
+      const chunk = run("chunk");
+      const texts = run("texts");
+      expect(texts.records).toHaveLength(12);
+      expect(texts.records).toEqual(chunk.records);
+      expect(texts.sent).toEqual(chunk.sent);
     },
   );
 

@@ -593,6 +593,26 @@ class TurnInFlight implements TurnHandlers {
     }
   }
 
+  wholeText(texts: TokenTexts, tokenCount: number): void {
+    const now = this.owner.nowUs();
+    if (!this.keepResponse) {
+      // An answer not kept counts only for its reasoning tokens and first content: once its head
+      // shows it is all content, with some text that is not whitespace (or the first content
+      // already came), the rest changes nothing (a batch answer: 128 texts never decoded).
+      let head = "";
+      for (let i = 0, piece = texts.at(0); piece !== undefined; piece = texts.at(++i)) {
+        head += piece;
+        if (!this.splitter.allContentFrom(head)) continue;
+        if (this.firstContentUs === null && head.trim().length === 0) continue;
+        this.onToken(head, tokenCount, undefined, now);
+        return;
+      }
+    }
+    const pieces: string[] = [];
+    for (let i = 0, piece = texts.at(0); piece !== undefined; piece = texts.at(++i)) pieces.push(piece);
+    this.onToken(pieces.join(""), tokenCount, undefined, now);
+  }
+
   finished(info: FinishedInfo): void {
     this.end(info, null);
   }

@@ -77,6 +77,13 @@ export interface TurnHandlers {
    * `texts` may decode as it is read: the runner stops reading once the texts change nothing.
    */
   tokensAt?(texts: TokenTexts, from: number, arrivalsUs: ArrayLike<number>, count: number): void;
+  /**
+   * Optional, for targets that hold a non-streamed answer as token texts (the simulator): as
+   * `token(text, tokenCount)` with `text` = `texts.at(0) + texts.at(1) + ...` up to the first
+   * undefined. The runner reads the texts only as far as they change anything. Targets call
+   * `token` when it is absent.
+   */
+  wholeText?(texts: TokenTexts, tokenCount: number): void;
   finished(info: FinishedInfo): void;
   failed(error: TurnFailure): void;
 }

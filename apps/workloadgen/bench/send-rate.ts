@@ -3,12 +3,15 @@
  * p99 schedule lag under 5 ms, side by side with autocannon (the raw HTTP ceiling of Node on
  * this machine) against the same fast OpenAI SSE server, in one run; plus a 10,000-session
  * closed loop. Every rate is tried with each `--workers` count (default 1 and 2: one event loop,
- * then two worker threads). Not a test: figures depend on the machine. Each phase is bounded
+ * then two worker threads); each phase also prints the client's CPU over its measured window
+ * (all its threads, from /proc), which is what polling before deadlines costs, and with one
+ * thread where its late sends' time went: the sending thread running (its GC pauses shown, from
+ * a `--require`d probe), waiting for a core (its /proc schedstat, sampled every 5 ms), or asleep. Not a test: figures depend on the machine. Each phase is bounded
  * (<= ~10 s).
  *
  * Run: `npm run bench:rate -w @symphony/workloadgen` (after `npm run build -w @symphony/workloadgen`);
  * options after `--`: `--workers 1,2` (counts to try), `--timer-spin-ms <ms>` (passed through),
- * `--rates 1000,2000,...`; `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
+ * `--rates 1000,2000,...`, `--client-args "<flags>"` (added to every run of this build); `--baseline-bundle <dist dir or main.js>` adds an A/B of this build
  * against another (e.g. main's, copied aside before a change): both send the same open loop at
  * `--ab-rate` req/s (default 500) each, side by side, in `--ab-rounds` runs (default 5), and the
  * bench prints the median ratio of their CPU per request (the machine's other load hits both
@@ -21,7 +24,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { createInterface } from "node:readline";
 
 // autocannon has no bundled types; this is the part of its API used here.
@@ -40,7 +43,8 @@ function listArg(name: string, fallback: number[]): number[] {
   return i > 0 ? process.argv[i + 1]!.split(",").map(Number) : fallback;
 }
 const WORKER_COUNTS = listArg("--workers", [1, 2]);
-const RATES = listArg("--rates", [1000, 2000, 3000, 4000, 5000, 6000, 8000, 10000]);
+// 1,000 apart up to 10,000: the sustained figure moves in steps of a phase's rate.
+const RATES = listArg("--rates", [1000, 2000, 3000, 4000, 5000, 6000, 7000, 8000, 9000, 10000]);
 const SPIN = listArg("--timer-spin-ms", []);
 const spinArgs = SPIN.length > 0 ? ["--timer-spin-ms", String(SPIN[0])] : [];
 const PHASE_S = 8;
@@ -61,6 +65,11 @@ const baselineArg = stringArg("--baseline-bundle");
 /** Extra flags for the baseline's runs, e.g. "--http-client undici" (alone: this build with them). */
 const BASELINE_ARGS =
   stringArg("--baseline-args")
+    ?.split(" ")
+    .filter((a) => a.length > 0) ?? [];
+/** Extra flags for every run of this build, e.g. "--timer-wake timeout --timer-spin-ms 1.5". */
+const CLIENT_ARGS =
+  stringArg("--client-args")
     ?.split(" ")
     .filter((a) => a.length > 0) ?? [];
 const baselineBundle =
@@ -116,8 +125,51 @@ function processCpuSeconds(pid: number): number | undefined {
 /** CPU samples of a running child: [epoch ms, CPU seconds], every 100 ms. */
 type CpuSamples = [number, number][];
 
-function runWorkloadgen(args: string[], bundle = workloadgen, cpu?: CpuSamples): Promise<number | null> {
-  const child = spawn(process.execPath, [bundle, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+/**
+ * What a run's late sends are attributed to: the sending (main) thread's scheduler counters
+ * every ~5 ms (epoch ms, ns run, ns waited for a core: /proc/<pid>/task/<pid>/schedstat) and the
+ * GC pauses it had (epoch ms, ms), written at exit by a `--require`d probe.
+ */
+interface StallTrace {
+  sched: [number, number, number][];
+  gcFile: string;
+}
+
+/** The probe: every GC pause of the main thread, [epoch ms, duration ms], to $WG_GC_OUT at exit. */
+const GC_PROBE = `const { PerformanceObserver, performance } = require("node:perf_hooks");
+if (process.env.WG_GC_OUT && require("node:worker_threads").isMainThread) {
+  const pauses = [];
+  new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) pauses.push([performance.timeOrigin + e.startTime, e.duration]);
+  }).observe({ entryTypes: ["gc"] });
+  process.on("exit", () => require("node:fs").writeFileSync(process.env.WG_GC_OUT, JSON.stringify(pauses)));
+}
+`;
+
+function runWorkloadgen(
+  args: string[],
+  bundle = workloadgen,
+  cpu?: CpuSamples,
+  trace?: StallTrace,
+): Promise<number | null> {
+  const probe = trace ? join(dirname(trace.gcFile), "gc-probe.js") : undefined;
+  if (probe) writeFileSync(probe, GC_PROBE);
+  const child = spawn(process.execPath, [...(probe ? ["--require", probe] : []), bundle, ...args], {
+    stdio: ["ignore", "ignore", "pipe"],
+    env: trace ? { ...process.env, WG_GC_OUT: trace.gcFile } : process.env,
+  });
+  const schedSampler = trace
+    ? setInterval(() => {
+        try {
+          const [run, wait] = readFileSync(`/proc/${child.pid}/task/${child.pid}/schedstat`, "utf8").split(
+            " ",
+          );
+          trace.sched.push([Date.now(), Number(run), Number(wait)]);
+        } catch {
+          // not started yet, or gone
+        }
+      }, 5)
+    : undefined;
   let stderr = "";
   child.stderr!.on("data", (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
   const sampler = cpu
@@ -129,6 +181,7 @@ function runWorkloadgen(args: string[], bundle = workloadgen, cpu?: CpuSamples):
   return new Promise((resolve) =>
     child.once("exit", (code) => {
       if (sampler) clearInterval(sampler);
+      if (schedSampler) clearInterval(schedSampler);
       if (code !== 0) console.error(stderr);
       resolve(code);
     }),
@@ -142,6 +195,65 @@ function cpuBetween(samples: CpuSamples, fromMs: number, toMs: number): { cpu: n
   const [t0, c0] = inside[0]!;
   const [t1, c1] = inside[inside.length - 1]!;
   return { cpu: c1 - c0, wallMs: t1 - t0 };
+}
+
+/**
+ * The sends later than LAG_LIMIT_MS after the warm-up, grouped into stalls (late sends scheduled
+ * within 2 ms of each other), and what the sending thread did during them: ran (GC included),
+ * waited for a core (runnable, another process on it), or neither (asleep, e.g. its wake-up late).
+ */
+function stallLine(out: string, trace: StallTrace, startEpochMs: number, fromMs: number): string {
+  const late: [number, number][] = [];
+  let counted = 0;
+  for (const line of readFileSync(join(out, "requests.jsonl"), "utf8").split("\n")) {
+    if (line.length === 0) continue;
+    const r = JSON.parse(line) as { scheduled_ms: number; schedule_lag_ms: number };
+    if (r.scheduled_ms < fromMs) continue;
+    counted++;
+    if (r.schedule_lag_ms > LAG_LIMIT_MS) late.push([r.scheduled_ms, r.scheduled_ms + r.schedule_lag_ms]);
+  }
+  late.sort((a, b) => a[0] - b[0]);
+  const stalls: [number, number][] = [];
+  for (const [scheduled, sent] of late) {
+    const last = stalls[stalls.length - 1];
+    if (last && scheduled - last[1] < 2) last[1] = Math.max(last[1], sent);
+    else stalls.push([scheduled, sent]);
+  }
+  const gcs = existsSync(trace.gcFile)
+    ? (JSON.parse(readFileSync(trace.gcFile, "utf8")) as [number, number][])
+    : [];
+  const xs = trace.sched;
+  /** The last sample at or before t, or the first at or after it. */
+  const sampleAt = (t: number, before: boolean) => {
+    if (before) {
+      let i = 0;
+      while (i < xs.length - 1 && xs[i + 1]![0] <= t) i++;
+      return xs[i];
+    }
+    return xs.find((x) => x[0] >= t) ?? xs[xs.length - 1];
+  };
+  let total = 0;
+  let ran = 0;
+  let waited = 0;
+  let gc = 0;
+  for (const [from, to] of stalls) {
+    const t0 = startEpochMs + from;
+    const t1 = startEpochMs + to;
+    total += to - from;
+    const a = sampleAt(t0, true);
+    const b = sampleAt(t1, false);
+    // The counters at the samples around the stall (~5 ms apart), scaled to its length.
+    if (a && b && b[0] > a[0]) {
+      const scale = Math.min(1, (t1 - t0) / (b[0] - a[0]));
+      ran += ((b[1] - a[1]) / 1e6) * scale;
+      waited += ((b[2] - a[2]) / 1e6) * scale;
+    }
+    for (const [g, ms] of gcs) gc += Math.max(0, Math.min(t1, g + ms) - Math.max(t0, g));
+  }
+  return (
+    `    late sends (lag > ${LAG_LIMIT_MS} ms): ${f((late.length / Math.max(1, counted)) * 100, 2)}% in ${stalls.length} stalls, ` +
+    `${f(total, 0)} ms in all: the sending thread ran ${f(ran, 0)} ms (GC ${f(gc, 0)} ms), waited for a core ${f(waited, 0)} ms`
+  );
 }
 
 interface Summary {
@@ -161,6 +273,7 @@ interface RunOptions {
   phaseS?: number;
   warmupS?: number;
   tag?: string;
+  trace?: StallTrace;
 }
 
 async function openLoopAt(
@@ -203,10 +316,11 @@ async function openLoopAt(
       String(run.warmupS ?? WARMUP_S),
       "--log-level",
       "warn",
-      ...(run.extraArgs ?? []),
+      ...(run.extraArgs ?? CLIENT_ARGS),
     ],
     run.bundle,
     run.cpu,
+    run.trace,
   );
   if (code !== 0) throw new Error(`workloadgen --workers ${workers} exited ${code} at ${rate} req/s`);
   return JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
@@ -264,7 +378,7 @@ async function abCompare(port: number, dir: string, baseline: string): Promise<v
   const one = async (which: "current" | "baseline", round: number) => {
     const cpu: CpuSamples = [];
     const bundle = which === "current" ? workloadgen : baseline;
-    const extraArgs = which === "current" ? [] : BASELINE_ARGS;
+    const extraArgs = which === "current" ? CLIENT_ARGS : BASELINE_ARGS;
     const s = AB_CLOSED
       ? await closedLoopFullSpeed(port, bundle, cpu, join(dir, `out-ab-closed-${which}-${round}`), extraArgs)
       : await openLoopAt(port, AB_RATE, 1, dir, {
@@ -332,16 +446,27 @@ async function main(): Promise<void> {
       let best: Summary | undefined;
       let fastest: Summary | undefined;
       for (const rate of RATES) {
-        const s = await openLoopAt(server.port, rate, workers, dir);
+        const cpu: CpuSamples = [];
+        // The sending thread is the main one only with one thread.
+        const trace: StallTrace | undefined =
+          workers === 1 ? { sched: [], gcFile: join(dir, `gc-${rate}.json`) } : undefined;
+        const s = await openLoopAt(server.port, rate, workers, dir, { cpu, ...(trace ? { trace } : {}) });
+        const start = (s as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
+          .schedule_start_epoch_ms;
+        const window = cpuBetween(cpu, start + WARMUP_S * 1000, start + PHASE_S * 1000);
+        const busy = window.cpu / (window.wallMs / 1000);
         const keepsUp = s.failed === 0 && s.send_rate.achieved_rps >= 0.95 * s.send_rate.requested_rps;
         const onTime = keepsUp && s.schedule_lag_ms.p99 < LAG_LIMIT_MS;
         console.log(
           `workloadgen --workers ${workers} open loop ${rate} req/s planned: sent ${f(s.send_rate.achieved_rps)} req/s ` +
             `(schedule ${f(s.send_rate.requested_rps)}), ${s.completed} ok / ${s.failed} failed, ` +
             `schedule lag p50 ${f(s.schedule_lag_ms.p50, 2)} p99 ${f(s.schedule_lag_ms.p99, 2)} ms, ` +
-            `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms ` +
+            `event-loop delay p99 ${f(s.event_loop_delay_ms.p99, 2)} max ${f(s.event_loop_delay_ms.max, 2)} ms, ` +
+            `client CPU ${f(busy * 100, 0)}% of a core ` +
             `-> ${onTime ? "sustained" : keepsUp ? "keeps up, p99 lag over limit" : "falls behind"}`,
         );
+        if (trace)
+          console.log(stallLine(join(dir, `out-${rate}-w${workers}`), trace, start, WARMUP_S * 1000));
         if (!keepsUp) break;
         fastest = s;
         if (onTime) best = s;
@@ -364,27 +489,35 @@ async function main(): Promise<void> {
     // in steady state: the clients start over CLOSED_RAMP_S (--ramp-up) and the window opens
     // after CLOSED_WARMUP_S, so the figures are not those of 10,000 first turns due at once.
     const out = join(dir, "closed");
-    const code = await runWorkloadgen([
-      "--workers",
-      String(bestWorkers),
-      ...spinArgs,
-      "--target",
-      `http://127.0.0.1:${server.port}/v1`,
-      "--num-clients",
-      "10000",
-      "--duration",
-      String(CLOSED_PHASE_S),
-      "--time-scale",
-      "4",
-      "--ramp-up",
-      String(CLOSED_RAMP_S),
-      "--warmup",
-      String(CLOSED_WARMUP_S),
-      "--out",
-      out,
-      "--log-level",
-      "warn",
-    ]);
+    const closedTrace: StallTrace | undefined =
+      bestWorkers === 1 ? { sched: [], gcFile: join(dir, "gc-closed.json") } : undefined;
+    const code = await runWorkloadgen(
+      [
+        "--workers",
+        String(bestWorkers),
+        ...spinArgs,
+        "--target",
+        `http://127.0.0.1:${server.port}/v1`,
+        "--num-clients",
+        "10000",
+        "--duration",
+        String(CLOSED_PHASE_S),
+        "--time-scale",
+        "4",
+        "--ramp-up",
+        String(CLOSED_RAMP_S),
+        "--warmup",
+        String(CLOSED_WARMUP_S),
+        "--out",
+        out,
+        "--log-level",
+        "warn",
+        ...CLIENT_ARGS,
+      ],
+      workloadgen,
+      undefined,
+      closedTrace,
+    );
     if (code !== 0) throw new Error(`closed loop exited ${code}`);
     const c = JSON.parse(readFileSync(join(out, "summary.json"), "utf8")) as Summary;
     console.log(
@@ -392,6 +525,11 @@ async function main(): Promise<void> {
         `${f(c.request_throughput)} req/s, schedule lag p99 ${f(c.schedule_lag_ms.p99, 2)} ms, ` +
         `event-loop delay p99 ${f(c.event_loop_delay_ms.p99, 2)} max ${f(c.event_loop_delay_ms.max, 2)} ms`,
     );
+    if (closedTrace) {
+      const startMs = (c as Summary & { clock: { schedule_start_epoch_ms: number } }).clock
+        .schedule_start_epoch_ms;
+      console.log(stallLine(out, closedTrace, startMs, CLOSED_WARMUP_S * 1000));
+    }
   } finally {
     server.child.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });

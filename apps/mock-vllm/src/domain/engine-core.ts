@@ -1,4 +1,4 @@
-import type { TimerHandle, Timers } from "@symphony/common";
+import { TypedArraySlab, type TimerHandle, type Timers } from "@symphony/common";
 import {
   CpuOffloadTier,
   type BlockSource,
@@ -171,8 +171,12 @@ class RequestState {
   /** Output tokens emitted so far. */
   numOutput = 0;
   blocks: KvBlock[] = [];
-  /** Chained hashes of the full blocks of prompt + emitted output, computed lazily. */
-  readonly blockHashes: number[] = [];
+  /**
+   * Chained hashes of the full blocks of prompt + output, the first `numHashes` computed (lazily);
+   * sized for every full block of the request's tokens, which are all known from the start.
+   */
+  readonly blockHashes: Float64Array;
+  numHashes = 0;
   /** How many of `blocks` are registered in the prefix cache. */
   numCachedBlocks = 0;
   /** Blocks below this index were written through to the CPU tier (or found there). */
@@ -209,11 +213,14 @@ class RequestState {
     req: EngineRequest,
     readonly listener: EngineListener,
     readonly arrivalUs: number,
+    blockSize: number,
+    arrays: TypedArraySlab,
   ) {
     this.id = req.id;
     this.prompt = int32(req.promptTokenIds);
     this.output = int32(req.outputTokenIds);
     this.promptLen = this.prompt.length;
+    this.blockHashes = arrays.float64(Math.floor((this.promptLen + this.output.length) / blockSize));
     this.finishReason = req.finishReason;
     this.externalKvTokens = req.externalKvTokens ?? 0;
     this.maxTokens = req.maxTokens ?? 0;
@@ -272,6 +279,8 @@ function keepLazy(list: RequestState[]): void {
  */
 export class EngineCore {
   private readonly pool: BlockPool;
+  /** Where the requests' block-hash arrays are cut from (one buffer each would cost more). */
+  private readonly requestArrays = new TypedArraySlab();
   private readonly byId = new Map<string, RequestState>();
   private waiting: RequestState[] = [];
   private running: RequestState[] = [];
@@ -377,7 +386,7 @@ export class EngineCore {
       throw new RangeError(
         `request ${req.id}: ${maxLen} tokens exceed the KV cache (${this.capacityTokens} tokens)`,
       );
-    const r = new RequestState(req, listener, this.timers.nowUs());
+    const r = new RequestState(req, listener, this.timers.nowUs(), this.config.blockSize, this.requestArrays);
     this.byId.set(req.id, r);
     this.waiting.push(r);
     this.numWaiting++;
@@ -930,11 +939,12 @@ export class EngineCore {
 
   private blockHash(r: RequestState, k: number): number {
     const hashes = r.blockHashes;
+    if (k >= hashes.length) throw new RangeError(`block ${k} of request ${r.id} is past its tokens`);
     const bs = this.config.blockSize;
     const { prompt, output } = r;
-    while (hashes.length <= k) {
-      const j = hashes.length;
-      hashes.push(hashBlockOf(j === 0 ? NO_HASH : hashes[j - 1]!, prompt, output, j * bs, bs));
+    while (r.numHashes <= k) {
+      const j = r.numHashes++;
+      hashes[j] = hashBlockOf(j === 0 ? NO_HASH : hashes[j - 1]!, prompt, output, j * bs, bs);
     }
     return hashes[k]!;
   }

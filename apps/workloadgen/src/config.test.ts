@@ -205,7 +205,9 @@ describe("parseConfig, --timer-wake", () => {
     expect(parseConfig(argv).timerWake).toBe(wake);
   });
   it("--timer-wake spin -> error naming the flag and the choices", () => {
-    expect(() => parseConfig(["--timer-wake", "spin"])).toThrow(/--timer-wake <thread\|timeout>' argument 'spin' is invalid/);
+    expect(() => parseConfig(["--timer-wake", "spin"])).toThrow(
+      /--timer-wake <thread\|timeout>' argument 'spin' is invalid/,
+    );
   });
 });
 

@@ -36,6 +36,15 @@ describe("TypedArraySlab", () => {
     expect([...next]).toEqual([0, 0]);
   });
 
+  it("bad length -> RangeError, and the arrays cut after it do not overlap the earlier ones", () => {
+    const slab = new TypedArraySlab(256);
+    const first = slab.int32(4).fill(7);
+    expect(() => slab.int32(-4)).toThrow(/non-negative integer/);
+    expect(() => slab.float64(1.5)).toThrow(/non-negative integer/);
+    slab.int32(4).fill(9);
+    expect([...first]).toEqual([7, 7, 7, 7]);
+  });
+
   it("bad slab size -> RangeError", () => {
     expect(() => new TypedArraySlab(100)).toThrow(/multiple of 8/);
     expect(() => new TypedArraySlab(32)).toThrow(/at least 64/);

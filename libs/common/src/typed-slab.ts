@@ -30,6 +30,7 @@ export class TypedArraySlab {
 
   /** A zero-filled Int32Array of `length` elements. */
   int32(length: number): Int32Array {
+    checkLength(length);
     const bytes = length * 4;
     if (bytes > this.ownBufferBytes) return new Int32Array(length);
     const at = this.take(bytes); // first: it may replace the slab
@@ -38,6 +39,7 @@ export class TypedArraySlab {
 
   /** A zero-filled Float64Array of `length` elements. */
   float64(length: number): Float64Array {
+    checkLength(length);
     const bytes = length * 8;
     if (bytes > this.ownBufferBytes) return new Float64Array(length);
     const at = this.take(bytes); // first: it may replace the slab
@@ -55,4 +57,10 @@ export class TypedArraySlab {
     this.used = bytes;
     return 0;
   }
+}
+
+/** Before any space is taken: a bad length must not move the slab's cursor (arrays would overlap). */
+function checkLength(length: number): void {
+  if (!Number.isInteger(length) || length < 0)
+    throw new RangeError(`typed array length must be a non-negative integer, got ${length}`);
 }

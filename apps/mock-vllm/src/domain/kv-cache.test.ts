@@ -33,6 +33,14 @@ describe("BlockPool", () => {
     expect(pool.stats().usage).toBe(1);
   });
 
+  it("a block whose count says free but is not in the free queue -> touch throws, the count is kept", () => {
+    const pool = new BlockPool(2);
+    const [b] = pool.allocate(1)!;
+    b!.refCount = 0; // inconsistent on purpose: in use, yet counted as free
+    expect(() => pool.touch([b!])).toThrow(/not in the free queue/);
+    expect(pool.numFreeBlocks).toBe(1);
+  });
+
   it("freed cached blocks -> still findable until reallocated, evicted in LRU order (tail of a prefix first)", () => {
     const pool = new BlockPool(4);
     const blocks = pool.allocate(3)!;

@@ -396,6 +396,8 @@ export class BlockPool {
     const { prevOf, nextOf } = this;
     const prev = prevOf[id]!;
     const next = nextOf[id]!;
+    // A block outside the queue has no links: unlinking it would corrupt the count silently.
+    if (prev < 0) throw new Error(`block ${id} is not in the free queue`);
     nextOf[prev] = next;
     prevOf[next] = prev;
     prevOf[id] = -1;

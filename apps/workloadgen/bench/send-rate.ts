@@ -200,7 +200,8 @@ function cpuBetween(samples: CpuSamples, fromMs: number, toMs: number): { cpu: n
 /**
  * The sends later than LAG_LIMIT_MS after the warm-up, grouped into stalls (late sends scheduled
  * within 2 ms of each other), and what the sending thread did during them: ran (GC included),
- * waited for a core (runnable, another process on it), or neither (asleep, e.g. its wake-up late).
+ * waited for a core (runnable, another process on it), or neither (asleep, e.g. its wake-up late);
+ * and how much of them GC pauses covered (wall time: a pause can itself wait for a core).
  */
 function stallLine(out: string, trace: StallTrace, startEpochMs: number, fromMs: number): string {
   const late: [number, number][] = [];
@@ -252,7 +253,7 @@ function stallLine(out: string, trace: StallTrace, startEpochMs: number, fromMs:
   }
   return (
     `    late sends (lag > ${LAG_LIMIT_MS} ms): ${f((late.length / Math.max(1, counted)) * 100, 2)}% in ${stalls.length} stalls, ` +
-    `${f(total, 0)} ms in all: the sending thread ran ${f(ran, 0)} ms (GC ${f(gc, 0)} ms), waited for a core ${f(waited, 0)} ms`
+    `${f(total, 0)} ms in all: the sending thread ran ${f(ran, 0)} ms, waited for a core ${f(waited, 0)} ms; GC pauses covered ${f(gc, 0)} ms`
   );
 }
 

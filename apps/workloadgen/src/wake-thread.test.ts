@@ -67,6 +67,17 @@ describe("WakeThread", () => {
     expect(wakes).toBe(1);
   });
 
+  it("the helper thread dies while armed -> the owed wake-up happens at once, then not ready", async () => {
+    let wakes = 0;
+    const w = await wakeThread(() => wakes++);
+    w.wakeAt(performance.now() + 60_000);
+    // What an uncaught error in the helper or an external terminate would do.
+    await (w as unknown as { worker: { terminate(): Promise<number> } }).worker.terminate();
+    await until(() => wakes > 0);
+    expect(wakes).toBe(1);
+    expect(w.ready).toBe(false);
+  });
+
   it("close -> the helper stops (close resolves) and later arming is ignored", async () => {
     let wakes = 0;
     const w = await wakeThread(() => wakes++);

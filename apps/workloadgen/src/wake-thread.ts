@@ -39,6 +39,17 @@ export class WakeThread {
       this.onWake();
     });
     this.worker.once("online", () => (this.started = true));
+    // A helper that fails or stops is not used again; a wake-up it owed happens now, and the
+    // caller (seeing `ready` false) re-arms another way.
+    const gone = () => {
+      const owed = !this.closed && !Number.isNaN(this.armedAt);
+      this.closed = true;
+      this.armedAt = NaN;
+      this.setReferenced(false);
+      if (owed) this.onWake();
+    };
+    this.worker.on("error", gone);
+    this.worker.once("exit", gone);
     // Until armed, the helper must not keep the process alive.
     this.worker.unref();
   }

@@ -34,5 +34,4 @@ describe("Column", () => {
     expect(col.length).toBe(0);
     expect(col.toArray()).toEqual([]);
   });
-
 });

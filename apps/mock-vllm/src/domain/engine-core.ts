@@ -6,7 +6,7 @@ import {
   type KvTransferType,
   type OffloadStats,
 } from "./cpu-offload";
-import { BlockPool, hashBlockOf, NO_HASH, type KvBlock } from "./kv-cache";
+import { BlockPool, hashBlockOf, NO_HASH } from "./kv-cache";
 import { blockStored, KvEventQueue, type KvEventSink } from "./kv-events";
 import type { StepShape, StepTimeModel } from "./step-time-model";
 
@@ -170,7 +170,8 @@ class RequestState {
   numComputed = 0;
   /** Output tokens emitted so far. */
   numOutput = 0;
-  blocks: KvBlock[] = [];
+  /** The pool's block ids holding this request's KV, in token order. */
+  blocks: number[] = [];
   /**
    * Chained hashes of the full blocks of prompt + output, the first `numHashes` computed (lazily);
    * sized for every full block of the request's tokens, which are all known from the start.
@@ -607,7 +608,7 @@ export class EngineCore {
         const cached = this.config.enablePrefixCaching ? this.findCachedPrefix(r) : [];
         const prefixHit = cached.length * blockSize;
         let reclaimed = 0;
-        for (const b of cached) if (b.refCount === 0) reclaimed++;
+        for (const id of cached) if (this.pool.refCount(id) === 0) reclaimed++;
         if (this.offload) {
           const loading = this.startCpuLoad(r, cached, reclaimed);
           if (loading === null) break; // head-of-line waits for blocks
@@ -953,13 +954,13 @@ export class EngineCore {
    * The longest run of cached full blocks matching the request's tokens from the start. At most
    * numTokens - 1 tokens may hit: the last one is always recomputed to produce logits (vLLM).
    */
-  private findCachedPrefix(r: RequestState): KvBlock[] {
+  private findCachedPrefix(r: RequestState): number[] {
     const maxBlocks = Math.floor((r.numTokens - 1) / this.config.blockSize);
-    const out: KvBlock[] = [];
+    const out: number[] = [];
     for (let k = 0; k < maxBlocks; k++) {
-      const b = this.pool.lookup(this.blockHash(r, k));
-      if (!b) break;
-      out.push(b);
+      const id = this.pool.lookup(this.blockHash(r, k));
+      if (id < 0) break;
+      out.push(id);
     }
     return out;
   }
@@ -1007,7 +1008,7 @@ export class EngineCore {
    * (WAITING_FOR_REMOTE_KVS) while others keep running. Returns true when a load started, false
    * on a miss, null when the GPU has no room for the loaded blocks yet.
    */
-  private startCpuLoad(r: RequestState, cached: KvBlock[], reclaimed: number): boolean | null {
+  private startCpuLoad(r: RequestState, cached: number[], reclaimed: number): boolean | null {
     const offload = this.offload!;
     const bs = this.config.blockSize;
     const seq = this.sourceOf(r);

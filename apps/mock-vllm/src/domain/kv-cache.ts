@@ -18,17 +18,6 @@ import type { KvEventQueue } from "./kv-events";
 /** Marks a block with no cached content. */
 export const NO_HASH = -1;
 
-/**
- * One KV block: its id and how many requests hold it. The pool keeps the rest by block id in
- * typed arrays (the free queue's links, the cached content's hash): a 53-bit number field would
- * be a boxed heap number per block, and links between block objects make every unlink touch two
- * more objects, each a cache miss in a pool of tens of thousands.
- */
-export class KvBlock {
-  refCount = 0;
-  constructor(readonly id: number) {}
-}
-
 function fmix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
@@ -118,7 +107,7 @@ export interface KvCacheStats {
 
 /**
  * Block hash -> block id, an open-addressing table on typed arrays in place of a
- * `Map<number, KvBlock>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
+ * `Map<number, number>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
  * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
  *
@@ -260,8 +249,15 @@ export class BlockHashIndex {
   }
 }
 
+/**
+ * The pool's blocks are ids 0..numBlocks-1; what the pool knows of each lives in typed arrays by
+ * id (how many requests hold it, its free-queue links, its cached content's hash). Block objects
+ * with those fields were a cache miss each on every allocation, free and registration (tens of
+ * thousands per engine, scattered on the heap), and a 53-bit hash field a boxed number per block.
+ */
 export class BlockPool {
-  private readonly blocks: KvBlock[];
+  /** refCounts[id]: requests holding block id (0 = in the free queue). */
+  private readonly refCounts: Int32Array;
   /**
    * The doubly linked free queue by block id: prevOf[id], nextOf[id], with two sentinels after
    * the blocks (HEAD = numBlocks, TAIL = numBlocks + 1); nextOf[HEAD] is the LRU block.
@@ -285,18 +281,14 @@ export class BlockPool {
   ) {
     this.cachedByHash = new BlockHashIndex(numBlocks);
     this.hashes = new Float64Array(numBlocks).fill(NO_HASH);
+    this.refCounts = new Int32Array(numBlocks);
     this.prevOf = new Int32Array(numBlocks + 2).fill(-1);
     this.nextOf = new Int32Array(numBlocks + 2).fill(-1);
     this.headId = numBlocks;
     this.tailId = numBlocks + 1;
     this.nextOf[this.headId] = this.tailId;
     this.prevOf[this.tailId] = this.headId;
-    this.blocks = [];
-    for (let i = 0; i < numBlocks; i++) {
-      const b = new KvBlock(i);
-      this.blocks.push(b);
-      this.pushFree(b);
-    }
+    for (let id = 0; id < numBlocks; id++) this.pushFree(id);
   }
 
   get numFreeBlocks(): number {
@@ -312,30 +304,36 @@ export class BlockPool {
     };
   }
 
-  /** The block caching `hash`, if any (in use or free). */
-  lookup(hash: number): KvBlock | undefined {
-    const id = this.cachedByHash.get(hash);
-    return id < 0 ? undefined : this.blocks[id];
+  /** The block caching `hash` (in use or free), or -1. */
+  lookup(hash: number): number {
+    return this.cachedByHash.get(hash);
+  }
+
+  /** Requests holding block `id` (0: it is free, in the queue). */
+  refCount(id: number): number {
+    return this.refCounts[id]!;
   }
 
   /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
-  touch(blocks: readonly KvBlock[]): void {
-    for (const b of blocks) {
-      if (b.refCount === 0) this.unlinkFree(b.id);
-      b.refCount++;
+  touch(ids: readonly number[]): void {
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      const held = this.refCounts[id]!;
+      if (held === 0) this.unlinkFree(id);
+      this.refCounts[id] = held + 1;
     }
   }
 
   /** Allocates `n` fresh blocks from the LRU end, evicting their cached content; null if short. */
-  allocate(n: number): KvBlock[] | null {
+  allocate(n: number): number[] | null {
     if (n > this.freeCount) return null;
-    const out: KvBlock[] = [];
+    const out: number[] = [];
     this.allocateInto(n, out);
     return out;
   }
 
   /** allocate(), appending the blocks to `out`; false (nothing allocated) if short. */
-  allocateInto(n: number, out: KvBlock[]): boolean {
+  allocateInto(n: number, out: number[]): boolean {
     if (n > this.freeCount) return false;
     for (let i = 0; i < n; i++) {
       const id = this.nextOf[this.headId]!;
@@ -347,19 +345,21 @@ export class BlockPool {
           this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
         this.hashes[id] = NO_HASH;
       }
-      const b = this.blocks[id]!;
-      b.refCount = 1;
-      out.push(b);
+      this.refCounts[id] = 1;
+      out.push(id);
     }
     return true;
   }
 
   /** Drops one reference on each block, last block first (vLLM frees in reverse order). */
-  free(blocks: readonly KvBlock[]): void {
-    for (let i = blocks.length - 1; i >= 0; i--) {
-      const b = blocks[i]!;
-      b.refCount--;
-      if (b.refCount === 0) this.pushFree(b);
+  free(ids: readonly number[]): void {
+    for (let i = ids.length - 1; i >= 0; i--) {
+      const id = ids[i]!;
+      const held = this.refCounts[id]! - 1;
+      // A block freed more often than taken would enter the queue twice (a corrupt pool).
+      if (held < 0) throw new Error(`block ${id} freed more often than it was taken`);
+      this.refCounts[id] = held;
+      if (held === 0) this.pushFree(id);
     }
   }
 
@@ -369,10 +369,10 @@ export class BlockPool {
    * block already caches the same content (two requests computed it at once; the first stays the
    * one lookups find). Only true blocks are announced with `BlockStored`.
    */
-  cache(block: KvBlock, hash: number): boolean {
-    if (this.hashes[block.id] !== NO_HASH) return false;
-    this.hashes[block.id] = hash;
-    return this.cachedByHash.setIfAbsent(hash, block.id);
+  cache(id: number, hash: number): boolean {
+    if (this.hashes[id] !== NO_HASH) return false;
+    this.hashes[id] = hash;
+    return this.cachedByHash.setIfAbsent(hash, id);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
@@ -382,13 +382,13 @@ export class BlockPool {
     this.events?.push({ type: "AllBlocksCleared" });
   }
 
-  private pushFree(b: KvBlock): void {
+  private pushFree(id: number): void {
     const { prevOf, nextOf, tailId } = this;
     const last = prevOf[tailId]!;
-    nextOf[last] = b.id;
-    prevOf[b.id] = last;
-    nextOf[b.id] = tailId;
-    prevOf[tailId] = b.id;
+    nextOf[last] = id;
+    prevOf[id] = last;
+    nextOf[id] = tailId;
+    prevOf[tailId] = id;
     this.freeCount++;
   }
 
@@ -396,8 +396,6 @@ export class BlockPool {
     const { prevOf, nextOf } = this;
     const prev = prevOf[id]!;
     const next = nextOf[id]!;
-    // A block outside the queue has no links: unlinking it would corrupt the count silently.
-    if (prev < 0) throw new Error(`block ${id} is not in the free queue`);
     nextOf[prev] = next;
     prevOf[next] = prev;
     prevOf[id] = -1;

@@ -34,6 +34,8 @@ class FakeTarget implements Target {
   replyText: ((req: TurnRequest) => string) | undefined;
   /** With `whole`: a one-token chunk sent just before the whole answer. */
   firstChunk: string | undefined;
+  /** Token texts read through `wholeText` (`at` calls that returned a text). */
+  textReads = 0;
   constructor(private readonly timers: VirtualTimers) {}
 
   static reply(req: TurnRequest): string {
@@ -64,7 +66,14 @@ class FakeTarget implements Target {
           text.slice(2 * i, 2 * i + 2),
         );
         if (this.firstChunk !== undefined) h.token(this.firstChunk, 1);
-        if (this.whole === "texts" && h.wholeText) h.wholeText(texts, 4);
+        const counted = {
+          at: (i: number) => {
+            const piece = texts[i];
+            if (piece !== undefined) this.textReads++;
+            return piece;
+          },
+        };
+        if (this.whole === "texts" && h.wholeText) h.wholeText(counted, 4);
         else h.token(text, 4);
         h.finished({
           nodeId: "n1",
@@ -452,6 +461,23 @@ describe("LoadRunner, open loop", () => {
       maxOutputTokens: 4,
       delayUs: i === 0 ? 0 : 2e6,
     })),
+  });
+
+  it("whole answers handed over as token texts -> a kept one read whole, one not kept only up to its first content", () => {
+    const { timers, runner, records, target } = setup(
+      { mode: "open" },
+      arraySource([plan(0, 0), plan(1, 1000), plan(2, 1000, 2)]),
+    );
+    target.whole = "texts";
+    const reply = (r: TurnRequest) => `${FakeTarget.reply(r)} ${"and more words ".repeat(20)}`;
+    target.replyText = reply;
+    runner.start();
+    timers.runAll(1e7);
+    expect(records).toHaveLength(4);
+    // s2's first answer feeds its second turn's history (kept: every text); the three last
+    // answers are plain content from their first text on (one text each).
+    const kept = target.submits.find((s) => s.req.sessionId === "s2" && s.req.turnIndex === 0)!.req;
+    expect(target.textReads).toBe(Math.ceil(reply(kept).length / 2) + 3);
   });
 
   it("sessions -> sent at startUs / timeScale regardless of responses; follow-ups after their delay", () => {

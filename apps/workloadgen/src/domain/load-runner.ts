@@ -595,22 +595,18 @@ class TurnInFlight implements TurnHandlers {
 
   wholeText(texts: TokenTexts, tokenCount: number): void {
     const now = this.owner.nowUs();
-    if (!this.keepResponse) {
-      // An answer not kept counts only for its reasoning tokens and first content: once its head
-      // shows it is all content, with some text that is not whitespace (or the first content
-      // already came), the rest changes nothing (a batch answer: 128 texts never decoded).
-      let head = "";
-      for (let i = 0, piece = texts.at(0); piece !== undefined; piece = texts.at(++i)) {
-        head += piece;
-        if (!this.splitter.allContentFrom(head)) continue;
-        if (this.firstContentUs === null && head.trim().length === 0) continue;
-        this.onToken(head, tokenCount, undefined, now);
-        return;
-      }
+    // An answer not kept counts only for its reasoning tokens and first content: once its head
+    // shows it is all content, with some text that is not whitespace (or the first content
+    // already came), the rest changes nothing (a batch answer: 128 texts never decoded). A kept
+    // answer is read whole.
+    let text = "";
+    for (let i = 0, piece = texts.at(0); piece !== undefined; piece = texts.at(++i)) {
+      text += piece;
+      if (this.keepResponse || !this.splitter.allContentFrom(text)) continue;
+      if (this.firstContentUs === null && text.trim().length === 0) continue;
+      break;
     }
-    const pieces: string[] = [];
-    for (let i = 0, piece = texts.at(0); piece !== undefined; piece = texts.at(++i)) pieces.push(piece);
-    this.onToken(pieces.join(""), tokenCount, undefined, now);
+    this.onToken(text, tokenCount, undefined, now);
   }
 
   finished(info: FinishedInfo): void {

@@ -89,7 +89,8 @@ export interface Config extends RunOptions {
    */
   workers: number;
   /**
-   * Each sending thread polls for this long before a send deadline (ms; 0 = sleep, ~1 ms late).
+   * Each sending thread polls for this long before a send deadline (ms; 0 = sleep until it,
+   * as punctual as `timerWake` allows).
    * Default 1.5 with one sending thread, 0 with workers.
    */
   timerSpinMs: number;

@@ -189,7 +189,8 @@ const workloadShape = {
     z.number().min(0).max(100).default(1.5),
     "--timer-spin-ms <ms>",
     "poll for this long before each send deadline: punctual to µs but busy whenever sends are " +
-      "closer than this (0 = sleep: sends up to ~1 ms late, idle threads cost no CPU)",
+      "closer than this (0 = sleep: ~0.1 ms late with --timer-wake thread, ~1 ms with timeout; " +
+      "idle threads cost no CPU)",
     // Several polling threads would compete for cores with each other and the server.
     { defaultHelp: "1.5 with --workers 1, 0 with more workers" },
   ),

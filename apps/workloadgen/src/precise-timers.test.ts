@@ -18,7 +18,7 @@ const MODES = [
   [0.2, "thread"],
 ] as const;
 /** Timers of one mode, the helper thread started (so its wake-ups are what the case tests). */
-async function timers_(spinMs: number, wake: "thread" | "timeout"): Promise<PreciseTimers> {
+async function startedTimers(spinMs: number, wake: "thread" | "timeout"): Promise<PreciseTimers> {
   const t = new PreciseTimers(4, spinMs, wake);
   made.push(t);
   for (let i = 0; i < 500 && wake === "thread" && !t.threadWakes; i++) await settle(10);
@@ -30,7 +30,7 @@ describe("PreciseTimers", () => {
   it.each(MODES)(
     "spin %d ms, wake %s, timers armed out of order -> run in deadline order, never early",
     async (spinMs, wake) => {
-      const timers = await timers_(spinMs, wake);
+      const timers = await startedTimers(spinMs, wake);
       const fired: { name: string; lateUs: number }[] = [];
       const t0 = timers.nowUs();
       for (const [name, offsetMs] of [
@@ -50,7 +50,7 @@ describe("PreciseTimers", () => {
   it.each(MODES)(
     "spin %d ms, wake %s, many deadlines 0.1 ms apart -> all run (not one per ms)",
     async (spinMs, wake) => {
-      const timers = await timers_(spinMs, wake);
+      const timers = await startedTimers(spinMs, wake);
       let n = 0;
       const t0 = timers.nowUs();
       // Each callback arms the next, as the open-loop arrival chain does.
@@ -66,7 +66,7 @@ describe("PreciseTimers", () => {
   );
 
   it("wake thread, spin 0, a deadline every 0.5 ms for 300 ms -> all run, the process mostly idle (a polling loop is busy all along)", async () => {
-    const timers = await timers_(0, "thread");
+    const timers = await startedTimers(0, "thread");
     let n = 0;
     const t0 = timers.nowUs() + 1000;
     const arm = (k: number) =>

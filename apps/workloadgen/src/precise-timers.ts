@@ -50,12 +50,13 @@ export class PreciseTimers implements Timers {
    * @param spinMs how long before a deadline to stop sleeping and poll (ms). Polling makes sends
    *   punctual to a few µs but keeps the thread busy whenever deadlines are closer than this
    *   (at 1,000+ requests/s: always), i.e. a whole core per sending thread. 0 = never poll: the
-   *   loop sleeps in `setTimeout`, so sends are up to ~1 ms late (its resolution) and an idle
-   *   thread costs nothing (`--timer-spin-ms`).
+   *   loop sleeps until the deadline (~0.1 ms late with the wake thread, up to ~1 ms with
+   *   `setTimeout`) and an idle thread costs nothing (`--timer-spin-ms`).
    * @param wake how the loop sleeps until `spinMs` before a deadline: `"thread"`, a helper
    *   thread wakes it at that instant (to ~0.1 ms, see `WakeThread`), so polling can be short;
    *   `"timeout"`, a `setTimeout` (whole ms, so up to ~1 ms late) and no extra thread
-   *   (`--timer-wake`).
+   *   (`--timer-wake`). Defaults to `"timeout"` (no thread to start or close); the CLI passes
+   *   its own default, `"thread"`.
    */
   constructor(
     private readonly sliceMs = 4,

@@ -9,6 +9,15 @@ import { PromptSynthesizer } from "./prompt-synth";
 import type { SessionHint, Target, TurnHandlers, TurnRequest } from "./target";
 import { ThinkTimeModel } from "./think-time";
 
+/** What every fake turn ends with. */
+const FINISHED = {
+  nodeId: "n1",
+  promptTokens: 50,
+  completionTokens: 4,
+  cachedTokens: 10,
+  finishReason: "stop",
+} as const;
+
 /** An in-memory Target on virtual time: Started after 1 ms, 4 tokens 5 ms apart, then Finished. */
 class FakeTarget implements Target {
   readonly submits: { at: number; req: TurnRequest }[] = [];
@@ -75,13 +84,7 @@ class FakeTarget implements Target {
         };
         if (this.whole === "texts" && h.wholeText) h.wholeText(counted, 4);
         else h.token(text, 4);
-        h.finished({
-          nodeId: "n1",
-          promptTokens: 50,
-          completionTokens: 4,
-          cachedTokens: 10,
-          finishReason: "stop",
-        });
+        h.finished(FINISHED);
       });
       return { cancel() {} };
     }
@@ -92,15 +95,7 @@ class FakeTarget implements Target {
       this.timers.at(t + 16_000, () => h.tokensAt!(chunks, 0, arrivals.slice(0, 2), 2));
       this.timers.at(t + 25_500, () => h.tokensAt!(chunks, 2, new Float64Array(arrivals.slice(2)), 2));
     } else chunks.forEach((c, i) => this.timers.at(arrivals[i]!, () => h.token(c, 1)));
-    this.timers.at(t + 26_000, () =>
-      h.finished({
-        nodeId: "n1",
-        promptTokens: 50,
-        completionTokens: 4,
-        cachedTokens: 10,
-        finishReason: "stop",
-      }),
-    );
+    this.timers.at(t + 26_000, () => h.finished(FINISHED));
     return { cancel() {} };
   }
   advise(hint: SessionHint) {

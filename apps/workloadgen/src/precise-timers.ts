@@ -14,9 +14,9 @@ interface PreciseEntry extends TimerEntry {
  * never send more than ~1,000 requests/s, and each send is up to 1 ms late. Here all timers live
  * in one binary heap: one wake-up is armed `spinMs` before the earliest deadline (a helper
  * thread's, µs-precise, or a `setTimeout`), then `setImmediate` polls (yielding to I/O every
- * turn) until it is due, and due callbacks run in one drain (for at most `sliceMs`, then the loop polls I/O once and the
- * drain continues), including timers armed by those callbacks for a time already past.
- * Callbacks never run early.
+ * turn) until it is due, and due callbacks run in one drain (for at most `sliceMs`, then the
+ * loop polls I/O once and the drain continues), including timers armed by those callbacks for
+ * a time already past. Callbacks never run early.
  */
 export class PreciseTimers implements Timers {
   private readonly heap = new TimerHeap();

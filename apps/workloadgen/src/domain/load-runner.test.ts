@@ -125,6 +125,15 @@ const conversations: Conversation[] = [
 ];
 const thinkTime = new ThinkTimeModel({ readCharsPerSec: 25, typeCharsPerSec: 6, speedJitter: 0 });
 
+/** Twelve requests of the closed loop against a target set up by `configure`: the records and what was sent. */
+function runTwelve(configure: (target: FakeTarget) => void) {
+  const { timers, runner, records, target } = setup({ maxRequests: 12 });
+  configure(target);
+  runner.start();
+  timers.runAll(1e6);
+  return { records, sent: target.submits.map((s) => s.req) };
+}
+
 function setup(options: Partial<LoadRunnerOptions>, source?: SessionSource, sendQuota?: SendQuota) {
   const timers = new VirtualTimers();
   const target = new FakeTarget(timers);
@@ -368,15 +377,12 @@ describe("LoadRunner, closed loop", () => {
   it.each([false, true])(
     "tokens handed over in batches with their arrival times (thinking %s) -> the same records and histories as one by one",
     (thinking) => {
-      const run = (batched: boolean) => {
-        const { timers, runner, records, target } = setup({ maxRequests: 12 });
-        target.thinking = thinking;
-        target.batched = batched;
-        target.jitter = true;
-        runner.start();
-        timers.runAll(1e6);
-        return { records, sent: target.submits.map((s) => s.req) };
-      };
+      const run = (batched: boolean) =>
+        runTwelve((target) => {
+          target.thinking = thinking;
+          target.batched = batched;
+          target.jitter = true;
+        });
       const oneByOne = run(false);
       const batched = run(true);
       expect(batched.records).toHaveLength(12);
@@ -405,15 +411,12 @@ describe("LoadRunner, closed loop", () => {
   ])(
     "a whole answer handed over as token texts (%s) -> the same records and histories as one chunk",
     (_name, replyText, firstChunk?: string) => {
-      const run = (whole: "chunk" | "texts") => {
-        const { timers, runner, records, target } = setup({ maxRequests: 12 });
-        target.whole = whole;
-        target.replyText = replyText;
-        target.firstChunk = firstChunk;
-        runner.start();
-        timers.runAll(1e6);
-        return { records, sent: target.submits.map((s) => s.req) };
-      };
+      const run = (whole: "chunk" | "texts") =>
+        runTwelve((target) => {
+          target.whole = whole;
+          target.replyText = replyText;
+          target.firstChunk = firstChunk;
+        });
       const chunk = run("chunk");
       const texts = run("texts");
       expect(texts.records).toHaveLength(12);

@@ -6,6 +6,9 @@ export default defineConfig({
   plugins: [textImport()],
   test: {
     include: ["src/**/*.test.ts", "test/**/*.test.ts"],
+    // One file at a time: live-vs-sim times a real stack on the wall clock, and the golden and
+    // bundle tests running beside it (each spawning simulator bundles) took its cores.
+    fileParallelism: false,
     testTimeout: 60_000,
     hookTimeout: 60_000,
   },

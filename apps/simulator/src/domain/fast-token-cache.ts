@@ -146,7 +146,7 @@ class RecentIds {
       }
     const oldest = this.ring[this.next];
     if (oldest !== undefined) this.unlink(oldest);
-    const entry: RecentEntry = { text, ids, sameLength: this.byLength.get(text.length) };
+    const entry: RecentEntry = { text, length: text.length, ids, sameLength: this.byLength.get(text.length) };
     this.byLength.set(text.length, entry);
     this.ring[this.next] = entry;
     this.next = (this.next + 1) % this.ring.length;
@@ -154,7 +154,7 @@ class RecentIds {
   }
 
   private unlink(entry: RecentEntry): void {
-    const n = entry.text.length;
+    const n = entry.length;
     let e = this.byLength.get(n);
     if (e === entry) {
       if (entry.sameLength === undefined) this.byLength.delete(n);
@@ -169,6 +169,8 @@ class RecentIds {
 
 interface RecentEntry {
   readonly text: string;
+  /** The text's length, kept here: the oldest entry is dropped without reading its text (a cache miss). */
+  readonly length: number;
   ids: KnownIds;
   sameLength: RecentEntry | undefined;
 }

@@ -973,6 +973,11 @@ export class EngineCore {
    */
   private cacheFullBlocks(r: RequestState): void {
     const full = Math.floor(r.numComputed / this.config.blockSize);
+    if (full - r.numCachedBlocks > 1) {
+      // Hashes first, then the pool's reads for all the blocks at once (see BlockPool.warm).
+      this.blockHash(r, full - 1);
+      this.pool.warm(r.blocks, r.blockHashes, r.numCachedBlocks, full);
+    }
     if (this.events) {
       let runStart = -1;
       for (let k = r.numCachedBlocks; k < full; k++) {

@@ -188,6 +188,15 @@ export class BlockHashIndex {
     return this.records[(v - 1) * BLOCK_RECORD_SIZE + HASH_HI] === hi;
   }
 
+  /**
+   * Reads the slot where probing for a key with low bits `lo` starts and returns it (callers
+   * fold it into a sink): a load whose miss overlaps with its neighbours' when done for a run of
+   * keys in a tight loop, ahead of the get / setIfAbsent / deleteIf calls that then hit.
+   */
+  warm(lo: number): number {
+    return this.slots[2 * this.home(lo) + 1]!;
+  }
+
   /** The block id stored under the key (lo, hi), or -1. */
   get(lo: number, hi: number): number {
     const { slots, mask } = this;
@@ -297,6 +306,8 @@ export class BlockPool {
   private readonly ringMask: number;
   private head = 0;
   private ringUsed = 0;
+  /** Folds the loads of `warm` passes so they are not dropped as unused. */
+  private sink = 0;
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
 
@@ -363,9 +374,13 @@ export class BlockPool {
   /** allocate(), appending the blocks to `out`; false (nothing allocated) if short. */
   allocateInto(n: number, out: number[]): boolean {
     if (n > this.freeCount) return false;
-    const { records, ring, ringMask } = this;
+    const { records, ring, ringMask, cachedByHash: index } = this;
+    // First the blocks, taking each and reading its record and its hash's index slot; the
+    // iterations are independent, so their cache misses overlap. Then the evictions, which hit.
+    const first = out.length;
     let head = this.head;
     let used = this.ringUsed;
+    let sink = 0;
     for (let i = 0; i < n; i++) {
       let id: number;
       let rec: number;
@@ -378,20 +393,25 @@ export class BlockPool {
         rec = id * BLOCK_RECORD_SIZE;
         if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) break;
       }
-      const hi = records[rec + HASH_HI]!;
-      if (hi !== HIGH_NONE) {
-        // Only the block the index points at was announced (see `cache`), so only its eviction is.
-        const lo = records[rec + HASH_LO]!;
-        if (this.cachedByHash.deleteIf(lo, hi, id) && this.events)
-          this.events.push({ type: "BlockRemoved", blockHashes: [hi * TWO_32 + (lo >>> 0)], medium: "GPU" });
-        records[rec + HASH_HI] = HIGH_NONE;
-      }
       records[rec + REF_COUNT] = 1;
+      if (records[rec + HASH_HI] !== HIGH_NONE) sink ^= index.warm(records[rec + HASH_LO]!);
       out.push(id);
     }
+    this.sink ^= sink;
     this.head = head;
     this.ringUsed = used;
     this.freeCount -= n;
+    for (let i = first; i < out.length; i++) {
+      const id = out[i]!;
+      const rec = id * BLOCK_RECORD_SIZE;
+      const hi = records[rec + HASH_HI]!;
+      if (hi === HIGH_NONE) continue;
+      // Only the block the index points at was announced (see `cache`), so only its eviction is.
+      const lo = records[rec + HASH_LO]!;
+      if (index.deleteIf(lo, hi, id) && this.events)
+        this.events.push({ type: "BlockRemoved", blockHashes: [hi * TWO_32 + (lo >>> 0)], medium: "GPU" });
+      records[rec + HASH_HI] = HIGH_NONE;
+    }
     return true;
   }
 
@@ -423,6 +443,19 @@ export class BlockPool {
     this.records[rec + HASH_LO] = lo;
     this.records[rec + HASH_HI] = hi;
     return this.cachedByHash.setIfAbsent(lo, hi, id);
+  }
+
+  /**
+   * Reads the records of `ids[from, to)` and the index slots of `hashes[from, to)` ahead of
+   * registering them with `cache` (same answers without it): in one tight loop the cache misses
+   * overlap, where interleaved with the hashing and the registrations each is waited for.
+   */
+  warm(ids: readonly number[], hashes: Float64Array, from: number, to: number): void {
+    const { records, cachedByHash: index } = this;
+    let sink = 0;
+    for (let k = from; k < to; k++)
+      sink ^= records[ids[k]! * BLOCK_RECORD_SIZE]! ^ index.warm(hashes[k]! | 0);
+    this.sink ^= sink;
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */

@@ -62,6 +62,23 @@ describe("JsonlWriter", () => {
     expect(readFileSync(path)).toEqual(Buffer.from(lines.map((l) => l + "\n").join("")));
   });
 
+  it("lines encoded into the buffer, mixed with lines, across flushes -> the same bytes; -1 -> nothing", () => {
+    const path = join(dir, "e.jsonl");
+    const w = new JsonlWriter(path, 60_000, 64);
+    const expected: string[] = [];
+    const encodeAscii = (text: string, out: Buffer, at: number) => at + out.write(text, at, "latin1");
+    for (let i = 0; i < 60; i++) {
+      expect(w.writeEncoded(`encoded ${i} ${"z".repeat(i)}`, encodeAscii)).toBe(true);
+      expected.push(`encoded ${i} ${"z".repeat(i)}`);
+      expect(w.writeEncoded("never", () => -1)).toBe(false);
+      w.write(`plain ${i}`);
+      expected.push(`plain ${i}`);
+    }
+    w.close();
+    expect(readFileSync(path, "utf8")).toBe(expected.join("\n") + "\n");
+    expect(() => w.writeEncoded("late", encodeAscii)).toThrow(/after close/);
+  });
+
   it("process exits on an error before close -> the queued lines are still on disk", () => {
     const path = join(dir, "c.jsonl");
     // A child that queues lines and dies with process.exit(1), as runCli does after a bug.

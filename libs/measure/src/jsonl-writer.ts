@@ -59,6 +59,22 @@ export class JsonlWriter {
     if (this.used >= this.maxBytes) this.flush();
   }
 
+  /**
+   * Queues one line that `encode` writes straight into the buffer as UTF-8 from `at` (returning
+   * its end; a newline is added): no string is made. At least LINE_ROOM bytes are free from
+   * `at`. When `encode` returns -1 nothing is queued and this returns false.
+   */
+  writeEncoded<T>(value: T, encode: (value: T, out: Buffer, at: number) => number): boolean {
+    if (this.closed) throw new Error("JsonlWriter: write after close");
+    // Every write flushes once `used` reaches maxBytes: LINE_ROOM bytes or more are free here.
+    const end = encode(value, this.buffer, this.used);
+    if (end < 0) return false;
+    this.used = end;
+    this.buffer[this.used++] = 0x0a;
+    if (this.used >= this.maxBytes) this.flush();
+    return true;
+  }
+
   /** Writes everything queued so far. */
   flush(): void {
     if (this.used === 0 || this.closed) return;

@@ -1,5 +1,12 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { requestLine, requestLineWithoutItl, type RequestRecord } from "./record";
+import {
+  encodeRequestLineWithoutItl,
+  REQUEST_RECORD_KEYS,
+  requestLine,
+  requestLineWithoutItl,
+  type RequestRecord,
+} from "./record";
 
 const record = {
   request_id: "r-1",
@@ -58,5 +65,133 @@ describe("requestLineWithoutItl", () => {
     } as unknown as RequestRecord;
     expect(requestLineWithoutItl(full)).toBe(copyWay(full));
     expect(full.itl_ms).toEqual([0.1234567, 2.0004999]);
+  });
+});
+
+describe("encodeRequestLineWithoutItl", () => {
+  /** Any UTF-16 code unit: lone surrogates, control characters, quotes, backslashes, DEL. */
+  const anyUnits = fc.string({
+    unit: fc.integer({ min: 0, max: 0xffff }).map((c) => String.fromCharCode(c)),
+  });
+  const text = fc.oneof(
+    fc.string(),
+    fc.string({ unit: "binary" }),
+    anyUnits,
+    fc.constantFrom("", '"', "\\", "\n", "\u007f", "\u2028", "\ud800", "\udc00x", "é€😀", "sim42-17"),
+  );
+  /** Times in whole µs (what runs record), counts, any other double: NaN and infinities included. */
+  const number = fc.oneof(
+    fc.integer({ min: -1e12, max: 4e12 }).map((us) => us / 1000),
+    fc.integer({ min: 0, max: 2 ** 31 }),
+    fc.double(),
+    fc.constantFrom(0, -0, NaN, Infinity, -Infinity, 1e21, 1e-7, 999_999_999.999, 1e9, 0.1 + 0.2, 5e-324),
+  );
+  const orNull = <T>(arb: fc.Arbitrary<T>) => fc.oneof(arb, fc.constant(null));
+  const fields: Record<string, fc.Arbitrary<unknown>> = {
+    request_id: text,
+    client_id: text,
+    session_id: text,
+    turn_index: number,
+    profile: text,
+    node_id: text,
+    kv_tier: text,
+    scheduled_ms: number,
+    sent_ms: number,
+    schedule_lag_ms: number,
+    first_token_ms: orNull(number),
+    end_ms: number,
+    ttft_ms: orNull(number),
+    e2el_ms: number,
+    tpot_ms: orNull(number),
+    itl_ms: fc.array(fc.double(), { maxLength: 3 }),
+    prompt_tokens: number,
+    completion_tokens: number,
+    cached_tokens: number,
+    token_count: number,
+    usage_source: text,
+    queue_time_ms: orNull(number),
+    finish_reason: orNull(text),
+    error: orNull(text),
+    session_kind: text,
+    parent_session_id: orNull(text),
+    reasoning_tokens: number,
+    ttfct_ms: orNull(number),
+    tool_wait_ms: orNull(number),
+    subagent_wait_ms: orNull(number),
+    fan_out: number,
+  };
+  /** Records of the load runner's shape; `odd`: now and then a value of another type. */
+  const records = (odd: boolean) =>
+    fc.record(
+      Object.fromEntries(
+        REQUEST_RECORD_KEYS.map((k) => [
+          k,
+          odd
+            ? fc.oneof(
+                { weight: 20, arbitrary: fields[k]! },
+                { weight: 1, arbitrary: fc.constantFrom(undefined, {}, [1], true, "x", 5) },
+              )
+            : fields[k]!,
+        ]),
+      ),
+    ) as unknown as fc.Arbitrary<RequestRecord>;
+  const encoded = (r: RequestRecord, room = 1 << 16): Buffer | undefined => {
+    const out = Buffer.alloc(room + 3);
+    const end = encodeRequestLineWithoutItl(r, out, 3);
+    return end < 0 ? undefined : out.subarray(3, end);
+  };
+
+  it("any strings and numbers -> the UTF-8 bytes of JSON.stringify's line (requestLineWithoutItl)", () => {
+    fc.assert(
+      fc.property(records(false), (r) => {
+        expect(Object.keys(r)).toEqual(REQUEST_RECORD_KEYS);
+        expect(encoded(r)).toEqual(Buffer.from(requestLineWithoutItl(r)));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("whole microseconds in ms and counts -> the digits JSON writes", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 2e12 }), fc.integer({ min: 0, max: 2e9 }), (us, count) => {
+        const r: Record<string, unknown> = {};
+        for (const k of REQUEST_RECORD_KEYS) {
+          if (k === "itl_ms") r[k] = [];
+          else if (k.endsWith("_ms")) r[k] = us / 1000;
+          else if (["request_id", "client_id", "session_id", "profile", "node_id", "kv_tier"].includes(k))
+            r[k] = "x";
+          else if (
+            ["usage_source", "finish_reason", "error", "session_kind", "parent_session_id"].includes(k)
+          )
+            r[k] = "y";
+          else r[k] = count;
+        }
+        const rec = r as unknown as RequestRecord;
+        expect(encoded(rec)).toEqual(Buffer.from(requestLineWithoutItl(rec)));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it("other keys, or a value of another type -> -1, or else the same bytes", () => {
+    fc.assert(
+      fc.property(records(true), fc.constantFrom("none", "drop", "extra", "itl_count"), (r, change) => {
+        if (change === "drop") delete (r as Partial<RequestRecord>).fan_out;
+        if (change !== "none" && change !== "drop") (r as unknown as Record<string, unknown>)[change] = 1;
+        const bytes = encoded(r);
+        if (change !== "none") expect(bytes).toBeUndefined();
+        if (bytes !== undefined) expect(bytes).toEqual(Buffer.from(requestLineWithoutItl(r)));
+      }),
+      { numRuns: 1000 },
+    );
+  });
+
+  it("a line that might not fit in the room left -> -1", () => {
+    fc.assert(
+      fc.property(records(false), (r) => {
+        expect(encoded(r, 100)).toBeUndefined();
+      }),
+      { numRuns: 50 },
+    );
   });
 });

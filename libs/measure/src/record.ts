@@ -118,3 +118,240 @@ function jsonWithoutItl(record: RequestRecord): string {
     record.itl_ms = itl;
   }
 }
+
+/**
+ * The keys of a record as the load runner builds it, in its order (RequestRecord's). A record
+ * with exactly these own keys, each value of its field's type, can be encoded straight into a
+ * file's buffer (`encodeRequestLineWithoutItl`).
+ */
+export const REQUEST_RECORD_KEYS: readonly string[] = [
+  "request_id",
+  "client_id",
+  "session_id",
+  "turn_index",
+  "profile",
+  "node_id",
+  "kv_tier",
+  "scheduled_ms",
+  "sent_ms",
+  "schedule_lag_ms",
+  "first_token_ms",
+  "end_ms",
+  "ttft_ms",
+  "e2el_ms",
+  "tpot_ms",
+  "itl_ms",
+  "prompt_tokens",
+  "completion_tokens",
+  "cached_tokens",
+  "token_count",
+  "usage_source",
+  "queue_time_ms",
+  "finish_reason",
+  "error",
+  "session_kind",
+  "parent_session_id",
+  "reasoning_tokens",
+  "ttfct_ms",
+  "tool_wait_ms",
+  "subagent_wait_ms",
+  "fan_out",
+];
+
+/** Bytes of everything in a line but its strings' characters: keys, punctuation, 31 numbers. */
+const LINE_BYTES_BUT_STRINGS = 2048;
+
+/**
+ * Writes `requestLineWithoutItl(record)`'s text as UTF-8 into `out` from `at`, byte for byte the
+ * same, without making the string (the simulator's hot path: JSON.stringify, then encoding its
+ * result, cost four times as much); returns the end. Returns -1, having written nothing that
+ * counts, when the record is not of the load runner's shape (other keys, or a value not of its
+ * field's type: JSON.stringify has its own rules for those) or when the line might not fit in
+ * `out`.
+ */
+export function encodeRequestLineWithoutItl(record: RequestRecord, out: Uint8Array, at: number): number {
+  const r = record;
+  if (!hasRecordKeys(r)) return -1;
+  if (!(
+    typeof r.request_id === "string" &&
+    typeof r.client_id === "string" &&
+    typeof r.session_id === "string" &&
+    typeof r.turn_index === "number" &&
+    typeof r.profile === "string" &&
+    typeof r.node_id === "string" &&
+    typeof r.kv_tier === "string" &&
+    typeof r.scheduled_ms === "number" &&
+    typeof r.sent_ms === "number" &&
+    typeof r.schedule_lag_ms === "number" &&
+    isNumberOrNull(r.first_token_ms) &&
+    typeof r.end_ms === "number" &&
+    isNumberOrNull(r.ttft_ms) &&
+    typeof r.e2el_ms === "number" &&
+    isNumberOrNull(r.tpot_ms) &&
+    Array.isArray(r.itl_ms) &&
+    typeof r.prompt_tokens === "number" &&
+    typeof r.completion_tokens === "number" &&
+    typeof r.cached_tokens === "number" &&
+    typeof r.token_count === "number" &&
+    typeof r.usage_source === "string" &&
+    isNumberOrNull(r.queue_time_ms) &&
+    isStringOrNull(r.finish_reason) &&
+    isStringOrNull(r.error) &&
+    typeof r.session_kind === "string" &&
+    isStringOrNull(r.parent_session_id) &&
+    typeof r.reasoning_tokens === "number" &&
+    isNumberOrNull(r.ttfct_ms) &&
+    isNumberOrNull(r.tool_wait_ms) &&
+    isNumberOrNull(r.subagent_wait_ms) &&
+    typeof r.fan_out === "number"
+  ))
+    return -1;
+  const chars =
+    r.request_id.length +
+    r.client_id.length +
+    r.session_id.length +
+    r.profile.length +
+    r.node_id.length +
+    r.kv_tier.length +
+    r.usage_source.length +
+    (r.finish_reason?.length ?? 0) +
+    (r.error?.length ?? 0) +
+    r.session_kind.length +
+    (r.parent_session_id?.length ?? 0);
+  // A character takes at most 6 bytes in JSON's UTF-8 ("\u001f"; a surrogate pair is 4 bytes).
+  if (LINE_BYTES_BUT_STRINGS + 6 * chars >= out.length - at) return -1;
+  const k = KEY_BYTES;
+  at = writeString(r.request_id, out, ascii(k.request_id, out, at));
+  at = writeString(r.client_id, out, ascii(k.client_id, out, at));
+  at = writeString(r.session_id, out, ascii(k.session_id, out, at));
+  at = writeNumber(r.turn_index, out, ascii(k.turn_index, out, at));
+  at = writeString(r.profile, out, ascii(k.profile, out, at));
+  at = writeString(r.node_id, out, ascii(k.node_id, out, at));
+  at = writeString(r.kv_tier, out, ascii(k.kv_tier, out, at));
+  at = writeNumber(r.scheduled_ms, out, ascii(k.scheduled_ms, out, at));
+  at = writeNumber(r.sent_ms, out, ascii(k.sent_ms, out, at));
+  at = writeNumber(r.schedule_lag_ms, out, ascii(k.schedule_lag_ms, out, at));
+  at = writeNumberOrNull(r.first_token_ms, out, ascii(k.first_token_ms, out, at));
+  at = writeNumber(r.end_ms, out, ascii(k.end_ms, out, at));
+  at = writeNumberOrNull(r.ttft_ms, out, ascii(k.ttft_ms, out, at));
+  at = writeNumber(r.e2el_ms, out, ascii(k.e2el_ms, out, at));
+  at = writeNumberOrNull(r.tpot_ms, out, ascii(k.tpot_ms, out, at));
+  at = writeNumber(r.prompt_tokens, out, ascii(k.prompt_tokens, out, at));
+  at = writeNumber(r.completion_tokens, out, ascii(k.completion_tokens, out, at));
+  at = writeNumber(r.cached_tokens, out, ascii(k.cached_tokens, out, at));
+  at = writeNumber(r.token_count, out, ascii(k.token_count, out, at));
+  at = writeString(r.usage_source, out, ascii(k.usage_source, out, at));
+  at = writeNumberOrNull(r.queue_time_ms, out, ascii(k.queue_time_ms, out, at));
+  at = writeStringOrNull(r.finish_reason, out, ascii(k.finish_reason, out, at));
+  at = writeStringOrNull(r.error, out, ascii(k.error, out, at));
+  at = writeString(r.session_kind, out, ascii(k.session_kind, out, at));
+  at = writeStringOrNull(r.parent_session_id, out, ascii(k.parent_session_id, out, at));
+  at = writeNumber(r.reasoning_tokens, out, ascii(k.reasoning_tokens, out, at));
+  at = writeNumberOrNull(r.ttfct_ms, out, ascii(k.ttfct_ms, out, at));
+  at = writeNumberOrNull(r.tool_wait_ms, out, ascii(k.tool_wait_ms, out, at));
+  at = writeNumberOrNull(r.subagent_wait_ms, out, ascii(k.subagent_wait_ms, out, at));
+  at = writeNumber(r.fan_out, out, ascii(k.fan_out, out, at));
+  at = writeNumber(r.itl_ms.length, out, ascii(k.itl_count, out, at));
+  out[at++] = 0x7d; // }
+  return at;
+}
+
+function hasRecordKeys(record: RequestRecord): boolean {
+  const keys = Object.keys(record);
+  if (keys.length !== REQUEST_RECORD_KEYS.length) return false;
+  for (let i = 0; i < keys.length; i++) if (keys[i] !== REQUEST_RECORD_KEYS[i]) return false;
+  return true;
+}
+
+function isNumberOrNull(v: unknown): v is number | null {
+  return v === null || typeof v === "number";
+}
+
+function isStringOrNull(v: unknown): v is string | null {
+  return v === null || typeof v === "string";
+}
+
+/** What comes before each value: `{"request_id":`, then `,"client_id":` and so on. */
+const KEY_BYTES = Object.fromEntries(
+  [...REQUEST_RECORD_KEYS.filter((key) => key !== "itl_ms"), "itl_count"].map((key, i) => [
+    key,
+    `${i === 0 ? "{" : ","}${JSON.stringify(key)}:`,
+  ]),
+) as Record<Exclude<keyof RequestRecord, "itl_ms"> | "itl_count", string>;
+
+/** Writes an ASCII string's characters, one byte each. */
+function ascii(text: string, out: Uint8Array, at: number): number {
+  for (let i = 0; i < text.length; i++) out[at++] = text.charCodeAt(i);
+  return at;
+}
+
+/** A string as JSON writes it: quoted, escaped, UTF-8. */
+function writeString(text: string, out: Uint8Array, at: number): number {
+  out[at] = 0x22; // "
+  let end = at + 1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    // Escaped (quote, backslash, control characters, lone surrogates) or more than one byte:
+    // JSON.stringify and the UTF-8 encoder write this string.
+    if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7f) return utf8(JSON.stringify(text), out, at);
+    out[end++] = c;
+  }
+  out[end++] = 0x22;
+  return end;
+}
+
+function writeStringOrNull(text: string | null, out: Uint8Array, at: number): number {
+  return text === null ? ascii("null", out, at) : writeString(text, out, at);
+}
+
+const encoder = new TextEncoder();
+
+function utf8(text: string, out: Uint8Array, at: number): number {
+  return at + encoder.encodeInto(text, out.subarray(at)).written;
+}
+
+function writeNumberOrNull(v: number | null, out: Uint8Array, at: number): number {
+  return v === null ? ascii("null", out, at) : writeNumber(v, out, at);
+}
+
+/**
+ * A number as JSON writes it (a non-finite one as null). Run times are whole microseconds in
+ * ms (k / 1000) and counts are integers: such a number's shortest round-trip digits, which JSON
+ * writes, are k's own digits with the point put in (k has at most 15 digits, and two decimals of
+ * at most 15 significant digits are never the same double), so it is written from its integer
+ * part and its thousandths without the general double-to-text conversion.
+ */
+function writeNumber(v: number, out: Uint8Array, at: number): number {
+  if (v >= 0 && v < 1e9) {
+    const k = Math.round(v * 1000);
+    if (k / 1000 === v) {
+      const whole = Math.floor(v);
+      at = writeDigits(whole, out, at);
+      const f = k - whole * 1000;
+      if (f === 0) return at;
+      // Thousandths without trailing zeros: 500 -> ".5", 50 -> ".05", 5 -> ".005".
+      const d1 = (f / 100) | 0;
+      const d2 = ((f / 10) | 0) % 10;
+      const d3 = f % 10;
+      out[at++] = 0x2e; // .
+      out[at++] = 0x30 + d1;
+      if (d2 !== 0 || d3 !== 0) out[at++] = 0x30 + d2;
+      if (d3 !== 0) out[at++] = 0x30 + d3;
+      return at;
+    }
+  }
+  return ascii(Number.isFinite(v) ? String(v) : "null", out, at);
+}
+
+/** The decimal digits of an integer in [0, 1e9). */
+function writeDigits(n: number, out: Uint8Array, at: number): number {
+  let digits = 1;
+  for (let p = 10; p <= n; p *= 10) digits++;
+  const end = at + digits;
+  for (let i = end - 1; i >= at; i--) {
+    const q = (n / 10) | 0;
+    out[i] = 0x30 + n - q * 10;
+    n = q;
+  }
+  return end;
+}

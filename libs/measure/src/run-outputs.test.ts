@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { renderHtmlReport } from "./html-report";
-import { requestLine, requestLineWithoutItl, type RequestRecord } from "./record";
+import { REQUEST_RECORD_KEYS, requestLine, requestLineWithoutItl, type RequestRecord } from "./record";
 import { RUN_FILES, RunOutputs, SERVER_METRICS_FILE } from "./run-outputs";
 import { summaryCsv, SummaryAccumulator, toJson } from "./summary";
 import { requestRecord } from "./testing";
@@ -65,6 +65,33 @@ describe("RunOutputs", () => {
       { ...record(2), itl_count: 9 } as unknown as RequestRecord,
       { itl_ms: [1] } as unknown as RequestRecord,
     ];
+    for (const r of records) outputs.writeRequestRecordWithoutItl(r);
+    outputs.closeRequests();
+    expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe(
+      records.map((r) => requestLineWithoutItl(r) + "\n").join(""),
+    );
+  });
+
+  it("records of the load runner's shape -> the same lines, encoded straight into the file's buffer", () => {
+    const dir = mkdtempSync(join(root, "run-"));
+    const outputs = new RunOutputs(dir);
+    const full = (i: number): RequestRecord => {
+      const values: Record<string, unknown> = {
+        ...record(i),
+        usage_source: "server",
+        session_kind: "chat",
+        parent_session_id: i % 2 ? null : `p${i}`,
+        reasoning_tokens: 0,
+        ttfct_ms: i % 3 ? 20.001 : null,
+        tool_wait_ms: null,
+        subagent_wait_ms: i / 7,
+        fan_out: 0,
+        error: i % 5 ? null : 'CANCELLED: "gone" ü',
+      };
+      return Object.fromEntries(REQUEST_RECORD_KEYS.map((k) => [k, values[k]])) as unknown as RequestRecord;
+    };
+    const records = Array.from({ length: 5000 }, (_, i) => full(i));
+    for (const r of records) expect(Object.keys(r)).toEqual(REQUEST_RECORD_KEYS);
     for (const r of records) outputs.writeRequestRecordWithoutItl(r);
     outputs.closeRequests();
     expect(readFileSync(join(dir, RUN_FILES.requests), "utf8")).toBe(

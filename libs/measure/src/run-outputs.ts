@@ -2,7 +2,12 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderHtmlReport } from "./html-report";
 import { JsonlWriter } from "./jsonl-writer";
-import { requestLineParts, requestLineWithoutItlParts, type RequestRecord } from "./record";
+import {
+  encodeRequestLineWithoutItl,
+  requestLineParts,
+  requestLineWithoutItlParts,
+  type RequestRecord,
+} from "./record";
 import type { ServerMetricsSample } from "./server-metrics";
 import { summaryCsv, toJson, type ChartSource, type RunSummary } from "./summary";
 
@@ -42,7 +47,9 @@ export class RunOutputs {
 
   /** Appends `record`'s requests.jsonl line without its ITL gaps (`requestLineWithoutItl`'s text). */
   writeRequestRecordWithoutItl(record: RequestRecord): void {
-    this.requests.write(...requestLineWithoutItlParts(record));
+    // Encoded straight into the file's buffer when the record is of the load runner's shape.
+    if (!this.requests.writeEncoded(record, encodeRequestLineWithoutItl))
+      this.requests.write(...requestLineWithoutItlParts(record));
   }
 
   /** Writes every queued line and closes requests.jsonl (idempotent). */

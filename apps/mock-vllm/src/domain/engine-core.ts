@@ -989,8 +989,12 @@ export class EngineCore {
         }
       }
       if (runStart >= 0) this.events.push(this.gpuBlockStored(r, runStart, full));
-    } else {
-      for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+    } else if (full > r.numCachedBlocks) {
+      // Hashes first, then the registrations: each registration is a cache miss or two at a
+      // random slot, and without a hash computed in between they overlap instead of queueing.
+      this.blockHash(r, full - 1);
+      const { blocks, blockHashes } = r;
+      for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(blocks[k]!, blockHashes[k]!);
     }
     if (full > r.numCachedBlocks) r.numCachedBlocks = full;
   }

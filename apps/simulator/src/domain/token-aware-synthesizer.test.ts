@@ -7,7 +7,9 @@ import { TokenAwareSynthesizer } from "./token-aware-synthesizer";
 
 describe("TokenAwareSynthesizer", () => {
   it.each([
+    [1, "s1:0", 0],
     [1, "s1:0", 1],
+    [1, "s1:0", 9],
     [1, "s1:1", 50],
     [7, "x", 300],
   ])("seed %i key %s, %i tokens -> the same text as workloadgen's PromptSynthesizer", (seed, key, tokens) => {

@@ -2,7 +2,7 @@ import { loadTokenizer, VirtualTimers } from "@symphony/common";
 import { describe, expect, it } from "vitest";
 import { DatasetSessionSource } from "./closed-loop";
 import type { Conversation } from "./dataset";
-import type { RequestRecord } from "@symphony/measure";
+import { REQUEST_RECORD_KEYS, type RequestRecord } from "@symphony/measure";
 import { LoadRunner, type LoadRunnerOptions, type SendQuota } from "./load-runner";
 import { arraySource, type SessionPlan, type SessionSource } from "./plan";
 import { PromptSynthesizer } from "./prompt-synth";
@@ -183,6 +183,14 @@ describe("LoadRunner, closed loop", () => {
     }
     timers.runAll(1e6);
     expect(runner.activeSessions).toBe(0);
+  });
+
+  it("records -> the keys requests.jsonl writes field by field, in its order", () => {
+    const { timers, records, runner } = setup({ maxRequests: 6 });
+    runner.start();
+    timers.runAll(1e6);
+    expect(records.length).toBeGreaterThan(0);
+    for (const r of records) expect(Object.keys(r)).toEqual(REQUEST_RECORD_KEYS);
   });
 
   it("each turn -> sent at previous end + reading time of the ACTUAL reply + typing time", () => {

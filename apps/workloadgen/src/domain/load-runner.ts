@@ -381,6 +381,7 @@ export class LoadRunner {
     const completion = fin ? fin.completionTokens || t.tokenCount : t.tokenCount;
     const ttft = t.firstTokenUs === null ? null : (t.firstTokenUs - sentUs) / 1000;
     const e2el = (endUs - sentUs) / 1000;
+    // Keys in REQUEST_RECORD_KEYS' order: requests.jsonl writes such records field by field.
     this.onRecord({
       request_id: request.requestId,
       client_id: request.clientId,

@@ -1,4 +1,4 @@
-import { TypedArraySlab, type TimerHandle, type Timers } from "@symphony/common";
+import { SlotMap, TypedArraySlab, type TimerHandle, type Timers } from "@symphony/common";
 import {
   CpuOffloadTier,
   type BlockSource,
@@ -282,7 +282,7 @@ export class EngineCore {
   private readonly pool: BlockPool;
   /** Where the requests' block-hash arrays are cut from (one buffer each would cost more). */
   private readonly requestArrays = new TypedArraySlab();
-  private readonly byId = new Map<string, RequestState>();
+  private readonly byId = new SlotMap<string, RequestState>();
   private waiting: RequestState[] = [];
   private running: RequestState[] = [];
   private batch: RequestState[] = [];
@@ -319,7 +319,7 @@ export class EngineCore {
   /** Lazy requests (queue order) whose KV fills a block at steps ≡ index (mod blockSize). */
   private ffBuckets: RequestState[][] = [];
   /** Lazy requests (queue order) by the step whose completion emits their last token. */
-  private readonly ffFinishes = new Map<number, RequestState[]>();
+  private readonly ffFinishes = new SlotMap<number, RequestState[]>();
   /** Σ numComputed of the lazy requests as of the last completed step. */
   private ffLazyKv = 0;
   /** The requests of the step in flight beyond the lazy ones, in batch order. */
@@ -973,10 +973,18 @@ export class EngineCore {
    */
   private cacheFullBlocks(r: RequestState): void {
     const full = Math.floor(r.numComputed / this.config.blockSize);
+    const from = r.numCachedBlocks;
+    if (full <= from) return;
+    // Hashes first, then the pool's reads for all the blocks in one tight loop (BlockPool.warm),
+    // then the registrations: each is a cache miss or two at a random slot, and this way the
+    // misses overlap instead of queueing behind the hashing and each other.
+    this.blockHash(r, full - 1);
+    const { blocks, blockHashes } = r;
+    if (full - from > 1) this.pool.warm(blocks, blockHashes, from, full);
     if (this.events) {
       let runStart = -1;
-      for (let k = r.numCachedBlocks; k < full; k++) {
-        const fresh = this.pool.cache(r.blocks[k]!, this.blockHash(r, k));
+      for (let k = from; k < full; k++) {
+        const fresh = this.pool.cache(blocks[k]!, blockHashes[k]!);
         if (fresh && runStart < 0) runStart = k;
         else if (!fresh && runStart >= 0) {
           this.events.push(this.gpuBlockStored(r, runStart, k));
@@ -984,14 +992,10 @@ export class EngineCore {
         }
       }
       if (runStart >= 0) this.events.push(this.gpuBlockStored(r, runStart, full));
-    } else if (full > r.numCachedBlocks) {
-      // Hashes first, then the registrations: each registration is a cache miss or two at a
-      // random slot, and without a hash computed in between they overlap instead of queueing.
-      this.blockHash(r, full - 1);
-      const { blocks, blockHashes } = r;
-      for (let k = r.numCachedBlocks; k < full; k++) this.pool.cache(blocks[k]!, blockHashes[k]!);
+    } else {
+      for (let k = from; k < full; k++) this.pool.cache(blocks[k]!, blockHashes[k]!);
     }
-    if (full > r.numCachedBlocks) r.numCachedBlocks = full;
+    r.numCachedBlocks = full;
   }
 
   private gpuBlockStored(r: RequestState, first: number, end: number) {

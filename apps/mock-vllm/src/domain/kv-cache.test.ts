@@ -1,5 +1,7 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BlockHashIndex, BlockPool, hashBlock, NO_HASH } from "./kv-cache";
+import { BLOCK_RECORD_SIZE, BlockHashIndex, BlockPool, HASH_HI, hashBlock, NO_HASH } from "./kv-cache";
+import { KvEventQueue, type KvEvent } from "./kv-events";
 
 const at = (arr: number[]) => (i: number) => arr[i]!;
 
@@ -76,9 +78,206 @@ describe("BlockPool", () => {
   });
 });
 
+/**
+ * The block pool's behaviour written the obvious way: a Map for the prefix index, an array for
+ * the LRU free queue (a freed block appended, a taken one spliced out), the events in a list.
+ */
+class ReferencePool {
+  private readonly index = new Map<number, number>();
+  private readonly hashes: number[];
+  private readonly refCounts: number[];
+  private readonly lru: number[] = [];
+  readonly events: KvEvent[] = [];
+
+  constructor(readonly numBlocks: number) {
+    this.hashes = Array<number>(numBlocks).fill(NO_HASH);
+    this.refCounts = Array<number>(numBlocks).fill(0);
+    for (let id = 0; id < numBlocks; id++) this.lru.push(id);
+  }
+
+  stats() {
+    const free = this.lru.length;
+    return {
+      numBlocks: this.numBlocks,
+      numFreeBlocks: free,
+      numCachedBlocks: this.index.size,
+      usage: this.numBlocks === 0 ? 0 : 1 - free / this.numBlocks,
+    };
+  }
+
+  lookup(hash: number): number {
+    return this.index.get(hash) ?? -1;
+  }
+
+  refCount(id: number): number {
+    return this.refCounts[id]!;
+  }
+
+  touch(ids: number[]): void {
+    for (const id of ids) {
+      if (this.refCounts[id] === 0) this.lru.splice(this.lru.indexOf(id), 1);
+      this.refCounts[id]!++;
+    }
+  }
+
+  allocate(n: number): number[] | null {
+    if (n > this.lru.length) return null;
+    const out = this.lru.splice(0, n);
+    for (const id of out) {
+      const hash = this.hashes[id]!;
+      if (hash !== NO_HASH && this.index.get(hash) === id) {
+        this.index.delete(hash);
+        this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
+      }
+      this.hashes[id] = NO_HASH;
+      this.refCounts[id] = 1;
+    }
+    return out;
+  }
+
+  free(ids: number[]): void {
+    for (const id of [...ids].reverse()) {
+      if (this.refCounts[id] === 0) throw new Error(`block ${id} freed more often than it was taken`);
+      if (--this.refCounts[id]! === 0) this.lru.push(id);
+    }
+  }
+
+  cache(id: number, hash: number): boolean {
+    if (this.hashes[id] !== NO_HASH) return false;
+    this.hashes[id] = hash;
+    if (this.index.has(hash)) return false;
+    this.index.set(hash, id);
+    return true;
+  }
+
+  resetPrefixCache(): void {
+    this.hashes.fill(NO_HASH);
+    this.index.clear();
+    this.events.push({ type: "AllBlocksCleared" });
+  }
+}
+
+describe("BlockPool against a reference model", () => {
+  // Hashes from a small set (so blocks share content and lookups hit), over the 53-bit range,
+  // some sharing their low 32 bits.
+  const hashAt = (k: number) => (k % 3 === 0 ? 2 ** 52 : 0) + (k % 5) * 2 ** 32 + ((k * 0x9e3779b1) >>> 0);
+  // Unbiased: fast-check otherwise favours 0, i.e. mostly empty allocations.
+  const op = fc.noBias(fc.tuple(fc.nat(99), fc.nat(1_000_000), fc.nat(1_000_000)));
+
+  it("random allocate/free/touch/cache/lookup/reset -> the same results, stats and events", () => {
+    // allocShare: how often allocation runs (out of 25; the rest of those are lookups freed at
+    // once, which leave stale queue entries behind, so rarely allocating pools fill their ring).
+    const allocShare = fc.integer({ min: 2, max: 25 });
+    const ops = fc.array(op, { minLength: 100, maxLength: 400 });
+    // span: how many distinct hashes (few: lookups mostly hit; many: blocks rarely share content).
+    const span = fc.integer({ min: 1, max: 40 });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 24 }),
+        allocShare,
+        span,
+        ops,
+        (numBlocks, allocShare, span, ops) => {
+          const queue = new KvEventQueue();
+          const pool = new BlockPool(numBlocks, queue);
+          const ref = new ReferencePool(numBlocks);
+          /** Block lists held, like requests': each entry took one reference on each of its blocks. */
+          const held: number[][] = [];
+          const events: KvEvent[] = [];
+          for (const [kind, a, b] of ops) {
+            if (kind < allocShare) {
+              const n = a % (Math.ceil(numBlocks / 3) + 2);
+              const got = pool.allocate(n);
+              expect(got).toEqual(ref.allocate(n));
+              if (got) held.push(got);
+            } else if (kind >= 25 && kind < 50) {
+              if (held.length === 0) continue;
+              const [ids] = held.splice(a % held.length, 1);
+              pool.free(ids!);
+              ref.free(ids!);
+            } else if (kind < 65) {
+              // A prefix lookup: the run of hashes found, taken (free ones leave the queue); below
+              // 25, freed at once.
+              const ids: number[] = [];
+              for (let k = 0; k < 1 + (b % 8); k++) {
+                const hash = hashAt((a + k) % span);
+                const id = pool.lookup(hash);
+                expect(id).toBe(ref.lookup(hash));
+                if (id < 0) break;
+                ids.push(id);
+              }
+              pool.touch(ids);
+              ref.touch(ids);
+              if (kind < 25) {
+                // Short requests on the same prefix, one after another: each leaves a stale entry
+                // per block that was free.
+                pool.free(ids);
+                ref.free(ids);
+                for (let again = 0; again < a % 4; again++) {
+                  pool.touch(ids);
+                  ref.touch(ids);
+                  pool.free(ids);
+                  ref.free(ids);
+                }
+              } else if (ids.length > 0) held.push(ids);
+            } else if (kind < 90) {
+              if (held.length === 0) continue;
+              // A request registering its blocks: consecutive hashes from a random start.
+              const ids = held[a % held.length]!;
+              for (let k = 0; k < ids.length; k++) {
+                const hash = hashAt((b + k) % span);
+                expect(pool.cache(ids[k]!, hash)).toBe(ref.cache(ids[k]!, hash));
+              }
+            } else if (kind < 95) {
+              expect(pool.lookup(hashAt(a % span))).toBe(ref.lookup(hashAt(a % span)));
+            } else if (kind < 97) {
+              if (b % 8 !== 0) continue; // rare: it empties the cache
+              pool.resetPrefixCache();
+              ref.resetPrefixCache();
+            } else {
+              // A free block freed again: both throw, having freed nothing.
+              const id = a % numBlocks;
+              if (ref.refCount(id) !== 0) continue;
+              expect(() => pool.free([id])).toThrow(/freed more often/);
+              expect(() => ref.free([id])).toThrow(/freed more often/);
+            }
+            events.push(...queue.take());
+            expect(pool.stats()).toEqual(ref.stats());
+            expect(events).toEqual(ref.events);
+          }
+          for (let id = 0; id < numBlocks; id++) expect(pool.refCount(id)).toBe(ref.refCount(id));
+          // The queue's order: allocating every free block takes them in the same order.
+          expect(pool.allocate(pool.numFreeBlocks)).toEqual(ref.allocate(ref.stats().numFreeBlocks));
+          expect([...events, ...queue.take()]).toEqual(ref.events);
+        },
+      ),
+      { seed: 20261207, numRuns: 300 },
+    );
+  });
+});
+
+/**
+ * A BlockHashIndex over its own block records, taking whole keys: `put` writes the key's high
+ * bits into the id's record first, as the pool does before registering a block.
+ */
+function indexWithRecords(capacity: number, ids: number) {
+  const records = new Int32Array(ids * BLOCK_RECORD_SIZE);
+  const index = new BlockHashIndex(records, capacity);
+  const hi = (key: number) => Math.floor(key / 2 ** 32);
+  return {
+    index,
+    get: (key: number) => index.get(key | 0, hi(key)),
+    setIfAbsent: (key: number, id: number) => {
+      records[id * BLOCK_RECORD_SIZE + HASH_HI] = hi(key);
+      return index.setIfAbsent(key | 0, hi(key), id);
+    },
+    deleteIf: (key: number, id: number) => index.deleteIf(key | 0, hi(key), id),
+  };
+}
+
 describe("BlockHashIndex", () => {
   it("random set/delete/get/clear, small table that grows -> same answers as a Map", () => {
-    const index = new BlockHashIndex(4);
+    const { index, get, setIfAbsent, deleteIf } = indexWithRecords(4, 64);
     const model = new Map<number, number>();
     const keyOfId = new Map<number, number>();
     let x = 12345;
@@ -93,14 +292,14 @@ describe("BlockHashIndex", () => {
       const id = next() % 64;
       const op = next() % 10;
       if (op < 5) {
-        // The pool's invariant: an id is stored under at most one key.
-        if (!model.has(key) && keyOfId.has(id)) continue;
+        // The pool's invariant: only a block not stored under any key is registered.
+        if (keyOfId.has(id)) continue;
         const stores = !model.has(key);
         if (stores) {
           model.set(key, id);
           keyOfId.set(id, key);
         }
-        expect(index.setIfAbsent(key, id)).toBe(stores);
+        expect(setIfAbsent(key, id)).toBe(stores);
       } else if (op < 9) {
         // deleteIf's contract: an id, if stored, is stored under the key given with it.
         if (keyOfId.has(id) && keyOfId.get(id) !== key) continue;
@@ -109,30 +308,30 @@ describe("BlockHashIndex", () => {
           model.delete(key);
           keyOfId.delete(id);
         }
-        expect(index.deleteIf(key, id)).toBe(deletes);
+        expect(deleteIf(key, id)).toBe(deletes);
       } else if (step % 5000 === 0) {
         model.clear();
         keyOfId.clear();
         index.clear();
       }
-      expect(index.get(key)).toBe(model.get(key) ?? -1);
+      expect(get(key)).toBe(model.get(key) ?? -1);
       expect(index.size).toBe(model.size);
     }
     for (let k = 0; k < 300; k++) {
-      expect(index.get(keyAt(k))).toBe(model.get(keyAt(k)) ?? -1);
-      expect(index.get(twin(k))).toBe(model.get(twin(k)) ?? -1);
+      expect(get(keyAt(k))).toBe(model.get(keyAt(k)) ?? -1);
+      expect(get(twin(k))).toBe(model.get(twin(k)) ?? -1);
     }
   });
 
   it("keys with one home slot, deleted from the middle of their run -> the rest stay findable", () => {
     // Same low 32 bits (same home slot), different high bits: one probe run.
-    const index = new BlockHashIndex(8);
+    const { index, get, setIfAbsent, deleteIf } = indexWithRecords(8, 8);
     const keys = [1, 2, 3, 4, 5, 6].map((h) => h * 2 ** 32 + 7);
-    keys.forEach((key, id) => expect(index.setIfAbsent(key, id)).toBe(true));
-    expect(index.deleteIf(keys[1]!, 1)).toBe(true);
-    expect(index.deleteIf(keys[3]!, 3)).toBe(true);
-    expect(index.deleteIf(keys[4]!, 7)).toBe(false); // present, but under another id
-    expect(keys.map((key) => index.get(key))).toEqual([0, -1, 2, -1, 4, 5]);
+    keys.forEach((key, id) => expect(setIfAbsent(key, id)).toBe(true));
+    expect(deleteIf(keys[1]!, 1)).toBe(true);
+    expect(deleteIf(keys[3]!, 3)).toBe(true);
+    expect(deleteIf(keys[4]!, 7)).toBe(false); // present, but under another id
+    expect(keys.map((key) => get(key))).toEqual([0, -1, 2, -1, 4, 5]);
     expect(index.size).toBe(4);
   });
 });

@@ -106,6 +106,32 @@ export interface KvCacheStats {
 }
 
 /**
+ * The pool keeps what it knows of block `id` in one record of `BLOCK_RECORD_SIZE` int32 fields
+ * at `records[BLOCK_RECORD_SIZE * id]`, 16 bytes, so a block's registration, eviction or free
+ * reads one cache line instead of one per field. A cached hash (a safe integer below 2^53) is
+ * split into its low 32 bits and its high bits; the high bits are HIGH_NONE while the block
+ * holds no cached content.
+ */
+export const BLOCK_RECORD_SIZE = 4;
+/** Field offsets in a block's record. */
+const HASH_LO = 0;
+/** The hash's bits above the low 32 (below 2^21 for hashBlock's 53-bit hashes). */
+export const HASH_HI = 1;
+/** Requests holding the block (0: free). */
+const REF_COUNT = 2;
+/** The free-queue ring slot of the block's latest free (meaningful while it is free). */
+const RING_POS = 3;
+/** A record's HASH_HI when the block holds no cached content. */
+const HIGH_NONE = -1;
+
+const TWO_32 = 0x100000000;
+
+/** The bits of a non-negative safe integer above its low 32 (`hash | 0` gives the low 32). */
+function highBits(hash: number): number {
+  return (hash - (hash >>> 0)) / TWO_32;
+}
+
+/**
  * Block hash -> block id, an open-addressing table on typed arrays in place of a
  * `Map<number, number>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
  * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
@@ -113,32 +139,39 @@ export interface KvCacheStats {
  *
  * Built for the pool's pattern (a few million inserts and evictions an hour per engine, each at a
  * random slot, so each a cache miss unless the table is small):
- * - a slot is 8 bytes, the key's low 32 bits and the block id + 1, side by side; the full key
- *   is kept per block id (`keys`) and read only when the low bits match;
+ * - a slot is 8 bytes, the key's low 32 bits and the block id + 1, side by side; the key's high
+ *   bits are read from the pool's record of that block (`records`, see BLOCK_RECORD_SIZE), only
+ *   when the low bits match, so the index keeps no copy of the keys;
  * - linear probing with backward-shift deletion: no tombstones, so no rebuilds, and a table
  *   sized for the pool (at most half full) never grows.
  *
- * A block id is stored under at most one key at a time (a block caches one hash), which is what
- * lets `keys` be indexed by id. Keys are non-negative integers below 2^53 (hashBlock's range).
+ * Keys are passed split, `lo = key | 0` and `hi` = the bits above (non-negative). A block id is
+ * stored under at most one key at a time, and while it is stored, its record's HASH_HI field
+ * holds that key's high bits (the pool's records always do: a block is indexed only under its
+ * own hash).
  */
 export class BlockHashIndex {
   /** slot i: the key's low 32 bits at 2i, block id + 1 at 2i + 1 (0 = empty). */
   private slots: Int32Array;
-  /** keys[id]: the key block `id` is stored under (meaningful while it is). */
-  private keys: Float64Array;
   private mask: number;
   /** 32 - log2(capacity): a key's home slot is the top bits of its multiplicative hash. */
   private shift: number;
   private count = 0;
 
-  /** @param capacity how many entries the table holds without growing (the pool: its block count). */
-  constructor(capacity = 1024) {
+  /**
+   * @param records the pool's block records: `records[BLOCK_RECORD_SIZE * id + HASH_HI]` is the
+   *   high bits of the key block `id` is stored under.
+   * @param capacity how many entries the table holds without growing (the pool: its block count).
+   */
+  constructor(
+    private readonly records: Int32Array,
+    capacity = 1024,
+  ) {
     let cap = 16;
     while (cap < capacity * 2) cap *= 2;
     this.slots = new Int32Array(cap * 2);
     this.mask = cap - 1;
     this.shift = 32 - Math.log2(cap);
-    this.keys = new Float64Array(Math.max(16, capacity));
   }
 
   get size(): number {
@@ -150,54 +183,63 @@ export class BlockHashIndex {
     return Math.imul(lo, 0x9e3779b1) >>> this.shift;
   }
 
-  /** The block id stored under `key`, or -1. */
-  get(key: number): number {
+  /** True when the entry of block `v - 1` has the high bits `hi`. */
+  private highMatches(v: number, hi: number): boolean {
+    return this.records[(v - 1) * BLOCK_RECORD_SIZE + HASH_HI] === hi;
+  }
+
+  /**
+   * Reads the slot where probing for a key with low bits `lo` starts and returns it (callers
+   * fold it into a sink): a load whose miss overlaps with its neighbours' when done for a run of
+   * keys in a tight loop, ahead of the get / setIfAbsent / deleteIf calls that then hit.
+   */
+  warm(lo: number): number {
+    return this.slots[2 * this.home(lo) + 1]!;
+  }
+
+  /** The block id stored under the key (lo, hi), or -1. */
+  get(lo: number, hi: number): number {
     const { slots, mask } = this;
-    const lo = key | 0;
     for (let i = this.home(lo); ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) return -1;
-      if (slots[2 * i] === lo && this.keys[v - 1] === key) return v - 1;
+      if (slots[2 * i] === lo && this.highMatches(v, hi)) return v - 1;
     }
   }
 
   /**
-   * Stores `id` under `key` unless the key is present (then keeps the old id, like `has` + `set`).
-   * True when it stored. `id` must not be stored under another key.
+   * Stores `id` under the key (lo, hi) unless the key is present (then keeps the old id, like
+   * `has` + `set`). True when it stored. `id` must not be stored under any key.
    */
-  setIfAbsent(key: number, id: number): boolean {
+  setIfAbsent(lo: number, hi: number, id: number): boolean {
     const { slots, mask } = this;
-    const lo = key | 0;
     let i = this.home(lo);
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) break;
-      if (slots[2 * i] === lo && this.keys[v - 1] === key) return false;
+      if (slots[2 * i] === lo && this.highMatches(v, hi)) return false;
     }
     slots[2 * i] = lo;
     slots[2 * i + 1] = id + 1;
-    if (id >= this.keys.length) this.growKeys(id);
-    this.keys[id] = key;
     this.count++;
     if (this.count * 2 > mask + 1) this.grow();
     return true;
   }
 
   /**
-   * Removes `key` if it maps to `id`; true when it did. `id`, if stored, must be stored under
-   * `key` (a block is only ever stored under its own hash): then a slot holding `id` with the
-   * key's low bits is the key's, and the full key is read only for a slot of another id.
+   * Removes the key (lo, hi) if it maps to `id`; true when it did. `id`, if stored, must be
+   * stored under this key: then a slot holding `id` with the key's low bits is the key's, and
+   * the high bits are read only for a slot of another id.
    */
-  deleteIf(key: number, id: number): boolean {
+  deleteIf(lo: number, hi: number, id: number): boolean {
     const { slots, mask } = this;
-    const lo = key | 0;
     let i = this.home(lo);
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) return false;
       if (slots[2 * i] !== lo) continue;
       if (v - 1 === id) break;
-      if (this.keys[v - 1] === key) return false; // the key is another block's
+      if (this.highMatches(v, hi)) return false; // the key is another block's
     }
     // Backward shift: later entries of the probe run that may live at i move up, so every key
     // stays reachable from its home slot without tombstones.
@@ -222,14 +264,6 @@ export class BlockHashIndex {
     this.count = 0;
   }
 
-  private growKeys(id: number): void {
-    let n = this.keys.length;
-    while (n <= id) n *= 2;
-    const keys = new Float64Array(n);
-    keys.set(this.keys);
-    this.keys = keys;
-  }
-
   /** Doubles the table (more entries than it was sized for) and re-inserts every entry. */
   private grow(): void {
     const old = this.slots;
@@ -250,26 +284,32 @@ export class BlockHashIndex {
 }
 
 /**
- * The pool's blocks are ids 0..numBlocks-1; what the pool knows of each lives in typed arrays by
- * id (how many requests hold it, its free-queue links, its cached content's hash). Block objects
- * with those fields were a cache miss each on every allocation, free and registration (tens of
- * thousands per engine, scattered on the heap), and a 53-bit hash field a boxed number per block.
+ * The pool's blocks are ids 0..numBlocks-1; what the pool knows of each (its cached hash, how
+ * many requests hold it, its free-queue slot) is one 16-byte record by id (see
+ * BLOCK_RECORD_SIZE): the pool is memory-latency bound (every registration, eviction and free
+ * lands on a random block), so one cache line per block touched, not one per field.
+ *
+ * The free queue is a ring of block ids with lazy deletion, not a linked list: a free appends
+ * the id at the tail and stamps the slot in the block's record; taking a free block (`touch`)
+ * only raises its reference count, leaving its entry behind, stale. Allocation pops from the
+ * head, skipping stale entries: a block now held, or one freed again later (its record points at
+ * a later slot). So the live entries are each free block's latest free, in order: the LRU order
+ * of a linked list, and allocation reads consecutive ids instead of chasing links, so the misses
+ * on their records overlap. A full ring (twice the block count, so at least half stale) is
+ * compacted in order.
  */
 export class BlockPool {
-  /** refCounts[id]: requests holding block id (0 = in the free queue). */
-  private readonly refCounts: Int32Array;
-  /**
-   * The doubly linked free queue by block id: prevOf[id], nextOf[id], with two sentinels after
-   * the blocks (HEAD = numBlocks, TAIL = numBlocks + 1); nextOf[HEAD] is the LRU block.
-   */
-  private readonly prevOf: Int32Array;
-  private readonly nextOf: Int32Array;
-  private readonly headId: number;
-  private readonly tailId: number;
+  /** The blocks' records, BLOCK_RECORD_SIZE int32 fields per block id. */
+  private readonly records: Int32Array;
+  /** The free queue's entries are ring[head], ring[head + 1], ... (mod its size), ringUsed of them. */
+  private readonly ring: Int32Array;
+  private readonly ringMask: number;
+  private head = 0;
+  private ringUsed = 0;
+  /** Folds the loads of `warm` passes so they are not dropped as unused. */
+  private sink = 0;
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
-  /** hashes[id]: block id's chained hash while it holds cached content, else NO_HASH. */
-  private readonly hashes: Float64Array;
 
   /**
    * @param events where KV-cache events go (vLLM's `enable_kv_cache_events`); null = none, and
@@ -279,15 +319,13 @@ export class BlockPool {
     readonly numBlocks: number,
     private readonly events: KvEventQueue | null = null,
   ) {
-    this.cachedByHash = new BlockHashIndex(numBlocks);
-    this.hashes = new Float64Array(numBlocks).fill(NO_HASH);
-    this.refCounts = new Int32Array(numBlocks);
-    this.prevOf = new Int32Array(numBlocks + 2).fill(-1);
-    this.nextOf = new Int32Array(numBlocks + 2).fill(-1);
-    this.headId = numBlocks;
-    this.tailId = numBlocks + 1;
-    this.nextOf[this.headId] = this.tailId;
-    this.prevOf[this.tailId] = this.headId;
+    this.records = new Int32Array(numBlocks * BLOCK_RECORD_SIZE);
+    for (let id = 0; id < numBlocks; id++) this.records[id * BLOCK_RECORD_SIZE + HASH_HI] = HIGH_NONE;
+    this.cachedByHash = new BlockHashIndex(this.records, numBlocks);
+    let size = 2;
+    while (size < numBlocks * 2) size *= 2;
+    this.ring = new Int32Array(size);
+    this.ringMask = size - 1;
     for (let id = 0; id < numBlocks; id++) this.pushFree(id);
   }
 
@@ -306,21 +344,22 @@ export class BlockPool {
 
   /** The block caching `hash` (in use or free), or -1. */
   lookup(hash: number): number {
-    return this.cachedByHash.get(hash);
+    return this.cachedByHash.get(hash | 0, highBits(hash));
   }
 
   /** Requests holding block `id` (0: it is free, in the queue). */
   refCount(id: number): number {
-    return this.refCounts[id]!;
+    return this.records[id * BLOCK_RECORD_SIZE + REF_COUNT]!;
   }
 
-  /** Takes a reference on cached blocks found by `lookup` (removing free ones from the queue). */
+  /** Takes a reference on cached blocks found by `lookup` (taking free ones out of the queue). */
   touch(ids: readonly number[]): void {
+    const { records } = this;
     for (let i = 0; i < ids.length; i++) {
-      const id = ids[i]!;
-      const held = this.refCounts[id]!;
-      if (held === 0) this.unlinkFree(id);
-      this.refCounts[id] = held + 1;
+      const at = ids[i]! * BLOCK_RECORD_SIZE + REF_COUNT;
+      const held = records[at]!;
+      if (held === 0) this.freeCount--; // its ring entry goes stale
+      records[at] = held + 1;
     }
   }
 
@@ -335,30 +374,57 @@ export class BlockPool {
   /** allocate(), appending the blocks to `out`; false (nothing allocated) if short. */
   allocateInto(n: number, out: number[]): boolean {
     if (n > this.freeCount) return false;
+    const { records, ring, ringMask, cachedByHash: index } = this;
+    // First the blocks, taking each and reading its record and its hash's index slot; the
+    // iterations are independent, so their cache misses overlap. Then the evictions, which hit.
+    const first = out.length;
+    let head = this.head;
+    let used = this.ringUsed;
+    let sink = 0;
     for (let i = 0; i < n; i++) {
-      const id = this.nextOf[this.headId]!;
-      this.unlinkFree(id);
-      const hash = this.hashes[id]!;
-      if (hash !== NO_HASH) {
-        // Only the block the index points at was announced (see `cache`), so only its eviction is.
-        if (this.cachedByHash.deleteIf(hash, id) && this.events)
-          this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
-        this.hashes[id] = NO_HASH;
+      let id: number;
+      let rec: number;
+      for (;;) {
+        const pos = head;
+        id = ring[pos]!;
+        head = (pos + 1) & ringMask;
+        // freeCount live entries remain, so running out means a corrupt queue, not a long wait.
+        if (--used < 0) throw new Error("block pool free queue lost its free blocks");
+        rec = id * BLOCK_RECORD_SIZE;
+        if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) break;
       }
-      this.refCounts[id] = 1;
+      records[rec + REF_COUNT] = 1;
+      if (records[rec + HASH_HI] !== HIGH_NONE) sink ^= index.warm(records[rec + HASH_LO]!);
       out.push(id);
+    }
+    this.sink ^= sink;
+    this.head = head;
+    this.ringUsed = used;
+    this.freeCount -= n;
+    for (let i = first; i < out.length; i++) {
+      const id = out[i]!;
+      const rec = id * BLOCK_RECORD_SIZE;
+      const hi = records[rec + HASH_HI]!;
+      if (hi === HIGH_NONE) continue;
+      // Only the block the index points at was announced (see `cache`), so only its eviction is.
+      const lo = records[rec + HASH_LO]!;
+      if (index.deleteIf(lo, hi, id) && this.events)
+        this.events.push({ type: "BlockRemoved", blockHashes: [hi * TWO_32 + (lo >>> 0)], medium: "GPU" });
+      records[rec + HASH_HI] = HIGH_NONE;
     }
     return true;
   }
 
   /** Drops one reference on each block, last block first (vLLM frees in reverse order). */
   free(ids: readonly number[]): void {
+    const { records } = this;
     for (let i = ids.length - 1; i >= 0; i--) {
       const id = ids[i]!;
-      const held = this.refCounts[id]! - 1;
+      const at = id * BLOCK_RECORD_SIZE + REF_COUNT;
+      const held = records[at]! - 1;
       // A block freed more often than taken would enter the queue twice (a corrupt pool).
       if (held < 0) throw new Error(`block ${id} freed more often than it was taken`);
-      this.refCounts[id] = held;
+      records[at] = held;
       if (held === 0) this.pushFree(id);
     }
   }
@@ -370,36 +436,63 @@ export class BlockPool {
    * one lookups find). Only true blocks are announced with `BlockStored`.
    */
   cache(id: number, hash: number): boolean {
-    if (this.hashes[id] !== NO_HASH) return false;
-    this.hashes[id] = hash;
-    return this.cachedByHash.setIfAbsent(hash, id);
+    const rec = id * BLOCK_RECORD_SIZE;
+    if (this.records[rec + HASH_HI] !== HIGH_NONE) return false;
+    const lo = hash | 0;
+    const hi = highBits(hash);
+    this.records[rec + HASH_LO] = lo;
+    this.records[rec + HASH_HI] = hi;
+    return this.cachedByHash.setIfAbsent(lo, hi, id);
+  }
+
+  /**
+   * Reads the records of `ids[from, to)` and the index slots of `hashes[from, to)` ahead of
+   * registering them with `cache` (same answers without it): in one tight loop the cache misses
+   * overlap, where interleaved with the hashing and the registrations each is waited for.
+   */
+  warm(ids: readonly number[], hashes: Float64Array, from: number, to: number): void {
+    const { records, cachedByHash: index } = this;
+    let sink = 0;
+    for (let k = from; k < to; k++)
+      sink ^= records[ids[k]! * BLOCK_RECORD_SIZE]! ^ index.warm(hashes[k]! | 0);
+    this.sink ^= sink;
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */
   resetPrefixCache(): void {
-    this.hashes.fill(NO_HASH);
+    const { records } = this;
+    for (let at = HASH_HI; at < records.length; at += BLOCK_RECORD_SIZE) records[at] = HIGH_NONE;
     this.cachedByHash.clear();
     this.events?.push({ type: "AllBlocksCleared" });
   }
 
+  /** Appends `id` at the queue's tail. */
   private pushFree(id: number): void {
-    const { prevOf, nextOf, tailId } = this;
-    const last = prevOf[tailId]!;
-    nextOf[last] = id;
-    prevOf[id] = last;
-    nextOf[id] = tailId;
-    prevOf[tailId] = id;
+    if (this.ringUsed === this.ring.length) this.compact();
+    const pos = (this.head + this.ringUsed) & this.ringMask;
+    this.ring[pos] = id;
+    this.records[id * BLOCK_RECORD_SIZE + RING_POS] = pos;
+    this.ringUsed++;
     this.freeCount++;
   }
 
-  private unlinkFree(id: number): void {
-    const { prevOf, nextOf } = this;
-    const prev = prevOf[id]!;
-    const next = nextOf[id]!;
-    nextOf[prev] = next;
-    prevOf[next] = prev;
-    prevOf[id] = -1;
-    nextOf[id] = -1;
-    this.freeCount--;
+  /**
+   * Drops the stale entries of a full ring, keeping the live ones in order from the head (the
+   * ring holds at most numBlocks live entries, so at least half its slots come free).
+   */
+  private compact(): void {
+    const { records, ring, ringMask, head } = this;
+    let kept = 0;
+    for (let k = 0; k < this.ringUsed; k++) {
+      const pos = (head + k) & ringMask;
+      const id = ring[pos]!;
+      const rec = id * BLOCK_RECORD_SIZE;
+      if (records[rec + REF_COUNT] !== 0 || records[rec + RING_POS] !== pos) continue;
+      const to = (head + kept) & ringMask;
+      ring[to] = id;
+      records[rec + RING_POS] = to;
+      kept++;
+    }
+    this.ringUsed = kept;
   }
 }

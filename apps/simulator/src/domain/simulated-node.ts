@@ -1,4 +1,4 @@
-import { rngFor, TypedArraySlab, type Rng, type Timers } from "@symphony/common";
+import { rngFor, SlotMap, TypedArraySlab, type Rng, type Timers } from "@symphony/common";
 import {
   ChatTemplate,
   EngineCore,
@@ -99,7 +99,7 @@ export interface NodeSink {
 export class SimulatedNode {
   readonly core: NodeCore;
   readonly engine: EngineCore;
-  private readonly turns = new Map<string, SimTurn>();
+  private readonly turns = new SlotMap<string, SimTurn>();
   private readonly fastForward: boolean;
   /** Per-step delivery (fastForward false): the step's tokens waiting for their event (turn, index pairs). */
   private pendingTurns: SimTurn[] = [];

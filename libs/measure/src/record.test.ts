@@ -187,6 +187,17 @@ describe("encodeRequestLineWithoutItl", () => {
     );
   });
 
+  it("a record with an inherited enumerable key -> -1 (JSON.stringify writes own keys only)", () => {
+    fc.assert(
+      fc.property(records(false), (r) => {
+        const child = Object.assign(Object.create({ inherited: 1 }) as object, r) as RequestRecord;
+        expect(encoded(child)).toBeUndefined();
+        expect(requestLineWithoutItl(child)).toBe(requestLineWithoutItl(r));
+      }),
+      { numRuns: 20 },
+    );
+  });
+
   it("a line that might not fit in the room left -> -1", () => {
     fc.assert(
       fc.property(records(false), (r) => {

@@ -258,10 +258,12 @@ export function encodeRequestLineWithoutItl(record: RequestRecord, out: Uint8Arr
 }
 
 function hasRecordKeys(record: RequestRecord): boolean {
-  const keys = Object.keys(record);
-  if (keys.length !== REQUEST_RECORD_KEYS.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== REQUEST_RECORD_KEYS[i]) return false;
-  return true;
+  // for-in walks the object's cached key list without copying it (Object.keys makes an array per
+  // call); it also lists inherited enumerable keys, which JSON.stringify would not write: such a
+  // record fails this check and goes through JSON.stringify.
+  let i = 0;
+  for (const key in record) if (key !== REQUEST_RECORD_KEYS[i++]) return false;
+  return i === REQUEST_RECORD_KEYS.length;
 }
 
 function isNumberOrNull(v: unknown): v is number | null {

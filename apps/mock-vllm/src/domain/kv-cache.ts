@@ -326,8 +326,10 @@ export class BlockPool {
   private readonly ringMask: number;
   private head = 0;
   private ringUsed = 0;
-  /** Folds the loads of `warm` passes so they are not dropped as unused. */
+  /** Folds the loads of the warm passes so they are not dropped as unused. */
   private sink = 0;
+  /** warmNext's scratch list of the blocks the next allocations take. */
+  private readonly ahead: number[] = [];
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
 
@@ -474,6 +476,24 @@ export class BlockPool {
     let sink = 0;
     for (let k = from; k < to; k++) sink ^= records[ids[k]! * BLOCK_RECORD_SIZE]!;
     this.sink ^= sink ^ this.cachedByHash.warmKeys(hashes, from, to);
+  }
+
+  /**
+   * Reads what the next `n` allocated blocks will need (the free queue's next n entries, their
+   * records and their hashes' index slots) without taking anything: ahead of a run of small
+   * allocations (a block each for many requests), so their cache misses overlap.
+   */
+  warmNext(n: number): void {
+    const { records, ring, ringMask, ahead } = this;
+    ahead.length = 0;
+    let pos = this.head;
+    for (let k = 0; k < this.ringUsed && ahead.length < n; k++) {
+      const id = ring[pos]!;
+      const rec = id * BLOCK_RECORD_SIZE;
+      if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) ahead.push(id);
+      pos = (pos + 1) & ringMask;
+    }
+    this.sink ^= this.cachedByHash.warmBlocks(ahead, 0, ahead.length);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */

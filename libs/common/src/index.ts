@@ -12,3 +12,4 @@ export * from "./options";
 export * from "./auth-env";
 export * from "./openai-stream";
 export * from "./sse-lines";
+export * from "./slot-map";

@@ -1,5 +1,6 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { rngFor } from "./rng";
+import { hashDecimal, hashHex, hashText, rngFor, rngForStream, streamHash } from "./rng";
 
 const draw = (seed: number, stream: string, n = 5) => {
   const r = rngFor(seed, stream);
@@ -50,5 +51,36 @@ describe("rngFor", () => {
     expect(xs.every((x) => Number.isInteger(x) && x >= 0 && x < n)).toBe(true);
     expect(new Set(xs).size).toBe(n);
     expect(xs.reduce((a, b) => a + b, 0) / xs.length / (n - 1)).toBeCloseTo(0.5, 2);
+  });
+});
+
+describe("stream names hashed piece by piece", () => {
+  const draws = (r: ReturnType<typeof rngFor>) => [r.next(), r.index(1000), r.int(-5, 5), r.next()];
+
+  it("any seed, prefix, hex value, text and count -> the same stream as rngFor of the whole name", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: -1e6, max: 1e9 }),
+        fc.string(),
+        fc.oneof(
+          fc.integer({ min: 0, max: 2 ** 32 - 1 }),
+          fc.constantFrom(0, 1, 15, 16, 255, 2 ** 28, 2 ** 32 - 1),
+        ),
+        fc.string({ unit: "binary" }),
+        fc.oneof(fc.integer({ min: 0, max: 2 ** 31 - 1 }), fc.constantFrom(0, 9, 10, 99, 100, 1e9)),
+        (seed, prefix, value, text, n) => {
+          const h = hashDecimal(hashText(hashHex(streamHash(seed, prefix), value), text), n);
+          expect(draws(rngForStream(h))).toEqual(
+            draws(rngFor(seed, `${prefix}${value.toString(16)}${text}${n}`)),
+          );
+        },
+      ),
+      { numRuns: 2000 },
+    );
+  });
+
+  it("the documented example", () => {
+    const h = hashDecimal(hashHex(streamHash(1, "x:"), 255), 7);
+    expect(draws(rngForStream(h))).toEqual(draws(rngFor(1, "x:ff7")));
   });
 });

@@ -32,14 +32,11 @@ class PureRng implements Rng {
   }
 }
 
+const FNV_OFFSET = 0x811c9dc5;
+
 /** FNV-1a 32-bit, to derive independent stream seeds from names. */
 function fnv1a(text: string): number {
-  let h = 0x811c9dc5;
-  for (let i = 0; i < text.length; i++) {
-    h ^= text.charCodeAt(i);
-    h = Math.imul(h, 0x01000193);
-  }
-  return h >>> 0;
+  return hashText(FNV_OFFSET, text) >>> 0;
 }
 
 /** splitmix32: spreads a 32-bit value over the whole state so near seeds give unrelated streams. */
@@ -64,7 +61,52 @@ function splitmix32(state: number): () => number {
  * draws of a stream visibly correlated.
  */
 export function rngFor(seed: number, stream: string): Rng {
-  const mix = splitmix32(fnv1a(`${seed}:${stream}`));
+  return rngOfName(fnv1a(`${seed}:${stream}`));
+}
+
+/**
+ * The hash of a stream name's beginning, `${seed}:${prefix}`, for names hashed piece by piece
+ * in hot paths that would otherwise format a name per use (mock-vllm's output plan: one stream
+ * per prompt): `hashHex`, `hashText` and `hashDecimal` append their part's characters, and
+ * `rngForStream` of the result equals `rngFor(seed, name)` of the whole name. E.g.
+ * `rngForStream(hashDecimal(hashHex(streamHash(1, "x:"), 255), 7))` is `rngFor(1, "x:ff7")`.
+ */
+export function streamHash(seed: number, prefix: string): number {
+  return hashText(FNV_OFFSET, `${seed}:${prefix}`);
+}
+
+/** The stream hash `h` continued with the characters of `text`. */
+export function hashText(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h;
+}
+
+/** The stream hash `h` continued with `value.toString(16)` (value: an integer in [0, 2^32)). */
+export function hashHex(h: number, value: number): number {
+  let shift = 28;
+  while (shift > 0 && value >>> shift === 0) shift -= 4;
+  for (; shift >= 0; shift -= 4) h = Math.imul(h ^ HEX_CODES[(value >>> shift) & 15]!, 0x01000193);
+  return h;
+}
+
+/** Character codes of the hexadecimal digits, lower case (as `toString(16)` writes them). */
+const HEX_CODES = Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
+
+/** The stream hash `h` continued with `String(n)` (n: an integer in [0, 2^31)). */
+export function hashDecimal(h: number, n: number): number {
+  let p = 1;
+  while (p * 10 <= n) p *= 10;
+  for (; p >= 1; p /= 10) h = Math.imul(h ^ (0x30 + (Math.floor(n / p) % 10)), 0x01000193);
+  return h;
+}
+
+/** `rngFor` of the stream whose name hashed to `h` (see `streamHash`). */
+export function rngForStream(h: number): Rng {
+  return rngOfName(h >>> 0);
+}
+
+function rngOfName(nameHash: number): Rng {
+  const mix = splitmix32(nameHash);
   const state = [mix(), mix(), mix(), mix()];
   if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // all-zero: xoroshiro's fixed point
   return new PureRng(xoroshiro128plusFromState(state));

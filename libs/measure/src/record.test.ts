@@ -136,7 +136,8 @@ describe("encodeRequestLineWithoutItl", () => {
       ),
     ) as unknown as fc.Arbitrary<RequestRecord>;
   const encoded = (r: RequestRecord, room = 1 << 16): Buffer | undefined => {
-    const out = Buffer.alloc(room + 3);
+    // A view into a larger buffer (not at its start), as a pooled Buffer is.
+    const out = Buffer.alloc(room + 8).subarray(5);
     const end = encodeRequestLineWithoutItl(r, out, 3);
     return end < 0 ? undefined : out.subarray(3, end);
   };
@@ -183,6 +184,17 @@ describe("encodeRequestLineWithoutItl", () => {
         if (bytes !== undefined) expect(bytes).toEqual(Buffer.from(requestLineWithoutItl(r)));
       }),
       { numRuns: 1000 },
+    );
+  });
+
+  it("a record with an inherited enumerable key -> -1 (JSON.stringify writes own keys only)", () => {
+    fc.assert(
+      fc.property(records(false), (r) => {
+        const child = Object.assign(Object.create({ inherited: 1 }) as object, r) as RequestRecord;
+        expect(encoded(child)).toBeUndefined();
+        expect(requestLineWithoutItl(child)).toBe(requestLineWithoutItl(r));
+      }),
+      { numRuns: 20 },
     );
   });
 

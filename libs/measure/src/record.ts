@@ -221,46 +221,49 @@ export function encodeRequestLineWithoutItl(record: RequestRecord, out: Uint8Arr
   // A character takes at most 6 bytes in JSON's UTF-8 ("\u001f"; a surrogate pair is 4 bytes).
   if (LINE_BYTES_BUT_STRINGS + 6 * chars >= out.length - at) return -1;
   const k = KEY_BYTES;
-  at = writeString(r.request_id, out, ascii(k.request_id, out, at));
-  at = writeString(r.client_id, out, ascii(k.client_id, out, at));
-  at = writeString(r.session_id, out, ascii(k.session_id, out, at));
-  at = writeNumber(r.turn_index, out, ascii(k.turn_index, out, at));
-  at = writeString(r.profile, out, ascii(k.profile, out, at));
-  at = writeString(r.node_id, out, ascii(k.node_id, out, at));
-  at = writeString(r.kv_tier, out, ascii(k.kv_tier, out, at));
-  at = writeNumber(r.scheduled_ms, out, ascii(k.scheduled_ms, out, at));
-  at = writeNumber(r.sent_ms, out, ascii(k.sent_ms, out, at));
-  at = writeNumber(r.schedule_lag_ms, out, ascii(k.schedule_lag_ms, out, at));
-  at = writeNumberOrNull(r.first_token_ms, out, ascii(k.first_token_ms, out, at));
-  at = writeNumber(r.end_ms, out, ascii(k.end_ms, out, at));
-  at = writeNumberOrNull(r.ttft_ms, out, ascii(k.ttft_ms, out, at));
-  at = writeNumber(r.e2el_ms, out, ascii(k.e2el_ms, out, at));
-  at = writeNumberOrNull(r.tpot_ms, out, ascii(k.tpot_ms, out, at));
-  at = writeNumber(r.prompt_tokens, out, ascii(k.prompt_tokens, out, at));
-  at = writeNumber(r.completion_tokens, out, ascii(k.completion_tokens, out, at));
-  at = writeNumber(r.cached_tokens, out, ascii(k.cached_tokens, out, at));
-  at = writeNumber(r.token_count, out, ascii(k.token_count, out, at));
-  at = writeString(r.usage_source, out, ascii(k.usage_source, out, at));
-  at = writeNumberOrNull(r.queue_time_ms, out, ascii(k.queue_time_ms, out, at));
-  at = writeStringOrNull(r.finish_reason, out, ascii(k.finish_reason, out, at));
-  at = writeStringOrNull(r.error, out, ascii(k.error, out, at));
-  at = writeString(r.session_kind, out, ascii(k.session_kind, out, at));
-  at = writeStringOrNull(r.parent_session_id, out, ascii(k.parent_session_id, out, at));
-  at = writeNumber(r.reasoning_tokens, out, ascii(k.reasoning_tokens, out, at));
-  at = writeNumberOrNull(r.ttfct_ms, out, ascii(k.ttfct_ms, out, at));
-  at = writeNumberOrNull(r.tool_wait_ms, out, ascii(k.tool_wait_ms, out, at));
-  at = writeNumberOrNull(r.subagent_wait_ms, out, ascii(k.subagent_wait_ms, out, at));
-  at = writeNumber(r.fan_out, out, ascii(k.fan_out, out, at));
-  at = writeNumber(r.itl_ms.length, out, ascii(k.itl_count, out, at));
+  const v = viewOf(out);
+  at = writeString(r.request_id, out, key(k.request_id, v, at));
+  at = writeString(r.client_id, out, key(k.client_id, v, at));
+  at = writeString(r.session_id, out, key(k.session_id, v, at));
+  at = writeNumber(r.turn_index, out, key(k.turn_index, v, at));
+  at = writeString(r.profile, out, key(k.profile, v, at));
+  at = writeString(r.node_id, out, key(k.node_id, v, at));
+  at = writeString(r.kv_tier, out, key(k.kv_tier, v, at));
+  at = writeNumber(r.scheduled_ms, out, key(k.scheduled_ms, v, at));
+  at = writeNumber(r.sent_ms, out, key(k.sent_ms, v, at));
+  at = writeNumber(r.schedule_lag_ms, out, key(k.schedule_lag_ms, v, at));
+  at = writeNumberOrNull(r.first_token_ms, out, key(k.first_token_ms, v, at));
+  at = writeNumber(r.end_ms, out, key(k.end_ms, v, at));
+  at = writeNumberOrNull(r.ttft_ms, out, key(k.ttft_ms, v, at));
+  at = writeNumber(r.e2el_ms, out, key(k.e2el_ms, v, at));
+  at = writeNumberOrNull(r.tpot_ms, out, key(k.tpot_ms, v, at));
+  at = writeNumber(r.prompt_tokens, out, key(k.prompt_tokens, v, at));
+  at = writeNumber(r.completion_tokens, out, key(k.completion_tokens, v, at));
+  at = writeNumber(r.cached_tokens, out, key(k.cached_tokens, v, at));
+  at = writeNumber(r.token_count, out, key(k.token_count, v, at));
+  at = writeString(r.usage_source, out, key(k.usage_source, v, at));
+  at = writeNumberOrNull(r.queue_time_ms, out, key(k.queue_time_ms, v, at));
+  at = writeStringOrNull(r.finish_reason, out, key(k.finish_reason, v, at));
+  at = writeStringOrNull(r.error, out, key(k.error, v, at));
+  at = writeString(r.session_kind, out, key(k.session_kind, v, at));
+  at = writeStringOrNull(r.parent_session_id, out, key(k.parent_session_id, v, at));
+  at = writeNumber(r.reasoning_tokens, out, key(k.reasoning_tokens, v, at));
+  at = writeNumberOrNull(r.ttfct_ms, out, key(k.ttfct_ms, v, at));
+  at = writeNumberOrNull(r.tool_wait_ms, out, key(k.tool_wait_ms, v, at));
+  at = writeNumberOrNull(r.subagent_wait_ms, out, key(k.subagent_wait_ms, v, at));
+  at = writeNumber(r.fan_out, out, key(k.fan_out, v, at));
+  at = writeNumber(r.itl_ms.length, out, key(k.itl_count, v, at));
   out[at++] = 0x7d; // }
   return at;
 }
 
 function hasRecordKeys(record: RequestRecord): boolean {
-  const keys = Object.keys(record);
-  if (keys.length !== REQUEST_RECORD_KEYS.length) return false;
-  for (let i = 0; i < keys.length; i++) if (keys[i] !== REQUEST_RECORD_KEYS[i]) return false;
-  return true;
+  // for-in walks the object's cached key list without copying it (Object.keys makes an array per
+  // call); it also lists inherited enumerable keys, which JSON.stringify would not write: such a
+  // record fails this check and goes through JSON.stringify.
+  let i = 0;
+  for (const key in record) if (key !== REQUEST_RECORD_KEYS[i++]) return false;
+  return i === REQUEST_RECORD_KEYS.length;
 }
 
 function isNumberOrNull(v: unknown): v is number | null {
@@ -271,13 +274,50 @@ function isStringOrNull(v: unknown): v is string | null {
   return v === null || typeof v === "string";
 }
 
+/** ASCII text as little-endian 32-bit words and the 0-3 bytes after them. */
+interface PackedText {
+  readonly words: Int32Array;
+  readonly tail: Uint8Array;
+}
+
+function packed(text: string): PackedText {
+  const bytes = Buffer.from(text, "latin1");
+  const words = new Int32Array(bytes.length >> 2);
+  for (let i = 0; i < words.length; i++) words[i] = bytes.readInt32LE(4 * i);
+  return { words, tail: bytes.subarray(4 * words.length) };
+}
+
 /** What comes before each value: `{"request_id":`, then `,"client_id":` and so on. */
 const KEY_BYTES = Object.fromEntries(
   [...REQUEST_RECORD_KEYS.filter((key) => key !== "itl_ms"), "itl_count"].map((key, i) => [
     key,
-    `${i === 0 ? "{" : ","}${JSON.stringify(key)}:`,
+    packed(`${i === 0 ? "{" : ","}${JSON.stringify(key)}:`),
   ]),
-) as Record<Exclude<keyof RequestRecord, "itl_ms"> | "itl_count", string>;
+) as Record<Exclude<keyof RequestRecord, "itl_ms"> | "itl_count", PackedText>;
+
+/** A DataView on each buffer written into (made once per buffer). */
+const views = new WeakMap<Uint8Array, DataView>();
+
+function viewOf(out: Uint8Array): DataView {
+  let view = views.get(out);
+  if (view === undefined) {
+    view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+    views.set(out, view);
+  }
+  return view;
+}
+
+/**
+ * Writes a key (with the comma or brace before it), four bytes a store: most of a line's bytes
+ * are its keys, and a store per byte cost three times as much.
+ */
+function key(text: PackedText, view: DataView, at: number): number {
+  const words = text.words;
+  for (let i = 0; i < words.length; i++, at += 4) view.setInt32(at, words[i]!, true);
+  const tail = text.tail;
+  for (let i = 0; i < tail.length; i++) view.setUint8(at++, tail[i]!);
+  return at;
+}
 
 /** Writes an ASCII string's characters, one byte each. */
 function ascii(text: string, out: Uint8Array, at: number): number {

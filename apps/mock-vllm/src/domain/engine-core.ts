@@ -1,4 +1,4 @@
-import { TypedArraySlab, type TimerHandle, type Timers } from "@symphony/common";
+import { SlotMap, TypedArraySlab, type TimerHandle, type Timers } from "@symphony/common";
 import {
   CpuOffloadTier,
   type BlockSource,
@@ -282,7 +282,7 @@ export class EngineCore {
   private readonly pool: BlockPool;
   /** Where the requests' block-hash arrays are cut from (one buffer each would cost more). */
   private readonly requestArrays = new TypedArraySlab();
-  private readonly byId = new Map<string, RequestState>();
+  private readonly byId = new SlotMap<string, RequestState>();
   private waiting: RequestState[] = [];
   private running: RequestState[] = [];
   private batch: RequestState[] = [];
@@ -319,7 +319,7 @@ export class EngineCore {
   /** Lazy requests (queue order) whose KV fills a block at steps ≡ index (mod blockSize). */
   private ffBuckets: RequestState[][] = [];
   /** Lazy requests (queue order) by the step whose completion emits their last token. */
-  private readonly ffFinishes = new Map<number, RequestState[]>();
+  private readonly ffFinishes = new SlotMap<number, RequestState[]>();
   /** Σ numComputed of the lazy requests as of the last completed step. */
   private ffLazyKv = 0;
   /** The requests of the step in flight beyond the lazy ones, in batch order. */

@@ -94,3 +94,25 @@ describe.each(["cl100k", "llama3", "llama2"])("TokenCache.streamPieces, tokenize
     expect(pieces.some((p) => p.includes("\uFFFD"))).toBe(false);
   });
 });
+
+describe("OutputPlanner, seeded filler", () => {
+  it.each([
+    [0, [128000, 1, 2, 3], 91, [813, 323, 1790, 904, 1715, 6636]],
+    [42, Array.from({ length: 1234 }, (_, i) => (i * 7919) % 100000), 52, [574, 311, 1855, 1614, 422, 1203]],
+    [7, [], 22, [2035, 904, 1288, 2103, 389, 2646]],
+  ])(
+    "seed %i, a prompt -> the same plan as ever (%#: its output stream is named after the prompt)",
+    (seed, ids, len, first) => {
+      const tokens = new TokenCache(loadTokenizer("cl100k"));
+      const plan = new OutputPlanner(seed, 40, tokens).plan({
+        promptTokenIds: ids,
+        maxTokens: 200,
+        minTokens: 0,
+        ignoreEos: false,
+      });
+      expect(plan.finishReason).toBe("stop");
+      expect(plan.tokenIds).toHaveLength(len);
+      expect(Array.from(plan.tokenIds.slice(0, 6))).toEqual(first);
+    },
+  );
+});

@@ -1,4 +1,13 @@
-import { chatFormatFor, rngFor, TypedArraySlab, type Rng } from "@symphony/common";
+import {
+  chatFormatFor,
+  hashDecimal,
+  hashHex,
+  hashText,
+  rngForStream,
+  streamHash,
+  TypedArraySlab,
+  type Rng,
+} from "@symphony/common";
 import type { TokenCache } from "./tokens";
 
 /** Common words that are single tokens with a leading space: generated text is a stream of them. */
@@ -41,13 +50,16 @@ export class OutputPlanner {
   private readonly endOfTurnId: number;
   /** Where the plans' token arrays are cut from. */
   private readonly planArrays = new TypedArraySlab();
+  /** The hash of the output streams' names up to the prompt key (see `promptStream`). */
+  private readonly outputStream: number;
 
   constructor(
-    private readonly seed: number,
+    seed: number,
     private readonly eosMeanTokens: number,
     private readonly tokens: TokenCache,
   ) {
     this.endOfTurnId = chatFormatFor(tokens.tokenizer).endOfTurnId;
+    this.outputStream = streamHash(seed, "mock-vllm.output:");
     this.wordIds = [];
     for (const w of WORDS) {
       // SentencePiece puts the space in front of the text by itself.
@@ -59,8 +71,7 @@ export class OutputPlanner {
   plan(input: OutputPlanInput): OutputPlan {
     const { maxTokens, minTokens, ignoreEos } = input;
     let rng: Rng | undefined;
-    const rngForPrompt = () =>
-      (rng ??= rngFor(this.seed, `mock-vllm.output:${promptKey(input.promptTokenIds)}`));
+    const rngForPrompt = () => (rng ??= rngForStream(promptStream(this.outputStream, input.promptTokenIds)));
     let base: readonly number[] = [];
     let naturalLen: number;
     if (input.expectedResponse !== undefined) {
@@ -102,9 +113,13 @@ export class OutputPlanner {
   }
 }
 
-/** FNV-1a over the prompt's token ids, as a short seed key. */
-function promptKey(ids: ArrayLike<number>): string {
+/**
+ * The hash of the prompt's output stream name, `mock-vllm.output:<key>` after the seed, where the
+ * key is `<FNV-1a over the token ids, hex>:<count>`: hashed on from `outputStream` without
+ * formatting the name (`rngFor(seed, name)` of the formatted name is the same stream).
+ */
+function promptStream(outputStream: number, ids: ArrayLike<number>): number {
   let h = 0x811c9dc5;
   for (let i = 0; i < ids.length; i++) h = Math.imul(h ^ ids[i]!, 0x01000193);
-  return `${(h >>> 0).toString(16)}:${ids.length}`;
+  return hashDecimal(hashText(hashHex(outputStream, h >>> 0), ":"), ids.length);
 }

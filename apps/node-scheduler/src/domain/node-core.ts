@@ -1,4 +1,4 @@
-import type { TimerHandle, Timers } from "@symphony/common";
+import { SlotMap, type TimerHandle, type Timers } from "@symphony/common";
 import { KvBudget, TransferModel } from "./kv-budget";
 import { RequestQueue, type PriorityClass } from "./request-queue";
 import type { ResidencyPolicy } from "./residency-policy";
@@ -205,7 +205,7 @@ export class NodeCore {
   readonly stats: NodeCoreStats = emptyStats();
   private readonly transfers: TransferModel;
   private readonly queue: RequestQueue<TurnEntry>;
-  private readonly entries = new Map<string, TurnEntry>();
+  private readonly entries = new SlotMap<string, TurnEntry>();
   /** Admitted turns waiting for their session's KV to land on the GPU, by session id. */
   private readonly restoring = new Map<string, Set<TurnEntry>>();
   /** Sessions whose prefetch is due but waits for GPU room, in due order. */

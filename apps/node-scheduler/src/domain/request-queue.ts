@@ -1,3 +1,5 @@
+import { SlotMap } from "@symphony/common";
+
 /**
  * Scheduling classes, served strictly in this order (HIGH before NORMAL before LOW); FCFS
  * within a class. Mirrors the wire `Priority` enum without depending on generated code.
@@ -9,13 +11,13 @@ export const PRIORITY_ORDER: readonly PriorityClass[] = ["high", "normal", "low"
 /**
  * A bounded multi-class FIFO. `push` refuses (returns false) once `maxLength` items wait in
  * total, so callers can answer RESOURCE_EXHAUSTED instead of queueing without limit.
- * Each class is a Map (insertion-ordered), so head, push and remove-by-id are all O(1).
+ * Each class is an insertion-ordered SlotMap, so head, push and remove-by-id are all O(1).
  */
 export class RequestQueue<T> {
-  private readonly classes = new Map<PriorityClass, Map<string, T>>(
-    PRIORITY_ORDER.map((p) => [p, new Map<string, T>()]),
+  private readonly classes = new Map<PriorityClass, SlotMap<string, T>>(
+    PRIORITY_ORDER.map((p) => [p, new SlotMap<string, T>()]),
   );
-  private readonly classOf = new Map<string, PriorityClass>();
+  private readonly classOf = new SlotMap<string, PriorityClass>();
 
   /** @param maxLength most items that may wait at once (>= 0). */
   constructor(readonly maxLength: number) {}
@@ -43,8 +45,9 @@ export class RequestQueue<T> {
   /** The item that would be served next, without removing it. */
   peek(): T | undefined {
     for (const p of PRIORITY_ORDER) {
-      const first = this.classes.get(p)!.values().next();
-      if (!first.done) return first.value;
+      const cls = this.classes.get(p)!;
+      const first = cls.firstKey();
+      if (first !== undefined) return cls.get(first);
     }
     return undefined;
   }
@@ -53,11 +56,12 @@ export class RequestQueue<T> {
   shift(): T | undefined {
     for (const p of PRIORITY_ORDER) {
       const cls = this.classes.get(p)!;
-      const first = cls.entries().next();
-      if (!first.done) {
-        cls.delete(first.value[0]);
-        this.classOf.delete(first.value[0]);
-        return first.value[1];
+      const first = cls.firstKey();
+      if (first !== undefined) {
+        const item = cls.get(first);
+        cls.delete(first);
+        this.classOf.delete(first);
+        return item;
       }
     }
     return undefined;

@@ -1,4 +1,4 @@
-import type { TimerHandle } from "@symphony/common";
+import { SlotMap, type TimerHandle } from "@symphony/common";
 
 /** Where a session's KV cache lives: on the GPU, offloaded to host memory, or gone (recompute). */
 export type Tier = "gpu" | "cpu" | "evicted";
@@ -55,11 +55,12 @@ export interface SessionState {
  * Evicted sessions are kept (bounded) to tell "evicted" from "new".
  */
 export class SessionTable {
-  private readonly sessions = new Map<string, SessionState>();
-  private readonly byTier: Record<Tier, Set<SessionState>> = {
-    gpu: new Set(),
-    cpu: new Set(),
-    evicted: new Set(),
+  // SlotMaps, not a Map and Sets: sessions come and go all the time (see SlotMap).
+  private readonly sessions = new SlotMap<string, SessionState>();
+  private readonly byTier: Record<Tier, SlotMap<string, SessionState>> = {
+    gpu: new SlotMap(),
+    cpu: new SlotMap(),
+    evicted: new SlotMap(),
   };
   private readonly evictedOrder: string[] = [];
 
@@ -80,28 +81,28 @@ export class SessionTable {
     if (!s) {
       s = { id, tier: "evicted", kvTokens: 0, lastUsedUs: nowUs, active: 0, queued: 0, closing: false };
       this.sessions.set(id, s);
-      this.byTier.evicted.add(s);
+      this.byTier.evicted.set(id, s);
     }
     return s;
   }
 
   setTier(s: SessionState, tier: Tier): void {
-    this.byTier[s.tier].delete(s);
+    this.byTier[s.tier].delete(s.id);
     s.tier = tier;
-    this.byTier[tier].add(s);
+    this.byTier[tier].set(s.id, s);
     if (tier === "evicted") this.noteEvicted(s);
   }
 
   delete(id: string): void {
     const s = this.sessions.get(id);
     if (!s) return;
-    this.byTier[s.tier].delete(s);
+    this.byTier[s.tier].delete(id);
     this.sessions.delete(id);
   }
 
   /** Sessions whose KV is (or is being admitted) in `tier`. */
-  inTier(tier: Tier): ReadonlySet<SessionState> {
-    return this.byTier[tier];
+  inTier(tier: Tier): IterableIterator<SessionState> {
+    return this.byTier[tier].values();
   }
 
   values(): IterableIterator<SessionState> {
@@ -111,7 +112,9 @@ export class SessionTable {
   /** Sessions holding KV in `tier` (a transfer's destination is not counted yet). */
   countIn(tier: Tier): number {
     let n = 0;
-    for (const s of this.byTier[tier]) if (s.kvTokens > 0) n++;
+    this.byTier[tier].forEach((s) => {
+      if (s.kvTokens > 0) n++;
+    });
     return n;
   }
 

@@ -1,3 +1,5 @@
+import { SlotMap } from "@symphony/common";
+
 /** What the scheduler remembers about one session. */
 export interface SessionEntry {
   readonly sessionId: string;
@@ -25,7 +27,7 @@ type MutableSessionEntry = { -readonly [K in keyof SessionEntry]: SessionEntry[K
  * sessions can move) and expiry (forgotten after a TTL without turns).
  */
 export class SessionTable {
-  private readonly sessions = new Map<string, MutableSessionEntry>();
+  private readonly sessions = new SlotMap<string, MutableSessionEntry>();
   private readonly countByNode = new Map<string, number>();
 
   get(sessionId: string): SessionEntry | undefined {

@@ -79,6 +79,15 @@ export class FastTokenCache extends TokenCache {
     this.recent.set(text, ids);
   }
 
+  /**
+   * Drops `text` from the recent prompts (its last reader, the engine, has its ids): a prompt held
+   * until `maxRecent` newer ones push it out would survive a young-generation collection or two
+   * (copied each time) for nothing. Read again later, it is encoded again, word by word.
+   */
+  forget(text: string): void {
+    this.recent.delete(text);
+  }
+
   override get size(): number {
     return this.texts.size + this.recent.size;
   }
@@ -115,17 +124,28 @@ export class FastTokenCache extends TokenCache {
  * object it was remembered as, which `===` settles by identity; another text of the same length
  * is compared by its characters up to the first that differs. No text is ever hashed (a Map keyed
  * by the text hashes every character of each new prompt).
+ *
+ * Entries are slots of a ring of parallel arrays, not an object each: an object per entry lives
+ * about as long as young-generation collections are apart, so V8 allocates such objects straight
+ * in the old generation ("pretenuring" their allocation site), and a dropped entry there keeps
+ * its text and ids alive until the next full collection, promoting every prompt.
  */
 class RecentIds {
-  /** Entries by text length; entries of one length are chained through `sameLength`. */
-  private readonly byLength = new Map<number, RecentEntry>();
-  /** Remembered entries in insertion order, a ring; `next` is the oldest slot. */
-  private readonly ring: (RecentEntry | undefined)[];
+  /** The ring slot of the newest entry of each text length. */
+  private readonly byLength = new Map<number, number>();
+  private readonly texts: (string | undefined)[];
+  private readonly ids: (KnownIds | undefined)[];
+  /** The slot of the next older entry of the same length, or -1. */
+  private readonly sameLength: Int32Array;
+  /** The oldest slot (the next to be reused). */
   private next = 0;
   private count = 0;
 
   constructor(capacity: number) {
-    this.ring = Array.from({ length: Math.max(1, capacity) }, () => undefined);
+    const n = Math.max(1, capacity);
+    this.texts = Array.from({ length: n }, () => undefined);
+    this.ids = Array.from({ length: n }, () => undefined);
+    this.sameLength = new Int32Array(n).fill(-1);
   }
 
   get size(): number {
@@ -133,42 +153,51 @@ class RecentIds {
   }
 
   get(text: string): KnownIds | undefined {
-    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
-      if (e.text === text) return e.ids;
-    return undefined;
+    const i = this.find(text);
+    return i < 0 ? undefined : this.ids[i];
   }
 
   set(text: string, ids: KnownIds): void {
-    for (let e = this.byLength.get(text.length); e !== undefined; e = e.sameLength)
-      if (e.text === text) {
-        e.ids = ids;
-        return;
-      }
-    const oldest = this.ring[this.next];
-    if (oldest !== undefined) this.unlink(oldest);
-    const entry: RecentEntry = { text, ids, sameLength: this.byLength.get(text.length) };
-    this.byLength.set(text.length, entry);
-    this.ring[this.next] = entry;
-    this.next = (this.next + 1) % this.ring.length;
+    const found = this.find(text);
+    if (found >= 0) {
+      this.ids[found] = ids;
+      return;
+    }
+    const slot = this.next;
+    if (this.texts[slot] !== undefined) this.unlink(slot);
+    const head = this.byLength.get(text.length);
+    this.texts[slot] = text;
+    this.ids[slot] = ids;
+    this.sameLength[slot] = head ?? -1;
+    this.byLength.set(text.length, slot);
+    this.next = (slot + 1) % this.texts.length;
     this.count++;
   }
 
-  private unlink(entry: RecentEntry): void {
-    const n = entry.text.length;
-    let e = this.byLength.get(n);
-    if (e === entry) {
-      if (entry.sameLength === undefined) this.byLength.delete(n);
-      else this.byLength.set(n, entry.sameLength);
+  delete(text: string): void {
+    const slot = this.find(text);
+    if (slot >= 0) this.unlink(slot);
+  }
+
+  private find(text: string): number {
+    const head = this.byLength.get(text.length);
+    for (let i = head ?? -1; i >= 0; i = this.sameLength[i]!) if (this.texts[i] === text) return i;
+    return -1;
+  }
+
+  private unlink(slot: number): void {
+    const n = this.texts[slot]!.length;
+    const older = this.sameLength[slot]!;
+    let i = this.byLength.get(n)!;
+    if (i === slot) {
+      if (older < 0) this.byLength.delete(n);
+      else this.byLength.set(n, older);
     } else {
-      while (e!.sameLength !== entry) e = e!.sameLength;
-      e!.sameLength = entry.sameLength;
+      while (this.sameLength[i] !== slot) i = this.sameLength[i]!;
+      this.sameLength[i] = older;
     }
+    this.texts[slot] = undefined;
+    this.ids[slot] = undefined;
     this.count--;
   }
-}
-
-interface RecentEntry {
-  readonly text: string;
-  ids: KnownIds;
-  sameLength: RecentEntry | undefined;
 }

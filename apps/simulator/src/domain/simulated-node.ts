@@ -1,4 +1,4 @@
-import { rngFor, TypedArraySlab, type Rng, type Timers } from "@symphony/common";
+import { rngFor, SlotMap, TypedArraySlab, type Rng, type Timers } from "@symphony/common";
 import {
   ChatTemplate,
   EngineCore,
@@ -30,6 +30,8 @@ export interface EngineText {
   readonly planner: OutputPlanner;
   /** Longest prompt + output the engine accepts (vLLM --max-model-len). */
   readonly maxModelLen: number;
+  /** Told each prompt text once the engine has its ids (nothing reads them later). */
+  readonly promptEncoded?: (text: string) => void;
 }
 
 /**
@@ -99,7 +101,7 @@ export interface NodeSink {
 export class SimulatedNode {
   readonly core: NodeCore;
   readonly engine: EngineCore;
-  private readonly turns = new Map<string, SimTurn>();
+  private readonly turns = new SlotMap<string, SimTurn>();
   private readonly fastForward: boolean;
   /** Per-step delivery (fastForward false): the step's tokens waiting for their event (turn, index pairs). */
   private pendingTurns: SimTurn[] = [];
@@ -255,6 +257,11 @@ export class SimulatedNode {
       req.messages !== undefined
         ? template.apply(req.messages)
         : template.completionPromptIds(req.prompt ?? "");
+    const encoded = this.text.promptEncoded;
+    if (encoded !== undefined) {
+      if (req.messages === undefined) encoded(req.prompt ?? "");
+      else for (const m of req.messages) encoded(m.content);
+    }
     if (promptTokenIds.length + req.maxOutputTokens > maxModelLen) {
       this.core.onFailed(req.requestId);
       this.endWithError(turn, {

@@ -1,4 +1,4 @@
-import type { TimerHandle, Timers } from "@symphony/common";
+import { SlotMap, type TimerHandle, type Timers } from "@symphony/common";
 import type { RequestRecord } from "@symphony/measure";
 import { ChatHistory } from "./chat-session";
 import type { PlannedTurn, SessionPlan, SessionSource } from "./plan";
@@ -72,6 +72,8 @@ export interface LoadRunnerDeps {
 }
 
 interface ActiveSession {
+  /** Its key in the runner's table of active sessions. */
+  readonly key: number;
   plan: SessionPlan;
   slot: number;
   history: ChatHistory;
@@ -106,7 +108,9 @@ interface ActiveSession {
  * `onDone` fires once nothing is in flight.
  */
 export class LoadRunner {
-  private readonly active = new Set<ActiveSession>();
+  /** Active sessions by key, in the order they began. */
+  private readonly active = new SlotMap<number, ActiveSession>();
+  private sessionSeq = 0;
   private startUs = 0;
   private stopping = false;
   private finished = false;
@@ -185,7 +189,7 @@ export class LoadRunner {
     if (this.stopping) return;
     this.stopping = true;
     if (this.openTimer) this.deps.timers.cancel(this.openTimer);
-    for (const s of [...this.active]) {
+    for (const s of [...this.active.values()]) {
       if (s.inFlight) continue;
       this.endSession(s, false);
     }
@@ -200,7 +204,7 @@ export class LoadRunner {
     this.stop();
     // A target may report the cancel synchronously, in its own words: the records say why.
     this.abortReason ??= reason;
-    for (const s of [...this.active]) {
+    for (const s of [...this.active.values()]) {
       if (!s.inFlight) continue;
       s.inFlight.cancel();
       s.current?.end(undefined, `CANCELLED: ${this.abortReason}`);
@@ -264,6 +268,7 @@ export class LoadRunner {
     // A sub-agent starts from its parent's conversation: the same bytes, so the same prefix.
     for (const p of parent?.session.pairs ?? []) history.recordTurn(p.prompt, p.response);
     const session: ActiveSession = {
+      key: ++this.sessionSeq,
       plan,
       slot,
       history,
@@ -277,7 +282,7 @@ export class LoadRunner {
       childAnswers: [],
       spawnedUs: 0,
     };
-    this.active.add(session);
+    this.active.set(session.key, session);
     const first = plan.turns[0];
     if (!first) return this.endSession(session, true);
     this.scheduleTurn(session, startUs + this.scaled(this.turnDelayUs(session, first)));
@@ -482,7 +487,7 @@ export class LoadRunner {
   private subAgentEnded(child: ActiveSession): void {
     const { session: parent, index } = child.parent!;
     parent.childAnswers[index] = child.lastResponse;
-    if (--parent.waitingFor > 0 || !this.active.has(parent)) return;
+    if (--parent.waitingFor > 0 || !this.active.has(parent.key)) return;
     if (this.stopping) return this.endSession(parent, false);
     const turn = parent.plan.turns[parent.next]!;
     this.scheduleTurn(parent, this.deps.timers.nowUs() + this.scaled(turn.delayUs ?? 0));
@@ -492,11 +497,11 @@ export class LoadRunner {
     // The request just sent counts; stop() must not run before it is registered as in flight.
     this.stopping = true;
     if (this.openTimer) this.deps.timers.cancel(this.openTimer);
-    for (const s of [...this.active]) if (!s.inFlight && s.timer) this.endSession(s, false);
+    for (const s of [...this.active.values()]) if (!s.inFlight && s.timer) this.endSession(s, false);
   }
 
   private endSession(session: ActiveSession, replace: boolean): void {
-    if (!this.active.delete(session)) return;
+    if (!this.active.delete(session.key)) return;
     if (session.timer) this.deps.timers.cancel(session.timer);
     session.timer = undefined;
     if (session.sentAny) {

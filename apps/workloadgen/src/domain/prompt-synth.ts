@@ -100,13 +100,14 @@ export function promptWords(v: PromptVocabulary, rng: Rng, count: number): Promp
   if (count <= 0) return { first: -1, phrases: [], tail: [] };
   const first = v.bareFirst[rng.index(v.bareFirst.length)]!;
   // Plain arrays, not typed ones: a typed array of this size gets a buffer outside the heap,
-  // costly to allocate for something that lives a moment.
+  // costly to allocate for something that lives a moment. Made at their final size: grown by
+  // push, each would leave its smaller copies behind and keep up to half again its size unused.
   const numPhrases = Math.floor((count - 1) / PHRASE_WORDS);
-  const phrases: number[] = [];
-  for (let i = 0; i < numPhrases; i++) phrases.push(rng.index(v.phrases.texts.length));
+  const phrases = new Array<number>(numPhrases);
+  for (let i = 0; i < numPhrases; i++) phrases[i] = rng.index(v.phrases.texts.length);
   const numTail = count - 1 - numPhrases * PHRASE_WORDS;
-  const tail: number[] = [];
-  for (let i = 0; i < numTail; i++) tail.push(rng.index(v.words.length));
+  const tail = new Array<number>(numTail);
+  for (let i = 0; i < numTail; i++) tail[i] = rng.index(v.words.length);
   return { first, phrases, tail };
 }
 

@@ -101,6 +101,7 @@ async function simulate(
     template: new ChatTemplate(tokens),
     planner: new OutputPlanner(config.engineInfo.seed, config.engineInfo.eosMeanTokens, tokens),
     maxModelLen: config.engineInfo.maxModelLen,
+    promptEncoded: (text) => tokens.forget(text),
   });
   const wl = config.workload;
   const workload = buildWorkload(wl);

@@ -71,6 +71,36 @@ describe("SlotMap", () => {
     expect(walk(m)).toEqual(walk(ref));
   });
 
+  it("emptied, inside an iteration or not -> keeps behaving as a Map", () => {
+    const m = new SlotMap<string, number>();
+    const ref = new Map<string, number>();
+    const both = (f: (map: Map<string, number> | SlotMap<string, number>) => unknown) => {
+      const a = f(m);
+      expect(a).toEqual(f(ref));
+      expect([...m]).toEqual([...ref]);
+    };
+    both((map) => void map.set("a", 1));
+    both((map) => map.delete("a"));
+    both((map) => map.set("b", 2).set("c", 3).get("b"));
+    // Emptied while iterating, then refilled: the iteration goes on to the new entries.
+    both((map) => {
+      const seen: string[] = [];
+      for (const [k] of map) {
+        seen.push(k);
+        if (k === "b") map.delete("b");
+        if (k === "c") {
+          map.delete("c");
+          map.set("d", 4);
+        }
+      }
+      return seen;
+    });
+    expect(m.firstKey()).toBe("d");
+    both((map) => map.delete("d"));
+    expect(m.firstKey()).toBeUndefined();
+    both((map) => map.set("e", 5).has("e"));
+  });
+
   it("clear -> empty, and usable again", () => {
     const m = new SlotMap<string, number>();
     m.set("a", 1).set("b", 2);

@@ -9,12 +9,16 @@
  * young-generation collector still treats as live, so every value in it survives and is
  * promoted to the old generation, with all it references (a request's prompt, its state): most
  * per-request objects end up collected by full mark-compacts instead of cheap scavenges. Here a
- * discarded table holds only keys and small integers.
+ * discarded table holds only keys and small integers. And a map emptied by `delete` starts a
+ * fresh table (V8 would allocate a shrunk one, chained to the old: a table per emptying, each
+ * promoted), unless an iteration over it is under way.
  */
 export class SlotMap<K, V> implements Iterable<[K, V]> {
-  private readonly slotOf = new Map<K, number>();
+  private slotOf = new Map<K, number>();
   private readonly slots: (V | undefined)[] = [];
   private readonly free: number[] = [];
+  /** Iterations under way (the table must not be replaced under them). */
+  private iterating = 0;
 
   get size(): number {
     return this.slotOf.size;
@@ -44,7 +48,8 @@ export class SlotMap<K, V> implements Iterable<[K, V]> {
   delete(key: K): boolean {
     const slot = this.slotOf.get(key);
     if (slot === undefined) return false;
-    this.slotOf.delete(key);
+    if (this.slotOf.size === 1 && this.iterating === 0) this.slotOf = new Map();
+    else this.slotOf.delete(key);
     this.slots[slot] = undefined;
     this.free.push(slot);
     return true;
@@ -56,18 +61,40 @@ export class SlotMap<K, V> implements Iterable<[K, V]> {
     this.free.length = 0;
   }
 
-  keys(): IterableIterator<K> {
-    return this.slotOf.keys();
+  /** The first key in iteration order (undefined when empty). */
+  firstKey(): K | undefined {
+    for (const key of this.slotOf.keys()) return key;
+    return undefined;
   }
 
-  // Generators walk the key -> slot table live, as a Map's iterators do, reading each value when reached.
+  // Generators walk the key -> slot table live, as a Map's iterators do, reading each value when
+  // reached. One left unfinished keeps `iterating` up: emptied tables are then only shrunk.
+
+  *keys(): IterableIterator<K> {
+    this.iterating++;
+    try {
+      yield* this.slotOf.keys();
+    } finally {
+      this.iterating--;
+    }
+  }
 
   *values(): IterableIterator<V> {
-    for (const slot of this.slotOf.values()) yield this.slots[slot] as V;
+    this.iterating++;
+    try {
+      for (const slot of this.slotOf.values()) yield this.slots[slot] as V;
+    } finally {
+      this.iterating--;
+    }
   }
 
   *entries(): IterableIterator<[K, V]> {
-    for (const [key, slot] of this.slotOf) yield [key, this.slots[slot] as V];
+    this.iterating++;
+    try {
+      for (const [key, slot] of this.slotOf) yield [key, this.slots[slot] as V];
+    } finally {
+      this.iterating--;
+    }
   }
 
   [Symbol.iterator](): IterableIterator<[K, V]> {
@@ -75,6 +102,11 @@ export class SlotMap<K, V> implements Iterable<[K, V]> {
   }
 
   forEach(fn: (value: V, key: K, map: SlotMap<K, V>) => void): void {
-    for (const [key, slot] of this.slotOf) fn(this.slots[slot] as V, key, this);
+    this.iterating++;
+    try {
+      for (const [key, slot] of this.slotOf) fn(this.slots[slot] as V, key, this);
+    } finally {
+      this.iterating--;
+    }
   }
 }

@@ -840,6 +840,7 @@ export class EngineCore {
       const r = bucket[i]!;
       need += Math.max(0, Math.ceil((r.numComputed + (this.ffDone - r.ffBase) + 1) / bs) - r.blocks.length);
     }
+    const needLazy = need;
     let end = nLazy;
     let left = budget;
     for (; end < running.length && left > 0; end++) {
@@ -849,6 +850,8 @@ export class EngineCore {
       left -= n;
     }
     if (need > this.pool.numFreeBlocks) return null;
+    // The lazy requests' new blocks come one per request: read ahead what they will touch.
+    if (needLazy > 1) this.pool.warmNext(needLazy);
     for (let i = 0; i < bucket.length; i++) {
       const r = bucket[i]!;
       this.ffCatchUp(r);

@@ -125,6 +125,8 @@ const RING_POS = 3;
 const HIGH_NONE = -1;
 
 const TWO_32 = 0x100000000;
+/** 2^32 / golden ratio: the index's multiplicative (Fibonacci) hash of a key's low bits. */
+const FIBONACCI = 0x9e3779b1;
 
 /** The bits of a non-negative safe integer above its low 32 (`hash | 0` gives the low 32). */
 function highBits(hash: number): number {
@@ -180,7 +182,7 @@ export class BlockHashIndex {
 
   /** The slot a key with these low bits starts probing at (Fibonacci hashing). */
   private home(lo: number): number {
-    return Math.imul(lo, 0x9e3779b1) >>> this.shift;
+    return Math.imul(lo, FIBONACCI) >>> this.shift;
   }
 
   /** True when the entry of block `v - 1` has the high bits `hi`. */
@@ -189,12 +191,30 @@ export class BlockHashIndex {
   }
 
   /**
-   * Reads the slot where probing for a key with low bits `lo` starts and returns it (callers
-   * fold it into a sink): a load whose miss overlaps with its neighbours' when done for a run of
-   * keys in a tight loop, ahead of the get / setIfAbsent / deleteIf calls that then hit.
+   * Reads the slots where probing starts for the keys `keys[from, to)` and returns them folded
+   * (for the caller's sink): in one tight loop their cache misses overlap, so the setIfAbsent
+   * calls that follow hit.
    */
-  warm(lo: number): number {
-    return this.slots[2 * this.home(lo) + 1]!;
+  warmKeys(keys: Float64Array, from: number, to: number): number {
+    const { slots, shift } = this;
+    let sink = 0;
+    for (let k = from; k < to; k++) sink ^= slots[2 * (Math.imul(keys[k]! | 0, FIBONACCI) >>> shift) + 1]!;
+    return sink;
+  }
+
+  /**
+   * warmKeys for the keys blocks `ids[from, to)` hold by their records (none for a block whose
+   * HASH_HI is HIGH_NONE): ahead of deleteIf calls for them.
+   */
+  warmBlocks(ids: readonly number[], from: number, to: number): number {
+    const { slots, shift, records } = this;
+    let sink = 0;
+    for (let k = from; k < to; k++) {
+      const rec = ids[k]! * BLOCK_RECORD_SIZE;
+      if (records[rec + HASH_HI] !== HIGH_NONE)
+        sink ^= slots[2 * (Math.imul(records[rec + HASH_LO]!, FIBONACCI) >>> shift) + 1]!;
+    }
+    return sink;
   }
 
   /** The block id stored under the key (lo, hi), or -1. */
@@ -306,8 +326,10 @@ export class BlockPool {
   private readonly ringMask: number;
   private head = 0;
   private ringUsed = 0;
-  /** Folds the loads of `warm` passes so they are not dropped as unused. */
+  /** Folds the loads of the warm passes so they are not dropped as unused. */
   private sink = 0;
+  /** warmNext's scratch list of the blocks the next allocations take. */
+  private readonly ahead: number[] = [];
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
 
@@ -375,12 +397,12 @@ export class BlockPool {
   allocateInto(n: number, out: number[]): boolean {
     if (n > this.freeCount) return false;
     const { records, ring, ringMask, cachedByHash: index } = this;
-    // First the blocks, taking each and reading its record and its hash's index slot; the
-    // iterations are independent, so their cache misses overlap. Then the evictions, which hit.
+    // First the blocks, taking each (its record read), then their hashes' index slots read, each
+    // pass a tight loop whose iterations are independent, so their cache misses overlap; then
+    // the evictions, which hit.
     const first = out.length;
     let head = this.head;
     let used = this.ringUsed;
-    let sink = 0;
     for (let i = 0; i < n; i++) {
       let id: number;
       let rec: number;
@@ -394,13 +416,12 @@ export class BlockPool {
         if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) break;
       }
       records[rec + REF_COUNT] = 1;
-      if (records[rec + HASH_HI] !== HIGH_NONE) sink ^= index.warm(records[rec + HASH_LO]!);
       out.push(id);
     }
-    this.sink ^= sink;
     this.head = head;
     this.ringUsed = used;
     this.freeCount -= n;
+    if (n > 1) this.sink ^= index.warmBlocks(out, first, out.length);
     for (let i = first; i < out.length; i++) {
       const id = out[i]!;
       const rec = id * BLOCK_RECORD_SIZE;
@@ -451,11 +472,28 @@ export class BlockPool {
    * overlap, where interleaved with the hashing and the registrations each is waited for.
    */
   warm(ids: readonly number[], hashes: Float64Array, from: number, to: number): void {
-    const { records, cachedByHash: index } = this;
+    const { records } = this;
     let sink = 0;
-    for (let k = from; k < to; k++)
-      sink ^= records[ids[k]! * BLOCK_RECORD_SIZE]! ^ index.warm(hashes[k]! | 0);
-    this.sink ^= sink;
+    for (let k = from; k < to; k++) sink ^= records[ids[k]! * BLOCK_RECORD_SIZE]!;
+    this.sink ^= sink ^ this.cachedByHash.warmKeys(hashes, from, to);
+  }
+
+  /**
+   * Reads what the next `n` allocated blocks will need (the free queue's next n entries, their
+   * records and their hashes' index slots) without taking anything: ahead of a run of small
+   * allocations (a block each for many requests), so their cache misses overlap.
+   */
+  warmNext(n: number): void {
+    const { records, ring, ringMask, ahead } = this;
+    ahead.length = 0;
+    let pos = this.head;
+    for (let k = 0; k < this.ringUsed && ahead.length < n; k++) {
+      const id = ring[pos]!;
+      const rec = id * BLOCK_RECORD_SIZE;
+      if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) ahead.push(id);
+      pos = (pos + 1) & ringMask;
+    }
+    this.sink ^= this.cachedByHash.warmBlocks(ahead, 0, ahead.length);
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */

@@ -17,7 +17,7 @@ export class RequestQueue<T> {
   private readonly classes = new Map<PriorityClass, SlotMap<string, T>>(
     PRIORITY_ORDER.map((p) => [p, new SlotMap<string, T>()]),
   );
-  private readonly classOf = new Map<string, PriorityClass>();
+  private readonly classOf = new SlotMap<string, PriorityClass>();
 
   /** @param maxLength most items that may wait at once (>= 0). */
   constructor(readonly maxLength: number) {}
@@ -46,8 +46,8 @@ export class RequestQueue<T> {
   peek(): T | undefined {
     for (const p of PRIORITY_ORDER) {
       const cls = this.classes.get(p)!;
-      const first = cls.keys().next();
-      if (!first.done) return cls.get(first.value);
+      const first = cls.firstKey();
+      if (first !== undefined) return cls.get(first);
     }
     return undefined;
   }
@@ -56,11 +56,11 @@ export class RequestQueue<T> {
   shift(): T | undefined {
     for (const p of PRIORITY_ORDER) {
       const cls = this.classes.get(p)!;
-      const first = cls.keys().next();
-      if (!first.done) {
-        const item = cls.get(first.value);
-        cls.delete(first.value);
-        this.classOf.delete(first.value);
+      const first = cls.firstKey();
+      if (first !== undefined) {
+        const item = cls.get(first);
+        cls.delete(first);
+        this.classOf.delete(first);
         return item;
       }
     }

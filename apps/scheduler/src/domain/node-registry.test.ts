@@ -177,4 +177,29 @@ describe("NodeRegistry", () => {
       kvUsedTokens: 50,
     });
   });
+
+  it("refreshSnapshots -> what snapshots gives, in the caller's objects, after any change", () => {
+    const { reg } = setup();
+    const sessions = new Map([["n1", 4]]);
+    const sessionsOf = (id: string) => sessions.get(id) ?? 0;
+    const out: Parameters<NodeRegistry["refreshSnapshots"]>[0] = [];
+    reg.register("n1", "h:1");
+    reg.register("n2", "h:2");
+    expect(reg.refreshSnapshots(out, sessionsOf)).toEqual(reg.snapshots(sessionsOf));
+    const first = out[0];
+    reg.heartbeat(
+      "n1",
+      { ...NO_LOAD, queueDepth: 3, running: 2, kvUsedTokens: 50, kvBudgetTokens: 100 },
+      true,
+    );
+    reg.adjustInFlight("n2", +2);
+    reg.markDown("n2", "relay failed");
+    sessions.set("n2", 9);
+    reg.addStatic("h:3");
+    const again = reg.refreshSnapshots(out, sessionsOf);
+    expect(again).toBe(out);
+    expect(out[0]).toBe(first);
+    expect(again).toEqual(reg.snapshots(sessionsOf));
+    expect(again).toHaveLength(3);
+  });
 });

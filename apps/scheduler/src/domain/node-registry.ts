@@ -55,6 +55,9 @@ export interface NodeRecord {
 
 type MutableNodeRecord = { -readonly [K in keyof NodeRecord]: NodeRecord[K] };
 
+/** A snapshot that `refreshSnapshots` rewrites. */
+export type MutableNodeSnapshot = { -readonly [K in keyof NodeSnapshot]: NodeSnapshot[K] };
+
 export type MembershipEvent =
   | { readonly kind: "up"; readonly nodeId: string }
   | { readonly kind: "down"; readonly nodeId: string; readonly reason: string }
@@ -288,6 +291,49 @@ export class NodeRegistry {
       sessions: sessionsOf(r.nodeId),
       observedAtUs: r.observedAtUs,
     }));
+  }
+
+  /**
+   * The same snapshots written into `out` (its objects reused, its length set to the node count),
+   * for a caller that drops them before the registry changes again: routing, once per placement.
+   */
+  refreshSnapshots(
+    out: MutableNodeSnapshot[],
+    sessionsOf: (nodeId: string) => number,
+  ): readonly NodeSnapshot[] {
+    let i = 0;
+    for (const r of this.nodes.values()) {
+      const s = out[i++];
+      if (s === undefined) {
+        out.push({
+          nodeId: r.nodeId,
+          address: r.address,
+          up: r.up,
+          draining: r.draining,
+          queueDepth: r.load.queueDepth,
+          running: r.load.running,
+          inFlight: r.inFlight,
+          kvUsedTokens: r.load.kvUsedTokens,
+          kvBudgetTokens: r.load.kvBudgetTokens,
+          sessions: sessionsOf(r.nodeId),
+          observedAtUs: r.observedAtUs,
+        });
+        continue;
+      }
+      s.nodeId = r.nodeId;
+      s.address = r.address;
+      s.up = r.up;
+      s.draining = r.draining;
+      s.queueDepth = r.load.queueDepth;
+      s.running = r.load.running;
+      s.inFlight = r.inFlight;
+      s.kvUsedTokens = r.load.kvUsedTokens;
+      s.kvBudgetTokens = r.load.kvBudgetTokens;
+      s.sessions = sessionsOf(r.nodeId);
+      s.observedAtUs = r.observedAtUs;
+    }
+    out.length = i;
+    return out;
   }
 
   /** Marks down every up node whose last report is older than the heartbeat timeout. */

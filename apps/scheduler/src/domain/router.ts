@@ -1,5 +1,5 @@
 import type { Rng, TimerHandle, Timers } from "@symphony/common";
-import { NodeRegistry, type MembershipEvent, type NodeLoad } from "./node-registry";
+import { NodeRegistry, type MembershipEvent, type MutableNodeSnapshot, type NodeLoad } from "./node-registry";
 import type { RoutingPolicy } from "./policies";
 import { PrefixIndex, prefixBlocks, type PromptBlocks } from "./prefix-index";
 import { planRebalance, type RebalanceParams, type SessionMove } from "./rebalancer";
@@ -112,8 +112,12 @@ export class Router {
   }
 
   snapshots(): NodeSnapshot[] {
-    return this.registry.snapshots((id) => this.sessions.countOn(id));
+    return this.registry.snapshots(this.sessionsOn);
   }
+
+  private readonly sessionsOn = (nodeId: string): number => this.sessions.countOn(nodeId);
+  /** route's snapshots, rewritten for each placement (one is made per new session or turn). */
+  private readonly routeSnapshots: MutableNodeSnapshot[] = [];
 
   /**
    * Picks the node for one turn and records the placement (session affinity, prefix index).
@@ -123,7 +127,7 @@ export class Router {
     const avoid = turn.avoidNodes;
     const sticky = this.stickyPlacement(turn);
     if (sticky) return sticky;
-    let nodes = this.snapshots();
+    let nodes = this.registry.refreshSnapshots(this.routeSnapshots, this.sessionsOn);
     if (avoid !== undefined && avoid.size > 0)
       nodes = nodes.map((n) => (avoid.has(n.nodeId) ? { ...n, up: false } : n));
     const session = this.sessions.get(turn.sessionId);
@@ -137,7 +141,7 @@ export class Router {
           turn,
           nodes.filter((n) => n.up).map((n) => n.nodeId),
         )
-      : new Map<string, number>();
+      : NO_HITS;
     const decision = this.policy.pick(
       {
         sessionId: turn.sessionId,
@@ -314,3 +318,6 @@ export class Router {
     return this.registry.heartbeat(nodeId, load, draining);
   }
 }
+
+/** Predicted hits for a policy that reads none (shared: nothing writes it). */
+const NO_HITS: ReadonlyMap<string, number> = new Map();

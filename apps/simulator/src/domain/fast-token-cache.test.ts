@@ -86,4 +86,25 @@ describe("FastTokenCache", () => {
     expect([...cache.encode("e f")]).toEqual([7, 7]);
     expect([...cache.encode("c d")]).toEqual(encodeText("c d"));
   });
+
+  it("forget -> that text only is encoded for real again; its slot and chain are reused cleanly", () => {
+    const cache = new FastTokenCache(10, 3);
+    ["a b", "c d", "e f"].forEach((t, i) => cache.remember(t, known(100 + i)));
+    cache.forget("c d"); // the middle of the length chain
+    cache.forget("x y"); // never remembered: nothing changes
+    expect(cache.size).toBe(2);
+    expect([...cache.encode("c d")]).toEqual(encodeText("c d"));
+    expect([...cache.encode("a b")]).toEqual([100]);
+    expect([...cache.encode("e f")]).toEqual([102]);
+    // Two more: the first takes the oldest slot ("a b"), the second the forgotten one's.
+    cache.remember("g h", known(103));
+    cache.remember("i j", known(104));
+    expect([...cache.encode("a b")]).toEqual(encodeText("a b"));
+    expect([...cache.encode("e f")]).toEqual([102]);
+    expect([...cache.encode("g h")]).toEqual([103]);
+    expect([...cache.encode("i j")]).toEqual([104]);
+    cache.forget("i j"); // the head of the chain
+    expect([...cache.encode("g h")]).toEqual([103]);
+    expect([...cache.encode("i j")]).toEqual(encodeText("i j"));
+  });
 });

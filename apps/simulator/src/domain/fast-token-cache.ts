@@ -79,6 +79,15 @@ export class FastTokenCache extends TokenCache {
     this.recent.set(text, ids);
   }
 
+  /**
+   * Drops `text` from the recent prompts (its last reader, the engine, has its ids): a prompt held
+   * until `maxRecent` newer ones push it out would survive a young-generation collection or two
+   * (copied each time) for nothing. Read again later, it is encoded again, word by word.
+   */
+  forget(text: string): void {
+    this.recent.delete(text);
+  }
+
   override get size(): number {
     return this.texts.size + this.recent.size;
   }
@@ -163,6 +172,11 @@ class RecentIds {
     this.byLength.set(text.length, slot);
     this.next = (slot + 1) % this.texts.length;
     this.count++;
+  }
+
+  delete(text: string): void {
+    const slot = this.find(text);
+    if (slot >= 0) this.unlink(slot);
   }
 
   private find(text: string): number {

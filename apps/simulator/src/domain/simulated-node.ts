@@ -30,6 +30,8 @@ export interface EngineText {
   readonly planner: OutputPlanner;
   /** Longest prompt + output the engine accepts (vLLM --max-model-len). */
   readonly maxModelLen: number;
+  /** Told each prompt text once the engine has its ids (nothing reads them later). */
+  readonly promptEncoded?: (text: string) => void;
 }
 
 /**
@@ -255,6 +257,11 @@ export class SimulatedNode {
       req.messages !== undefined
         ? template.apply(req.messages)
         : template.completionPromptIds(req.prompt ?? "");
+    const encoded = this.text.promptEncoded;
+    if (encoded !== undefined) {
+      if (req.messages === undefined) encoded(req.prompt ?? "");
+      else for (const m of req.messages) encoded(m.content);
+    }
     if (promptTokenIds.length + req.maxOutputTokens > maxModelLen) {
       this.core.onFailed(req.requestId);
       this.endWithError(turn, {

@@ -190,6 +190,8 @@ class RequestState {
   ffLazy = false;
   ffBase = 0;
   ffJoin = 0;
+  /** Fast-forward: the index of its bucket in EngineCore.ffBuckets. */
+  ffBucket = 0;
   cachedTokens = -1;
   prefixHitTokens = 0;
   numPreemptions = 0;
@@ -314,12 +316,24 @@ export class EngineCore {
   /** End time (the clock when its timer fired) of step `ffTimesBase + 1 + i`. */
   private readonly ffTimes: number[] = [];
   private ffTimesBase = 0;
-  /** The lazy requests, in queue order (a prefix of `running`). */
+  /**
+   * The lazy requests, in queue order (a prefix of `running`), and finished ones that were lazy:
+   * those are dropped when they outnumber the lazy ones (ffNumLazy), not every step that
+   * finishes one (each drop is a pass over the whole list).
+   */
   private ffLazy: RequestState[] = [];
+  private ffNumLazy = 0;
   /** Lazy requests (queue order) whose KV fills a block at steps ≡ index (mod blockSize). */
   private ffBuckets: RequestState[][] = [];
-  /** Lazy requests (queue order) by the step whose completion emits their last token. */
-  private readonly ffFinishes = new SlotMap<number, RequestState[]>();
+  /** Buckets holding finished requests: each is cleaned up just before it is next read. */
+  private ffBucketStale: boolean[] = [];
+  /**
+   * Lazy requests (queue order) by the step whose completion emits their last token, in a ring
+   * indexed by step & (length - 1): every pending step lies less than its length after ffDone
+   * (it grows when one would not). Its lists are reused, so no array is made per finish step.
+   */
+  private ffFinishes: RequestState[][] = [[]];
+  private ffFinishSpare: RequestState[] = [];
   /** Σ numComputed of the lazy requests as of the last completed step. */
   private ffLazyKv = 0;
   /** The requests of the step in flight beyond the lazy ones, in batch order. */
@@ -711,11 +725,16 @@ export class EngineCore {
     this.ffTimes.length = 0;
     this.ffTimesBase = 0;
     this.ffLazy.length = 0;
+    this.ffNumLazy = 0;
     this.ffLazyKv = 0;
-    this.ffFinishes.clear();
     const bs = this.config.blockSize;
-    if (this.ffBuckets.length !== bs) this.ffBuckets = Array.from({ length: bs }, () => []);
-    else for (const b of this.ffBuckets) b.length = 0;
+    if (this.ffBuckets.length !== bs) {
+      this.ffBuckets = Array.from({ length: bs }, () => []);
+      this.ffBucketStale = new Array<boolean>(bs).fill(false);
+    } else {
+      for (const b of this.ffBuckets) b.length = 0;
+      this.ffBucketStale.fill(false);
+    }
     for (let i = 0; i < n; i++) this.ffJoin(batch[i]!);
     this.ffBatch = batch.slice(n);
     this.ffStoreSkipped = false;
@@ -745,13 +764,41 @@ export class EngineCore {
     r.ffJoin = ++this.ffJoins;
     r.scheduledTokens = 1;
     this.ffLazy.push(r);
+    this.ffNumLazy++;
     this.ffLazyKv += r.numComputed;
     // Step j completes a block when numComputed + (j - k) is a multiple of the block size.
-    this.ffBuckets[(((k - r.numComputed) % bs) + bs) % bs]!.push(r);
+    const b = (((k - r.numComputed) % bs) + bs) % bs;
+    r.ffBucket = b;
+    this.ffBuckets[b]!.push(r);
     const last = k + r.output.length - r.numOutput;
-    const list = this.ffFinishes.get(last);
-    if (list) list.push(r);
-    else this.ffFinishes.set(last, [r]);
+    if (last - k >= this.ffFinishes.length) this.ffGrowFinishes(last - k);
+    this.ffFinishes[last & (this.ffFinishes.length - 1)]!.push(r);
+  }
+
+  /** Makes the finish ring longer than `distance` steps, each pending list at its new index. */
+  private ffGrowFinishes(distance: number): void {
+    const old = this.ffFinishes;
+    let size = old.length;
+    while (size <= distance) size *= 2;
+    const ring: RequestState[][] = Array.from({ length: size }, () => []);
+    for (const list of old) {
+      if (list.length === 0) continue;
+      // A lazy request's ffBase - numOutput never changes: its finish step is at hand.
+      const r = list[0]!;
+      ring[(r.ffBase + r.output.length - r.numOutput) & (size - 1)] = list;
+    }
+    this.ffFinishes = ring;
+  }
+
+  /** Drops the finished requests from the bucket of step `k` if it holds any. */
+  private ffFreshBucket(k: number): RequestState[] {
+    const i = k % this.config.blockSize;
+    const bucket = this.ffBuckets[i]!;
+    if (this.ffBucketStale[i]) {
+      keepLazy(bucket);
+      this.ffBucketStale[i] = false;
+    }
+    return bucket;
   }
 
   /** completeStep for a stretch step: lazy requests that fill a block or finish, then the rest. */
@@ -759,23 +806,25 @@ export class EngineCore {
     const now = this.timers.nowUs();
     const k = ++this.ffDone;
     this.ffTimes.push(now);
-    const lazy = this.ffLazy;
-    this.generationTokens += lazy.length;
-    this.ffLazyKv += lazy.length;
+    this.generationTokens += this.ffNumLazy;
+    this.ffLazyKv += this.ffNumLazy;
     const bs = this.config.blockSize;
     const caching = this.config.enablePrefixCaching;
-    const bucket = this.ffBuckets[k % bs]!;
-    const finishing = this.ffFinishes.get(k);
-    if (finishing) this.ffFinishes.delete(k);
+    const bucket = this.ffFreshBucket(k);
+    // The step's list is swapped for an empty one while it is read: a listener that aborts a
+    // request ends the stretch (ffEnd), which empties the lists of the lazy requests left.
+    const slot = k & (this.ffFinishes.length - 1);
+    const finishing = this.ffFinishes[slot]!;
+    this.ffFinishes[slot] = this.ffFinishSpare;
     // Merge the two lists (both in queue order): the regular loop takes requests in batch order.
     let bi = 0;
     let fi = 0;
-    const nf = finishing ? finishing.length : 0;
+    const nf = finishing.length;
     let finished = 0;
     while (bi < bucket.length || fi < nf) {
       let r: RequestState;
       const b = bi < bucket.length ? bucket[bi]! : null;
-      const f = fi < nf ? finishing![fi]! : null;
+      const f = fi < nf ? finishing[fi]! : null;
       if (b && (!f || b.ffJoin <= f.ffJoin)) {
         r = b;
         bi++;
@@ -793,13 +842,16 @@ export class EngineCore {
       if (r.numOutput === r.output.length) {
         r.ffLazy = false;
         this.ffLazyKv -= r.numComputed;
+        this.ffBucketStale[r.ffBucket] = true;
         finished++;
         this.finish(r, r.finishReason, now);
       }
     }
-    if (finished > 0) {
-      keepLazy(lazy);
-      for (let i = 0; i < bs; i++) keepLazy(this.ffBuckets[i]!);
+    finishing.length = 0;
+    this.ffFinishSpare = finishing;
+    if (finished > 0 && this.ff) {
+      this.ffNumLazy -= finished;
+      if (this.ffLazy.length > 2 * this.ffNumLazy) keepLazy(this.ffLazy);
     }
     const rest = this.ffBatch;
     for (let i = 0; i < rest.length; i++) {
@@ -820,7 +872,7 @@ export class EngineCore {
     const running = this.running;
     const bs = this.config.blockSize;
     // Requests right after the lazy ones that now decode join them.
-    let nLazy = this.ffLazy.length;
+    let nLazy = this.ffNumLazy;
     while (nLazy < running.length) {
       const r = running[nLazy]!;
       if (!this.ffCanJoinNext(r)) break;
@@ -834,7 +886,7 @@ export class EngineCore {
     if (budget < 0) return null;
     // Blocks: the lazy requests that just filled one, then the others in queue order, as the
     // regular loop allocates. Checked first: short of blocks, the regular schedule preempts.
-    const bucket = this.ffBuckets[this.ffDone % bs]!;
+    const bucket = this.ffFreshBucket(this.ffDone);
     let need = 0;
     for (let i = 0; i < bucket.length; i++) {
       const r = bucket[i]!;
@@ -907,6 +959,7 @@ export class EngineCore {
 
   /** Every lazy request catches up, so the times recorded so far are no longer needed. */
   private ffRebase(): void {
+    keepLazy(this.ffLazy);
     for (const r of this.ffLazy) this.ffCatchUp(r);
     this.ffTimesBase = this.ffDone;
     this.ffTimes.length = 0;
@@ -919,16 +972,20 @@ export class EngineCore {
   private ffEnd(): void {
     this.ff = false;
     const lazy = this.ffLazy;
+    keepLazy(lazy);
     for (let i = 0; i < lazy.length; i++) {
       const r = lazy[i]!;
       this.ffCatchUp(r);
       r.ffLazy = false;
+      // Its finish step's list (empty again once every lazy request's is): the ring starts over.
+      this.ffFinishes[(r.ffBase + r.output.length - r.numOutput) & (this.ffFinishes.length - 1)]!.length = 0;
     }
     const batch = this.batch;
     batch.length = 0;
     for (const r of lazy) batch.push(r);
     for (const r of this.ffBatch) batch.push(r);
     this.ffLazy = [];
+    this.ffNumLazy = 0;
     this.ffBatch = [];
   }
 

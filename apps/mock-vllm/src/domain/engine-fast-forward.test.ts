@@ -15,6 +15,8 @@ interface Arrival {
   outputLen: number;
   /** Abort this many µs after arrival; -1 = never. */
   abortAfterUs: number;
+  /** Index of a request its listener aborts when this one finishes (mid-step); -1 = none. */
+  abortsOnFinish: number;
 }
 
 interface Scenario {
@@ -56,7 +58,10 @@ function run(s: Scenario, fastForward: boolean): Observed {
     out.summaries.push(undefined);
     const listener: EngineListener = {
       onToken: (index, tokenId) => trace.push(`${index}:${tokenId}@${timers.nowUs()}`),
-      onFinish: (summary) => (out.summaries[i] = summary),
+      onFinish: (summary) => {
+        out.summaries[i] = summary;
+        if (a.abortsOnFinish >= 0) engine.abort(`r${a.abortsOnFinish}`);
+      },
     };
     if (s.listenerHasOnTokens) {
       const outputs = Array.from({ length: a.outputLen }, (_, k) => 1000 + k);
@@ -95,6 +100,12 @@ const arrival = fc.record({
   promptLen: fc.integer({ min: 1, max: 300 }),
   outputLen: fc.integer({ min: 1, max: 120 }),
   abortAfterUs: fc.oneof(fc.constant(-1), fc.constant(-1), fc.integer({ min: 0, max: 300_000 })),
+  abortsOnFinish: fc.oneof(
+    fc.constant(-1),
+    fc.constant(-1),
+    fc.constant(-1),
+    fc.integer({ min: 0, max: 29 }),
+  ),
 });
 
 const scenario: fc.Arbitrary<Scenario> = fc.record({
@@ -127,6 +138,35 @@ describe("EngineCore fastForward", () => {
       }),
       { numRuns: 150, seed: 21 },
     );
+  });
+
+  it("stays equivalent when a listener aborts a request while others finish in the same step", () => {
+    // r1 and r2 decode in step and finish together; r1's finish aborts r0 (ahead of them in the
+    // batch, so its token of that step is out already), ending the stretch while r2 is still to
+    // be completed in that step.
+    const same = { atUs: 0, extendsRequest: -1, promptLen: 40, abortAfterUs: -1 };
+    for (const listenerHasOnTokens of [false, true]) {
+      const s: Scenario = {
+        config: {
+          maxNumSeqs: 8,
+          maxNumBatchedTokens: 512,
+          numGpuBlocks: 200,
+          blockSize: 4,
+          enablePrefixCaching: true,
+          timeScale: 1,
+        },
+        arrivals: [
+          { ...same, outputLen: 90, abortsOnFinish: -1 },
+          { ...same, outputLen: 50, abortsOnFinish: 0 },
+          { ...same, outputLen: 50, abortsOnFinish: -1 },
+        ],
+        probesUs: [],
+        listenerHasOnTokens,
+      };
+      const ff = run(s, true);
+      expect(ff).toEqual(run(s, false));
+      expect(ff.summaries.map((x) => x?.finishReason)).toEqual(["abort", "length", "length"]);
+    }
   });
 
   it("actually skips work: a long decode-only stretch hands its tokens over in runs", () => {

@@ -85,6 +85,7 @@ export interface EngineObserver {
   onFirstToken?(ttftUs: number): void;
   onInterToken?(itlUs: number): void;
   onFinish?(summary: RequestSummary): void;
+  /** `shape` is the engine's own, reused next step: read it, do not keep it. */
   onStep?(shape: StepShape, durationUs: number): void;
   /** A KV copy between GPU and the CPU offload tier was started (`bytes`, modelled duration). */
   onKvTransfer?(type: KvTransferType, bytes: number, durationUs: number): void;
@@ -302,8 +303,17 @@ export class EngineCore {
   /** Nothing to run but copies in flight: the timer is a wake-up at the next completion. */
   private waitingOnTransfers = false;
 
-  /** The shape of the step being scheduled, summed as requests join its batch. */
-  private readonly acc = { prefillTokens: 0, prefillAttentionPairs: 0, decodeSeqs: 0, kvTokensRead: 0 };
+  /**
+   * The shape of the step being scheduled, summed as requests join its batch; the one object is
+   * handed to the step time model and onStep every step (neither keeps it).
+   */
+  private readonly acc = {
+    prefillTokens: 0,
+    prefillAttentionPairs: 0,
+    decodeSeqs: 0,
+    kvTokensRead: 0,
+    numSeqs: 0,
+  };
 
   // Fast-forward (config.fastForward). While `ff`, the running queue starts with `ffLazy`:
   // requests that decode one token every step. Their numComputed / numOutput lag by the steps
@@ -313,8 +323,12 @@ export class EngineCore {
   private ff = false;
   /** Steps completed since the stretch began. */
   private ffDone = 0;
-  /** End time (the clock when its timer fired) of step `ffTimesBase + 1 + i`. */
+  /**
+   * End time (the clock when its timer fired) of step `ffTimesBase + 1 + i`, for i below
+   * ffTimesLen (the array is written over, not emptied: its storage is kept between stretches).
+   */
   private readonly ffTimes: number[] = [];
+  private ffTimesLen = 0;
   private ffTimesBase = 0;
   /**
    * The lazy requests, in queue order (a prefix of `running`), and finished ones that were lazy:
@@ -577,13 +591,8 @@ export class EngineCore {
 
     // 2. Waiting requests, FCFS, unless this step had to preempt (vLLM skips admission then).
     if (!preempted) this.admit(startUs, budget, batch);
-    return {
-      prefillTokens: acc.prefillTokens,
-      prefillAttentionPairs: acc.prefillAttentionPairs,
-      decodeSeqs: acc.decodeSeqs,
-      kvTokensRead: acc.kvTokensRead,
-      numSeqs: batch.length,
-    };
+    acc.numSeqs = batch.length;
+    return acc;
   }
 
   /** Puts `r` with `n` tokens in `batch`, adding to the step's shape (`acc`). */
@@ -722,7 +731,7 @@ export class EngineCore {
     if (n === 0) return;
     this.ff = true;
     this.ffDone = 0;
-    this.ffTimes.length = 0;
+    this.ffTimesLen = 0;
     this.ffTimesBase = 0;
     this.ffLazy.length = 0;
     this.ffNumLazy = 0;
@@ -805,7 +814,7 @@ export class EngineCore {
   private ffComplete(): void {
     const now = this.timers.nowUs();
     const k = ++this.ffDone;
-    this.ffTimes.push(now);
+    this.ffTimes[this.ffTimesLen++] = now;
     this.generationTokens += this.ffNumLazy;
     this.ffLazyKv += this.ffNumLazy;
     const bs = this.config.blockSize;
@@ -881,7 +890,7 @@ export class EngineCore {
     }
     if (nLazy === 0) return null;
     // Past ~4k steps, apply everyone's steps so that the times array can start over.
-    if (this.ffTimes.length > 4096) this.ffRebase();
+    if (this.ffTimesLen > 4096) this.ffRebase();
     let budget = this.config.maxNumBatchedTokens - nLazy;
     if (budget < 0) return null;
     // Blocks: the lazy requests that just filled one, then the others in queue order, as the
@@ -924,13 +933,8 @@ export class EngineCore {
       budget -= n;
     }
     this.admit(startUs, budget, batch);
-    return {
-      prefillTokens: acc.prefillTokens,
-      prefillAttentionPairs: acc.prefillAttentionPairs,
-      decodeSeqs: acc.decodeSeqs,
-      kvTokensRead: acc.kvTokensRead,
-      numSeqs: nLazy + batch.length,
-    };
+    acc.numSeqs = nLazy + batch.length;
+    return acc;
   }
 
   /** ffCanJoin for a request that completed its last step (none is in flight). */
@@ -962,7 +966,7 @@ export class EngineCore {
     keepLazy(this.ffLazy);
     for (const r of this.ffLazy) this.ffCatchUp(r);
     this.ffTimesBase = this.ffDone;
-    this.ffTimes.length = 0;
+    this.ffTimesLen = 0;
   }
 
   /**

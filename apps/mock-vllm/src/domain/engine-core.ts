@@ -191,8 +191,9 @@ class RequestState {
   ffLazy = false;
   ffBase = 0;
   ffJoin = 0;
-  /** Fast-forward: the index of its bucket in EngineCore.ffBuckets. */
+  /** Fast-forward: its bucket in EngineCore.ffBuckets and its index in EngineCore.ffLazy. */
   ffBucket = 0;
+  ffIndex = 0;
   cachedTokens = -1;
   prefixHitTokens = 0;
   numPreemptions = 0;
@@ -267,6 +268,19 @@ function keepLazy(list: RequestState[]): void {
   list.length = n;
 }
 
+/** Drops the holes (finished requests) from the lazy list, in place, keeping the order. */
+function dropHoles(list: (RequestState | null)[]): RequestState[] {
+  let n = 0;
+  for (let i = 0; i < list.length; i++) {
+    const r = list[i]!;
+    if (r === null) continue;
+    r.ffIndex = n;
+    list[n++] = r;
+  }
+  list.length = n;
+  return list as RequestState[];
+}
+
 /**
  * A vLLM v1-style engine core as a discrete-event step machine (vllm/v1/core/sched/scheduler.py).
  *
@@ -331,11 +345,11 @@ export class EngineCore {
   private ffTimesLen = 0;
   private ffTimesBase = 0;
   /**
-   * The lazy requests, in queue order (a prefix of `running`), and finished ones that were lazy:
-   * those are dropped when they outnumber the lazy ones (ffNumLazy), not every step that
-   * finishes one (each drop is a pass over the whole list).
+   * The lazy requests, in queue order (a prefix of `running`), with a hole (null) where one
+   * finished, so that nothing keeps it alive: the holes are dropped when they outnumber the lazy
+   * requests (ffNumLazy), not every step that finishes one (each drop is a pass over the list).
    */
-  private ffLazy: RequestState[] = [];
+  private ffLazy: (RequestState | null)[] = [];
   private ffNumLazy = 0;
   /** Lazy requests (queue order) whose KV fills a block at steps ≡ index (mod blockSize). */
   private ffBuckets: RequestState[][] = [];
@@ -772,6 +786,7 @@ export class EngineCore {
     r.ffBase = k;
     r.ffJoin = ++this.ffJoins;
     r.scheduledTokens = 1;
+    r.ffIndex = this.ffLazy.length;
     this.ffLazy.push(r);
     this.ffNumLazy++;
     this.ffLazyKv += r.numComputed;
@@ -852,6 +867,7 @@ export class EngineCore {
         r.ffLazy = false;
         this.ffLazyKv -= r.numComputed;
         this.ffBucketStale[r.ffBucket] = true;
+        if (this.ff) this.ffLazy[r.ffIndex] = null; // (a listener may have ended the stretch)
         finished++;
         this.finish(r, r.finishReason, now);
       }
@@ -860,7 +876,7 @@ export class EngineCore {
     this.ffFinishSpare = finishing;
     if (finished > 0 && this.ff) {
       this.ffNumLazy -= finished;
-      if (this.ffLazy.length > 2 * this.ffNumLazy) keepLazy(this.ffLazy);
+      if (this.ffLazy.length > 2 * this.ffNumLazy) dropHoles(this.ffLazy);
     }
     const rest = this.ffBatch;
     for (let i = 0; i < rest.length; i++) {
@@ -963,8 +979,7 @@ export class EngineCore {
 
   /** Every lazy request catches up, so the times recorded so far are no longer needed. */
   private ffRebase(): void {
-    keepLazy(this.ffLazy);
-    for (const r of this.ffLazy) this.ffCatchUp(r);
+    for (const r of dropHoles(this.ffLazy)) this.ffCatchUp(r);
     this.ffTimesBase = this.ffDone;
     this.ffTimesLen = 0;
   }
@@ -975,8 +990,7 @@ export class EngineCore {
    */
   private ffEnd(): void {
     this.ff = false;
-    const lazy = this.ffLazy;
-    keepLazy(lazy);
+    const lazy = dropHoles(this.ffLazy);
     for (let i = 0; i < lazy.length; i++) {
       const r = lazy[i]!;
       this.ffCatchUp(r);

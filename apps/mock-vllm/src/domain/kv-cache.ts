@@ -123,6 +123,11 @@ const REF_COUNT = 2;
 const RING_POS = 3;
 /** A record's HASH_HI when the block holds no cached content. */
 const HIGH_NONE = -1;
+/**
+ * Added to HASH_HI while the index's entry for the block's hash is this block (the block lookups
+ * find): a hash's high bits are below 2^21, so a HASH_HI at or above INDEXED has it.
+ */
+export const INDEXED = 0x40000000;
 
 const TWO_32 = 0x100000000;
 /** 2^32 / golden ratio: the index's multiplicative (Fibonacci) hash of a key's low bits. */
@@ -136,21 +141,20 @@ function highBits(hash: number): number {
 /**
  * Block hash -> block id, an open-addressing table on typed arrays in place of a
  * `Map<number, number>`: block hashes are 53-bit numbers, which a Map stores as boxed heap
- * numbers (an allocation per insert) in a table the garbage collector scans. Only exact-key
- * get / set / delete are needed (never iteration), so replacing the Map changes no behaviour.
+ * numbers (an allocation per insert) in a table the garbage collector scans.
  *
  * Built for the pool's pattern (a few million inserts and evictions an hour per engine, each at a
- * random slot, so each a cache miss unless the table is small):
- * - a slot is 8 bytes, the key's low 32 bits and the block id + 1, side by side; the key's high
- *   bits are read from the pool's record of that block (`records`, see BLOCK_RECORD_SIZE), only
- *   when the low bits match, so the index keeps no copy of the keys;
- * - linear probing with backward-shift deletion: no tombstones, so no rebuilds, and a table
- *   sized for the pool (at most half full) never grows.
+ * random slot, so each a cache miss, and few lookups):
+ * - a slot is 8 bytes, the key's low 32 bits and the block id + 1; the rest of the key and
+ *   whether the entry is live are read from the pool's record of that block (`records`, see
+ *   BLOCK_RECORD_SIZE), only when the low bits match, so the index keeps no copy of the keys;
+ * - deleting is lazy: `forget` only clears the block's INDEXED mark in its record, leaving its
+ *   slot stale (an eviction touches no slot), and when live and stale slots fill three quarters
+ *   of the table it is rebuilt from the records (one pass over them), doubling if the live
+ *   entries alone fill half.
  *
- * Keys are passed split, `lo = key | 0` and `hi` = the bits above (non-negative). A block id is
- * stored under at most one key at a time, and while it is stored, its record's HASH_HI field
- * holds that key's high bits (the pool's records always do: a block is indexed only under its
- * own hash).
+ * Keys are passed split, `lo = key | 0` and `hi` = the bits above (below 2^21). A block is the
+ * entry of at most one key: the one its record holds while it is marked INDEXED.
  */
 export class BlockHashIndex {
   /** slot i: the key's low 32 bits at 2i, block id + 1 at 2i + 1 (0 = empty). */
@@ -158,12 +162,15 @@ export class BlockHashIndex {
   private mask: number;
   /** 32 - log2(capacity): a key's home slot is the top bits of its multiplicative hash. */
   private shift: number;
-  private count = 0;
+  /** Live entries (blocks marked INDEXED). */
+  private live = 0;
+  /** Slots in use, live or stale. */
+  private used = 0;
 
   /**
-   * @param records the pool's block records: `records[BLOCK_RECORD_SIZE * id + HASH_HI]` is the
-   *   high bits of the key block `id` is stored under.
-   * @param capacity how many entries the table holds without growing (the pool: its block count).
+   * @param records the pool's block records: a block's key is its HASH_LO and HASH_HI fields;
+   *   the index marks HASH_HI with INDEXED while the block is the key's entry.
+   * @param capacity how many live entries the table holds without growing (the pool: its block count).
    */
   constructor(
     private readonly records: Int32Array,
@@ -177,7 +184,7 @@ export class BlockHashIndex {
   }
 
   get size(): number {
-    return this.count;
+    return this.live;
   }
 
   /** The slot a key with these low bits starts probing at (Fibonacci hashing). */
@@ -185,9 +192,10 @@ export class BlockHashIndex {
     return Math.imul(lo, FIBONACCI) >>> this.shift;
   }
 
-  /** True when the entry of block `v - 1` has the high bits `hi`. */
-  private highMatches(v: number, hi: number): boolean {
-    return this.records[(v - 1) * BLOCK_RECORD_SIZE + HASH_HI] === hi;
+  /** True when block `v - 1` is the live entry of the key (lo, hi). */
+  private isEntry(v: number, lo: number, hi: number): boolean {
+    const rec = (v - 1) * BLOCK_RECORD_SIZE;
+    return this.records[rec + HASH_HI] === hi + INDEXED && this.records[rec + HASH_LO] === lo;
   }
 
   /**
@@ -202,34 +210,20 @@ export class BlockHashIndex {
     return sink;
   }
 
-  /**
-   * warmKeys for the keys blocks `ids[from, to)` hold by their records (none for a block whose
-   * HASH_HI is HIGH_NONE): ahead of deleteIf calls for them.
-   */
-  warmBlocks(ids: readonly number[], from: number, to: number): number {
-    const { slots, shift, records } = this;
-    let sink = 0;
-    for (let k = from; k < to; k++) {
-      const rec = ids[k]! * BLOCK_RECORD_SIZE;
-      if (records[rec + HASH_HI] !== HIGH_NONE)
-        sink ^= slots[2 * (Math.imul(records[rec + HASH_LO]!, FIBONACCI) >>> shift) + 1]!;
-    }
-    return sink;
-  }
-
   /** The block id stored under the key (lo, hi), or -1. */
   get(lo: number, hi: number): number {
     const { slots, mask } = this;
     for (let i = this.home(lo); ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) return -1;
-      if (slots[2 * i] === lo && this.highMatches(v, hi)) return v - 1;
+      if (slots[2 * i] === lo && this.isEntry(v, lo, hi)) return v - 1;
     }
   }
 
   /**
-   * Stores `id` under the key (lo, hi) unless the key is present (then keeps the old id, like
-   * `has` + `set`). True when it stored. `id` must not be stored under any key.
+   * Makes block `id` the entry of the key (lo, hi), which its record must hold (HASH_LO = lo,
+   * HASH_HI = hi, not INDEXED), unless the key has an entry (then keeps it, like `has` + `set`).
+   * True when it did.
    */
   setIfAbsent(lo: number, hi: number, id: number): boolean {
     const { slots, mask } = this;
@@ -237,69 +231,58 @@ export class BlockHashIndex {
     for (; ; i = (i + 1) & mask) {
       const v = slots[2 * i + 1]!;
       if (v === 0) break;
-      if (slots[2 * i] === lo && this.highMatches(v, hi)) return false;
+      if (slots[2 * i] === lo && this.isEntry(v, lo, hi)) return false;
     }
     slots[2 * i] = lo;
     slots[2 * i + 1] = id + 1;
-    this.count++;
-    if (this.count * 2 > mask + 1) this.grow();
+    this.records[id * BLOCK_RECORD_SIZE + HASH_HI] = hi + INDEXED;
+    this.live++;
+    if (++this.used * 4 > (mask + 1) * 3) this.rebuild();
     return true;
   }
 
   /**
-   * Removes the key (lo, hi) if it maps to `id`; true when it did. `id`, if stored, must be
-   * stored under this key: then a slot holding `id` with the key's low bits is the key's, and
-   * the high bits are read only for a slot of another id.
+   * Drops block `id`'s entry if it is one: clears its INDEXED mark, leaving its slot stale (no
+   * slot is read). True when it was an entry.
    */
-  deleteIf(lo: number, hi: number, id: number): boolean {
-    const { slots, mask } = this;
-    let i = this.home(lo);
-    for (; ; i = (i + 1) & mask) {
-      const v = slots[2 * i + 1]!;
-      if (v === 0) return false;
-      if (slots[2 * i] !== lo) continue;
-      if (v - 1 === id) break;
-      if (this.highMatches(v, hi)) return false; // the key is another block's
-    }
-    // Backward shift: later entries of the probe run that may live at i move up, so every key
-    // stays reachable from its home slot without tombstones.
-    for (let j = i; ;) {
-      j = (j + 1) & mask;
-      const v = slots[2 * j + 1]!;
-      if (v === 0) break;
-      const k = this.home(slots[2 * j]!);
-      if (i <= j ? i < k && k <= j : i < k || k <= j) continue;
-      slots[2 * i] = slots[2 * j]!;
-      slots[2 * i + 1] = v;
-      i = j;
-    }
-    slots[2 * i] = 0;
-    slots[2 * i + 1] = 0;
-    this.count--;
+  forget(id: number): boolean {
+    const at = id * BLOCK_RECORD_SIZE + HASH_HI;
+    const hi = this.records[at]!;
+    if (hi < INDEXED) return false;
+    this.records[at] = hi - INDEXED;
+    this.live--;
     return true;
   }
 
+  /** Empties the table; the caller clears the records' INDEXED marks. */
   clear(): void {
     this.slots.fill(0);
-    this.count = 0;
+    this.live = 0;
+    this.used = 0;
   }
 
-  /** Doubles the table (more entries than it was sized for) and re-inserts every entry. */
-  private grow(): void {
-    const old = this.slots;
-    const cap = old.length;
-    this.slots = new Int32Array(cap * 2);
-    this.mask = cap - 1;
-    this.shift = 32 - Math.log2(cap);
-    const { slots, mask } = this;
-    for (let j = 0; j < old.length; j += 2) {
-      const v = old[j + 1]!;
-      if (v === 0) continue;
-      let i = this.home(old[j]!);
+  /**
+   * Re-inserts the live entries (the records marked INDEXED, in block order) into an emptied
+   * table, dropping the stale slots; doubles it first if they alone would fill half.
+   */
+  private rebuild(): void {
+    let cap = this.mask + 1;
+    if (this.live * 2 > cap) {
+      while (this.live * 2 > cap) cap *= 2;
+      this.slots = new Int32Array(cap * 2);
+      this.mask = cap - 1;
+      this.shift = 32 - Math.log2(cap);
+    } else this.slots.fill(0);
+    const { slots, mask, records } = this;
+    for (let rec = 0; rec < records.length; rec += BLOCK_RECORD_SIZE) {
+      if (records[rec + HASH_HI]! < INDEXED) continue;
+      const lo = records[rec + HASH_LO]!;
+      let i = this.home(lo);
       while (slots[2 * i + 1] !== 0) i = (i + 1) & mask;
-      slots[2 * i] = old[j]!;
-      slots[2 * i + 1] = v;
+      slots[2 * i] = lo;
+      slots[2 * i + 1] = rec / BLOCK_RECORD_SIZE + 1;
     }
+    this.used = this.live;
   }
 }
 
@@ -328,8 +311,6 @@ export class BlockPool {
   private ringUsed = 0;
   /** Folds the loads of the warm passes so they are not dropped as unused. */
   private sink = 0;
-  /** warmNext's scratch list of the blocks the next allocations take. */
-  private readonly ahead: number[] = [];
   private freeCount = 0;
   private readonly cachedByHash: BlockHashIndex;
 
@@ -397,10 +378,6 @@ export class BlockPool {
   allocateInto(n: number, out: number[]): boolean {
     if (n > this.freeCount) return false;
     const { records, ring, ringMask, cachedByHash: index } = this;
-    // First the blocks, taking each (its record read), then their hashes' index slots read, each
-    // pass a tight loop whose iterations are independent, so their cache misses overlap; then
-    // the evictions, which hit.
-    const first = out.length;
     let head = this.head;
     let used = this.ringUsed;
     for (let i = 0; i < n; i++) {
@@ -416,23 +393,19 @@ export class BlockPool {
         if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) break;
       }
       records[rec + REF_COUNT] = 1;
+      if (records[rec + HASH_HI] !== HIGH_NONE) {
+        // Only the block the index points at was announced (see `cache`), so only its eviction is.
+        if (index.forget(id) && this.events) {
+          const hash = records[rec + HASH_HI]! * TWO_32 + (records[rec + HASH_LO]! >>> 0);
+          this.events.push({ type: "BlockRemoved", blockHashes: [hash], medium: "GPU" });
+        }
+        records[rec + HASH_HI] = HIGH_NONE;
+      }
       out.push(id);
     }
     this.head = head;
     this.ringUsed = used;
     this.freeCount -= n;
-    if (n > 1) this.sink ^= index.warmBlocks(out, first, out.length);
-    for (let i = first; i < out.length; i++) {
-      const id = out[i]!;
-      const rec = id * BLOCK_RECORD_SIZE;
-      const hi = records[rec + HASH_HI]!;
-      if (hi === HIGH_NONE) continue;
-      // Only the block the index points at was announced (see `cache`), so only its eviction is.
-      const lo = records[rec + HASH_LO]!;
-      if (index.deleteIf(lo, hi, id) && this.events)
-        this.events.push({ type: "BlockRemoved", blockHashes: [hi * TWO_32 + (lo >>> 0)], medium: "GPU" });
-      records[rec + HASH_HI] = HIGH_NONE;
-    }
     return true;
   }
 
@@ -479,21 +452,23 @@ export class BlockPool {
   }
 
   /**
-   * Reads what the next `n` allocated blocks will need (the free queue's next n entries, their
-   * records and their hashes' index slots) without taking anything: ahead of a run of small
-   * allocations (a block each for many requests), so their cache misses overlap.
+   * Reads the records of the next `n` blocks allocation will take (the free queue's next n
+   * entries) without taking anything: ahead of a run of small allocations (a block each for many
+   * requests), so their cache misses overlap.
    */
   warmNext(n: number): void {
-    const { records, ring, ringMask, ahead } = this;
-    ahead.length = 0;
+    const { records, ring, ringMask } = this;
+    let sink = 0;
     let pos = this.head;
-    for (let k = 0; k < this.ringUsed && ahead.length < n; k++) {
-      const id = ring[pos]!;
-      const rec = id * BLOCK_RECORD_SIZE;
-      if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) ahead.push(id);
+    for (let k = 0, found = 0; k < this.ringUsed && found < n; k++) {
+      const rec = ring[pos]! * BLOCK_RECORD_SIZE;
+      if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) {
+        sink ^= records[rec + HASH_LO]!;
+        found++;
+      }
       pos = (pos + 1) & ringMask;
     }
-    this.sink ^= this.cachedByHash.warmBlocks(ahead, 0, ahead.length);
+    this.sink ^= sink;
   }
 
   /** Drops every cached hash (vLLM's reset_prefix_cache); blocks in use keep their contents. */

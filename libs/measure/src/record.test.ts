@@ -198,10 +198,17 @@ describe("encodeRequestLineWithoutItl", () => {
     );
   });
 
-  it("a line that might not fit in the room left -> -1", () => {
+  it("a line that might not fit in the room left -> -1; one byte more room -> the line", () => {
     fc.assert(
       fc.property(records(false), (r) => {
-        expect(encoded(r, 100)).toBeUndefined();
+        // The encoder's bound: 2,048 bytes of keys, punctuation and numbers, 6 per string character.
+        const chars = Object.values(r).reduce<number>(
+          (n, v) => n + (typeof v === "string" ? v.length : 0),
+          0,
+        );
+        const bound = 2048 + 6 * chars;
+        expect(encoded(r, bound)).toBeUndefined();
+        expect(encoded(r, bound + 1)).toEqual(Buffer.from(requestLineWithoutItl(r)));
       }),
       { numRuns: 50 },
     );

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { BLOCK_RECORD_SIZE, BlockHashIndex, BlockPool, HASH_HI, hashBlock, NO_HASH } from "./kv-cache";
+import {
+  BLOCK_RECORD_SIZE,
+  BlockHashIndex,
+  BlockPool,
+  HASH_HI,
+  HASH_LO,
+  hashBlock,
+  NO_HASH,
+} from "./kv-cache";
 import { KvEventQueue, type KvEvent } from "./kv-events";
 
 const at = (arr: number[]) => (i: number) => arr[i]!;
@@ -272,7 +280,7 @@ function indexWithRecords(capacity: number, ids: number) {
     index,
     get: (key: number) => index.get(key | 0, hi(key)),
     setIfAbsent: (key: number, id: number) => {
-      records[id * BLOCK_RECORD_SIZE] = key | 0;
+      records[id * BLOCK_RECORD_SIZE + HASH_LO] = key | 0;
       records[id * BLOCK_RECORD_SIZE + HASH_HI] = hi(key);
       return index.setIfAbsent(key | 0, hi(key), id);
     },

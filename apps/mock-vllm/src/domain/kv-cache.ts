@@ -113,8 +113,9 @@ export interface KvCacheStats {
  * holds no cached content.
  */
 export const BLOCK_RECORD_SIZE = 4;
-/** Field offsets in a block's record. */
-const HASH_LO = 0;
+// Field offsets in a block's record:
+/** The hash's low 32 bits. */
+export const HASH_LO = 0;
 /** The hash's bits above the low 32 (below 2^21 for hashBlock's 53-bit hashes). */
 export const HASH_HI = 1;
 /** Requests holding the block (0: free). */
@@ -127,7 +128,7 @@ const HIGH_NONE = -1;
  * Added to HASH_HI while the index's entry for the block's hash is this block (the block lookups
  * find): a hash's high bits are below 2^21, so a HASH_HI at or above INDEXED has it.
  */
-export const INDEXED = 0x40000000;
+const INDEXED = 0x40000000;
 
 const TWO_32 = 0x100000000;
 /** 2^32 / golden ratio: the index's multiplicative (Fibonacci) hash of a key's low bits. */

@@ -278,19 +278,7 @@ export class NodeRegistry {
 
   /** Snapshots for routing policies; `sessionsOf` counts the scheduler's sessions per node. */
   snapshots(sessionsOf: (nodeId: string) => number): NodeSnapshot[] {
-    return [...this.nodes.values()].map((r) => ({
-      nodeId: r.nodeId,
-      address: r.address,
-      up: r.up,
-      draining: r.draining,
-      queueDepth: r.load.queueDepth,
-      running: r.load.running,
-      inFlight: r.inFlight,
-      kvUsedTokens: r.load.kvUsedTokens,
-      kvBudgetTokens: r.load.kvBudgetTokens,
-      sessions: sessionsOf(r.nodeId),
-      observedAtUs: r.observedAtUs,
-    }));
+    return [...this.nodes.values()].map((r) => snapshotOf(r, sessionsOf));
   }
 
   /**
@@ -305,19 +293,7 @@ export class NodeRegistry {
     for (const r of this.nodes.values()) {
       const s = out[i++];
       if (s === undefined) {
-        out.push({
-          nodeId: r.nodeId,
-          address: r.address,
-          up: r.up,
-          draining: r.draining,
-          queueDepth: r.load.queueDepth,
-          running: r.load.running,
-          inFlight: r.inFlight,
-          kvUsedTokens: r.load.kvUsedTokens,
-          kvBudgetTokens: r.load.kvBudgetTokens,
-          sessions: sessionsOf(r.nodeId),
-          observedAtUs: r.observedAtUs,
-        });
+        out.push(snapshotOf(r, sessionsOf));
         continue;
       }
       s.nodeId = r.nodeId;
@@ -394,4 +370,20 @@ export class NodeRegistry {
     this.nodes.set(to, rec);
     this.onEvent({ kind: "renamed", from, to });
   }
+}
+
+function snapshotOf(r: NodeRecord, sessionsOf: (nodeId: string) => number): MutableNodeSnapshot {
+  return {
+    nodeId: r.nodeId,
+    address: r.address,
+    up: r.up,
+    draining: r.draining,
+    queueDepth: r.load.queueDepth,
+    running: r.load.running,
+    inFlight: r.inFlight,
+    kvUsedTokens: r.load.kvUsedTokens,
+    kvBudgetTokens: r.load.kvBudgetTokens,
+    sessions: sessionsOf(r.nodeId),
+    observedAtUs: r.observedAtUs,
+  };
 }

@@ -2,7 +2,7 @@ import { encodeText } from "@symphony/common";
 import {
   PHRASE_WORDS,
   PromptSynthesizer,
-  type PromptVocabulary,
+  promptWordsText,
   type PromptWords,
 } from "@symphony/workloadgen/domain";
 import type { FastTokenCache, KnownIds } from "./fast-token-cache";
@@ -12,9 +12,6 @@ import type { FastTokenCache, KnownIds } from "./fast-token-cache";
  * simulation's token cache, so the simulated node and engine never re-tokenize it. The text is
  * the very same (same seed, same random stream, same words; a unit test compares it with the
  * parent's); its ids are known word by word because every word is one token.
- *
- * The text is built by `+` (`ropeText`), not joined as the parent does: most simulations read
- * only its length (wire delay) and its identity (the token cache), never its characters.
  */
 export class TokenAwareSynthesizer extends PromptSynthesizer {
   private readonly spacedIds: number[];
@@ -40,29 +37,13 @@ export class TokenAwareSynthesizer extends PromptSynthesizer {
 
   override text(key: string, tokens: number): string {
     const words = this.promptWords(key, tokens);
-    const text = ropeText(this.vocabulary, words);
+    const text = promptWordsText(this.vocabulary, words);
     this.tokens.remember(
       text,
       new SyntheticIds(words, this.bareIds[words.first] ?? -1, this.phraseIds, this.spacedIds),
     );
     return text;
   }
-}
-
-/**
- * promptWordsText's text, concatenated piece by piece: V8 keeps the result as a rope (a tree of
- * its pieces, which stay where they are: the phrase table's strings) and copies the characters
- * into one flat string only when something reads them (a chat template trimming its content, a
- * prefix-aware policy hashing it). Most simulations never do: the rope is a third of the cost
- * of joining (~50 pieces per prompt, 360,000 prompts in a simulated hour) and fewer bytes.
- */
-function ropeText(v: PromptVocabulary, w: PromptWords): string {
-  if (w.first < 0) return "";
-  let text = v.words[w.first]!.slice(1);
-  const phrases = v.phrases.texts;
-  for (let i = 0; i < w.phrases.length; i++) text += phrases[w.phrases[i]!]!;
-  for (let i = 0; i < w.tail.length; i++) text += v.words[w.tail[i]!]!;
-  return text;
 }
 
 // SyntheticIds.writeInto copies phrases 8 ids at a time.

@@ -32,12 +32,8 @@ class PureRng implements Rng {
   }
 }
 
+/** FNV-1a's 32-bit offset basis: stream names are hashed with FNV-1a (`hashText`) into seeds. */
 const FNV_OFFSET = 0x811c9dc5;
-
-/** FNV-1a 32-bit, to derive independent stream seeds from names. */
-function fnv1a(text: string): number {
-  return hashText(FNV_OFFSET, text) >>> 0;
-}
 
 /** splitmix32: spreads a 32-bit value over the whole state so near seeds give unrelated streams. */
 function splitmix32(state: number): () => number {
@@ -61,7 +57,7 @@ function splitmix32(state: number): () => number {
  * draws of a stream visibly correlated.
  */
 export function rngFor(seed: number, stream: string): Rng {
-  return rngOfName(fnv1a(`${seed}:${stream}`));
+  return rngForStream(streamHash(seed, stream));
 }
 
 /**
@@ -102,11 +98,7 @@ export function hashDecimal(h: number, n: number): number {
 
 /** `rngFor` of the stream whose name hashed to `h` (see `streamHash`). */
 export function rngForStream(h: number): Rng {
-  return rngOfName(h >>> 0);
-}
-
-function rngOfName(nameHash: number): Rng {
-  const mix = splitmix32(nameHash);
+  const mix = splitmix32(h);
   const state = [mix(), mix(), mix(), mix()];
   if ((state[0]! | state[1]! | state[2]! | state[3]!) === 0) state[0] = 1; // all-zero: xoroshiro's fixed point
   return new PureRng(xoroshiro128plusFromState(state));

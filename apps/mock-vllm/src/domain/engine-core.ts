@@ -268,6 +268,14 @@ function keepLazy(list: RequestState[]): void {
   list.length = n;
 }
 
+/**
+ * The stretch step whose completion emits lazy request `r`'s last token (its list in
+ * EngineCore.ffFinishes): ffBase - numOutput never changes while it is lazy, so this is fixed.
+ */
+function ffFinishStep(r: RequestState): number {
+  return r.ffBase + r.output.length - r.numOutput;
+}
+
 /** Drops the holes (finished requests) from the lazy list, in place, keeping the order. */
 function dropHoles(list: (RequestState | null)[]): RequestState[] {
   let n = 0;
@@ -794,9 +802,14 @@ export class EngineCore {
     const b = (((k - r.numComputed) % bs) + bs) % bs;
     r.ffBucket = b;
     this.ffBuckets[b]!.push(r);
-    const last = k + r.output.length - r.numOutput;
+    const last = ffFinishStep(r);
     if (last - k >= this.ffFinishes.length) this.ffGrowFinishes(last - k);
-    this.ffFinishes[last & (this.ffFinishes.length - 1)]!.push(r);
+    this.ffFinishes[this.ffFinishSlot(last)]!.push(r);
+  }
+
+  /** The finish ring's index of stretch step `step`. */
+  private ffFinishSlot(step: number): number {
+    return step & (this.ffFinishes.length - 1);
   }
 
   /** Makes the finish ring longer than `distance` steps, each pending list at its new index. */
@@ -807,9 +820,7 @@ export class EngineCore {
     const ring: RequestState[][] = Array.from({ length: size }, () => []);
     for (const list of old) {
       if (list.length === 0) continue;
-      // A lazy request's ffBase - numOutput never changes: its finish step is at hand.
-      const r = list[0]!;
-      ring[(r.ffBase + r.output.length - r.numOutput) & (size - 1)] = list;
+      ring[ffFinishStep(list[0]!) & (size - 1)] = list;
     }
     this.ffFinishes = ring;
   }
@@ -837,7 +848,7 @@ export class EngineCore {
     const bucket = this.ffFreshBucket(k);
     // The step's list is swapped for an empty one while it is read: a listener that aborts a
     // request ends the stretch (ffEnd), which empties the lists of the lazy requests left.
-    const slot = k & (this.ffFinishes.length - 1);
+    const slot = this.ffFinishSlot(k);
     const finishing = this.ffFinishes[slot]!;
     this.ffFinishes[slot] = this.ffFinishSpare;
     // Merge the two lists (both in queue order): the regular loop takes requests in batch order.
@@ -996,7 +1007,7 @@ export class EngineCore {
       this.ffCatchUp(r);
       r.ffLazy = false;
       // Its finish step's list (empty again once every lazy request's is): the ring starts over.
-      this.ffFinishes[(r.ffBase + r.output.length - r.numOutput) & (this.ffFinishes.length - 1)]!.length = 0;
+      this.ffFinishes[this.ffFinishSlot(ffFinishStep(r))]!.length = 0;
     }
     const batch = this.batch;
     batch.length = 0;

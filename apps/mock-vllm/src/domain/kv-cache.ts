@@ -134,6 +134,14 @@ const TWO_32 = 0x100000000;
 /** 2^32 / golden ratio: the index's multiplicative (Fibonacci) hash of a key's low bits. */
 const FIBONACCI = 0x9e3779b1;
 
+/**
+ * True when the free-queue ring's entry at `pos` is live: its block (record at `rec`) is free and
+ * this entry is its latest free, not a stale one (taken since, or freed again later).
+ */
+function isQueuedAt(records: Int32Array, rec: number, pos: number): boolean {
+  return records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos;
+}
+
 /** The bits of a non-negative safe integer above its low 32 (`hash | 0` gives the low 32). */
 function highBits(hash: number): number {
   return (hash - (hash >>> 0)) / TWO_32;
@@ -205,9 +213,9 @@ export class BlockHashIndex {
    * calls that follow hit.
    */
   warmKeys(keys: Float64Array, from: number, to: number): number {
-    const { slots, shift } = this;
+    const { slots } = this;
     let sink = 0;
-    for (let k = from; k < to; k++) sink ^= slots[2 * (Math.imul(keys[k]! | 0, FIBONACCI) >>> shift) + 1]!;
+    for (let k = from; k < to; k++) sink ^= slots[2 * this.home(keys[k]! | 0) + 1]!;
     return sink;
   }
 
@@ -391,7 +399,7 @@ export class BlockPool {
         // freeCount live entries remain, so running out means a corrupt queue, not a long wait.
         if (--used < 0) throw new Error("block pool free queue lost its free blocks");
         rec = id * BLOCK_RECORD_SIZE;
-        if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) break;
+        if (isQueuedAt(records, rec, pos)) break;
       }
       records[rec + REF_COUNT] = 1;
       if (records[rec + HASH_HI] !== HIGH_NONE) {
@@ -463,7 +471,7 @@ export class BlockPool {
     let pos = this.head;
     for (let k = 0, found = 0; k < this.ringUsed && found < n; k++) {
       const rec = ring[pos]! * BLOCK_RECORD_SIZE;
-      if (records[rec + REF_COUNT] === 0 && records[rec + RING_POS] === pos) {
+      if (isQueuedAt(records, rec, pos)) {
         sink ^= records[rec + HASH_LO]!;
         found++;
       }
@@ -501,7 +509,7 @@ export class BlockPool {
       const pos = (head + k) & ringMask;
       const id = ring[pos]!;
       const rec = id * BLOCK_RECORD_SIZE;
-      if (records[rec + REF_COUNT] !== 0 || records[rec + RING_POS] !== pos) continue;
+      if (!isQueuedAt(records, rec, pos)) continue;
       const to = (head + kept) & ringMask;
       ring[to] = id;
       records[rec + RING_POS] = to;
